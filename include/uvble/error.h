@@ -1,0 +1,67 @@
+/* uvble — error codes.
+ *
+ * Every uvble call returns 0 (or a non-negative count) on success and a
+ * negative error code on failure, like libuv. The common codes are the
+ * negated errno values, so `-errno` from a system call passes through
+ * unchanged; uvble's own conditions use codes below -4000.
+ *
+ * Protocol status codes (HCI, ATT, L2CAP, SMP) are not error codes: they
+ * travel in event payloads exactly as the controller or peer sent them.
+ */
+#ifndef UVBLE_ERROR_H
+#define UVBLE_ERROR_H
+
+#include <errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UVBLE_ERRNO_MAP(XX)                                                   \
+  XX(EINVAL, -EINVAL, "invalid argument")                                     \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                        \
+  XX(EBUSY, -EBUSY, "resource busy")                                          \
+  XX(EALREADY, -EALREADY, "operation already in progress")                    \
+  XX(ENOTCONN, -ENOTCONN, "not connected")                                    \
+  XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                      \
+  XX(ECANCELED, -ECANCELED, "operation canceled")                             \
+  XX(EIO, -EIO, "i/o error")                                                  \
+  XX(ENODEV, -ENODEV, "no such device")                                       \
+  XX(ENOTSUP, -ENOTSUP, "operation not supported")                            \
+  XX(EMSGSIZE, -EMSGSIZE, "message too long")                                 \
+  XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                     \
+  XX(EPERM, -EPERM, "operation not permitted")                                \
+  XX(EACCES, -EACCES, "permission denied")                                    \
+  XX(ENOENT, -ENOENT, "no such file or directory")                            \
+  XX(EPROTO, -EPROTO, "protocol error")                                       \
+  XX(ENOBUFS, -ENOBUFS, "no buffer space available")                          \
+  XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                       \
+  XX(ECONNRESET, -ECONNRESET, "connection reset by peer")                     \
+  XX(EPIPE, -EPIPE, "broken pipe")                                            \
+  XX(EADDRNOTAVAIL, -EADDRNOTAVAIL, "address not available")                  \
+  XX(ERANGE, -ERANGE, "result out of range")                                  \
+  XX(EEXIST, -EEXIST, "already exists")                                       \
+  XX(ENOSPC, -ENOSPC, "no space left")                                        \
+  XX(EDISCONNECTED, -4001, "the connection dropped")                          \
+  XX(ENOTACTIVE, -4002, "the stack is not active")                            \
+  XX(EHCI, -4003, "the controller rejected the command")                      \
+  XX(ETRANSPORT, -4004, "transport failure")                                  \
+  XX(ECLOSING, -4005, "the stack is closing")                                 \
+  XX(EBADSPEC, -4006, "bad transport specification")                          \
+  XX(EUNKNOWNKEY, -4007, "unknown config param")
+
+typedef enum {
+#define XX(name, val, msg) UVBLE_##name = (val),
+  UVBLE_ERRNO_MAP(XX)
+#undef XX
+} uvble_errno_t;
+
+/* A human-readable message for an error code; never NULL. */
+const char *uvble_strerror(int err);
+/* The code's name ("EINVAL", "EDISCONNECTED", ...); never NULL. */
+const char *uvble_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

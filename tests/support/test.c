@@ -1,0 +1,111 @@
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#define MAX_TESTS 512
+
+static struct {
+  const char *name;
+  test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+static int case_failed;
+static jmp_buf case_jmp;
+
+void test_register(const char *name, test_fn fn) {
+  if (ntests < MAX_TESTS) {
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+  }
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "  %s:%d: ", file, line);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  case_failed = 1;
+}
+
+void test_abort_case(void) { longjmp(case_jmp, 1); }
+
+static bool selected(int argc, char **argv, const char *name) {
+  if (argc < 2) return true;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], name) == 0) return true;
+  return false;
+}
+
+int test_main(int argc, char **argv) {
+  int passed = 0, failed = 0;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  for (int i = 0; i < ntests; i++) {
+    if (!selected(argc, argv, tests[i].name)) continue;
+    case_failed = 0;
+    printf("[ RUN  ] %s\n", tests[i].name);
+    if (setjmp(case_jmp) == 0) tests[i].fn();
+    if (case_failed) {
+      printf("[ FAIL ] %s\n", tests[i].name);
+      failed++;
+    } else {
+      printf("[  OK  ] %s\n", tests[i].name);
+      passed++;
+    }
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  if (passed + failed == 0) {
+    fprintf(stderr, "no test ran\n");
+    return 1;
+  }
+  return failed ? 1 : 0;
+}
+
+static void on_timeout(uv_timer_t *t) { *(bool *)t->data = true; }
+
+static bool flag_pred(void *arg) { return *(const volatile bool *)arg; }
+
+bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms) {
+  return run_until_pred(loop, flag_pred, (void *)flag, timeout_ms);
+}
+
+bool run_until_pred(uv_loop_t *loop, bool (*pred)(void *), void *arg,
+                    unsigned timeout_ms) {
+  bool expired = false;
+  uv_timer_t timer;
+  uv_timer_init(loop, &timer);
+  timer.data = &expired;
+  uv_timer_start(&timer, on_timeout, timeout_ms, 0);
+  while (!pred(arg) && !expired) uv_run(loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
+  return pred(arg);
+}
+
+void run_for(uv_loop_t *loop, unsigned ms) {
+  bool expired = false;
+  run_until(loop, &expired, ms);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) {
+    fprintf(stderr, "  leaked libuv handle of type %s\n",
+            uv_handle_type_name(uv_handle_get_type(h)));
+    case_failed = 1;
+    uv_close(h, NULL);
+  }
+}
+
+void loop_teardown(uv_loop_t *loop) {
+  uv_run(loop, UV_RUN_NOWAIT);
+  uv_walk(loop, close_walk, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(loop) != 0) {
+    fprintf(stderr, "  loop could not be closed\n");
+    case_failed = 1;
+  }
+}

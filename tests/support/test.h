@@ -1,0 +1,84 @@
+/* A small test framework: TEST(name) { ... } defines a case, CHECK* macros
+ * record failures (the case goes on), REQUIRE* abort the case. main() comes
+ * from TEST_MAIN(), which runs every case (or those named on the command
+ * line) and prints "N passed, N failed". */
+#ifndef UVBLE_TEST_H
+#define UVBLE_TEST_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+typedef void (*test_fn)(void);
+void test_register(const char *name, test_fn fn);
+void test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void test_abort_case(void) __attribute__((noreturn));
+int test_main(int argc, char **argv);
+
+#define TEST(name)                                                     \
+  static void test_##name(void);                                       \
+  __attribute__((constructor)) static void test_reg_##name(void) {     \
+    test_register(#name, test_##name);                                 \
+  }                                                                    \
+  static void test_##name(void)
+
+#define TEST_MAIN() \
+  int main(int argc, char **argv) { return test_main(argc, argv); }
+
+#define CHECK(c)                                                        \
+  do {                                                                  \
+    if (!(c)) test_fail(__FILE__, __LINE__, "CHECK(%s)", #c);           \
+  } while (0)
+#define REQUIRE(c)                                                      \
+  do {                                                                  \
+    if (!(c)) {                                                         \
+      test_fail(__FILE__, __LINE__, "REQUIRE(%s)", #c);                 \
+      test_abort_case();                                                \
+    }                                                                   \
+  } while (0)
+#define CHECK_EQ(a, b)                                                  \
+  do {                                                                  \
+    long long _a = (long long)(a), _b = (long long)(b);                 \
+    if (_a != _b)                                                       \
+      test_fail(__FILE__, __LINE__, "CHECK_EQ(%s, %s): %lld != %lld",   \
+                #a, #b, _a, _b);                                        \
+  } while (0)
+#define REQUIRE_EQ(a, b)                                                \
+  do {                                                                  \
+    long long _a = (long long)(a), _b = (long long)(b);                 \
+    if (_a != _b) {                                                     \
+      test_fail(__FILE__, __LINE__, "REQUIRE_EQ(%s, %s): %lld != %lld", \
+                #a, #b, _a, _b);                                        \
+      test_abort_case();                                                \
+    }                                                                   \
+  } while (0)
+#define CHECK_MEM(a, b, n)                                              \
+  do {                                                                  \
+    if (memcmp((a), (b), (n)) != 0)                                     \
+      test_fail(__FILE__, __LINE__, "CHECK_MEM(%s, %s, %s) differs",    \
+                #a, #b, #n);                                            \
+  } while (0)
+#define CHECK_STR(a, b)                                                 \
+  do {                                                                  \
+    const char *_a = (a), *_b = (b);                                    \
+    if (!_a || !_b || strcmp(_a, _b) != 0)                              \
+      test_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"", \
+                #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");        \
+  } while (0)
+
+/* Runs loop until *flag becomes true or timeout_ms passes; returns *flag. */
+bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
+/* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
+bool run_until_pred(uv_loop_t *loop, bool (*pred)(void *), void *arg,
+                    unsigned timeout_ms);
+/* Runs loop for ms milliseconds. */
+void run_for(uv_loop_t *loop, unsigned ms);
+/* Closes every handle left on loop, runs it dry, closes it; fails the case
+ * if the loop could not be closed (a leaked handle). */
+void loop_teardown(uv_loop_t *loop);
+
+#endif
