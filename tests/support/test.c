@@ -41,9 +41,9 @@ static bool selected(int argc, char **argv, const char *name) {
 }
 
 int test_main(int argc, char **argv) {
-  int passed = 0, failed = 0;
+  volatile int passed = 0, failed = 0;
   setvbuf(stdout, NULL, _IOLBF, 0);
-  for (int i = 0; i < ntests; i++) {
+  for (volatile int i = 0; i < ntests; i++) {
     if (!selected(argc, argv, tests[i].name)) continue;
     case_failed = 0;
     printf("[ RUN  ] %s\n", tests[i].name);
