@@ -1,0 +1,116 @@
+/* The stack object and what its layers share. Private. */
+#ifndef UVBLE_BLE_INTERNAL_H
+#define UVBLE_BLE_INTERNAL_H
+
+#include "uvble/uvble.h"
+
+#include "conn.h"
+#include "hci.h"
+
+enum ble_state {
+  BLE_OFF = 0,      /* created, or powered down */
+  BLE_STARTING,     /* init sequence running */
+  BLE_ON,           /* ready */
+  BLE_STOPPING,     /* active(false) running */
+  BLE_FAILED,       /* transport or controller failure; only close remains */
+  BLE_CLOSING,      /* uvble_close called */
+};
+
+struct ble_config {
+  int addr_mode;
+  uint8_t gap_name[UVBLE_GAP_NAME_MAX];
+  size_t gap_name_len;
+  int rxbuf;
+  int mtu;
+  bool bond;
+  bool mitm;
+  int io;
+  bool le_secure;
+  bool have_static_addr;
+  uvble_addr_t static_addr; /* RANDOM mode's address */
+};
+
+/* A fixed L2CAP channel's receiver (ATT, signalling, SMP). */
+typedef void (*l2cap_fixed_rx_fn)(uvble_t *ble, struct ble_conn *conn,
+                                  const uint8_t *data, size_t len);
+
+#define L2CAP_CID_ATT 0x0004
+#define L2CAP_CID_LE_SIGNALING 0x0005
+#define L2CAP_CID_SMP 0x0006
+
+struct uvble {
+  uv_loop_t *loop;
+  uvble_transport_t *transport;
+  enum ble_state state;
+  int fail_status;
+
+  uvble_irq_cb irq_cb;
+  void *irq_arg;
+  uvble_status_cb active_cb;
+  uvble_status_cb fatal_cb;
+  uvble_close_cb close_cb;
+  void *data;
+
+  struct ble_config cfg;
+  uvble_stats_t stats;
+  uvble_controller_info_t info;
+  bool info_valid;
+
+  struct hci hci;
+  struct ble_conns conns;
+  l2cap_fixed_rx_fn fixed_rx[8]; /* by CID, 0..7 */
+
+  void *defer_state;  /* ble.c's deferred-callback timer */
+  int pending_closes; /* libuv handles and the transport still closing */
+};
+
+/* Calls the application's irq handler; returns its result (0 when none). */
+int ble_irq(uvble_t *ble, int event, const uvble_irq_data_t *data);
+
+/* The stack failed on its own (transport error, controller silent): every
+ * pending operation completes with status, the stack becomes inactive and
+ * the app hears about it through the active or fatal callback. */
+void ble_fail(uvble_t *ble, int status);
+
+/* A libuv handle owned by a layer finished closing. */
+void ble_handle_closed(uvble_t *ble);
+
+/* True once uvble_close() has been called or the stack failed: callers that
+ * just ran an application callback check this before touching state. */
+static inline bool ble_dead(const uvble_t *ble) {
+  return ble->state == BLE_CLOSING || ble->state == BLE_FAILED;
+}
+
+/* Address byte order: HCI carries BD_ADDRs least significant byte first;
+ * uvble_addr_t holds them in display order. */
+static inline void ble_addr_from_hci(uvble_addr_t *a, uint8_t type,
+                                     const uint8_t *hci) {
+  a->type = type;
+  for (int i = 0; i < 6; i++) a->val[i] = hci[5 - i];
+}
+static inline void ble_addr_to_hci(const uvble_addr_t *a, uint8_t *hci) {
+  for (int i = 0; i < 6; i++) hci[i] = a->val[5 - i];
+}
+
+static inline uint16_t get_le16(const uint8_t *p) {
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t get_le24(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
+}
+static inline uint32_t get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+         ((uint32_t)p[3] << 24);
+}
+static inline void put_le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline void put_le32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+  p[2] = (uint8_t)(v >> 16);
+  p[3] = (uint8_t)(v >> 24);
+}
+
+#endif

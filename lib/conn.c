@@ -1,0 +1,68 @@
+/* The connection table and the fixed-channel L2CAP dispatch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ble_internal.h"
+
+struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+    if (c->handle == handle) return c;
+  return NULL;
+}
+
+struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
+                          const uvble_addr_t *peer) {
+  struct ble_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->handle = handle;
+  c->role = role;
+  c->peer = *peer;
+  /* Append, so round-robin order follows connection order. */
+  struct ble_conn **pp = &ble->conns.head;
+  while (*pp) pp = &(*pp)->next;
+  *pp = c;
+  ble->conns.count++;
+  return c;
+}
+
+static void free_txq(struct ble_conn *c) {
+  struct acl_pdu *p = c->txq_head;
+  while (p) {
+    struct acl_pdu *n = p->next;
+    free(p);
+    p = n;
+  }
+  c->txq_head = c->txq_tail = NULL;
+  c->txq_bytes = 0;
+}
+
+void conn_remove(uvble_t *ble, struct ble_conn *conn) {
+  struct ble_conn **pp = &ble->conns.head;
+  while (*pp && *pp != conn) pp = &(*pp)->next;
+  if (!*pp) return;
+  *pp = conn->next;
+  ble->conns.count--;
+  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
+  /* The controller flushes what it held for the handle and does not report
+   * those packets as completed (Vol 4, Part E, 4.1.1). */
+  ble->hci.acl_free += conn->acl_in_flight;
+  if (ble->hci.acl_free > ble->hci.acl_total)
+    ble->hci.acl_free = ble->hci.acl_total;
+  free_txq(conn);
+  free(conn->rx_buf);
+  free(conn);
+}
+
+void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
+                  size_t len) {
+  /* The ACL layer only delivers PDUs whose basic header matches their
+   * length. */
+  uint16_t cid = get_le16(pdu + 2);
+  ble->stats.l2cap_rx_pdus++;
+  if (cid < sizeof ble->fixed_rx / sizeof ble->fixed_rx[0] &&
+      ble->fixed_rx[cid]) {
+    ble->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
+    return;
+  }
+  ble->stats.l2cap_rx_unknown_cid++;
+}

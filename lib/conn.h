@@ -1,0 +1,67 @@
+/* Connections: the table, each one's ACL transmit queue and receive
+ * reassembly, and the fixed-channel L2CAP send path. Private. */
+#ifndef UVBLE_CONN_H
+#define UVBLE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uvble/uvble.h"
+
+enum { CONN_ROLE_CENTRAL = 0, CONN_ROLE_PERIPHERAL = 1 };
+
+/* One outgoing L2CAP PDU (basic header included), sent in fragments. */
+struct acl_pdu {
+  struct acl_pdu *next;
+  size_t len;
+  size_t sent; /* bytes handed to the controller so far */
+  uint8_t data[];
+};
+
+struct ble_conn {
+  struct ble_conn *next;
+  uint16_t handle;
+  uint8_t role;
+  uvble_addr_t peer;
+  uint16_t interval, latency, supervision_timeout;
+  bool disconnecting;
+
+  /* transmit */
+  struct acl_pdu *txq_head, *txq_tail;
+  size_t txq_bytes;
+  uint16_t acl_in_flight; /* fragments the controller has not completed */
+
+  /* receive reassembly */
+  uint8_t *rx_buf;
+  size_t rx_len;     /* bytes collected */
+  size_t rx_total;   /* expected PDU length incl. header, 0 while unknown */
+  size_t rx_cap;
+  bool rx_discard;   /* dropping the rest of a bad PDU */
+};
+
+struct ble_conns {
+  struct ble_conn *head;
+  unsigned count;
+};
+
+struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
+struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
+                          const uvble_addr_t *peer);
+/* Removes the connection: returns its controller buffers, drops its queues,
+ * frees it. */
+void conn_remove(uvble_t *ble, struct ble_conn *conn);
+/* Drops every connection without telling the controller (after a reset or a
+ * failure); emits the disconnect events. */
+void conn_drop_all(uvble_t *ble);
+
+/* Queues one L2CAP PDU with the basic header (length, cid) on conn, built
+ * from iov. Returns 0, UVBLE_EMSGSIZE (payload over 65535) or UVBLE_ENOBUFS
+ * when the connection's queue limit is reached. */
+int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
+                   const uvble_iov_t *iov, int iovcnt);
+/* A reassembled PDU from the ACL layer (basic header included). */
+void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
+                  size_t len);
+
+#endif

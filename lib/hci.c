@@ -1,0 +1,278 @@
+/* HCI command queue and event dispatch.
+ *
+ * Commands wait in a queue until the controller grants a command credit
+ * (Num_HCI_Command_Packets, Core Spec Vol 4, Part E, 4.4). Each Command
+ * Complete or Command Status is matched to the oldest in-flight command with
+ * the same opcode. The oldest in-flight command is timed: a controller that
+ * stays silent fails the stack rather than hanging it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ble_internal.h"
+#include "gap_events.h"
+
+#define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
+#define HCI_DEFAULT_MAX_QUEUED 64
+
+struct hci_cmd {
+  struct hci_cmd *next;
+  uint16_t opcode;
+  uint8_t len;
+  hci_cmd_cb cb;
+  void *arg;
+  uint64_t sent_at;
+  uint8_t params[255];
+};
+
+static void on_timer_closed(uv_handle_t *h) {
+  uvble_t *ble = h->data;
+  ble->pending_closes--;
+  ble_handle_closed(ble);
+}
+
+int hci_init(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  memset(hci, 0, sizeof *hci);
+  hci->cmd_credits = 1; /* until the controller says otherwise */
+  hci->cmd_timeout_ms = HCI_DEFAULT_CMD_TIMEOUT_MS;
+  hci->max_queued = HCI_DEFAULT_MAX_QUEUED;
+  hci->l2cap_rx_max_pdu = 4 + 4096;
+  hci->conn_txq_max = 256 * 1024;
+  int r = uv_timer_init(ble->loop, &hci->cmd_timer);
+  if (r) return r;
+  hci->cmd_timer.data = ble;
+  hci->timer_open = true;
+  return 0;
+}
+
+void hci_close(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  if (!hci->timer_open) return;
+  hci->timer_open = false;
+  ble->pending_closes++;
+  uv_close((uv_handle_t *)&hci->cmd_timer, on_timer_closed);
+}
+
+static void arm_timer(uvble_t *ble);
+
+static void complete(uvble_t *ble, struct hci_cmd *cmd, int err, uint8_t st,
+                     const uint8_t *ret, size_t ret_len) {
+  if (cmd->cb) cmd->cb(ble, err, st, ret, ret_len, cmd->arg);
+  free(cmd);
+}
+
+void hci_cancel_all(uvble_t *ble, int err) {
+  struct hci *hci = &ble->hci;
+  /* Detach both lists first: callbacks may queue new commands, which then
+   * fail immediately because the stack is no longer usable. */
+  struct hci_cmd *lists[2] = {hci->inflight_head, hci->queue_head};
+  hci->inflight_head = hci->inflight_tail = NULL;
+  hci->queue_head = hci->queue_tail = NULL;
+  hci->queued = 0;
+  if (hci->timer_open) uv_timer_stop(&hci->cmd_timer);
+  for (int i = 0; i < 2; i++) {
+    struct hci_cmd *c = lists[i];
+    while (c) {
+      struct hci_cmd *next = c->next;
+      complete(ble, c, err, 0, NULL, 0);
+      c = next;
+    }
+  }
+}
+
+static void pump(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  while (hci->cmd_credits > 0 && hci->queue_head && !ble_dead(ble)) {
+    struct hci_cmd *cmd = hci->queue_head;
+    hci->queue_head = cmd->next;
+    if (!hci->queue_head) hci->queue_tail = NULL;
+    hci->queued--;
+    cmd->next = NULL;
+
+    uint8_t hdr[3];
+    put_le16(hdr, cmd->opcode);
+    hdr[2] = cmd->len;
+    uvble_iov_t iov[2] = {{hdr, 3}, {cmd->params, cmd->len}};
+    int r = uvble_transport_send(ble->transport, UVBLE_HCI_COMMAND, iov, 2);
+    if (r < 0) {
+      complete(ble, cmd, r, 0, NULL, 0);
+      ble_fail(ble, UVBLE_ETRANSPORT);
+      return;
+    }
+    ble->stats.hci_cmds_sent++;
+    hci->cmd_credits--;
+    cmd->sent_at = uv_now(ble->loop);
+    if (hci->inflight_tail)
+      hci->inflight_tail->next = cmd;
+    else
+      hci->inflight_head = cmd;
+    hci->inflight_tail = cmd;
+  }
+  arm_timer(ble);
+}
+
+static void on_cmd_timeout(uv_timer_t *t) {
+  uvble_t *ble = t->data;
+  if (!ble->hci.inflight_head) return;
+  ble->stats.hci_cmd_timeouts++;
+  ble_fail(ble, UVBLE_ETIMEDOUT);
+}
+
+static void arm_timer(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  if (!hci->timer_open) return;
+  if (!hci->inflight_head) {
+    uv_timer_stop(&hci->cmd_timer);
+    return;
+  }
+  uint64_t deadline = hci->inflight_head->sent_at + hci->cmd_timeout_ms;
+  uint64_t now = uv_now(ble->loop);
+  uv_timer_start(&hci->cmd_timer, on_cmd_timeout,
+                 deadline > now ? deadline - now : 0, 0);
+}
+
+int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
+                 hci_cmd_cb cb, void *arg) {
+  struct hci *hci = &ble->hci;
+  if (len > 255) return UVBLE_EINVAL;
+  if (ble_dead(ble)) return UVBLE_ENOTACTIVE;
+  if (hci->queued >= hci->max_queued) return UVBLE_ENOBUFS;
+  struct hci_cmd *cmd = malloc(sizeof *cmd);
+  if (!cmd) return UVBLE_ENOMEM;
+  cmd->next = NULL;
+  cmd->opcode = opcode;
+  cmd->len = (uint8_t)len;
+  cmd->cb = cb;
+  cmd->arg = arg;
+  if (len) memcpy(cmd->params, params, len);
+  if (hci->queue_tail)
+    hci->queue_tail->next = cmd;
+  else
+    hci->queue_head = cmd;
+  hci->queue_tail = cmd;
+  hci->queued++;
+  pump(ble);
+  return 0;
+}
+
+/* Removes and returns the oldest in-flight command with this opcode. */
+static struct hci_cmd *take_inflight(struct hci *hci, uint16_t opcode) {
+  struct hci_cmd *prev = NULL;
+  for (struct hci_cmd *c = hci->inflight_head; c; prev = c, c = c->next) {
+    if (c->opcode != opcode) continue;
+    if (prev)
+      prev->next = c->next;
+    else
+      hci->inflight_head = c->next;
+    if (hci->inflight_tail == c) hci->inflight_tail = prev;
+    c->next = NULL;
+    return c;
+  }
+  return NULL;
+}
+
+/* Num_HCI_Command_Packets replaces our credit count (it is the controller's
+ * current allowance, not an increment). */
+static void set_credits(uvble_t *ble, uint8_t ncmd) {
+  ble->hci.cmd_credits = ncmd;
+}
+
+static void on_command_complete(uvble_t *ble, const uint8_t *p, size_t len) {
+  if (len < 3) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint16_t opcode = get_le16(p + 1);
+  set_credits(ble, p[0]);
+  if (opcode == 0x0000) { /* a credit update only */
+    pump(ble);
+    return;
+  }
+  struct hci_cmd *cmd = take_inflight(&ble->hci, opcode);
+  if (!cmd) {
+    ble->stats.hci_events_unexpected++;
+    pump(ble);
+    return;
+  }
+  const uint8_t *ret = p + 3;
+  size_t ret_len = len - 3;
+  uint8_t status = 0;
+  if (ret_len >= 1) {
+    status = ret[0];
+    ret++;
+    ret_len--;
+  } else {
+    /* Every command we send returns at least a status byte. */
+    ble->stats.hci_events_malformed++;
+    status = 0xff;
+  }
+  arm_timer(ble);
+  complete(ble, cmd, status ? UVBLE_EHCI : 0, status, ret, ret_len);
+  if (!ble_dead(ble)) pump(ble);
+}
+
+static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
+  if (len != 4) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint8_t status = p[0];
+  uint16_t opcode = get_le16(p + 2);
+  set_credits(ble, p[1]);
+  if (opcode == 0x0000) {
+    pump(ble);
+    return;
+  }
+  struct hci_cmd *cmd = take_inflight(&ble->hci, opcode);
+  if (!cmd) {
+    ble->stats.hci_events_unexpected++;
+    pump(ble);
+    return;
+  }
+  arm_timer(ble);
+  complete(ble, cmd, status ? UVBLE_EHCI : 0, status, NULL, 0);
+  if (!ble_dead(ble)) pump(ble);
+}
+
+void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
+  ble->stats.hci_events++;
+  if (len < 2 || (size_t)pkt[1] != len - 2) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint8_t code = pkt[0];
+  const uint8_t *p = pkt + 2;
+  size_t plen = len - 2;
+  switch (code) {
+    case HCI_EV_COMMAND_COMPLETE:
+      on_command_complete(ble, p, plen);
+      break;
+    case HCI_EV_COMMAND_STATUS:
+      on_command_status(ble, p, plen);
+      break;
+    case HCI_EV_NUM_COMPLETED_PACKETS:
+      acl_on_completed(ble, p, plen);
+      break;
+    case HCI_EV_DISCONNECTION_COMPLETE:
+      gap_on_disconnection_complete(ble, p, plen);
+      break;
+    case HCI_EV_LE_META:
+      if (plen < 1) {
+        ble->stats.hci_events_malformed++;
+        break;
+      }
+      gap_on_le_meta(ble, p[0], p + 1, plen - 1);
+      break;
+    case HCI_EV_HARDWARE_ERROR:
+      /* The controller needs a reset; nothing the host sends will work. */
+      ble_fail(ble, UVBLE_EIO);
+      break;
+    case HCI_EV_DATA_BUFFER_OVERFLOW:
+      ble->stats.hci_events_unhandled++;
+      break;
+    default:
+      ble->stats.hci_events_unhandled++;
+      break;
+  }
+}

@@ -1,0 +1,120 @@
+/* HCI core: command queue with flow control and timeouts, event parsing and
+ * dispatch, the controller init sequence. Private. */
+#ifndef UVBLE_HCI_H
+#define UVBLE_HCI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct uvble uvble_t;
+
+/* Opcodes (OGF << 10 | OCF) used by the core. */
+enum {
+  HCI_OP_DISCONNECT = 0x0406,
+  HCI_OP_SET_EVENT_MASK = 0x0C01,
+  HCI_OP_RESET = 0x0C03,
+  HCI_OP_WRITE_LE_HOST_SUPPORTED = 0x0C6D,
+  HCI_OP_SET_EVENT_MASK_PAGE_2 = 0x0C63,
+  HCI_OP_READ_LOCAL_VERSION = 0x1001,
+  HCI_OP_READ_LOCAL_COMMANDS = 0x1002,
+  HCI_OP_READ_LOCAL_FEATURES = 0x1003,
+  HCI_OP_READ_BUFFER_SIZE = 0x1005,
+  HCI_OP_READ_BD_ADDR = 0x1009,
+  HCI_OP_LE_SET_EVENT_MASK = 0x2001,
+  HCI_OP_LE_READ_BUFFER_SIZE = 0x2002,
+  HCI_OP_LE_READ_LOCAL_FEATURES = 0x2003,
+  HCI_OP_LE_READ_BUFFER_SIZE_V2 = 0x2060,
+};
+
+/* Event codes. */
+enum {
+  HCI_EV_DISCONNECTION_COMPLETE = 0x05,
+  HCI_EV_ENCRYPTION_CHANGE = 0x08,
+  HCI_EV_COMMAND_COMPLETE = 0x0E,
+  HCI_EV_COMMAND_STATUS = 0x0F,
+  HCI_EV_HARDWARE_ERROR = 0x10,
+  HCI_EV_NUM_COMPLETED_PACKETS = 0x13,
+  HCI_EV_DATA_BUFFER_OVERFLOW = 0x1A,
+  HCI_EV_ENCRYPTION_KEY_REFRESH = 0x30,
+  HCI_EV_LE_META = 0x3E,
+};
+
+/* LE meta subevents. */
+enum {
+  HCI_LE_CONNECTION_COMPLETE = 0x01,
+  HCI_LE_ADVERTISING_REPORT = 0x02,
+  HCI_LE_CONNECTION_UPDATE_COMPLETE = 0x03,
+  HCI_LE_ENHANCED_CONNECTION_COMPLETE = 0x0A,
+};
+
+/* HCI status codes the core looks at. */
+enum {
+  HCI_SUCCESS = 0x00,
+  HCI_UNKNOWN_COMMAND = 0x01,
+  HCI_UNKNOWN_CONNECTION_ID = 0x02,
+  HCI_CONNECTION_TIMEOUT = 0x08,
+  HCI_REMOTE_USER_TERMINATED = 0x13,
+  HCI_REMOTE_LOW_RESOURCES = 0x14,
+  HCI_LOCAL_HOST_TERMINATED = 0x16,
+  HCI_UNSUPPORTED_REMOTE_FEATURE = 0x1A,
+};
+
+/* Completion of one command.
+ * err: 0 when the controller answered with status 0; UVBLE_EHCI when it
+ *      answered with another status (in hci_status); UVBLE_ETIMEDOUT,
+ *      UVBLE_ECANCELED or UVBLE_ECLOSING when it never answered.
+ * ret/ret_len: Command Complete's return parameters after the status byte
+ *      (empty for Command Status). */
+typedef void (*hci_cmd_cb)(uvble_t *ble, int err, uint8_t hci_status,
+                           const uint8_t *ret, size_t ret_len, void *arg);
+
+struct hci_cmd;
+
+struct hci {
+  struct hci_cmd *queue_head, *queue_tail; /* not yet sent */
+  struct hci_cmd *inflight_head, *inflight_tail;
+  unsigned queued;
+  unsigned cmd_credits;       /* Num_HCI_Command_Packets */
+  unsigned cmd_timeout_ms;
+  unsigned max_queued;
+  uv_timer_t cmd_timer;
+  bool timer_open;
+
+  /* LE ACL buffers (Core Spec Vol 4, Part E, 4.1.1) */
+  uint16_t acl_mtu;
+  uint16_t acl_total;
+  uint16_t acl_free;
+  struct ble_conn *rr_next; /* round-robin cursor */
+  size_t l2cap_rx_max_pdu;  /* largest L2CAP PDU reassembled (header incl.) */
+  size_t conn_txq_max;      /* bytes queued per connection before refusing */
+
+  /* init sequence */
+  int init_step;
+};
+
+int hci_init(uvble_t *ble);
+/* Starts closing the timer; every queued and in-flight command completes
+ * with err. */
+void hci_cancel_all(uvble_t *ble, int err);
+void hci_close(uvble_t *ble);
+
+/* Queues a command. Returns 0, UVBLE_EINVAL (params over 255 bytes),
+ * UVBLE_ENOBUFS (queue full) or UVBLE_ENOTACTIVE (stack failed/closing). */
+int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params,
+                 size_t len, hci_cmd_cb cb, void *arg);
+
+/* An event packet from the transport (header included). */
+void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len);
+
+/* Runs the init sequence; completes through ble->active_cb. */
+void hci_start_init(uvble_t *ble);
+
+/* ACL data path (acl.c). */
+void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
+void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
+/* Sends whatever the controller has buffer space for. */
+void acl_pump(uvble_t *ble);
+
+#endif

@@ -1,0 +1,224 @@
+/* The controller init sequence run by uvble_active(ble, true).
+ *
+ * Reset, then what the host needs to know (version, supported commands and
+ * features, LE buffers, address), then the event masks. Optional commands
+ * are sent only when Read Local Supported Commands lists them, and an
+ * Unknown Command status from one of them is tolerated.
+ */
+#include <string.h>
+
+#include "ble_internal.h"
+
+enum init_step {
+  STEP_RESET,
+  STEP_READ_VERSION,
+  STEP_READ_COMMANDS,
+  STEP_READ_FEATURES,
+  STEP_LE_READ_FEATURES,
+  STEP_LE_READ_BUFFER,
+  STEP_READ_BUFFER,
+  STEP_SET_EVENT_MASK,
+  STEP_WRITE_LE_HOST,
+  STEP_LE_SET_EVENT_MASK,
+  STEP_READ_BD_ADDR,
+  STEP_DONE,
+};
+
+/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
+#define CMD_BIT_WRITE_LE_HOST_SUPPORTED 24, 6
+#define CMD_BIT_LE_READ_BUFFER_SIZE_V2 41, 5
+
+/* Events we want (Set Event Mask, Vol 4, Part E, 7.3.1). */
+static const uint64_t EVENT_MASK =
+    (1ull << 4) |  /* Disconnection Complete */
+    (1ull << 7) |  /* Encryption Change */
+    (1ull << 15) | /* Hardware Error */
+    (1ull << 25) | /* Data Buffer Overflow */
+    (1ull << 47) | /* Encryption Key Refresh Complete */
+    (1ull << 61);  /* LE Meta */
+
+/* LE events (LE Set Event Mask, 7.8.1): connection complete, advertising
+ * report, connection update, remote features, LTK request, remote
+ * connection parameter request, data length change, P-256 public key,
+ * DHKey, enhanced connection complete, directed advertising report, PHY
+ * update, extended advertising report, scan timeout, advertising set
+ * terminated, channel selection algorithm. */
+static const uint64_t LE_EVENT_MASK = 0x1FFFull | (1ull << 16) |
+                                      (1ull << 17) | (1ull << 19);
+
+static void next_step(uvble_t *ble);
+
+static void finish(uvble_t *ble, int status) {
+  uvble_status_cb cb = ble->active_cb;
+  ble->active_cb = NULL;
+  if (status == 0) {
+    ble->state = BLE_ON;
+    ble->info_valid = true;
+  } else if (!ble_dead(ble)) {
+    ble->state = BLE_OFF;
+  }
+  if (cb) cb(ble, status);
+}
+
+static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
+                         size_t n, void *arg) {
+  (void)arg;
+  struct hci *hci = &ble->hci;
+  uvble_controller_info_t *info = &ble->info;
+  if (ble->state != BLE_STARTING) {
+    /* Closed, failed or stopped meanwhile: whoever changed the state has
+     * already completed the active callback. */
+    return;
+  }
+  bool optional = hci->init_step == STEP_WRITE_LE_HOST;
+  if (err == UVBLE_EHCI && optional && st == HCI_UNKNOWN_COMMAND) err = 0;
+  if (err) {
+    finish(ble, err);
+    return;
+  }
+  switch (hci->init_step) {
+    case STEP_READ_VERSION:
+      if (n < 8) goto short_reply;
+      info->hci_version = r[0];
+      info->hci_revision = get_le16(r + 1);
+      info->lmp_version = r[3];
+      info->manufacturer = get_le16(r + 4);
+      info->lmp_subversion = get_le16(r + 6);
+      break;
+    case STEP_READ_COMMANDS:
+      if (n < 64) goto short_reply;
+      memcpy(info->commands, r, 64);
+      break;
+    case STEP_READ_FEATURES:
+      if (n < 8) goto short_reply;
+      memcpy(info->features, r, 8);
+      break;
+    case STEP_LE_READ_FEATURES:
+      if (n < 8) goto short_reply;
+      memcpy(info->le_features, r, 8);
+      break;
+    case STEP_LE_READ_BUFFER:
+      if (n < 3) goto short_reply;
+      info->acl_mtu = get_le16(r);
+      info->acl_max_pkts = r[2];
+      if (n >= 6) { /* v2 adds ISO buffers */
+        info->iso_mtu = get_le16(r + 3);
+        info->iso_max_pkts = r[5];
+      }
+      break;
+    case STEP_READ_BUFFER:
+      /* Shared BR/EDR buffers: ACL length (2), SCO length (1), ACL count
+       * (2), SCO count (2). */
+      if (n < 7) goto short_reply;
+      info->acl_mtu = get_le16(r);
+      info->acl_max_pkts = get_le16(r + 3);
+      break;
+    case STEP_READ_BD_ADDR:
+      if (n < 6) goto short_reply;
+      ble_addr_from_hci(&info->public_addr, UVBLE_ADDR_PUBLIC, r);
+      break;
+    default:
+      break;
+  }
+  hci->init_step++;
+  next_step(ble);
+  return;
+short_reply:
+  ble->stats.hci_events_malformed++;
+  finish(ble, UVBLE_EPROTO);
+}
+
+static bool has_cmd(const uvble_t *ble, int octet, int bit) {
+  return uvble_controller_has_command(ble, octet, bit);
+}
+
+static void next_step(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  uvble_controller_info_t *info = &ble->info;
+  uint8_t p[8];
+  uint16_t op = 0;
+  size_t len = 0;
+  for (;;) {
+    switch (hci->init_step) {
+      case STEP_RESET:
+        op = HCI_OP_RESET;
+        break;
+      case STEP_READ_VERSION:
+        op = HCI_OP_READ_LOCAL_VERSION;
+        break;
+      case STEP_READ_COMMANDS:
+        op = HCI_OP_READ_LOCAL_COMMANDS;
+        break;
+      case STEP_READ_FEATURES:
+        op = HCI_OP_READ_LOCAL_FEATURES;
+        break;
+      case STEP_LE_READ_FEATURES:
+        op = HCI_OP_LE_READ_LOCAL_FEATURES;
+        break;
+      case STEP_LE_READ_BUFFER:
+        op = has_cmd(ble, CMD_BIT_LE_READ_BUFFER_SIZE_V2)
+                 ? HCI_OP_LE_READ_BUFFER_SIZE_V2
+                 : HCI_OP_LE_READ_BUFFER_SIZE;
+        break;
+      case STEP_READ_BUFFER:
+        /* Only when the LE buffers are shared with BR/EDR (length 0). */
+        if (info->acl_mtu != 0 && info->acl_max_pkts != 0) {
+          hci->init_step++;
+          continue;
+        }
+        op = HCI_OP_READ_BUFFER_SIZE;
+        break;
+      case STEP_SET_EVENT_MASK:
+        op = HCI_OP_SET_EVENT_MASK;
+        put_le32(p, (uint32_t)EVENT_MASK);
+        put_le32(p + 4, (uint32_t)(EVENT_MASK >> 32));
+        len = 8;
+        break;
+      case STEP_WRITE_LE_HOST:
+        /* Dual-mode controllers want the host's LE support declared;
+         * LE-only ones (feature bit 37 "BR/EDR Not Supported") do not. */
+        if ((info->features[4] & 0x20) ||
+            !has_cmd(ble, CMD_BIT_WRITE_LE_HOST_SUPPORTED)) {
+          hci->init_step++;
+          continue;
+        }
+        op = HCI_OP_WRITE_LE_HOST_SUPPORTED;
+        p[0] = 1;
+        p[1] = 0;
+        len = 2;
+        break;
+      case STEP_LE_SET_EVENT_MASK:
+        op = HCI_OP_LE_SET_EVENT_MASK;
+        put_le32(p, (uint32_t)LE_EVENT_MASK);
+        put_le32(p + 4, (uint32_t)(LE_EVENT_MASK >> 32));
+        len = 8;
+        break;
+      case STEP_READ_BD_ADDR:
+        op = HCI_OP_READ_BD_ADDR;
+        break;
+      case STEP_DONE:
+      default:
+        if (info->acl_mtu == 0 || info->acl_max_pkts == 0) {
+          finish(ble, UVBLE_EPROTO); /* no way to send data */
+          return;
+        }
+        hci->acl_mtu = info->acl_mtu;
+        hci->acl_total = info->acl_max_pkts;
+        hci->acl_free = info->acl_max_pkts;
+        finish(ble, 0);
+        return;
+    }
+    break;
+  }
+  int r = hci_send_cmd(ble, op, p, len, on_step_done, NULL);
+  if (r < 0) finish(ble, r);
+}
+
+void hci_start_init(uvble_t *ble) {
+  memset(&ble->info, 0, sizeof ble->info);
+  ble->info_valid = false;
+  /* After Reset the controller grants one command (Vol 4, Part E, 7.3.2). */
+  ble->hci.cmd_credits = 1;
+  ble->hci.init_step = STEP_RESET;
+  next_step(ble);
+}
