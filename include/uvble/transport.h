@@ -90,9 +90,19 @@ int uvble_transport_send(uvble_transport_t *t, uint8_t type,
 /* Bytes accepted by send() but not yet written to the device. */
 size_t uvble_transport_pending(const uvble_transport_t *t);
 
+/* Sets the most bytes a transport holds for sending: the output buffer of
+ * an fd transport (bytes the device has not taken yet), or for a mem pair
+ * end the queue towards its peer (each queued packet also costs 4 bytes of
+ * bookkeeping). A send that does not fit fails with UVBLE_ENOBUFS and
+ * changes nothing. The default is 1 MiB. Returns 0, UVBLE_EINVAL for 0, or
+ * UVBLE_EBUSY for a mem pair end whose queue is not empty. */
+int uvble_transport_set_limit(uvble_transport_t *t, size_t bytes);
+
 /* Starts writing a btsnoop capture (version 1, datalink 1002, both
  * directions, microsecond timestamps) of every packet to path; NULL stops.
- * uvble_transport_open() also starts one when UVBLE_BTSNOOP names a file. */
+ * uvble_transport_open() also starts one when UVBLE_BTSNOOP names a file
+ * (the first transport opened writes to that file, later ones in the same
+ * process to FILE.1, FILE.2, ...). Returns 0 or -errno from creating it. */
 int uvble_transport_snoop(uvble_transport_t *t, const char *path);
 
 /* Closes the transport; close_cb (may be NULL) runs on a later loop
