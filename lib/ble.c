@@ -95,6 +95,10 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
 
   int r = hci_init(ble);
   if (r == 0 && !defer_timer(ble)) r = UVBLE_ENOMEM;
+  if (r == 0) {
+    r = modules_init(ble);
+    ble->modules_ready = true; /* close frees whatever init allocated */
+  }
   if (r == 0)
     r = uvble_transport_start(t, on_transport_packet, on_transport_error, ble);
   if (r < 0) {
@@ -160,6 +164,7 @@ void ble_fail(uvble_t *ble, int status) {
   ble->fail_status = status;
   hci_cancel_all(ble, status);
   conn_drop_all(ble);
+  modules_stop(ble, status);
   uvble_status_cb cb = ble->active_cb;
   ble->active_cb = NULL;
   if (cb) {
@@ -184,6 +189,11 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
   ble->close_cb = cb;
   hci_cancel_all(ble, UVBLE_ECANCELED);
   conn_drop_all(ble);
+  if (ble->modules_ready) {
+    modules_stop(ble, UVBLE_ECANCELED);
+    modules_close(ble);
+    ble->modules_ready = false;
+  }
   uvble_status_cb acb = ble->active_cb;
   ble->active_cb = NULL;
   if (acb) acb(ble, UVBLE_ECANCELED);
@@ -246,6 +256,8 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb) {
   ble->state = BLE_STOPPING;
   conn_drop_all(ble);
   if (ble->state != BLE_STOPPING) return 0; /* closed from an irq */
+  modules_stop(ble, UVBLE_ENOTACTIVE);
+  if (ble->state != BLE_STOPPING) return 0;
   int r = hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, on_reset_for_off, NULL);
   if (r < 0) {
     ble->state = BLE_OFF;

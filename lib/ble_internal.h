@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "hci.h"
+#include "modules.h"
 
 enum ble_state {
   BLE_OFF = 0,      /* created, or powered down */
@@ -60,6 +61,15 @@ struct uvble {
   struct ble_conns conns;
   l2cap_fixed_rx_fn fixed_rx[8]; /* by CID, 0..7 */
 
+  /* Each layer's own state, owned and allocated by that layer's init
+   * (modules.h) and freed by its close. */
+  struct gap_state *gap;
+  struct gatts_state *gatts;
+  struct gattc_state *gattc;
+  struct l2cap_state *l2cap;
+  struct smp_state *smp;
+
+  bool modules_ready;  /* modules_init ran: close must run modules_close */
   void *defer_state;  /* ble.c's deferred-callback timer */
   int pending_closes; /* libuv handles and the transport still closing */
 };

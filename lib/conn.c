@@ -36,10 +36,16 @@ static void free_txq(struct ble_conn *c) {
   c->txq_bytes = 0;
 }
 
-void conn_remove(uvble_t *ble, struct ble_conn *conn) {
+void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   struct ble_conn **pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
   if (!*pp) return;
+  /* Layers complete what is pending on the link while it is still in the
+   * table (they may look it up), then it goes. */
+  modules_conn_closed(ble, conn, reason);
+  pp = &ble->conns.head;
+  while (*pp && *pp != conn) pp = &(*pp)->next;
+  if (!*pp) return; /* removed re-entrantly */
   *pp = conn->next;
   ble->conns.count--;
   if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
@@ -65,4 +71,44 @@ void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
     return;
   }
   ble->stats.l2cap_rx_unknown_cid++;
+}
+
+/* ---- layer hooks ------------------------------------------------------------ */
+int modules_init(uvble_t *ble) {
+  int r;
+#define X(m)                     \
+  if ((r = m##_init(ble)) < 0) { \
+    return r;                    \
+  }
+  UVBLE_MODULES(X)
+#undef X
+  return 0;
+}
+
+/* Closing runs in reverse order: upper layers first. */
+#define REVERSE_CALL(call) \
+  call(smp) call(l2cap) call(gattc) call(gatts) call(att) call(gap)
+
+void modules_stop(uvble_t *ble, int err) {
+#define X(m) m##_stop(ble, err);
+  REVERSE_CALL(X)
+#undef X
+}
+
+void modules_close(uvble_t *ble) {
+#define X(m) m##_close(ble);
+  REVERSE_CALL(X)
+#undef X
+}
+
+void modules_conn_open(uvble_t *ble, struct ble_conn *c) {
+#define X(m) m##_conn_open(ble, c);
+  UVBLE_MODULES(X)
+#undef X
+}
+
+void modules_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+#define X(m) m##_conn_closed(ble, c, reason);
+  REVERSE_CALL(X)
+#undef X
 }

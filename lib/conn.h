@@ -38,6 +38,20 @@ struct ble_conn {
   size_t rx_total;   /* expected PDU length incl. header, 0 while unknown */
   size_t rx_cap;
   bool rx_discard;   /* dropping the rest of a bad PDU */
+
+  /* Link security, kept by SMP, read by everyone (GATT permissions). */
+  bool encrypted;
+  bool authenticated;
+  bool bonded;
+  uint8_t key_size;
+
+  /* Each layer's per-connection state, created in its conn_open hook and
+   * freed in its conn_closed hook (modules.h). */
+  struct gap_conn *gap;
+  struct att_bearer *att;
+  struct gattc_conn *gattc;
+  struct l2cap_conn *l2cap;
+  struct smp_conn *smp;
 };
 
 struct ble_conns {
@@ -48,9 +62,10 @@ struct ble_conns {
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
                           const uvble_addr_t *peer);
-/* Removes the connection: returns its controller buffers, drops its queues,
- * frees it. */
-void conn_remove(uvble_t *ble, struct ble_conn *conn);
+/* Removes the connection: every layer's conn_closed hook runs (reason is
+ * the HCI disconnect reason), its controller buffers come back, its queues
+ * are dropped, it is freed. */
+void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason);
 /* Drops every connection without telling the controller (after a reset or a
  * failure); emits the disconnect events. */
 void conn_drop_all(uvble_t *ble);

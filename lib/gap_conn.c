@@ -3,6 +3,7 @@
 
 #include "ble_internal.h"
 #include "gap_events.h"
+#include "l2cap.h"
 #include "uvble/gap.h"
 
 static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
@@ -68,6 +69,8 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   c->interval = get_le16(q);
   c->latency = get_le16(q + 2);
   c->supervision_timeout = get_le16(q + 4);
+  modules_conn_open(ble, c);
+  if (ble_dead(ble)) return;
   emit_connect(ble, c);
 }
 
@@ -79,6 +82,9 @@ void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
       break;
     case HCI_LE_ENHANCED_CONNECTION_COMPLETE:
       on_connection_complete(ble, p, len, true);
+      break;
+    case HCI_LE_LONG_TERM_KEY_REQUEST:
+      smp_on_ltk_request(ble, p, len);
       break;
     default:
       ble->stats.hci_events_unhandled++;
@@ -100,7 +106,7 @@ void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
   uint16_t handle = c->handle;
   uint8_t role = c->role;
   uvble_addr_t peer = c->peer;
-  conn_remove(ble, c);
+  conn_remove(ble, c, p[3]);
   emit_disconnect(ble, handle, role, &peer);
   if (!ble_dead(ble)) acl_pump(ble);
 }
@@ -111,7 +117,7 @@ void conn_drop_all(uvble_t *ble) {
     uint16_t handle = c->handle;
     uint8_t role = c->role;
     uvble_addr_t peer = c->peer;
-    conn_remove(ble, c);
+    conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
     if (ble->state != BLE_CLOSING) emit_disconnect(ble, handle, role, &peer);
   }
 }
@@ -127,4 +133,31 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   if (r < 0) return r;
   c->disconnecting = true;
   return 1;
+}
+
+/* ---- module hooks (the GAP layer fills these in) ---- */
+int gap_init(uvble_t *ble) {
+  (void)ble;
+  return 0;
+}
+void gap_stop(uvble_t *ble, int err) {
+  (void)ble;
+  (void)err;
+}
+void gap_close(uvble_t *ble) { (void)ble; }
+void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
+  (void)ble;
+  (void)c;
+}
+void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+  (void)ble;
+  (void)c;
+  (void)reason;
+}
+bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
+                               const struct l2cap_conn_params *p) {
+  (void)ble;
+  (void)c;
+  (void)p;
+  return false;
 }

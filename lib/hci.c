@@ -264,6 +264,12 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
       }
       gap_on_le_meta(ble, p[0], p + 1, plen - 1);
       break;
+    case HCI_EV_ENCRYPTION_CHANGE:
+      smp_on_encryption_change(ble, p, plen);
+      break;
+    case HCI_EV_ENCRYPTION_KEY_REFRESH:
+      smp_on_key_refresh(ble, p, plen);
+      break;
     case HCI_EV_HARDWARE_ERROR:
       /* The controller needs a reset; nothing the host sends will work. */
       ble_fail(ble, UVBLE_EIO);

@@ -1,0 +1,113 @@
+/* ATT bearer on the LE fixed channel (CID 4), one per connection. Private.
+ *
+ * The bearer owns the protocol's sequencing rules (Core Spec Vol 3, Part F,
+ * 3.3): one outstanding request and one outstanding indication per
+ * direction, each with the 30 s transaction timeout after which the bearer
+ * is unusable until the link drops. It routes inbound PDUs:
+ *   - requests and commands (client -> server)  -> gatts_on_pdu()
+ *   - responses and Error Response              -> the pending request's cb
+ *   - notifications and indications             -> gattc_on_value()
+ *                                                  (the bearer sends the
+ *                                                  confirmation itself)
+ *   - Handle Value Confirmation                 -> the pending indication's cb
+ *   - MTU exchange                              -> handled here (both roles),
+ *                                                  UVBLE_IRQ_MTU_EXCHANGED
+ *
+ * att.c implements this header (with gatts); gattc.c uses it.
+ */
+#ifndef UVBLE_ATT_H
+#define UVBLE_ATT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct uvble uvble_t;
+struct ble_conn;
+
+#define ATT_DEFAULT_MTU 23
+#define ATT_MAX_MTU 517
+#define ATT_TRANSACTION_TIMEOUT_MS 30000
+
+/* Opcodes (Vol 3, Part F, 3.4.8). */
+enum {
+  ATT_ERROR_RSP = 0x01,
+  ATT_EXCHANGE_MTU_REQ = 0x02,
+  ATT_EXCHANGE_MTU_RSP = 0x03,
+  ATT_FIND_INFO_REQ = 0x04,
+  ATT_FIND_INFO_RSP = 0x05,
+  ATT_FIND_BY_TYPE_VALUE_REQ = 0x06,
+  ATT_FIND_BY_TYPE_VALUE_RSP = 0x07,
+  ATT_READ_BY_TYPE_REQ = 0x08,
+  ATT_READ_BY_TYPE_RSP = 0x09,
+  ATT_READ_REQ = 0x0A,
+  ATT_READ_RSP = 0x0B,
+  ATT_READ_BLOB_REQ = 0x0C,
+  ATT_READ_BLOB_RSP = 0x0D,
+  ATT_READ_MULTIPLE_REQ = 0x0E,
+  ATT_READ_MULTIPLE_RSP = 0x0F,
+  ATT_READ_BY_GROUP_TYPE_REQ = 0x10,
+  ATT_READ_BY_GROUP_TYPE_RSP = 0x11,
+  ATT_WRITE_REQ = 0x12,
+  ATT_WRITE_RSP = 0x13,
+  ATT_PREPARE_WRITE_REQ = 0x16,
+  ATT_PREPARE_WRITE_RSP = 0x17,
+  ATT_EXECUTE_WRITE_REQ = 0x18,
+  ATT_EXECUTE_WRITE_RSP = 0x19,
+  ATT_HANDLE_VALUE_NTF = 0x1B,
+  ATT_HANDLE_VALUE_IND = 0x1D,
+  ATT_HANDLE_VALUE_CFM = 0x1E,
+  ATT_READ_MULTIPLE_VARIABLE_REQ = 0x20,
+  ATT_READ_MULTIPLE_VARIABLE_RSP = 0x21,
+  ATT_MULTIPLE_HANDLE_VALUE_NTF = 0x23,
+  ATT_WRITE_CMD = 0x52,
+  ATT_SIGNED_WRITE_CMD = 0xD2,
+};
+
+/* Completion of a request or an indication.
+ * err: 0 with the peer's response PDU in pdu/len (opcode first; it may be
+ *      an Error Response: the caller decodes it), or UVBLE_ETIMEDOUT,
+ *      UVBLE_EDISCONNECTED, UVBLE_ECANCELED with pdu NULL. */
+typedef void (*att_rsp_cb)(uvble_t *ble, struct ble_conn *c, int err,
+                           const uint8_t *pdu, size_t len, void *arg);
+
+/* The bearer's current MTU (23 until an exchange completes). */
+uint16_t att_mtu(const struct ble_conn *c);
+
+/* Queues a request PDU (opcode first). Requests go out one at a time; cb
+ * runs exactly once. Returns 0, UVBLE_EMSGSIZE (longer than the MTU),
+ * UVBLE_ENOTCONN, UVBLE_EIO (bearer dead after a timeout) or UVBLE_ENOBUFS
+ * (the per-connection request queue is full). */
+int att_send_request(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                     size_t len, att_rsp_cb cb, void *arg);
+
+/* Sends a PDU that expects no answer: a command, a notification, or (from
+ * the server) a response. Returns 0, UVBLE_EMSGSIZE, UVBLE_ENOTCONN or
+ * UVBLE_ENOBUFS (link transmit queue full: retry later). */
+int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                 size_t len);
+
+/* Sends a Handle Value Indication; cb runs on the confirmation, timeout or
+ * disconnect. One indication is outstanding at a time; later ones queue. */
+int att_send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
+                        const uint8_t *value, size_t len, att_rsp_cb cb,
+                        void *arg);
+
+/* Starts an MTU exchange with the preferred MTU from config. Both sides get
+ * UVBLE_IRQ_MTU_EXCHANGED when it completes. Returns 0 or a negative error
+ * (UVBLE_EALREADY if an exchange already ran on this bearer). */
+int att_exchange_mtu(uvble_t *ble, struct ble_conn *c);
+
+/* ---- implemented by the GATT server (gatts.c) ---- */
+/* A request or command from the peer's client. The server answers through
+ * att_send_pdu (response or Error Response) or stays silent (commands). */
+void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                  size_t len);
+
+/* ---- implemented by the GATT client (gattc.c) ---- */
+/* A Handle Value Notification or Indication from the peer's server (the
+ * bearer has validated the length and will confirm an indication). */
+void gattc_on_value(uvble_t *ble, struct ble_conn *c, bool indication,
+                    uint16_t handle, const uint8_t *value, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+/* L2CAP LE signalling (CID 5) as other layers use it. Private.
+ * l2cap_signal.c implements it; gap (connection parameters) uses it. */
+#ifndef UVBLE_L2CAP_H
+#define UVBLE_L2CAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct uvble uvble_t;
+struct ble_conn;
+
+struct l2cap_conn_params {
+  uint16_t interval_min; /* 1.25 ms units */
+  uint16_t interval_max;
+  uint16_t latency;
+  uint16_t timeout; /* 10 ms units */
+};
+
+/* Peripheral role: sends a Connection Parameter Update Request (Vol 3,
+ * Part A, 4.20). cb runs with the central's result (0 accepted, 1
+ * rejected) or a negative error (timeout, disconnect). Returns 0 or a
+ * negative error (UVBLE_EINVAL when we are central). */
+typedef void (*l2cap_conn_param_cb)(uvble_t *ble, struct ble_conn *c,
+                                    int result, void *arg);
+int l2cap_conn_param_update_request(uvble_t *ble, struct ble_conn *c,
+                                    const struct l2cap_conn_params *p,
+                                    l2cap_conn_param_cb cb, void *arg);
+
+/* ---- implemented by GAP (gap_conn.c) ---- */
+/* Central role: a peripheral asked for new parameters. Returns true to
+ * accept (GAP then issues LE Connection Update) or false to reject. */
+bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
+                               const struct l2cap_conn_params *p);
+
+#endif

@@ -1,0 +1,56 @@
+/* The layers above HCI and how the core drives them. Private.
+ *
+ * Every layer X in {gap, att, gatts, gattc, l2cap, smp} implements:
+ *   int  X_init(uvble_t *ble)            at uvble_new; allocate ble->X state
+ *   void X_stop(uvble_t *ble, int err)   the stack stopped being usable
+ *                                        (power-down, failure, close): complete
+ *                                        module-level pending operations (scan,
+ *                                        connect, advertise...) with err; keep
+ *                                        configuration (GATT db, listeners)
+ *   void X_close(uvble_t *ble)           at uvble_close, after X_stop: free
+ *                                        ble->X state
+ *   void X_conn_open(uvble_t *, struct ble_conn *)
+ *                                        a connection came up (before the
+ *                                        CONNECT irq)
+ *   void X_conn_closed(uvble_t *, struct ble_conn *, uint8_t reason)
+ *                                        it went down: complete the operations
+ *                                        pending on it with
+ *                                        UVBLE_EDISCONNECTED, free per-conn
+ *                                        state (runs before the DISCONNECT
+ *                                        irq; c is freed right after)
+ * The core calls them in the order of MODULES below (closing: reverse).
+ * X_stop and X_close must cope with X_init never having run (state NULL).
+ */
+#ifndef UVBLE_MODULES_H
+#define UVBLE_MODULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct uvble uvble_t;
+struct ble_conn;
+
+#define UVBLE_MODULES(X) X(gap) X(att) X(gatts) X(gattc) X(l2cap) X(smp)
+
+#define X(m)                                                          \
+  int m##_init(uvble_t *ble);                                         \
+  void m##_stop(uvble_t *ble, int err);                               \
+  void m##_close(uvble_t *ble);                                       \
+  void m##_conn_open(uvble_t *ble, struct ble_conn *c);               \
+  void m##_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
+UVBLE_MODULES(X)
+#undef X
+
+/* Run every module's hook (conn.c). */
+int modules_init(uvble_t *ble);
+void modules_stop(uvble_t *ble, int err);
+void modules_close(uvble_t *ble);
+void modules_conn_open(uvble_t *ble, struct ble_conn *c);
+void modules_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
+
+/* Security events from the controller, routed to SMP (hci.c, gap_conn.c). */
+void smp_on_encryption_change(uvble_t *ble, const uint8_t *p, size_t len);
+void smp_on_key_refresh(uvble_t *ble, const uint8_t *p, size_t len);
+void smp_on_ltk_request(uvble_t *ble, const uint8_t *p, size_t len);
+
+#endif
