@@ -128,7 +128,7 @@ TEST(capture_file_byte_by_byte) {
   snprintf(path, sizeof path, "%s/cap.btsnoop", tmpdir);
   uint64_t t0, t1;
   capture(path, &t0, &t1);
-  size_t n;
+  size_t n = 0;
   uint8_t *f = read_file(path, &n);
   REQUIRE(f != NULL);
   /* Header: magic, version 1, datalink 1002 (H4). */
@@ -243,7 +243,7 @@ TEST(env_variable_starts_a_capture) {
   close(c1);
   close(c2);
 
-  size_t n1, n2;
+  size_t n1 = 0, n2 = 0;
   uint8_t *f1 = read_file(cap, &n1), *f2 = read_file(cap1, &n2);
   REQUIRE(f1 && f2);
   CHECK_EQ(n1, 16 + 24 + 7);
