@@ -22,11 +22,12 @@ struct uvble_sockaddr_hci {
   unsigned short hci_channel;
 };
 
-static void explain(char *errbuf, size_t errlen, const char *spec, const char *what,
-                    int e) {
+void uvble__hci_explain(char *errbuf, size_t errlen, const char *spec, const char *what,
+                        int e) {
   const char *dev = spec;
   switch (e) {
     case EBUSY:
+    case EUSERS: /* another process holds the user channel */
       uvble__seterr(errbuf, errlen,
                     "%s is up or in use: run `btmgmt -i %s power off` or stop bluetoothd", dev,
                     dev);
@@ -41,6 +42,12 @@ static void explain(char *errbuf, size_t errlen, const char *spec, const char *w
     case ENODEV:
       uvble__seterr(errbuf, errlen, "%s: no such controller: list them with `btmgmt info`", dev);
       break;
+#ifdef ERFKILL
+    case ERFKILL:
+      uvble__seterr(errbuf, errlen, "%s is blocked by rfkill: run `rfkill unblock bluetooth`",
+                    dev);
+      break;
+#endif
     case EAFNOSUPPORT:
     case EPROTONOSUPPORT:
       uvble__seterr(errbuf, errlen, "%s: this kernel has no Bluetooth support (AF_BLUETOOTH)",
@@ -76,7 +83,7 @@ int uvble__hci_open(uv_loop_t *loop, const char *spec, const char *index,
                   UVBLE_BTPROTO_HCI);
   if (fd < 0) {
     int e = errno;
-    explain(errbuf, errlen, spec, "socket(AF_BLUETOOTH)", e);
+    uvble__hci_explain(errbuf, errlen, spec, "socket(AF_BLUETOOTH)", e);
     return -e;
   }
   /* The user channel needs the controller down; taking it down ourselves
@@ -85,7 +92,7 @@ int uvble__hci_open(uv_loop_t *loop, const char *spec, const char *index,
     int e = errno;
     if (e == EPERM || e == EACCES || e == ENODEV) {
       close(fd);
-      explain(errbuf, errlen, spec, "HCIDEVDOWN", e);
+      uvble__hci_explain(errbuf, errlen, spec, "HCIDEVDOWN", e);
       return -e;
     }
     /* Anything else: bind() gives the definitive answer. */
@@ -98,7 +105,7 @@ int uvble__hci_open(uv_loop_t *loop, const char *spec, const char *index,
   if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
     close(fd);
-    explain(errbuf, errlen, spec, "bind to the user channel", e);
+    uvble__hci_explain(errbuf, errlen, spec, "bind to the user channel", e);
     return -e;
   }
   int r = uvble__fd_transport_new(loop, fd, UVBLE_FD_SOCKET | UVBLE_FD_PACKETS, spec, out);

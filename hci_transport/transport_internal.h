@@ -74,6 +74,11 @@ int uvble__uart_open(uv_loop_t *loop, const char *spec, const char *rest,
 int uvble__hci_open(uv_loop_t *loop, const char *spec, const char *index,
                     uvble_transport_t **out, char *errbuf, size_t errlen);
 
+/* The sentence for errno e from step `what` of opening HCI user channel spec
+ * ("hci0"): the usual cause and its fix. */
+void uvble__hci_explain(char *errbuf, size_t errlen, const char *spec, const char *what,
+                        int e);
+
 /* The shared fd transport (fd.c). Takes ownership of fd (closed on error
  * too), makes it non-blocking. */
 enum {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "transport_internal.h"
 #include "uvble/error.h"
 #include "uvble/transport.h"
 
@@ -177,6 +178,29 @@ TEST(hci_user_channel_gives_a_clear_error) {
     if (s >= 0) close(s);
   }
   loop_teardown(&loop);
+}
+
+TEST(hci_user_channel_errors_say_what_to_do) {
+  /* What a user sees for each way opening hciN fails on a kernel that has
+   * Bluetooth (this one may not, so the sentences are checked directly). */
+  char err[256];
+  uvble__hci_explain(err, sizeof err, "hci1", "bind", EBUSY);
+  CHECK_STR(err, "hci1 is up or in use: run `btmgmt -i hci1 power off` or stop bluetoothd");
+  uvble__hci_explain(err, sizeof err, "hci1", "bind", EUSERS);
+  CHECK(strstr(err, "in use") != NULL);
+  uvble__hci_explain(err, sizeof err, "hci0", "bind", EPERM);
+  CHECK_STR(err, "hci0: needs CAP_NET_ADMIN and CAP_NET_RAW: run as root or "
+                 "`setcap cap_net_admin,cap_net_raw+eip <binary>`");
+  uvble__hci_explain(err, sizeof err, "hci0", "HCIDEVDOWN", EACCES);
+  CHECK(strstr(err, "CAP_NET_ADMIN") != NULL);
+  uvble__hci_explain(err, sizeof err, "hci7", "bind", ENODEV);
+  CHECK_STR(err, "hci7: no such controller: list them with `btmgmt info`");
+  uvble__hci_explain(err, sizeof err, "hci0", "socket(AF_BLUETOOTH)", EAFNOSUPPORT);
+  CHECK_STR(err, "hci0: this kernel has no Bluetooth support (AF_BLUETOOTH)");
+  uvble__hci_explain(err, sizeof err, "hci0", "bind", ERFKILL);
+  CHECK(strstr(err, "rfkill unblock") != NULL);
+  uvble__hci_explain(err, sizeof err, "hci0", "bind", EIO);
+  CHECK(strstr(err, "hci0: bind: ") == err);
 }
 
 TEST(missing_socket_says_so) {
