@@ -176,11 +176,12 @@ void ble_fail(uvble_t *ble, int status) {
 
 static void finish_close(uvble_t *ble) {
   if (ble->state != BLE_CLOSING || ble->pending_closes > 0) return;
-  uvble_close_cb cb = ble->close_cb;
+  /* The callback sees the object one last time (uvble_get_data() still
+   * works, so the app can free what it hung on it); then it is gone. */
+  if (ble->close_cb) ble->close_cb(ble);
   free(ble->defer_state);
   sodium_memzero(ble, sizeof *ble);
   free(ble);
-  if (cb) cb(ble); /* the pointer identifies the stack; it is freed */
 }
 
 void uvble_close(uvble_t *ble, uvble_close_cb cb) {

@@ -269,9 +269,11 @@ int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out, char *errbuf,
 int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                              uvble_t **out);
 
-/* Closes the stack: every pending operation completes with UVBLE_ECANCELED,
- * the transport closes, memory is freed, then cb (may be NULL) runs. Safe to
- * call from any callback, once. */
+/* Closes the stack: every pending operation completes with UVBLE_ECANCELED
+ * (synchronously, inside this call), the transport and timers close, then
+ * cb (may be NULL) runs on a later loop iteration as the last callback; the
+ * object is freed when cb returns. Safe to call from any callback; later
+ * calls are ignored. */
 void uvble_close(uvble_t *ble, uvble_close_cb cb);
 
 /* Powers the stack up (runs the controller init sequence) or down (drops
