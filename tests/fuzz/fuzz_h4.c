@@ -1,6 +1,5 @@
-/* H4 deframer fuzz harness. The input's first byte seeds the sizes of the
- * chunks the rest is fed in (so libFuzzer explores splits as well as
- * contents). Invariants: every packet handed up has a known type, a length
+/* H4 deframer fuzz harness. The input starts with the sizes of the chunks
+ * the rest is fed in (so libFuzzer explores splits as well as contents). Invariants: every packet handed up has a known type, a length
  * equal to its header-declared length plus the header, within the type's
  * maximum, and lies inside the input's bytes; the packets' bytes
  * re-encoded equal the consumed prefix of the stream; after an error every
@@ -51,22 +50,23 @@ static int on_packet(void *arg, uint8_t type, const uint8_t *pkt, size_t len) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  /* Layout: n = data[0] & 15, then n chunk sizes (0 = all the rest), then
+   * the H4 stream, fed in chunks of those sizes, cycling. */
   if (size < 1) return 0;
-  uint32_t seed = data[0];
-  data++;
-  size--;
+  size_t nsizes = data[0] & 15;
+  if (size < 1 + nsizes) return 0;
+  const uint8_t *sizes = data + 1;
+  data += 1 + nsizes;
+  size -= 1 + nsizes;
   memset(&chk, 0, sizeof chk);
   chk.stream = data;
   chk.stream_len = size;
   uvble_h4_init(&h4, on_packet, &chk);
-  size_t off = 0;
+  size_t off = 0, k = 0;
   int err = 0;
   while (off < size) {
-    /* Chunk sizes from a small generator seeded by the input: 1..64 bytes,
-     * sometimes the whole rest. */
-    seed = seed * 1103515245u + 12345u;
-    size_t n = (seed >> 16) % 8 == 0 ? size - off : 1 + (seed >> 16) % 64;
-    if (n > size - off) n = size - off;
+    size_t n = nsizes ? sizes[k++ % nsizes] : 0;
+    if (n == 0 || n > size - off) n = size - off;
     int r = uvble_h4_feed(&h4, data + off, n);
     if (r != 0) {
       if (r != UVBLE_EPROTO) abort();
