@@ -8,11 +8,11 @@
  *   unix:/tmp/bt-server-le               H4 over a unix stream socket
  *   tcp:127.0.0.1:4000                   H4 over TCP
  *
- * uart: options default to baud=115200 and flow=0 (any standard rate from
- * 50 to 4000000); tcp: also takes [IPV6]:PORT and host names.
- *
  * plus an in-memory pair for tests and benchmarks (uvble_transport_mem_pair).
  * All I/O runs on the libuv loop; there are no threads.
+ *
+ * uart: options default to baud=115200 and flow=0 (any standard rate from
+ * 50 to 4000000); tcp: also takes [IPV6]:PORT and host names.
  *
  * Received packets are handed up complete, one call per packet, through
  * recv_cb; the bytes are borrowed and valid only during the call. A framing
