@@ -341,6 +341,30 @@ TEST(unix_both_directions) {
   CHECK_STR(uvble_transport_name(t), s.spec);
   server_accept(&s);
   exchange(&loop, t, s.cfd);
+  /* A packet made of many iovecs (more than one writev takes at once). */
+  REQUIRE_EQ(uvble_transport_open(&loop, s.spec, &t, err, sizeof err), 0);
+  close(s.cfd);
+  server_accept(&s);
+  uint8_t hdr[4] = {0x02, 0x00, 40, 0}, bytes[40];
+  uvble_iov_t v[41];
+  v[0].base = hdr;
+  v[0].len = 4;
+  for (int i = 0; i < 40; i++) {
+    bytes[i] = (uint8_t)(i * 3);
+    v[1 + i].base = &bytes[i];
+    v[1 + i].len = 1;
+  }
+  CHECK_EQ(uvble_transport_send(t, UVBLE_HCI_ACL, v, 41), 0);
+  CHECK_EQ(uvble_transport_send(t, UVBLE_HCI_ACL, v, 41), 0);
+  uint8_t out[2 * 45];
+  reader_t rd = {s.cfd, out, 0, sizeof out};
+  CHECK(run_until_pred(&loop, read_some, &rd, 2000));
+  for (int k = 0; k < 2; k++) {
+    CHECK_MEM(out + 45 * k, "\x02\x02\x00\x28\x00", 5);
+    CHECK_MEM(out + 45 * k + 5, bytes, 40);
+  }
+  CHECK_EQ(uvble_transport_pending(t), 0);
+  uvble_transport_close(t, NULL, NULL);
   server_close(&s);
   loop_teardown(&loop);
 }
