@@ -392,6 +392,7 @@ typedef struct {
   uint64_t l2cap_rx_unknown_cid;
   uint64_t l2cap_rx_pdus;
   uint64_t transport_errors;
+  uint64_t gattc_rsp_malformed;    /* ATT responses the GATT client rejected */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
