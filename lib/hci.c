@@ -178,38 +178,37 @@ static void set_credits(uvble_t *ble, uint8_t ncmd) {
   ble->hci.cmd_credits = ncmd;
 }
 
+/* Command Complete and Command Status share this: update the credits,
+ * then hand the answer to the command it belongs to. */
+static void finish_command(uvble_t *ble, uint8_t ncmd, uint16_t opcode,
+                           uint8_t status, const uint8_t *ret, size_t ret_len) {
+  set_credits(ble, ncmd);
+  struct hci_cmd *cmd = NULL;
+  if (opcode != 0x0000) { /* opcode 0 is a credit update only */
+    cmd = take_inflight(&ble->hci, opcode);
+    if (!cmd) ble->stats.hci_events_unexpected++;
+  }
+  if (cmd) {
+    arm_timer(ble);
+    complete(ble, cmd, status ? UVBLE_EHCI : 0, status, ret, ret_len);
+  }
+  if (!ble_dead(ble)) pump(ble);
+}
+
 static void on_command_complete(uvble_t *ble, const uint8_t *p, size_t len) {
   if (len < 3) {
     ble->stats.hci_events_malformed++;
     return;
   }
   uint16_t opcode = get_le16(p + 1);
-  set_credits(ble, p[0]);
-  if (opcode == 0x0000) { /* a credit update only */
-    pump(ble);
-    return;
-  }
-  struct hci_cmd *cmd = take_inflight(&ble->hci, opcode);
-  if (!cmd) {
-    ble->stats.hci_events_unexpected++;
-    pump(ble);
-    return;
-  }
-  const uint8_t *ret = p + 3;
-  size_t ret_len = len - 3;
-  uint8_t status = 0;
-  if (ret_len >= 1) {
-    status = ret[0];
-    ret++;
-    ret_len--;
-  } else {
+  if (opcode != 0x0000 && len < 4) {
     /* Every command we send returns at least a status byte. */
     ble->stats.hci_events_malformed++;
-    status = 0xff;
+    finish_command(ble, p[0], opcode, 0xff, NULL, 0);
+    return;
   }
-  arm_timer(ble);
-  complete(ble, cmd, status ? UVBLE_EHCI : 0, status, ret, ret_len);
-  if (!ble_dead(ble)) pump(ble);
+  finish_command(ble, p[0], opcode, len > 3 ? p[3] : 0, len > 3 ? p + 4 : NULL,
+                 len > 3 ? len - 4 : 0);
 }
 
 static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
@@ -217,22 +216,7 @@ static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t status = p[0];
-  uint16_t opcode = get_le16(p + 2);
-  set_credits(ble, p[1]);
-  if (opcode == 0x0000) {
-    pump(ble);
-    return;
-  }
-  struct hci_cmd *cmd = take_inflight(&ble->hci, opcode);
-  if (!cmd) {
-    ble->stats.hci_events_unexpected++;
-    pump(ble);
-    return;
-  }
-  arm_timer(ble);
-  complete(ble, cmd, status ? UVBLE_EHCI : 0, status, NULL, 0);
-  if (!ble_dead(ble)) pump(ble);
+  finish_command(ble, p[1], get_le16(p + 2), p[0], NULL, 0);
 }
 
 void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
