@@ -64,6 +64,7 @@ struct uvble {
   /* Each layer's own state, owned and allocated by that layer's init
    * (modules.h) and freed by its close. */
   struct gap_state *gap;
+  struct att_state *att;
   struct gatts_state *gatts;
   struct gattc_state *gattc;
   struct l2cap_state *l2cap;

@@ -393,6 +393,9 @@ typedef struct {
   uint64_t l2cap_rx_pdus;
   uint64_t transport_errors;
   uint64_t gattc_rsp_malformed;    /* ATT responses the GATT client rejected */
+  uint64_t att_rx_malformed;       /* ATT PDUs dropped: bad length or > MTU */
+  uint64_t att_rx_unexpected;      /* responses/confirmations nobody awaits, PDUs on a dead bearer */
+  uint64_t att_tx_dropped;         /* responses/notifications the link queue refused */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
