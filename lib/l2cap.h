@@ -4,6 +4,7 @@
 #define UVBLE_L2CAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct uvble uvble_t;
@@ -25,6 +26,15 @@ typedef void (*l2cap_conn_param_cb)(uvble_t *ble, struct ble_conn *c,
 int l2cap_conn_param_update_request(uvble_t *ble, struct ble_conn *c,
                                     const struct l2cap_conn_params *p,
                                     l2cap_conn_param_cb cb, void *arg);
+
+/* ---- called by the ACL layer (conn.c, acl.c) ---- */
+/* A PDU on a dynamic CID (0x0040 and up), basic header stripped. Returns
+ * false when no channel owns cid (the caller counts it and drops it). */
+bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
+                  const uint8_t *data, size_t len);
+/* The controller returned ACL buffers (Number Of Completed Packets): the
+ * credit-based channels top up the connections' transmit queues. */
+void l2cap_on_acl_completed(uvble_t *ble);
 
 /* ---- implemented by GAP (gap_conn.c) ---- */
 /* Central role: a peripheral asked for new parameters. Returns true to

@@ -30,3 +30,13 @@ int l2cap_conn_param_update_request(uvble_t *ble, struct ble_conn *c,
   (void)arg;
   return UVBLE_ENOTSUP;
 }
+bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
+                  const uint8_t *data, size_t len) {
+  (void)ble;
+  (void)c;
+  (void)cid;
+  (void)data;
+  (void)len;
+  return false;
+}
+void l2cap_on_acl_completed(uvble_t *ble) { (void)ble; }
