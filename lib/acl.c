@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "l2cap.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
 #define PB_FIRST_NON_FLUSHABLE 0x0
@@ -86,6 +87,7 @@ void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
     if (hci->acl_free > hci->acl_total) hci->acl_free = hci->acl_total;
   }
   acl_pump(ble);
+  l2cap_on_acl_completed(ble);
 }
 
 int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "l2cap.h"
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
   for (struct ble_conn *c = ble->conns.head; c; c = c->next)
@@ -70,6 +71,7 @@ void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
     ble->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
     return;
   }
+  if (cid >= 0x0040 && l2cap_dyn_rx(ble, conn, cid, pdu + 4, len - 4)) return;
   ble->stats.l2cap_rx_unknown_cid++;
 }
 
