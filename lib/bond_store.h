@@ -32,6 +32,16 @@ typedef struct bond_store bond_store_t;
  * UVBLE_EPROTO (unknown format version or corrupt header), or -errno. */
 int bond_store_open(const char *path, const char *key_file,
                     const char *passphrase, bond_store_t **out);
+/* As bond_store_open; on failure, when errbuf is given, writes a sentence
+ * naming what is wrong and the fix (a key file readable by others, of the
+ * wrong size, missing while the store exists; a store protected by the
+ * other kind of key; a file that is not a store or of another version).
+ * An existing key file must be a regular file of exactly 32 bytes with no
+ * group/other permission bits, else UVBLE_EACCES; a missing key file is
+ * created only with a new store (UVBLE_ENOENT if the store exists). */
+int bond_store_open_ex(const char *path, const char *key_file,
+                       const char *passphrase, bond_store_t **out,
+                       char *errbuf, size_t errlen);
 void bond_store_close(bond_store_t *s);
 
 /* Looks a secret up by (sec_type, key). Returns the value length (copying
@@ -47,7 +57,10 @@ int bond_store_get_index(bond_store_t *s, uint8_t sec_type, int index,
 /* Stores (value non-NULL) or deletes (value NULL) a secret and writes the
  * file atomically before returning. Returns 0, UVBLE_EINVAL (sizes),
  * UVBLE_ENOSPC (entry limit), UVBLE_ENOENT (deleting what is absent) or
- * -errno (the file on disk is then unchanged). */
+ * -errno (the file on disk is then unchanged). One exception: when only
+ * the fsync of the directory after the rename fails, the change is made
+ * (file and memory agree) but may not survive a power loss; its -errno is
+ * returned so the caller can report it. */
 int bond_store_set(bond_store_t *s, uint8_t sec_type, const uint8_t *key,
                    size_t key_len, const uint8_t *value, size_t value_len);
 /* Deletes every secret (the file remains, empty). */
