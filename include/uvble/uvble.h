@@ -200,6 +200,15 @@ typedef struct { /* 28 */
   bool authenticated;
   bool bonded;
   uint8_t key_size;
+  /* uvble's addition: why a pairing or encryption attempt ended without
+   * changing the link (the other fields then show its state as it is).
+   * 0: success. 1..15: the SMP Pairing Failed reason, sent or received
+   * (Vol 3, Part H, 3.5.5). UVBLE_ETIMEDOUT: the 30 s SMP timeout.
+   * UVBLE_EDISCONNECTED: the link dropped meanwhile (raised before the
+   * DISCONNECT event). UVBLE_EHCI: the controller failed the encryption,
+   * with its HCI status in hci_status. */
+  int status;
+  uint8_t hci_status;
 } uvble_evt_encryption_t;
 
 typedef struct { /* 29: return 1 and fill value/value_len when found */
