@@ -7,6 +7,9 @@
  *
  * Protocol status codes (HCI, ATT, L2CAP, SMP) are not error codes: they
  * travel in event payloads exactly as the controller or peer sent them.
+ * The async layer (uvble/async.h) reports them as a kind (UVBLE_EATT,
+ * UVBLE_EL2CAP, UVBLE_ESMP, UVBLE_EHCI) plus the code as sent, in the
+ * future's proto_status.
  */
 #ifndef UVBLE_ERROR_H
 #define UVBLE_ERROR_H
@@ -48,7 +51,12 @@ extern "C" {
   XX(ETRANSPORT, -4004, "transport failure")                                  \
   XX(ECLOSING, -4005, "the stack is closing")                                 \
   XX(EBADSPEC, -4006, "bad transport specification")                          \
-  XX(EUNKNOWNKEY, -4007, "unknown config param")
+  XX(EUNKNOWNKEY, -4007, "unknown config param")                              \
+  XX(EATT, -4008, "the peer answered with an ATT error")                      \
+  XX(EL2CAP, -4009, "the peer refused the L2CAP channel")                     \
+  XX(EL2CAPCLOSED, -4010, "the L2CAP channel was closed")                     \
+  XX(ESMP, -4011, "pairing failed")                                           \
+  XX(EOF, -4012, "end of results")
 
 typedef enum {
 #define XX(name, val, msg) UVBLE_##name = (val),
