@@ -1,18 +1,146 @@
-/* GAP: connection establishment and teardown events from the controller. */
+/* GAP: the module hooks, connection establishment and teardown events, and
+ * connection parameters (updates we ask for, requests peers make). */
+#include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
 #include "gap_events.h"
+#include "gap_internal.h"
 #include "l2cap.h"
-#include "uvble/gap.h"
+
+/* ---- shared helpers ---------------------------------------------------------
+ */
+
+static bool has_cmd(const uvble_t *ble, int octet, int bit) {
+  return uvble_controller_has_command(ble, octet, bit);
+}
+
+enum gap_mode gap_mode(uvble_t *ble) {
+  struct gap_state *g = ble->gap;
+  if (g->mode != GAP_MODE_UNKNOWN) return g->mode;
+  /* One command set per power cycle (Vol 4, Part E, 3.1.1). Extended only
+   * when everything GAP needs from it is there. */
+  bool ext = uvble_controller_has_le_feature(ble, GAP_LE_FEATURE_EXT_ADV) &&
+             has_cmd(ble, GAP_CMD_LE_SET_ADV_SET_RANDOM_ADDR) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_PARAMS) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_DATA) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_RSP_DATA) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_ENABLE) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_PARAMS) &&
+             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_ENABLE) &&
+             has_cmd(ble, GAP_CMD_LE_EXT_CREATE_CONN);
+  g->mode = ext ? GAP_MODE_EXTENDED : GAP_MODE_LEGACY;
+  return g->mode;
+}
+
+uint32_t gap_new_tag(struct gap_state *g) { return g->next_tag++; }
+
+bool gap_tag_live(uvble_t *ble, void *arg) {
+  struct gap_state *g = ble->gap;
+  return g && !ble_dead(ble) && gap_arg_tag(arg) >= g->stale_below;
+}
+
+bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d) {
+  ble_irq(ble, event, d);
+  return ble->gap != NULL && ble->state != BLE_CLOSING;
+}
+
+static void on_gap_handle_closed(uv_handle_t *h) {
+  struct gap_state *g = h->data;
+  uvble_t *ble = g->ble;
+  if (--g->open_handles == 0) free(g);
+  ble->pending_closes--;
+  ble_handle_closed(ble);
+}
+
+int gap_timer_init(uvble_t *ble, uv_timer_t *t, bool *open) {
+  int r = uv_timer_init(ble->loop, t);
+  if (r) return r;
+  t->data = ble->gap;
+  *open = true;
+  return 0;
+}
+
+void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open) {
+  if (!*open) return;
+  *open = false;
+  ble->gap->open_handles++;
+  ble->pending_closes++;
+  uv_close((uv_handle_t *)t, on_gap_handle_closed);
+}
+
+/* ---- module hooks
+ * ------------------------------------------------------------ */
+
+static const uvble_gap_param_bounds_t DEFAULT_BOUNDS = {
+    .min_interval_us = 7500,
+    .max_interval_us = 4000000,
+    .max_latency = 499,
+    .min_timeout_ms = 100,
+    .max_timeout_ms = 32000,
+};
+
+int gap_init(uvble_t *ble) {
+  struct gap_state *g = calloc(1, sizeof *g);
+  if (!g) return UVBLE_ENOMEM;
+  g->ble = ble;
+  g->next_tag = 1;
+  g->stale_below = 1;
+  g->bounds = DEFAULT_BOUNDS;
+  g->scan.min_rssi = UVBLE_GAP_RSSI_ANY;
+  ble->gap = g;
+  int r = gap_addr_init(ble);
+  if (r == 0) r = gap_scan_init(ble);
+  if (r == 0) r = gap_connect_init(ble);
+  return r;
+}
+
+void gap_stop(uvble_t *ble, int err) {
+  (void)err;
+  struct gap_state *g = ble->gap;
+  if (!g) return;
+  /* Every completion still in flight is from the old session. */
+  g->stale_below = g->next_tag;
+  g->mode = GAP_MODE_UNKNOWN;
+  gap_adv_stop(ble);
+  gap_addr_stop(ble);
+  gap_scan_stop(ble);
+  if (!ble->gap) return; /* closed from the SCAN_DONE irq */
+  gap_connect_stop(ble);
+}
+
+void gap_close(uvble_t *ble) {
+  struct gap_state *g = ble->gap;
+  if (!g) return;
+  gap_scan_close(ble);
+  gap_connect_close(ble);
+  gap_addr_close(ble);
+  ble->gap = NULL;
+  /* The timers' close callbacks free g; without timers nothing waits. */
+  if (g->open_handles == 0) free(g);
+}
+
+void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
+  (void)ble;
+  (void)c;
+}
+
+void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+  (void)ble;
+  (void)c;
+  (void)reason;
+}
+
+/* ---- connection events
+ * --------------------------------------------------------- */
 
 static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = c->handle;
   d.connect.addr = c->peer;
-  ble_irq(ble, c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
-                                            : UVBLE_IRQ_CENTRAL_CONNECT,
+  ble_irq(ble,
+          c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
+                                       : UVBLE_IRQ_CENTRAL_CONNECT,
           &d);
 }
 
@@ -22,9 +150,33 @@ static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = handle;
   d.connect.addr = *peer;
-  ble_irq(ble, role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
-                                         : UVBLE_IRQ_CENTRAL_DISCONNECT,
+  ble_irq(ble,
+          role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
+                                    : UVBLE_IRQ_CENTRAL_DISCONNECT,
           &d);
+}
+
+static void send_disconnect(uvble_t *ble, uint16_t handle, uint8_t reason) {
+  uint8_t cmd[3];
+  put_le16(cmd, handle);
+  cmd[2] = reason;
+  hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
+}
+
+static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
+  /* A failure while we initiate is that attempt's end (whatever role byte
+   * the controller put in an event that carries no connection). */
+  if (gap_connect_on_failed(ble, status)) return;
+  if (role == 0x01) {
+    /* An incoming connection failed (e.g. directed advertising timed out):
+     * MicroPython reports CENTRAL_DISCONNECT with no address. */
+    uvble_addr_t none;
+    memset(&none, 0, sizeof none);
+    none.type = UVBLE_ADDR_NONE;
+    emit_disconnect(ble, 0xffff, CONN_ROLE_PERIPHERAL, &none);
+    return;
+  }
+  ble->stats.hci_events_unexpected++;
 }
 
 /* LE (Enhanced) Connection Complete: the common fields, Vol 4, Part E,
@@ -40,30 +192,28 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   uint16_t handle = get_le16(p + 1) & 0x0fff;
   uint8_t role = p[3];
   uvble_addr_t peer;
-  ble_addr_from_hci(&peer, p[4] & 0x01, p + 5);
+  ble_addr_from_hci(&peer, p[4], p + 5);
   if (status != HCI_SUCCESS) {
-    /* The GAP issue routes failed connects to the pending request; until
-     * then a failed central connect reports the MicroPython way. */
-    uvble_addr_t none;
-    memset(&none, 0, sizeof none);
-    none.type = UVBLE_ADDR_NONE;
-    emit_disconnect(ble, 0xffff, role, &none);
+    on_connection_failed(ble, status, role);
     return;
   }
   if (conn_find(ble, handle)) {
     ble->stats.hci_events_unexpected++;
     return;
   }
+  if (role == 0x00 && !gap_connect_on_success(ble)) {
+    /* An attempt already reported failed (the controller could not cancel
+     * it): the app does not know this link, so end it. */
+    send_disconnect(ble, handle, HCI_REMOTE_USER_TERMINATED);
+    return;
+  }
+  if (role == 0x01) gap_adv_on_peripheral_connected(ble);
   const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
-  struct ble_conn *c = conn_add(ble, handle,
-                                role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL,
-                                &peer);
+  struct ble_conn *c = conn_add(
+      ble, handle, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
   if (!c) {
     /* Out of memory: the link cannot be served, so end it. */
-    uint8_t cmd[3];
-    put_le16(cmd, handle);
-    cmd[2] = HCI_REMOTE_LOW_RESOURCES;
-    hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
+    send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
     return;
   }
   c->interval = get_le16(q);
@@ -72,24 +222,6 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   modules_conn_open(ble, c);
   if (ble_dead(ble)) return;
   emit_connect(ble, c);
-}
-
-void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
-                    size_t len) {
-  switch (subevent) {
-    case HCI_LE_CONNECTION_COMPLETE:
-      on_connection_complete(ble, p, len, false);
-      break;
-    case HCI_LE_ENHANCED_CONNECTION_COMPLETE:
-      on_connection_complete(ble, p, len, true);
-      break;
-    case HCI_LE_LONG_TERM_KEY_REQUEST:
-      smp_on_ltk_request(ble, p, len);
-      break;
-    default:
-      ble->stats.hci_events_unhandled++;
-      break;
-  }
 }
 
 void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
@@ -135,29 +267,246 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   return 1;
 }
 
-/* ---- module hooks (the GAP layer fills these in) ---- */
-int gap_init(uvble_t *ble) {
-  (void)ble;
-  return 0;
+/* ---- connection parameters
+ * ----------------------------------------------------- */
+
+static void emit_update(uvble_t *ble, const struct ble_conn *c, int status) {
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.conn_update.conn_handle = c->handle;
+  d.conn_update.conn_interval = c->interval;
+  d.conn_update.conn_latency = c->latency;
+  d.conn_update.supervision_timeout = c->supervision_timeout;
+  d.conn_update.status = status;
+  ble_irq(ble, UVBLE_IRQ_CONNECTION_UPDATE, &d);
 }
-void gap_stop(uvble_t *ble, int err) {
-  (void)ble;
-  (void)err;
+
+/* LE Connection Update Complete, Vol 4, Part E, 7.7.65.3. */
+static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
+                                    size_t len) {
+  if (len != 9) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  if (!c) {
+    ble->stats.hci_events_unexpected++;
+    return;
+  }
+  if (p[0] == HCI_SUCCESS) {
+    c->interval = get_le16(p + 3);
+    c->latency = get_le16(p + 5);
+    c->supervision_timeout = get_le16(p + 7);
+  }
+  emit_update(ble, c, p[0]);
 }
-void gap_close(uvble_t *ble) { (void)ble; }
-void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
-  (void)ble;
-  (void)c;
+
+/* Interval in 1.25 ms units, timeout in 10 ms units, as HCI carries them. */
+struct gap_params {
+  uint16_t min, max, latency, timeout;
+};
+
+/* Fits a request into the bounds: the overlap of the interval ranges, and
+ * latency and timeout as asked. Returns false when it cannot be accepted. */
+static bool fit_request(const uvble_gap_param_bounds_t *b,
+                        const struct gap_params *in, struct gap_params *out) {
+  /* The Core Spec's own ranges (Vol 4, Part E, 7.8.18) first. */
+  if (in->min < 6 || in->max > 3200 || in->min > in->max || in->latency > 499 ||
+      in->timeout < 10 || in->timeout > 3200)
+    return false;
+  uint32_t bmin = (uint32_t)(b->min_interval_us + 1249) / 1250;
+  uint32_t bmax = (uint32_t)b->max_interval_us / 1250;
+  uint32_t lo = in->min > bmin ? in->min : bmin;
+  uint32_t hi = in->max < bmax ? in->max : bmax;
+  if (lo > hi || in->latency > b->max_latency) return false;
+  uint32_t t_ms = in->timeout * 10u;
+  if (t_ms < (uint32_t)b->min_timeout_ms || t_ms > (uint32_t)b->max_timeout_ms)
+    return false;
+  /* Supervision timeout > (1 + latency) * interval * 2 (Vol 6, Part B,
+   * 4.5.2), checked against the longest interval we would allow; in
+   * microseconds: timeout * 10000 > (1 + latency) * hi * 1250 * 2. */
+  if ((uint64_t)in->timeout * 10000u <=
+      (1u + in->latency) * (uint64_t)hi * 2500u)
+    return false;
+  out->min = (uint16_t)lo;
+  out->max = (uint16_t)hi;
+  out->latency = in->latency;
+  out->timeout = in->timeout;
+  return true;
 }
-void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
-  (void)ble;
-  (void)c;
-  (void)reason;
+
+static void on_update_cmd_done(uvble_t *ble, int err, uint8_t st,
+                               const uint8_t *r, size_t n, void *arg) {
+  (void)r;
+  (void)n;
+  if (!err || ble_dead(ble)) return;
+  /* Refused (e.g. Command Disallowed while another procedure runs): the
+   * app hears it, with the parameters still in force. */
+  struct ble_conn *c = conn_find(ble, (uint16_t)(uintptr_t)arg);
+  if (c) emit_update(ble, c, err == UVBLE_EHCI ? st : err);
 }
+
+static int send_conn_update(uvble_t *ble, uint16_t handle,
+                            const struct gap_params *p) {
+  uint8_t cmd[14];
+  put_le16(cmd, handle);
+  put_le16(cmd + 2, p->min);
+  put_le16(cmd + 4, p->max);
+  put_le16(cmd + 6, p->latency);
+  put_le16(cmd + 8, p->timeout);
+  put_le16(cmd + 10, 0); /* CE lengths: no preference */
+  put_le16(cmd + 12, 0);
+  return hci_send_cmd(ble, GAP_OP_LE_CONN_UPDATE, cmd, sizeof cmd,
+                      on_update_cmd_done, (void *)(uintptr_t)handle);
+}
+
+/* Central role: a peripheral's L2CAP Connection Parameter Update Request
+ * (Vol 3, Part A, 4.20). L2CAP answers it with what we return. */
 bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
                                const struct l2cap_conn_params *p) {
-  (void)ble;
-  (void)c;
-  (void)p;
-  return false;
+  struct gap_state *g = ble->gap;
+  if (!g || c->role != CONN_ROLE_CENTRAL || ble->state != BLE_ON) return false;
+  struct gap_params in = {p->interval_min, p->interval_max, p->latency,
+                          p->timeout};
+  struct gap_params out;
+  if (!fit_request(&g->bounds, &in, &out)) {
+    g->stats.conn_param_rejected++;
+    return false;
+  }
+  if (send_conn_update(ble, c->handle, &out) < 0) return false;
+  g->stats.conn_param_accepted++;
+  return true;
+}
+
+/* LE Remote Connection Parameter Request (Vol 4, Part E, 7.7.65.6): the
+ * peer's link layer asks; we must reply or reject within the LL procedure
+ * timeout. */
+static void on_remote_conn_param_request(uvble_t *ble, const uint8_t *p,
+                                         size_t len) {
+  struct gap_state *g = ble->gap;
+  if (len != 10) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint16_t handle = get_le16(p) & 0x0fff;
+  struct gap_params in = {get_le16(p + 2), get_le16(p + 4), get_le16(p + 6),
+                          get_le16(p + 8)};
+  struct gap_params out;
+  if (!conn_find(ble, handle)) ble->stats.hci_events_unexpected++;
+  if (!fit_request(&g->bounds, &in, &out)) {
+    g->stats.conn_param_rejected++;
+    uint8_t cmd[3];
+    put_le16(cmd, handle);
+    cmd[2] = GAP_HCI_UNACCEPTABLE_CONN_PARAMS;
+    hci_send_cmd(ble, GAP_OP_LE_CONN_PARAM_NEG_REPLY, cmd, 3, NULL, NULL);
+    return;
+  }
+  g->stats.conn_param_accepted++;
+  uint8_t cmd[14];
+  put_le16(cmd, handle);
+  put_le16(cmd + 2, out.min);
+  put_le16(cmd + 4, out.max);
+  put_le16(cmd + 6, out.latency);
+  put_le16(cmd + 8, out.timeout);
+  put_le16(cmd + 10, 0);
+  put_le16(cmd + 12, 0);
+  hci_send_cmd(ble, GAP_OP_LE_CONN_PARAM_REPLY, cmd, sizeof cmd, NULL, NULL);
+}
+
+static void on_l2cap_update_done(uvble_t *ble, struct ble_conn *c, int result,
+                                 void *arg) {
+  (void)arg;
+  /* Accepted: the central's LE Connection Update Complete reports the
+   * change. A dropped link reports nothing. */
+  if (result == 0 || result == UVBLE_EDISCONNECTED || !c) return;
+  if (ble_dead(ble) || !conn_find(ble, c->handle)) return;
+  emit_update(ble, c, result);
+}
+
+int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
+                            int32_t min_interval_us, int32_t max_interval_us,
+                            uint16_t latency, int32_t timeout_ms) {
+  if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c) return UVBLE_ENOTCONN;
+  if (min_interval_us < 7500 || max_interval_us > 4000000 ||
+      min_interval_us > max_interval_us || latency > 499 || timeout_ms < 100 ||
+      timeout_ms > 32000)
+    return UVBLE_EINVAL;
+  struct gap_params p = {(uint16_t)(min_interval_us / 1250),
+                         (uint16_t)(max_interval_us / 1250), latency,
+                         (uint16_t)(timeout_ms / 10)};
+  if ((uint64_t)p.timeout * 10000u <= (1u + latency) * (uint64_t)p.max * 2500u)
+    return UVBLE_EINVAL;
+  if (c->role == CONN_ROLE_CENTRAL) return send_conn_update(ble, c->handle, &p);
+  struct l2cap_conn_params lp = {p.min, p.max, p.latency, p.timeout};
+  return l2cap_conn_param_update_request(ble, c, &lp, on_l2cap_update_done,
+                                         NULL);
+}
+
+int uvble_gap_set_param_bounds(uvble_t *ble,
+                               const uvble_gap_param_bounds_t *b) {
+  if (!ble || !ble->gap) return UVBLE_EINVAL;
+  if (!b) {
+    ble->gap->bounds = DEFAULT_BOUNDS;
+    return 0;
+  }
+  if (b->min_interval_us < 7500 || b->max_interval_us > 4000000 ||
+      b->min_interval_us > b->max_interval_us || b->max_latency > 499 ||
+      b->min_timeout_ms < 100 || b->max_timeout_ms > 32000 ||
+      b->min_timeout_ms > b->max_timeout_ms)
+    return UVBLE_EINVAL;
+  ble->gap->bounds = *b;
+  return 0;
+}
+
+void uvble_gap_get_param_bounds(const uvble_t *ble,
+                                uvble_gap_param_bounds_t *out) {
+  *out = ble->gap ? ble->gap->bounds : DEFAULT_BOUNDS;
+}
+
+void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out) {
+  if (ble->gap)
+    *out = ble->gap->stats;
+  else
+    memset(out, 0, sizeof *out);
+}
+
+/* ---- LE meta dispatch
+ * -------------------------------------------------------- */
+
+void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
+                    size_t len) {
+  if (!ble->gap) return;
+  switch (subevent) {
+    case HCI_LE_CONNECTION_COMPLETE:
+      on_connection_complete(ble, p, len, false);
+      break;
+    case HCI_LE_ENHANCED_CONNECTION_COMPLETE:
+      on_connection_complete(ble, p, len, true);
+      break;
+    case HCI_LE_ADVERTISING_REPORT:
+      gap_scan_on_adv_report(ble, p, len);
+      break;
+    case GAP_LE_EXT_ADV_REPORT:
+      gap_scan_on_ext_adv_report(ble, p, len);
+      break;
+    case HCI_LE_CONNECTION_UPDATE_COMPLETE:
+      on_conn_update_complete(ble, p, len);
+      break;
+    case HCI_LE_REMOTE_CONN_PARAM_REQUEST:
+      on_remote_conn_param_request(ble, p, len);
+      break;
+    case GAP_LE_ADV_SET_TERMINATED:
+      gap_adv_on_set_terminated(ble, p, len);
+      break;
+    case HCI_LE_LONG_TERM_KEY_REQUEST:
+      smp_on_ltk_request(ble, p, len);
+      break;
+    default:
+      /* Scan timeout (we time scans ourselves), channel selection, PHY and
+       * data length changes: nothing GAP acts on. */
+      ble->stats.hci_events_unhandled++;
+      break;
+  }
 }

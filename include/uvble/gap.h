@@ -1,5 +1,26 @@
-/* uvble — GAP: connections (advertising, scanning and connecting arrive
- * with the GAP layer). */
+/* uvble — GAP: advertising (broadcaster), scanning (observer), connecting
+ * (central), connections and connection parameters, own addresses.
+ *
+ * The calls mirror MicroPython's gap_advertise / gap_scan / gap_connect /
+ * gap_disconnect and raise the same irq events:
+ *   UVBLE_IRQ_SCAN_RESULT, UVBLE_IRQ_SCAN_DONE          (observer)
+ *   UVBLE_IRQ_PERIPHERAL_CONNECT / _DISCONNECT          (we are central)
+ *   UVBLE_IRQ_CENTRAL_CONNECT / _DISCONNECT             (we are peripheral)
+ *   UVBLE_IRQ_CONNECTION_UPDATE                         (either role)
+ *
+ * Every call returns 0 (or a documented non-negative value) once the work is
+ * queued for the controller, or a negative error found without asking it.
+ * UVBLE_ENOTACTIVE before uvble_active() has completed.
+ *
+ * Legacy or extended commands: the first GAP operation after power-up picks
+ * one command set for the rest of the session, because the Core Spec (Vol 4,
+ * Part E, 3.1.1) lets a controller refuse legacy advertising/scanning
+ * commands once extended ones were used and vice versa. Extended commands
+ * are used when the controller has the LE Extended Advertising feature and
+ * lists the extended advertising, scanning and create-connection commands;
+ * otherwise legacy commands. With extended commands, payloads that fit in 31
+ * bytes still go out as legacy PDUs so that legacy scanners see them.
+ */
 #ifndef UVBLE_GAP_H
 #define UVBLE_GAP_H
 
@@ -9,10 +30,202 @@
 extern "C" {
 #endif
 
+/* ---- broadcaster --------------------------------------------------------- */
+
+#define UVBLE_GAP_ADV_DEFAULT_INTERVAL_US 500000 /* MicroPython's default */
+#define UVBLE_GAP_ADV_MIN_INTERVAL_US 20000
+
+/* Starts (or restarts, with the new settings) advertising.
+ *
+ * interval_us < 0 stops advertising (MicroPython's None); 0 means the
+ * default 500 ms; other values are rounded down to 625 us units and raised
+ * to at least 20 ms (at most 10.24 s with legacy commands).
+ *
+ * adv_data / resp_data NULL keeps the payload given last time; non-NULL
+ * with length 0 clears it. The bytes are sent as given (build them with
+ * uvble/adv.h).
+ *
+ * connectable: ADV_IND; otherwise ADV_SCAN_IND, as MicroPython (NimBLE in
+ * general discoverable mode) does: a scanner reports adv_type 2 for it
+ * whether or not there is a scan response.
+ *
+ * Payloads over 31 bytes need extended advertising (see above): then
+ * connectable advertising carries no scan response, and non-connectable
+ * advertising with a scan response carries no advertising data (Vol 4,
+ * Part E, 7.8.53); other combinations are UVBLE_EINVAL, and without
+ * extended advertising anything over 31 bytes is UVBLE_EMSGSIZE (as is
+ * anything over 1650 bytes).
+ *
+ * The controller stops advertising when a central connects; call again to
+ * restart it. Errors the controller reports later stop advertising and are
+ * counted (uvble_gap_stats_t.adv_errors). */
+int uvble_gap_advertise(uvble_t *ble, int32_t interval_us,
+                        const uint8_t *adv_data, size_t adv_len,
+                        const uint8_t *resp_data, size_t resp_len,
+                        bool connectable);
+
+/* Whether advertising is on, as far as the host knows. */
+bool uvble_gap_advertising(const uvble_t *ble);
+
+/* ---- observer ------------------------------------------------------------ */
+
+#define UVBLE_GAP_SCAN_DEFAULT_INTERVAL_US 1280000
+#define UVBLE_GAP_SCAN_DEFAULT_WINDOW_US 11250
+
+/* Scans for duration_ms (0: until stopped; negative: stops, like
+ * uvble_gap_scan_stop). interval_us / window_us of 0 take the defaults
+ * (1.28 s / 11.25 ms); values are rounded down to 625 us units and clamped
+ * to 2.5 ms .. 10.24 s, the window to at most the interval. active sends
+ * scan requests, so scan responses (adv_type 4) are reported too.
+ *
+ * Every advertising report becomes UVBLE_IRQ_SCAN_RESULT (no duplicate
+ * filtering, as MicroPython), after the filters of uvble_gap_scan_filter.
+ * When the duration ends, the scan is stopped, a connect stops it, or the
+ * stack powers down, UVBLE_IRQ_SCAN_DONE follows once.
+ *
+ * Returns UVBLE_EALREADY while a scan runs, UVBLE_EBUSY while a connect is
+ * pending. A scan the controller refuses to start ends with SCAN_DONE. */
+int uvble_gap_scan(uvble_t *ble, int32_t duration_ms, int32_t interval_us,
+                   int32_t window_us, bool active);
+
+/* Stops a running scan; SCAN_DONE follows once the controller has stopped.
+ * Returns 0 (also when no scan was running: then no SCAN_DONE). */
+int uvble_gap_scan_stop(uvble_t *ble);
+
+/* A byte string matched against the start of one AD structure: its type
+ * byte and then its data (the length byte excluded), as CircuitPython's
+ * start_scan(prefixes=...) matches. */
+typedef struct {
+  const uint8_t *data;
+  size_t len; /* 1..254 */
+} uvble_gap_prefix_t;
+
+#define UVBLE_GAP_RSSI_ANY (-128)
+#define UVBLE_GAP_MAX_PREFIXES 32
+
+/* CircuitPython's scan filters, applied to each report (advertisement and
+ * scan response alike) before the irq handler sees it: the report must hold
+ * an AD structure that starts with one of the prefixes (when any are given)
+ * and have an RSSI of at least min_rssi (UVBLE_GAP_RSSI_ANY: no limit; an
+ * RSSI the controller could not measure, 127, passes). The filters stay
+ * until changed; (NULL, 0, UVBLE_GAP_RSSI_ANY) removes them. The prefixes
+ * are copied. UVBLE_EINVAL for an empty or over-long prefix, more than
+ * UVBLE_GAP_MAX_PREFIXES, or min_rssi outside -128..127. */
+int uvble_gap_scan_filter(uvble_t *ble, const uvble_gap_prefix_t *prefixes,
+                          size_t num_prefixes, int min_rssi);
+
+/* ---- central ------------------------------------------------------------- */
+
+#define UVBLE_GAP_CONNECT_DEFAULT_SCAN_MS 2000
+#define UVBLE_GAP_CONN_DEFAULT_MIN_INTERVAL_US 30000
+#define UVBLE_GAP_CONN_DEFAULT_MAX_INTERVAL_US 50000
+
+/* Connects to addr (type UVBLE_ADDR_PUBLIC..UVBLE_ADDR_RANDOM_ID). A running
+ * scan is stopped first (SCAN_DONE). The controller looks for the peer for
+ * scan_duration_ms (0: 2000 ms); then the attempt is cancelled.
+ * min/max_conn_interval_us of 0 take 30 ms / 50 ms; others are rounded down
+ * to 1.25 ms units within 7.5 ms .. 4 s. The supervision timeout is 2.56 s,
+ * or longer when the interval needs it.
+ *
+ * UVBLE_IRQ_PERIPHERAL_CONNECT follows on success. A failed, timed-out or
+ * cancelled attempt gives UVBLE_IRQ_PERIPHERAL_DISCONNECT with conn_handle
+ * 0xffff, addr type UVBLE_ADDR_NONE and an all-zero address (MicroPython's
+ * documented behaviour).
+ *
+ * One attempt at a time: UVBLE_EALREADY while one is pending, UVBLE_EBUSY
+ * while one is being cancelled. */
+int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
+                      int32_t scan_duration_ms, int32_t min_conn_interval_us,
+                      int32_t max_conn_interval_us);
+
+/* Cancels the pending connect (MicroPython's gap_connect(None)); the
+ * PERIPHERAL_DISCONNECT above follows. UVBLE_EALREADY when no connect is
+ * pending or it is already being cancelled. */
+int uvble_gap_connect_cancel(uvble_t *ble);
+
+/* ---- connections --------------------------------------------------------- */
+
 /* Asks the controller to end the connection. Returns 1 if the handle was
  * connected (the DISCONNECT event follows), 0 if it was not (MicroPython's
  * False), or a negative error. */
 int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
+
+/* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..
+ * 4 s), peripheral latency (0..499), supervision timeout_ms (100 ms .. 32 s,
+ * longer than (1 + latency) * max_us * 2). As central the controller is
+ * asked directly (LE Connection Update); as peripheral the central is asked
+ * with an L2CAP Connection Parameter Update Request.
+ *
+ * UVBLE_IRQ_CONNECTION_UPDATE follows when the parameters change (status
+ * 0). It also reports a failed attempt, with the parameters in force and
+ * status: the HCI status the controller gave, 1 when the central rejected
+ * a peripheral's request, or a negative uvble error (no answer). Nothing
+ * follows when the link drops meanwhile. Returns UVBLE_ENOTCONN for an
+ * unknown handle, UVBLE_EINVAL for parameters out of range. */
+int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
+                            int32_t min_interval_us, int32_t max_interval_us,
+                            uint16_t latency, int32_t timeout_ms);
+
+/* What a peer may ask for. A request (a peripheral's L2CAP Connection
+ * Parameter Update Request, or the controller's LE Remote Connection
+ * Parameter Request) is accepted when its interval range overlaps
+ * [min_interval_us, max_interval_us] (the overlap is used), its latency is
+ * at most max_latency and its timeout lies in [min_timeout_ms,
+ * max_timeout_ms] and exceeds (1 + latency) * interval * 2. */
+typedef struct {
+  int32_t min_interval_us; /* default 7500 */
+  int32_t max_interval_us; /* default 4000000 */
+  uint16_t max_latency;    /* default 499 */
+  int32_t min_timeout_ms;  /* default 100 */
+  int32_t max_timeout_ms;  /* default 32000 */
+} uvble_gap_param_bounds_t;
+
+/* Sets the bounds (NULL restores the defaults). UVBLE_EINVAL when they lie
+ * outside the Core Spec's ranges or min > max. */
+int uvble_gap_set_param_bounds(uvble_t *ble,
+                               const uvble_gap_param_bounds_t *bounds);
+void uvble_gap_get_param_bounds(const uvble_t *ble,
+                                uvble_gap_param_bounds_t *out);
+
+/* ---- own address ----------------------------------------------------------
+ * addr_mode (uvble_config_set_int(UVBLE_CONFIG_ADDR_MODE)) picks the address
+ * advertising, scanning and connecting use, from their next start on:
+ *   PUBLIC  the controller's public address;
+ *   RANDOM  the static random address (uvble_config_set_mac, or the one
+ *           generated when the stack was created);
+ *   RPA     a resolvable private address made from the stack's own IRK;
+ *   NRPA    a non-resolvable private address.
+ * RPAs and NRPAs are replaced every rotation period (default 15 minutes);
+ * the new one is used from the next start, and advertising running alone is
+ * restarted with it. */
+#define UVBLE_GAP_RPA_DEFAULT_TIMEOUT_S 900
+
+/* Sets the rotation period in seconds (1 .. 41400, the controller limit of
+ * Vol 4, Part E, 7.8.45; 0 restores the default). */
+int uvble_gap_set_rpa_timeout(uvble_t *ble, uint32_t seconds);
+
+/* The address the current addr_mode uses (an RPA or NRPA is made now if
+ * none exists yet). UVBLE_ENOTACTIVE in PUBLIC mode before the controller's
+ * address is known. */
+int uvble_gap_own_addr(uvble_t *ble, uvble_addr_t *out);
+
+/* ---- counters ------------------------------------------------------------ */
+typedef struct {
+  uint64_t adv_reports;           /* reports parsed, legacy and extended */
+  uint64_t adv_reports_malformed; /* broke the length rules: they and the
+                                     rest of their event were dropped */
+  uint64_t adv_reports_filtered;  /* dropped by uvble_gap_scan_filter */
+  uint64_t adv_reports_truncated; /* extended data the controller cut short
+                                     (delivered as far as received) */
+  uint64_t adv_fragments_dropped; /* extended report chains abandoned */
+  uint64_t adv_errors;            /* advertising commands the controller
+                                     refused */
+  uint64_t scan_errors;           /* scan commands it refused */
+  uint64_t conn_param_accepted;   /* peer requests accepted */
+  uint64_t conn_param_rejected;   /* peer requests outside the bounds */
+} uvble_gap_stats_t;
+
+void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out);
 
 #ifdef __cplusplus
 }

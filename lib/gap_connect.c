@@ -1,0 +1,241 @@
+/* GAP central: LE (Extended) Create Connection (Vol 4, Part E, 7.8.12 and
+ * 7.8.66), its timeout and cancel (7.8.13).
+ *
+ * A failed attempt ends the MicroPython way: PERIPHERAL_DISCONNECT with
+ * address type 0xff and a zero address. On a timeout or cancel the host
+ * sends LE Create Connection Cancel, and the controller ends the attempt
+ * with LE Connection Complete, status Unknown Connection Identifier (0x02);
+ * that event (or any failed Connection Complete) produces the irq.
+ */
+#include <string.h>
+
+#include "gap_internal.h"
+
+/* How long the controller gets to report a cancelled attempt before the
+ * host gives up waiting. */
+#define CANCEL_GUARD_MS 2000
+
+/* NimBLE's initiator defaults, which MicroPython uses: scan interval and
+ * window 10 ms, supervision timeout 2.56 s. */
+#define INIT_SCAN_UNITS 0x0010
+#define INIT_SUPERVISION_TIMEOUT 0x0100
+
+static void on_timer(uv_timer_t *t);
+
+int gap_connect_init(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  return gap_timer_init(ble, &c->timer, &c->timer_open);
+}
+
+void gap_connect_close(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  gap_timer_close(ble, &c->timer, &c->timer_open);
+}
+
+bool gap_connect_pending(const uvble_t *ble) {
+  return ble->gap && ble->gap->conn.state != GAP_CONNECT_NONE;
+}
+
+static void emit_failed(uvble_t *ble) {
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.connect.conn_handle = 0xffff;
+  d.connect.addr.type = UVBLE_ADDR_NONE;
+  ble_irq(ble, UVBLE_IRQ_PERIPHERAL_DISCONNECT, &d);
+}
+
+/* Ends the attempt and tells the app. */
+static void fail(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  c->state = GAP_CONNECT_NONE;
+  if (c->timer_open) uv_timer_stop(&c->timer);
+  emit_failed(ble);
+}
+
+void gap_connect_stop(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  bool report =
+      c->state == GAP_CONNECT_CREATING || c->state == GAP_CONNECT_CANCELING;
+  c->state = GAP_CONNECT_NONE;
+  if (c->timer_open) uv_timer_stop(&c->timer);
+  if (report) emit_failed(ble);
+}
+
+bool gap_connect_on_failed(uvble_t *ble, uint8_t status) {
+  (void)status;
+  struct gap_connect *c = &ble->gap->conn;
+  switch (c->state) {
+    case GAP_CONNECT_CREATING:
+    case GAP_CONNECT_CANCELING:
+      fail(ble);
+      return true;
+    case GAP_CONNECT_ORPHAN:
+      /* Already reported when the cancel could not be sent. */
+      c->state = GAP_CONNECT_NONE;
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool gap_connect_on_success(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  bool orphan = c->state == GAP_CONNECT_ORPHAN;
+  c->state = GAP_CONNECT_NONE;
+  if (c->timer_open) uv_timer_stop(&c->timer);
+  return !orphan;
+}
+
+static void on_create_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
+                           size_t n, void *arg) {
+  (void)st;
+  (void)r;
+  (void)n;
+  if (!err || !gap_tag_live(ble, arg)) return;
+  struct gap_connect *c = &ble->gap->conn;
+  /* The controller refused to initiate: no Connection Complete follows. */
+  if (c->state != GAP_CONNECT_NONE && c->tag == gap_arg_tag(arg)) fail(ble);
+}
+
+static void on_cancel_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
+                           size_t n, void *arg) {
+  (void)r;
+  (void)n;
+  if (!err || !gap_tag_live(ble, arg)) return;
+  struct gap_connect *c = &ble->gap->conn;
+  if (c->state != GAP_CONNECT_CANCELING || c->tag != gap_arg_tag(arg)) return;
+  if (err == UVBLE_EHCI && st == HCI_UNKNOWN_COMMAND) {
+    /* The controller cannot cancel: tell the app now, and end the link
+     * should the attempt still succeed. */
+    c->state = GAP_CONNECT_ORPHAN;
+    if (c->timer_open) uv_timer_stop(&c->timer);
+    emit_failed(ble);
+    return;
+  }
+  /* Command Disallowed: no attempt runs in the controller any more, and a
+   * Connection Complete would have come before this answer. */
+  fail(ble);
+}
+
+static int start_cancel(uvble_t *ble) {
+  struct gap_connect *c = &ble->gap->conn;
+  c->state = GAP_CONNECT_CANCELING;
+  if (c->timer_open) uv_timer_start(&c->timer, on_timer, CANCEL_GUARD_MS, 0);
+  int r = hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN_CANCEL, NULL, 0,
+                       on_cancel_done, gap_tag_arg(c->tag));
+  if (r < 0) fail(ble);
+  return r;
+}
+
+static void on_timer(uv_timer_t *t) {
+  struct gap_state *g = t->data;
+  uvble_t *ble = g->ble;
+  if (ble->state != BLE_ON) return;
+  if (g->conn.state == GAP_CONNECT_CREATING)
+    start_cancel(ble); /* scan_duration_ms passed */
+  else if (g->conn.state == GAP_CONNECT_CANCELING)
+    fail(ble); /* the controller never reported the cancelled attempt */
+}
+
+/* The connection parameters of a request, in HCI units. */
+struct conn_params {
+  uint16_t min, max, timeout;
+};
+
+static int conn_params(int32_t min_us, int32_t max_us, struct conn_params *p) {
+  if (min_us < 0 || max_us < 0) return UVBLE_EINVAL;
+  if ((min_us && min_us < 7500) || min_us > 4000000 ||
+      (max_us && max_us < 7500) || max_us > 4000000)
+    return UVBLE_EINVAL;
+  uint32_t dmin = UVBLE_GAP_CONN_DEFAULT_MIN_INTERVAL_US / 1250;
+  uint32_t dmax = UVBLE_GAP_CONN_DEFAULT_MAX_INTERVAL_US / 1250;
+  uint32_t lo = min_us ? (uint32_t)min_us / 1250 : 0;
+  uint32_t hi = max_us ? (uint32_t)max_us / 1250 : 0;
+  if (!lo) lo = hi && hi < dmin ? hi : dmin;
+  if (!hi) hi = lo > dmax ? lo : dmax;
+  if (lo > hi) return UVBLE_EINVAL;
+  /* Supervision timeout: 2.56 s, or more than twice the longest interval
+   * (Vol 6, Part B, 4.5.2; latency is 0): in 10 ms units, hi / 4 + 1. */
+  uint32_t t = INIT_SUPERVISION_TIMEOUT;
+  if (t <= hi / 4) t = hi / 4 + 1;
+  if (t > 3200) t = 3200;
+  p->min = (uint16_t)lo;
+  p->max = (uint16_t)hi;
+  p->timeout = (uint16_t)t;
+  return 0;
+}
+
+static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
+                        const struct conn_params *cp, uint8_t own) {
+  struct gap_connect *c = &ble->gap->conn;
+  uint8_t peer[6];
+  ble_addr_to_hci(addr, peer);
+  if (gap_mode(ble) == GAP_MODE_EXTENDED) {
+    uint8_t p[26];
+    memset(p, 0, sizeof p);
+    p[0] = 0x00; /* no filter accept list: the given peer */
+    p[1] = own;
+    p[2] = addr->type;
+    memcpy(p + 3, peer, 6);
+    p[9] = 0x01; /* initiate on LE 1M */
+    put_le16(p + 10, INIT_SCAN_UNITS);
+    put_le16(p + 12, INIT_SCAN_UNITS);
+    put_le16(p + 14, cp->min);
+    put_le16(p + 16, cp->max);
+    put_le16(p + 18, 0); /* latency */
+    put_le16(p + 20, cp->timeout);
+    return hci_send_cmd(ble, GAP_OP_LE_EXT_CREATE_CONN, p, sizeof p,
+                        on_create_done, gap_tag_arg(c->tag));
+  }
+  uint8_t p[25];
+  memset(p, 0, sizeof p);
+  put_le16(p, INIT_SCAN_UNITS);
+  put_le16(p + 2, INIT_SCAN_UNITS);
+  p[4] = 0x00; /* no filter accept list: the given peer */
+  p[5] = addr->type;
+  memcpy(p + 6, peer, 6);
+  p[12] = own;
+  put_le16(p + 13, cp->min);
+  put_le16(p + 15, cp->max);
+  put_le16(p + 17, 0); /* latency */
+  put_le16(p + 19, cp->timeout);
+  return hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN, p, sizeof p, on_create_done,
+                      gap_tag_arg(c->tag));
+}
+
+int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
+                      int32_t scan_duration_ms, int32_t min_conn_interval_us,
+                      int32_t max_conn_interval_us) {
+  if (!ble || !addr) return UVBLE_EINVAL;
+  if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
+  struct gap_connect *c = &ble->gap->conn;
+  if (addr->type > UVBLE_ADDR_RANDOM_ID || scan_duration_ms < 0)
+    return UVBLE_EINVAL;
+  struct conn_params cp;
+  int r = conn_params(min_conn_interval_us, max_conn_interval_us, &cp);
+  if (r < 0) return r;
+  if (c->state == GAP_CONNECT_CREATING) return UVBLE_EALREADY;
+  if (c->state != GAP_CONNECT_NONE) return UVBLE_EBUSY;
+  /* MicroPython stops a scan first (and reports SCAN_DONE). */
+  gap_scan_halt(ble);
+  if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
+  uint8_t own;
+  if ((r = gap_own_addr_prepare(ble, &own)) < 0) return r;
+  c->tag = gap_new_tag(ble->gap);
+  if ((r = queue_create(ble, addr, &cp, own)) < 0) return r;
+  c->state = GAP_CONNECT_CREATING;
+  if (c->timer_open)
+    uv_timer_start(&c->timer, on_timer,
+                   scan_duration_ms ? (uint64_t)scan_duration_ms
+                                    : UVBLE_GAP_CONNECT_DEFAULT_SCAN_MS,
+                   0);
+  return 0;
+}
+
+int uvble_gap_connect_cancel(uvble_t *ble) {
+  if (!ble) return UVBLE_EINVAL;
+  if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
+  if (ble->gap->conn.state != GAP_CONNECT_CREATING) return UVBLE_EALREADY;
+  int r = start_cancel(ble);
+  return r < 0 ? r : 0;
+}

@@ -1,0 +1,228 @@
+/* GAP's state and the functions its role files share. Private.
+ *
+ *   gap_conn.c     module hooks, connection events, connection parameters
+ *   gap_adv.c      broadcaster (legacy and extended advertising)
+ *   gap_scan.c     observer (scanning, advertising report parsing, filters)
+ *   gap_connect.c  central (create connection, timeout, cancel)
+ *   gap_addr.c     own addresses (public, static random, RPA, NRPA)
+ *
+ * Commands for one operation are queued together: the HCI core sends them
+ * in order, so the controller sees e.g. disable / parameters / data /
+ * enable as one sequence. The host's view of what is running changes when
+ * the call is made; completions only correct it when the controller refuses.
+ *
+ * Completions carry a tag (gap_tag): gap_stop makes every earlier tag stale,
+ * so a completion arriving after a power-down or failure changes nothing.
+ */
+#ifndef UVBLE_GAP_INTERNAL_H
+#define UVBLE_GAP_INTERNAL_H
+
+#include <stdint.h>
+
+#include "ble_internal.h"
+#include "uvble/adv.h"
+#include "uvble/gap.h"
+
+/* HCI commands GAP sends (Vol 4, Part E, 7.8). */
+enum {
+  GAP_OP_LE_SET_RANDOM_ADDRESS = 0x2005,
+  GAP_OP_LE_SET_ADV_PARAMS = 0x2006,
+  GAP_OP_LE_SET_ADV_DATA = 0x2008,
+  GAP_OP_LE_SET_SCAN_RSP_DATA = 0x2009,
+  GAP_OP_LE_SET_ADV_ENABLE = 0x200A,
+  GAP_OP_LE_SET_SCAN_PARAMS = 0x200B,
+  GAP_OP_LE_SET_SCAN_ENABLE = 0x200C,
+  GAP_OP_LE_CREATE_CONN = 0x200D,
+  GAP_OP_LE_CREATE_CONN_CANCEL = 0x200E,
+  GAP_OP_LE_CONN_UPDATE = 0x2013,
+  GAP_OP_LE_CONN_PARAM_REPLY = 0x2020,
+  GAP_OP_LE_CONN_PARAM_NEG_REPLY = 0x2021,
+  GAP_OP_LE_SET_ADV_SET_RANDOM_ADDR = 0x2035,
+  GAP_OP_LE_SET_EXT_ADV_PARAMS = 0x2036,
+  GAP_OP_LE_SET_EXT_ADV_DATA = 0x2037,
+  GAP_OP_LE_SET_EXT_SCAN_RSP_DATA = 0x2038,
+  GAP_OP_LE_SET_EXT_ADV_ENABLE = 0x2039,
+  GAP_OP_LE_REMOVE_ADV_SET = 0x203C,
+  GAP_OP_LE_SET_EXT_SCAN_PARAMS = 0x2041,
+  GAP_OP_LE_SET_EXT_SCAN_ENABLE = 0x2042,
+  GAP_OP_LE_EXT_CREATE_CONN = 0x2043,
+};
+
+/* LE meta subevents beyond those in hci.h. */
+enum {
+  GAP_LE_EXT_ADV_REPORT = 0x0D,
+  GAP_LE_SCAN_TIMEOUT = 0x11,
+  GAP_LE_ADV_SET_TERMINATED = 0x12,
+  GAP_LE_CHANNEL_SELECTION_ALGORITHM = 0x14,
+};
+
+/* HCI status codes GAP looks at. */
+enum {
+  GAP_HCI_COMMAND_DISALLOWED = 0x0C,
+  GAP_HCI_UNACCEPTABLE_CONN_PARAMS = 0x3B,
+  GAP_HCI_CONN_FAILED_TO_ESTABLISH = 0x3E,
+  GAP_HCI_UNKNOWN_ADV_ID = 0x42,
+};
+
+/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
+#define GAP_CMD_LE_CREATE_CONN_CANCEL 26, 5
+#define GAP_CMD_LE_SET_ADV_SET_RANDOM_ADDR 36, 1
+#define GAP_CMD_LE_SET_EXT_ADV_PARAMS 36, 2
+#define GAP_CMD_LE_SET_EXT_ADV_DATA 36, 3
+#define GAP_CMD_LE_SET_EXT_SCAN_RSP_DATA 36, 4
+#define GAP_CMD_LE_SET_EXT_ADV_ENABLE 36, 5
+#define GAP_CMD_LE_REMOVE_ADV_SET 37, 0
+#define GAP_CMD_LE_SET_EXT_SCAN_PARAMS 37, 5
+#define GAP_CMD_LE_SET_EXT_SCAN_ENABLE 37, 6
+#define GAP_CMD_LE_EXT_CREATE_CONN 37, 7
+#define GAP_LE_FEATURE_EXT_ADV 12
+
+enum gap_mode { GAP_MODE_UNKNOWN = 0, GAP_MODE_LEGACY, GAP_MODE_EXTENDED };
+
+/* The advertising set uvble uses with extended commands. */
+#define GAP_ADV_HANDLE 0x00
+
+struct gap_adv {
+  bool active;       /* enabled as far as the host knows */
+  uint32_t tag;      /* of the enable command in flight / in force */
+  uint32_t interval; /* 625 us units */
+  bool connectable;
+  uint8_t data[UVBLE_ADV_EXT_MAX];
+  size_t data_len;
+  uint8_t resp[UVBLE_ADV_EXT_MAX];
+  size_t resp_len;
+  bool set_exists;    /* extended: the controller has set GAP_ADV_HANDLE */
+  uint16_t set_props; /* its Advertising_Event_Properties */
+};
+
+/* Extended reports may arrive in fragments (data status "more to come");
+ * one chain is reassembled at a time. */
+struct gap_frag {
+  bool active;
+  uint16_t event_type; /* without the data status bits */
+  uint8_t addr_type;
+  uint8_t addr[6];
+  uint8_t sid;
+  size_t len;
+  uint8_t data[UVBLE_ADV_EXT_MAX];
+};
+
+struct gap_scan {
+  bool active;        /* scanning as far as the host knows */
+  uint32_t tag;       /* of the enable command of the current scan */
+  unsigned done_owed; /* SCAN_DONE events owed to stops in flight */
+  uv_timer_t timer;   /* the duration */
+  bool timer_open;
+  uint8_t *prefixes; /* filter: [len][bytes]... */
+  size_t prefixes_len;
+  int min_rssi;
+  struct gap_frag frag;
+};
+
+enum gap_connect_state {
+  GAP_CONNECT_NONE = 0,
+  GAP_CONNECT_CREATING,  /* LE Create Connection issued */
+  GAP_CONNECT_CANCELING, /* LE Create Connection Cancel issued */
+  GAP_CONNECT_ORPHAN,    /* the controller cannot cancel: reported failed,
+                            a late success is disconnected */
+};
+
+struct gap_connect {
+  enum gap_connect_state state;
+  uint32_t tag;
+  uv_timer_t timer; /* scan duration, then the cancel guard */
+  bool timer_open;
+};
+
+struct gap_addr {
+  uint8_t irk[16]; /* our IRK, for RPAs */
+  bool priv_valid; /* priv holds a current RPA / NRPA */
+  int priv_mode;   /* the addr_mode it was made for */
+  uvble_addr_t priv;
+  bool ctrl_valid; /* what LE Set Random Address last set */
+  uvble_addr_t ctrl;
+  uint32_t rotate_s;
+  uv_timer_t timer; /* RPA / NRPA rotation */
+  bool timer_open;
+};
+
+struct gap_state {
+  uvble_t *ble;
+  enum gap_mode mode; /* decided at the first operation after power-up */
+  uint32_t next_tag;
+  uint32_t stale_below; /* tags below this are from before gap_stop */
+  struct gap_adv adv;
+  struct gap_scan scan;
+  struct gap_connect conn;
+  struct gap_addr addr;
+  uvble_gap_param_bounds_t bounds;
+  uvble_gap_stats_t stats;
+  int open_handles; /* timers still closing after gap_close */
+};
+
+/* ---- gap_conn.c ---- */
+/* Legacy or extended commands for this power cycle. */
+enum gap_mode gap_mode(uvble_t *ble);
+uint32_t gap_new_tag(struct gap_state *g);
+static inline void *gap_tag_arg(uint32_t tag) { return (void *)(uintptr_t)tag; }
+static inline uint32_t gap_arg_tag(void *arg) {
+  return (uint32_t)(uintptr_t)arg;
+}
+/* Whether a completion tagged arg belongs to the current power cycle. */
+bool gap_tag_live(uvble_t *ble, void *arg);
+/* Emits an irq; returns false when the handler closed the stack (callers
+ * must then return without touching GAP state). */
+bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d);
+/* Initialises a timer owned by GAP (closed by gap_close). */
+int gap_timer_init(uvble_t *ble, uv_timer_t *t, bool *open);
+void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open);
+
+/* ---- gap_addr.c ---- */
+int gap_addr_init(uvble_t *ble);
+void gap_addr_stop(uvble_t *ble);
+void gap_addr_close(uvble_t *ble);
+/* The own address type for a role about to start, queueing LE Set Random
+ * Address first when the controller does not hold the wanted one (it may
+ * only be changed while no legacy advertising, scanning or initiating runs:
+ * otherwise the address in place is kept). Returns 0 or a negative error. */
+int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type);
+/* The random address an advertising set should use (false: public). */
+bool gap_own_addr_random(uvble_t *ble, uvble_addr_t *out);
+/* Our IRK (SMP distributes it; the bond store may restore it). */
+const uint8_t *gap_local_irk(uvble_t *ble);
+void gap_set_local_irk(uvble_t *ble, const uint8_t irk[16]);
+
+/* ---- gap_adv.c ---- */
+void gap_adv_stop(uvble_t *ble);
+/* A connection came up with us as peripheral: the controller has stopped
+ * advertising (Vol 6, Part B, 4.4.2). */
+void gap_adv_on_peripheral_connected(uvble_t *ble);
+void gap_adv_on_set_terminated(uvble_t *ble, const uint8_t *p, size_t len);
+/* Restarts running advertising with the current own address. */
+void gap_adv_refresh_address(uvble_t *ble);
+
+/* ---- gap_scan.c ---- */
+int gap_scan_init(uvble_t *ble);
+void gap_scan_stop(uvble_t *ble);
+void gap_scan_close(uvble_t *ble);
+/* Stops a running scan (SCAN_DONE when the controller has stopped). */
+void gap_scan_halt(uvble_t *ble);
+void gap_scan_on_adv_report(uvble_t *ble, const uint8_t *p, size_t len);
+void gap_scan_on_ext_adv_report(uvble_t *ble, const uint8_t *p, size_t len);
+/* The filter test on one payload (exposed for tests). */
+bool gap_scan_prefix_match(const uint8_t *prefixes, size_t prefixes_len,
+                           const uint8_t *data, size_t len);
+
+/* ---- gap_connect.c ---- */
+int gap_connect_init(uvble_t *ble);
+void gap_connect_stop(uvble_t *ble);
+void gap_connect_close(uvble_t *ble);
+bool gap_connect_pending(const uvble_t *ble);
+/* A failed LE Connection Complete: true when it ended our attempt (the
+ * event was emitted). */
+bool gap_connect_on_failed(uvble_t *ble, uint8_t status);
+/* A central connection came up: false when it belongs to an attempt that
+ * was already reported failed (the caller then ends it). */
+bool gap_connect_on_success(uvble_t *ble);
+
+#endif
