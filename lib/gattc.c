@@ -1,31 +1,355 @@
-/* GATT client — placeholder hooks until the layer lands. */
-#include "att.h"
-#include "ble_internal.h"
+/* GATT client: the per-connection operation queue, response dispatch,
+ * notifications and indications, and the layer hooks. The procedures
+ * themselves live in gattc_discover.c and gattc_rw.c. */
+#include <stdlib.h>
+#include <string.h>
 
-int gattc_init(uvble_t *ble) {
-  (void)ble;
+#include "gattc_internal.h"
+
+struct gattc_state {
+  uv_timer_t timer; /* starts queue heads that complete without a request */
+  bool timer_open;
+};
+
+static const struct gattc_proc *const procs[GATTC_OP_KINDS] = {
+    [GATTC_OP_SERVICES] = &gattc_proc_services,
+    [GATTC_OP_SERVICES_UUID] = &gattc_proc_services_uuid,
+    [GATTC_OP_CHARACTERISTICS] = &gattc_proc_characteristics,
+    [GATTC_OP_DESCRIPTORS] = &gattc_proc_descriptors,
+    [GATTC_OP_READ] = &gattc_proc_read,
+    [GATTC_OP_WRITE] = &gattc_proc_write,
+};
+
+static bool is_discovery(uint8_t kind) {
+  return kind <= GATTC_OP_DESCRIPTORS;
+}
+
+/* ---- ops ---------------------------------------------------------------- */
+struct gattc_op *gattc_op_new(uint8_t kind, size_t buf_len) {
+  struct gattc_op *op = calloc(1, sizeof *op);
+  if (!op) return NULL;
+  op->kind = kind;
+  if (buf_len) {
+    op->buf = malloc(buf_len);
+    if (!op->buf) {
+      free(op);
+      return NULL;
+    }
+  }
+  return op;
+}
+
+void gattc_op_free(struct gattc_op *op) {
+  if (!op) return;
+  free(op->buf);
+  free(op);
+}
+
+static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
+  gc->head = op->next;
+  if (!gc->head) gc->tail = NULL;
+  op->next = NULL;
+  gc->count--;
+  if (is_discovery(op->kind)) gc->discovering = false;
+}
+
+static void free_gc(struct gattc_conn *gc) {
+  while (gc->graveyard) {
+    struct gattc_op *op = gc->graveyard;
+    gc->graveyard = op->next;
+    gattc_op_free(op);
+  }
+  free(gc);
+}
+
+static void hold(struct gattc_conn *gc) { gc->busy++; }
+
+static void release(struct gattc_conn *gc) {
+  if (--gc->busy == 0 && gc->closed) free_gc(gc);
+}
+
+/* ---- helpers for the procedures ------------------------------------------ */
+static bool alive(const struct gattc_ctx *x) {
+  return !x->gc->closed && !ble_dead(x->ble);
+}
+
+bool gattc_emit(struct gattc_ctx *x, int event, const uvble_irq_data_t *d) {
+  ble_irq(x->ble, event, d);
+  return alive(x);
+}
+
+int gattc_malformed(struct gattc_ctx *x) {
+  x->ble->stats.gattc_rsp_malformed++;
+  return UVBLE_EPROTO;
+}
+
+static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
+                   const uint8_t *pdu, size_t len, void *arg);
+
+int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  /* Marked before the call so that a response delivered from inside it
+   * would still be recognised. */
+  x->gc->inflight = true;
+  x->gc->req_opcode = pdu[0];
+  int r = att_send_request(x->ble, x->c, pdu, len, on_rsp, NULL);
+  if (!alive(x)) return GATTC_ABANDON;
+  if (r < 0) {
+    x->gc->inflight = false;
+    return r;
+  }
+  return GATTC_PENDING;
+}
+
+int gattc_lookup(uvble_t *ble, uint16_t conn_handle, struct ble_conn **c,
+                 struct gattc_conn **gc) {
+  if (!ble) return UVBLE_EINVAL;
+  if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
+  *c = conn_find(ble, conn_handle);
+  if (!*c || !(*c)->gattc || (*c)->disconnecting) return UVBLE_ENOTCONN;
+  *gc = (*c)->gattc;
   return 0;
 }
-void gattc_stop(uvble_t *ble, int err) {
-  (void)ble;
-  (void)err;
+
+/* ---- running the queue ---------------------------------------------------- */
+static void done_payload(const struct gattc_ctx *x, int status,
+                         uvble_irq_data_t *d) {
+  memset(d, 0, sizeof *d);
+  if (x->op->kind == GATTC_OP_READ || x->op->kind == GATTC_OP_WRITE) {
+    d->gatt_status.conn_handle = x->gc->conn_handle;
+    d->gatt_status.value_handle = x->op->handle;
+    d->gatt_status.status = status;
+  } else {
+    d->done.conn_handle = x->gc->conn_handle;
+    d->done.status = status;
+  }
 }
-void gattc_close(uvble_t *ble) { (void)ble; }
+
+/* Completes the head op: what precedes DONE, then DONE. Returns whether the
+ * connection is still there. */
+static bool finish(struct gattc_ctx *x, int status) {
+  const struct gattc_proc *p = procs[x->op->kind];
+  if (p->before_done && !p->before_done(x, status)) return false;
+  unlink_head(x->gc, x->op);
+  uvble_irq_data_t d;
+  done_payload(x, status, &d);
+  struct gattc_op *op = x->op;
+  x->op = NULL;
+  /* op is ours alone now: the close hook cannot see it. */
+  bool ok = gattc_emit(x, p->done_event, &d);
+  gattc_op_free(op);
+  return ok;
+}
+
+/* Starts queued ops until one waits for a response. Caller holds gc. */
+static void kick(struct gattc_ctx *x) {
+  while (alive(x) && x->gc->head && !x->gc->inflight) {
+    x->op = x->gc->head;
+    int r = procs[x->op->kind]->start(x);
+    if (r == GATTC_PENDING || r == GATTC_ABANDON) return;
+    if (!finish(x, r)) return;
+  }
+}
+
+/* Completes the running op with a response-driven result r. */
+static void settle(struct gattc_ctx *x, int r) {
+  if (r == GATTC_ABANDON || !alive(x)) return;
+  if (r != GATTC_PENDING && !finish(x, r)) return;
+  kick(x);
+}
+
+static bool valid_error_rsp(const struct gattc_conn *gc, const uint8_t *pdu,
+                            size_t len) {
+  /* Error Response: opcode, request opcode in error, handle, code
+   * (Vol 3, Part F, 3.4.1.1). Code 0 is reserved. */
+  return len == 5 && pdu[1] == gc->req_opcode && pdu[4] != 0;
+}
+
+static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
+                   const uint8_t *pdu, size_t len, void *arg) {
+  (void)arg;
+  struct gattc_conn *gc = c ? c->gattc : NULL;
+  /* No state: the link is closing and its ops completed already. Not in
+   * flight: a response for a request we no longer wait for. */
+  if (!gc || !gc->inflight || !gc->head) return;
+  gc->inflight = false;
+  struct gattc_ctx x = {ble, c, gc, gc->head};
+  const struct gattc_proc *p = procs[x.op->kind];
+  hold(gc);
+  int r;
+  if (err < 0) {
+    r = err; /* timeout, disconnect, cancel: nothing more can be sent */
+  } else if (!pdu || len < 1) {
+    r = p->on_error(&x, gattc_malformed(&x));
+  } else if (pdu[0] == ATT_ERROR_RSP) {
+    r = valid_error_rsp(gc, pdu, len) ? p->on_error(&x, pdu[4])
+                                      : p->on_error(&x, gattc_malformed(&x));
+  } else if (pdu[0] != gc->req_opcode + 1) {
+    /* Every request we send is answered by the opcode after it. */
+    r = p->on_error(&x, gattc_malformed(&x));
+  } else {
+    r = p->on_pdu(&x, pdu, len);
+  }
+  settle(&x, r);
+  release(gc);
+}
+
+static void arm_timer(uvble_t *ble);
+
+int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
+                 struct gattc_op *op) {
+  if (gc->count >= UVBLE_GATTC_MAX_QUEUED) {
+    gattc_op_free(op);
+    return UVBLE_ENOBUFS;
+  }
+  if (is_discovery(op->kind)) {
+    if (gc->discovering) {
+      gattc_op_free(op);
+      return UVBLE_EBUSY;
+    }
+    gc->discovering = true;
+  }
+  if (gc->tail)
+    gc->tail->next = op;
+  else
+    gc->head = op;
+  gc->tail = op;
+  gc->count++;
+  if (gc->head != op || gc->inflight || gc->kick_pending) return 0;
+  /* Idle queue: send now, so that errors the bearer reports at once come
+   * back as this call's return value. A procedure that would complete
+   * without a request (an empty descriptor range) starts from the timer:
+   * its DONE must not run inside this call. */
+  if (op->kind == GATTC_OP_DESCRIPTORS &&
+      (op->range_done || op->next_handle > op->end)) {
+    gc->kick_pending = true;
+    arm_timer(ble);
+    return 0;
+  }
+  struct gattc_ctx x = {ble, c, gc, op};
+  hold(gc);
+  int r = procs[op->kind]->start(&x);
+  int ret = 0;
+  if (r != GATTC_PENDING && r != GATTC_ABANDON) {
+    /* start only returns a status when sending failed. */
+    unlink_head(gc, op);
+    gattc_op_free(op);
+    ret = r < 0 ? r : UVBLE_EIO;
+  }
+  release(gc);
+  return ret;
+}
+
+/* ---- deferral timer --------------------------------------------------------- */
+static void on_timer(uv_timer_t *t) {
+  uvble_t *ble = t->data;
+  /* Rescan from the head each time: an irq may have dropped connections. */
+  for (;;) {
+    if (ble_dead(ble)) return;
+    struct ble_conn *c = ble->conns.head;
+    while (c && !(c->gattc && c->gattc->kick_pending)) c = c->next;
+    if (!c) return;
+    struct gattc_conn *gc = c->gattc;
+    gc->kick_pending = false;
+    struct gattc_ctx x = {ble, c, gc, NULL};
+    hold(gc);
+    kick(&x);
+    release(gc);
+  }
+}
+
+static void arm_timer(uvble_t *ble) {
+  struct gattc_state *s = ble->gattc;
+  if (s && s->timer_open) uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  uvble_t *ble = h->data;
+  free((struct gattc_state *)(void *)h); /* the timer is its first member */
+  ble->pending_closes--;
+  ble_handle_closed(ble);
+}
+
+/* ---- layer hooks ------------------------------------------------------------- */
+int gattc_init(uvble_t *ble) {
+  struct gattc_state *s = calloc(1, sizeof *s);
+  if (!s) return UVBLE_ENOMEM;
+  if (uv_timer_init(ble->loop, &s->timer) != 0) {
+    free(s);
+    return UVBLE_EIO;
+  }
+  s->timer.data = ble;
+  s->timer_open = true;
+  ble->gattc = s;
+  return 0;
+}
+
+void gattc_stop(uvble_t *ble, int err) {
+  /* Every operation belongs to a connection, and the core drops the
+   * connections (gattc_conn_closed) before stopping the layers. */
+  (void)err;
+  if (ble->gattc && ble->gattc->timer_open) uv_timer_stop(&ble->gattc->timer);
+}
+
+void gattc_close(uvble_t *ble) {
+  struct gattc_state *s = ble->gattc;
+  if (!s) return;
+  ble->gattc = NULL;
+  s->timer_open = false;
+  ble->pending_closes++;
+  uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+}
+
 void gattc_conn_open(uvble_t *ble, struct ble_conn *c) {
   (void)ble;
-  (void)c;
+  struct gattc_conn *gc = calloc(1, sizeof *gc);
+  if (!gc) return; /* client calls on this link answer UVBLE_ENOTCONN */
+  gc->conn_handle = c->handle;
+  c->gattc = gc;
 }
+
 void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
-  (void)ble;
-  (void)c;
   (void)reason;
+  struct gattc_conn *gc = c->gattc;
+  if (!gc) return;
+  c->gattc = NULL;
+  gc->closed = true;
+  gc->inflight = false;
+  int status =
+      ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
+  hold(gc);
+  struct gattc_ctx x = {ble, c, gc, NULL};
+  while (gc->head) {
+    struct gattc_op *op = gc->head;
+    unlink_head(gc, op);
+    x.op = op;
+    uvble_irq_data_t d;
+    done_payload(&x, status, &d);
+    ble_irq(ble, procs[op->kind]->done_event, &d);
+    /* Someone up the stack may still hold op (a procedure emitting a
+     * result when the irq handler dropped the link): free it with gc. */
+    op->next = gc->graveyard;
+    gc->graveyard = op;
+  }
+  release(gc);
 }
+
+/* ---- values from the peer's server -------------------------------------------- */
 void gattc_on_value(uvble_t *ble, struct ble_conn *c, bool indication,
                     uint16_t handle, const uint8_t *value, size_t len) {
-  (void)ble;
-  (void)c;
-  (void)indication;
-  (void)handle;
-  (void)value;
-  (void)len;
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.gattc_data.conn_handle = c->handle;
+  d.gattc_data.value_handle = handle;
+  d.gattc_data.data = value;
+  d.gattc_data.data_len = len;
+  ble_irq(ble, indication ? UVBLE_IRQ_GATTC_INDICATE : UVBLE_IRQ_GATTC_NOTIFY,
+          &d);
+}
+
+int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle) {
+  struct ble_conn *c;
+  struct gattc_conn *gc;
+  int r = gattc_lookup(ble, conn_handle, &c, &gc);
+  if (r < 0) return r;
+  return att_exchange_mtu(ble, c);
 }

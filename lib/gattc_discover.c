@@ -1,0 +1,304 @@
+/* GATT client discovery procedures (Core Spec Vol 3, Part G, 4.4-4.7):
+ * primary services (all, or by UUID), characteristics, descriptors.
+ *
+ * Every response is checked whole before any of it is reported: its
+ * length, its element format, and handles that must lie in the range still
+ * to be discovered (op->next_handle..op->end) and increase. Each page moves
+ * next_handle past its last handle, so a discovery always makes progress,
+ * and a server that repeats itself, goes backwards or answers handle 0 ends
+ * it with UVBLE_EPROTO instead of making it loop. */
+#include <string.h>
+
+#include "gattc_internal.h"
+
+/* Moves past handle h: the next result must lie above it. */
+static void advance(struct gattc_op *op, uint16_t h) {
+  if (h == 0xFFFF)
+    op->range_done = true;
+  else
+    op->next_handle = (uint16_t)(h + 1);
+}
+
+static bool exhausted(const struct gattc_op *op) {
+  return op->range_done || op->next_handle > op->end;
+}
+
+static int disc_on_error(struct gattc_ctx *x, int status) {
+  return gattc_disc_status(status);
+}
+
+/* Walks a list of fixed-size elements after a hdr-byte header; checks that
+ * there is at least one and no partial one. */
+static bool whole_elements(size_t len, size_t hdr, size_t elen) {
+  return elen && len > hdr && (len - hdr) % elen == 0;
+}
+
+/* The handles of a page, in order, must increase within the range. */
+struct handle_walk {
+  uint32_t next; /* lowest acceptable handle */
+  uint16_t end;
+};
+
+static bool walk_ok(struct handle_walk *w, uint16_t first, uint16_t last) {
+  if (first == 0 || first < w->next || last < first || last > w->end)
+    return false;
+  w->next = (uint32_t)last + 1;
+  return true;
+}
+
+static void service_result(uvble_irq_data_t *d, uint16_t conn, uint16_t start,
+                           uint16_t end) {
+  memset(d, 0, sizeof *d);
+  d->service.conn_handle = conn;
+  d->service.start_handle = start;
+  d->service.end_handle = end;
+}
+
+/* ---- all primary services (4.4.1): Read By Group Type ----------------------- */
+static int svc_start(struct gattc_ctx *x) {
+  uint8_t pdu[7] = {ATT_READ_BY_GROUP_TYPE_REQ};
+  put_le16(pdu + 1, x->op->next_handle);
+  put_le16(pdu + 3, x->op->end);
+  put_le16(pdu + 5, UVBLE_GATT_PRIMARY_SERVICE_UUID);
+  return gattc_request(x, pdu, sizeof pdu);
+}
+
+/* Read By Group Type Response (Vol 3, Part F, 3.4.4.10): length, then
+ * elements of start, end group handle, UUID: 6 (16-bit) or 20 (128-bit). */
+static bool svc_page_valid(const struct gattc_op *op, const uint8_t *pdu,
+                           size_t len) {
+  if (len < 2 || (pdu[1] != 6 && pdu[1] != 20)) return false;
+  if (!whole_elements(len, 2, pdu[1])) return false;
+  struct handle_walk w = {op->next_handle, op->end};
+  for (size_t off = 2; off < len; off += pdu[1])
+    if (!walk_ok(&w, get_le16(pdu + off), get_le16(pdu + off + 2)))
+      return false;
+  return true;
+}
+
+static int svc_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  if (!svc_page_valid(x->op, pdu, len)) return gattc_malformed(x);
+  size_t elen = pdu[1];
+  for (size_t off = 2; off < len; off += elen) {
+    uvble_irq_data_t d;
+    uint16_t end = get_le16(pdu + off + 2);
+    service_result(&d, x->gc->conn_handle, get_le16(pdu + off), end);
+    uvble_uuid_from_bytes(&d.service.uuid, pdu + off + 4, elen - 4);
+    advance(x->op, end);
+    if (!gattc_emit(x, UVBLE_IRQ_GATTC_SERVICE_RESULT, &d))
+      return GATTC_ABANDON;
+  }
+  return exhausted(x->op) ? 0 : svc_start(x);
+}
+
+const struct gattc_proc gattc_proc_services = {
+    UVBLE_IRQ_GATTC_SERVICE_DONE, svc_start, svc_on_pdu, disc_on_error, NULL};
+
+/* ---- primary services by UUID (4.4.2): Find By Type Value --------------------- */
+static int svcu_start(struct gattc_ctx *x) {
+  /* The value is the UUID as stored in the declaration: 16-bit, or
+   * 128-bit (a 32-bit UUID is never stored in a declaration). */
+  uvble_uuid_t u = uvble_uuid_shrink(&x->op->uuid);
+  if (u.type == 32) u = uvble_uuid_to128(&u);
+  uint8_t pdu[7 + 16] = {ATT_FIND_BY_TYPE_VALUE_REQ};
+  put_le16(pdu + 1, x->op->next_handle);
+  put_le16(pdu + 3, x->op->end);
+  put_le16(pdu + 5, UVBLE_GATT_PRIMARY_SERVICE_UUID);
+  memcpy(pdu + 7, u.data, u.type / 8);
+  return gattc_request(x, pdu, 7 + (size_t)u.type / 8);
+}
+
+/* Find By Type Value Response (3.4.3.4): found handle, group end handle. */
+static int svcu_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  if (!whole_elements(len, 1, 4)) return gattc_malformed(x);
+  struct handle_walk w = {x->op->next_handle, x->op->end};
+  for (size_t off = 1; off < len; off += 4)
+    if (!walk_ok(&w, get_le16(pdu + off), get_le16(pdu + off + 2)))
+      return gattc_malformed(x);
+  for (size_t off = 1; off < len; off += 4) {
+    uvble_irq_data_t d;
+    uint16_t end = get_le16(pdu + off + 2);
+    service_result(&d, x->gc->conn_handle, get_le16(pdu + off), end);
+    d.service.uuid = x->op->uuid;
+    advance(x->op, end);
+    if (!gattc_emit(x, UVBLE_IRQ_GATTC_SERVICE_RESULT, &d))
+      return GATTC_ABANDON;
+  }
+  return exhausted(x->op) ? 0 : svcu_start(x);
+}
+
+const struct gattc_proc gattc_proc_services_uuid = {
+    UVBLE_IRQ_GATTC_SERVICE_DONE, svcu_start, svcu_on_pdu, disc_on_error,
+    NULL};
+
+int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
+                                  const uvble_uuid_t *uuid) {
+  struct ble_conn *c;
+  struct gattc_conn *gc;
+  int r = gattc_lookup(ble, conn_handle, &c, &gc);
+  if (r < 0) return r;
+  if (uuid && uuid->type != 16 && uuid->type != 32 && uuid->type != 128)
+    return UVBLE_EINVAL;
+  struct gattc_op *op = gattc_op_new(
+      uuid ? GATTC_OP_SERVICES_UUID : GATTC_OP_SERVICES, 0);
+  if (!op) return UVBLE_ENOMEM;
+  op->next_handle = 0x0001;
+  op->end = 0xFFFF;
+  if (uuid) {
+    op->has_uuid = true;
+    op->uuid = *uuid;
+  }
+  return gattc_submit(ble, c, gc, op);
+}
+
+/* ---- characteristics (4.6.1): Read By Type on 0x2803 --------------------------- */
+static int chr_start(struct gattc_ctx *x) {
+  uint8_t pdu[7] = {ATT_READ_BY_TYPE_REQ};
+  put_le16(pdu + 1, x->op->next_handle);
+  put_le16(pdu + 3, x->op->end);
+  put_le16(pdu + 5, UVBLE_GATT_CHARACTERISTIC_UUID);
+  return gattc_request(x, pdu, sizeof pdu);
+}
+
+/* Read By Type Response (3.4.4.2) for declarations: length 7 (handle,
+ * properties, value handle, 16-bit UUID) or 21 (128-bit UUID). The value
+ * handle follows its declaration (Vol 3, Part G, 3.3.2). */
+static bool chr_page_valid(const struct gattc_op *op, const uint8_t *pdu,
+                           size_t len) {
+  if (len < 2 || (pdu[1] != 7 && pdu[1] != 21)) return false;
+  if (!whole_elements(len, 2, pdu[1])) return false;
+  struct handle_walk w = {op->next_handle, op->end};
+  for (size_t off = 2; off < len; off += pdu[1]) {
+    uint16_t decl = get_le16(pdu + off);
+    if (!walk_ok(&w, decl, decl)) return false;
+    if (get_le16(pdu + off + 3) <= decl) return false;
+  }
+  return true;
+}
+
+/* Reports the held-back characteristic, which ends at end. */
+static bool chr_flush(struct gattc_ctx *x, uint16_t end) {
+  if (!x->op->chr_held) return true;
+  x->op->chr_held = false;
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.characteristic.conn_handle = x->gc->conn_handle;
+  d.characteristic.end_handle = end;
+  d.characteristic.value_handle = x->op->chr_value_handle;
+  d.characteristic.properties = x->op->chr_props;
+  d.characteristic.uuid = x->op->chr_uuid;
+  return gattc_emit(x, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, &d);
+}
+
+static int chr_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  if (!chr_page_valid(x->op, pdu, len)) return gattc_malformed(x);
+  size_t elen = pdu[1];
+  for (size_t off = 2; off < len; off += elen) {
+    uint16_t decl = get_le16(pdu + off);
+    /* This declaration ends the previous characteristic (MicroPython's
+     * end_handle: one before the next definition). */
+    if (!chr_flush(x, (uint16_t)(decl - 1))) return GATTC_ABANDON;
+    uvble_uuid_t u;
+    uvble_uuid_from_bytes(&u, pdu + off + 5, elen - 5);
+    /* The filter applies to what is reported, after the end handles: a
+     * skipped characteristic still ends the one before it. */
+    if (!x->op->has_uuid || uvble_uuid_equal(&u, &x->op->uuid)) {
+      x->op->chr_held = true;
+      x->op->chr_props = pdu[off + 2];
+      x->op->chr_value_handle = get_le16(pdu + off + 3);
+      x->op->chr_uuid = u;
+    }
+    advance(x->op, decl);
+  }
+  return exhausted(x->op) ? 0 : chr_start(x);
+}
+
+/* The last characteristic ends at the end of the query. Reported when the
+ * server ended the discovery (status 0 or its ATT error, as MicroPython
+ * does); not when the stack did (negative status). */
+static bool chr_before_done(struct gattc_ctx *x, int status) {
+  if (status < 0) return true;
+  return chr_flush(x, x->op->end);
+}
+
+const struct gattc_proc gattc_proc_characteristics = {
+    UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, chr_start, chr_on_pdu, disc_on_error,
+    chr_before_done};
+
+int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
+                                         uint16_t start_handle,
+                                         uint16_t end_handle,
+                                         const uvble_uuid_t *uuid) {
+  struct ble_conn *c;
+  struct gattc_conn *gc;
+  int r = gattc_lookup(ble, conn_handle, &c, &gc);
+  if (r < 0) return r;
+  if (start_handle == 0 || start_handle > end_handle) return UVBLE_EINVAL;
+  if (uuid && uuid->type != 16 && uuid->type != 32 && uuid->type != 128)
+    return UVBLE_EINVAL;
+  struct gattc_op *op = gattc_op_new(GATTC_OP_CHARACTERISTICS, 0);
+  if (!op) return UVBLE_ENOMEM;
+  op->next_handle = start_handle;
+  op->end = end_handle;
+  if (uuid) {
+    op->has_uuid = true;
+    op->uuid = *uuid;
+  }
+  return gattc_submit(ble, c, gc, op);
+}
+
+/* ---- descriptors (4.7.1): Find Information ---------------------------------------- */
+static int dsc_start(struct gattc_ctx *x) {
+  if (exhausted(x->op)) return 0; /* empty range: nothing to find */
+  uint8_t pdu[5] = {ATT_FIND_INFO_REQ};
+  put_le16(pdu + 1, x->op->next_handle);
+  put_le16(pdu + 3, x->op->end);
+  return gattc_request(x, pdu, sizeof pdu);
+}
+
+/* Find Information Response (3.4.3.2): format 1 (handle, 16-bit UUID) or 2
+ * (handle, 128-bit UUID). */
+static int dsc_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  size_t elen = len >= 2 && pdu[1] == 1 ? 4 : len >= 2 && pdu[1] == 2 ? 18 : 0;
+  if (!whole_elements(len, 2, elen)) return gattc_malformed(x);
+  struct handle_walk w = {x->op->next_handle, x->op->end};
+  for (size_t off = 2; off < len; off += elen) {
+    uint16_t h = get_le16(pdu + off);
+    if (!walk_ok(&w, h, h)) return gattc_malformed(x);
+  }
+  for (size_t off = 2; off < len; off += elen) {
+    uvble_irq_data_t d;
+    memset(&d, 0, sizeof d);
+    d.descriptor.conn_handle = x->gc->conn_handle;
+    d.descriptor.dsc_handle = get_le16(pdu + off);
+    uvble_uuid_from_bytes(&d.descriptor.uuid, pdu + off + 2, elen - 2);
+    advance(x->op, d.descriptor.dsc_handle);
+    if (!gattc_emit(x, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, &d))
+      return GATTC_ABANDON;
+  }
+  return dsc_start(x);
+}
+
+const struct gattc_proc gattc_proc_descriptors = {
+    UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, dsc_start, dsc_on_pdu, disc_on_error,
+    NULL};
+
+int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
+                                     uint16_t start_handle,
+                                     uint16_t end_handle) {
+  struct ble_conn *c;
+  struct gattc_conn *gc;
+  int r = gattc_lookup(ble, conn_handle, &c, &gc);
+  if (r < 0) return r;
+  if (end_handle == 0 || start_handle > end_handle) return UVBLE_EINVAL;
+  struct gattc_op *op = gattc_op_new(GATTC_OP_DESCRIPTORS, 0);
+  if (!op) return UVBLE_ENOMEM;
+  /* MicroPython's (start, end]: the attribute at start (the characteristic
+   * value) is not one of its descriptors. */
+  if (start_handle == 0xFFFF)
+    op->range_done = true;
+  else
+    op->next_handle = (uint16_t)(start_handle + 1);
+  op->end = end_handle;
+  return gattc_submit(ble, c, gc, op);
+}

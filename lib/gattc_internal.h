@@ -1,0 +1,144 @@
+/* GATT client internals: the per-connection operation queue (gattc.c) and
+ * the procedures that run on it (gattc_discover.c, gattc_rw.c). Private.
+ *
+ * Each connection has a FIFO of operations; only its head runs, and it has
+ * at most one ATT request with the bearer at a time (the bearer serialises
+ * requests anyway, and a procedure's next request depends on the previous
+ * response). A procedure is four functions over a gattc_ctx:
+ *   start     send the first request
+ *   on_pdu    a response of the expected opcode arrived (length >= 1)
+ *   on_error  an Error Response for our request arrived (status = its ATT
+ *             error code), or the response was malformed (status =
+ *             UVBLE_EPROTO, already counted)
+ *   before_done  emit what precedes DONE (held-back result, read value)
+ * Each returns GATTC_PENDING (another request is with the bearer),
+ * GATTC_ABANDON (the connection went away during an irq or a send: do not
+ * touch ctx->c or the op again) or a final status (0, an ATT error code, a
+ * negative UVBLE_E* code) with which gattc.c completes the operation.
+ *
+ * Re-entrancy: irq handlers may call anything, including uvble_close() or
+ * uvble_active(false), which drop the link (and free struct ble_conn)
+ * synchronously. While gattc code runs for a connection it holds
+ * gc->busy; gattc_conn_closed then completes the queued operations but
+ * leaves freeing to the last holder, and sets gc->closed, which every
+ * caller checks after anything that may call out (gattc_emit,
+ * gattc_request).
+ */
+#ifndef UVBLE_GATTC_INTERNAL_H
+#define UVBLE_GATTC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "att.h"
+#include "ble_internal.h"
+#include "uvble/gatt.h"
+#include "uvble/gattc.h"
+
+#define GATTC_PENDING 0x10000
+#define GATTC_ABANDON 0x10001
+
+enum gattc_kind {
+  GATTC_OP_SERVICES = 0,  /* Read By Group Type on 0x2800 */
+  GATTC_OP_SERVICES_UUID, /* Find By Type Value on 0x2800 */
+  GATTC_OP_CHARACTERISTICS,
+  GATTC_OP_DESCRIPTORS,
+  GATTC_OP_READ,
+  GATTC_OP_WRITE,
+  GATTC_OP_KINDS
+};
+
+/* Long write stages. */
+enum { GATTC_WR_SINGLE = 0, GATTC_WR_PREPARE, GATTC_WR_EXECUTE,
+       GATTC_WR_CANCEL };
+
+struct gattc_op {
+  struct gattc_op *next;
+  uint8_t kind;
+  bool has_uuid;
+  uvble_uuid_t uuid; /* filter (characteristics) or the service UUID */
+  uint16_t next_handle; /* discoveries: lowest handle the next result may have */
+  uint16_t end;         /* discoveries: end of the query range */
+  uint16_t handle;      /* read / write: the value handle */
+  bool range_done;      /* a result reached 0xFFFF */
+
+  /* Characteristic discovery: the result held back until the next
+   * declaration shows where it ends. */
+  bool chr_held;
+  uint16_t chr_value_handle;
+  uint8_t chr_props;
+  uvble_uuid_t chr_uuid;
+
+  /* Read: the value collected so far. Write: the value to write. */
+  uint8_t *buf;
+  size_t len;
+  size_t off;        /* long write: bytes prepared; */
+  size_t chunk;      /* long write: length of the part in flight */
+  uint16_t req_mtu;  /* read: the MTU when the request went out */
+  uint8_t stage;     /* write: GATTC_WR_* */
+  int cancel_status; /* long write: status to report after cancelling */
+};
+
+struct gattc_conn {
+  uint16_t conn_handle;
+  struct gattc_op *head, *tail;
+  unsigned count;
+  bool discovering;  /* a discovery is queued or running */
+  bool inflight;     /* a request of ours is with the bearer */
+  uint8_t req_opcode;
+  bool kick_pending; /* the head must be started from the deferral timer */
+  bool closed;       /* the link is gone; c->gattc no longer points here */
+  unsigned busy;     /* gattc code running for this connection */
+  struct gattc_op *graveyard; /* ops completed while busy, freed at 0 */
+};
+
+struct gattc_ctx {
+  uvble_t *ble;
+  struct ble_conn *c;
+  struct gattc_conn *gc;
+  struct gattc_op *op;
+};
+
+struct gattc_proc {
+  int done_event;
+  int (*start)(struct gattc_ctx *x);
+  int (*on_pdu)(struct gattc_ctx *x, const uint8_t *pdu, size_t len);
+  int (*on_error)(struct gattc_ctx *x, int status);
+  /* Returns false if the connection went away during an irq. */
+  bool (*before_done)(struct gattc_ctx *x, int status);
+};
+
+extern const struct gattc_proc gattc_proc_services;
+extern const struct gattc_proc gattc_proc_services_uuid;
+extern const struct gattc_proc gattc_proc_characteristics;
+extern const struct gattc_proc gattc_proc_descriptors;
+extern const struct gattc_proc gattc_proc_read;
+extern const struct gattc_proc gattc_proc_write;
+
+/* gattc.c */
+/* Sends a request for the running op. Returns GATTC_PENDING, GATTC_ABANDON
+ * or the bearer's error. */
+int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len);
+/* Calls the irq handler; false if the connection went away meanwhile. */
+bool gattc_emit(struct gattc_ctx *x, int event, const uvble_irq_data_t *d);
+/* Counts a malformed response; returns UVBLE_EPROTO. */
+int gattc_malformed(struct gattc_ctx *x);
+/* Looks up the connection and its client state for a public call. */
+int gattc_lookup(uvble_t *ble, uint16_t conn_handle, struct ble_conn **c,
+                 struct gattc_conn **gc);
+/* Allocates a zeroed op of kind with extra bytes of buffer. */
+struct gattc_op *gattc_op_new(uint8_t kind, size_t buf_len);
+void gattc_op_free(struct gattc_op *op);
+/* Queues op (taking ownership) and starts it if the queue was idle.
+ * Returns 0 or a negative error (op freed, no event). */
+int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
+                 struct gattc_op *op);
+
+/* Discovery result status: Attribute Not Found ends a discovery normally. */
+static inline int gattc_disc_status(int status) {
+  return status == UVBLE_ATT_ERR_ATTRIBUTE_NOT_FOUND ? 0 : status;
+}
+
+#endif
