@@ -14,6 +14,39 @@
  *                                                  UVBLE_IRQ_MTU_EXCHANGED
  *
  * att.c implements this header (with gatts); gattc.c uses it.
+ *
+ * Details the contract leaves open, as att.c implements them:
+ *   - Inbound lengths: the bearer checks the PDUs it parses itself (MTU
+ *     exchange, notifications, indications, confirmations) and drops a
+ *     malformed one (stats.att_rx_malformed); a response PDU is handed to
+ *     the pending request's cb whatever its length or opcode (the receiver
+ *     validates it); a request or command longer than the ATT_MTU is
+ *     answered with Invalid PDU (commands: dropped).
+ *   - A response or confirmation with nothing pending, and anything
+ *     arriving on a dead bearer, is dropped (stats.att_rx_unexpected).
+ *   - Requests from the peer: the server answers each one before the next
+ *     PDU is read, so a client that sends a second request before our
+ *     response (forbidden by Vol 3, Part F, 3.3.2) still gets one response
+ *     per request, in order; nothing is dropped.
+ *   - Unknown opcodes: a command (bit 6 set) is ignored, anything else gets
+ *     Request Not Supported with handle 0x0000 (3.4.1.1). Signed Write
+ *     Command is passed to the server, which ignores it (no CSRK support).
+ *   - Timeout: the request or indication that timed out completes with
+ *     UVBLE_ETIMEDOUT, every other pending or queued one with UVBLE_EIO;
+ *     later sends return UVBLE_EIO. The link is not disconnected.
+ *   - A queued PDU that cannot be handed to L2CAP yet (link queue full)
+ *     stays queued and is retried shortly; callbacks never run inside the
+ *     call that queued their request.
+ *   - att_conn_closed runs after gattc_conn_closed and gatts_conn_closed
+ *     (modules close in reverse order): callbacks completing with
+ *     UVBLE_EDISCONNECTED (UVBLE_ECANCELED while uvble_close runs) find
+ *     c->gattc already gone.
+ *   - att_exchange_mtu: UVBLE_IRQ_MTU_EXCHANGED also follows an Error
+ *     Response, a malformed response or a timeout (carrying the unchanged
+ *     MTU), so an app waiting for it always hears back while the link is
+ *     up. A peer's Exchange MTU Request is answered every time it comes
+ *     (with our configured MTU), as NimBLE does; a Client Rx MTU below 23 is
+ *     taken as 23.
  */
 #ifndef UVBLE_ATT_H
 #define UVBLE_ATT_H
@@ -82,8 +115,9 @@ int att_send_request(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                      size_t len, att_rsp_cb cb, void *arg);
 
 /* Sends a PDU that expects no answer: a command, a notification, or (from
- * the server) a response. Returns 0, UVBLE_EMSGSIZE, UVBLE_ENOTCONN or
- * UVBLE_ENOBUFS (link transmit queue full: retry later). */
+ * the server) a response. Returns 0, UVBLE_EMSGSIZE, UVBLE_ENOTCONN,
+ * UVBLE_EIO (bearer dead after a timeout) or UVBLE_ENOBUFS (link transmit
+ * queue full: retry later). */
 int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                  size_t len);
 
@@ -97,6 +131,21 @@ int att_send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
  * UVBLE_IRQ_MTU_EXCHANGED when it completes. Returns 0 or a negative error
  * (UVBLE_EALREADY if an exchange already ran on this bearer). */
 int att_exchange_mtu(uvble_t *ble, struct ble_conn *c);
+
+/* ---- additions (att.c) ---- */
+/* Sends an Error Response (Vol 3, Part F, 3.4.1.1) to the peer's request
+ * req_op about handle. Same returns as att_send_pdu. */
+int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
+                   uint16_t handle, uint8_t code);
+
+/* True once the bearer's transaction timer expired: nothing more is sent or
+ * received on it until the link drops (Vol 3, Part F, 3.3.3). False too
+ * when the connection has no bearer. */
+bool att_bearer_dead(const struct ble_conn *c);
+
+/* Tests only: the transaction timeout of bearers opened from now on
+ * (default ATT_TRANSACTION_TIMEOUT_MS). */
+void att_set_timeout_ms(uvble_t *ble, unsigned ms);
 
 /* ---- implemented by the GATT server (gatts.c) ---- */
 /* A request or command from the peer's client. The server answers through

@@ -1,29 +1,378 @@
-/* GATT server — placeholder hooks until the layer lands. */
+/* GATT server: registration, local value access, subscriptions (CCCD state
+ * per connection), notifications and indications, Service Changed. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "att.h"
 #include "ble_internal.h"
+#include "gap_internal.h"
+#include "gatts_internal.h"
+#include "uvble/gatts.h"
 
-int gatts_init(uvble_t *ble) {
-  (void)ble;
+/* Marks the stack's own indications (Service Changed): no app event. */
+#define IND_INTERNAL ((uintptr_t)0x10000)
+
+struct gatts_conn *gatts_conn_of(struct ble_conn *c) {
+  struct gatts_conn **slot = att_gatts_slot(c);
+  return slot ? *slot : NULL;
+}
+
+bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c, uint16_t conn_handle) {
+  if (ble_dead(ble) || ble->state != BLE_ON) return false;
+  return conn_find(ble, conn_handle) == c && c->att && !att_bearer_dead(c);
+}
+
+void gatts_emit_write(uvble_t *ble, uint16_t conn_handle, uint16_t handle) {
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.gatts.conn_handle = conn_handle;
+  d.gatts.attr_handle = handle;
+  ble_irq(ble, UVBLE_IRQ_GATTS_WRITE, &d);
+}
+
+/* An application's answer as an ATT error: 1..255 as given, anything else
+ * non-zero becomes Unlikely Error. */
+static uint8_t att_code(int r) {
+  if (r == 0) return 0;
+  return r > 0 && r <= 0xff ? (uint8_t)r : UVBLE_ATT_ERR_UNLIKELY;
+}
+
+static bool app_attr(const struct gatts_attr *a) {
+  return !a->internal && (a->kind == GATTS_CHR_VALUE || a->kind == GATTS_DESC);
+}
+
+uint8_t gatts_read_request(uvble_t *ble, struct ble_conn *c,
+                           const struct gatts_attr *a) {
+  if (!app_attr(a)) return 0;
+  /* Authorization needs someone to ask (Vol 3, Part C, 10.5). */
+  if ((a->flags & UVBLE_FLAG_READ_AUTHORIZED) && !ble->irq_cb)
+    return UVBLE_ATT_ERR_INSUFFICIENT_AUTHORIZATION;
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.gatts.conn_handle = c->handle;
+  d.gatts.attr_handle = a->handle;
+  return att_code(ble_irq(ble, UVBLE_IRQ_GATTS_READ_REQUEST, &d));
+}
+
+uint8_t gatts_authorize_write(uvble_t *ble, struct ble_conn *c,
+                              const struct gatts_attr *a, const uint8_t *data,
+                              size_t len) {
+  if (!app_attr(a) || !(a->flags & UVBLE_FLAG_WRITE_AUTHORIZED)) return 0;
+  struct gatts_state *st = ble->gatts;
+  if (!st->authorize) return UVBLE_ATT_ERR_INSUFFICIENT_AUTHORIZATION;
+  return att_code(
+      st->authorize(ble, c->handle, a->handle, data, len, st->authorize_arg));
+}
+
+/* ---- per-connection state ----------------------------------------------------- */
+static void gc_free(struct gatts_conn *gc) {
+  if (!gc) return;
+  free(gc->cccd);
+  free(gc->deferred);
+  free(gc->prep);
+  free(gc);
+}
+
+static struct gatts_conn *gc_new(uint16_t n_cccd) {
+  struct gatts_conn *gc = calloc(1, sizeof *gc);
+  if (!gc) return NULL;
+  gc->cccd = calloc(n_cccd ? n_cccd : 1, sizeof *gc->cccd);
+  gc->deferred = calloc(n_cccd ? n_cccd : 1, 1);
+  if (!gc->cccd || !gc->deferred) {
+    gc_free(gc);
+    return NULL;
+  }
+  gc->n_cccd = n_cccd;
+  return gc;
+}
+
+/* ---- indications --------------------------------------------------------------- */
+static int send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
+                           const uint8_t *data, size_t len, bool internal);
+
+/* After an acknowledged indication: the oldest update MicroPython-style
+ * deferred while it was outstanding goes out with the current value. */
+static void send_deferred(uvble_t *ble, struct ble_conn *c) {
+  struct gatts_conn *gc = gatts_conn_of(c);
+  if (!gc || gc->ind_inflight) return;
+  for (uint16_t i = 0; i < gc->n_cccd; i++) {
+    if (!gc->deferred[i]) continue;
+    gc->deferred[i] = 0;
+    if (!(gc->cccd[i] & UVBLE_CCCD_INDICATE)) continue;
+    const struct gatts_attr *a = gatts_attr(ble, ble->gatts->db.cccd_value[i]);
+    if (!a) continue;
+    if (send_indication(ble, c, a->handle, a->data, a->len, a->internal) == 0)
+      return;
+  }
+}
+
+static void on_indication_done(uvble_t *ble, struct ble_conn *c, int err,
+                               const uint8_t *pdu, size_t len, void *arg) {
+  (void)pdu;
+  (void)len;
+  uintptr_t v = (uintptr_t)arg;
+  struct gatts_conn *gc = gatts_conn_of(c);
+  if (gc && gc->ind_inflight) gc->ind_inflight--;
+  uint16_t conn_handle = c->handle;
+  if (!(v & IND_INTERNAL)) {
+    uvble_irq_data_t d;
+    memset(&d, 0, sizeof d);
+    d.gatt_status.conn_handle = conn_handle;
+    d.gatt_status.value_handle = (uint16_t)v;
+    d.gatt_status.status = err;
+    ble_irq(ble, UVBLE_IRQ_GATTS_INDICATE_DONE, &d);
+  }
+  if (err == 0 && gatts_conn_alive(ble, c, conn_handle)) send_deferred(ble, c);
+}
+
+static int send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
+                           const uint8_t *data, size_t len, bool internal) {
+  size_t max = (size_t)att_mtu(c) - 3;
+  if (len > max) len = max; /* MicroPython truncates to MTU-3 */
+  uintptr_t arg = handle | (internal ? IND_INTERNAL : 0);
+  int r = att_send_indication(ble, c, handle, data, len, on_indication_done,
+                              (void *)arg);
+  struct gatts_conn *gc = gatts_conn_of(c);
+  if (r == 0 && gc) gc->ind_inflight++;
+  return r;
+}
+
+static int send_notification(uvble_t *ble, struct ble_conn *c, uint16_t handle,
+                             const uint8_t *data, size_t len) {
+  uint8_t pdu[ATT_MAX_MTU];
+  size_t max = (size_t)att_mtu(c) - 3;
+  if (len > max) len = max;
+  pdu[0] = ATT_HANDLE_VALUE_NTF;
+  put_le16(pdu + 1, handle);
+  if (len) memcpy(pdu + 3, data, len);
+  return att_send_pdu(ble, c, pdu, 3 + len);
+}
+
+/* gatts_write(send_update): notify wins over indicate; an indication waits
+ * for the previous one to that peer (MicroPython / NimBLE). */
+static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
+  uint16_t idx = (uint16_t)(a->cccd - 1);
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+    struct gatts_conn *gc = gatts_conn_of(c);
+    if (!gc || idx >= gc->n_cccd || att_bearer_dead(c)) continue;
+    uint16_t cfg = gc->cccd[idx];
+    if (cfg & UVBLE_CCCD_NOTIFY) {
+      if (send_notification(ble, c, a->handle, a->data, a->len) < 0)
+        ble->stats.att_tx_dropped++;
+    } else if (cfg & UVBLE_CCCD_INDICATE) {
+      if (gc->ind_inflight ||
+          send_indication(ble, c, a->handle, a->data, a->len, a->internal) < 0)
+        gc->deferred[idx] = 1;
+    }
+  }
+}
+
+/* ---- registration ----------------------------------------------------------------- */
+static bool advertising(const uvble_t *ble) {
+  return ble->gap && ble->gap->adv.active;
+}
+
+/* Gives every connection CCCD arrays for the new database (subscriptions
+ * to the fixed services kept, the rest cleared) and drops queued prepared
+ * writes: their handles mean nothing any more. All or nothing. */
+static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
+  unsigned n = ble->conns.count, i = 0;
+  void **mem = calloc(2 * (size_t)(n ? n : 1), sizeof *mem);
+  if (!mem) return UVBLE_ENOMEM;
+  bool ok = true;
+  for (i = 0; i < 2 * n && ok; i++) {
+    mem[i] = calloc(n_cccd ? n_cccd : 1, i % 2 ? 1 : sizeof(uint16_t));
+    ok = mem[i] != NULL;
+  }
+  if (!ok) {
+    for (i = 0; i < 2 * n; i++) free(mem[i]);
+    free(mem);
+    return UVBLE_ENOMEM;
+  }
+  i = 0;
+  for (struct ble_conn *c = ble->conns.head; c && i < n; c = c->next, i++) {
+    struct gatts_conn *gc = gatts_conn_of(c);
+    uint16_t *cccd = mem[2 * i];
+    uint8_t *deferred = mem[2 * i + 1];
+    if (!gc) {
+      free(cccd);
+      free(deferred);
+      continue;
+    }
+    for (uint16_t k = 0; k < GATTS_FIXED_CCCDS && k < gc->n_cccd; k++) {
+      cccd[k] = gc->cccd[k];
+      deferred[k] = gc->deferred[k];
+    }
+    free(gc->cccd);
+    free(gc->deferred);
+    gc->cccd = cccd;
+    gc->deferred = deferred;
+    gc->n_cccd = n_cccd;
+    free(gc->prep);
+    gc->prep = NULL;
+  }
+  free(mem);
   return 0;
 }
+
+/* Service Changed (Vol 3, Part G, 7.1) to clients that enabled it. */
+static void indicate_service_changed(uvble_t *ble) {
+  const struct gatts_attr *sc =
+      gatts_attr(ble, UVBLE_GATTS_SERVICE_CHANGED_HANDLE);
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+    struct gatts_conn *gc = gatts_conn_of(c);
+    if (!gc || !(gc->cccd[GATTS_SC_CCCD_INDEX] & UVBLE_CCCD_INDICATE) ||
+        att_bearer_dead(c))
+      continue;
+    if (gc->ind_inflight ||
+        send_indication(ble, c, sc->handle, sc->data, sc->len, true) < 0)
+      gc->deferred[GATTS_SC_CCCD_INDEX] = 1;
+  }
+}
+
+int uvble_gatts_register_services(uvble_t *ble,
+                                  const uvble_gatts_service_t *services,
+                                  size_t n, uint16_t *handles_out,
+                                  size_t handles_cap) {
+  struct gatts_state *st = ble ? ble->gatts : NULL;
+  if (!st) return UVBLE_EINVAL;
+  if (advertising(ble)) return UVBLE_EBUSY;
+  struct gatts_db db;
+  size_t nh = 0;
+  int r = gatts_db_build(&db, st, services, n, handles_out, handles_cap, &nh);
+  if (r < 0) return r;
+  r = resize_conns(ble, db.n_cccd);
+  if (r < 0) {
+    gatts_db_free(&db);
+    return r;
+  }
+  gatts_db_free(&st->db);
+  st->db = db;
+  st->generation++;
+  indicate_service_changed(ble);
+  return (int)nh;
+}
+
+/* ---- local access --------------------------------------------------------------------- */
+int uvble_gatts_read(uvble_t *ble, uint16_t value_handle, uint8_t *buf,
+                     size_t cap, size_t *len) {
+  struct gatts_attr *a = gatts_value_attr(ble, value_handle);
+  if (!a || !len) return UVBLE_EINVAL;
+  *len = a->len;
+  if (cap < a->len) return UVBLE_ENOSPC;
+  if (a->len) memcpy(buf, a->data, a->len);
+  if (a->append) a->len = 0; /* MicroPython: reading an append buffer drains it */
+  return 0;
+}
+
+int uvble_gatts_write(uvble_t *ble, uint16_t value_handle, const void *data,
+                      size_t len, bool send_update) {
+  struct gatts_attr *a = gatts_value_attr(ble, value_handle);
+  if (!a || (len && !data)) return UVBLE_EINVAL;
+  int r = gatts_db_local_write(a, data, len);
+  if (r < 0) return r;
+  if (send_update && a->cccd) update_subscribers(ble, a);
+  return 0;
+}
+
+static int value_for_send(uvble_t *ble, uint16_t conn_handle, uint16_t handle,
+                          const void **data, size_t *len,
+                          struct ble_conn **c) {
+  if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
+  *c = conn_find(ble, conn_handle);
+  if (!*c) return UVBLE_ENOTCONN;
+  const struct gatts_attr *a = gatts_value_attr(ble, handle);
+  if (!a) return UVBLE_EINVAL;
+  if (!*data) {
+    *data = a->data;
+    *len = a->len;
+  }
+  return 0;
+}
+
+int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
+                       uint16_t value_handle, const void *data, size_t len) {
+  struct ble_conn *c;
+  int r = value_for_send(ble, conn_handle, value_handle, &data, &len, &c);
+  if (r < 0) return r;
+  return send_notification(ble, c, value_handle, data, len);
+}
+
+int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
+                         uint16_t value_handle, const void *data, size_t len) {
+  struct ble_conn *c;
+  int r = value_for_send(ble, conn_handle, value_handle, &data, &len, &c);
+  if (r < 0) return r;
+  return send_indication(ble, c, value_handle, data, len, false);
+}
+
+int uvble_gatts_set_buffer(uvble_t *ble, uint16_t value_handle, size_t len,
+                           bool append) {
+  struct gatts_attr *a = gatts_value_attr(ble, value_handle);
+  if (!a) return UVBLE_EINVAL;
+  return gatts_db_set_buffer(a, len, append);
+}
+
+int uvble_gatts_set_appearance(uvble_t *ble, uint16_t appearance) {
+  if (!ble || !ble->gatts) return UVBLE_EINVAL;
+  ble->gatts->appearance = appearance;
+  struct gatts_attr *a = gatts_attr(ble, UVBLE_GATTS_APPEARANCE_HANDLE);
+  if (a && a->data) put_le16(a->data, appearance);
+  return 0;
+}
+
+int uvble_gatts_set_name_writable(uvble_t *ble, bool writable) {
+  if (!ble || !ble->gatts) return UVBLE_EINVAL;
+  ble->gatts->name_writable = writable;
+  return 0;
+}
+
+void uvble_gatts_set_write_authorizer(uvble_t *ble,
+                                      uvble_gatts_authorize_cb cb, void *arg) {
+  if (!ble || !ble->gatts) return;
+  ble->gatts->authorize = cb;
+  ble->gatts->authorize_arg = arg;
+}
+
+/* ---- module hooks ---------------------------------------------------------------------- */
+int gatts_init(uvble_t *ble) {
+  struct gatts_state *st = calloc(1, sizeof *st);
+  if (!st) return UVBLE_ENOMEM;
+  size_t nh;
+  int r = gatts_db_build(&st->db, st, NULL, 0, NULL, 0, &nh);
+  if (r < 0) {
+    free(st);
+    return r;
+  }
+  ble->gatts = st;
+  return 0;
+}
+
 void gatts_stop(uvble_t *ble, int err) {
+  /* Indications are per connection (the bearer completes them); the
+   * database and its values are configuration and stay. */
   (void)ble;
   (void)err;
 }
-void gatts_close(uvble_t *ble) { (void)ble; }
-void gatts_conn_open(uvble_t *ble, struct ble_conn *c) {
-  (void)ble;
-  (void)c;
+
+void gatts_close(uvble_t *ble) {
+  if (!ble->gatts) return;
+  gatts_db_free(&ble->gatts->db);
+  free(ble->gatts);
+  ble->gatts = NULL;
 }
+
+void gatts_conn_open(uvble_t *ble, struct ble_conn *c) {
+  struct gatts_conn **slot = att_gatts_slot(c);
+  if (!slot || !ble->gatts) return;
+  *slot = gc_new(ble->gatts->db.n_cccd);
+}
+
 void gatts_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   (void)ble;
-  (void)c;
   (void)reason;
-}
-void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
-                  size_t len) {
-  (void)ble;
-  (void)c;
-  (void)pdu;
-  (void)len;
+  struct gatts_conn **slot = att_gatts_slot(c);
+  if (!slot) return;
+  gc_free(*slot);
+  *slot = NULL;
 }

@@ -1,0 +1,145 @@
+/* GATT server internals shared by gatts.c (API, subscriptions,
+ * indications), gatts_db.c (the attribute database and value buffers) and
+ * gatts_pdu.c (the ATT server's request handlers). Private. */
+#ifndef UVBLE_GATTS_INTERNAL_H
+#define UVBLE_GATTS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uvble/gatts.h"
+#include "uvble/uuid.h"
+
+typedef struct uvble uvble_t;
+struct ble_conn;
+
+enum gatts_kind {
+  GATTS_SERVICE,     /* primary service declaration (0x2800) */
+  GATTS_CHR_DECL,    /* characteristic declaration (0x2803) */
+  GATTS_CHR_VALUE,   /* characteristic value (stored) */
+  GATTS_DESC,        /* application descriptor (stored) */
+  GATTS_CCCD,        /* client configuration, per connection */
+  GATTS_CEP,         /* extended properties (0x2900), constant */
+  GATTS_DEVICE_NAME, /* GAP Device Name: ble->cfg.gap_name */
+};
+
+struct gatts_attr {
+  uint16_t handle;
+  uint8_t kind;          /* enum gatts_kind */
+  bool internal;         /* GAP/GATT service: no irq for it */
+  uvble_uuid_t type;     /* 16- or 128-bit (ATT carries no 32-bit UUIDs) */
+  uint16_t flags;        /* UVBLE_FLAG_*; for a CCCD: its value's flags */
+  uint16_t group_end;    /* SERVICE: last handle of the service */
+  uint16_t value_handle; /* CHR_DECL, CCCD: the characteristic's value */
+  uint16_t cccd;         /* CHR_VALUE: CCCD index + 1 (0: none);
+                            CCCD: its index */
+  /* Stored value (declarations, values, descriptors, CEP, Appearance). */
+  uint8_t *data;
+  uint16_t len, cap;
+  uint16_t max_len; /* CircuitPython max_length; 0: MicroPython buffer */
+  bool fixed_len;
+  bool append;
+};
+
+struct gatts_db {
+  struct gatts_attr *attrs; /* attrs[i].handle == i + 1 */
+  uint16_t n;
+  uint16_t n_cccd;
+  uint16_t *cccd_value; /* CCCD index -> value handle */
+};
+
+/* The fixed GAP and GATT services (handles 1..9), see uvble/gatts.h. */
+#define GATTS_FIXED_ATTRS 9
+#define GATTS_FIXED_CCCDS 1
+#define GATTS_SC_CCCD_INDEX 0
+
+struct gatts_state {
+  struct gatts_db db;
+  uint32_t generation; /* bumped by every registration */
+  uint16_t appearance;
+  bool name_writable;
+  uvble_gatts_authorize_cb authorize;
+  void *authorize_arg;
+};
+
+/* One queued Prepare Write (Vol 3, Part F, 3.4.6.1). */
+struct gatts_prep {
+  uint16_t handle, offset, len;
+  uint16_t data_off; /* into gatts_prep_queue.data */
+};
+
+struct gatts_prep_queue {
+  unsigned n;
+  size_t bytes;
+  struct gatts_prep e[UVBLE_GATTS_PREPARE_MAX_ENTRIES];
+  uint8_t data[UVBLE_GATTS_PREPARE_MAX_BYTES];
+};
+
+/* Per connection, hung on the ATT bearer. */
+struct gatts_conn {
+  uint16_t *cccd;     /* by CCCD index */
+  uint8_t *deferred;  /* by CCCD index: an indication waits for the ack */
+  uint16_t n_cccd;
+  unsigned ind_inflight; /* indications sent through the bearer, unanswered */
+  struct gatts_prep_queue *prep; /* allocated on the first Prepare Write */
+};
+
+/* att.c: the bearer's slot for the server's per-connection state (NULL
+ * when the connection has no bearer). */
+struct gatts_conn **att_gatts_slot(struct ble_conn *c);
+struct gatts_conn *gatts_conn_of(struct ble_conn *c);
+
+/* ---- gatts_db.c ---- */
+/* Builds a database: the fixed services then the application's. handles
+ * receives the value handles (MicroPython's order); *nhandles their count.
+ * Returns 0 or UVBLE_EINVAL / UVBLE_ENOSPC / UVBLE_ERANGE / UVBLE_ENOMEM. */
+int gatts_db_build(struct gatts_db *db, const struct gatts_state *st,
+                   const uvble_gatts_service_t *services, size_t n,
+                   uint16_t *handles, size_t handles_cap, size_t *nhandles);
+void gatts_db_free(struct gatts_db *db);
+struct gatts_attr *gatts_attr(uvble_t *ble, uint16_t handle);
+/* A stored characteristic value or application descriptor, else NULL. */
+struct gatts_attr *gatts_value_attr(uvble_t *ble, uint16_t handle);
+/* The attribute's current value as this connection sees it; tmp holds
+ * values computed on the fly. */
+const uint8_t *gatts_attr_value(uvble_t *ble, struct ble_conn *c,
+                                const struct gatts_attr *a, uint8_t tmp[2],
+                                size_t *len);
+/* A local write (uvble_gatts_write). Returns 0 or a negative error. */
+int gatts_db_local_write(struct gatts_attr *a, const uint8_t *data,
+                         size_t len);
+/* Checks a peer's write of the complete value (offset 0); returns 0 or the
+ * ATT error. Prepared writes are assembled first. */
+uint8_t gatts_db_check_remote(uvble_t *ble, const struct gatts_attr *a,
+                              const uint8_t *data, size_t len);
+/* Applies a peer's write already checked: stored values follow MicroPython
+ * (truncate, or append), the Device Name replaces config gap_name, a CCCD
+ * is set for this connection. */
+void gatts_db_remote_write(uvble_t *ble, struct ble_conn *c,
+                           struct gatts_attr *a, const uint8_t *data,
+                           size_t len);
+int gatts_db_set_buffer(struct gatts_attr *a, size_t len, bool append);
+
+/* ---- gatts_pdu.c ---- */
+/* Permission checks for a peer's access (0 or the ATT error). */
+uint8_t gatts_check_read(uvble_t *ble, struct ble_conn *c,
+                         const struct gatts_attr *a);
+uint8_t gatts_check_write(uvble_t *ble, struct ble_conn *c,
+                          const struct gatts_attr *a);
+
+/* ---- gatts.c ---- */
+/* The irq and authorizer calls made while serving a PDU: after one, the
+ * connection may be gone (the app closed the stack) and the database may
+ * have been replaced (handles stay valid, pointers do not). */
+bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c, uint16_t conn_handle);
+void gatts_emit_write(uvble_t *ble, uint16_t conn_handle, uint16_t handle);
+/* Raises READ_REQUEST for an application value; 0 or the ATT error. */
+uint8_t gatts_read_request(uvble_t *ble, struct ble_conn *c,
+                           const struct gatts_attr *a);
+/* Asks the write authorizer when the attribute needs it. */
+uint8_t gatts_authorize_write(uvble_t *ble, struct ble_conn *c,
+                              const struct gatts_attr *a, const uint8_t *data,
+                              size_t len);
+
+#endif
