@@ -37,19 +37,32 @@ static void free_txq(struct ble_conn *c) {
   c->txq_bytes = 0;
 }
 
+static void conn_unlink(uvble_t *ble, struct ble_conn **pp,
+                        struct ble_conn *conn) {
+  *pp = conn->next;
+  ble->conns.count--;
+  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
+}
+
 void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   struct ble_conn **pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
   if (!*pp) return;
+  if (conn->removing) {
+    /* Called again from an irq that a layer's conn_closed hook raised (the
+     * app closed or powered down the stack from a DONE handler): only leave
+     * the table; the outer call is still running the hooks on conn and
+     * frees it afterwards. */
+    conn_unlink(ble, pp, conn);
+    return;
+  }
+  conn->removing = true;
   /* Layers complete what is pending on the link while it is still in the
    * table (they may look it up), then it goes. */
   modules_conn_closed(ble, conn, reason);
   pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
-  if (!*pp) return; /* removed re-entrantly */
-  *pp = conn->next;
-  ble->conns.count--;
-  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
+  if (*pp) conn_unlink(ble, pp, conn);
   /* The controller flushes what it held for the handle and does not report
    * those packets as completed (Vol 4, Part E, 4.1.1). */
   ble->hci.acl_free += conn->acl_in_flight;

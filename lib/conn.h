@@ -26,6 +26,7 @@ struct ble_conn {
   uvble_addr_t peer;
   uint16_t interval, latency, supervision_timeout;
   bool disconnecting;
+  bool removing; /* conn_remove is running the layers' conn_closed hooks */
 
   /* transmit */
   struct acl_pdu *txq_head, *txq_tail;
