@@ -123,6 +123,32 @@ static void check_small(bond_store_t *s) {
 
 /* ---- round trips ------------------------------------------------------------ */
 
+/* After round_trip_key_file's changes: everything persisted, in order;
+ * then erase. */
+static void check_persisted_then_erase(const paths_t *p) {
+  uint8_t v[BOND_STORE_VALUE_MAX], k[BOND_STORE_KEY_MAX];
+  size_t kl = 99;
+  bond_store_t *s = open_ok(p);
+  CHECK_EQ(bond_store_count(s), 4);
+  CHECK_EQ(bond_store_get(s, 2, ADDR1, 7, v, sizeof(v)), 5);
+  CHECK_MEM(v, "BBBBB", 5);
+  CHECK_EQ(bond_store_get_index(s, 1, 0, k, sizeof(k), &kl, v, sizeof(v)), 2);
+  CHECK_MEM(k, ADDR2, 7);
+  CHECK_EQ(bond_store_get(s, 10, (const uint8_t *)"irk", 3, v, sizeof(v)), 16);
+  CHECK_MEM(v, "0123456789abcdef", 16);
+  CHECK_EQ(bond_store_get(s, 7, NULL, 0, v, sizeof(v)), 0);
+
+  /* Erase leaves an empty store file behind. */
+  CHECK_EQ(bond_store_erase(s), 0);
+  CHECK_EQ(bond_store_count(s), 0);
+  CHECK_EQ(bond_store_get(s, 2, ADDR1, 7, v, sizeof(v)), UVBLE_ENOENT);
+  bond_store_close(s);
+  CHECK_EQ(file_mode(p->store), 0600);
+  s = open_ok(p);
+  CHECK_EQ(bond_store_count(s), 0);
+  bond_store_close(s);
+}
+
 TEST(round_trip_key_file) {
   paths_t p;
   paths_init(&p);
@@ -186,27 +212,7 @@ TEST(round_trip_key_file) {
   CHECK_MEM(k, ADDR2, 7);
   CHECK_EQ(bond_store_count(s), 4);
   bond_store_close(s);
-
-  /* Everything persisted, in order. */
-  s = open_ok(&p);
-  CHECK_EQ(bond_store_count(s), 4);
-  CHECK_EQ(bond_store_get(s, 2, ADDR1, 7, v, sizeof(v)), 5);
-  CHECK_MEM(v, "BBBBB", 5);
-  CHECK_EQ(bond_store_get_index(s, 1, 0, k, sizeof(k), &kl, v, sizeof(v)), 2);
-  CHECK_MEM(k, ADDR2, 7);
-  CHECK_EQ(bond_store_get(s, 10, (const uint8_t *)"irk", 3, v, sizeof(v)), 16);
-  CHECK_MEM(v, "0123456789abcdef", 16);
-  CHECK_EQ(bond_store_get(s, 7, NULL, 0, v, sizeof(v)), 0);
-
-  /* Erase leaves an empty store file behind. */
-  CHECK_EQ(bond_store_erase(s), 0);
-  CHECK_EQ(bond_store_count(s), 0);
-  CHECK_EQ(bond_store_get(s, 2, ADDR1, 7, v, sizeof(v)), UVBLE_ENOENT);
-  bond_store_close(s);
-  CHECK_EQ(file_mode(p.store), 0600);
-  s = open_ok(&p);
-  CHECK_EQ(bond_store_count(s), 0);
-  bond_store_close(s);
+  check_persisted_then_erase(&p);
   CHECK_EQ(stray_files(&p), 0);
   paths_cleanup(&p);
 }
