@@ -1,7 +1,7 @@
 /* L2CAP LE signalling (CID 5) as other layers use it. Private.
  * l2cap_signal.c implements it; gap (connection parameters) uses it. */
-#ifndef UVBLE_L2CAP_H
-#define UVBLE_L2CAP_H
+#ifndef UVBLE_LIB_L2CAP_H
+#define UVBLE_LIB_L2CAP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,65 @@
+/* An in-memory controller pair: two uvble hosts in one process joined by a
+ * tiny forwarding "controller" on two uvble_transport_mem_pair()s. It
+ * answers the init sequence like a plain LE 5.0 controller, creates a
+ * connection on both sides when asked (A central, B peripheral), forwards
+ * ACL from one host to the other unchanged (the packet boundary flag of a
+ * start becomes "automatically flushable", as controllers deliver it), and
+ * returns Number Of Completed Packets for every forwarded packet. There is
+ * no radio: throughput is limited only by the hosts and by the ACL buffer
+ * size and count each host is told (defaults 251 bytes x 8).
+ *
+ * Used by the L2CAP benchmark and by end-to-end unit tests. */
+#ifndef UVBLE_TEST_MEMCTL_H
+#define UVBLE_TEST_MEMCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "uvble/uvble.h"
+
+typedef struct memctl memctl_t;
+
+struct memctl_config {
+  uint16_t acl_mtu;   /* LE ACL data length each host is told (27..4096) */
+  uint8_t acl_pkts;   /* LE ACL buffers each host is told (1..255) */
+  /* Completions: 0 (default) sends one Number Of Completed Packets event
+   * per forwarded packet; N > 0 gathers them and sends one event per N
+   * packets or when the loop goes idle, whichever comes first (what real
+   * controllers do). */
+  unsigned completed_batch;
+};
+
+struct memctl_stats {
+  uint64_t acl_packets[2]; /* forwarded from host A (0) and B (1) */
+  uint64_t acl_bytes[2];
+  uint64_t acl_dropped;    /* for an unknown connection handle */
+  uint64_t acl_over_mtu;   /* longer than the host was told it may send */
+  uint64_t acl_over_buffers; /* sent with no buffer free (host broke flow control) */
+  uint64_t commands;
+  uint64_t completed_events;
+};
+
+/* Creates the controller and the two hosts' transport ends (to hand to
+ * uvble_new_with_transport). cfg may be NULL for the defaults. */
+memctl_t *memctl_new(uv_loop_t *loop, const struct memctl_config *cfg,
+                     uvble_transport_t **host_a, uvble_transport_t **host_b);
+
+/* memctl_new plus two stacks brought up (uvble_active run to completion).
+ * Returns 0 or the error. */
+int memctl_bring_up(uv_loop_t *loop, const struct memctl_config *cfg,
+                    memctl_t **m, uvble_t **a, uvble_t **b);
+
+/* Connects the two hosts: LE Connection Complete on both (A central, B
+ * peripheral); returns the handle (the same on both sides), or -1 when
+ * there is no free handle. Events arrive on a later loop iteration. */
+int memctl_connect(memctl_t *m);
+/* Ends a connection: Disconnection Complete on both sides with reason. */
+void memctl_disconnect(memctl_t *m, uint16_t handle, uint8_t reason);
+
+void memctl_get_stats(const memctl_t *m, struct memctl_stats *out);
+/* Closes the controller's transport ends; the hosts see their transport
+ * reset. Safe after the hosts were closed. */
+void memctl_free(memctl_t *m);
+
+#endif
