@@ -406,4 +406,55 @@ TEST(power_down_from_inside_a_result_irq) {
   peer_down();
 }
 
+static int close_on_disconnected_hook(int ev, const uvble_irq_data_t *d) {
+  if (ev == UVBLE_IRQ_GATTC_READ_DONE &&
+      d->gatt_status.status == UVBLE_EDISCONNECTED && ble) {
+    uvble_close(ble, NULL);
+    ble = NULL;
+  }
+  return 0;
+}
+
+TEST(close_from_a_done_raised_by_the_link_dropping) {
+  /* The DONE comes from inside the connection's removal; closing the stack
+   * there removes the same connection again. */
+  peer_up();
+  irq_hook = close_on_disconnected_hook;
+  REQUIRE_EQ(start_op(OP_READ), 0);
+  REQUIRE_EQ(start_op(OP_SVC), 0);
+  uint8_t got[600];
+  REQUIRE(peer_recv(got) > 0);
+  sc_disconnect(sc, CONN, 0x08);
+  run_for(&loop, 20);
+  CHECK(ble == NULL);
+  CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
+  peer_down();
+}
+
+static int off_on_disconnected_hook(int ev, const uvble_irq_data_t *d) {
+  if (ev == UVBLE_IRQ_GATTC_READ_DONE &&
+      d->gatt_status.status == UVBLE_EDISCONNECTED)
+    uvble_active(ble, false, NULL);
+  return 0;
+}
+
+TEST(power_down_from_a_done_raised_by_the_link_dropping) {
+  peer_up();
+  irq_hook = off_on_disconnected_hook;
+  REQUIRE_EQ(start_op(OP_READ), 0);
+  REQUIRE_EQ(start_op(OP_WRITE), 0);
+  uint8_t got[600];
+  REQUIRE(peer_recv(got) > 0);
+  sc_disconnect(sc, CONN, 0x08);
+  run_for(&loop, 30);
+  CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
+  int w = wait_ev(UVBLE_IRQ_GATTC_WRITE_DONE, 0, 100);
+  REQUIRE(w > 0);
+  CHECK_EQ(evs[w].d.gatt_status.status, UVBLE_EDISCONNECTED);
+  CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_WRITE_DONE), 1);
+  CHECK(!uvble_is_active(ble));
+  CHECK(conn_find(ble, CONN) == NULL);
+  peer_down();
+}
+
 TEST_MAIN()
