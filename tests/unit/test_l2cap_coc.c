@@ -58,22 +58,25 @@ struct side {
   struct ev ev[MAX_EV];
   int nev;
   int accept_ret;
-  bool auto_read;   /* read each SDU on RECV and check it */
-  struct stream rx; /* what this side expects */
-  size_t rx_target; /* bytes after which it stops checking */
-  int rx_errors;
-  /* sending */
-  struct stream tx;
-  size_t tx_target;
-  uint16_t tx_conn, tx_cid;
-  bool tx_active;
-  int send_ready;
-  int sends_stalled;
-  uint8_t *buf;
+};
+
+/* One direction of one channel: a sender pumping a stream, a receiver
+ * checking it. */
+struct flow {
+  struct side *txs, *rxs;
+  uint16_t tx_conn, tx_cid, rx_conn, rx_cid;
+  struct stream tx, rx;
+  size_t target;
+  bool tx_active, rx_auto;
+  bool discard; /* read without checking */
+  int send_ready, stalls, rx_errors, send_errors;
 };
 
 static struct side sa, sb;
+static struct flow flows[8];
+static int nflows;
 static memctl_t *mc;
+static uint8_t *txbuf;
 
 static int count_ev(const struct side *s, int type) {
   int n = 0;
@@ -87,36 +90,39 @@ static const struct ev *find_ev(const struct side *s, int type, int nth) {
   return NULL;
 }
 
-static void pump_tx(struct side *s) {
-  while (s->tx_active && s->tx.bytes_done < s->tx_target) {
-    size_t len = stream_next(&s->tx, s->buf);
-    int r = uvble_l2cap_send(s->ble, s->tx_conn, s->tx_cid, s->buf, len);
+static void pump_tx(struct flow *f) {
+  while (f->tx_active && f->tx.bytes_done < f->target) {
+    size_t len = stream_next(&f->tx, txbuf);
+    int r = uvble_l2cap_send(f->txs->ble, f->tx_conn, f->tx_cid, txbuf, len);
     if (r == UVBLE_EAGAIN) {
-      s->sends_stalled++;
+      f->stalls++;
       return;
     }
     if (r < 0) {
-      s->tx_active = false;
+      f->send_errors++;
+      f->tx_active = false;
       return;
     }
-    stream_advance(&s->tx, len);
+    stream_advance(&f->tx, len);
     if (r == 0) {
-      s->sends_stalled++;
+      f->stalls++;
       return;
     }
   }
 }
 
-static void read_all(struct side *s, uint16_t conn, uint16_t cid) {
+static void read_all(struct flow *f) {
   static uint8_t got[70000], want[70000];
   for (;;) {
-    int n = uvble_l2cap_recvinto(s->ble, conn, cid, NULL, 0);
+    int n = uvble_l2cap_recvinto(f->rxs->ble, f->rx_conn, f->rx_cid, NULL, 0);
     if (n <= 0) return;
-    int r = uvble_l2cap_recvinto(s->ble, conn, cid, got, sizeof got);
-    if (r != n) s->rx_errors++;
-    size_t wl = stream_next(&s->rx, want);
-    if (wl != (size_t)r || memcmp(got, want, wl) != 0) s->rx_errors++;
-    stream_advance(&s->rx, wl);
+    int r = uvble_l2cap_recvinto(f->rxs->ble, f->rx_conn, f->rx_cid, got,
+                                 sizeof got);
+    if (r != n) f->rx_errors++;
+    if (f->discard) continue;
+    size_t wl = stream_next(&f->rx, want);
+    if (wl != (size_t)r || memcmp(got, want, wl) != 0) f->rx_errors++;
+    stream_advance(&f->rx, wl);
   }
 }
 
@@ -139,7 +145,6 @@ static int on_irq(uvble_t *ble, int type, const uvble_irq_data_t *d,
       e.cid = d->l2cap_disconnect.cid;
       e.psm = d->l2cap_disconnect.psm;
       e.status = d->l2cap_disconnect.status;
-      if (e.cid == s->tx_cid) s->tx_active = false;
       break;
     case UVBLE_IRQ_L2CAP_RECV:
     case UVBLE_IRQ_L2CAP_SEND_READY:
@@ -151,13 +156,23 @@ static int on_irq(uvble_t *ble, int type, const uvble_irq_data_t *d,
       e.conn = d->connect.conn_handle;
       break;
   }
-  /* Data events are many: keep only the first ones. */
+  /* Data events are many: only the first ones are kept. */
   if (s->nev < MAX_EV) s->ev[s->nev++] = e;
   if (type == UVBLE_IRQ_L2CAP_ACCEPT) return s->accept_ret;
-  if (type == UVBLE_IRQ_L2CAP_RECV && s->auto_read) read_all(s, e.conn, e.cid);
-  if (type == UVBLE_IRQ_L2CAP_SEND_READY) {
-    s->send_ready++;
-    pump_tx(s);
+  for (int i = 0; i < nflows; i++) {
+    struct flow *f = &flows[i];
+    bool is_tx = f->txs == s && f->tx_conn == e.conn && f->tx_cid == e.cid;
+    bool is_rx = f->rxs == s && f->rx_conn == e.conn && f->rx_cid == e.cid;
+    if (type == UVBLE_IRQ_L2CAP_DISCONNECT && is_tx) {
+      f->tx_active = false;
+      f->tx_cid = 0; /* the CID may be reused by a new channel */
+    }
+    if (type == UVBLE_IRQ_L2CAP_DISCONNECT && is_rx) f->rx_cid = 0;
+    if (type == UVBLE_IRQ_L2CAP_RECV && is_rx && f->rx_auto) read_all(f);
+    if (type == UVBLE_IRQ_L2CAP_SEND_READY && is_tx) {
+      f->send_ready++;
+      pump_tx(f);
+    }
   }
   return 0;
 }
@@ -166,8 +181,9 @@ static void setup(const struct memctl_config *cfg) {
   uv_loop_init(&loop);
   memset(&sa, 0, sizeof sa);
   memset(&sb, 0, sizeof sb);
-  sa.buf = malloc(70000);
-  sb.buf = malloc(70000);
+  memset(flows, 0, sizeof flows);
+  nflows = 0;
+  txbuf = malloc(70000);
   REQUIRE_EQ(memctl_bring_up(&loop, cfg, &mc, &sa.ble, &sb.ble), 0);
   uvble_irq(sa.ble, on_irq, &sa);
   uvble_irq(sb.ble, on_irq, &sb);
@@ -179,8 +195,7 @@ static void teardown(void) {
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
-  free(sa.buf);
-  free(sb.buf);
+  free(txbuf);
 }
 
 struct wait_ev {
@@ -324,39 +339,58 @@ TEST(accept_handler_rejects_with_its_result) {
   teardown();
 }
 
-/* Runs A -> B over one channel until target bytes arrived (or timeout). */
-static bool rx_done(void *arg) {
-  (void)arg;
-  return sb.rx.bytes_done >= sb.rx_target || !sa.tx_active;
+/* Starts a flow from side txs to side rxs over the given channel ends. */
+static struct flow *start_flow(struct side *txs, uint16_t tconn, uint16_t tcid,
+                               struct side *rxs, uint16_t rconn, uint16_t rcid,
+                               size_t target, size_t min, size_t max,
+                               uint64_t seed) {
+  struct flow *f = &flows[nflows++];
+  f->txs = txs;
+  f->rxs = rxs;
+  f->tx_conn = tconn;
+  f->tx_cid = tcid;
+  f->rx_conn = rconn;
+  f->rx_cid = rcid;
+  f->tx = (struct stream){seed, min, max, 0, 0};
+  f->rx = f->tx;
+  f->target = target;
+  f->tx_active = true;
+  f->rx_auto = true;
+  pump_tx(f);
+  return f;
 }
 
-static void start_stream(uint16_t h, uint16_t acid, size_t target,
-                         size_t min, size_t max, uint64_t seed) {
-  sa.tx = (struct stream){seed, min, max, 0, 0};
-  sb.rx = sa.tx;
-  sa.tx_target = sb.rx_target = target;
-  sa.tx_conn = h;
-  sa.tx_cid = acid;
-  sa.tx_active = true;
-  sb.auto_read = true;
-  pump_tx(&sa);
+/* Every flow delivered its target, or stopped sending. */
+static bool flows_done(void *arg) {
+  (void)arg;
+  for (int i = 0; i < nflows; i++)
+    if (flows[i].tx_active && flows[i].rx.bytes_done < flows[i].target)
+      return false;
+  return true;
+}
+
+static bool flow_ok(const struct flow *f) {
+  return f->rx_errors == 0 && f->send_errors == 0 &&
+         f->rx.bytes_done >= f->target &&
+         f->rx.bytes_done == f->tx.bytes_done &&
+         f->rx.sdus_done == f->tx.sdus_done;
 }
 
 TEST(ten_megabytes_in_random_sdu_sizes_arrive_intact) {
   setup(NULL);
   REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 2000), 0);
   uint16_t h = link_up();
-  uint16_t acid = chan_up(h, PSM, 2000, NULL);
-  start_stream(h, acid, 10 * 1000 * 1000, 1, 2000, 0x9E3779B97F4A7C15ull);
-  REQUIRE(run_until_pred(&loop, rx_done, NULL, 60000));
-  CHECK_EQ(sb.rx_errors, 0);
-  CHECK_EQ(sb.rx.bytes_done, sa.tx.bytes_done);
-  CHECK_EQ(sb.rx.sdus_done, sa.tx.sdus_done);
-  CHECK(sa.send_ready > 0); /* the sender did stall and resume */
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 2000, &bcid);
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 10 * 1000 * 1000, 1,
+                              2000, 0x9E3779B97F4A7C15ull);
+  REQUIRE(run_until_pred(&loop, flows_done, NULL, 60000));
+  CHECK(flow_ok(f));
+  CHECK(f->send_ready > 0); /* the sender did stall and resume */
   uvble_l2cap_stats_t st;
   uvble_l2cap_get_stats(sb.ble, &st);
-  CHECK_EQ(st.rx_sdus, sb.rx.sdus_done);
-  CHECK_EQ(st.rx_bytes, sb.rx.bytes_done);
+  CHECK_EQ(st.rx_sdus, f->rx.sdus_done);
+  CHECK_EQ(st.rx_bytes, f->rx.bytes_done);
   CHECK_EQ(st.viol_no_credits + st.viol_kframe_over_mps + st.viol_sdu_over_mtu +
                st.viol_sdu_overrun + st.viol_bad_kframe + st.viol_credit_overflow,
            0);
@@ -374,14 +408,14 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  start_stream(h, acid, 400000, 100, 1000, 42);
-  sb.auto_read = false; /* B does not read */
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
+  f->rx_auto = false; /* B does not read */
   run_for(&loop, 300);
   /* The sender filled its buffer and stalled; B holds no more than the
    * buffer its credits allow, and no SEND_READY came. */
-  CHECK(sa.tx.bytes_done < 400000);
-  CHECK(sa.sends_stalled > 0);
-  CHECK_EQ(sa.send_ready, 0);
+  CHECK(f->tx.bytes_done < 400000);
+  CHECK(f->stalls > 0);
+  CHECK_EQ(f->send_ready, 0);
   uvble_l2cap_chan_info_t bi, ai;
   REQUIRE_EQ(uvble_l2cap_chan_info(sb.ble, h, bcid, &bi), 0);
   REQUIRE_EQ(uvble_l2cap_chan_info(sa.ble, h, acid, &ai), 0);
@@ -391,17 +425,293 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   CHECK_EQ(bi.rx_credits, 0);
   CHECK_EQ(ai.tx_credits, 0);
   CHECK(ai.tx_queued > 0);
-  size_t sent_while_stalled = sa.tx.bytes_done;
+  size_t sent_while_stalled = f->tx.bytes_done;
   run_for(&loop, 200);
-  CHECK_EQ(sa.tx.bytes_done, sent_while_stalled);
-  /* Reading resumes the flow; everything arrives in order. */
-  sb.auto_read = true;
-  read_all(&sb, h, bcid);
-  REQUIRE(run_until_pred(&loop, rx_done, NULL, 20000));
-  CHECK_EQ(sb.rx_errors, 0);
-  CHECK_EQ(sb.rx.bytes_done, sa.tx.bytes_done);
-  CHECK(sa.send_ready > 0);
+  CHECK_EQ(f->tx.bytes_done, sent_while_stalled);
+  CHECK_EQ(f->rx.bytes_done, 0);
+  /* Reading resumes the flow; everything arrives, in order. */
+  f->rx_auto = true;
+  read_all(f);
+  REQUIRE(run_until_pred(&loop, flows_done, NULL, 20000));
+  CHECK(flow_ok(f));
+  CHECK(f->send_ready > 0);
   teardown();
+}
+
+TEST(several_channels_interleave_on_one_and_two_connections) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1500), 0);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM + 1, 600), 0);
+  REQUIRE_EQ(uvble_l2cap_listen(sa.ble, PSM + 2, 800), 0);
+  uint16_t h1 = link_up(), h2 = link_up();
+  REQUIRE(h1 != h2);
+  uint16_t b1, b2, b3;
+  uint16_t a1 = chan_up(h1, PSM, 1500, &b1);
+  uint16_t a2 = chan_up(h1, PSM + 1, 600, &b2);
+  uint16_t a3 = chan_up(h2, PSM, 700, &b3);
+  /* and one opened by B towards A */
+  int nconn = count_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT);
+  int nbconn = count_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT);
+  int bx = uvble_l2cap_connect(sb.ble, h1, PSM + 2, 900);
+  REQUIRE(bx >= 0x40);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, nconn + 1, 1000));
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT, nbconn + 1, 1000));
+  uint16_t ax = find_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, nconn)->cid;
+  CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, nconn)->psm, PSM + 2);
+  CHECK(a1 != a2);
+  struct flow *f[6];
+  f[0] = start_flow(&sa, h1, a1, &sb, h1, b1, 600000, 1, 1500, 1);
+  f[1] = start_flow(&sa, h1, a2, &sb, h1, b2, 300000, 1, 600, 2);
+  f[2] = start_flow(&sa, h2, a3, &sb, h2, b3, 400000, 200, 700, 3);
+  f[3] = start_flow(&sb, h1, b1, &sa, h1, a1, 300000, 1, 1500, 4); /* duplex */
+  f[4] = start_flow(&sb, h1, (uint16_t)bx, &sa, h1, ax, 300000, 1, 800, 5);
+  f[5] = start_flow(&sa, h1, ax, &sb, h1, (uint16_t)bx, 300000, 1, 900, 6);
+  REQUIRE(run_until_pred(&loop, flows_done, NULL, 60000));
+  for (int i = 0; i < 6; i++) {
+    if (!flow_ok(f[i]))
+      test_fail(__FILE__, __LINE__,
+                "flow %d: rx_errors %d send_errors %d rx %zu/%zu tx %zu/%zu", i,
+                f[i]->rx_errors, f[i]->send_errors, f[i]->rx.bytes_done,
+                f[i]->rx.sdus_done, f[i]->tx.bytes_done, f[i]->tx.sdus_done);
+  }
+  /* They really shared the link: the small flows did not wait for the
+   * big one to finish (each SEND_READY-ed while others were running). */
+  CHECK(f[1]->send_ready > 0 && f[0]->send_ready > 0);
+  teardown();
+}
+
+static bool some_rx(void *arg) {
+  const struct flow *f = arg;
+  return f->rx.bytes_done >= 100000;
+}
+
+/* Disconnects mid-transfer from the sender (who = 0) or the receiver. */
+static void disconnect_mid_transfer(int who) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1000), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 1000, &bcid);
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+                              1000, 7);
+  REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
+  if (who == 0)
+    CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, acid), 0);
+  else
+    CHECK_EQ(uvble_l2cap_disconnect(sb.ble, h, bcid), 0);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 2000));
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 2000));
+  CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->status, 0);
+  CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->status, 0);
+  CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, acid);
+  CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, bcid);
+  /* What arrived is an intact prefix of what was sent. */
+  CHECK_EQ(f->rx_errors, 0);
+  CHECK(f->rx.bytes_done <= f->tx.bytes_done);
+  CHECK(f->rx.bytes_done < 50 * 1000 * 1000);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, acid, "x", 1), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_recvinto(sb.ble, h, bcid, NULL, 0), UVBLE_ENOTCONN);
+  uvble_l2cap_stats_t st;
+  uvble_l2cap_get_stats(sa.ble, &st);
+  CHECK_EQ(st.sig_timeouts, 0);
+  /* The link is still fine: a new channel works. */
+  uint16_t b2;
+  uint16_t a2 = chan_up(h, PSM, 1000, &b2);
+  struct flow *g = start_flow(&sa, h, a2, &sb, h, b2, 20000, 1, 1000, 8);
+  REQUIRE(run_until_pred(&loop, flows_done, NULL, 10000));
+  CHECK(flow_ok(g));
+  teardown();
+}
+
+TEST(sender_disconnects_mid_transfer) { disconnect_mid_transfer(0); }
+TEST(receiver_disconnects_mid_transfer) { disconnect_mid_transfer(1); }
+
+TEST(link_loss_ends_every_channel_and_pending_connect) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1000), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 1000, &bcid);
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+                              1000, 9);
+  REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
+  /* A request still in flight when the link goes. */
+  int pending = uvble_l2cap_connect(sa.ble, h, PSM, 500);
+  REQUIRE(pending >= 0x40);
+  memctl_disconnect(mc, h, 0x08);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 2, 2000));
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 2000));
+  int seen_open = 0, seen_pending = 0;
+  for (int i = 0; i < 2; i++) {
+    const struct ev *e = find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, i);
+    if (e->cid == acid && e->status == 0) seen_open++;
+    if (e->cid == pending && e->status == UVBLE_EDISCONNECTED) seen_pending++;
+  }
+  CHECK_EQ(seen_open, 1);
+  CHECK_EQ(seen_pending, 1);
+  CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, bcid);
+  /* The channel events came before the link's own. */
+  int ia = -1, il = -1;
+  for (int i = 0; i < sa.nev; i++) {
+    if (sa.ev[i].type == UVBLE_IRQ_L2CAP_DISCONNECT) ia = i;
+    if (sa.ev[i].type == UVBLE_IRQ_PERIPHERAL_DISCONNECT && il < 0) il = i;
+  }
+  CHECK(ia >= 0 && il > ia);
+  CHECK_EQ(f->rx_errors, 0);
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, PSM, 500), UVBLE_ENOTCONN);
+  teardown();
+}
+
+TEST(send_size_rules_and_bad_handles) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 512), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 100, &bcid); /* ours 100, peer's 512 */
+  uint8_t big[600];
+  memset(big, 0x5a, sizeof big);
+  /* MicroPython's rules: not above the peer's MTU, not above twice ours. */
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, acid, big, 201), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, acid, big, 200), 1);
+  CHECK_EQ(uvble_l2cap_send(sb.ble, h, bcid, big, 101), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_send(sb.ble, h, bcid, big, 100), 1);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, acid, big, 0), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, acid, NULL, 5), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, 0x7f, big, 5), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, 0x04, big, 5), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h + 1, acid, big, 5), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_recvinto(sa.ble, h, 0x7f, big, 5), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, 0x7f), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, 0, 100), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, 0x100, 100), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, PSM, 22), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h + 1, PSM, 100), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_l2cap_listen(sb.ble, PSM, 512), UVBLE_EALREADY);
+  CHECK_EQ(uvble_l2cap_listen(sb.ble, 0, 512), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_listen(sb.ble, 0x81, 22), UVBLE_EINVAL);
+  /* The 200-byte SDU arrives whole at B, the 100-byte one at A. */
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_RECV, 1, 1000));
+  CHECK_EQ(uvble_l2cap_recvinto(sb.ble, h, bcid, big, sizeof big), 200);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_RECV, 1, 1000));
+  CHECK_EQ(uvble_l2cap_recvinto(sa.ble, h, acid, big, sizeof big), 100);
+  teardown();
+}
+
+TEST(ignoring_the_stall_gets_eagain_then_send_ready) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_set_opt(sa.ble, UVBLE_L2CAP_OPT_TX_BUFFER, 4096), 0);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1000), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 1000, &bcid);
+  uvble_l2cap_chan_info_t ai;
+  REQUIRE_EQ(uvble_l2cap_chan_info(sa.ble, h, acid, &ai), 0);
+  CHECK_EQ(ai.tx_buffer, 4096);
+  uint8_t sdu[1000];
+  memset(sdu, 1, sizeof sdu);
+  int r, n = 0, zeros = 0;
+  /* 32 credits of 247 bytes go straight to the link; then the buffer. */
+  while ((r = uvble_l2cap_send(sa.ble, h, acid, sdu, sizeof sdu)) >= 0 &&
+         n < 100) {
+    n++;
+    zeros += r == 0;
+  }
+  CHECK_EQ(r, UVBLE_EAGAIN);
+  CHECK(zeros >= 1);
+  CHECK(n > 4 && n < 100);
+  struct flow *f = &flows[nflows++]; /* B reads whatever comes */
+  f->rxs = &sb;
+  f->rx_conn = h;
+  f->rx_cid = bcid;
+  f->rx_auto = f->discard = true;
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_SEND_READY, 1, 2000));
+  const struct ev *e = find_ev(&sa, UVBLE_IRQ_L2CAP_SEND_READY, 0);
+  CHECK_EQ(e->cid, acid);
+  CHECK_EQ(e->status, 0);
+  teardown();
+}
+
+TEST(sixty_four_channels_on_one_link) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 100), 0);
+  uint16_t h = link_up();
+  int cids[64];
+  for (int i = 0; i < 64; i++) {
+    cids[i] = uvble_l2cap_connect(sa.ble, h, PSM, 100);
+    REQUIRE(cids[i] >= 0x40 && cids[i] <= 0x7f);
+  }
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, PSM, 100), UVBLE_ENOSPC);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, 64, 5000));
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT, 64, 5000));
+  /* Each carries its own data. */
+  for (int i = 0; i < 64; i++) {
+    uint8_t v = (uint8_t)i;
+    CHECK_EQ(uvble_l2cap_send(sa.ble, h, (uint16_t)cids[i], &v, 1), 1);
+  }
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_RECV, 64, 5000));
+  int ok = 0;
+  for (int i = 0; i < 64; i++) {
+    const struct ev *c = find_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT, i);
+    uint8_t v = 0xff;
+    /* B's i-th channel is A's i-th (requests answered in order). */
+    if (uvble_l2cap_recvinto(sb.ble, h, c->cid, &v, 1) == 1 && v == i) ok++;
+  }
+  CHECK_EQ(ok, 64);
+  /* Freed CIDs are reused. */
+  CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, (uint16_t)cids[5]), 0);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  CHECK_EQ(uvble_l2cap_connect(sa.ble, h, PSM, 100), cids[5]);
+  teardown();
+}
+
+TEST(disconnect_while_connecting_closes_once_answered) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 100), 0);
+  uint16_t h = link_up();
+  int cid = uvble_l2cap_connect(sa.ble, h, PSM, 100);
+  REQUIRE(cid >= 0x40);
+  CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, (uint16_t)cid), 0);
+  CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, (uint16_t)cid), UVBLE_EALREADY);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT), 0);
+  CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->status, 0);
+  CHECK_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT), 1);
+  teardown();
+}
+
+TEST(one_credit_window_and_maximum_sdus) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_set_opt(sb.ble, UVBLE_L2CAP_OPT_CREDITS, 1), 0);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 65535), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 65535, &bcid);
+  uvble_l2cap_chan_info_t bi;
+  REQUIRE_EQ(uvble_l2cap_chan_info(sb.ble, h, bcid, &bi), 0);
+  CHECK_EQ(bi.rx_credits, 1);
+  CHECK_EQ(bi.rx_buffer, 65535 + 2 + 247); /* one SDU and a K-frame */
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 1000000, 60000,
+                              65535, 10);
+  REQUIRE(run_until_pred(&loop, flows_done, NULL, 30000));
+  CHECK(flow_ok(f));
+  teardown();
+}
+
+TEST(closing_the_stacks_mid_transfer_frees_everything) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1000), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 1000, &bcid);
+  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+                              1000, 11);
+  f->rx_auto = false;
+  REQUIRE(uvble_l2cap_connect(sa.ble, h, PSM, 1000) >= 0x40);
+  run_for(&loop, 20);
+  int before = sa.nev;
+  teardown(); /* ASan's leak check is the assertion */
+  CHECK_EQ(sa.nev, before); /* no events after uvble_close */
 }
 
 TEST_MAIN()
