@@ -25,6 +25,7 @@ struct memctl {
   struct memctl_config cfg;
   struct side side[2];
   bool conn_used[MAX_CONNS];
+  uint8_t ltk[MAX_CONNS][16]; /* what the central gave LE Enable Encryption */
   uv_idle_t flush;
   bool flush_open;
   struct memctl_stats stats;
@@ -149,6 +150,44 @@ static void on_command(struct side *s, const uint8_t *d, size_t len) {
       put16(e + 6, get16(p + 6));
       put16(e + 8, get16(p + 8));
       for (int i = 0; i < 2; i++) send_event(&m->side[i], 0x3E, e, sizeof e);
+      return;
+    }
+    case 0x2019: { /* LE Enable Encryption: as btvirt, the peripheral's
+                      host is asked for its key (LTK Request) */
+      if (plen < 28) break;
+      uint16_t h = get16(p) & 0x0fff;
+      int slot = slot_of(m, h);
+      send_cs(s, op, slot < 0 ? 0x02 : 0x00);
+      if (slot < 0) return;
+      memcpy(m->ltk[slot], p + 12, 16);
+      uint8_t e[13] = {0x05};
+      put16(e + 1, h);
+      memcpy(e + 3, p + 2, 8);   /* Rand */
+      memcpy(e + 11, p + 10, 2); /* EDIV */
+      send_event(&m->side[!s->idx], 0x3E, e, sizeof e);
+      return;
+    }
+    case 0x201A:   /* LE Long Term Key Request Reply: encrypted on both
+                      sides when the keys match, else Authentication
+                      Failure on both (btvirt's rule) */
+    case 0x201B: { /* Negative Reply: the central hears Key Missing */
+      if (plen < (op == 0x201A ? 18u : 2u)) break;
+      uint16_t h = get16(p) & 0x0fff;
+      int slot = slot_of(m, h);
+      r[0] = slot < 0 ? 0x02 : 0x00;
+      put16(r + 1, h);
+      send_cc(s, op, r, 3);
+      if (slot < 0) return;
+      uint8_t e[4] = {0x06, 0, 0, 0};
+      put16(e + 1, h);
+      if (op == 0x201B) {
+        send_event(&m->side[!s->idx], 0x08, e, 4);
+        return;
+      }
+      bool same = memcmp(m->ltk[slot], p + 2, 16) == 0;
+      e[0] = same ? 0x00 : 0x05;
+      e[3] = same;
+      for (int i = 0; i < 2; i++) send_event(&m->side[i], 0x08, e, 4);
       return;
     }
     default:

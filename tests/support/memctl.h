@@ -4,7 +4,11 @@
  * connection on both sides when asked (A central, B peripheral), forwards
  * ACL from one host to the other unchanged (the packet boundary flag of a
  * start becomes "automatically flushable", as controllers deliver it), and
- * returns Number Of Completed Packets for every forwarded packet. There is
+ * returns Number Of Completed Packets for every forwarded packet. LE Enable
+ * Encryption and the LTK request replies are handled as btvirt does: the
+ * peripheral's host gets an LTK Request, and both sides an Encryption
+ * Change (success when the two hosts' keys match, Authentication Failure
+ * when not; Key Missing to the central after a negative reply). There is
  * no radio: throughput is limited only by the hosts and by the ACL buffer
  * size and count each host is told (defaults 251 bytes x 8).
  *
