@@ -1,0 +1,401 @@
+/* Link encryption and key distribution (Vol 3, Part H, 2.4 and 3.6).
+ *
+ * The central hands a key to its controller with LE Enable Encryption
+ * (Vol 4, Part E, 7.8.24: Command Status, then Encryption Change or, on an
+ * encrypted link, Key Refresh); the peripheral's controller asks for it
+ * with the LE Long Term Key Request event, answered by LTK Request Reply
+ * or Negative Reply (7.8.25, 7.8.26). During a pairing the key is the STK
+ * or the Secure Connections LTK with EDIV and Rand zero; afterwards it is a
+ * stored one.
+ *
+ * Once encrypted by a pairing, the responder distributes its keys, then
+ * the initiator (3.6.1), each in the order EncKey (Encryption Information,
+ * Central Identification), IdKey (Identity Information, Identity Address
+ * Information), SignKey (Signing Information). The pairing completes when
+ * both sides have sent what they agreed; the keys are then stored when both
+ * sides bond.
+ */
+#include <string.h>
+
+#include "crypto.h"
+#include "smp_internal.h"
+
+static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
+  s->deadline = uv_now(ble->loop) + ble->smp->timeout_ms;
+  smp_arm_timer(ble);
+}
+
+/* Encryption could not be set up: end the procedure with the controller's
+ * status. */
+static void enc_failed(uvble_t *ble, struct ble_conn *c, int status,
+                       uint8_t hci_status, bool tell_peer) {
+  struct smp_conn *s = c->smp;
+  if (s->phase == SMP_REENCRYPT && hci_status == SMP_HCI_PIN_OR_KEY_MISSING)
+    s->key_missing = true; /* the peer lost its key: gap_pair pairs anew */
+  if (tell_peer && s->p) {
+    uint8_t reason = UVBLE_SMP_UNSPECIFIED;
+    smp_send(ble, c, SMP_PAIRING_FAILED, &reason, 1);
+  }
+  smp_finish(ble, c, status, hci_status);
+}
+
+static void on_enable_status(uvble_t *ble, int err, uint8_t st,
+                             const uint8_t *r, size_t n, void *arg) {
+  (void)r;
+  (void)n;
+  if (!err || ble_dead(ble)) return;
+  struct ble_conn *c = conn_find(ble, (uint16_t)(uintptr_t)arg);
+  if (!c || !c->smp || !c->smp->enc_pending) return;
+  c->smp->enc_pending = false;
+  enc_failed(ble, c, err, err == UVBLE_EHCI ? st : 0, true);
+}
+
+int smp_enc_start(uvble_t *ble, struct ble_conn *c, const uint8_t key[16],
+                  uint16_t ediv, const uint8_t rand[8]) {
+  uint8_t cmd[28];
+  put_le16(cmd, c->handle);
+  memcpy(cmd + 2, rand, 8);
+  put_le16(cmd + 10, ediv);
+  memcpy(cmd + 12, key, 16);
+  int r = hci_send_cmd(ble, SMP_OP_LE_ENABLE_ENCRYPTION, cmd, sizeof cmd,
+                       on_enable_status, (void *)(uintptr_t)c->handle);
+  uvble_sm_wipe(cmd, sizeof cmd);
+  if (r == 0) c->smp->enc_pending = true;
+  return r;
+}
+
+int smp_reencrypt(uvble_t *ble, struct ble_conn *c, bool need_mitm) {
+  uint16_t handle = c->handle;
+  uvble_addr_t id;
+  keys_peer_identity(ble, &c->peer, &id);
+  struct keys_bond b;
+  int r = UVBLE_ECANCELED;
+  if (smp_still(ble, handle, NULL))
+    r = keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &id, &b);
+  if (!(c = smp_still(ble, handle, NULL))) {
+    uvble_sm_wipe(&b, sizeof b);
+    return UVBLE_ECANCELED;
+  }
+  struct smp_conn *s = c->smp;
+  if (r < 0 || !(b.flags & KEYS_F_LTK) ||
+      b.key_size < ble->smp->min_key_size ||
+      (need_mitm && !(b.flags & KEYS_F_AUTH))) {
+    uvble_sm_wipe(&b, sizeof b);
+    return 0;
+  }
+  if (s->phase != SMP_IDLE) {
+    uvble_sm_wipe(&b, sizeof b);
+    return UVBLE_EBUSY;
+  }
+  r = smp_enc_start(ble, c, b.ltk, b.ediv, b.rand);
+  if (r == 0) {
+    s->phase = SMP_REENCRYPT;
+    s->pend_valid = true;
+    s->pend_auth = (b.flags & KEYS_F_AUTH) != 0;
+    s->pend_key_size = b.key_size;
+    s->identity = id;
+    s->identity_valid = true;
+    restart_deadline(ble, s);
+  }
+  uvble_sm_wipe(&b, sizeof b);
+  return r < 0 ? r : 1;
+}
+
+/* ---- peripheral: the controller asks for a key ----------------------------- */
+static void ltk_reply(uvble_t *ble, uint16_t handle, const uint8_t ltk[16]) {
+  uint8_t cmd[18];
+  put_le16(cmd, handle);
+  memcpy(cmd + 2, ltk, 16);
+  hci_send_cmd(ble, SMP_OP_LE_LTK_REPLY, cmd, sizeof cmd, NULL, NULL);
+  uvble_sm_wipe(cmd, sizeof cmd);
+}
+
+static void ltk_neg_reply(uvble_t *ble, uint16_t handle) {
+  uint8_t cmd[2];
+  put_le16(cmd, handle);
+  hci_send_cmd(ble, SMP_OP_LE_LTK_NEG_REPLY, cmd, sizeof cmd, NULL, NULL);
+}
+
+/* LE Long Term Key Request (Vol 4, Part E, 7.7.65.5): handle, Rand, EDIV. */
+void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
+  if (len != 12) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint16_t handle = get_le16(ev) & 0x0fff;
+  const uint8_t *rand = ev + 2;
+  uint16_t ediv = get_le16(ev + 10);
+  static const uint8_t zero[8];
+  bool zero_id = ediv == 0 && memcmp(rand, zero, 8) == 0;
+  struct ble_conn *c = conn_find(ble, handle);
+  if (!c || !c->smp || c->role != CONN_ROLE_PERIPHERAL) {
+    ltk_neg_reply(ble, handle);
+    return;
+  }
+  struct smp_conn *s = c->smp;
+  if (s->p) {
+    /* During a pairing only its own key (EDIV and Rand zero) once the
+     * exchange has produced it (2.4.4.1, 2.3.5.6.5). */
+    if (s->phase == SMP_WAIT_ENCRYPTION && zero_id)
+      ltk_reply(ble, handle, s->p->key);
+    else
+      ltk_neg_reply(ble, handle);
+    return;
+  }
+  uvble_addr_t id;
+  keys_peer_identity(ble, &c->peer, &id);
+  struct keys_bond b;
+  int r = UVBLE_ECANCELED;
+  if (smp_still(ble, handle, NULL))
+    r = keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, &id, &b);
+  if (!(c = smp_still(ble, handle, NULL))) {
+    uvble_sm_wipe(&b, sizeof b);
+    return;
+  }
+  s = c->smp;
+  bool ok = r == 0 && (b.flags & KEYS_F_LTK) &&
+            b.key_size >= ble->smp->min_key_size && !s->p &&
+            ((b.flags & KEYS_F_SC)
+                 ? zero_id
+                 : b.ediv == ediv && memcmp(b.rand, rand, 8) == 0);
+  if (ok) {
+    s->pend_valid = true;
+    s->pend_auth = (b.flags & KEYS_F_AUTH) != 0;
+    s->pend_key_size = b.key_size;
+    s->identity = id;
+    s->identity_valid = true;
+    ltk_reply(ble, handle, b.ltk);
+  } else {
+    ltk_neg_reply(ble, handle);
+  }
+  uvble_sm_wipe(&b, sizeof b);
+}
+
+/* ---- key distribution -------------------------------------------------------- */
+static bool send_keys(uvble_t *ble, struct ble_conn *c) {
+  struct smp_conn *s = c->smp;
+  struct smp_pairing *p = s->p;
+  struct keys_bond *o = &p->our_keys;
+  uint16_t handle = c->handle;
+  uint8_t buf[16];
+  if (p->local_dist & SMP_DIST_ENC) {
+    if (uvble_sm_random(o->ltk, 16) < 0 || uvble_sm_random(buf, 10) < 0) {
+      smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+      return false;
+    }
+    smp_mask_key(o->ltk, s->key_size);
+    o->ediv = get_le16(buf);
+    memcpy(o->rand, buf + 2, 8);
+    o->flags |= KEYS_F_LTK;
+    smp_send(ble, c, SMP_ENC_INFO, o->ltk, 16);
+    smp_send(ble, c, SMP_CENTRAL_IDENT, buf, 10);
+  }
+  if (p->local_dist & SMP_DIST_ID) {
+    keys_local_irk(ble, buf); /* may ask the app for it */
+    if (!(c = smp_still(ble, handle, p))) {
+      uvble_sm_wipe(buf, sizeof buf);
+      return false;
+    }
+    smp_send(ble, c, SMP_ID_INFO, buf, 16);
+    uvble_addr_t me;
+    smp_own_identity(ble, &me);
+    uint8_t ai[7];
+    ai[0] = me.type & 1;
+    ble_addr_to_hci(&me, ai + 1);
+    smp_send(ble, c, SMP_ID_ADDR_INFO, ai, 7);
+  }
+  if (p->local_dist & SMP_DIST_SIGN) {
+    if (uvble_sm_random(o->csrk, 16) < 0) {
+      smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+      return false;
+    }
+    o->flags |= KEYS_F_CSRK;
+    smp_send(ble, c, SMP_SIGN_INFO, o->csrk, 16);
+  }
+  uvble_sm_wipe(buf, sizeof buf);
+  p->local_dist = 0;
+  return true;
+}
+
+/* Stores the bond (both sides bonding) and ends the pairing. */
+static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
+  struct smp_conn *s = c->smp;
+  struct smp_pairing *p = s->p;
+  uint16_t handle = c->handle;
+  uvble_addr_t id = c->peer;
+  id.type &= 1;
+  if (p->have_identity)
+    ble_addr_from_hci(&id, p->peer_keys.id_type, p->peer_keys.id_addr);
+  s->identity = id;
+  s->identity_valid = true;
+  s->key_missing = false;
+  bool bonded = false;
+  if (s->bonding) {
+    struct keys_bond *peer = &p->peer_keys, *ours = &p->our_keys;
+    uint8_t common = (s->method != SMP_JUST_WORKS ? KEYS_F_AUTH : 0) |
+                     (s->sc ? KEYS_F_SC : 0);
+    if (s->sc) {
+      /* One LTK, used in both roles (2.3.5.6.5). */
+      memcpy(peer->ltk, p->key, 16);
+      memcpy(ours->ltk, p->key, 16);
+      peer->flags |= KEYS_F_LTK;
+      ours->flags |= KEYS_F_LTK;
+    }
+    for (int i = 0; i < 2; i++) {
+      struct keys_bond *b = i ? ours : peer;
+      b->flags |= common;
+      b->key_size = s->key_size;
+      b->id_type = id.type;
+      ble_addr_to_hci(&id, b->id_addr);
+    }
+    int r1 = keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id, peer);
+    if (!(c = smp_still(ble, handle, p))) return;
+    int r2 = keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id, ours);
+    if (!(c = smp_still(ble, handle, p))) return;
+    bonded = r1 == 0 && r2 == 0;
+    keys_irk_cache_invalidate(ble);
+  }
+  smp_backoff_reset(ble, &c->peer);
+  c->bonded = bonded;
+  if (bonded) {
+    keys_notify_bonded(ble, c);
+    if (!(c = smp_still(ble, handle, p))) return;
+  }
+  smp_finish(ble, c, 0, 0);
+}
+
+static void maybe_complete(uvble_t *ble, struct ble_conn *c) {
+  struct smp_pairing *p = c->smp->p;
+  if (p->remote_dist) return; /* more keys are due */
+  if (c->smp->initiator && p->local_dist && !send_keys(ble, c)) return;
+  pairing_complete(ble, c);
+}
+
+static void keydist_start(uvble_t *ble, struct ble_conn *c) {
+  struct smp_conn *s = c->smp;
+  s->phase = SMP_KEY_DIST;
+  restart_deadline(ble, s);
+  if (!s->initiator && !send_keys(ble, c)) return;
+  maybe_complete(ble, c);
+}
+
+static uint8_t next_expected(const struct smp_pairing *p) {
+  if (p->remote_dist & SMP_DIST_ENC)
+    return p->got_enc_info ? SMP_CENTRAL_IDENT : SMP_ENC_INFO;
+  if (p->remote_dist & SMP_DIST_ID)
+    return p->got_id_info ? SMP_ID_ADDR_INFO : SMP_ID_INFO;
+  if (p->remote_dist & SMP_DIST_SIGN) return SMP_SIGN_INFO;
+  return 0;
+}
+
+void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
+                        const uint8_t *d, size_t len) {
+  (void)len; /* checked by the dispatcher */
+  struct smp_pairing *p = c->smp->p;
+  struct keys_bond *k = &p->peer_keys;
+  if (op != next_expected(p)) {
+    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    return;
+  }
+  switch (op) {
+    case SMP_ENC_INFO:
+      memcpy(k->ltk, d, 16);
+      p->got_enc_info = true;
+      return;
+    case SMP_CENTRAL_IDENT:
+      k->ediv = get_le16(d);
+      memcpy(k->rand, d + 2, 8);
+      k->flags |= KEYS_F_LTK;
+      p->remote_dist &= (uint8_t)~SMP_DIST_ENC;
+      break;
+    case SMP_ID_INFO:
+      memcpy(k->irk, d, 16);
+      p->got_id_info = true;
+      return;
+    case SMP_ID_ADDR_INFO:
+      /* An identity address is public or static random (3.6.5). */
+      if (d[0] > 1 || (d[0] == 1 && !uvble_sm_addr_is_static(d + 1))) {
+        smp_fail(ble, c, UVBLE_SMP_INVALID_PARAMS);
+        return;
+      }
+      k->id_type = d[0];
+      memcpy(k->id_addr, d + 1, 6);
+      k->flags |= KEYS_F_IRK;
+      p->have_identity = true;
+      p->remote_dist &= (uint8_t)~SMP_DIST_ID;
+      break;
+    case SMP_SIGN_INFO:
+      memcpy(k->csrk, d, 16);
+      k->flags |= KEYS_F_CSRK;
+      p->remote_dist &= (uint8_t)~SMP_DIST_SIGN;
+      break;
+    default:
+      return;
+  }
+  maybe_complete(ble, c);
+}
+
+/* ---- Encryption Change / Key Refresh ---------------------------------------- */
+static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
+                         bool on) {
+  struct smp_conn *s = c->smp;
+  s->enc_pending = false;
+  if (status != HCI_SUCCESS || !on) {
+    c->encrypted = false;
+    c->authenticated = false;
+    c->bonded = false;
+    c->key_size = 0;
+    s->pend_valid = false;
+    if (status != HCI_SUCCESS)
+      enc_failed(ble, c, UVBLE_EHCI, status, false);
+    else if (!s->p)
+      smp_finish(ble, c, 0, 0);
+    return;
+  }
+  c->encrypted = true;
+  if (s->p && s->phase == SMP_WAIT_ENCRYPTION) {
+    c->key_size = s->key_size;
+    c->authenticated = s->method != SMP_JUST_WORKS;
+    c->bonded = false;
+    keydist_start(ble, c);
+    return;
+  }
+  if (s->pend_valid) {
+    c->key_size = s->pend_key_size;
+    c->authenticated = s->pend_auth;
+    c->bonded = true;
+    s->pend_valid = false;
+  }
+  /* Not in the middle of a pairing: the change is the outcome of our
+   * re-encryption, of the peer's, or of a Security Request. */
+  if (!s->p) smp_finish(ble, c, 0, 0);
+}
+
+/* Encryption Change (Vol 4, Part E, 7.7.8): status, handle, enabled. */
+void smp_on_encryption_change(uvble_t *ble, const uint8_t *ev, size_t len) {
+  if (len != 4) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  struct ble_conn *c = conn_find(ble, get_le16(ev + 1) & 0x0fff);
+  if (!c || !c->smp) {
+    ble->stats.hci_events_unexpected++;
+    return;
+  }
+  on_encrypted(ble, c, ev[0], ev[3] != 0);
+}
+
+/* Encryption Key Refresh Complete (7.7.39): status, handle. A re-encrypted
+ * link reports this instead of Encryption Change. */
+void smp_on_key_refresh(uvble_t *ble, const uint8_t *ev, size_t len) {
+  if (len != 3) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  struct ble_conn *c = conn_find(ble, get_le16(ev + 1) & 0x0fff);
+  if (!c || !c->smp) {
+    ble->stats.hci_events_unexpected++;
+    return;
+  }
+  on_encrypted(ble, c, ev[0], true);
+}

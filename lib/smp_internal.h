@@ -1,0 +1,247 @@
+/* Security Manager internals (Vol 3, Part H). Private.
+ *
+ *   smp.c         module hooks, PDU dispatch and sequencing, feature
+ *                 exchange (both roles), Security Request, timeout,
+ *                 failure, repeated-attempts back-off, public API
+ *   smp_legacy.c  legacy pairing phase 2 (c1 confirm/random, STK)
+ *   smp_sc.c      LE Secure Connections phase 2 (public keys, f4 rounds,
+ *                 g2, f5/f6 DHKey checks)
+ *   smp_enc.c     link encryption (LE Enable Encryption, LTK requests,
+ *                 Encryption Change / Key Refresh), key distribution,
+ *                 bonding, re-encryption with stored keys
+ *   keys.c        the secrets behind bonds (keys.h)
+ *
+ * Every function that may raise an irq (PASSKEY_ACTION, ENCRYPTION_UPDATE,
+ * GET/SET_SECRET) can come back to a stack that was closed or a
+ * connection that was freed: such callers look the connection up again
+ * (smp_still) before touching it.
+ */
+#ifndef UVBLE_SMP_INTERNAL_H
+#define UVBLE_SMP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ble_internal.h"
+#include "keys.h"
+#include "uvble/security.h"
+
+#define SMP_TIMEOUT_MS 30000
+#define SMP_BACKOFF_BASE_MS 1000
+#define SMP_BACKOFF_MAX_MS 64000
+#define SMP_BACKOFF_ENTRIES 16
+#define SMP_PASSKEY_ROUNDS 20
+
+/* SMP PDU codes (Vol 3, Part H, 3.3). */
+enum {
+  SMP_PAIRING_REQ = 0x01,
+  SMP_PAIRING_RSP = 0x02,
+  SMP_PAIRING_CONFIRM = 0x03,
+  SMP_PAIRING_RANDOM = 0x04,
+  SMP_PAIRING_FAILED = 0x05,
+  SMP_ENC_INFO = 0x06,
+  SMP_CENTRAL_IDENT = 0x07,
+  SMP_ID_INFO = 0x08,
+  SMP_ID_ADDR_INFO = 0x09,
+  SMP_SIGN_INFO = 0x0A,
+  SMP_SECURITY_REQ = 0x0B,
+  SMP_PUBLIC_KEY = 0x0C,
+  SMP_DHKEY_CHECK = 0x0D,
+  SMP_KEYPRESS = 0x0E,
+  SMP_OP_MAX = 0x0E,
+};
+
+/* AuthReq bits (3.5.1). */
+enum {
+  SMP_AUTH_BONDING_MASK = 0x03,
+  SMP_AUTH_BONDING = 0x01,
+  SMP_AUTH_MITM = 0x04,
+  SMP_AUTH_SC = 0x08,
+  SMP_AUTH_KEYPRESS = 0x10,
+  SMP_AUTH_CT2 = 0x20,
+};
+
+/* Key distribution bits (3.6.1). */
+enum {
+  SMP_DIST_ENC = 0x01,
+  SMP_DIST_ID = 0x02,
+  SMP_DIST_SIGN = 0x04,
+  SMP_DIST_LINK = 0x08,
+  SMP_DIST_ALL = SMP_DIST_ENC | SMP_DIST_ID | SMP_DIST_SIGN,
+};
+
+/* HCI (Vol 4, Part E, 7.8.24 .. 7.8.26). */
+enum {
+  SMP_OP_LE_ENABLE_ENCRYPTION = 0x2019,
+  SMP_OP_LE_LTK_REPLY = 0x201A,
+  SMP_OP_LE_LTK_NEG_REPLY = 0x201B,
+};
+#define SMP_HCI_PIN_OR_KEY_MISSING 0x06
+
+/* The pairing method from our side's point of view. */
+enum smp_method {
+  SMP_JUST_WORKS = 0,
+  SMP_PASSKEY_INPUT,   /* we type the passkey */
+  SMP_PASSKEY_DISPLAY, /* we show it */
+  SMP_NUMCMP,          /* numeric comparison (SC only) */
+};
+
+enum smp_phase {
+  SMP_IDLE = 0,
+  SMP_SEC_REQ,          /* peripheral: Security Request sent */
+  SMP_WAIT_PAIRING_RSP, /* central: Pairing Request sent */
+  SMP_WAIT_PUBKEY,      /* SC: public keys being exchanged */
+  SMP_WAIT_CONFIRM,     /* a Pairing Confirm is due from the peer (or from
+                           us, once the user has answered) */
+  SMP_WAIT_RANDOM,      /* a Pairing Random is due from the peer */
+  SMP_WAIT_DHKEY_CHECK, /* SC: a DHKey Check is due from the peer */
+  SMP_WAIT_ENCRYPTION,  /* the pairing key is with the controller */
+  SMP_KEY_DIST,         /* encrypted: keys being distributed */
+  SMP_REENCRYPT,        /* central: encrypting with a stored key */
+  SMP_DEAD,             /* the SMP timeout fired: no SMP until reconnect */
+};
+
+/* One pairing's material; allocated at its start, wiped and freed at its
+ * end. */
+struct smp_pairing {
+  uint8_t preq[7], pres[7];  /* the PDUs as sent (c1, f6 IOcap) */
+  uint8_t tk[16];            /* legacy TK; SC passkey as r (ra = rb) */
+  uint8_t local_rand[16];    /* Mrand/Srand, Na/Nb (this round's) */
+  uint8_t peer_rand[16];
+  uint8_t peer_confirm[16];
+  uint8_t key[16];           /* STK or SC LTK, masked to the key size */
+  uint8_t priv[32], pub[64]; /* SC: our key pair for this pairing */
+  uint8_t peer_pub[64];
+  uint8_t dhkey[32];
+  uint8_t mackey[16];
+  uint8_t peer_check[16];    /* SC responder: Ea held while the user
+                                decides a numeric comparison */
+  struct keys_bond peer_keys; /* what the peer distributed */
+  struct keys_bond our_keys;  /* what we distributed */
+  bool have_identity;         /* peer_keys.id_* came from the peer */
+  uint8_t local_dist;         /* keys we still send */
+  uint8_t remote_dist;        /* keys we still expect */
+  bool got_enc_info, got_id_info;
+};
+
+struct smp_conn {
+  enum smp_phase phase;
+  struct smp_pairing *p; /* during a pairing */
+  bool initiator;        /* we are central */
+  bool sc;
+  bool bonding;          /* both sides asked for bonding */
+  enum smp_method method;
+  uint8_t key_size;      /* negotiated */
+  uint8_t round;         /* SC passkey: 0..19 */
+  uint32_t passkey;
+  bool tk_ready;         /* the passkey (or Just Works TK) is known */
+  uint8_t user_action;   /* the PASSKEY_ACTION awaited, 0 when none */
+  bool in_display_irq;   /* the DISPLAY irq is running */
+  bool user_accepted;    /* numeric comparison accepted */
+  bool confirm_sent;     /* our confirm of this round is out */
+  bool have_peer_confirm;
+  bool have_peer_check;
+  uint64_t deadline;     /* SMP timer (uv_now based), 0 when not running */
+  bool enc_pending;      /* LE Enable Encryption issued, no result yet */
+  /* Security of the key the controller is encrypting with (stored keys):
+   * applied to the link when Encryption Change arrives. */
+  bool pend_valid;
+  bool pend_auth;
+  uint8_t pend_key_size;
+  bool key_missing;      /* the peer refused our stored key on this link */
+  bool identity_valid;   /* identity below is known for this link */
+  uvble_addr_t identity;
+};
+
+struct keys_state;
+
+struct smp_backoff {
+  uvble_addr_t peer;
+  uint8_t failures;
+  uint64_t until; /* uv_now() before which requests are refused */
+};
+
+struct smp_state {
+  uvble_t *ble;
+  uv_timer_t timer;
+  bool timer_open;
+  uint32_t timeout_ms;
+  uint8_t min_key_size;
+  struct smp_backoff backoff[SMP_BACKOFF_ENTRIES];
+  struct keys_state *keys;
+};
+
+/* ---- smp.c ---- */
+/* Sends one SMP PDU (op then payload) and restarts the SMP timer while a
+ * procedure runs. The payload copy is wiped. */
+int smp_send(uvble_t *ble, struct ble_conn *c, uint8_t op, const void *data,
+             size_t len);
+/* Sends Pairing Failed with reason, counts authentication failures for the
+ * back-off, ends the pairing with status reason. Returns false when the
+ * irq handler closed the stack or the connection is gone. */
+bool smp_fail(uvble_t *ble, struct ble_conn *c, uint8_t reason);
+/* Ends whatever procedure runs on c (wiping its secrets, stopping the
+ * timer) and raises ENCRYPTION_UPDATE with the link's state and status.
+ * Returns false as smp_fail. */
+bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
+                uint8_t hci_status);
+/* The connection by handle if the stack and it are still there and it is
+ * still in the procedure p (NULL: any). */
+struct ble_conn *smp_still(uvble_t *ble, uint16_t handle,
+                           const struct smp_pairing *p);
+/* Raises PASSKEY_ACTION. Returns false as smp_fail. */
+bool smp_ask_user(uvble_t *ble, struct ble_conn *c, uint8_t action,
+                  uint32_t passkey);
+/* A fresh passkey 0..999999, uniformly. */
+uint32_t smp_random_passkey(void);
+/* Initiator / responder address and type as the pairing functions take
+ * them (HCI order). */
+void smp_pairing_addrs(uvble_t *ble, const struct ble_conn *c, uint8_t *it,
+                       uint8_t ia[6], uint8_t *rt, uint8_t ra[6]);
+/* Our identity address (what Identity Address Information carries). */
+void smp_own_identity(uvble_t *ble, uvble_addr_t *out);
+void smp_arm_timer(uvble_t *ble);
+void smp_backoff_reset(uvble_t *ble, const uvble_addr_t *peer);
+/* Masks a key to the negotiated size (3.5.1: the most significant octets
+ * are zeroed). */
+void smp_mask_key(uint8_t key[16], uint8_t size);
+/* Test hook: the SMP timeout in milliseconds (0 restores 30 s). */
+void smp_set_timeout_ms(uvble_t *ble, uint32_t ms);
+/* Starts a pairing as central (Pairing Request). */
+int smp_start_pairing(uvble_t *ble, struct ble_conn *c);
+
+/* ---- smp_legacy.c ---- */
+/* After the feature exchange: decides the TK (asking the user if needed)
+ * and, as initiator, sends the first confirm. */
+void smp_legacy_start(uvble_t *ble, struct ble_conn *c);
+void smp_legacy_passkey_ready(uvble_t *ble, struct ble_conn *c);
+void smp_legacy_on_confirm(uvble_t *ble, struct ble_conn *c,
+                           const uint8_t v[16]);
+void smp_legacy_on_random(uvble_t *ble, struct ble_conn *c,
+                          const uint8_t v[16]);
+
+/* ---- smp_sc.c ---- */
+void smp_sc_start(uvble_t *ble, struct ble_conn *c);
+void smp_sc_passkey_ready(uvble_t *ble, struct ble_conn *c);
+void smp_sc_numcmp_answer(uvble_t *ble, struct ble_conn *c, bool accept);
+void smp_sc_on_public_key(uvble_t *ble, struct ble_conn *c,
+                          const uint8_t pk[64]);
+void smp_sc_on_confirm(uvble_t *ble, struct ble_conn *c, const uint8_t v[16]);
+void smp_sc_on_random(uvble_t *ble, struct ble_conn *c, const uint8_t v[16]);
+void smp_sc_on_dhkey_check(uvble_t *ble, struct ble_conn *c,
+                           const uint8_t v[16]);
+
+/* ---- smp_enc.c ---- */
+/* Central: has the controller encrypt with key (LE Enable Encryption).
+ * 0 or the queueing error. */
+int smp_enc_start(uvble_t *ble, struct ble_conn *c, const uint8_t key[16],
+                  uint16_t ediv, const uint8_t rand[8]);
+/* Central: encrypts with the stored key for the peer if there is one good
+ * enough (need_mitm: only an authenticated key). 1 when started, 0 when
+ * there is none, or a negative error. */
+int smp_reencrypt(uvble_t *ble, struct ble_conn *c, bool need_mitm);
+/* A key distribution PDU (Encryption Information .. Signing Information). */
+void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
+                        const uint8_t *d, size_t len);
+
+#endif
