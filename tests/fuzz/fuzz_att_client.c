@@ -26,6 +26,7 @@ static struct {
   bool chain;
   int close_at;
   int events;
+  bool closed; /* the irq closed the stack: ble may be freed by the loop */
 } F;
 
 static int fuzz_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
@@ -40,6 +41,7 @@ static int fuzz_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   if (ev == UVBLE_IRQ_GATTC_SERVICE_RESULT) x ^= d->service.uuid.data[15];
   sink = x;
   if (F.close_at && F.events == F.close_at) {
+    F.closed = true;
     uvble_close(ble, NULL);
     return 0;
   }
@@ -130,7 +132,7 @@ static void step(uvble_t *ble, uint8_t cmd, const uint8_t *p, size_t n) {
       break;
     case 2:
       if (c) conn_remove(ble, c, 0x13);
-      if (!ble_dead(ble) && !conn_find(ble, FUZZ_CONN)) link_up(ble);
+      if (!F.closed && !conn_find(ble, FUZZ_CONN)) link_up(ble);
       break;
     default:
       if (n == 0)
@@ -160,18 +162,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ble->hci.acl_total = ble->hci.acl_free = 4;
   link_up(ble);
   size_t off = 1;
-  while (off + 3 <= size && !ble_dead(ble)) {
+  while (off + 3 <= size && !F.closed) {
     uint8_t cmd = data[off];
     size_t len = (size_t)(data[off + 1] | (data[off + 2] << 8));
     off += 3;
     if (len > size - off) len = size - off;
     step(ble, cmd, data + off, len);
     off += len;
-    if (ble_dead(ble)) break;
+    if (F.closed) break;
     return_credits(ble);
     uv_run(&loop, UV_RUN_NOWAIT);
   }
-  uvble_close(ble, NULL);
+  if (!F.closed) uvble_close(ble, NULL);
   uvble_transport_close(b, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
