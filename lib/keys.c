@@ -7,6 +7,7 @@
 
 #include "bond_store.h"
 #include "crypto.h"
+#include "gap_internal.h"
 #include "smp_internal.h"
 
 #define KEYS_VERSION 1
@@ -289,6 +290,11 @@ bool uvble_resolve_peer(uvble_t *ble, const uvble_addr_t *rpa,
 }
 
 /* ---- our IRK ----------------------------------------------------------------------- */
+bool keys_local_irk_loaded(uvble_t *ble) {
+  struct keys_state *k = ks(ble);
+  return !k || k->irk_loaded;
+}
+
 int keys_local_irk(uvble_t *ble, uint8_t irk[16]) {
   struct keys_state *k = ks(ble);
   if (!k) return UVBLE_ECANCELED;
@@ -300,12 +306,20 @@ int keys_local_irk(uvble_t *ble, uint8_t irk[16]) {
     if (n == 16) {
       memcpy(k->irk, v, 16);
       k->irk_persisted = true;
+    } else if (ble->gap) {
+      /* None stored: keep the one GAP made its RPAs with, so they stay
+       * resolvable. */
+      memcpy(k->irk, gap_local_irk(ble), 16);
     } else if (uvble_sm_random(k->irk, 16) < 0) {
       uvble_sm_wipe(v, sizeof v);
       return UVBLE_EIO;
     }
     uvble_sm_wipe(v, sizeof v);
     k->irk_loaded = true;
+    /* GAP makes the next RPA with it (a stored IRK replaces the one it
+     * started with). */
+    if (ble->gap && memcmp(gap_local_irk(ble), k->irk, 16) != 0)
+      gap_set_local_irk(ble, k->irk);
   }
   int r = 0;
   if (!k->irk_persisted) {

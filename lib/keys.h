@@ -91,6 +91,8 @@ void keys_irk_cache_invalidate(uvble_t *ble);
  * stored; handed to GAP for its RPAs. 0 or an error (the IRK is then valid
  * for this session but not persisted). */
 int keys_local_irk(uvble_t *ble, uint8_t irk[16]);
+/* Whether this session has settled on its IRK yet. */
+bool keys_local_irk_loaded(uvble_t *ble);
 
 /* ---- CCCD persistence (the GATT server calls these) ---------------------- */
 /* Saves / loads the GATT server's CCCD table (an opaque blob of at most

@@ -605,8 +605,14 @@ void smp_close(uvble_t *ble) {
 }
 
 void smp_conn_open(uvble_t *ble, struct ble_conn *c) {
-  (void)ble;
   c->smp = calloc(1, sizeof *c->smp);
+  /* The first link of a session settles our IRK (restoring the stored
+   * one, which GAP then uses for its RPAs), before the peer can pair. */
+  if (!keys_local_irk_loaded(ble)) {
+    uint8_t irk[16];
+    keys_local_irk(ble, irk);
+    uvble_sm_wipe(irk, sizeof irk);
+  }
 }
 
 void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {

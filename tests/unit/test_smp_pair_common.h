@@ -209,6 +209,7 @@ static bool both_connected(void *arg) {
 
 static void link_up(void) {
   A.connected = B.connected = false;
+  A.shown_valid = B.shown_valid = false; /* numbers of an earlier pairing */
   REQUIRE(memctl_connect(mc) >= 0);
   REQUIRE(run_until_pred(&loop, both_connected, NULL, 2000));
   REQUIRE_EQ(A.conn, B.conn);
