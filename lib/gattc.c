@@ -54,6 +54,7 @@ static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
 }
 
 static void free_gc(struct gattc_conn *gc) {
+  free(gc->retry_pdu);
   while (gc->graveyard) {
     struct gattc_op *op = gc->graveyard;
     gc->graveyard = op->next;
@@ -85,14 +86,36 @@ int gattc_malformed(struct gattc_ctx *x) {
 
 static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
                    const uint8_t *pdu, size_t len, void *arg);
+static void arm_timer(uvble_t *ble, uint64_t ms);
+
+/* The link's transmit queue is full (a burst of Write Commands or
+ * notifications): keep the request and send it from the timer once there
+ * is room, rather than failing the operation. The link dropping ends the
+ * wait. */
+static int defer_request(struct gattc_ctx *x, const uint8_t *pdu,
+                         size_t len) {
+  struct gattc_conn *gc = x->gc;
+  if (!gc->retry_pdu && !(gc->retry_pdu = malloc(ATT_MAX_MTU))) {
+    gc->inflight = false;
+    return UVBLE_ENOMEM;
+  }
+  memcpy(gc->retry_pdu, pdu, len);
+  gc->retry_len = len;
+  gc->retry_due = true;
+  arm_timer(x->ble, GATTC_RETRY_MS);
+  return GATTC_PENDING;
+}
 
 int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
   /* Marked before the call so that a response delivered from inside it
-   * would still be recognised. */
+   * would still be recognised; it also holds the queue while a deferred
+   * request waits for room. */
   x->gc->inflight = true;
   x->gc->req_opcode = pdu[0];
   int r = att_send_request(x->ble, x->c, pdu, len, on_rsp, NULL);
   if (!alive(x)) return GATTC_ABANDON;
+  if (r == UVBLE_ENOBUFS && len <= ATT_MAX_MTU)
+    return defer_request(x, pdu, len);
   if (r < 0) {
     x->gc->inflight = false;
     return r;
@@ -193,8 +216,6 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   release(gc);
 }
 
-static void arm_timer(uvble_t *ble);
-
 int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
                  struct gattc_op *op) {
   if (gc->count >= UVBLE_GATTC_MAX_QUEUED) {
@@ -222,7 +243,7 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
   if (op->kind == GATTC_OP_DESCRIPTORS &&
       (op->range_done || op->next_handle > op->end)) {
     gc->kick_pending = true;
-    arm_timer(ble);
+    arm_timer(ble, 0);
     return 0;
   }
   struct gattc_ctx x = {ble, c, gc, op};
@@ -239,15 +260,43 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
   return ret;
 }
 
-/* ---- deferral timer --------------------------------------------------------- */
+/* ---- deferral timer ---------------------------------------------------------
+ * Starts queue heads that complete without a request (never inside the
+ * call that queued them) and resends requests the full link refused. */
+static struct ble_conn *find_marked(uvble_t *ble, bool retry) {
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+    struct gattc_conn *gc = c->gattc;
+    if (gc && (retry ? gc->retry_due : gc->kick_pending)) return c;
+  }
+  return NULL;
+}
+
+static void retry_request(uvble_t *ble, struct ble_conn *c,
+                          struct gattc_conn *gc) {
+  gc->retry_due = false;
+  struct gattc_ctx x = {ble, c, gc, gc->head};
+  int r = att_send_request(ble, c, gc->retry_pdu, gc->retry_len, on_rsp, NULL);
+  if (!alive(&x)) return;
+  if (r == UVBLE_ENOBUFS) return; /* still full: next round */
+  gc->retry_len = 0;
+  if (r < 0) {
+    gc->inflight = false;
+    settle(&x, r);
+  }
+}
+
 static void on_timer(uv_timer_t *t) {
   uvble_t *ble = t->data;
-  /* Rescan from the head each time: an irq may have dropped connections. */
-  for (;;) {
-    if (ble_dead(ble)) return;
-    struct ble_conn *c = ble->conns.head;
-    while (c && !(c->gattc && c->gattc->kick_pending)) c = c->next;
-    if (!c) return;
+  struct ble_conn *c;
+  /* Each pass clears the flag it acts on; rescan from the head each time,
+   * as an irq may have dropped connections. */
+  while (!ble_dead(ble) && (c = find_marked(ble, true))) {
+    struct gattc_conn *gc = c->gattc;
+    hold(gc);
+    retry_request(ble, c, gc);
+    release(gc);
+  }
+  while (!ble_dead(ble) && (c = find_marked(ble, false))) {
     struct gattc_conn *gc = c->gattc;
     gc->kick_pending = false;
     struct gattc_ctx x = {ble, c, gc, NULL};
@@ -255,11 +304,25 @@ static void on_timer(uv_timer_t *t) {
     kick(&x);
     release(gc);
   }
+  if (ble_dead(ble)) return;
+  /* Requests still waiting for room: try again later. */
+  bool again = false;
+  for (c = ble->conns.head; c; c = c->next)
+    if (c->gattc && c->gattc->retry_len && !c->gattc->retry_due) {
+      c->gattc->retry_due = true;
+      again = true;
+    }
+  if (again) arm_timer(ble, GATTC_RETRY_MS);
 }
 
-static void arm_timer(uvble_t *ble) {
+static void arm_timer(uvble_t *ble, uint64_t ms) {
   struct gattc_state *s = ble->gattc;
-  if (s && s->timer_open) uv_timer_start(&s->timer, on_timer, 0, 0);
+  if (!s || !s->timer_open) return;
+  /* A pending earlier expiry stays: the callback handles both kinds. */
+  if (uv_is_active((uv_handle_t *)&s->timer) &&
+      uv_timer_get_due_in(&s->timer) <= ms)
+    return;
+  uv_timer_start(&s->timer, on_timer, ms, 0);
 }
 
 static void on_timer_closed(uv_handle_t *h) {

@@ -37,6 +37,9 @@
 #include "uvble/gatt.h"
 #include "uvble/gattc.h"
 
+/* How soon a request the full link refused is tried again. */
+#define GATTC_RETRY_MS 10
+
 #define GATTC_PENDING 0x10000
 #define GATTC_ABANDON 0x10001
 
@@ -89,6 +92,9 @@ struct gattc_conn {
   bool inflight;     /* a request of ours is with the bearer */
   uint8_t req_opcode;
   bool kick_pending; /* the head must be started from the deferral timer */
+  uint8_t *retry_pdu; /* a request the full link refused, sent later */
+  size_t retry_len;   /* 0: none */
+  bool retry_due;     /* the timer should try it now */
   bool closed;       /* the link is gone; c->gattc no longer points here */
   unsigned busy;     /* gattc code running for this connection */
   struct gattc_op *graveyard; /* ops completed while busy, freed at 0 */

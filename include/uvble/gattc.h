@@ -39,8 +39,12 @@
  *                        with UVBLE_EIO
  *   UVBLE_EDISCONNECTED  the link dropped while the operation was pending
  *   UVBLE_ECANCELED      the stack was closed (uvble_close)
- *   other negative codes the request could not be sent (UVBLE_EIO: bearer
- *                        dead; UVBLE_ENOBUFS: link queue full)
+ *   UVBLE_EIO            the bearer died (an earlier transaction timed
+ *                        out) before this operation's request could go out
+ *
+ * A request that finds the link's transmit queue full (after a burst of
+ * Write Commands, say) is kept and sent when there is room, every 10 ms
+ * until it fits or the link drops.
  *
  * Operations on one connection run one after another, in call order (the
  * ATT bearer allows one outstanding request). At most
@@ -51,8 +55,10 @@
  * started from the DONE handler of the previous one.
  *
  * Common return codes: UVBLE_ENOTACTIVE (stack not active), UVBLE_ENOTCONN
- * (no such connection), UVBLE_EINVAL (bad handle range or argument),
- * UVBLE_ENOMEM.
+ * (no such connection, or it is being disconnected), UVBLE_EINVAL (bad
+ * handle range or argument), UVBLE_ENOBUFS (operation queue full),
+ * UVBLE_EBUSY (a discovery is pending), UVBLE_EIO (the bearer died after a
+ * transaction timeout), UVBLE_ENOMEM.
  */
 #ifndef UVBLE_GATTC_H
 #define UVBLE_GATTC_H

@@ -361,6 +361,56 @@ TEST(write_command_refused_when_link_queue_full) {
   peer_down();
 }
 
+TEST(request_waits_for_room_when_link_queue_is_full) {
+  peer_up();
+  sc_config(sc)->auto_complete_acl = false;
+  ble->hci.conn_txq_max = 600;
+  uint8_t v[20];
+  fill(v, sizeof v, 0);
+  while (uvble_gattc_write(ble, CONN, 0x0025, v, sizeof v, 0) == 0) {
+  }
+  /* A request is kept, not refused, and goes out once there is room. */
+  REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0010), 0);
+  REQUIRE_EQ(uvble_gattc_write(ble, CONN, 0x0011, "q", 1, 1), 0);
+  run_for(&loop, 40);
+  CHECK_EQ(nev, 0);
+  sc_config(sc)->auto_complete_acl = true;
+  sc_send_completed(sc, CONN, 8);
+  uint8_t got[600];
+  size_t n;
+  int commands = 0;
+  while ((n = peer_recv(got)) > 0 && got[0] == 0x52) commands++;
+  CHECK(commands > 0);
+  REQUIRE_EQ(n, 3);
+  CHECK_EQ(got[0], 0x0a);
+  PEER_SEND(0x0b, 'r');
+  EXPECT_REQ(0x12, 0x11, 0x00, 'q');
+  PEER_SEND(0x13);
+  int w = wait_ev(UVBLE_IRQ_GATTC_WRITE_DONE, 0, 200);
+  REQUIRE_EQ(w, 2);
+  CHECK_EQ(evs[1].d.gatt_status.status, 0);
+  CHECK_EQ(evs[w].d.gatt_status.status, 0);
+  peer_down();
+}
+
+TEST(link_drop_while_a_request_waits_for_room) {
+  peer_up();
+  sc_config(sc)->auto_complete_acl = false;
+  ble->hci.conn_txq_max = 600;
+  uint8_t v[20] = {0};
+  while (uvble_gattc_write(ble, CONN, 0x0025, v, sizeof v, 0) == 0) {
+  }
+  REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0010), 0);
+  run_for(&loop, 25);
+  sc_disconnect(sc, CONN, 0x08);
+  int d = wait_ev(UVBLE_IRQ_GATTC_READ_DONE, 0, 200);
+  REQUIRE_EQ(d, 0);
+  CHECK_EQ(evs[d].d.gatt_status.status, UVBLE_EDISCONNECTED);
+  run_for(&loop, 30); /* the retry timer finds nothing to do */
+  CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
+  peer_down();
+}
+
 TEST(notifications_and_indications) {
   peer_up();
   PEER_SEND(0x1b, 0x25, 0x00, 'p', 'e', 'r', 'i', 'p', 'h', '1');
