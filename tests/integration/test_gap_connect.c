@@ -256,6 +256,39 @@ TEST(central_updates_parameters_and_the_peripheral_answers) {
   loop_teardown(&loop);
 }
 
+TEST(peripheral_asks_and_the_central_grants_within_its_bounds) {
+  uv_loop_init(&loop);
+  struct host h[2];
+  hosts_up(h, 2);
+  struct host *p = &h[0], *c = &h[1];
+  uint16_t hc = connect_pair(c, p);
+  uint16_t hp = p->connect[UVBLE_IRQ_CENTRAL_CONNECT].conn_handle;
+  /* The central allows 20..100 ms: a request for 10..40 ms is granted as
+   * 20..40 ms (L2CAP request, LE Connection Update, and btvirt's LE Remote
+   * Connection Parameter Request back to the peripheral's GAP). */
+  uvble_gap_param_bounds_t b = {20000, 100000, 4, 1000, 6000};
+  REQUIRE_EQ(uvble_gap_set_param_bounds(c->ble, &b), 0);
+  REQUIRE_EQ(uvble_gap_update_params(p->ble, hp, 10000, 40000, 0, 4000), 0);
+  REQUIRE(wait_event(p, UVBLE_IRQ_CONNECTION_UPDATE, 1, 3000));
+  REQUIRE(wait_event(c, UVBLE_IRQ_CONNECTION_UPDATE, 1, 3000));
+  CHECK_EQ(p->update.status, 0);
+  CHECK_EQ(p->update.conn_handle, hp);
+  CHECK_EQ(c->update.conn_handle, hc);
+  CHECK(p->update.conn_interval >= 16 && p->update.conn_interval <= 32);
+  CHECK_EQ(p->update.supervision_timeout, 400);
+  /* Outside the bounds: the central says no, the peripheral hears 1. */
+  REQUIRE_EQ(uvble_gap_update_params(p->ble, hp, 7500, 10000, 0, 4000), 0);
+  REQUIRE(wait_event(p, UVBLE_IRQ_CONNECTION_UPDATE, 2, 3000));
+  CHECK_EQ(p->update.status, 1);
+  run_for(&loop, 100);
+  CHECK_EQ(c->count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
+  uvble_gap_stats_t gs;
+  uvble_gap_get_stats(c->ble, &gs);
+  CHECK_EQ(gs.conn_param_rejected, 1);
+  hosts_down(h, 2);
+  loop_teardown(&loop);
+}
+
 TEST(power_down_ends_a_scan_and_drops_links) {
   uv_loop_init(&loop);
   struct host h[3];

@@ -132,30 +132,67 @@ TEST(refused_update_is_reported_and_a_dropped_link_reports_nothing) {
   down(sc, ble);
 }
 
+/* The central's L2CAP Connection Parameter Update Response. */
+static void param_response(sc_t *sc, uint16_t handle, uint8_t ident,
+                           uint16_t result) {
+  uint8_t pdu[10] = {6, 0, 0x05, 0x00, 0x13, ident, 2, 0};
+  pdu[8] = (uint8_t)result;
+  pdu[9] = (uint8_t)(result >> 8);
+  sc_send_acl(sc, handle, 2, pdu, sizeof pdu);
+}
+
+/* The request the host sent last on CID 5; returns its identifier. */
+static uint8_t last_param_request(sc_t *sc) {
+  REQUIRE(sc_acl_count(sc) >= 1);
+  const struct sc_acl_rec *a = sc_acl(sc, sc_acl_count(sc) - 1);
+  REQUIRE_EQ(a->len, 16);
+  CHECK_EQ(le16(a->data), 12);
+  CHECK_EQ(le16(a->data + 2), 0x0005);
+  CHECK_EQ(a->data[4], 0x12); /* Connection Parameter Update Request */
+  CHECK_EQ(le16(a->data + 6), 8);
+  return a->data[5];
+}
+
 TEST(peripheral_update_goes_through_l2cap) {
   sc_t *sc;
   uvble_t *ble;
   linked_up(&sc, &ble, 0x40, 1);
-  int r = uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000);
+  sc_config(sc)->auto_complete_acl = true;
+  REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
   run_for(&loop, 20);
-  /* No HCI command either way: a peripheral asks its central. */
+  /* No HCI command: a peripheral asks its central (Vol 3, Part A, 4.20). */
   CHECK_EQ(cmd_count(sc, GAP_OP_LE_CONN_UPDATE), 0);
-  if (r == UVBLE_ENOTSUP) {
-    /* L2CAP signalling not there yet (its placeholder). */
-    CHECK_EQ(sc_acl_count(sc), 0);
-  } else {
-    REQUIRE_EQ(r, 0);
-    /* Connection Parameter Update Request on CID 5 (Vol 3, Part A, 4.20). */
-    REQUIRE(sc_acl_count(sc) >= 1);
-    const struct sc_acl_rec *a = sc_acl(sc, 0);
-    REQUIRE(a->len >= 16);
-    CHECK_EQ(le16(a->data + 2), 0x0005);
-    CHECK_EQ(a->data[4], 0x12);
-    CHECK_EQ(le16(a->data + 8), 12);
-    CHECK_EQ(le16(a->data + 10), 24);
-    CHECK_EQ(le16(a->data + 12), 0);
-    CHECK_EQ(le16(a->data + 14), 400);
-  }
+  uint8_t ident = last_param_request(sc);
+  const struct sc_acl_rec *a = sc_acl(sc, sc_acl_count(sc) - 1);
+  CHECK_EQ(le16(a->data + 8), 12);
+  CHECK_EQ(le16(a->data + 10), 24);
+  CHECK_EQ(le16(a->data + 12), 2);
+  CHECK_EQ(le16(a->data + 14), 400);
+  /* Accepted: nothing yet; the central's update brings the event. */
+  param_response(sc, 0x40, ident, 0);
+  run_for(&loop, 20);
+  CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 0);
+  update_complete(sc, 0, 0x40, 20, 2, 400);
+  run_for(&loop, 20);
+  REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
+  CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 0);
+  CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 20);
+  /* Rejected: CONNECTION_UPDATE with status 1 and the old parameters. */
+  REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
+  run_for(&loop, 20);
+  ident = last_param_request(sc);
+  param_response(sc, 0x40, ident, 1);
+  run_for(&loop, 20);
+  REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 2);
+  CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 1);
+  CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 20);
+  /* Pending when the link drops: no CONNECTION_UPDATE. */
+  REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
+  run_for(&loop, 20);
+  sc_disconnect(sc, 0x40, 0x08);
+  run_for(&loop, 20);
+  CHECK_EQ(rec.count[UVBLE_IRQ_CENTRAL_DISCONNECT], 1);
+  CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 2);
   down(sc, ble);
 }
 
