@@ -1,0 +1,366 @@
+/* The async context (aioble's core module): the irq handler that feeds
+ * every event to the waiting futures, power (start/stop), fatal errors and
+ * closing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "async_internal.h"
+#include "uvble/gap.h"
+
+/* ---- the registry -----------------------------------------------------------
+ * uvble_active, uvble_on_fatal and uvble_close callbacks receive only the
+ * stack; the stack's user data pointer belongs to the application. So
+ * contexts are found by stack in a small list, guarded for programs that
+ * run loops on several threads. */
+static uv_once_t reg_once = UV_ONCE_INIT;
+static uv_mutex_t reg_mu;
+static uvble_async_t *reg_head;
+
+static void reg_init(void) { uv_mutex_init(&reg_mu); }
+
+static uvble_async_t *reg_find(const uvble_t *ble) {
+  uv_once(&reg_once, reg_init);
+  uv_mutex_lock(&reg_mu);
+  uvble_async_t *a = reg_head;
+  while (a && a->ble != ble) a = a->reg_next;
+  uv_mutex_unlock(&reg_mu);
+  return a;
+}
+
+static void reg_add(uvble_async_t *a) {
+  uv_once(&reg_once, reg_init);
+  uv_mutex_lock(&reg_mu);
+  a->reg_next = reg_head;
+  reg_head = a;
+  uv_mutex_unlock(&reg_mu);
+}
+
+static void reg_remove(uvble_async_t *a) {
+  uv_mutex_lock(&reg_mu);
+  for (uvble_async_t **p = &reg_head; *p; p = &(*p)->reg_next) {
+    if (*p == a) {
+      *p = a->reg_next;
+      break;
+    }
+  }
+  uv_mutex_unlock(&reg_mu);
+}
+
+/* ---- helpers shared by the operations ------------------------------------------ */
+int aio_begin(uvble_future_t *f, uvble_async_t *a, const struct fut_ops *ops,
+              void *owner, uint32_t timeout_ms) {
+  if (!a) return fut_fail(f, UVBLE_EINVAL);
+  if (f && uvble_future_pending(f)) return UVBLE_EBUSY;
+  if (a->closing) return fut_fail(f, UVBLE_ECLOSING);
+  return fut_begin(f, a->sched, ops, owner, timeout_ms);
+}
+
+void aio_complete_att(uvble_future_t *f, int st) {
+  if (st > 0)
+    fut_complete_proto(f, UVBLE_EATT, st);
+  else
+    fut_complete(f, st);
+}
+
+qval_t *qval_new(const uint8_t *data, size_t len) {
+  qval_t *v = malloc(sizeof *v + (len ? len : 1));
+  if (!v) return NULL;
+  v->next = NULL;
+  v->conn = NULL;
+  v->attr = NULL;
+  v->len = len;
+  if (len) memcpy(v->data, data, len);
+  return v;
+}
+
+void qval_free(qval_t *v) {
+  if (v->conn) aio_conn_unref(v->conn);
+  free(v);
+}
+
+void qv_push(qval_t **tail, size_t *len, qval_t *v) {
+  if (!*tail) {
+    v->next = v;
+  } else {
+    v->next = (*tail)->next;
+    (*tail)->next = v;
+  }
+  *tail = v;
+  (*len)++;
+}
+
+qval_t *qv_pop(qval_t **tail, size_t *len) {
+  if (!*tail) return NULL;
+  qval_t *head = (*tail)->next;
+  if (head == *tail)
+    *tail = NULL;
+  else
+    (*tail)->next = head->next;
+  head->next = NULL;
+  (*len)--;
+  return head;
+}
+
+void qv_clear(qval_t **tail, size_t *len) {
+  qval_t *v;
+  while ((v = qv_pop(tail, len)) != NULL) qval_free(v);
+}
+
+/* ---- irq dispatch ------------------------------------------------------------ */
+static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
+                  void *arg) {
+  uvble_async_t *a = arg;
+  int ret = 0;
+  bool decided = false;
+  if (a->closing) goto chain;
+  switch (event) {
+    case UVBLE_IRQ_CENTRAL_CONNECT:
+    case UVBLE_IRQ_PERIPHERAL_CONNECT:
+      aio_conn_on_connect(a, event, &d->connect);
+      break;
+    case UVBLE_IRQ_CENTRAL_DISCONNECT:
+    case UVBLE_IRQ_PERIPHERAL_DISCONNECT:
+      aio_conn_on_disconnect(a, event, &d->connect);
+      break;
+    case UVBLE_IRQ_GATTS_WRITE:
+      aio_server_on_write(a, &d->gatts);
+      break;
+    case UVBLE_IRQ_GATTS_READ_REQUEST:
+      decided = aio_server_on_read(a, &d->gatts, &ret);
+      break;
+    case UVBLE_IRQ_GATTS_INDICATE_DONE:
+      aio_server_on_indicate_done(a, &d->gatt_status);
+      break;
+    case UVBLE_IRQ_SCAN_RESULT:
+      aio_scan_on_result(a, &d->scan_result);
+      break;
+    case UVBLE_IRQ_SCAN_DONE:
+      aio_scan_on_done(a);
+      break;
+    case UVBLE_IRQ_MTU_EXCHANGED:
+      aio_conn_on_mtu(a, &d->mtu);
+      break;
+    case UVBLE_IRQ_ENCRYPTION_UPDATE:
+      aio_pair_on_encryption(a, &d->encryption);
+      break;
+    case UVBLE_IRQ_PASSKEY_ACTION:
+      aio_pair_on_passkey(a, &d->passkey);
+      break;
+    case UVBLE_IRQ_L2CAP_ACCEPT:
+    case UVBLE_IRQ_L2CAP_CONNECT:
+    case UVBLE_IRQ_L2CAP_DISCONNECT:
+    case UVBLE_IRQ_L2CAP_RECV:
+    case UVBLE_IRQ_L2CAP_SEND_READY:
+      decided = aio_chan_on_event(a, event, d, &ret);
+      break;
+    default:
+      if (event >= UVBLE_IRQ_GATTC_SERVICE_RESULT &&
+          event <= UVBLE_IRQ_GATTC_INDICATE)
+        aio_client_on_event(a, event, d);
+      break;
+  }
+chain:;
+  int app = a->app_irq ? a->app_irq(ble, event, d, a->app_irq_arg) : 0;
+  if (!decided) ret = app;
+  /* The link's reference goes last, so that the chained handler could
+   * still look the connection up. */
+  if (!a->closing && (event == UVBLE_IRQ_CENTRAL_DISCONNECT ||
+                      event == UVBLE_IRQ_PERIPHERAL_DISCONNECT))
+    aio_conn_after_disconnect(a, d->connect.conn_handle);
+  return ret;
+}
+
+/* Pending operations of the context that are not tied to a connection. */
+static void stop_everything(uvble_async_t *a, int status) {
+  aio_scan_stop_all(a, status);
+  aio_adv_cancel(a, status);
+  aio_connect_cancel_all(a, status);
+  aio_server_stop(a, status);
+  aio_chan_stop(a, status);
+}
+
+static void on_fatal(uvble_t *ble, int status) {
+  uvble_async_t *a = reg_find(ble);
+  if (!a) return;
+  /* The core already dropped the links (their operations got
+   * EDISCONNECTED); what is left waits for a stack that is gone. */
+  if (!a->closing) {
+    stop_everything(a, status);
+    if (a->power_f) {
+      uvble_future_t *f = a->power_f;
+      a->power_f = NULL;
+      fut_complete(f, status);
+    }
+  }
+  if (a->app_fatal) a->app_fatal(ble, status);
+}
+
+/* ---- the context ----------------------------------------------------------------- */
+void uvble_async_config_default(uvble_async_config_t *cfg) {
+  cfg->capture_depth = 10;
+  cfg->notify_depth = 16;
+  cfg->scan_max_devices = 1024;
+  cfg->l2cap_backlog = 4;
+}
+
+int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
+                    const uvble_async_config_t *cfg, uvble_async_t **out) {
+  if (!out) return UVBLE_EINVAL;
+  *out = NULL;
+  if (!ble) return UVBLE_EINVAL;
+  if (reg_find(ble)) return UVBLE_EALREADY;
+  uvble_async_t *a = calloc(1, sizeof *a);
+  if (!a) return UVBLE_ENOMEM;
+  a->self = a;
+  a->ble = ble;
+  uvble_async_config_default(&a->cfg);
+  if (cfg) {
+    if (cfg->capture_depth) a->cfg.capture_depth = cfg->capture_depth;
+    if (cfg->notify_depth) a->cfg.notify_depth = cfg->notify_depth;
+    if (cfg->scan_max_devices) a->cfg.scan_max_devices = cfg->scan_max_devices;
+    a->cfg.l2cap_backlog = cfg->l2cap_backlog;
+  }
+  if (sched) {
+    a->sched = sched;
+  } else {
+    int r = uvble_sched_new(uvble_loop(ble), &a->sched);
+    if (r < 0) {
+      free(a);
+      return r;
+    }
+    a->own_sched = true;
+  }
+  reg_add(a);
+  uvble_irq(ble, on_irq, a);
+  uvble_on_fatal(ble, on_fatal);
+  *out = a;
+  return 0;
+}
+
+uvble_t *uvble_async_ble(const uvble_async_t *a) { return a->ble; }
+uvble_sched_t *uvble_async_sched(const uvble_async_t *a) { return a->sched; }
+
+void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb, void *arg) {
+  a->app_irq = cb;
+  a->app_irq_arg = arg;
+}
+
+void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb) {
+  a->app_fatal = cb;
+}
+
+void uvble_async_get_stats(const uvble_async_t *a, uvble_async_stats_t *out) {
+  *out = a->stats;
+}
+
+/* ---- power --------------------------------------------------------------------- */
+static void power_detach(uvble_future_t *f, int status) {
+  (void)status;
+  uvble_async_t *a = f->owner_;
+  /* The core's transition goes on; its callback finds nobody waiting. */
+  if (a->power_f == f) a->power_f = NULL;
+}
+
+static const struct fut_ops power_ops = {
+    .name = "power", .detach = power_detach, .ble = true};
+
+static void on_power(uvble_t *ble, int status) {
+  uvble_async_t *a = reg_find(ble);
+  if (!a || !a->power_f) return;
+  uvble_future_t *f = a->power_f;
+  a->power_f = NULL;
+  fut_complete(f, status);
+}
+
+static int power(uvble_future_t *f, uvble_async_t *a, bool on,
+                 uint32_t timeout_ms) {
+  if (a && a->power_f) return fut_fail(f, UVBLE_EBUSY);
+  int r = aio_begin(f, a, &power_ops, a, timeout_ms);
+  if (r < 0) return r;
+  a->power_f = f;
+  a->power_on = on;
+  if (!on) stop_everything(a, UVBLE_ECANCELED);
+  r = uvble_active(a->ble, on, on_power);
+  if (r < 0) {
+    a->power_f = NULL;
+    return fut_abort(f, r);
+  }
+  return 0;
+}
+
+int uvble_async_start(uvble_future_t *f, uvble_async_t *a,
+                      uint32_t timeout_ms) {
+  return power(f, a, true, timeout_ms);
+}
+
+int uvble_async_stop(uvble_future_t *f, uvble_async_t *a, uint32_t timeout_ms) {
+  return power(f, a, false, timeout_ms);
+}
+
+/* ---- close ------------------------------------------------------------------------ */
+static void close_done(uvble_async_t *a) {
+  if (--a->close_pending > 0) return;
+  reg_remove(a);
+  if (a->close_cb) a->close_cb(a, a->close_arg);
+  free(a);
+}
+
+static void on_ble_closed(uvble_t *ble) {
+  uvble_async_t *a = reg_find(ble);
+  if (a) close_done(a);
+}
+
+static void on_sched_closed(uvble_sched_t *s, void *arg) {
+  (void)s;
+  close_done(arg);
+}
+
+/* Ends every pending future of context a on its scheduler. */
+static void cancel_context_futures(uvble_async_t *a) {
+  uvble_sched_t *s = a->sched;
+  uvble_future_t *lists[2] = {s->timed, s->untimed};
+  bool again = true;
+  while (again) {
+    again = false;
+    lists[0] = s->timed;
+    lists[1] = s->untimed;
+    for (int i = 0; i < 2 && !again; i++) {
+      uvble_future_t *f = lists[i];
+      if (!f) continue;
+      do {
+        const struct fut_ops *ops = f->ops_;
+        if (ops && ops->ble && f->owner_ && AOBJ_CTX(f->owner_) == a) {
+          s->stats.cancels++;
+          fut_end(f, UVBLE_ECANCELED);
+          again = true; /* the list changed: walk again */
+          break;
+        }
+        f = f->snext_;
+      } while (f != lists[i]);
+    }
+  }
+}
+
+void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
+  if (!a || a->closing) return;
+  a->close_cb = cb;
+  a->close_arg = arg;
+  /* 1. Everything pending completes with ECANCELED, and its callbacks run
+   *    while every object is still there. */
+  stop_everything(a, UVBLE_ECANCELED);
+  cancel_context_futures(a);
+  a->closing = true;
+  aio_sched_drain(a->sched);
+  /* 2. Free the objects; 3. close the scheduler and the stack. */
+  aio_server_free_all(a); /* drops its connection references first */
+  aio_conn_free_all(a);
+  while (a->scans) uvble_scan_free(a->scans);
+  a->close_pending = 1;
+  if (a->own_sched) {
+    a->close_pending++;
+    uvble_sched_close(a->sched, on_sched_closed, a);
+  }
+  uvble_irq(a->ble, NULL, NULL);
+  uvble_on_fatal(a->ble, NULL);
+  uvble_close(a->ble, on_ble_closed);
+}

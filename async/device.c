@@ -1,0 +1,352 @@
+/* Devices and connections (aioble's device module): connection objects
+ * and their lifetime, connecting (a queue in front of the controller's one
+ * attempt at a time), disconnecting, MTU exchange. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "async_internal.h"
+#include "uvble/gap.h"
+#include "uvble/gattc.h"
+
+#define DEFAULT_ATT_MTU 23
+#define NO_CONN 0xffff
+
+/* ---- Device ------------------------------------------------------------------ */
+int uvble_device_init(uvble_device_t *d, uint8_t addr_type,
+                      const uint8_t addr[6]) {
+  if (!d || !addr) return UVBLE_EINVAL;
+  d->addr.type = addr_type;
+  memcpy(d->addr.val, addr, 6);
+  return 0;
+}
+
+int uvble_device_parse(uvble_device_t *d, uint8_t addr_type, const char *text) {
+  if (!d || !text) return UVBLE_EINVAL;
+  uvble_addr_t a = {.type = addr_type};
+  int r = uvble_addr_parse(&a, text);
+  if (r < 0) return r;
+  d->addr = a;
+  return 0;
+}
+
+char *uvble_device_addr_hex(const uvble_device_t *d,
+                            char buf[UVBLE_ADDR_STR_LEN]) {
+  return uvble_addr_to_str(&d->addr, buf);
+}
+
+bool uvble_device_equal(const uvble_device_t *x, const uvble_device_t *y) {
+  return x->addr.type == y->addr.type &&
+         memcmp(x->addr.val, y->addr.val, 6) == 0;
+}
+
+int uvble_device_str(const uvble_device_t *d, char *buf, size_t cap) {
+  char hex[UVBLE_ADDR_STR_LEN];
+  return snprintf(buf, cap, "Device(%s, %s)",
+                  d->addr.type == UVBLE_ADDR_PUBLIC ? "ADDR_PUBLIC"
+                                                    : "ADDR_RANDOM",
+                  uvble_device_addr_hex(d, hex));
+}
+
+/* ---- connection objects --------------------------------------------------------- */
+uvble_connection_t *aio_conn_find(uvble_async_t *a, uint16_t handle) {
+  for (uvble_connection_t *c = a->conns; c; c = c->next)
+    if (c->connected && c->handle == handle) return c;
+  return NULL;
+}
+
+static void conn_destroy(uvble_connection_t *c) {
+  uvble_async_t *a = c->a;
+  aio_chan_free_all(c);
+  aio_client_free(c);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    a->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  a->stats.live_connections--;
+  free(c);
+}
+
+void aio_conn_unref(uvble_connection_t *c) {
+  if (--c->refs > 0) return;
+  conn_destroy(c);
+}
+
+uvble_connection_t *uvble_connection_ref(uvble_connection_t *c) {
+  if (c) c->refs++;
+  return c;
+}
+
+void uvble_connection_release(uvble_connection_t *c) {
+  if (c) aio_conn_unref(c);
+}
+
+void aio_conn_free_all(uvble_async_t *a) {
+  while (a->conns) conn_destroy(a->conns);
+}
+
+uvble_connection_t *uvble_async_connection(uvble_async_t *a,
+                                           uint16_t conn_handle) {
+  return a ? aio_conn_find(a, conn_handle) : NULL;
+}
+
+bool uvble_connection_is_connected(const uvble_connection_t *c) {
+  return c->connected;
+}
+uint16_t uvble_connection_handle(const uvble_connection_t *c) {
+  return c->handle;
+}
+const uvble_device_t *uvble_connection_device(const uvble_connection_t *c) {
+  return &c->device;
+}
+uvble_async_t *uvble_connection_async(const uvble_connection_t *c) {
+  return c->a;
+}
+bool uvble_connection_encrypted(const uvble_connection_t *c) {
+  return c->encrypted;
+}
+bool uvble_connection_authenticated(const uvble_connection_t *c) {
+  return c->authenticated;
+}
+bool uvble_connection_bonded(const uvble_connection_t *c) { return c->bonded; }
+uint8_t uvble_connection_key_size(const uvble_connection_t *c) {
+  return c->key_size;
+}
+uint16_t uvble_connection_mtu(const uvble_connection_t *c) { return c->mtu; }
+
+/* ---- connecting ------------------------------------------------------------------ */
+struct creq {
+  uvble_addr_t addr;
+  uvble_connect_params_t params;
+};
+
+static void connect_pump(uvble_async_t *a);
+
+static void connect_detach(uvble_future_t *f, int status) {
+  (void)status;
+  uvble_async_t *a = f->owner_;
+  fut_unwait(f);
+  if (a->connect_active == f) {
+    /* Stop the controller (aioble leaves it initiating: #950). The failed
+     * attempt's event, or a link that came up meanwhile, ends it. */
+    a->connect_active = NULL;
+    uvble_gap_connect_cancel(a->ble);
+  }
+}
+
+static void creq_free(void *aux) { free(aux); }
+
+/* Holds the caller's reference until the callback ran, in case nobody
+ * takes it (a future abandoned after completing). */
+static const struct fut_ops connect_ops = {.name = "connect",
+                                           .detach = connect_detach,
+                                           .release = creq_free,
+                                           .ble = true};
+
+static void connect_pump(uvble_async_t *a) {
+  while (!a->connect_busy && a->connect_q && !a->closing) {
+    uvble_future_t *f = a->connect_q;
+    struct creq *q = f->aux_;
+    int r = uvble_gap_connect(a->ble, &q->addr, q->params.scan_duration_ms,
+                              q->params.min_conn_interval_us,
+                              q->params.max_conn_interval_us);
+    if (r < 0) {
+      fut_complete(f, r);
+      continue;
+    }
+    a->connect_busy = true;
+    a->connect_active = f;
+    a->connect_addr = q->addr;
+  }
+}
+
+/* The core's attempt ended (link up, failed, cancelled). */
+static void connect_finished(uvble_async_t *a, uvble_connection_t *c) {
+  uvble_future_t *f = a->connect_active;
+  a->connect_active = NULL;
+  a->connect_busy = false;
+  if (f) {
+    fut_unwait(f);
+    if (c) {
+      f->result.conn = uvble_connection_ref(c);
+      fut_complete(f, 0);
+    } else {
+      fut_complete(f, UVBLE_ETIMEDOUT);
+    }
+  } else if (c) {
+    /* Nobody wants this link any more (timed out or cancelled). */
+    a->stats.orphan_connections++;
+    uvble_gap_disconnect(a->ble, c->handle);
+  }
+  connect_pump(a);
+  aio_scan_pump(a);
+}
+
+void aio_connect_cancel_all(uvble_async_t *a, int status) {
+  while (a->connect_q) fut_end(a->connect_q, status);
+  /* The stack is going down or away: no attempt survives that. */
+  a->connect_busy = false;
+  a->connect_active = NULL;
+}
+
+int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
+                         const uvble_device_t *d,
+                         const uvble_connect_params_t *params,
+                         uint32_t timeout_ms) {
+  if (!d) return fut_fail(f, UVBLE_EINVAL);
+  int r = aio_begin(f, a, &connect_ops, a, timeout_ms);
+  if (r < 0) return r;
+  for (uvble_connection_t *c = a->conns; c; c = c->next) {
+    if (c->connected && uvble_device_equal(&c->device, d)) {
+      f->result.conn = uvble_connection_ref(c);
+      fut_complete(f, 0);
+      return 0;
+    }
+  }
+  struct creq *q = calloc(1, sizeof *q);
+  if (!q) return fut_abort(f, UVBLE_ENOMEM);
+  q->addr = d->addr;
+  if (params) q->params = *params;
+  f->aux_ = q;
+  fut_list_push(&a->connect_q, f);
+  connect_pump(a);
+  return 0;
+}
+
+/* ---- link events --------------------------------------------------------------- */
+void aio_conn_on_connect(uvble_async_t *a, int event, const uvble_evt_connect_t *e) {
+  uvble_connection_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    /* Without an object nothing can be routed: refuse the link. */
+    uvble_gap_disconnect(a->ble, e->conn_handle);
+    return;
+  }
+  c->a = a;
+  c->refs = 1; /* the link's */
+  c->link_ref = true;
+  c->handle = e->conn_handle;
+  c->device.addr = e->addr;
+  c->connected = true;
+  c->we_are_central = event == UVBLE_IRQ_PERIPHERAL_CONNECT;
+  c->mtu = DEFAULT_ATT_MTU;
+  c->next = a->conns;
+  if (a->conns) a->conns->prev = c;
+  a->conns = c;
+  a->stats.connections++;
+  a->stats.live_connections++;
+  if (event == UVBLE_IRQ_PERIPHERAL_CONNECT) {
+    if (a->connect_busy)
+      connect_finished(a, c);
+  } else {
+    aio_adv_on_connect(a, c);
+  }
+}
+
+static void complete_all(uvble_future_t **list, int status) {
+  uvble_future_t *f;
+  while ((f = fut_list_pop(list)) != NULL) fut_complete(f, status);
+}
+
+void aio_conn_on_disconnect(uvble_async_t *a, int event,
+                        const uvble_evt_connect_t *e) {
+  if (e->addr.type == UVBLE_ADDR_NONE || e->conn_handle == NO_CONN) {
+    /* A connect attempt failed, timed out in the controller or was
+     * cancelled (gap.h). */
+    if (event == UVBLE_IRQ_PERIPHERAL_DISCONNECT && a->connect_busy)
+      connect_finished(a, NULL);
+    return;
+  }
+  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
+  if (!c) return;
+  c->connected = false;
+  /* Operations the core did not already end (it completes its own with
+   * EDISCONNECTED before this event) end here. */
+  aio_client_conn_down(c, UVBLE_EDISCONNECTED);
+  aio_server_conn_down(c, UVBLE_EDISCONNECTED);
+  aio_chan_conn_down(c, UVBLE_EDISCONNECTED);
+  complete_all(&c->mtu_waiters, UVBLE_EDISCONNECTED);
+  complete_all(&c->pair_waiters, UVBLE_EDISCONNECTED);
+  complete_all(&c->passkey_waiters, UVBLE_EDISCONNECTED);
+  complete_all(&c->accept_waiters, UVBLE_EDISCONNECTED);
+  complete_all(&c->down_waiters, 0);
+}
+
+void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle) {
+  if (handle == NO_CONN) return;
+  for (uvble_connection_t *c = a->conns; c; c = c->next) {
+    if (!c->connected && c->link_ref && c->handle == handle) {
+      c->link_ref = false;
+      aio_conn_unref(c);
+      return;
+    }
+  }
+}
+
+void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e) {
+  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
+  if (!c) return;
+  c->mtu = e->mtu;
+  c->mtu_exchanged = true;
+  uvble_future_t *f;
+  while ((f = fut_list_pop(&c->mtu_waiters)) != NULL) {
+    f->result.mtu = e->mtu;
+    fut_complete(f, 0);
+  }
+}
+
+/* ---- operations on a connection --------------------------------------------------- */
+static const struct fut_ops down_ops = {
+    .name = "disconnected", .detach = fut_wait_detach, .ble = true};
+static const struct fut_ops mtu_ops = {
+    .name = "exchange_mtu", .detach = fut_wait_detach, .ble = true};
+
+static int wait_down(uvble_future_t *f, uvble_connection_t *c, bool disconnect,
+                     uint32_t timeout_ms) {
+  if (!c) return fut_fail(f, UVBLE_EINVAL);
+  int r = aio_begin(f, c->a, &down_ops, c, timeout_ms);
+  if (r < 0) return r;
+  if (!c->connected) {
+    fut_complete(f, 0);
+    return 0;
+  }
+  if (disconnect) {
+    r = uvble_gap_disconnect(c->a->ble, c->handle);
+    if (r < 0) return fut_abort(f, r);
+  }
+  fut_list_push(&c->down_waiters, f);
+  return 0;
+}
+
+int uvble_connection_disconnect(uvble_future_t *f, uvble_connection_t *c,
+                                uint32_t timeout_ms) {
+  return wait_down(f, c, true, timeout_ms);
+}
+
+int uvble_connection_disconnected(uvble_future_t *f, uvble_connection_t *c,
+                                  uint32_t timeout_ms) {
+  return wait_down(f, c, false, timeout_ms);
+}
+
+int uvble_connection_exchange_mtu(uvble_future_t *f, uvble_connection_t *c,
+                                  uint16_t mtu, uint32_t timeout_ms) {
+  if (!c) return fut_fail(f, UVBLE_EINVAL);
+  if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
+  if (mtu) {
+    int r = uvble_config_set_int(c->a->ble, UVBLE_CONFIG_MTU, mtu);
+    if (r < 0) return fut_fail(f, r);
+  }
+  int r = aio_begin(f, c->a, &mtu_ops, c, timeout_ms);
+  if (r < 0) return r;
+  r = uvble_gattc_exchange_mtu(c->a->ble, c->handle);
+  if (r == UVBLE_EALREADY && c->mtu_exchanged) {
+    f->result.mtu = c->mtu;
+    fut_complete(f, 0);
+    return 0;
+  }
+  /* EALREADY without a result yet: an exchange (the peer's or ours) is
+   * under way; its MTU_EXCHANGED completes this one too. */
+  if (r < 0 && r != UVBLE_EALREADY) return fut_abort(f, r);
+  fut_list_push(&c->mtu_waiters, f);
+  return 0;
+}
