@@ -5,8 +5,8 @@
 
 #include "att.h"
 #include "ble_internal.h"
-#include "gap_internal.h"
 #include "gatts_internal.h"
+#include "uvble/gap.h"
 #include "uvble/gatts.h"
 
 /* Marks the stack's own indications (Service Changed): no app event. */
@@ -168,9 +168,6 @@ static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
 }
 
 /* ---- registration ----------------------------------------------------------------- */
-static bool advertising(const uvble_t *ble) {
-  return ble->gap && ble->gap->adv.active;
-}
 
 /* Gives every connection CCCD arrays for the new database (subscriptions
  * to the fixed services kept, the rest cleared) and drops queued prepared
@@ -236,7 +233,7 @@ int uvble_gatts_register_services(uvble_t *ble,
                                   size_t handles_cap) {
   struct gatts_state *st = ble ? ble->gatts : NULL;
   if (!st) return UVBLE_EINVAL;
-  if (advertising(ble)) return UVBLE_EBUSY;
+  if (uvble_gap_advertising(ble)) return UVBLE_EBUSY;
   struct gatts_db db;
   size_t nh = 0;
   int r = gatts_db_build(&db, st, services, n, handles_out, handles_cap, &nh);
