@@ -109,6 +109,7 @@ static void grant_credits(uvble_t *ble, struct ble_conn *c,
   put_le16(d + 2, add);
   if (l2sig_send(ble, c, L2SIG_FLOW_CONTROL_CREDIT, 0, d, 4) < 0) {
     ch->credit_owed = true; /* retried when ACL buffers come back */
+    c->l2cap->attention = true;
     return;
   }
   ch->credit_owed = false;
@@ -257,19 +258,21 @@ static size_t txq_target(const uvble_t *ble) {
 /* Round-robin over the connection's channels, one K-frame each per turn. */
 static void conn_fill(uvble_t *ble, struct ble_conn *c) {
   struct l2cap_conn *lc = c->l2cap;
+  if (!lc->tx_busy) return;
   size_t target = txq_target(ble);
-  bool progress = true;
-  while (lc->tx_busy && progress && c->txq_bytes < target) {
-    progress = false;
-    for (unsigned k = 0; k < lc->hi && c->txq_bytes < target; k++) {
-      unsigned i = (lc->rr + k) % lc->hi;
+  while (lc->tx_busy && c->txq_bytes < target) {
+    bool progress = false;
+    unsigned i = lc->rr;
+    for (unsigned k = 0; k < lc->hi && c->txq_bytes < target; k++, i++) {
+      if (i >= lc->hi) i = 0;
       struct l2cap_chan *ch = lc->chans[i];
       if (!ch || !ch->tx_listed || !ch->tx_credits || ch->state != CH_OPEN)
         continue;
       if (tx_kframe(ble, c, ch) < 0) return; /* ACL queue full: wait */
       progress = true;
-      lc->rr = (i + 1) % lc->hi;
+      lc->rr = i + 1;
     }
+    if (!progress) return;
   }
 }
 
@@ -286,11 +289,13 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
   struct l2cap_conn *lc = c->l2cap;
   if (!lc || lc->closing) return false;
   conn_fill(ble, c);
+  if (!lc->attention) return false;
   struct {
     uint16_t cid;
     uint64_t serial;
   } ready[L2CAP_NUM_DYN];
   unsigned nready = 0;
+  bool again = false;
   for (unsigned i = 0; i < lc->hi; i++) {
     struct l2cap_chan *ch = lc->chans[i];
     if (!ch || ch->state != CH_OPEN) continue;
@@ -300,7 +305,9 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
       ready[nready].cid = ch->lcid;
       ready[nready++].serial = ch->serial;
     }
+    again = again || ch->stalled || ch->credit_owed;
   }
+  lc->attention = again;
   uint16_t handle = c->handle;
   for (unsigned i = 0; i < nready; i++) {
     struct ble_conn *cc;
@@ -317,14 +324,15 @@ void l2cap_on_acl_completed(uvble_t *ble) {
   while (c) {
     struct ble_conn *next = c->next;
     uint16_t next_handle = next ? next->handle : NO_HANDLE;
-    if (c->l2cap && c->l2cap->nchans && coc_conn_service(ble, c)) {
+    struct l2cap_conn *lc = c->l2cap;
+    if (lc && lc->nchans && coc_conn_service(ble, c)) {
       if (ble_dead(ble) || !ble->l2cap) return;
       next = next_handle == NO_HANDLE ? NULL : conn_find(ble, next_handle);
+      lc = NULL; /* c may be gone */
     }
+    if (lc && lc->tx_busy) queued = true;
     c = next;
   }
-  for (c = ble->conns.head; c; c = c->next)
-    if (c->l2cap && c->l2cap->tx_busy) queued = true;
   if (queued) {
     ble->l2cap->stats.acl_samples++;
     if (ble->hci.acl_free > 0) ble->l2cap->stats.acl_idle_with_data++;
@@ -340,7 +348,7 @@ int uvble_l2cap_send(uvble_t *ble, uint16_t handle, uint16_t cid,
   if (!ch || ch->state != CH_OPEN) return UVBLE_ENOTCONN;
   if (!buf || len == 0 || len > ch->tx_max_sdu) return UVBLE_EINVAL;
   if (ring_free(&ch->tx) < len + 2) {
-    ch->stalled = true;
+    ch->stalled = c->l2cap->attention = true;
     return UVBLE_EAGAIN;
   }
   uint8_t hdr[2];
@@ -355,6 +363,6 @@ int uvble_l2cap_send(uvble_t *ble, uint16_t handle, uint16_t cid,
     ch->stalled = false;
     return 1;
   }
-  ch->stalled = true;
+  ch->stalled = c->l2cap->attention = true;
   return 0;
 }

@@ -124,6 +124,7 @@ struct l2cap_conn {
   struct l2cap_req *reqs;
   uint8_t next_ident;
   bool closing;        /* the link is going: refuse new work */
+  bool attention;      /* a channel may be stalled or owe credits */
 };
 
 struct l2cap_listener {

@@ -244,10 +244,16 @@ static void on_acl(struct side *s, const uint8_t *d, size_t len) {
   put16(hdr + 2, (uint16_t)(len - 4));
   uvble_iov_t iov[2] = {{hdr, 4}, {d + 4, len - 4}};
   uvble_transport_send(m->side[!s->idx].t, UVBLE_HCI_ACL, iov, 2);
+  if (m->cfg.completed_batch == 0) { /* one event per packet */
+    uint8_t p[5] = {1, (uint8_t)handle, (uint8_t)(handle >> 8), 1, 0};
+    s->acl_free++;
+    m->stats.completed_events++;
+    send_event(s, 0x13, p, sizeof p);
+    return;
+  }
   s->pending[slot]++;
   s->pending_total++;
-  if (m->cfg.completed_batch == 0 ||
-      s->pending_total >= m->cfg.completed_batch) {
+  if (s->pending_total >= m->cfg.completed_batch) {
     flush_side(s);
   } else if (m->flush_open) {
     uv_idle_start(&m->flush, on_flush);
