@@ -377,6 +377,17 @@ int smp_start_pairing(uvble_t *ble, struct ble_conn *c) {
   return r;
 }
 
+/* Refuses a Pairing Request. A pairing the app asked for (our Security
+ * Request) ends with the reason; otherwise none had begun for the app. */
+static void refuse_request(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+  struct smp_conn *s = c->smp;
+  if (s->phase != SMP_SEC_REQ) {
+    drop_pairing(s);
+    reset_procedure(s);
+  }
+  smp_fail(ble, c, reason);
+}
+
 static void on_pairing_req(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
   struct smp_conn *s = c->smp;
   if (c->role != CONN_ROLE_PERIPHERAL) {
@@ -387,18 +398,16 @@ static void on_pairing_req(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
     smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
-  if (backoff_blocked(ble, &c->peer)) {
-    smp_fail(ble, c, UVBLE_SMP_REPEATED_ATTEMPTS);
-    return;
-  }
-  uint8_t reason = check_features(ble, d + 1);
+  uint8_t reason = backoff_blocked(ble, &c->peer)
+                       ? UVBLE_SMP_REPEATED_ATTEMPTS
+                       : check_features(ble, d + 1);
   if (reason) {
-    smp_fail(ble, c, reason);
+    refuse_request(ble, c, reason);
     return;
   }
   struct smp_pairing *p = calloc(1, sizeof *p);
   if (!p) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    refuse_request(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   s->p = p;
@@ -416,7 +425,7 @@ static void on_pairing_req(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
   p->pres[6] = bond ? (d[6] & mask) : 0;
   reason = negotiate(ble, c);
   if (reason) {
-    smp_fail(ble, c, reason);
+    refuse_request(ble, c, reason);
     return;
   }
   s->phase = s->sc ? SMP_WAIT_PUBKEY : SMP_WAIT_CONFIRM;

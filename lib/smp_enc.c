@@ -243,17 +243,23 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
     }
     for (int i = 0; i < 2; i++) {
       struct keys_bond *b = i ? ours : peer;
-      b->flags |= common;
       b->key_size = s->key_size;
       b->id_type = id.type;
       ble_addr_to_hci(&id, b->id_addr);
     }
-    int r1 = keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id, peer);
-    if (!(c = smp_still(ble, handle, p))) return;
-    int r2 = keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id, ours);
-    if (!(c = smp_still(ble, handle, p))) return;
-    bonded = r1 == 0 && r2 == 0;
-    keys_irk_cache_invalidate(ble);
+    /* A bond with no key in it (legacy pairing that distributed nothing)
+     * could never be used: nothing is stored. */
+    const uint8_t any = KEYS_F_LTK | KEYS_F_IRK | KEYS_F_CSRK;
+    if ((peer->flags | ours->flags) & any) {
+      peer->flags |= common;
+      ours->flags |= common;
+      int r1 = keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id, peer);
+      if (!(c = smp_still(ble, handle, p))) return;
+      int r2 = keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id, ours);
+      if (!(c = smp_still(ble, handle, p))) return;
+      bonded = r1 == 0 && r2 == 0;
+      keys_irk_cache_invalidate(ble);
+    }
   }
   smp_backoff_reset(ble, &c->peer);
   c->bonded = bonded;

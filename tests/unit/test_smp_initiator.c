@@ -1,0 +1,371 @@
+/* SMP with us as central (initiator), the test playing the peripheral PDU
+ * by PDU: our Pairing Request, the values the spec defines (confirms, STK,
+ * LTK, DHKey checks, the key given to LE Enable Encryption), key
+ * distribution, Security Requests, and a peripheral that gets it wrong. */
+#include "test_smp_peer.h"
+
+static const uint8_t Z16[16];
+
+/* gap_pair: our Pairing Request captured. */
+static void start(struct peer *p) {
+  memset(p, 0, sizeof *p);
+  p->central = false;
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  EXPECT_PDU(SMP_PAIRING_REQ, 6, p->preq + 1);
+  p->preq[0] = SMP_PAIRING_REQ;
+}
+
+static void peer_rsp(struct peer *p, uint8_t io, uint8_t auth, uint8_t maxk,
+                     uint8_t idist, uint8_t rdist) {
+  uint8_t rsp[7] = {SMP_PAIRING_RSP, io, 0, auth, maxk, idist, rdist};
+  memcpy(p->pres, rsp, 7);
+  smp_in(rsp, 7);
+}
+
+/* Public keys: ours captured, the peripheral's sent (or the one given). */
+static void sc_keys(struct peer *p) {
+  EXPECT_PDU(SMP_PUBLIC_KEY, 64, p->host_pub);
+  REQUIRE_EQ(uvble_sm_p256_generate(p->priv, p->pub), 0);
+  REQUIRE_EQ(uvble_sm_p256_dhkey(p->priv, p->host_pub, p->dhkey), 0);
+  smp_in2(SMP_PUBLIC_KEY, p->pub, 64);
+}
+
+/* Just Works stage 1 from the responder's side: Cb, then Na, Nb. */
+static void sc_jw_stage1(struct peer *p) {
+  uint8_t cb[16];
+  REQUIRE_EQ(uvble_sm_random(p->n_own, 16), 0);
+  REQUIRE_EQ(uvble_sm_f4(p->pub, p->host_pub, p->n_own, 0, cb), 0);
+  smp_in2(SMP_PAIRING_CONFIRM, cb, 16);
+  EXPECT_PDU(SMP_PAIRING_RANDOM, 16, p->n_host);
+  smp_in2(SMP_PAIRING_RANDOM, p->n_own, 16);
+}
+
+TEST(pairing_request_carries_our_config) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  /* Defaults: NoInputNoOutput, no OOB, bonding + SC, 16, all keys. */
+  CHECK_EQ(p.preq[1], UVBLE_IO_NO_INPUT_OUTPUT);
+  CHECK_EQ(p.preq[2], 0);
+  CHECK_EQ(p.preq[3], 0x09);
+  CHECK_EQ(p.preq[4], 16);
+  CHECK_EQ(p.preq[5], 0x07);
+  CHECK_EQ(p.preq[6], 0x07);
+  CHECK_EQ(uvble_gap_pair(ble, H), UVBLE_EBUSY);
+  finish();
+  bring(0);
+  uvble_config_set_int(ble, UVBLE_CONFIG_IO, UVBLE_IO_KEYBOARD_DISPLAY);
+  uvble_config_set_int(ble, UVBLE_CONFIG_MITM, 1);
+  uvble_config_set_int(ble, UVBLE_CONFIG_LE_SECURE, 0);
+  uvble_config_set_int(ble, UVBLE_CONFIG_BOND, 0);
+  start(&p);
+  CHECK_EQ(p.preq[1], UVBLE_IO_KEYBOARD_DISPLAY);
+  CHECK_EQ(p.preq[3], 0x04);
+  CHECK_EQ(p.preq[5], 0);
+  CHECK_EQ(p.preq[6], 0);
+  finish();
+}
+
+TEST(sc_just_works_values_match_the_spec_and_keys_complete_it) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0x06, 0x06);
+  sc_keys(&p);
+  sc_jw_stage1(&p);
+  uint8_t ea[16], eb[16], got[16];
+  sc_checks(&p, Z16, ea, eb);
+  EXPECT_PDU(SMP_DHKEY_CHECK, 16, got);
+  CHECK_MEM(got, ea, 16);
+  smp_in2(SMP_DHKEY_CHECK, eb, 16);
+  /* LE Enable Encryption with the f5 LTK, EDIV and Rand zero. */
+  uint8_t ltk[16], rand[8];
+  uint16_t ediv;
+  REQUIRE(enc_started(0, ltk, &ediv, rand));
+  CHECK_MEM(ltk, p.ltk, 16);
+  CHECK_EQ(ediv, 0);
+  CHECK_MEM(rand, Z16, 8);
+  inject_enc_change(0, 1);
+  /* The responder's keys come first; ours follow. */
+  EXPECT_NOTHING();
+  uint8_t pirk[16] = {7}, pai[7] = {0}, pcsrk[16] = {3};
+  memcpy(pai + 1, PEER, 6);
+  smp_in2(SMP_ID_INFO, pirk, 16);
+  smp_in2(SMP_ID_ADDR_INFO, pai, 7);
+  CHECK_EQ(enc_events, 0);
+  smp_in2(SMP_SIGN_INFO, pcsrk, 16);
+  uint8_t irk[16], ai[7], csrk[16];
+  EXPECT_PDU(SMP_ID_INFO, 16, irk);
+  EXPECT_PDU(SMP_ID_ADDR_INFO, 7, ai);
+  CHECK_MEM(ai + 1, OWN, 6);
+  EXPECT_PDU(SMP_SIGN_INFO, 16, csrk);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, 0);
+  CHECK(enc.encrypted);
+  CHECK(enc.bonded);
+  CHECK(!enc.authenticated);
+  /* Reconnection: gap_pair encrypts with the stored LTK, no SMP. */
+  sc_disconnect(sc, H, 0x13);
+  run_for(&loop, 10);
+  sc_connect(sc, H, 0, PEER);
+  run_for(&loop, 10);
+  sc_clear(sc);
+  acl_cursor = 0;
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  EXPECT_NOTHING();
+  REQUIRE(enc_started(0, ltk, &ediv, rand));
+  CHECK_MEM(ltk, p.ltk, 16);
+  inject_enc_change(0, 1);
+  REQUIRE_EQ(enc_events, 2);
+  CHECK(enc.bonded);
+  CHECK_EQ(enc.status, 0);
+  finish();
+}
+
+TEST(legacy_just_works_stk_and_stored_peripheral_key) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, 3, 0x01, 16, 0x07, 0x07); /* no SC: legacy */
+  uint8_t mconf[16], sconf[16];
+  EXPECT_PDU(SMP_PAIRING_CONFIRM, 16, p.c_host);
+  REQUIRE_EQ(uvble_sm_random(p.n_own, 16), 0); /* Srand */
+  legacy_confirm(&p, p.n_own, sconf);
+  smp_in2(SMP_PAIRING_CONFIRM, sconf, 16);
+  EXPECT_PDU(SMP_PAIRING_RANDOM, 16, p.n_host); /* Mrand */
+  legacy_confirm(&p, p.n_host, mconf);
+  CHECK_MEM(mconf, p.c_host, 16);
+  smp_in2(SMP_PAIRING_RANDOM, p.n_own, 16);
+  uint8_t stk[16], ltk[16], rand[8];
+  uint16_t ediv;
+  REQUIRE_EQ(uvble_sm_s1(p.tk, p.n_own, p.n_host, stk), 0);
+  REQUIRE(enc_started(0, ltk, &ediv, rand));
+  CHECK_MEM(ltk, stk, 16);
+  inject_enc_change(0, 1);
+  uint8_t pltk[16] = {0xAA, 0xBB}, ci[10] = {0x21, 0x43, 9, 8, 7, 6, 5, 4, 3, 2};
+  uint8_t pai[7] = {0};
+  memcpy(pai + 1, PEER, 6);
+  smp_in2(SMP_ENC_INFO, pltk, 16);
+  smp_in2(SMP_CENTRAL_IDENT, ci, 10);
+  smp_in2(SMP_ID_INFO, Z16, 16);
+  smp_in2(SMP_ID_ADDR_INFO, pai, 7);
+  smp_in2(SMP_SIGN_INFO, Z16, 16);
+  EXPECT_PDU(SMP_ENC_INFO, 16, NULL);
+  EXPECT_PDU(SMP_CENTRAL_IDENT, 10, NULL);
+  EXPECT_PDU(SMP_ID_INFO, 16, NULL);
+  EXPECT_PDU(SMP_ID_ADDR_INFO, 7, NULL);
+  EXPECT_PDU(SMP_SIGN_INFO, 16, NULL);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK(enc.bonded);
+  /* Back again: the central uses the peripheral's key, EDIV and Rand. */
+  sc_disconnect(sc, H, 0x13);
+  run_for(&loop, 10);
+  sc_connect(sc, H, 0, PEER);
+  run_for(&loop, 10);
+  sc_clear(sc);
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  REQUIRE(enc_started(0, ltk, &ediv, rand));
+  CHECK_MEM(ltk, pltk, 16);
+  CHECK_EQ(ediv, 0x4321);
+  CHECK_MEM(rand, ci + 2, 8);
+  finish();
+}
+
+TEST(responses_out_of_range_fail) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0x0F, 0x07); /* LinkKey was not asked for */
+  EXPECT_FAILED(UVBLE_SMP_INVALID_PARAMS);
+  CHECK_EQ(enc.status, UVBLE_SMP_INVALID_PARAMS);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 7, 0, 0); /* below our 16 */
+  EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
+  CHECK_EQ(enc.status, UVBLE_SMP_ENC_KEY_SIZE);
+  start(&p);
+  peer_rsp(&p, 9, 0x09, 16, 0, 0);
+  EXPECT_FAILED(UVBLE_SMP_INVALID_PARAMS);
+  start(&p);
+  smp_in((uint8_t[]){SMP_PAIRING_RSP, 3, 0, 1}, 4);
+  EXPECT_FAILED(UVBLE_SMP_INVALID_PARAMS);
+  /* Responder-only and initiator-only PDUs in the wrong direction. */
+  smp_in((uint8_t[]){SMP_PAIRING_REQ, 3, 0, 1, 16, 0, 0}, 7);
+  EXPECT_FAILED(UVBLE_SMP_CMD_NOT_SUPPORTED);
+  smp_in((uint8_t[]){SMP_PAIRING_RSP, 3, 0, 1, 16, 0, 0}, 7); /* not waiting */
+  EXPECT_FAILED(UVBLE_SMP_UNSPECIFIED);
+  finish();
+}
+
+TEST(reflected_and_invalid_public_keys) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  EXPECT_PDU(SMP_PUBLIC_KEY, 64, p.host_pub);
+  smp_in2(SMP_PUBLIC_KEY, p.host_pub, 64); /* our own key, reflected */
+  EXPECT_FAILED(UVBLE_SMP_UNSPECIFIED);
+  CHECK_EQ(enc.status, UVBLE_SMP_UNSPECIFIED);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  EXPECT_PDU(SMP_PUBLIC_KEY, 64, p.host_pub);
+  uint8_t off[64];
+  memset(off, 0xFF, sizeof off); /* coordinates >= p */
+  smp_in2(SMP_PUBLIC_KEY, off, 64);
+  EXPECT_FAILED(UVBLE_SMP_DHKEY_CHECK_FAILED);
+  /* The debug key with a wrong Y (an invalid-curve attack point). */
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  EXPECT_PDU(SMP_PUBLIC_KEY, 64, NULL);
+  memcpy(off, uvble_sm_p256_debug_pub, 64);
+  memset(off + 32, 0, 32);
+  smp_in2(SMP_PUBLIC_KEY, off, 64);
+  EXPECT_FAILED(UVBLE_SMP_DHKEY_CHECK_FAILED);
+  finish();
+}
+
+TEST(responder_commitment_or_check_mismatch) {
+  bring(0);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  sc_keys(&p);
+  uint8_t cb[16];
+  REQUIRE_EQ(uvble_sm_random(p.n_own, 16), 0);
+  REQUIRE_EQ(uvble_sm_f4(p.pub, p.host_pub, p.n_own, 0, cb), 0);
+  smp_in2(SMP_PAIRING_CONFIRM, cb, 16);
+  EXPECT_PDU(SMP_PAIRING_RANDOM, 16, p.n_host);
+  p.n_own[0] ^= 1;
+  smp_in2(SMP_PAIRING_RANDOM, p.n_own, 16);
+  EXPECT_FAILED(UVBLE_SMP_CONFIRM_VALUE_FAILED);
+  CHECK_EQ(enc.status, UVBLE_SMP_CONFIRM_VALUE_FAILED);
+  /* A DHKey check that does not match. */
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  sc_keys(&p);
+  sc_jw_stage1(&p);
+  uint8_t ea[16], eb[16];
+  sc_checks(&p, Z16, ea, eb);
+  EXPECT_PDU(SMP_DHKEY_CHECK, 16, NULL);
+  eb[15] ^= 1;
+  smp_in2(SMP_DHKEY_CHECK, eb, 16);
+  EXPECT_FAILED(UVBLE_SMP_DHKEY_CHECK_FAILED);
+  CHECK(sc_find_cmd(sc, 0x2019, 0) < 0); /* never encrypted */
+  /* Legacy: a confirm the random does not open. */
+  start(&p);
+  peer_rsp(&p, 3, 0x01, 16, 0, 0);
+  EXPECT_PDU(SMP_PAIRING_CONFIRM, 16, NULL);
+  smp_in2(SMP_PAIRING_CONFIRM, Z16, 16);
+  EXPECT_PDU(SMP_PAIRING_RANDOM, 16, NULL);
+  smp_in2(SMP_PAIRING_RANDOM, Z16, 16);
+  EXPECT_FAILED(UVBLE_SMP_CONFIRM_VALUE_FAILED);
+  finish();
+}
+
+TEST(numeric_comparison_shows_g2_and_rejection_fails_it) {
+  bring(0);
+  uvble_config_set_int(ble, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_YESNO);
+  uvble_config_set_int(ble, UVBLE_CONFIG_MITM, 1);
+  struct peer p;
+  start(&p);
+  peer_rsp(&p, UVBLE_IO_DISPLAY_YESNO, 0x0D, 16, 0, 0);
+  sc_keys(&p);
+  sc_jw_stage1(&p);
+  REQUIRE_EQ(passkey_events, 1);
+  CHECK_EQ(pk_ev.action, UVBLE_PASSKEY_ACTION_NUMCMP);
+  uint32_t v;
+  REQUIRE_EQ(uvble_sm_g2(p.host_pub, p.pub, p.n_host, p.n_own, &v), 0);
+  CHECK_EQ(pk_ev.passkey, v);
+  EXPECT_NOTHING(); /* Ea waits for the user */
+  /* The peripheral's check arriving early is out of sequence. */
+  CHECK_EQ(uvble_gap_passkey(ble, H, UVBLE_PASSKEY_ACTION_INPUT, 1),
+           UVBLE_EINVAL);
+  CHECK_EQ(uvble_gap_passkey(ble, H, UVBLE_PASSKEY_ACTION_NUMCMP, 0), 0);
+  EXPECT_FAILED(UVBLE_SMP_NUMCMP_FAILED);
+  CHECK_EQ(enc.status, UVBLE_SMP_NUMCMP_FAILED);
+  finish();
+}
+
+TEST(security_request_starts_pairing_or_encryption) {
+  bring(0);
+  smp_in2(SMP_SECURITY_REQ, (uint8_t[]){0x01}, 1);
+  uint8_t req[6];
+  EXPECT_PDU(SMP_PAIRING_REQ, 6, req);
+  /* Another one while pairing is ignored. */
+  smp_in2(SMP_SECURITY_REQ, (uint8_t[]){0x01}, 1);
+  EXPECT_NOTHING();
+  finish();
+}
+
+TEST(encryption_refused_by_the_controller) {
+  bring(0);
+  struct peer p;
+  /* Command Status with an error: the pairing fails and the peer hears. */
+  sc_on_cmd(sc, 0x2019, answer_enable_encryption, (void *)0x0C);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  sc_keys(&p);
+  sc_jw_stage1(&p);
+  uint8_t ea[16], eb[16];
+  sc_checks(&p, Z16, ea, eb);
+  EXPECT_PDU(SMP_DHKEY_CHECK, 16, NULL);
+  smp_in2(SMP_DHKEY_CHECK, eb, 16);
+  EXPECT_FAILED(UVBLE_SMP_UNSPECIFIED);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, UVBLE_EHCI);
+  CHECK_EQ(enc.hci_status, 0x0C);
+  /* Encryption Change with an error. */
+  sc_on_cmd(sc, 0x2019, answer_enable_encryption, (void *)0);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0);
+  sc_keys(&p);
+  sc_jw_stage1(&p);
+  sc_checks(&p, Z16, ea, eb);
+  EXPECT_PDU(SMP_DHKEY_CHECK, 16, NULL);
+  smp_in2(SMP_DHKEY_CHECK, eb, 16);
+  inject_enc_change(0x05, 0);
+  REQUIRE_EQ(enc_events, 2);
+  CHECK_EQ(enc.status, UVBLE_EHCI);
+  CHECK_EQ(enc.hci_status, 0x05);
+  CHECK(!enc.encrypted);
+  finish();
+}
+
+TEST(timeout_and_disconnect_while_waiting_for_the_response) {
+  bring(0);
+  smp_set_timeout_ms(ble, 150);
+  struct peer p;
+  start(&p);
+  run_for(&loop, 250);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, UVBLE_ETIMEDOUT);
+  peer_rsp(&p, 3, 0x09, 16, 0, 0); /* too late: ignored */
+  EXPECT_NOTHING();
+  smp_in2(SMP_SECURITY_REQ, (uint8_t[]){0x01}, 1);
+  EXPECT_NOTHING();
+  CHECK_EQ(uvble_gap_pair(ble, H), UVBLE_ETIMEDOUT);
+  finish();
+  bring(0);
+  start(&p);
+  sc_disconnect(sc, H, 0x08);
+  run_for(&loop, 10);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, UVBLE_EDISCONNECTED);
+  finish();
+}
+
+TEST(close_while_the_user_is_asked) {
+  bring(0);
+  struct peer p;
+  uvble_config_set_int(ble, UVBLE_CONFIG_IO, UVBLE_IO_KEYBOARD_ONLY);
+  uvble_config_set_int(ble, UVBLE_CONFIG_MITM, 1);
+  start(&p);
+  peer_rsp(&p, UVBLE_IO_DISPLAY_ONLY, 0x0D, 16, 0, 0);
+  sc_keys(&p);
+  REQUIRE_EQ(pk_ev.action, UVBLE_PASSKEY_ACTION_INPUT);
+  /* The app closes the stack while the user is asked; nothing is left. */
+  uvble_close(ble, NULL);
+  ble = NULL;
+  finish();
+}
+
+TEST_MAIN()
