@@ -133,18 +133,37 @@ static inline const struct gev *last_of(const struct node *n, int ev) {
   return NULL;
 }
 
-/* The central (n[1]) connects to the advertising peripheral (n[0]). */
+static inline bool hci_idle_pred(void *arg) {
+  const uvble_t *ble = arg;
+  return !ble->hci.queue_head && !ble->hci.inflight_head;
+}
+
+static inline bool connected_pred(void *arg) {
+  struct node *n = arg;
+  return n[1].count[UVBLE_IRQ_PERIPHERAL_CONNECT] > 0 ||
+         n[1].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT] > 0;
+}
+
+/* The central (n[1]) connects to the advertising peripheral (n[0]).
+ * btvirt completes LE Create Connection at once, failing it when the
+ * peer's advertising is not enabled yet: the peripheral's commands are
+ * let through first, and a failed attempt is retried. */
 static inline void nodes_connect(struct node *n) {
   static const uint8_t adv[] = {0x02, 0x01, 0x06};
-  int np = n[0].count[UVBLE_IRQ_CENTRAL_CONNECT];
-  int nc = n[1].count[UVBLE_IRQ_PERIPHERAL_CONNECT];
-  REQUIRE_EQ(uvble_gap_advertise(n[0].ble, 20000, adv, sizeof adv, NULL, 0,
-                                 true),
-             0);
-  run_for(&loop, 20);
-  REQUIRE_EQ(uvble_gap_connect(n[1].ble, &n[0].addr, 0, 0, 0), 0);
-  REQUIRE(wait_count(&n[1], UVBLE_IRQ_PERIPHERAL_CONNECT, nc + 1));
-  REQUIRE(wait_count(&n[0], UVBLE_IRQ_CENTRAL_CONNECT, np + 1));
+  REQUIRE_EQ(n[0].count[UVBLE_IRQ_CENTRAL_CONNECT], 0);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    REQUIRE_EQ(uvble_gap_advertise(n[0].ble, 20000, adv, sizeof adv, NULL, 0,
+                                   true),
+               0);
+    REQUIRE(run_until_pred(&loop, hci_idle_pred, n[0].ble, 2000));
+    n[1].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT] = 0;
+    REQUIRE_EQ(uvble_gap_connect(n[1].ble, &n[0].addr, 0, 0, 0), 0);
+    REQUIRE(run_until_pred(&loop, connected_pred, n, 5000));
+    if (n[1].count[UVBLE_IRQ_PERIPHERAL_CONNECT]) break;
+    run_for(&loop, 50);
+  }
+  REQUIRE(wait_count(&n[1], UVBLE_IRQ_PERIPHERAL_CONNECT, 1));
+  REQUIRE(wait_count(&n[0], UVBLE_IRQ_CENTRAL_CONNECT, 1));
   n[1].conn = last_of(&n[1], UVBLE_IRQ_PERIPHERAL_CONNECT)->d.connect.conn_handle;
   n[0].conn = last_of(&n[0], UVBLE_IRQ_CENTRAL_CONNECT)->d.connect.conn_handle;
   run_for(&loop, 20);
