@@ -122,18 +122,30 @@ static void on_random_set(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   ble->gap->addr.ctrl_valid = false;
 }
 
-int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type) {
+void gap_public_addr(const uvble_t *ble, uvble_addr_t *out) {
+  memset(out, 0, sizeof *out);
+  if (ble->info_valid) *out = ble->info.public_addr;
+  out->type = UVBLE_ADDR_PUBLIC;
+}
+
+int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type, uvble_addr_t *used) {
   struct gap_state *g = ble->gap;
   struct gap_addr *a = &g->addr;
-  uvble_addr_t want;
+  uvble_addr_t want, dummy;
   int err;
+  if (!used) used = &dummy;
   if (!want_random(ble, &want, &err)) {
     *own_type = 0x00;
+    gap_public_addr(ble, used);
     return err;
   }
   *own_type = 0x01;
+  *used = want;
   if (a->ctrl_valid && memcmp(a->ctrl.val, want.val, 6) == 0) return 0;
-  if (a->ctrl_valid && !roles_idle(ble)) return 0; /* keep it until idle */
+  if (a->ctrl_valid && !roles_idle(ble)) {
+    *used = a->ctrl; /* keep it until idle */
+    return 0;
+  }
   uint8_t hci[6];
   ble_addr_to_hci(&want, hci);
   int r = hci_send_cmd(ble, GAP_OP_LE_SET_RANDOM_ADDRESS, hci, 6, on_random_set,

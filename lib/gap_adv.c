@@ -89,7 +89,7 @@ static int queue_legacy_data(uvble_t *ble, uint16_t op, const uint8_t *d,
 static int start_legacy(uvble_t *ble) {
   struct gap_adv *a = &ble->gap->adv;
   uint8_t own;
-  int r = gap_own_addr_prepare(ble, &own);
+  int r = gap_own_addr_prepare(ble, &own, &a->own);
   if (r < 0) return r;
   uint8_t p[15];
   memset(p, 0, sizeof p);
@@ -183,6 +183,10 @@ static int start_extended(uvble_t *ble) {
   }
   uvble_addr_t rnd;
   bool random = gap_own_addr_random(ble, &rnd);
+  if (random)
+    a->own = rnd;
+  else
+    gap_public_addr(ble, &a->own);
   if ((r = queue_ext_params(ble, props, random ? 0x01 : 0x00)) < 0) return r;
   a->set_exists = true;
   a->set_props = props;

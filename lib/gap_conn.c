@@ -120,14 +120,28 @@ void gap_close(uvble_t *ble) {
 }
 
 void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
-  (void)ble;
-  (void)c;
+  struct gap_state *g = ble->gap;
+  c->gap = calloc(1, sizeof *c->gap);
+  if (!g || !c->gap) return; /* gap_conn_own_addr falls back */
+  c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
 }
 
 void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   (void)ble;
-  (void)c;
   (void)reason;
+  free(c->gap);
+  c->gap = NULL;
+}
+
+int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
+                      uvble_addr_t *out) {
+  if (!c) return UVBLE_EINVAL;
+  if (c->gap) {
+    *out = c->gap->own;
+    return 0;
+  }
+  gap_public_addr(ble, out);
+  return UVBLE_ENOMEM;
 }
 
 /* ---- connection events

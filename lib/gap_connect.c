@@ -220,7 +220,7 @@ int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
   gap_scan_halt(ble);
   if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
   uint8_t own;
-  if ((r = gap_own_addr_prepare(ble, &own)) < 0) return r;
+  if ((r = gap_own_addr_prepare(ble, &own, &c->own)) < 0) return r;
   c->tag = gap_new_tag(ble->gap);
   if ((r = queue_create(ble, addr, &cp, own)) < 0) return r;
   c->state = GAP_CONNECT_CREATING;

@@ -93,6 +93,7 @@ struct gap_adv {
   size_t resp_len;
   bool set_exists;    /* extended: the controller has set GAP_ADV_HANDLE */
   uint16_t set_props; /* its Advertising_Event_Properties */
+  uvble_addr_t own;   /* the address it advertises with */
 };
 
 /* Extended reports may arrive in fragments (data status "more to come");
@@ -130,6 +131,7 @@ enum gap_connect_state {
 struct gap_connect {
   enum gap_connect_state state;
   uint32_t tag;
+  uvble_addr_t own; /* the address the attempt uses */
   uv_timer_t timer; /* scan duration, then the cancel guard */
   bool timer_open;
 };
@@ -177,6 +179,16 @@ bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d);
 int gap_timer_init(uvble_t *ble, uv_timer_t *t, bool *open);
 void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open);
 
+/* Per connection: what GAP remembers about a link. */
+struct gap_conn {
+  uvble_addr_t own; /* the address we used to make it (SMP's ia / ra) */
+};
+/* The address we used on the link c: the advertising address for links we
+ * accepted, the initiating address for links we made. SMP uses it for the
+ * pairing functions (c1, f5, f6 take both devices' addresses). */
+int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
+                      uvble_addr_t *out);
+
 /* ---- gap_addr.c ---- */
 int gap_addr_init(uvble_t *ble);
 void gap_addr_stop(uvble_t *ble);
@@ -184,8 +196,11 @@ void gap_addr_close(uvble_t *ble);
 /* The own address type for a role about to start, queueing LE Set Random
  * Address first when the controller does not hold the wanted one (it may
  * only be changed while no legacy advertising, scanning or initiating runs:
- * otherwise the address in place is kept). Returns 0 or a negative error. */
-int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type);
+ * otherwise the address in place is kept). used (may be NULL) receives the
+ * address the role will go out with. Returns 0 or a negative error. */
+int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type, uvble_addr_t *used);
+/* Our public address (type UVBLE_ADDR_PUBLIC; zeros before init). */
+void gap_public_addr(const uvble_t *ble, uvble_addr_t *out);
 /* The random address an advertising set should use (false: public). */
 bool gap_own_addr_random(uvble_t *ble, uvble_addr_t *out);
 /* Our IRK (SMP distributes it; the bond store may restore it). */

@@ -116,7 +116,7 @@ static int queue_start(uvble_t *ble, uint16_t interval, uint16_t window,
                        bool active) {
   struct gap_state *g = ble->gap;
   uint8_t own;
-  int r = gap_own_addr_prepare(ble, &own);
+  int r = gap_own_addr_prepare(ble, &own, NULL);
   if (r < 0) return r;
   uint32_t ptag = gap_new_tag(g);
   g->scan.tag = gap_new_tag(g);

@@ -236,6 +236,9 @@ TEST(a_central_connecting_stops_advertising) {
   sc_t *sc;
   uvble_t *ble;
   up(&sc, &ble, false);
+  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
+                                  UVBLE_ADDR_MODE_RPA),
+             0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
   static const uint8_t PEER[6] = {1, 2, 3, 4, 5, 6};
@@ -243,6 +246,12 @@ TEST(a_central_connecting_stops_advertising) {
   run_for(&loop, 20);
   CHECK_EQ(rec.count[UVBLE_IRQ_CENTRAL_CONNECT], 1);
   CHECK(!uvble_gap_advertising(ble));
+  /* The link was made with the RPA we advertised (SMP needs it). */
+  const uint8_t *rpa = cmd_n(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0)->params;
+  uvble_addr_t own;
+  REQUIRE_EQ(gap_conn_own_addr(ble, conn_find(ble, 0x40), &own), 0);
+  CHECK_EQ(own.type, UVBLE_ADDR_RANDOM);
+  for (int i = 0; i < 6; i++) CHECK_EQ(own.val[i], rpa[5 - i]);
   /* The app restarts it: no disable is sent for advertising that is off. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);

@@ -86,6 +86,11 @@ TEST(create_connection_parameters_are_exact) {
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.conn_handle, 0x40);
   CHECK_MEM(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.addr.val, PEER.val,
             6);
+  uvble_addr_t own;
+  REQUIRE_EQ(gap_conn_own_addr(ble, conn_find(ble, 0x40), &own), 0);
+  CHECK_EQ(own.type, UVBLE_ADDR_PUBLIC);
+  static const uint8_t PUB[6] = {0x00, 0xaa, 0x01, 0x00, 0x00, 0x42};
+  CHECK_MEM(own.val, PUB, 6);
   run_for(&loop, 2200);
   CHECK_EQ(cancels, 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
@@ -351,6 +356,11 @@ TEST(extended_create_connection_parameters_are_exact) {
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.conn_handle, 0x42);
   CHECK_EQ(conn_find(ble, 0x42)->interval, 24);
+  /* SMP learns which address we made the link with. */
+  uvble_addr_t own;
+  REQUIRE_EQ(gap_conn_own_addr(ble, conn_find(ble, 0x42), &own), 0);
+  CHECK_EQ(own.type, UVBLE_ADDR_RANDOM);
+  CHECK_MEM(own.val, a.val, 6);
   down(sc, ble);
 }
 
