@@ -34,6 +34,7 @@ struct ev {
 static struct ev evs[MAX_EVS];
 static int nev;
 static size_t acl_seen;
+static uint8_t peer_role; /* our role on the link: 0 central, 1 peripheral */
 
 /* Optional: runs after an event is recorded (to call the API from inside
  * the irq, as MicroPython apps do). */
@@ -75,7 +76,7 @@ static inline void peer_up_timeout(unsigned att_timeout_ms) {
   nev = 0;
   irq_hook = NULL;
   uvble_irq(ble, on_irq, NULL);
-  sc_connect(sc, CONN, 0, PEER_ADDR);
+  sc_connect(sc, CONN, peer_role, PEER_ADDR);
   for (int i = 0; i < 100 && !conn_find(ble, CONN); i++) run_for(&loop, 2);
   REQUIRE(conn_find(ble, CONN) != NULL);
   run_for(&loop, 5);

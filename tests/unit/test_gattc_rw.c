@@ -25,6 +25,21 @@ TEST(read_short_value) {
   peer_down();
 }
 
+TEST(client_works_in_the_peripheral_role) {
+  peer_role = 1;
+  peer_up();
+  peer_role = 0;
+  REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0003), 0);
+  EXPECT_REQ(0x0a, 0x03, 0x00);
+  PEER_SEND(0x0b, 'c', 'e', 'n', 't', 'r', 'a', 'l');
+  int done = wait_ev(UVBLE_IRQ_GATTC_READ_DONE, 0, 200);
+  REQUIRE_EQ(done, 1);
+  CHECK_EQ(evs[0].len, 7);
+  CHECK_MEM(evs[0].data, "central", 7);
+  CHECK_EQ(evs[done].d.gatt_status.status, 0);
+  peer_down();
+}
+
 TEST(read_empty_value) {
   peer_up();
   REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0022), 0);
