@@ -1,0 +1,149 @@
+/* Shared by the aioble scenario tests: MicroPython's aioble multitests
+ * (micropython-lib, aioble/multitests) rewritten as C tasks on the async
+ * layer. Each "instance" is a uvble stack on its own btvirt controller with
+ * an async context and one task; like the multitest runner, each instance
+ * prints lines to its own log, and the test compares the logs with the
+ * .exp files' text (adapted where uvble deliberately differs, as noted). */
+#ifndef UVBLE_TEST_AIOBLE_COMMON_H
+#define UVBLE_TEST_AIOBLE_COMMON_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "uvble/async.h"
+#include "uvble/co.h"
+#include "uvble/gap.h"
+
+#define TIMEOUT_MS 5000
+
+static uv_loop_t loop;
+
+struct inst {
+  uvble_t *ble;
+  uvble_async_t *a;
+  uvble_sched_t *s;
+  uvble_addr_t mac;
+  char log[16384];
+  size_t loglen;
+  bool closed;
+};
+
+static inline const char *transport(void) {
+  const char *t = getenv("UVBLE_TRANSPORT");
+  return t ? t : "unix:/tmp/bt-server-le";
+}
+
+static inline void out(struct inst *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline void out(struct inst *in, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(in->log + in->loglen, sizeof in->log - in->loglen, fmt, ap);
+  va_end(ap);
+  if (n > 0) in->loglen += (size_t)n;
+  if (in->loglen < sizeof in->log - 1) in->log[in->loglen++] = '\n';
+  in->log[in->loglen] = 0;
+}
+
+/* Python's repr of bytes: b'periph0', with \xNN for the rest. */
+static inline const char *pybytes(const uint8_t *d, size_t n) {
+  static char bufs[4][2048];
+  static int k;
+  char *b = bufs[k++ % 4];
+  size_t o = 0;
+  o += (size_t)snprintf(b + o, sizeof bufs[0] - o, "b'");
+  for (size_t i = 0; i < n && o < sizeof bufs[0] - 8; i++) {
+    if (d[i] >= 0x20 && d[i] < 0x7f && d[i] != '\'' && d[i] != '\\')
+      b[o++] = (char)d[i];
+    else
+      o += (size_t)snprintf(b + o, sizeof bufs[0] - o, "\\x%02x", d[i]);
+  }
+  snprintf(b + o, sizeof bufs[0] - o, "'");
+  return b;
+}
+
+/* MicroPython's repr of a UUID: UUID(0x180d) or UUID('a5a5...'). */
+static inline const char *pyuuid(const uvble_uuid_t *u) {
+  static char bufs[4][64];
+  static int k;
+  char *b = bufs[k++ % 4];
+  char s[UVBLE_UUID_STR_LEN];
+  uvble_uuid_to_str(u, s, sizeof s);
+  if (u->type == 128)
+    snprintf(b, 64, "UUID('%s')", s);
+  else
+    snprintf(b, 64, "UUID(0x%s)", s);
+  return b;
+}
+
+static inline uvble_uuid_t uuid(const char *text) {
+  uvble_uuid_t u;
+  if (uvble_uuid_parse(&u, text) < 0) memset(&u, 0, sizeof u);
+  return u;
+}
+
+static inline bool fut_done(void *f) { return uvble_future_done(f); }
+
+/* Brings an instance up: a stack on a fresh btvirt controller, powered
+ * through the async layer (aioble's ensure_active). */
+static inline void inst_up(struct inst *in) {
+  memset(in, 0, sizeof *in);
+  char err[256] = "";
+  int r = uvble_new(&loop, transport(), &in->ble, err, sizeof err);
+  if (r < 0) fprintf(stderr, "  uvble_new: %s\n", err);
+  REQUIRE_EQ(r, 0);
+  REQUIRE_EQ(uvble_async_new(in->ble, NULL, NULL, &in->a), 0);
+  in->s = uvble_async_sched(in->a);
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_async_start(&f, in->a, 10000), 0);
+  REQUIRE(run_until_pred(&loop, fut_done, &f, 12000));
+  REQUIRE_EQ(f.status, 0);
+  REQUIRE_EQ(uvble_config_get_mac(in->ble, &in->mac), 0);
+}
+
+static inline void on_inst_closed(uvble_async_t *a, void *arg) {
+  (void)a;
+  ((struct inst *)arg)->closed = true;
+}
+
+static inline bool inst_closed(void *arg) {
+  return ((struct inst *)arg)->closed;
+}
+
+static inline void inst_down(struct inst *in) {
+  uvble_async_close(in->a, on_inst_closed, in);
+  REQUIRE(run_until_pred(&loop, inst_closed, in, 5000));
+}
+
+/* multitest.next(): a one-shot signal between the instances' tasks. */
+struct barrier {
+  uvble_future_t f;
+  bool set;
+};
+
+static inline void barrier_init(struct barrier *b, uvble_sched_t *s) {
+  memset(b, 0, sizeof *b);
+  uvble_future_start(&b->f, s, 0);
+}
+
+static inline void barrier_set(struct barrier *b) {
+  b->set = true;
+  uvble_future_set(&b->f, 0);
+}
+
+static inline bool tasks_finished(void *arg) {
+  uvble_task_t **t = arg;
+  for (; *t; t++)
+    if (uvble_task_running(*t)) return false;
+  return true;
+}
+
+/* Runs the loop until every task of the NULL-terminated list finished. */
+static inline bool run_tasks(uvble_task_t **tasks, unsigned timeout_ms) {
+  return run_until_pred(&loop, tasks_finished, tasks, timeout_ms);
+}
+
+#endif
