@@ -7,8 +7,7 @@
 #include "gap_internal.h"
 #include "l2cap.h"
 
-/* ---- shared helpers ---------------------------------------------------------
- */
+/* ---- shared helpers -------------------------------------------------- */
 
 static bool has_cmd(const uvble_t *ble, int octet, int bit) {
   return uvble_controller_has_command(ble, octet, bit);
@@ -68,8 +67,7 @@ void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open) {
   uv_close((uv_handle_t *)t, on_gap_handle_closed);
 }
 
-/* ---- module hooks
- * ------------------------------------------------------------ */
+/* ---- module hooks ---------------------------------------------------- */
 
 static const uvble_gap_param_bounds_t DEFAULT_BOUNDS = {
     .min_interval_us = 7500,
@@ -144,8 +142,7 @@ int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
   return UVBLE_ENOMEM;
 }
 
-/* ---- connection events
- * --------------------------------------------------------- */
+/* ---- connection events ----------------------------------------------- */
 
 static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
   uvble_irq_data_t d;
@@ -281,8 +278,7 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   return 1;
 }
 
-/* ---- connection parameters
- * ----------------------------------------------------- */
+/* ---- connection parameters ------------------------------------------- */
 
 static void emit_update(uvble_t *ble, const struct ble_conn *c, int status) {
   uvble_irq_data_t d;
@@ -486,8 +482,7 @@ void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out) {
     memset(out, 0, sizeof *out);
 }
 
-/* ---- LE meta dispatch
- * -------------------------------------------------------- */
+/* ---- LE meta dispatch ------------------------------------------------ */
 
 void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
                     size_t len) {

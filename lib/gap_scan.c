@@ -179,8 +179,7 @@ static void on_duration(uv_timer_t *t) {
   if (g->ble->state == BLE_ON) gap_scan_halt(g->ble);
 }
 
-/* ---- filters ---------------------------------------------------------------
- */
+/* ---- filters --------------------------------------------------------- */
 
 int uvble_gap_scan_filter(uvble_t *ble, const uvble_gap_prefix_t *prefixes,
                           size_t num_prefixes, int min_rssi) {
@@ -233,8 +232,7 @@ bool gap_scan_prefix_match(const uint8_t *prefixes, size_t prefixes_len,
   return false;
 }
 
-/* ---- reports ---------------------------------------------------------------
- */
+/* ---- reports --------------------------------------------------------- */
 
 static void deliver(uvble_t *ble, uint8_t addr_type, const uint8_t *addr_hci,
                     uint8_t adv_type, int8_t rssi, const uint8_t *data,

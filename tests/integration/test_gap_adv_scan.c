@@ -30,9 +30,9 @@ static void build_payload(uint8_t *adv, size_t *adv_len, uint8_t *resp,
   f.company_id = 0x05F1;
   f.manufacturer_data = MFR;
   f.manufacturer_len = sizeof MFR;
-  REQUIRE_EQ(uvble_adv_build(&f, UVBLE_ADV_LEGACY_MAX, adv, adv_len, resp,
-                             resp_len),
-             0);
+  REQUIRE_EQ(
+      uvble_adv_build(&f, UVBLE_ADV_LEGACY_MAX, adv, adv_len, resp, resp_len),
+      0);
   REQUIRE(*resp_len > 0); /* something did spill */
 }
 
@@ -47,9 +47,9 @@ TEST(active_scan_sees_advertisement_and_scan_response_and_parses_them) {
 
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, true), 0);
   run_for(&loop, 50);
-  REQUIRE_EQ(uvble_gap_advertise(a->ble, 100000, adv, adv_len, resp, resp_len,
-                                 true),
-             0);
+  REQUIRE_EQ(
+      uvble_gap_advertise(a->ble, 100000, adv, adv_len, resp, resp_len, true),
+      0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 2, 3000));
   CHECK(uvble_gap_advertising(a->ble));
   int ia = find_result(b, &a->addr, 0); /* ADV_IND */
@@ -136,9 +136,8 @@ TEST(non_connectable_advertising_is_reported_as_adv_scan_ind) {
   static const uint8_t ADV[] = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
   run_for(&loop, 50);
-  REQUIRE_EQ(uvble_gap_advertise(a->ble, 100000, ADV, sizeof ADV, NULL, 0,
-                                 false),
-             0);
+  REQUIRE_EQ(
+      uvble_gap_advertise(a->ble, 100000, ADV, sizeof ADV, NULL, 0, false), 0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 1, 3000));
   int i = find_result(b, &a->addr, -1);
   REQUIRE(i >= 0);
@@ -213,7 +212,8 @@ TEST(scan_filters_drop_reports_before_the_handler) {
   struct host h[3];
   hosts_up(h, 3);
   struct host *a = &h[0], *c = &h[1], *b = &h[2];
-  static const uint8_t ADV_A[] = {0x02, 0x01, 0x06, 0x05, 0xff, 0xf1, 0x05, 1, 2};
+  static const uint8_t ADV_A[] = {0x02, 0x01, 0x06, 0x05, 0xff,
+                                  0xf1, 0x05, 1,    2};
   static const uint8_t ADV_C[] = {0x02, 0x01, 0x06, 0x03, 0x03, 0x0d, 0x18};
   /* Only manufacturer data of company 0x05F1 (type 0xff, id LE). */
   static const uint8_t PFX[] = {0xff, 0xf1, 0x05};
@@ -271,9 +271,9 @@ TEST(random_and_private_own_addresses_are_what_scanners_see) {
 
   /* Resolvable private: the scanner sees an RPA that resolves with A's
    * IRK; A reports it as its own address. */
-  REQUIRE_EQ(uvble_config_set_int(a->ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RPA),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(a->ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RPA),
+      0);
   REQUIRE_EQ(uvble_gap_advertise(a->ble, 0, NULL, 0, NULL, 0, true), 0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 2, 3000));
   r = &b->results[b->nresults - 1];

@@ -48,7 +48,7 @@ static inline const char *transport(void) {
 }
 
 static inline int host_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
-                    void *arg) {
+                           void *arg) {
   (void)ble;
   struct host *h = arg;
   if (h->nevents < HOST_MAX_EVENTS) h->events[h->nevents++] = ev;
@@ -122,7 +122,9 @@ static inline void host_closed(uvble_t *ble) {
   (void)ble;
   closed_count++;
 }
-static inline bool closed_pred(void *arg) { return closed_count == *(int *)arg; }
+static inline bool closed_pred(void *arg) {
+  return closed_count == *(int *)arg;
+}
 
 static inline void hosts_down(struct host *h, int n) {
   closed_count = 0;
@@ -142,14 +144,15 @@ static inline bool wait_ev_pred(void *arg) {
   return w->h->count[w->ev] >= w->n;
 }
 /* Runs the loop until h has seen event ev at least n times in all. */
-static inline bool wait_event(struct host *h, int ev, int n, unsigned timeout_ms) {
+static inline bool wait_event(struct host *h, int ev, int n,
+                              unsigned timeout_ms) {
   struct wait_ev w = {h, ev, n};
   return run_until_pred(&loop, wait_ev_pred, &w, timeout_ms);
 }
 
 /* Index of the first scan result from addr with adv_type, or -1. */
 static inline int find_result(const struct host *h, const uvble_addr_t *addr,
-                       int adv_type) {
+                              int adv_type) {
   for (int i = 0; i < h->nresults; i++)
     if (memcmp(h->results[i].addr.val, addr->val, 6) == 0 &&
         (adv_type < 0 || h->results[i].adv_type == adv_type))

@@ -110,7 +110,8 @@ TEST(connect_to_an_absent_address_fails_with_the_documented_event) {
   uv_loop_init(&loop);
   struct host h[1];
   hosts_up(h, 1);
-  uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC, {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
+  uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC,
+                         {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
   uint64_t t0 = uv_now(&loop);
   REQUIRE_EQ(uvble_gap_connect(h[0].ble, &nobody, 500, 0, 0), 0);
   CHECK_EQ(uvble_gap_connect(h[0].ble, &nobody, 500, 0, 0), UVBLE_EALREADY);
@@ -131,7 +132,8 @@ TEST(cancelling_a_pending_connect_reports_it_once) {
   uv_loop_init(&loop);
   struct host h[1];
   hosts_up(h, 1);
-  uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC, {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
+  uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC,
+                         {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
   CHECK_EQ(uvble_gap_connect_cancel(h[0].ble), UVBLE_EALREADY); /* none */
   REQUIRE_EQ(uvble_gap_connect(h[0].ble, &nobody, 5000, 0, 0), 0);
   CHECK_EQ(uvble_gap_connect_cancel(h[0].ble), 0);

@@ -58,10 +58,10 @@ static uint16_t interval_for(int32_t us) {
 }
 
 TEST(interval_is_rounded_down_to_625us_with_limits) {
-  CHECK_EQ(interval_for(100624), 160);   /* rounded down */
+  CHECK_EQ(interval_for(100624), 160); /* rounded down */
   CHECK_EQ(interval_for(100625), 161);
-  CHECK_EQ(interval_for(0), 800);        /* default 500 ms */
-  CHECK_EQ(interval_for(625), 0x20);     /* at least 20 ms */
+  CHECK_EQ(interval_for(0), 800);    /* default 500 ms */
+  CHECK_EQ(interval_for(625), 0x20); /* at least 20 ms */
   CHECK_EQ(interval_for(19999), 0x20);
   CHECK_EQ(interval_for(20000), 0x20);
   CHECK_EQ(interval_for(20000000), 0x4000); /* legacy maximum 10.24 s */
@@ -85,9 +85,8 @@ TEST(restart_disables_first_null_keeps_and_empty_clears) {
   sc_t *sc;
   uvble_t *ble;
   up(&sc, &ble, false);
-  REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, RESP, sizeof RESP,
-                                 true),
-             0);
+  REQUIRE_EQ(
+      uvble_gap_advertise(ble, 0, ADV, sizeof ADV, RESP, sizeof RESP, true), 0);
   run_for(&loop, 20);
   sc_clear(sc);
   /* NULL keeps the advertising data; an empty response clears it. */
@@ -137,9 +136,9 @@ TEST(random_address_mode_sets_the_static_address_first) {
   up(&sc, &ble, false);
   uvble_addr_t a = {UVBLE_ADDR_RANDOM, {0xc1, 0x02, 0x03, 0x04, 0x05, 0x06}};
   REQUIRE_EQ(uvble_config_set_mac(ble, &a), 0);
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RANDOM),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
+      0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
   int ia = sc_find_cmd(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0);
@@ -162,9 +161,9 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
   sc_t *sc;
   uvble_t *ble;
   up(&sc, &ble, false);
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RPA),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RPA),
+      0);
   REQUIRE_EQ(uvble_gap_set_rpa_timeout(ble, 1), 0);
   CHECK_EQ(uvble_gap_set_rpa_timeout(ble, 41401), UVBLE_EINVAL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
@@ -183,9 +182,9 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
   CHECK(sc_find_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, 2) > i2);
   CHECK(uvble_gap_advertising(ble));
   /* NRPA: top bits 00. */
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_NRPA),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_NRPA),
+      0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
   run_for(&loop, 20);
   int n = cmd_count(sc, GAP_OP_LE_SET_RANDOM_ADDRESS);
@@ -236,9 +235,9 @@ TEST(a_central_connecting_stops_advertising) {
   sc_t *sc;
   uvble_t *ble;
   up(&sc, &ble, false);
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RPA),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RPA),
+      0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
   static const uint8_t PEER[6] = {1, 2, 3, 4, 5, 6};
@@ -325,7 +324,8 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
   /* Non-connectable: legacy ADV_SCAN_IND. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 1)->params + 1), 0x0012);
+  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 1)->params + 1),
+           0x0012);
   down(sc, ble);
 }
 
@@ -389,8 +389,7 @@ TEST(extended_payload_rules) {
   CHECK_EQ(uvble_gap_advertise(ble, 0, big, 100, RESP, sizeof RESP, true),
            UVBLE_EINVAL);
   /* Scannable extended advertising carries its payload in the response. */
-  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 10, big, 100, false),
-           UVBLE_EINVAL);
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 10, big, 100, false), UVBLE_EINVAL);
   CHECK_EQ(uvble_gap_advertise(ble, 20000000, NULL, 0, NULL, 0, true), 0);
   run_for(&loop, 20);
   int n = cmd_count(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS);
@@ -405,9 +404,9 @@ TEST(extended_random_address_goes_to_the_set) {
   up(&sc, &ble, true);
   uvble_addr_t a = {UVBLE_ADDR_RANDOM, {0xc1, 0x02, 0x03, 0x04, 0x05, 0x06}};
   REQUIRE_EQ(uvble_config_set_mac(ble, &a), 0);
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RANDOM),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
+      0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
   int ip = sc_find_cmd(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0);

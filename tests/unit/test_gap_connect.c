@@ -53,7 +53,8 @@ static void central_up(sc_t **sc, uvble_t **ble, bool ext) {
 }
 
 static bool failed_event_is_micropythons(void) {
-  const uvble_evt_connect_t *e = &rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect;
+  const uvble_evt_connect_t *e =
+      &rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect;
   static const uint8_t zero[6];
   return e->addr.type == UVBLE_ADDR_NONE && memcmp(e->addr.val, zero, 6) == 0 &&
          e->conn_handle == 0xffff;
@@ -72,9 +73,9 @@ TEST(create_connection_parameters_are_exact) {
   CHECK_EQ(c->params[4], 0x00);          /* this peer, no accept list */
   CHECK_EQ(c->params[5], UVBLE_ADDR_RANDOM);
   CHECK_MEM(c->params + 6, PEER_HCI, 6);
-  CHECK_EQ(c->params[12], 0x00);         /* own address public */
-  CHECK_EQ(le16(c->params + 13), 24);    /* 30 ms */
-  CHECK_EQ(le16(c->params + 15), 40);    /* 50 ms */
+  CHECK_EQ(c->params[12], 0x00);      /* own address public */
+  CHECK_EQ(le16(c->params + 13), 24); /* 30 ms */
+  CHECK_EQ(le16(c->params + 15), 40); /* 50 ms */
   CHECK_EQ(le16(c->params + 17), 0);
   CHECK_EQ(le16(c->params + 19), 0x0100); /* 2.56 s */
   CHECK_EQ(le16(c->params + 21), 0);
@@ -110,11 +111,11 @@ TEST(connection_intervals_from_microseconds) {
     int32_t min, max;
     uint16_t umin, umax, timeout;
   } T[] = {
-      {12500, 12500, 10, 10, 0x100},  /* perf_gatt_notify's 12.5 ms */
-      {7500, 0, 6, 40, 0x100},        /* max defaults to 50 ms */
-      {0, 15000, 12, 12, 0x100},      /* min follows a lower max */
-      {100000, 0, 80, 80, 0x100},     /* max at least min */
-      {8749, 8749, 6, 6, 0x100},      /* rounded down to 1.25 ms */
+      {12500, 12500, 10, 10, 0x100},       /* perf_gatt_notify's 12.5 ms */
+      {7500, 0, 6, 40, 0x100},             /* max defaults to 50 ms */
+      {0, 15000, 12, 12, 0x100},           /* min follows a lower max */
+      {100000, 0, 80, 80, 0x100},          /* max at least min */
+      {8749, 8749, 6, 6, 0x100},           /* rounded down to 1.25 ms */
       {4000000, 4000000, 3200, 3200, 801}, /* timeout > 2 x interval */
   };
   for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
@@ -315,9 +316,9 @@ TEST(extended_create_connection_parameters_are_exact) {
   central_up(&sc, &ble, true);
   uvble_addr_t a = {UVBLE_ADDR_RANDOM, {0xc1, 0x02, 0x03, 0x04, 0x05, 0x06}};
   REQUIRE_EQ(uvble_config_set_mac(ble, &a), 0);
-  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE,
-                                  UVBLE_ADDR_MODE_RANDOM),
-             0);
+  REQUIRE_EQ(
+      uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
+      0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 300, 30000, 30000), 0);
   run_for(&loop, 20);
   CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 0);

@@ -24,8 +24,7 @@ static void update_complete(sc_t *sc, uint8_t status, uint16_t handle,
   send_meta(sc, HCI_LE_CONNECTION_UPDATE_COMPLETE, p, sizeof p);
 }
 
-static void linked_up(sc_t **sc, uvble_t **ble, uint16_t handle,
-                      uint8_t role) {
+static void linked_up(sc_t **sc, uvble_t **ble, uint16_t handle, uint8_t role) {
   up(sc, ble, false);
   sc_connect(*sc, handle, role, PEER);
   run_for(&loop, 20);
@@ -40,7 +39,8 @@ TEST(connection_update_complete_raises_connection_update) {
   update_complete(sc, 0, 0x40, 12, 2, 200);
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
-  const uvble_evt_conn_update_t *u = &rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update;
+  const uvble_evt_conn_update_t *u =
+      &rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update;
   CHECK_EQ(u->conn_handle, 0x40);
   CHECK_EQ(u->conn_interval, 12);
   CHECK_EQ(u->conn_latency, 2);
@@ -221,15 +221,15 @@ TEST(peer_requests_are_accepted_within_bounds) {
   CHECK_EQ(le16(u->params + 6), 4);
   CHECK_EQ(le16(u->params + 8), 400);
   static const struct l2cap_conn_params BAD[] = {
-      {120, 200, 0, 400},  /* interval above the bounds */
-      {8, 12, 0, 400},     /* below */
-      {16, 40, 5, 400},    /* latency */
-      {16, 40, 0, 90},     /* timeout below 1 s */
-      {16, 40, 0, 700},    /* above 6 s */
-      {16, 80, 4, 100},    /* timeout not > (1 + 4) * 100 ms * 2 */
-      {40, 16, 0, 400},    /* min > max */
-      {5, 40, 0, 400},     /* below the spec's 7.5 ms */
-      {16, 40, 0, 3201},   /* above the spec's 32 s */
+      {120, 200, 0, 400}, /* interval above the bounds */
+      {8, 12, 0, 400},    /* below */
+      {16, 40, 5, 400},   /* latency */
+      {16, 40, 0, 90},    /* timeout below 1 s */
+      {16, 40, 0, 700},   /* above 6 s */
+      {16, 80, 4, 100},   /* timeout not > (1 + 4) * 100 ms * 2 */
+      {40, 16, 0, 400},   /* min > max */
+      {5, 40, 0, 400},    /* below the spec's 7.5 ms */
+      {16, 40, 0, 3201},  /* above the spec's 32 s */
   };
   for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
     CHECK(!gap_on_conn_param_request(ble, c, &BAD[i]));

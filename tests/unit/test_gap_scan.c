@@ -62,7 +62,7 @@ TEST(legacy_scan_commands_are_exact) {
   run_for(&loop, 20);
   const struct sc_cmd_rec *p = cmd_n(sc, GAP_OP_LE_SET_SCAN_PARAMS, 0);
   REQUIRE_EQ(p->len, 7);
-  CHECK_EQ(p->params[0], 0x00); /* passive */
+  CHECK_EQ(p->params[0], 0x00);          /* passive */
   CHECK_EQ(le16(p->params + 1), 0x0800); /* 1.28 s */
   CHECK_EQ(le16(p->params + 3), 0x0012); /* 11.25 ms */
   CHECK_EQ(p->params[5], 0x00);
