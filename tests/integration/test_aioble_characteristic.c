@@ -3,22 +3,9 @@
  * with an awaited indicate(), disconnect — as two tasks on btvirt. */
 #include "test_aioble_common.h"
 
-static const char *SERVICE = "a5a5a5a5-ffff-9999-1111-5a5a5a5a5a5a";
 static const char *CHAR = "00000000-1111-2222-3333-444444444444";
-static const uint8_t ADV[] = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
 
 static struct barrier ready;
-
-/* Awaits, and on failure logs it and ends the task with the status. */
-#define AWAIT_LOGGED(t, in, fexpr)                                            \
-  do {                                                                        \
-    UVBLE_AWAIT(t, fexpr);                                                    \
-    if (uvble_task_last_status_(t)) {                                         \
-      out(in, "error %s at line %d",                                          \
-          uvble_err_name(uvble_task_last_status_(t)), __LINE__);              \
-      UVBLE_CO_RETURN(t, uvble_task_last_status_(t));                         \
-    }                                                                         \
-  } while (0)
 
 struct periph {
   uvble_task_t task;
@@ -40,16 +27,7 @@ static int periph_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   uvble_characteristic_write(p->chr, "periph0", 7, false);
   out(in, "advertise");
-  {
-    uvble_advertise_params_t ap;
-    uvble_advertise_params_init(&ap);
-    ap.interval_us = 20000;
-    ap.adv_data = ADV;
-    ap.adv_len = sizeof ADV;
-    uvble_advertise(&p->f, in->a, &ap, TIMEOUT_MS);
-    barrier_set(&ready);
-  }
-  AWAIT_LOGGED(t, in, &p->f);
+  AWAIT_LOGGED(t, in, start_advertise(in, &p->f, &ready));
   p->conn = p->f.result.conn;
   out(in, "connected");
 
@@ -107,26 +85,13 @@ static int central_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, &ready.f);
   UVBLE_AWAIT(t, (uvble_sleep(&c->f, in->s, 100), &c->f));
   out(in, "connect");
-  {
-    uvble_device_t dev;
-    uvble_device_init(&dev, c->peer->mac.type, c->peer->mac.val);
-    uvble_device_connect(&c->f, in->a, &dev, NULL, TIMEOUT_MS);
-  }
-  AWAIT_LOGGED(t, in, &c->f);
+  AWAIT_LOGGED(t, in, start_connect(in, &c->f, c->peer));
   c->conn = c->f.result.conn;
 
-  {
-    uvble_uuid_t u = uuid(SERVICE);
-    uvble_connection_service(&c->f, c->conn, &u, TIMEOUT_MS);
-  }
-  AWAIT_LOGGED(t, in, &c->f);
+  AWAIT_LOGGED(t, in, start_service(&c->f, c->conn, SERVICE_UUID));
   c->svc = c->f.result.service;
   out(in, "service %s", pyuuid(&c->svc->uuid));
-  {
-    uvble_uuid_t u = uuid(CHAR);
-    uvble_client_service_characteristic(&c->f, c->svc, &u, TIMEOUT_MS);
-  }
-  AWAIT_LOGGED(t, in, &c->f);
+  AWAIT_LOGGED(t, in, start_char(&c->f, c->svc, CHAR));
   c->chr = c->f.result.characteristic;
   out(in, "characteristic %s", pyuuid(&c->chr->uuid));
 
@@ -232,7 +197,7 @@ TEST(ble_characteristic) {
   barrier_init(&ready, i0.s);
 
   uvble_service_t *svc;
-  uvble_uuid_t su = uuid(SERVICE), cu = uuid(CHAR);
+  uvble_uuid_t su = uuid(SERVICE_UUID), cu = uuid(CHAR);
   REQUIRE_EQ(uvble_service_new(i0.a, &su, &svc), 0);
   uvble_characteristic_opts_t o = {.flags = UVBLE_FLAG_READ | UVBLE_FLAG_WRITE |
                                             UVBLE_FLAG_NOTIFY |

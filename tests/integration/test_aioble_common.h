@@ -141,6 +141,59 @@ static inline bool tasks_finished(void *arg) {
   return true;
 }
 
+/* Awaits, and on failure logs it and ends the task with the status. */
+#define AWAIT_LOGGED(t, in, fexpr)                                            \
+  do {                                                                        \
+    UVBLE_AWAIT(t, fexpr);                                                    \
+    if (uvble_task_last_status_(t)) {                                         \
+      out(in, "error %s at line %d",                                          \
+          uvble_err_name(uvble_task_last_status_(t)), __LINE__);              \
+      UVBLE_CO_RETURN(t, uvble_task_last_status_(t));                         \
+    }                                                                         \
+  } while (0)
+
+static const char *SERVICE_UUID = "a5a5a5a5-ffff-9999-1111-5a5a5a5a5a5a";
+static const uint8_t MPY_ADV[] = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
+
+/* aioble.advertise(20_000, adv_data=b"\x02\x01\x06\x04\xffMPY",
+ * timeout_ms=TIMEOUT_MS), then tells the central (b, may be NULL). */
+static inline uvble_future_t *start_advertise(struct inst *in, uvble_future_t *f,
+                                              struct barrier *b) {
+  uvble_advertise_params_t ap;
+  uvble_advertise_params_init(&ap);
+  ap.interval_us = 20000;
+  ap.adv_data = MPY_ADV;
+  ap.adv_len = sizeof MPY_ADV;
+  uvble_advertise(f, in->a, &ap, TIMEOUT_MS);
+  if (b) barrier_set(b);
+  return f;
+}
+
+/* aioble.Device(*BDADDR).connect(timeout_ms=TIMEOUT_MS). */
+static inline uvble_future_t *start_connect(struct inst *in, uvble_future_t *f,
+                                            const struct inst *peer) {
+  uvble_device_t dev;
+  uvble_device_init(&dev, peer->mac.type, peer->mac.val);
+  uvble_device_connect(f, in->a, &dev, NULL, TIMEOUT_MS);
+  return f;
+}
+
+static inline uvble_future_t *start_service(uvble_future_t *f,
+                                            uvble_connection_t *c,
+                                            const char *text) {
+  uvble_uuid_t u = uuid(text);
+  uvble_connection_service(f, c, &u, TIMEOUT_MS);
+  return f;
+}
+
+static inline uvble_future_t *start_char(uvble_future_t *f,
+                                         uvble_client_service_t *s,
+                                         const char *text) {
+  uvble_uuid_t u = uuid(text);
+  uvble_client_service_characteristic(f, s, &u, TIMEOUT_MS);
+  return f;
+}
+
 /* Runs the loop until every task of the NULL-terminated list finished. */
 static inline bool run_tasks(uvble_task_t **tasks, unsigned timeout_ms) {
   return run_until_pred(&loop, tasks_finished, tasks, timeout_ms);
