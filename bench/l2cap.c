@@ -220,6 +220,18 @@ struct result {
   uint64_t idle_samples;
 };
 
+/* The machine's 1-minute load average: the figures are wall-clock, and the
+ * machine may be shared. */
+static double loadavg(void) {
+  double l = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &l) != 1) l = -1;
+    fclose(f);
+  }
+  return l;
+}
+
 static void print_json(const struct opts *o, const char *link,
                        const struct result *r, const char *extra) {
   double mb = (double)r->bytes / 1e6;
@@ -227,17 +239,19 @@ static void print_json(const struct opts *o, const char *link,
          "\"value\":%.2f,\"unit\":\"MB/s\",",
          link, r->mbps);
   if (r->cpu_total >= 0)
-    printf("\"cpu_s_per_mb\":%.5f,", r->cpu_total / mb);
+    printf("\"cpu_s_per_mb\":%.5f,\"mb_per_cpu_s\":%.1f,", r->cpu_total / mb,
+           mb / r->cpu_total);
   if (r->cpu_send >= 0)
     printf("\"cpu_s_per_mb_send\":%.5f,\"cpu_s_per_mb_recv\":%.5f,",
            r->cpu_send / mb, r->cpu_recv / mb);
   printf("\"lossless\":%s,\"bytes\":%" PRIu64 ",\"sdus\":%" PRIu64
          ",\"seconds\":%.3f,\"sdu_min\":%zu,\"sdu_max\":%zu,\"mtu\":%u,"
          "\"mps_send\":%u,\"mps_recv\":%u,\"credits\":%u,"
-         "\"acl_idle_with_data\":%.4f,\"acl_idle_samples\":%" PRIu64 "%s}\n",
+         "\"acl_idle_with_data\":%.4f,\"acl_idle_samples\":%" PRIu64
+         ",\"loadavg\":%.2f%s}\n",
          r->lossless ? "true" : "false", r->bytes, r->sdus, r->seconds,
          o->sdu_min, o->sdu_max, r->mtu, r->mps_send, r->mps_recv, r->credits,
-         r->idle_frac, r->idle_samples, extra ? extra : "");
+         r->idle_frac, r->idle_samples, loadavg(), extra ? extra : "");
   fflush(stdout);
 }
 
