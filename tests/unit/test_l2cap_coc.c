@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "l2cap_flow.h"
 #include "memctl.h"
 #include "test.h"
 #include "uvble/l2cap.h"
@@ -18,41 +19,6 @@ struct ev {
   int status;
 };
 
-/* A deterministic stream of SDUs: sizes and bytes from one seed, so the
- * receiver regenerates what it must get and compares. */
-struct stream {
-  uint64_t seed;
-  size_t min, max; /* SDU sizes */
-  size_t sdus_done;
-  size_t bytes_done;
-};
-
-static uint64_t xs(uint64_t *s) {
-  uint64_t x = *s;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return *s = x;
-}
-
-/* The next SDU of the stream into buf; returns its length. */
-static size_t stream_next(struct stream *st, uint8_t *buf) {
-  uint64_t s = st->seed;
-  size_t len = st->min + (size_t)(xs(&s) % (st->max - st->min + 1));
-  for (size_t i = 0; i < len; i += 8) {
-    uint64_t v = xs(&s);
-    size_t n = len - i < 8 ? len - i : 8;
-    memcpy(buf + i, &v, n);
-  }
-  return len;
-}
-
-static void stream_advance(struct stream *st, size_t len) {
-  xs(&st->seed);
-  st->sdus_done++;
-  st->bytes_done += len;
-}
-
 struct side {
   uvble_t *ble;
   struct ev ev[MAX_EV];
@@ -60,23 +26,10 @@ struct side {
   int accept_ret;
 };
 
-/* One direction of one channel: a sender pumping a stream, a receiver
- * checking it. */
-struct flow {
-  struct side *txs, *rxs;
-  uint16_t tx_conn, tx_cid, rx_conn, rx_cid;
-  struct stream tx, rx;
-  size_t target;
-  bool tx_active, rx_auto;
-  bool discard; /* read without checking */
-  int send_ready, stalls, rx_errors, send_errors;
-};
-
 static struct side sa, sb;
-static struct flow flows[8];
+static struct l2f_flow flows[8];
 static int nflows;
 static memctl_t *mc;
-static uint8_t *txbuf;
 
 static int count_ev(const struct side *s, int type) {
   int n = 0;
@@ -88,42 +41,6 @@ static const struct ev *find_ev(const struct side *s, int type, int nth) {
   for (int i = 0; i < s->nev; i++)
     if (s->ev[i].type == type && nth-- == 0) return &s->ev[i];
   return NULL;
-}
-
-static void pump_tx(struct flow *f) {
-  while (f->tx_active && f->tx.bytes_done < f->target) {
-    size_t len = stream_next(&f->tx, txbuf);
-    int r = uvble_l2cap_send(f->txs->ble, f->tx_conn, f->tx_cid, txbuf, len);
-    if (r == UVBLE_EAGAIN) {
-      f->stalls++;
-      return;
-    }
-    if (r < 0) {
-      f->send_errors++;
-      f->tx_active = false;
-      return;
-    }
-    stream_advance(&f->tx, len);
-    if (r == 0) {
-      f->stalls++;
-      return;
-    }
-  }
-}
-
-static void read_all(struct flow *f) {
-  static uint8_t got[70000], want[70000];
-  for (;;) {
-    int n = uvble_l2cap_recvinto(f->rxs->ble, f->rx_conn, f->rx_cid, NULL, 0);
-    if (n <= 0) return;
-    int r = uvble_l2cap_recvinto(f->rxs->ble, f->rx_conn, f->rx_cid, got,
-                                 sizeof got);
-    if (r != n) f->rx_errors++;
-    if (f->discard) continue;
-    size_t wl = stream_next(&f->rx, want);
-    if (wl != (size_t)r || memcmp(got, want, wl) != 0) f->rx_errors++;
-    stream_advance(&f->rx, wl);
-  }
 }
 
 static int on_irq(uvble_t *ble, int type, const uvble_irq_data_t *d,
@@ -159,21 +76,7 @@ static int on_irq(uvble_t *ble, int type, const uvble_irq_data_t *d,
   /* Data events are many: only the first ones are kept. */
   if (s->nev < MAX_EV) s->ev[s->nev++] = e;
   if (type == UVBLE_IRQ_L2CAP_ACCEPT) return s->accept_ret;
-  for (int i = 0; i < nflows; i++) {
-    struct flow *f = &flows[i];
-    bool is_tx = f->txs == s && f->tx_conn == e.conn && f->tx_cid == e.cid;
-    bool is_rx = f->rxs == s && f->rx_conn == e.conn && f->rx_cid == e.cid;
-    if (type == UVBLE_IRQ_L2CAP_DISCONNECT && is_tx) {
-      f->tx_active = false;
-      f->tx_cid = 0; /* the CID may be reused by a new channel */
-    }
-    if (type == UVBLE_IRQ_L2CAP_DISCONNECT && is_rx) f->rx_cid = 0;
-    if (type == UVBLE_IRQ_L2CAP_RECV && is_rx && f->rx_auto) read_all(f);
-    if (type == UVBLE_IRQ_L2CAP_SEND_READY && is_tx) {
-      f->send_ready++;
-      pump_tx(f);
-    }
-  }
+  l2f_on_irq(flows, nflows, s->ble, type, d);
   return 0;
 }
 
@@ -183,7 +86,6 @@ static void setup(const struct memctl_config *cfg) {
   memset(&sb, 0, sizeof sb);
   memset(flows, 0, sizeof flows);
   nflows = 0;
-  txbuf = malloc(70000);
   REQUIRE_EQ(memctl_bring_up(&loop, cfg, &mc, &sa.ble, &sb.ble), 0);
   uvble_irq(sa.ble, on_irq, &sa);
   uvble_irq(sb.ble, on_irq, &sb);
@@ -195,7 +97,6 @@ static void teardown(void) {
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
-  free(txbuf);
 }
 
 struct wait_ev {
@@ -340,40 +241,19 @@ TEST(accept_handler_rejects_with_its_result) {
 }
 
 /* Starts a flow from side txs to side rxs over the given channel ends. */
-static struct flow *start_flow(struct side *txs, uint16_t tconn, uint16_t tcid,
-                               struct side *rxs, uint16_t rconn, uint16_t rcid,
-                               size_t target, size_t min, size_t max,
-                               uint64_t seed) {
-  struct flow *f = &flows[nflows++];
-  f->txs = txs;
-  f->rxs = rxs;
-  f->tx_conn = tconn;
-  f->tx_cid = tcid;
-  f->rx_conn = rconn;
-  f->rx_cid = rcid;
-  f->tx = (struct stream){seed, min, max, 0, 0};
-  f->rx = f->tx;
-  f->target = target;
-  f->tx_active = true;
-  f->rx_auto = true;
-  pump_tx(f);
+static struct l2f_flow *start_flow(struct side *txs, uint16_t tconn,
+                                   uint16_t tcid, struct side *rxs,
+                                   uint16_t rconn, uint16_t rcid, size_t target,
+                                   size_t min, size_t max, uint64_t seed) {
+  struct l2f_flow *f = &flows[nflows++];
+  l2f_start(f, txs->ble, tconn, tcid, rxs->ble, rconn, rcid, target, min, max,
+            seed);
   return f;
 }
 
-/* Every flow delivered its target, or stopped sending. */
 static bool flows_done(void *arg) {
   (void)arg;
-  for (int i = 0; i < nflows; i++)
-    if (flows[i].tx_active && flows[i].rx.bytes_done < flows[i].target)
-      return false;
-  return true;
-}
-
-static bool flow_ok(const struct flow *f) {
-  return f->rx_errors == 0 && f->send_errors == 0 &&
-         f->rx.bytes_done >= f->target &&
-         f->rx.bytes_done == f->tx.bytes_done &&
-         f->rx.sdus_done == f->tx.sdus_done;
+  return l2f_all_done(flows, nflows);
 }
 
 TEST(ten_megabytes_in_random_sdu_sizes_arrive_intact) {
@@ -382,10 +262,10 @@ TEST(ten_megabytes_in_random_sdu_sizes_arrive_intact) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 2000, &bcid);
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 10 * 1000 * 1000, 1,
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 10 * 1000 * 1000, 1,
                               2000, 0x9E3779B97F4A7C15ull);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 60000));
-  CHECK(flow_ok(f));
+  CHECK(l2f_ok(f));
   CHECK(f->send_ready > 0); /* the sender did stall and resume */
   uvble_l2cap_stats_t st;
   uvble_l2cap_get_stats(sb.ble, &st);
@@ -408,7 +288,7 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
   f->rx_auto = false; /* B does not read */
   run_for(&loop, 300);
   /* The sender filled its buffer and stalled; B holds no more than the
@@ -431,9 +311,9 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   CHECK_EQ(f->rx.bytes_done, 0);
   /* Reading resumes the flow; everything arrives, in order. */
   f->rx_auto = true;
-  read_all(f);
+  l2f_read_all(f);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 20000));
-  CHECK(flow_ok(f));
+  CHECK(l2f_ok(f));
   CHECK(f->send_ready > 0);
   teardown();
 }
@@ -459,7 +339,7 @@ TEST(several_channels_interleave_on_one_and_two_connections) {
   uint16_t ax = find_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, nconn)->cid;
   CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT, nconn)->psm, PSM + 2);
   CHECK(a1 != a2);
-  struct flow *f[6];
+  struct l2f_flow *f[6];
   f[0] = start_flow(&sa, h1, a1, &sb, h1, b1, 600000, 1, 1500, 1);
   f[1] = start_flow(&sa, h1, a2, &sb, h1, b2, 300000, 1, 600, 2);
   f[2] = start_flow(&sa, h2, a3, &sb, h2, b3, 400000, 200, 700, 3);
@@ -468,7 +348,7 @@ TEST(several_channels_interleave_on_one_and_two_connections) {
   f[5] = start_flow(&sa, h1, ax, &sb, h1, (uint16_t)bx, 300000, 1, 900, 6);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 60000));
   for (int i = 0; i < 6; i++) {
-    if (!flow_ok(f[i]))
+    if (!l2f_ok(f[i]))
       test_fail(__FILE__, __LINE__,
                 "flow %d: rx_errors %d send_errors %d rx %zu/%zu tx %zu/%zu", i,
                 f[i]->rx_errors, f[i]->send_errors, f[i]->rx.bytes_done,
@@ -481,7 +361,7 @@ TEST(several_channels_interleave_on_one_and_two_connections) {
 }
 
 static bool some_rx(void *arg) {
-  const struct flow *f = arg;
+  const struct l2f_flow *f = arg;
   return f->rx.bytes_done >= 100000;
 }
 
@@ -492,7 +372,7 @@ static void disconnect_mid_transfer(int who) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
                               1000, 7);
   REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
   if (who == 0)
@@ -517,9 +397,9 @@ static void disconnect_mid_transfer(int who) {
   /* The link is still fine: a new channel works. */
   uint16_t b2;
   uint16_t a2 = chan_up(h, PSM, 1000, &b2);
-  struct flow *g = start_flow(&sa, h, a2, &sb, h, b2, 20000, 1, 1000, 8);
+  struct l2f_flow *g = start_flow(&sa, h, a2, &sb, h, b2, 20000, 1, 1000, 8);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 10000));
-  CHECK(flow_ok(g));
+  CHECK(l2f_ok(g));
   teardown();
 }
 
@@ -532,7 +412,7 @@ TEST(link_loss_ends_every_channel_and_pending_connect) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
                               1000, 9);
   REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
   /* A request still in flight when the link goes. */
@@ -619,8 +499,8 @@ TEST(ignoring_the_stall_gets_eagain_then_send_ready) {
   CHECK_EQ(r, UVBLE_EAGAIN);
   CHECK(zeros >= 1);
   CHECK(n > 4 && n < 100);
-  struct flow *f = &flows[nflows++]; /* B reads whatever comes */
-  f->rxs = &sb;
+  struct l2f_flow *f = &flows[nflows++]; /* B reads whatever comes */
+  f->rxb = sb.ble;
   f->rx_conn = h;
   f->rx_cid = bcid;
   f->rx_auto = f->discard = true;
@@ -691,10 +571,10 @@ TEST(one_credit_window_and_maximum_sdus) {
   REQUIRE_EQ(uvble_l2cap_chan_info(sb.ble, h, bcid, &bi), 0);
   CHECK_EQ(bi.rx_credits, 1);
   CHECK_EQ(bi.rx_buffer, 65535 + 2 + 247); /* one SDU and a K-frame */
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 1000000, 60000,
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 1000000, 60000,
                               65535, 10);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 30000));
-  CHECK(flow_ok(f));
+  CHECK(l2f_ok(f));
   teardown();
 }
 
@@ -704,7 +584,7 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
                               1000, 11);
   f->rx_auto = false;
   REQUIRE(uvble_l2cap_connect(sa.ble, h, PSM, 1000) >= 0x40);
