@@ -165,6 +165,7 @@ static int measure(const uvble_gatts_service_t *services, size_t n,
       }
       if (attrs > 0xffff) return UVBLE_ERANGE;
     }
+    if (attrs > 0xffff) return UVBLE_ERANGE;
   }
   *nattrs = attrs;
   *ncccd = cccd;

@@ -143,10 +143,10 @@ int uvble_gatts_write(uvble_t *ble, uint16_t value_handle, const void *data,
 
 /* Sends a notification / indication to one client regardless of its CCCD
  * (MicroPython). data NULL sends the current value (len ignored); the
- * payload is truncated to MTU-3. Returns 0, UVBLE_ENOTCONN, UVBLE_EINVAL
- * (not a value handle), UVBLE_ENOBUFS (transmit queue full: retry after a
- * later event; for indications, 16 already queued), UVBLE_EIO (the ATT
- * bearer timed out). Indications complete with
+ * payload is truncated to MTU-3. Returns 0, UVBLE_ENOTACTIVE,
+ * UVBLE_ENOTCONN, UVBLE_EINVAL (not a value handle), UVBLE_ENOBUFS (transmit
+ * queue full: retry after a later event; for indications, 16 already
+ * queued), UVBLE_EIO (the ATT bearer timed out). Indications complete with
  * UVBLE_IRQ_GATTS_INDICATE_DONE. */
 int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
                        uint16_t value_handle, const void *data, size_t len);
