@@ -320,4 +320,51 @@ TEST(read_request_denial_and_security_flags) {
   nodes_down(n);
 }
 
+/* A UART-bridge echo: the server answers each write from inside the
+ * GATTS_WRITE handler with a notification of what it read (API calls from
+ * the irq, as MicroPython apps make them); nothing is lost or reordered. */
+static void echo_hook(struct node *n, int ev, const uvble_irq_data_t *d) {
+  if (ev != UVBLE_IRQ_GATTS_WRITE) return;
+  uint8_t v[600];
+  size_t len;
+  REQUIRE_EQ(uvble_gatts_read(n->ble, d->gatts.attr_handle, v, sizeof v, &len),
+             0);
+  REQUIRE_EQ(uvble_gatts_notify(n->ble, d->gatts.conn_handle, H[3], v, len),
+             0);
+}
+
+TEST(echo_from_inside_the_write_handler) {
+  struct node n[2];
+  nodes_up(n);
+  struct node *p = &n[0], *c = &n[1];
+  register_service(p);
+  REQUIRE_EQ(uvble_gatts_set_buffer(p->ble, H[0], 20, true), 0);
+  p->hook = echo_hook;
+  nodes_connect(n);
+  enum { N = 50 };
+  for (int i = 0; i < N; i++) {
+    char w[16];
+    int len = snprintf(w, sizeof w, "line %02d", i);
+    int r;
+    /* Write Command: retry while the link queue is full. */
+    while ((r = uvble_gattc_write(c->ble, c->conn, H[0], w, (size_t)len,
+                                  UVBLE_GATTC_WRITE_NO_RESPONSE)) ==
+           UVBLE_ENOBUFS)
+      run_for(&loop, 5);
+    REQUIRE_EQ(r, 0);
+  }
+  REQUIRE(wait_count(c, UVBLE_IRQ_GATTC_NOTIFY, N));
+  int k = 0;
+  for (int i = 0; i < c->nev; i++) {
+    if (c->ev[i].type != UVBLE_IRQ_GATTC_NOTIFY) continue;
+    char w[16];
+    int len = snprintf(w, sizeof w, "line %02d", k++);
+    CHECK_EQ(c->ev[i].len, (size_t)len);
+    CHECK_MEM(c->ev[i].data, w, (size_t)len);
+  }
+  CHECK_EQ(k, N);
+  CHECK_EQ(p->count[UVBLE_IRQ_GATTS_WRITE], N);
+  nodes_down(n);
+}
+
 TEST_MAIN()
