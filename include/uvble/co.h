@@ -105,12 +105,17 @@ struct uvble_task {
  * that starts the operation and yields the future:
  *   UVBLE_AWAIT(t, (uvble_sleep(&s->f, sched, 100), &s->f));
  * One task awaits a future at a time. */
-#define UVBLE_AWAIT(t, f)                                        \
+#define UVBLE_AWAIT(t, f) UVBLE_AWAIT_AT(t, f, __LINE__ * 4)
+
+/* The same with an explicit resume label, for macros of your own that
+ * await more than once (all their lines are the invoking line): use
+ * __LINE__ * 4 + k with k = 1, 2, 3 for the further awaits. */
+#define UVBLE_AWAIT_AT(t, f, label)                              \
   do {                                                           \
     uvble_task_await_((t), (f));                                 \
-    (t)->co_line_ = __LINE__;                                    \
+    (t)->co_line_ = (label);                                     \
     UVBLE_CO_FALLTHROUGH_;                                       \
-    case __LINE__:                                               \
+    case (label):                                                \
       if (uvble_task_blocked_(t)) return UVBLE_CO_WAITING;       \
   } while (0)
 
@@ -118,9 +123,9 @@ struct uvble_task {
 #define UVBLE_CO_YIELD(t)                                        \
   do {                                                           \
     uvble_task_yield_(t);                                        \
-    (t)->co_line_ = __LINE__;                                    \
+    (t)->co_line_ = __LINE__ * 4;                                \
     UVBLE_CO_FALLTHROUGH_;                                       \
-    case __LINE__:                                               \
+    case __LINE__ * 4:                                           \
       if (uvble_task_blocked_(t)) return UVBLE_CO_WAITING;       \
   } while (0)
 

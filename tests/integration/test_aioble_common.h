@@ -178,6 +178,22 @@ static inline uvble_future_t *start_connect(struct inst *in, uvble_future_t *f,
   return f;
 }
 
+/* Connects, retrying while the peer's advertising is not on yet: btvirt
+ * fails a connect to a silent address at once (0x3E), and on a loaded
+ * machine the peripheral's HCI commands may lag behind the central. */
+#define AWAIT_CONNECT(t, in, f, peer, tries)                                  \
+  do {                                                                        \
+    for ((tries) = 0; (tries) < 30; (tries)++) {                              \
+      UVBLE_AWAIT(t, start_connect(in, f, peer));                             \
+      if ((f)->status != UVBLE_ETIMEDOUT) break;                              \
+      UVBLE_AWAIT_AT(t, (uvble_sleep(f, (in)->s, 100), f), __LINE__ * 4 + 1);  \
+    }                                                                         \
+    if ((f)->status) {                                                        \
+      out(in, "error %s connecting", uvble_err_name((f)->status));            \
+      UVBLE_CO_RETURN(t, (f)->status);                                        \
+    }                                                                         \
+  } while (0)
+
 static inline uvble_future_t *start_service(uvble_future_t *f,
                                             uvble_connection_t *c,
                                             const char *text) {

@@ -73,6 +73,7 @@ static int periph_fn(uvble_task_t *t) {
 
 struct central {
   uvble_task_t task;
+  int tries;
   struct inst *in;
   struct inst *peer;
   size_t depth; /* 0: the default */
@@ -91,7 +92,7 @@ static int central_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, &sy.ready.f);
   UVBLE_AWAIT(t, (uvble_sleep(&c->f, in->s, 100), &c->f));
   out(in, "connect");
-  AWAIT_LOGGED(t, in, start_connect(in, &c->f, c->peer));
+  AWAIT_CONNECT(t, in, &c->f, c->peer, c->tries);
   c->conn = c->f.result.conn;
   AWAIT_LOGGED(t, in, start_service(&c->f, c->conn, SERVICE_UUID));
   c->svc = c->f.result.service;
