@@ -37,7 +37,7 @@ struct att_bearer {
   struct ble_conn *conn;
   uint16_t mtu;
   uint16_t mtu_sent; /* Client Rx MTU of our own exchange */
-  bool mtu_req_sent;
+  bool mtu_req_sent;  /* ours started, or the peer's was answered */
   bool dead;          /* transaction timeout fired (Vol 3, Part F, 3.3.3) */
   unsigned timeout_ms;
   /* client -> server direction: our requests */
@@ -334,8 +334,11 @@ static void on_mtu_req(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
     ble->stats.att_tx_dropped++;
     return;
   }
-  /* The new ATT_MTU applies once the response is sent (3.4.2.2). */
+  /* The new ATT_MTU applies once the response is sent (3.4.2.2). Both
+   * Rx MTUs are now known: like NimBLE, a later att_exchange_mtu from our
+   * side answers UVBLE_EALREADY. */
   b->mtu = client < server ? client : server;
+  b->mtu_req_sent = true;
   emit_mtu(ble, c, b->mtu);
 }
 

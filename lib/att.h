@@ -129,7 +129,8 @@ int att_send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
 
 /* Starts an MTU exchange with the preferred MTU from config. Both sides get
  * UVBLE_IRQ_MTU_EXCHANGED when it completes. Returns 0 or a negative error
- * (UVBLE_EALREADY if an exchange already ran on this bearer). */
+ * (UVBLE_EALREADY if an exchange already ran on this bearer, started by
+ * either side). */
 int att_exchange_mtu(uvble_t *ble, struct ble_conn *c);
 
 /* ---- additions (att.c) ---- */

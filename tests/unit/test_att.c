@@ -58,6 +58,8 @@ TEST(server_answers_mtu_request_with_config_mtu) {
   CHECK_EQ(get_le16(rsp + 1), 256);
   CHECK_EQ(att_mtu(the_conn()), 100);
   CHECK_EQ(last_ev(UVBLE_IRQ_MTU_EXCHANGED)->d.mtu.mtu, 100);
+  /* The MTU is settled: our own exchange is refused (as NimBLE does). */
+  CHECK_EQ(att_exchange_mtu(ble, the_conn()), UVBLE_EALREADY);
   down();
 }
 
