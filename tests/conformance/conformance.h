@@ -59,6 +59,7 @@ struct inst {
   bool posted[UVBLE_IRQ_MAX + 1];
   long val[UVBLE_IRQ_MAX + 1];
   bool skip_post; /* the handler "returned" early: nothing posted */
+  int ret;        /* what the irq returns (READ_REQUEST, ACCEPT, secrets) */
   int count[UVBLE_IRQ_MAX + 1];
   char lines[CONF_MAX_LINES][CONF_LINE];
   int nlines;
@@ -167,9 +168,10 @@ static inline int inst_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   struct inst *i = arg;
   if (ev >= 1 && ev <= UVBLE_IRQ_MAX) i->count[ev]++;
   i->skip_post = false;
+  i->ret = 0;
   if (i->handler) i->handler(i, ev, d);
   if (!i->skip_post && ev >= 1 && ev <= UVBLE_IRQ_MAX) post_val(i, ev, 0);
-  return 0;
+  return i->ret;
 }
 
 struct wait_arg {
