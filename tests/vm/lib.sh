@@ -4,8 +4,9 @@
 # directory of the build tree kept after the run) are set.
 #
 # A scenario starts the controllers, runs commands with `run NAME CMD...`
-# (output kept in $LOG/NAME.out and .err, exit status in $rc, both echoed
-# to the console), checks them with expect_*, and ends with `finish`, whose
+# (output kept in $LOG/NAME.out and .err, uvble's HCI traffic in
+# $LOG/NAME.btsnoop, exit status in $rc, all but the capture echoed to the
+# console), checks them with expect_*, and ends with `finish`, whose
 # exit status is the verdict.
 
 VM_BIN=$UVBLE_BINARY_DIR/tests/vm
@@ -25,7 +26,7 @@ run() {
   _name=$1
   shift
   echo "+ $*"
-  "$@" >"$LOG/$_name.out" 2>"$LOG/$_name.err"
+  UVBLE_BTSNOOP="$LOG/$_name.btsnoop" "$@" >"$LOG/$_name.out" 2>"$LOG/$_name.err"
   rc=$?
   sed "s/^/  [$_name out] /" "$LOG/$_name.out"
   sed "s/^/  [$_name err] /" "$LOG/$_name.err"
@@ -44,9 +45,14 @@ _expect() {
   if grep -qF -- "$3" "$LOG/$1.$2"; then ok "$1 std$2 has \"$3\""
   else not_ok "$1 std$2 lacks \"$3\""; fi
 }
-expect_no_err() {
-  if grep -qF -- "$2" "$LOG/$1.err"; then not_ok "$1 stderr has \"$2\""
-  else ok "$1 stderr has no \"$2\""; fi
+expect_no_out() {
+  if grep -qF -- "$2" "$LOG/$1.out"; then not_ok "$1 stdout has \"$2\""
+  else ok "$1 stdout has no \"$2\""; fi
+}
+# expect_out_re NAME REGEX: a line of the output matches the extended regex.
+expect_out_re() {
+  if grep -qE -- "$2" "$LOG/$1.out"; then ok "$1 stdout matches /$2/"
+  else not_ok "$1 stdout does not match /$2/"; fi
 }
 
 # expect_true DESCRIPTION CMD [ARG...]: CMD succeeds.
@@ -67,15 +73,22 @@ wait_for() {
   done
 }
 
-# start_controllers [BTVIRT_OPTION...]: btmon records every HCI packet of
-# the session to $LOG/hci.btsnoop (user channel traffic included: the
-# kernel mirrors it to the monitor channel), then btvirt creates two
-# virtual controllers on one simulated radio through /dev/vhci: hci0 for
-# the kernel's host, hci1 for uvble.
+# start_controllers [--no-btmon] [BTVIRT_OPTION...]: btmon records every
+# HCI packet of the session to $LOG/hci.btsnoop (user channel traffic
+# included: the kernel mirrors it to the monitor channel) and decodes it to
+# $LOG/btmon.log, then btvirt creates two virtual controllers on one
+# simulated radio through /dev/vhci: hci0 for the kernel's host, hci1 for
+# uvble. btmon's decoding costs more than a megabyte of L2CAP data can
+# afford under emulation: --no-btmon leaves it out (`run` still has uvble
+# write its own side to $LOG/NAME.btsnoop).
 start_controllers() {
-  btmon -w "$LOG/hci.btsnoop" >"$LOG/btmon.log" 2>&1 &
-  bg_pids="$bg_pids $!"
-  usleep 200000
+  if [ "${1:-}" = --no-btmon ]; then
+    shift
+  else
+    btmon -w "$LOG/hci.btsnoop" >"$LOG/btmon.log" 2>&1 &
+    bg_pids="$bg_pids $!"
+    usleep 200000
+  fi
   btvirt "$@" >"$LOG/btvirt.log" 2>&1 &
   bg_pids="$bg_pids $!"
   if ! wait_for 10 test -e /sys/class/bluetooth/hci1; then
@@ -86,6 +99,22 @@ start_controllers() {
   # The kernel runs each new controller's setup; wait until mgmt lists both.
   wait_for 10 sh -c 'btmgmt info 2>/dev/null | grep -q "^hci1:"' ||
     not_ok "mgmt does not list hci1"
+}
+
+# signal_when FILE TEXT FLAG: in the background, creates FLAG once FILE
+# holds TEXT (vm_peer's wait-file=FLAG step waits for it); gives up after
+# five minutes.
+signal_when() {
+  (
+    _n=3000
+    while ! grep -qF -- "$2" "$1" 2>/dev/null; do
+      _n=$((_n - 1))
+      [ $_n -gt 0 ] || exit 1
+      usleep 100000
+    done
+    touch "$3"
+  ) &
+  bg_pids="$bg_pids $!"
 }
 
 # mgmt_settings INDEX: the kernel's current settings for hciINDEX.
