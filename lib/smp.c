@@ -541,6 +541,10 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
     case SMP_SECURITY_REQ: on_security_req(ble, c, v[0]); return;
     default: break;
   }
+  if (op >= SMP_ENC_INFO && op <= SMP_SIGN_INFO &&
+      s->phase == SMP_WAIT_ENCRYPTION && s->initiator && s->enc_pending &&
+      smp_keydist_hold(s, op, v, len - 1))
+    return;
   if (!expected(s, op)) {
     smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;

@@ -277,11 +277,34 @@ static void maybe_complete(uvble_t *ble, struct ble_conn *c) {
   pairing_complete(ble, c);
 }
 
+bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
+                      size_t len) {
+  struct smp_pairing *p = s->p;
+  if (p->n_early >= sizeof p->early / sizeof p->early[0] || len > 16)
+    return false;
+  p->early[p->n_early][0] = op;
+  memcpy(p->early[p->n_early] + 1, d, len);
+  p->n_early++;
+  return true;
+}
+
 static void keydist_start(uvble_t *ble, struct ble_conn *c) {
   struct smp_conn *s = c->smp;
+  struct smp_pairing *p = s->p;
+  uint16_t handle = c->handle;
   s->phase = SMP_KEY_DIST;
   restart_deadline(ble, s);
   if (!s->initiator && !send_keys(ble, c)) return;
+  /* Keys that arrived ahead of the Encryption Change, in order. */
+  for (uint8_t i = 0; i < p->n_early; i++) {
+    uint8_t op = p->early[i][0];
+    smp_keydist_on_pdu(ble, c, op, p->early[i] + 1,
+                       op == SMP_CENTRAL_IDENT ? 10
+                       : op == SMP_ID_ADDR_INFO ? 7
+                                                : 16);
+    if (!(c = smp_still(ble, handle, p)) || c->smp->phase != SMP_KEY_DIST)
+      return;
+  }
   maybe_complete(ble, c);
 }
 

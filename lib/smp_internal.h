@@ -122,6 +122,11 @@ struct smp_pairing {
   uint8_t local_dist;         /* keys we still send */
   uint8_t remote_dist;        /* keys we still expect */
   bool got_enc_info, got_id_info;
+  /* Initiator: key PDUs that overtook our controller's Encryption Change
+   * (events and data may travel on different paths, e.g. USB endpoints);
+   * replayed once the link is encrypted, dropped if it never is. */
+  uint8_t early[5][17];
+  uint8_t n_early;
 };
 
 struct smp_conn {
@@ -243,5 +248,9 @@ int smp_reencrypt(uvble_t *ble, struct ble_conn *c, bool need_mitm);
 /* A key distribution PDU (Encryption Information .. Signing Information). */
 void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
                         const uint8_t *d, size_t len);
+/* Initiator waiting for Encryption Change: keeps a key PDU for later.
+ * False when there is no room (the caller fails the pairing). */
+bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
+                      size_t len);
 
 #endif

@@ -122,6 +122,55 @@ TEST(sc_just_works_values_match_the_spec_and_keys_complete_it) {
   finish();
 }
 
+/* Runs an SC Just Works pairing up to LE Enable Encryption. */
+static void sc_to_encryption(struct peer *p, uint8_t idist, uint8_t rdist) {
+  start(p);
+  peer_rsp(p, 3, 0x09, 16, idist, rdist);
+  sc_keys(p);
+  sc_jw_stage1(p);
+  uint8_t ea[16], eb[16];
+  sc_checks(p, Z16, ea, eb);
+  EXPECT_PDU(SMP_DHKEY_CHECK, 16, NULL);
+  smp_in2(SMP_DHKEY_CHECK, eb, 16);
+}
+
+TEST(keys_that_overtake_the_encryption_change_are_kept_for_it) {
+  bring(0);
+  struct peer p;
+  sc_to_encryption(&p, 0x02, 0x06);
+  uint8_t pirk[16] = {4}, pai[7] = {0};
+  memcpy(pai + 1, PEER, 6);
+  smp_in2(SMP_ID_INFO, pirk, 16);
+  smp_in2(SMP_ID_ADDR_INFO, pai, 7);
+  smp_in2(SMP_SIGN_INFO, Z16, 16);
+  EXPECT_NOTHING(); /* held, not refused */
+  CHECK_EQ(enc_events, 0);
+  inject_enc_change(0, 1);
+  EXPECT_PDU(SMP_ID_INFO, 16, NULL);
+  EXPECT_PDU(SMP_ID_ADDR_INFO, 7, NULL);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, 0);
+  CHECK(enc.bonded);
+  struct keys_bond kb;
+  uvble_addr_t pid = {0, {0x66, 0x55, 0x44, 0x33, 0x22, 0x11}};
+  REQUIRE_EQ(keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &pid, &kb), 0);
+  CHECK_MEM(kb.irk, pirk, 16);
+  /* If encryption then fails, held keys are dropped with the pairing. */
+  REQUIRE_EQ(uvble_erase_bonding(ble), 0); /* so gap_pair pairs again */
+  sc_to_encryption(&p, 0, 0x02);
+  smp_in2(SMP_ID_INFO, Z16, 16);
+  inject_enc_change(0x05, 0);
+  REQUIRE_EQ(enc_events, 2);
+  CHECK_EQ(enc.status, UVBLE_EHCI);
+  /* More than a full key distribution ahead of time is refused. */
+  sc_to_encryption(&p, 0, 0x06);
+  for (int i = 0; i < 5; i++) smp_in2(SMP_SIGN_INFO, Z16, 16);
+  EXPECT_NOTHING();
+  smp_in2(SMP_SIGN_INFO, Z16, 16);
+  EXPECT_FAILED(UVBLE_SMP_UNSPECIFIED);
+  finish();
+}
+
 TEST(legacy_just_works_stk_and_stored_peripheral_key) {
   bring(0);
   struct peer p;
