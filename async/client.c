@@ -195,7 +195,8 @@ static void disc_pump(uvble_connection_t *c) {
     uvble_future_t *f = fut_list_pop(&c->disc_q);
     int r = disc_issue(c, f);
     if (r < 0) {
-      fut_complete(f, r);
+      /* Pending while the link went: the core already forgot it. */
+      fut_complete(f, r == UVBLE_ENOTCONN ? UVBLE_EDISCONNECTED : r);
       continue;
     }
     c->disc_busy = true;
@@ -357,7 +358,7 @@ static void subscribe_write(uvble_connection_t *c, uvble_future_t *f) {
     q->gop = gop_add(c, GOP_WRITE, ch->cccd_, f);
     if (!q->gop) r = UVBLE_ENOMEM; /* the write goes out unobserved */
   }
-  if (r < 0) fut_complete(f, r);
+  if (r < 0) fut_complete(f, r == UVBLE_ENOTCONN ? UVBLE_EDISCONNECTED : r);
 }
 
 int uvble_client_characteristic_subscribe(uvble_future_t *f,
