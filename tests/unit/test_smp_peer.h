@@ -188,6 +188,10 @@ PEER_FN void smp_in2(uint8_t code, const void *data, size_t len) {
   smp_in(buf, len + 1);
 }
 
+PEER_FN void copy_out(void *out, const void *src, size_t n) {
+  if (out) memcpy(out, src, n);
+}
+
 /* Expects the next PDU to be code with len bytes after it; copies them. */
 #define EXPECT_PDU(code, len, out)                                      \
   do {                                                                  \
@@ -195,7 +199,7 @@ PEER_FN void smp_in2(uint8_t code, const void *data, size_t len) {
     size_t _n = smp_out(_p, sizeof _p);                                 \
     REQUIRE_EQ(_n, (size_t)(len) + 1);                                  \
     REQUIRE_EQ(_p[0], (code));                                          \
-    if ((out) != NULL) memcpy((void *)(out), _p + 1, (len));            \
+    copy_out((out), _p + 1, (len));                                     \
   } while (0)
 
 #define EXPECT_FAILED(reason)                         \
