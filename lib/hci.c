@@ -6,6 +6,7 @@
  * the same opcode. The oldest in-flight command is timed: a controller that
  * stays silent fails the stack rather than hanging it.
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,8 @@ static void arm_timer(uvble_t *ble);
 static void complete(uvble_t *ble, struct hci_cmd *cmd, int err, uint8_t st,
                      const uint8_t *ret, size_t ret_len) {
   if (cmd->cb) cmd->cb(ble, err, st, ret, ret_len, cmd->arg);
+  /* Parameters may be keys (LE Enable Encryption, LTK Request Reply). */
+  sodium_memzero(cmd->params, cmd->len);
   free(cmd);
 }
 
