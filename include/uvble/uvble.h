@@ -405,6 +405,9 @@ typedef struct {
   uint64_t att_rx_malformed;       /* ATT PDUs dropped: bad length or > MTU */
   uint64_t att_rx_unexpected;      /* responses/confirmations nobody awaits, PDUs on a dead bearer */
   uint64_t att_tx_dropped;         /* responses/notifications the link queue refused */
+  uint64_t smp_rx_refused;         /* SMP PDUs answered with Pairing Failed:
+                                      bad length, unknown code, out of sequence,
+                                      invalid values */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
