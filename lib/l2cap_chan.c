@@ -45,6 +45,9 @@ static struct l2cap_chan *chan_new(uvble_t *ble, struct ble_conn *c,
   ch->our_mps = auto_mps(ble);
   ch->rx_unit = ch->our_mps < (size_t)mtu + 2 ? ch->our_mps : (size_t)mtu + 2;
   ch->rx_window = st->opt_credits;
+  if ((size_t)ch->rx_window * ch->rx_unit > L2CAP_MAX_RX_BUFFER)
+    ch->rx_window = (uint32_t)(L2CAP_MAX_RX_BUFFER / ch->rx_unit);
+  if (ch->rx_window == 0) ch->rx_window = 1;
   /* Room for the window, and for one whole SDU plus a K-frame so a
    * partial SDU can always be completed (credits need whole units). */
   size_t cap = (size_t)ch->rx_window * ch->rx_unit;
@@ -273,7 +276,6 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   ch->tx_credits = credits;
   ch->state = CH_OPEN;
   if (status == 0 && chan_open_tx(ble, ch) < 0) status = UVBLE_ENOMEM;
-  if (status == 0 && ch->close_on_connect) status = 0, ch->state = CH_OPEN;
   if (status != 0 || ch->close_on_connect) {
     /* Close what the peer opened; without a usable CID there is nothing
      * to close on its side we could name. */

@@ -50,6 +50,9 @@ enum {
 #define L2CAP_DEFAULT_CREDITS 32
 #define L2CAP_DEFAULT_TX_BUFFER (64 * 1024)
 #define L2CAP_DEFAULT_RTX_MS 30000
+/* The credit window is cut so that a channel's receive buffer stays below
+ * this (one SDU of the largest MTU always fits). */
+#define L2CAP_MAX_RX_BUFFER (16u * 1024 * 1024)
 
 enum chan_state {
   CH_CONNECTING,    /* our request is out, no response yet */

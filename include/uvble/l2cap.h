@@ -97,8 +97,9 @@ int uvble_l2cap_recvinto(uvble_t *ble, uint16_t conn_handle, uint16_t cid,
 /* ---- tuning: applies to channels created afterwards ---------------------- */
 typedef enum {
   /* Receive credit window: credits the peer may hold at once (1..65535,
-   * default 32). The receive buffer is at most this many K-frames, and at
-   * least one whole SDU of our MTU. */
+   * default 32). The receive buffer is this many K-frames (but at most
+   * 16 MiB: a larger window is cut), and at least one whole SDU of our MTU
+   * plus one K-frame. */
   UVBLE_L2CAP_OPT_CREDITS = 1,
   /* Our MPS: 0 (default) picks the controller's ACL data length minus the
    * 4-byte L2CAP header, so a K-frame travels in one ACL packet; else

@@ -991,11 +991,15 @@ TEST(options_are_validated) {
   CHECK_EQ(uvble_l2cap_get_opt(ble, UVBLE_L2CAP_OPT_CREDITS, &v), 0);
   CHECK_EQ(v, 32);
   CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_MPS, 1000), 0);
+  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_CREDITS, 65535), 0);
   /* A larger MPS raises what the ACL layer reassembles. */
   uint16_t cid = open_out(2000, 0x60, 100, 100, 1);
   uvble_l2cap_chan_info_t ci;
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(ci.our_mps, 1000);
+  /* 65535 credits of 1000 bytes would be 64 MB: the window is cut. */
+  CHECK_EQ(ci.rx_credits, 16 * 1024 * 1024 / 1000);
+  CHECK(ci.rx_buffer <= 16 * 1024 * 1024);
   CHECK(ble->hci.l2cap_rx_max_pdu >= 1004);
   uint8_t big[1000];
   memset(big, 7, sizeof big);
