@@ -189,12 +189,29 @@ static void send_conn_rsp(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   l2sig_send(ble, c, L2SIG_LE_CREDIT_CONN_RSP, ident, d, sizeof d);
 }
 
+/* The link's security against the listener's requirement (as Zephyr and
+ * the Core Spec's Vol 3, Part C, 10.2 ask): without encryption, a bonded
+ * peer is told to encrypt, any other to pair. */
+static uint16_t check_security(const struct ble_conn *c, int required) {
+  if (required == UVBLE_L2CAP_SEC_NONE) return UVBLE_L2CAP_RESULT_SUCCESS;
+  if (!c->encrypted)
+    return c->bonded ? UVBLE_L2CAP_RESULT_INSUFFICIENT_ENCRYPTION
+                     : UVBLE_L2CAP_RESULT_INSUFFICIENT_AUTHENTICATION;
+  if (required == UVBLE_L2CAP_SEC_AUTHENTICATED && !c->authenticated)
+    return UVBLE_L2CAP_RESULT_INSUFFICIENT_AUTHENTICATION;
+  return UVBLE_L2CAP_RESULT_SUCCESS;
+}
+
 /* The request's own fields, in the order the checks run. */
 static uint16_t check_conn_req(const struct l2cap_state *st,
-                               struct l2cap_conn *lc, uint16_t psm,
+                               const struct ble_conn *c, uint16_t psm,
                                uint16_t scid, uint16_t mtu, uint16_t mps) {
-  if (psm == 0 || psm > 0x00FF || !find_listener(st, psm))
-    return UVBLE_L2CAP_RESULT_SPSM_NOT_SUPPORTED;
+  const struct l2cap_listener *l =
+      psm == 0 || psm > 0x00FF ? NULL : find_listener(st, psm);
+  if (!l) return UVBLE_L2CAP_RESULT_SPSM_NOT_SUPPORTED;
+  uint16_t sec = check_security(c, l->security);
+  if (sec != UVBLE_L2CAP_RESULT_SUCCESS) return sec;
+  struct l2cap_conn *lc = c->l2cap;
   if (scid < L2CAP_CID_DYN_MIN || scid > L2CAP_CID_DYN_MAX)
     return UVBLE_L2CAP_RESULT_INVALID_SCID;
   if (chan_by_rcid(lc, scid)) return UVBLE_L2CAP_RESULT_SCID_IN_USE;
@@ -210,7 +227,7 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   struct l2cap_conn *lc = c->l2cap;
   uint16_t psm = get_le16(p), scid = get_le16(p + 2), mtu = get_le16(p + 4),
            mps = get_le16(p + 6), credits = get_le16(p + 8);
-  uint16_t result = check_conn_req(st, lc, psm, scid, mtu, mps);
+  uint16_t result = check_conn_req(st, c, psm, scid, mtu, mps);
   if (result != UVBLE_L2CAP_RESULT_SUCCESS) {
     send_conn_rsp(ble, c, ident, NULL, result);
     return;
@@ -364,9 +381,17 @@ void coc_conn_closed(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle) {
 
 /* ---- API --------------------------------------------------------------------- */
 int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu) {
+  return uvble_l2cap_listen_secure(ble, psm, mtu, UVBLE_L2CAP_SEC_NONE);
+}
+
+int uvble_l2cap_listen_secure(uvble_t *ble, uint16_t psm, uint16_t mtu,
+                              int security) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct l2cap_state *st = ble->l2cap;
   if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU) return UVBLE_EINVAL;
+  if (security < UVBLE_L2CAP_SEC_NONE ||
+      security > UVBLE_L2CAP_SEC_AUTHENTICATED)
+    return UVBLE_EINVAL;
   if (find_listener(st, psm)) return UVBLE_EALREADY;
   if (st->nlisteners == st->listeners_cap) {
     size_t cap = st->listeners_cap ? st->listeners_cap * 2 : 4;
@@ -377,6 +402,7 @@ int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu) {
   }
   st->listeners[st->nlisteners].psm = psm;
   st->listeners[st->nlisteners].mtu = mtu;
+  st->listeners[st->nlisteners].security = security;
   st->nlisteners++;
   return 0;
 }

@@ -133,6 +133,7 @@ struct l2cap_conn {
 struct l2cap_listener {
   uint16_t psm;
   uint16_t mtu;
+  int security; /* UVBLE_L2CAP_SEC_* */
 };
 
 struct l2cap_state {

@@ -59,6 +59,22 @@ enum {
  * (23..65535). Returns 0, UVBLE_EINVAL, UVBLE_EALREADY (already listening
  * on psm) or UVBLE_ENOMEM. Listeners survive power cycles. */
 int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu);
+/* Link security a listener requires before it asks its ACCEPT handler
+ * (Vol 3, Part C, 10.2): a request on a weaker link is refused with
+ * INSUFFICIENT_AUTHENTICATION (link not encrypted and no bond to encrypt
+ * with, or encrypted without MITM protection when AUTHENTICATED is asked)
+ * or INSUFFICIENT_ENCRYPTION (bonded, but not encrypted yet), the results a
+ * peer answers by pairing or encrypting and retrying. */
+enum {
+  UVBLE_L2CAP_SEC_NONE = 0,
+  UVBLE_L2CAP_SEC_ENCRYPTED = 1,
+  UVBLE_L2CAP_SEC_AUTHENTICATED = 2, /* encrypted with MITM protection */
+};
+
+/* uvble_l2cap_listen with a security requirement (UVBLE_L2CAP_SEC_*). */
+int uvble_l2cap_listen_secure(uvble_t *ble, uint16_t psm, uint16_t mtu,
+                              int security);
+
 /* Stops accepting on psm (open channels stay). Returns 0 or UVBLE_ENOENT. */
 int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm);
 

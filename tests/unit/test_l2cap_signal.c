@@ -530,6 +530,38 @@ TEST(connection_request_validation_results) {
   teardown();
 }
 
+TEST(listener_security_requirements) {
+  setup(27, 0);
+  REQUIRE_EQ(uvble_l2cap_listen_secure(ble, PSM, 100, UVBLE_L2CAP_SEC_ENCRYPTED), 0);
+  REQUIRE_EQ(uvble_l2cap_listen_secure(ble, PSM + 1, 100,
+                                       UVBLE_L2CAP_SEC_AUTHENTICATED), 0);
+  CHECK_EQ(uvble_l2cap_listen_secure(ble, PSM + 2, 100, 3), UVBLE_EINVAL);
+  /* Not encrypted, not bonded: pair first. */
+  int m = mark();
+  conn_req(1, PSM, 0x40, 100, 50, 5);
+  expect_conn_rsp(m, 1, 0x0005);
+  /* Bonded but not encrypted yet: encrypt. */
+  conn->bonded = true;
+  m = mark();
+  conn_req(2, PSM, 0x40, 100, 50, 5);
+  expect_conn_rsp(m, 2, 0x0008);
+  /* Encrypted without MITM: enough for one, not for the other. */
+  conn->encrypted = true;
+  m = mark();
+  conn_req(3, PSM + 1, 0x40, 100, 50, 5);
+  expect_conn_rsp(m, 3, 0x0005);
+  CHECK_EQ(count_ev(UVBLE_IRQ_L2CAP_ACCEPT), 0);
+  m = mark();
+  conn_req(4, PSM, 0x40, 100, 50, 5);
+  expect_conn_rsp(m, 4, 0x0000);
+  conn->authenticated = true;
+  m = mark();
+  conn_req(5, PSM + 1, 0x41, 100, 50, 5);
+  expect_conn_rsp(m, 5, 0x0000);
+  CHECK_EQ(count_ev(UVBLE_IRQ_L2CAP_CONNECT), 2);
+  teardown();
+}
+
 /* ---- our outgoing channel ---------------------------------------------------------- */
 /* Opens a channel we initiate; the peer answers with dcid/mtu/mps/credits.
  * Returns our CID. */
