@@ -202,6 +202,11 @@ bool smp_fail(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   return smp_finish(ble, c, reason, 0);
 }
 
+bool smp_refuse(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+  ble->stats.smp_rx_refused++;
+  return smp_fail(ble, c, reason);
+}
+
 bool smp_ask_user(uvble_t *ble, struct ble_conn *c, uint8_t action,
                   uint32_t passkey) {
   struct smp_conn *s = c->smp;
@@ -385,17 +390,20 @@ static void refuse_request(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
     drop_pairing(s);
     reset_procedure(s);
   }
-  smp_fail(ble, c, reason);
+  if (reason == UVBLE_SMP_REPEATED_ATTEMPTS)
+    smp_fail(ble, c, reason); /* a valid request, refused for its timing */
+  else
+    smp_refuse(ble, c, reason);
 }
 
 static void on_pairing_req(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
   struct smp_conn *s = c->smp;
   if (c->role != CONN_ROLE_PERIPHERAL) {
-    smp_fail(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
+    smp_refuse(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
     return;
   }
   if (s->phase != SMP_IDLE && s->phase != SMP_SEC_REQ) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   uint8_t reason = backoff_blocked(ble, &c->peer)
@@ -436,11 +444,11 @@ static void on_pairing_req(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
 static void on_pairing_rsp(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
   struct smp_conn *s = c->smp;
   if (c->role != CONN_ROLE_CENTRAL) {
-    smp_fail(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
+    smp_refuse(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
     return;
   }
   if (s->phase != SMP_WAIT_PAIRING_RSP) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   struct smp_pairing *p = s->p;
@@ -453,7 +461,7 @@ static void on_pairing_rsp(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
     reason = negotiate(ble, c);
   }
   if (reason) {
-    smp_fail(ble, c, reason);
+    smp_refuse(ble, c, reason);
     return;
   }
   s->phase = s->sc ? SMP_WAIT_PUBKEY : SMP_WAIT_CONFIRM;
@@ -464,7 +472,7 @@ static void on_pairing_rsp(uvble_t *ble, struct ble_conn *c, const uint8_t *d) {
 static void on_security_req(uvble_t *ble, struct ble_conn *c, uint8_t auth) {
   struct smp_conn *s = c->smp;
   if (c->role != CONN_ROLE_CENTRAL) {
-    smp_fail(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
+    smp_refuse(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
     return;
   }
   if (s->phase != SMP_IDLE) return; /* a procedure already runs */
@@ -516,12 +524,12 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
   }
   if (s->phase == SMP_DEAD) return; /* 3.4 */
   if (len < 1) {
-    smp_fail(ble, c, UVBLE_SMP_INVALID_PARAMS);
+    smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
     return;
   }
   uint8_t op = d[0];
   if (op == 0 || op > SMP_OP_MAX) {
-    smp_fail(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
+    smp_refuse(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
     return;
   }
   if (len != pdu_len[op]) {
@@ -529,7 +537,7 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
     if (op == SMP_PAIRING_FAILED)
       on_pairing_failed(ble, c, UVBLE_SMP_INVALID_PARAMS);
     else
-      smp_fail(ble, c, UVBLE_SMP_INVALID_PARAMS);
+      smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
     return;
   }
   const uint8_t *v = d + 1;
@@ -546,7 +554,7 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
       smp_keydist_hold(s, op, v, len - 1))
     return;
   if (!expected(s, op)) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   switch (op) {

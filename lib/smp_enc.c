@@ -323,7 +323,7 @@ void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
   struct smp_pairing *p = c->smp->p;
   struct keys_bond *k = &p->peer_keys;
   if (op != next_expected(p)) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   switch (op) {
@@ -344,7 +344,7 @@ void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
     case SMP_ID_ADDR_INFO:
       /* An identity address is public or static random (3.6.5). */
       if (d[0] > 1 || (d[0] == 1 && !uvble_sm_addr_is_static(d + 1))) {
-        smp_fail(ble, c, UVBLE_SMP_INVALID_PARAMS);
+        smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
         return;
       }
       k->id_type = d[0];

@@ -185,6 +185,9 @@ int smp_send(uvble_t *ble, struct ble_conn *c, uint8_t op, const void *data,
  * back-off, ends the pairing with status reason. Returns false when the
  * irq handler closed the stack or the connection is gone. */
 bool smp_fail(uvble_t *ble, struct ble_conn *c, uint8_t reason);
+/* smp_fail for a PDU of the peer's that is malformed, out of sequence or
+ * carries invalid values: also counted (uvble_stats_t.smp_rx_refused). */
+bool smp_refuse(uvble_t *ble, struct ble_conn *c, uint8_t reason);
 /* Ends whatever procedure runs on c (wiping its secrets, stopping the
  * timer) and raises ENCRYPTION_UPDATE with the link's state and status.
  * Returns false as smp_fail. */

@@ -78,7 +78,7 @@ void smp_legacy_on_confirm(uvble_t *ble, struct ble_conn *c,
   struct smp_pairing *p = s->p;
   /* The initiator speaks first; a second confirm is out of sequence. */
   if ((s->initiator && !s->confirm_sent) || s->have_peer_confirm) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   memcpy(p->peer_confirm, v, 16);

@@ -104,7 +104,7 @@ void smp_sc_on_public_key(uvble_t *ble, struct ble_conn *c,
   /* Our own key reflected (or its mirror image, same X) would make the
    * DHKey predictable: refused as BlueZ and Zephyr do. */
   if (memcmp(pk, p->pub, 32) == 0) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   /* An invalid point (off the curve, infinity) fails with DHKey Check
@@ -131,7 +131,7 @@ void smp_sc_on_confirm(uvble_t *ble, struct ble_conn *c, const uint8_t v[16]) {
   else
     ok = is_passkey(s) && !s->have_peer_confirm;
   if (!ok) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   memcpy(p->peer_confirm, v, 16);
@@ -297,7 +297,7 @@ void smp_sc_on_dhkey_check(uvble_t *ble, struct ble_conn *c,
   struct smp_pairing *p = s->p;
   if (!s->initiator) {
     if (s->have_peer_check) {
-      smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+      smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
       return;
     }
     memcpy(p->peer_check, v, 16);
@@ -308,7 +308,7 @@ void smp_sc_on_dhkey_check(uvble_t *ble, struct ble_conn *c,
   }
   /* Initiator: Eb may only follow our Ea. */
   if (s->method == SMP_NUMCMP && !s->user_accepted) {
-    smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+    smp_refuse(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   uint8_t ea[16], eb[16];

@@ -274,6 +274,9 @@ TEST(malformed_and_unknown_pdus) {
   smp_in2(SMP_KEYPRESS, (uint8_t[]){0}, 1);
   EXPECT_NOTHING();
   CHECK_EQ(enc_events, 0); /* no procedure ran */
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  CHECK_EQ(st.smp_rx_refused, 8); /* each refusal counted */
   /* A correct request still works afterwards. */
   smp_in(req, 7);
   EXPECT_PDU(SMP_PAIRING_RSP, 6, NULL);
