@@ -417,4 +417,59 @@ TEST(close_while_the_user_is_asked) {
   finish();
 }
 
+/* An app that closes the stack from inside an SMP irq. */
+static int close_on;
+static int closing_irq(uvble_t *b, int ev, const uvble_irq_data_t *d,
+                       void *arg) {
+  if (ev == close_on) {
+    uvble_close(b, NULL);
+    ble = NULL;
+    return 0;
+  }
+  return peer_irq(b, ev, d, arg);
+}
+
+TEST(close_from_inside_smp_irqs) {
+  static const int events[] = {UVBLE_IRQ_PASSKEY_ACTION,
+                               UVBLE_IRQ_ENCRYPTION_UPDATE,
+                               UVBLE_IRQ_GET_SECRET, UVBLE_IRQ_SET_SECRET};
+  for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+    bring(0);
+    close_on = events[i];
+    uvble_irq(ble, closing_irq, NULL);
+    uvble_config_set_int(ble, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_YESNO);
+    uvble_config_set_int(ble, UVBLE_CONFIG_MITM, 1);
+    answer_input = -1;
+    struct peer p;
+    memset(&p, 0, sizeof p);
+    int r = uvble_gap_pair(ble, H); /* GET_SECRET: is there a bond? */
+    CHECK_EQ(r, ble ? 0 : UVBLE_ECANCELED);
+    if (ble) {
+      EXPECT_PDU(SMP_PAIRING_REQ, 6, p.preq + 1);
+      p.preq[0] = SMP_PAIRING_REQ;
+      peer_rsp(&p, UVBLE_IO_DISPLAY_YESNO, 0x0D, 16, 0x02, 0x02);
+      sc_keys(&p);
+      sc_jw_stage1(&p); /* NUMCMP: PASSKEY_ACTION */
+    }
+    if (ble) {
+      uvble_gap_passkey(ble, H, UVBLE_PASSKEY_ACTION_NUMCMP, 1);
+      uint8_t ea[16], eb[16];
+      sc_checks(&p, Z16, ea, eb);
+      smp_in2(SMP_DHKEY_CHECK, eb, 16);
+      inject_enc_change(0, 1);
+      uint8_t pai[7] = {0};
+      memcpy(pai + 1, PEER, 6);
+      smp_in2(SMP_ID_INFO, Z16, 16); /* then our IRK: GET/SET_SECRET */
+      smp_in2(SMP_ID_ADDR_INFO, pai, 7);
+    }
+    if (ble) {
+      /* Still up (ENCRYPTION_UPDATE closes on the link drop below). */
+      sc_disconnect(sc, H, 0x13);
+      run_for(&loop, 10);
+    }
+    CHECK(ble == NULL);
+    finish();
+  }
+}
+
 TEST_MAIN()
