@@ -22,6 +22,44 @@ TEST(micropython_ble_gap_pair_mitm_without_io_is_unauthenticated) {
   down();
 }
 
+static int bonded_calls;
+static bool bonded_seen;
+static void on_bonded(uvble_t *ble, struct ble_conn *c) {
+  (void)ble;
+  bonded_calls++;
+  bonded_seen = c->bonded && c->encrypted;
+  /* What the GATT server does here: keep the client's CCCDs. */
+  const uint8_t blob[2] = {0x01, 0x00};
+  CHECK_EQ(keys_cccd_save(ble, c, blob, 2), 0);
+}
+
+TEST(the_gatt_server_hears_of_a_new_bond_and_keeps_cccds_with_it) {
+  up();
+  keys_on_bonded(B.ble, on_bonded);
+  bonded_calls = 0;
+  link_up();
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(1, 1, 3000));
+  CHECK_EQ(bonded_calls, 1);
+  CHECK(bonded_seen);
+  CHECK_EQ(sec_count(&B, UVBLE_SECRET_CCCD), 1);
+  /* Reconnected and re-encrypted: no new bond, no second call; the table
+   * is found for the same client. */
+  link_down();
+  link_up();
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(2, 2, 3000));
+  CHECK_EQ(bonded_calls, 1);
+  struct ble_conn *c = conn_find(B.ble, B.conn);
+  REQUIRE(c != NULL);
+  uint8_t out[4];
+  CHECK_EQ(keys_cccd_load(B.ble, c, out, sizeof out), 2);
+  /* Erasing bonds takes the CCCDs too. */
+  CHECK_EQ(uvble_erase_bonding(B.ble), 0);
+  CHECK_EQ(sec_count(&B, UVBLE_SECRET_CCCD), 0);
+  down();
+}
+
 TEST(peripheral_security_request_pairs_then_reencrypts) {
   up();
   link_up();
