@@ -16,9 +16,15 @@
  * authenticated false, and GATT attributes that need authentication stay
  * refused. Out-of-band data is not supported.
  *
- * Every attempt ends with exactly one UVBLE_IRQ_ENCRYPTION_UPDATE:
- * status 0 and the new link state when it succeeded; otherwise the reason
- * in .status (see uvble.h) and the link state unchanged.
+ * Every procedure ends with exactly one UVBLE_IRQ_ENCRYPTION_UPDATE on each
+ * side that took part: a pairing (whoever started it), encryption with a
+ * stored key (both sides), a Security Request we sent. Status 0 and the new
+ * link state when it succeeded; otherwise the reason in .status (see
+ * uvble.h) and the link state as it is. A peer's Pairing Request refused
+ * at once (invalid fields, a key size below the minimum, repeated
+ * attempts) starts nothing and raises nothing, unless it answered our
+ * Security Request. The link's state (encrypted, authenticated, key size,
+ * bonded) is what the GATT server checks attribute permissions against.
  *
  * PASSKEY_ACTION (action, passkey):
  *   2 input    type the passkey the peer shows: answer with
@@ -54,6 +60,14 @@
  * are distributed and stored through the secrets (below): the LTK (with
  * EDIV/Rand for legacy pairing), the identity resolving key with the
  * identity address, and a signing key (CSRK) when the peer asks for it.
+ *
+ * PRIVACY. Bonds are kept under the peer's identity address (the one it
+ * distributed, else the address it connected from); a peer connecting
+ * from a resolvable private address is matched through the IRKs of bonded
+ * peers, and uvble_resolve_peer does the same for any address (scan
+ * results). Our own IRK is read from the secrets (or made and stored) when
+ * a bond store is opened or at the first connection of the session, and
+ * GAP makes our RPAs with it from then on.
  *
  * RECONNECTION. A central does not encrypt on its own: it calls
  * uvble_gap_pair(), which starts encryption with the stored LTK when it
