@@ -59,6 +59,7 @@ static void conn_destroy(uvble_connection_t *c) {
   uvble_async_t *a = c->a;
   aio_chan_free_all(c);
   aio_client_free(c);
+  aio_server_conn_down(c, UVBLE_ECANCELED); /* orphaned indication entries */
   if (c->prev)
     c->prev->next = c->next;
   else

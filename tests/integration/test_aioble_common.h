@@ -152,8 +152,8 @@ static inline bool tasks_finished(void *arg) {
     }                                                                         \
   } while (0)
 
-static const char *SERVICE_UUID = "a5a5a5a5-ffff-9999-1111-5a5a5a5a5a5a";
-static const uint8_t MPY_ADV[] = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
+static const char *const SERVICE_UUID __attribute__((unused)) = "a5a5a5a5-ffff-9999-1111-5a5a5a5a5a5a";
+static const uint8_t MPY_ADV[] __attribute__((unused)) = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
 
 /* aioble.advertise(20_000, adv_data=b"\x02\x01\x06\x04\xffMPY",
  * timeout_ms=TIMEOUT_MS), then tells the central (b, may be NULL). */

@@ -1,0 +1,466 @@
+/* The async layer end to end on the in-memory controller pair (memctl):
+ * host A is the central and GATT client, host B the peripheral and GATT
+ * server. The link dropping under a pending indicate, L2CAP send and
+ * recvinto, and pair completes each with UVBLE_EDISCONNECTED; a channel
+ * closed by the peer gives UVBLE_EL2CAPCLOSED instead; the capture queue's
+ * bound; on_read; the L2CAP backlog; connection object lifetimes; timeout
+ * scopes that end on a disconnect; closing with server operations pending. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "memctl.h"
+#include "test.h"
+#include "uvble/async.h"
+#include "uvble/co.h"
+#include "uvble/l2cap.h"
+
+static uv_loop_t loop;
+static memctl_t *mc;
+static uvble_t *ble_a, *ble_b;
+static uvble_async_t *A, *B;
+static uvble_connection_t *CA, *CB; /* the link, seen from A and from B */
+static uint16_t H;
+static uvble_service_t *svc;
+static uvble_characteristic_t *chr, *cap;
+static uvble_client_characteristic_t *cchr, *ccap;
+
+#define PSM 0x0040
+
+static bool done(void *f) { return uvble_future_done(f); }
+
+static bool both_connected(void *arg) {
+  (void)arg;
+  return uvble_async_connection(A, H) && uvble_async_connection(B, H);
+}
+
+static void link_up(void) {
+  int h = memctl_connect(mc);
+  REQUIRE(h >= 0);
+  H = (uint16_t)h;
+  REQUIRE(run_until_pred(&loop, both_connected, NULL, 1000));
+  CA = uvble_connection_ref(uvble_async_connection(A, H));
+  CB = uvble_connection_ref(uvble_async_connection(B, H));
+}
+
+static void discover(void) {
+  uvble_future_t f = {0};
+  uvble_uuid_t su = uvble_uuid16(0xABCD), u1 = uvble_uuid16(0xAB01),
+               u2 = uvble_uuid16(0xAB02);
+  REQUIRE_EQ(uvble_connection_service(&f, CA, &su, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  REQUIRE_EQ(f.status, 0);
+  uvble_client_service_t *s = f.result.service;
+  REQUIRE_EQ(uvble_client_service_characteristic(&f, s, &u1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  REQUIRE_EQ(f.status, 0);
+  cchr = f.result.characteristic;
+  REQUIRE_EQ(uvble_client_service_characteristic(&f, s, &u2, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  REQUIRE_EQ(f.status, 0);
+  ccap = f.result.characteristic;
+}
+
+static void up_with(const uvble_async_config_t *bcfg) {
+  uv_loop_init(&loop);
+  REQUIRE_EQ(memctl_bring_up(&loop, NULL, &mc, &ble_a, &ble_b), 0);
+  REQUIRE_EQ(uvble_async_new(ble_a, NULL, NULL, &A), 0);
+  REQUIRE_EQ(uvble_async_new(ble_b, NULL, bcfg, &B), 0);
+  uvble_uuid_t su = uvble_uuid16(0xABCD), u1 = uvble_uuid16(0xAB01),
+               u2 = uvble_uuid16(0xAB02);
+  REQUIRE_EQ(uvble_service_new(B, &su, &svc), 0);
+  uvble_characteristic_opts_t o = {
+      .flags = UVBLE_FLAG_READ | UVBLE_FLAG_WRITE | UVBLE_FLAG_NOTIFY |
+               UVBLE_FLAG_INDICATE,
+      .initial = "v0",
+      .initial_len = 2};
+  REQUIRE_EQ(uvble_characteristic_new(svc, &u1, &o, &chr), 0);
+  uvble_characteristic_opts_t oc = {.flags = UVBLE_FLAG_WRITE, .capture = true};
+  REQUIRE_EQ(uvble_characteristic_new(svc, &u2, &oc, &cap), 0);
+  REQUIRE_EQ(uvble_register_services(B, &svc, 1), 0);
+  link_up();
+  discover();
+}
+
+static void up(void) { up_with(NULL); }
+
+static int nclosed;
+static void on_closed(uvble_async_t *a, void *arg) {
+  (void)a;
+  (void)arg;
+  nclosed++;
+}
+static bool two_closed(void *arg) {
+  (void)arg;
+  return nclosed == 2;
+}
+
+static void down(void) {
+  uvble_connection_release(CA);
+  uvble_connection_release(CB);
+  nclosed = 0;
+  uvble_async_close(A, on_closed, NULL);
+  uvble_async_close(B, on_closed, NULL);
+  REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
+  memctl_free(mc);
+  run_for(&loop, 5);
+  loop_teardown(&loop);
+}
+
+/* ---- the link drops ------------------------------------------------------------ */
+TEST(an_indicate_pending_when_the_link_drops) {
+  up();
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_characteristic_indicate(&f, chr, CB, "i", 1, 5000), 0);
+  /* A second one to the same peer is refused while the first waits. */
+  uvble_future_t g = {0};
+  CHECK_EQ(uvble_characteristic_indicate(&g, chr, CB, "j", 1, 5000),
+           UVBLE_EBUSY);
+  memctl_disconnect(mc, H, 0x13);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EDISCONNECTED);
+  CHECK(!uvble_connection_is_connected(CB));
+  down();
+}
+
+TEST(an_indicate_is_confirmed) {
+  up();
+  uvble_future_t f = {0}, n = {0};
+  uint8_t b[8];
+  REQUIRE_EQ(uvble_client_characteristic_indicated(&n, cchr, b, sizeof b, 1000),
+             0);
+  REQUIRE_EQ(uvble_characteristic_indicate(&f, chr, CB, "i", 1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, 0);
+  REQUIRE(run_until_pred(&loop, done, &n, 1000));
+  CHECK_EQ(n.status, 0);
+  CHECK_EQ(b[0], 'i');
+  down();
+}
+
+struct chans {
+  uvble_l2cap_channel_t *a, *b;
+};
+
+static void open_channel(struct chans *ch) {
+  uvble_future_t fa = {0}, fb = {0};
+  REQUIRE_EQ(uvble_connection_l2cap_accept(&fb, CB, PSM, 100, 1000), 0);
+  REQUIRE_EQ(uvble_connection_l2cap_connect(&fa, CA, PSM, 100, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &fa, 1000));
+  REQUIRE(run_until_pred(&loop, done, &fb, 1000));
+  REQUIRE_EQ(fa.status, 0);
+  REQUIRE_EQ(fb.status, 0);
+  ch->a = fa.result.channel;
+  ch->b = fb.result.channel;
+  CHECK_EQ(uvble_l2cap_channel_peer_mtu(ch->a), 100);
+}
+
+static uint8_t big[64 * 1024];
+
+TEST(an_l2cap_send_stalled_on_credits_and_a_recvinto_when_the_link_drops) {
+  uv_loop_init(&loop);
+  REQUIRE_EQ(memctl_bring_up(&loop, NULL, &mc, &ble_a, &ble_b), 0);
+  /* B grants one credit at a time and A buffers little: A stalls fast. */
+  REQUIRE_EQ(uvble_l2cap_set_opt(ble_b, UVBLE_L2CAP_OPT_CREDITS, 1), 0);
+  REQUIRE_EQ(uvble_l2cap_set_opt(ble_a, UVBLE_L2CAP_OPT_TX_BUFFER, 4096), 0);
+  REQUIRE_EQ(uvble_async_new(ble_a, NULL, NULL, &A), 0);
+  REQUIRE_EQ(uvble_async_new(ble_b, NULL, NULL, &B), 0);
+  link_up();
+  struct chans ch;
+  open_channel(&ch);
+  uvble_future_t snd = {0}, rcv = {0}, fl = {0};
+  uint8_t b[16];
+  REQUIRE_EQ(uvble_l2cap_channel_send(&snd, ch.a, big, sizeof big, 0, 10000), 0);
+  REQUIRE_EQ(uvble_l2cap_channel_recvinto(&rcv, ch.a, b, sizeof b, 10000), 0);
+  run_for(&loop, 50);
+  CHECK(uvble_future_pending(&snd)); /* B never reads: stalled */
+  CHECK(snd.len > 0 && snd.len < sizeof big);
+  REQUIRE_EQ(uvble_l2cap_channel_flush(&fl, ch.a, 10000), 0);
+  memctl_disconnect(mc, H, 0x08);
+  REQUIRE(run_until_pred(&loop, done, &snd, 1000));
+  REQUIRE(run_until_pred(&loop, done, &rcv, 1000));
+  REQUIRE(run_until_pred(&loop, done, &fl, 1000));
+  CHECK_EQ(snd.status, UVBLE_EDISCONNECTED);
+  CHECK_EQ(rcv.status, UVBLE_EDISCONNECTED);
+  CHECK_EQ(fl.status, UVBLE_EDISCONNECTED);
+  CHECK(!uvble_l2cap_channel_is_open(ch.a));
+  CHECK_EQ(uvble_l2cap_channel_send(&snd, ch.a, "x", 1, 0, 100),
+           UVBLE_EDISCONNECTED);
+  uvble_l2cap_channel_free(ch.a);
+  uvble_l2cap_channel_free(ch.b);
+  down();
+}
+
+TEST(a_channel_closed_by_the_peer_gives_el2capclosed) {
+  up();
+  struct chans ch;
+  open_channel(&ch);
+  uvble_future_t rcv = {0}, dn = {0};
+  uint8_t b[16];
+  REQUIRE_EQ(uvble_l2cap_channel_recvinto(&rcv, ch.a, b, sizeof b, 2000), 0);
+  REQUIRE_EQ(uvble_l2cap_channel_disconnect(&dn, ch.b, 2000), 0);
+  REQUIRE(run_until_pred(&loop, done, &rcv, 1000));
+  CHECK_EQ(rcv.status, UVBLE_EL2CAPCLOSED);
+  REQUIRE(run_until_pred(&loop, done, &dn, 1000));
+  CHECK_EQ(dn.status, 0);
+  CHECK(uvble_connection_is_connected(CA)); /* the link stays */
+  uvble_l2cap_channel_free(ch.a);
+  uvble_l2cap_channel_free(ch.b);
+  down();
+}
+
+TEST(data_sent_before_the_reader_waits_is_kept) {
+  up();
+  struct chans ch;
+  open_channel(&ch);
+  uvble_future_t snd = {0}, rcv = {0};
+  REQUIRE_EQ(uvble_l2cap_channel_send(&snd, ch.a, "hello", 5, 0, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &snd, 1000));
+  run_for(&loop, 20);
+  CHECK(uvble_l2cap_channel_available(ch.b));
+  uint8_t b[3];
+  /* A read never spans SDUs; a partial read goes on next time. */
+  REQUIRE_EQ(uvble_l2cap_channel_recvinto(&rcv, ch.b, b, sizeof b, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &rcv, 1000));
+  CHECK_EQ(rcv.len, 3);
+  CHECK_MEM(b, "hel", 3);
+  REQUIRE_EQ(uvble_l2cap_channel_recvinto(&rcv, ch.b, b, sizeof b, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &rcv, 1000));
+  CHECK_EQ(rcv.len, 2);
+  CHECK_MEM(b, "lo", 2);
+  CHECK(!uvble_l2cap_channel_available(ch.b));
+  uvble_l2cap_channel_free(ch.a);
+  uvble_l2cap_channel_free(ch.b);
+  down();
+}
+
+TEST(a_pair_pending_when_the_link_drops) {
+  up();
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_connection_pair(&f, CA, NULL, 5000), 0);
+  memctl_disconnect(mc, H, 0x13);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EDISCONNECTED);
+  down();
+}
+
+TEST(pairing_updates_both_connections) {
+  up();
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_connection_pair(&f, CA, NULL, 5000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 3000));
+  CHECK_EQ(f.status, 0);
+  CHECK(uvble_connection_encrypted(CA));
+  run_for(&loop, 20);
+  CHECK(uvble_connection_encrypted(CB));
+  CHECK_EQ(uvble_connection_key_size(CB), 16);
+  down();
+}
+
+/* ---- server objects ------------------------------------------------------------- */
+TEST(the_capture_queue_is_bounded_and_counts_what_it_drops) {
+  uvble_async_config_t cfg;
+  uvble_async_config_default(&cfg);
+  cfg.capture_depth = 2;
+  up_with(&cfg);
+  uvble_future_t w = {0};
+  for (int i = 0; i < 5; i++) {
+    uint8_t v = (uint8_t)('0' + i);
+    REQUIRE_EQ(uvble_client_characteristic_write(&w, ccap, &v, 1, 1, 1000), 0);
+    REQUIRE(run_until_pred(&loop, done, &w, 1000));
+    REQUIRE_EQ(w.status, 0);
+  }
+  uvble_async_stats_t st;
+  uvble_async_get_stats(B, &st);
+  CHECK_EQ(st.capture_overflow, 3);
+  uint8_t b[4];
+  for (int i = 3; i < 5; i++) {
+    REQUIRE_EQ(uvble_characteristic_written(&w, cap, b, sizeof b, 100), 0);
+    REQUIRE(run_until_pred(&loop, done, &w, 500));
+    CHECK_EQ(w.status, 0);
+    CHECK_EQ(b[0], '0' + i);
+    CHECK(w.result.conn == CB);
+  }
+  REQUIRE_EQ(uvble_characteristic_written(&w, cap, b, sizeof b, 30), 0);
+  REQUIRE(run_until_pred(&loop, done, &w, 500));
+  CHECK_EQ(w.status, UVBLE_ETIMEDOUT);
+  /* Not writable: written() is refused. */
+  uvble_characteristic_t *ro;
+  uvble_uuid_t u = uvble_uuid16(0xAB03);
+  uvble_characteristic_opts_t o = {.flags = UVBLE_FLAG_READ};
+  REQUIRE_EQ(uvble_characteristic_new(svc, &u, &o, &ro), 0);
+  CHECK_EQ(uvble_characteristic_written(&w, ro, NULL, 0, 30), UVBLE_EINVAL);
+  down();
+}
+
+static int reads_allowed;
+static int on_read(void *attr, uvble_connection_t *c, void *arg) {
+  (void)arg;
+  CHECK(attr == (void *)chr);
+  CHECK(c == CB);
+  return reads_allowed ? 0 : 0x80;
+}
+
+TEST(on_read_decides_each_read) {
+  up();
+  uvble_characteristic_on_read(chr, on_read, NULL);
+  uvble_future_t r = {0};
+  uint8_t b[8];
+  reads_allowed = 0;
+  REQUIRE_EQ(uvble_client_characteristic_read(&r, cchr, b, sizeof b, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &r, 1000));
+  CHECK_EQ(r.status, UVBLE_EATT);
+  CHECK_EQ(r.proto_status, 0x80);
+  reads_allowed = 1;
+  REQUIRE_EQ(uvble_client_characteristic_read(&r, cchr, b, sizeof b, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &r, 1000));
+  CHECK_EQ(r.status, 0);
+  CHECK_EQ(r.len, 2);
+  CHECK_MEM(b, "v0", 2);
+  down();
+}
+
+/* ---- L2CAP backlog ---------------------------------------------------------------- */
+TEST(a_channel_opened_before_accept_waits_in_the_backlog) {
+  up();
+  uvble_future_t fa = {0}, fb = {0};
+  /* Listening starts with a first accept, which times out. */
+  REQUIRE_EQ(uvble_connection_l2cap_accept(&fb, CB, PSM, 100, 10), 0);
+  REQUIRE(run_until_pred(&loop, done, &fb, 500));
+  CHECK_EQ(fb.status, UVBLE_ETIMEDOUT);
+  REQUIRE_EQ(uvble_connection_l2cap_connect(&fa, CA, PSM, 100, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &fa, 1000));
+  REQUIRE_EQ(fa.status, 0);
+  REQUIRE_EQ(uvble_connection_l2cap_accept(&fb, CB, PSM, 100, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &fb, 1000));
+  REQUIRE_EQ(fb.status, 0);
+  CHECK_EQ(uvble_l2cap_channel_cid(fb.result.channel) != 0, 1);
+  uvble_l2cap_channel_free(fa.result.channel);
+  uvble_l2cap_channel_free(fb.result.channel);
+  down();
+}
+
+TEST(a_full_backlog_refuses_with_no_resources) {
+  uvble_async_config_t cfg;
+  uvble_async_config_default(&cfg);
+  cfg.l2cap_backlog = 0;
+  up_with(&cfg);
+  uvble_future_t fa = {0}, fb = {0};
+  REQUIRE_EQ(uvble_connection_l2cap_accept(&fb, CB, PSM, 100, 10), 0);
+  REQUIRE(run_until_pred(&loop, done, &fb, 500));
+  REQUIRE_EQ(uvble_connection_l2cap_connect(&fa, CA, PSM, 100, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &fa, 1000));
+  CHECK_EQ(fa.status, UVBLE_EL2CAP);
+  CHECK_EQ(fa.proto_status, UVBLE_L2CAP_RESULT_NO_RESOURCES);
+  uvble_async_stats_t st;
+  uvble_async_get_stats(B, &st);
+  CHECK_EQ(st.l2cap_refused, 1);
+  down();
+}
+
+/* ---- connection objects ------------------------------------------------------------ */
+TEST(connection_objects_live_while_linked_or_referenced) {
+  up();
+  uvble_async_stats_t st;
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 1);
+  /* A second link nobody references. */
+  int h2 = memctl_connect(mc);
+  REQUIRE(h2 >= 0);
+  run_for(&loop, 20);
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 2);
+  uvble_connection_t *c2 = uvble_async_connection(A, (uint16_t)h2);
+  REQUIRE(c2 != NULL);
+  CHECK(uvble_connection_handle(c2) == h2);
+  memctl_disconnect(mc, (uint16_t)h2, 0x13);
+  run_for(&loop, 20);
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 1); /* freed with its link */
+  CHECK(uvble_async_connection(A, (uint16_t)h2) == NULL);
+  /* The referenced one outlives its link. */
+  memctl_disconnect(mc, H, 0x13);
+  run_for(&loop, 20);
+  CHECK(!uvble_connection_is_connected(CA));
+  CHECK(uvble_async_connection(A, H) == NULL);
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 1);
+  uvble_connection_release(CA);
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 0);
+  CA = NULL;
+  down();
+}
+
+/* ---- scopes ---------------------------------------------------------------------- */
+struct scoped {
+  uvble_task_t task;
+  uvble_future_t f1, f2;
+  uvble_scope_t scope;
+  uint8_t b[8];
+  int st1, st2, scope_st;
+};
+
+static int scoped_fn(uvble_task_t *t) {
+  struct scoped *s = (struct scoped *)t;
+  UVBLE_CO_BEGIN(t);
+  UVBLE_SCOPE_BEGIN(t, &s->scope, CA, 0);
+  /* Not a connection operation: the scope ends it when the link drops. */
+  UVBLE_AWAIT(t, (uvble_sleep(&s->f1, uvble_async_sched(A), 100000), &s->f1));
+  s->st1 = s->f1.status;
+  UVBLE_AWAIT(t, (uvble_sleep(&s->f2, uvble_async_sched(A), 100000), &s->f2));
+  s->st2 = s->f2.status;
+  s->scope_st = UVBLE_SCOPE_END(t, &s->scope);
+  UVBLE_CO_END(t);
+}
+
+static bool task_done(void *t) { return !uvble_task_running(t); }
+
+TEST(a_scope_on_a_connection_ends_when_the_link_drops) {
+  up();
+  struct scoped s;
+  memset(&s, 0, sizeof s);
+  REQUIRE_EQ(uvble_task_spawn(uvble_async_sched(A), &s.task, scoped_fn, NULL), 0);
+  run_for(&loop, 20);
+  CHECK(uvble_task_running(&s.task));
+  memctl_disconnect(mc, H, 0x13);
+  REQUIRE(run_until_pred(&loop, task_done, &s.task, 1000));
+  CHECK_EQ(s.st1, UVBLE_EDISCONNECTED);
+  CHECK_EQ(s.st2, UVBLE_EDISCONNECTED);
+  CHECK_EQ(s.scope_st, UVBLE_EDISCONNECTED);
+  down();
+}
+
+/* ---- closing ------------------------------------------------------------------------ */
+static int ncancel;
+static void cancel_cb(uvble_future_t *f) { ncancel += f->status == UVBLE_ECANCELED; }
+
+TEST(closing_the_server_completes_its_pending_operations) {
+  up();
+  uvble_future_t f[6];
+  memset(f, 0, sizeof f);
+  for (int i = 0; i < 6; i++) f[i].cb = cancel_cb;
+  ncancel = 0;
+  uvble_advertise_params_t ap;
+  uvble_advertise_params_init(&ap);
+  /* memctl does not advertise; the stack only has to accept the call. */
+  int adv = uvble_advertise(&f[0], B, &ap, 0);
+  REQUIRE_EQ(uvble_characteristic_written(&f[1], chr, NULL, 0, 0), 0);
+  REQUIRE_EQ(uvble_characteristic_written(&f[2], cap, NULL, 0, 0), 0);
+  REQUIRE_EQ(uvble_characteristic_indicate(&f[3], chr, CB, "x", 1, 0), 0);
+  REQUIRE_EQ(uvble_connection_l2cap_accept(&f[4], CB, PSM, 100, 0), 0);
+  REQUIRE_EQ(uvble_connection_disconnected(&f[5], CB, 0), 0);
+  uvble_connection_release(CB);
+  CB = NULL;
+  nclosed = 0;
+  uvble_async_close(B, on_closed, NULL);
+  CHECK_EQ(ncancel, adv == 0 ? 6 : 5);
+  uvble_connection_release(CA);
+  CA = NULL;
+  uvble_async_close(A, on_closed, NULL);
+  REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
+  memctl_free(mc);
+  run_for(&loop, 5);
+  loop_teardown(&loop);
+}
+
+TEST_MAIN()
