@@ -381,6 +381,35 @@ TEST(dhkey_check_mismatch_fails_and_backs_off) {
   finish();
 }
 
+/* A legacy pairing whose Mrand does not open the Mconfirm. */
+static void cheat_once(struct peer *p) {
+  peer_req(p, 3, 0x01, 16, 0, 0);
+  expect_rsp(p);
+  uint8_t mconf[16];
+  REQUIRE_EQ(uvble_sm_random(p->n_own, 16), 0);
+  legacy_confirm(p, p->n_own, mconf);
+  smp_in2(SMP_PAIRING_CONFIRM, mconf, 16);
+  EXPECT_PDU(SMP_PAIRING_CONFIRM, 16, NULL);
+  p->n_own[0] ^= 1;
+  smp_in2(SMP_PAIRING_RANDOM, p->n_own, 16);
+  EXPECT_FAILED(UVBLE_SMP_CONFIRM_VALUE_FAILED);
+}
+
+TEST(repeated_attempts_wait_doubles_with_each_failure) {
+  bring(1);
+  struct peer p;
+  cheat_once(&p);
+  run_for(&loop, 1100); /* first wait: 1 s */
+  cheat_once(&p);
+  run_for(&loop, 1100); /* second wait: 2 s, not over yet */
+  peer_req(&p, 3, 0x01, 16, 0, 0);
+  EXPECT_FAILED(UVBLE_SMP_REPEATED_ATTEMPTS);
+  run_for(&loop, 1000);
+  peer_req(&p, 3, 0x01, 16, 0, 0);
+  expect_rsp(&p);
+  finish();
+}
+
 TEST(legacy_confirm_mismatch_fails_with_confirm_value_failed) {
   bring(1);
   struct peer p;
