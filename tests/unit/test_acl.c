@@ -34,6 +34,8 @@ static uvble_irq_data_t last_irq;
 static int on_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) {
   (void)ble;
   (void)arg;
+  /* Only link events matter here (SMP may ask for secrets on a link). */
+  if (ev == UVBLE_IRQ_GET_SECRET || ev == UVBLE_IRQ_SET_SECRET) return 0;
   if (nirq < 64) irq_events[nirq++] = ev;
   last_irq = *d;
   return 0;
