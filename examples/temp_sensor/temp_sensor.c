@@ -189,6 +189,7 @@ static int adv_fn(uvble_task_t *t) {
     }
   }
   set_interval(S.interval_ms);
+  on_update(NULL); /* a first value for early readers */
   uvble_task_spawn(S.sched, &S.write_task, write_fn, NULL);
   while (!S.quitting) {
     {

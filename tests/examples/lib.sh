@@ -1,0 +1,108 @@
+# Shared by the example tests: run the programs as a user would, in the
+# background with their output in files, wait for lines, stop them with
+# Ctrl-C (SIGINT) and check they exit cleanly. Sourced with the build
+# directory as $1; tests run inside tests/support/with-btvirt, so
+# $UVBLE_TRANSPORT names a fresh virtual controller for every program.
+set -u
+BIN=${1:?usage: test.sh BUILD_DIR}
+EX=$BIN/examples
+UVBLE=$BIN/uvble
+: "${UVBLE_TRANSPORT:?run inside tests/support/with-btvirt}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/uvble-examples.XXXXXX")
+# Every program gets at most this long; a hung test still ends.
+LIMIT=${UVBLE_EXAMPLE_LIMIT:-150}
+declare -A PID=()
+
+dump() {
+  local f
+  for f in "$T"/*.out "$T"/*.err; do
+    [[ -s $f ]] || continue
+    echo "---- ${f##*/} (last 40 lines)"
+    tail -n 40 "$f"
+  done
+}
+
+fail() {
+  echo "FAIL: $*" >&2
+  dump >&2
+  exit 1
+}
+
+# shellcheck disable=SC2317  # invoked through the EXIT trap
+cleanup() {
+  local status=$? p
+  trap - EXIT INT TERM
+  for p in "${PID[@]}"; do kill -INT "$p" 2>/dev/null; done
+  for _ in $(seq 50); do
+    local alive=0
+    for p in "${PID[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  for p in "${PID[@]}"; do kill -KILL "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# start NAME COMMAND [ARGS...]: runs it in the background (stdin from
+# /dev/null unless NAME_STDIN is set), stdout in $T/NAME.out, stderr in
+# $T/NAME.err.
+start() {
+  local name=$1
+  shift
+  local in=/dev/null
+  local var=${name}_STDIN
+  [[ -n ${!var:-} ]] && in=${!var}
+  timeout -k 5 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
+  PID[$name]=$!
+}
+
+# wait_for FILE REGEX [SECONDS [COUNT]]: until FILE has COUNT lines (default
+# 1) matching the extended REGEX.
+wait_for() {
+  local file=$1 re=$2 secs=${3:-30} count=${4:-1}
+  local deadline=$((SECONDS + secs))
+  while :; do
+    local n
+    n=$(grep -cE -- "$re" "$file" 2>/dev/null) || n=0
+    ((n >= count)) && return 0
+    ((SECONDS >= deadline)) && fail "no $count line(s) matching /$re/ in ${file##*/} after ${secs}s"
+    sleep 0.1
+  done
+}
+
+# stop NAME: Ctrl-C, then the program must exit 0 within 10 s (a clean exit:
+# under the sanitizers a leak or an error makes it non-zero).
+stop() {
+  local name=$1 pid=${PID[$1]} status
+  kill -INT "$pid" 2>/dev/null
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && fail "$name did not exit within 10 s of Ctrl-C"
+  wait "$pid"
+  status=$?
+  unset "PID[$name]"
+  ((status == 0)) || fail "$name exited with status $status after Ctrl-C"
+}
+
+# finish NAME: waits (bounded by LIMIT) for a program that ends by itself;
+# returns its exit status.
+finish() {
+  local name=$1 pid=${PID[$1]} status
+  wait "$pid"
+  status=$?
+  unset "PID[$name]"
+  return "$status"
+}
+
+# The address a peripheral example printed ("advertising as ADDR ...").
+address_of() {
+  wait_for "$T/$1.out" '^advertising as ' 30
+  sed -n 's/^advertising as \([0-9a-f:]*\).*/\1/p' "$T/$1.out" | head -n 1
+}
