@@ -4,8 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An event the host's inbound queue could not take yet: a controller
+ * never loses one of its own (a Command Complete dropped would stall the
+ * host); it waits, ahead of anything injected later. */
+struct pending {
+  struct pending *next;
+  size_t len;
+  uint8_t pkt[];
+};
+
 struct ctl {
   struct radio *r;
+  struct pending *wait_head, *wait_tail;
   int idx;
   uvble_transport_t *t; /* the controller's end */
   uint8_t bdaddr[6];    /* HCI order */
@@ -20,7 +30,29 @@ struct radio {
   struct ctl **ctl;
   int n, cap;
   struct radio_stats stats;
+  uv_idle_t *flush; /* retries waiting events; freed on close */
 };
+
+static void flush_one(struct ctl *c) {
+  while (c->wait_head) {
+    struct pending *p = c->wait_head;
+    uvble_iov_t iov = {p->pkt, p->len};
+    if (uvble_transport_send(c->t, UVBLE_HCI_EVENT, &iov, 1) != 0) return;
+    c->wait_head = p->next;
+    if (!c->wait_head) c->wait_tail = NULL;
+    free(p);
+  }
+}
+
+static void on_flush(uv_idle_t *h) {
+  struct radio *r = h->data;
+  bool any = false;
+  for (int i = 0; i < r->n; i++) {
+    flush_one(r->ctl[i]);
+    any |= r->ctl[i]->wait_head != NULL;
+  }
+  if (!any) uv_idle_stop(h);
+}
 
 static void put16(uint8_t *p, uint16_t v) {
   p[0] = (uint8_t)v;
@@ -30,7 +62,24 @@ static void put16(uint8_t *p, uint16_t v) {
 static void send_event(struct ctl *c, uint8_t code, const void *params, size_t len) {
   uint8_t hdr[2] = {code, (uint8_t)len};
   uvble_iov_t iov[2] = {{hdr, 2}, {params, len}};
-  if (uvble_transport_send(c->t, UVBLE_HCI_EVENT, iov, 2) != 0) c->r->stats.dropped++;
+  flush_one(c);
+  if (!c->wait_head && uvble_transport_send(c->t, UVBLE_HCI_EVENT, iov, 2) == 0) return;
+  struct pending *p = malloc(sizeof *p + 2 + len);
+  if (!p) {
+    c->r->stats.dropped++;
+    return;
+  }
+  p->next = NULL;
+  p->len = 2 + len;
+  memcpy(p->pkt, hdr, 2);
+  memcpy(p->pkt + 2, params, len);
+  if (c->wait_tail)
+    c->wait_tail->next = p;
+  else
+    c->wait_head = p;
+  c->wait_tail = p;
+  c->r->stats.delayed++;
+  uv_idle_start(c->r->flush, on_flush);
 }
 
 static void send_cc(struct ctl *c, uint16_t op, const void *ret, size_t len) {
@@ -158,7 +207,15 @@ static void on_error(uvble_transport_t *t, int err, void *arg) {
 
 radio_t *radio_new(uv_loop_t *loop) {
   radio_t *r = calloc(1, sizeof *r);
-  if (r) r->loop = loop;
+  if (!r) return NULL;
+  r->loop = loop;
+  r->flush = malloc(sizeof *r->flush);
+  if (!r->flush) {
+    free(r);
+    return NULL;
+  }
+  uv_idle_init(loop, r->flush);
+  r->flush->data = r;
   return r;
 }
 
@@ -192,6 +249,8 @@ int radio_count(const radio_t *r) { return r->n; }
 
 int radio_send_raw(radio_t *r, int i, uint8_t type, const void *pkt, size_t len) {
   if (i < 0 || i >= r->n) return UVBLE_EINVAL;
+  flush_one(r->ctl[i]);
+  if (r->ctl[i]->wait_head) return UVBLE_ENOBUFS; /* its own events first */
   uvble_iov_t iov = {pkt, len};
   return uvble_transport_send(r->ctl[i]->t, type, &iov, 1);
 }
@@ -206,12 +265,20 @@ bool radio_advertising(const radio_t *r, int i) {
 
 void radio_get_stats(const radio_t *r, struct radio_stats *out) { *out = r->stats; }
 
+static void on_flush_closed(uv_handle_t *h) { free(h); }
+
 void radio_free(radio_t *r) {
   if (!r) return;
   for (int i = 0; i < r->n; i++) {
     uvble_transport_close(r->ctl[i]->t, NULL, NULL);
+    while (r->ctl[i]->wait_head) {
+      struct pending *p = r->ctl[i]->wait_head;
+      r->ctl[i]->wait_head = p->next;
+      free(p);
+    }
     free(r->ctl[i]);
   }
+  uv_close((uv_handle_t *)r->flush, on_flush_closed);
   free(r->ctl);
   free(r);
 }

@@ -12,6 +12,10 @@
  * enables scanning, it gets one report of every host advertising then.
  * Addresses are 00:AA:02:hh:ll:42 for host number 0xhhll (public).
  *
+ * A controller never loses one of its own events: when a host's inbound
+ * queue is full, the event waits (in order) and goes out as room appears,
+ * ahead of anything radio_send_raw injects later.
+ *
  * Used by the scale test (a scanner and 200 advertisers) and the scan
  * ingest benchmark (radio_send_raw floods one host with events). */
 #ifndef UVBLE_TEST_RADIO_H
@@ -29,7 +33,8 @@ typedef struct radio radio_t;
 struct radio_stats {
   uint64_t commands;     /* HCI commands answered, all controllers */
   uint64_t reports;      /* advertising reports sent */
-  uint64_t dropped;      /* events a host's transport queue refused */
+  uint64_t delayed;      /* events that waited for room in a host's queue */
+  uint64_t dropped;      /* events lost (out of memory only) */
 };
 
 radio_t *radio_new(uv_loop_t *loop);
@@ -39,7 +44,8 @@ uvble_transport_t *radio_add(radio_t *r);
 int radio_count(const radio_t *r);
 /* Sends one raw packet (UVBLE_HCI_EVENT / _ACL, header included) from
  * controller i to its host. Returns 0 or the transport's error
- * (UVBLE_ENOBUFS when the host's inbound queue is full). */
+ * (UVBLE_ENOBUFS when the host's inbound queue is full, or the controller
+ * still has its own events waiting). */
 int radio_send_raw(radio_t *r, int i, uint8_t type, const void *pkt, size_t len);
 /* Whether host i has scanning / advertising enabled. */
 bool radio_scanning(const radio_t *r, int i);
