@@ -272,6 +272,18 @@ int uvble_gatts_write(uvble_t *ble, uint16_t value_handle, const void *data,
   return 0;
 }
 
+int uvble_gatts_subscription(uvble_t *ble, uint16_t conn_handle,
+                             uint16_t value_handle) {
+  const struct gatts_attr *a = gatts_value_attr(ble, value_handle);
+  if (!a) return UVBLE_EINVAL;
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c) return UVBLE_ENOTCONN;
+  struct gatts_conn *gc = gatts_conn_of(c);
+  uint16_t idx = (uint16_t)(a->cccd - 1);
+  if (!a->cccd || !gc || idx >= gc->n_cccd) return 0;
+  return gc->cccd[idx] & (UVBLE_CCCD_NOTIFY | UVBLE_CCCD_INDICATE);
+}
+
 static int value_for_send(uvble_t *ble, uint16_t conn_handle, uint16_t handle,
                           const void **data, size_t *len,
                           struct ble_conn **c) {

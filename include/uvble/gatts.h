@@ -153,6 +153,14 @@ int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
 int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
                          uint16_t value_handle, const void *data, size_t len);
 
+/* The client configuration the peer on conn_handle has written for a
+ * value: UVBLE_CCCD_NOTIFY and/or UVBLE_CCCD_INDICATE (0: not subscribed,
+ * or the characteristic has no CCCD), UVBLE_ENOTCONN or UVBLE_EINVAL (not a
+ * value handle). Lets a peripheral start streaming once a central listens
+ * and pick notifications or indications as it asked (NimBLE's subscribe
+ * event, Zephyr's ccc_changed). */
+int uvble_gatts_subscription(uvble_t *ble, uint16_t conn_handle,
+                             uint16_t value_handle);
 /* Resizes a value buffer to len bytes (at most 512), empties it and sets
  * append mode (MicroPython's gatts_set_buffer). A characteristic registered
  * with max_length switches to MicroPython's truncating rules. Returns 0 or
