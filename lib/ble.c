@@ -192,8 +192,11 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
   conn_drop_all(ble);
   if (ble->modules_ready) {
     modules_stop(ble, UVBLE_ECANCELED);
-    modules_close(ble);
     ble->modules_ready = false;
+    if (ble->conn_removals > 0)
+      ble->modules_close_deferred = true; /* conn_remove finishes it */
+    else
+      modules_close(ble);
   }
   uvble_status_cb acb = ble->active_cb;
   ble->active_cb = NULL;

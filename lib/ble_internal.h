@@ -71,6 +71,11 @@ struct uvble {
   struct smp_state *smp;
 
   bool modules_ready;  /* modules_init ran: close must run modules_close */
+  /* Connection removals running their layers' conn_closed hooks. While one
+   * is, a nested uvble_close() must not free layer state the remaining
+   * hooks still use: modules_close is deferred until it unwinds. */
+  int conn_removals;
+  bool modules_close_deferred;
   void *defer_state;  /* ble.c's deferred-callback timer */
   int pending_closes; /* libuv handles and the transport still closing */
 };

@@ -59,7 +59,9 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   conn->removing = true;
   /* Layers complete what is pending on the link while it is still in the
    * table (they may look it up), then it goes. */
+  ble->conn_removals++;
   modules_conn_closed(ble, conn, reason);
+  ble->conn_removals--;
   pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
   if (*pp) conn_unlink(ble, pp, conn);
@@ -71,6 +73,10 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   free_txq(conn);
   free(conn->rx_buf);
   free(conn);
+  if (ble->conn_removals == 0 && ble->modules_close_deferred) {
+    ble->modules_close_deferred = false;
+    modules_close(ble);
+  }
 }
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
