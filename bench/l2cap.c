@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -232,6 +233,16 @@ static double loadavg(void) {
   return l;
 }
 
+/* The scheduling class this process runs in (bench/run can start the
+ * btvirt runs real-time, which shields their latency from other load). */
+static const char *sched_name(void) {
+  switch (sched_getscheduler(0)) {
+    case SCHED_FIFO: return "fifo";
+    case SCHED_RR: return "rr";
+    default: return "other";
+  }
+}
+
 static void print_json(const struct opts *o, const char *link,
                        const struct result *r, const char *extra) {
   double mb = (double)r->bytes / 1e6;
@@ -248,10 +259,11 @@ static void print_json(const struct opts *o, const char *link,
          ",\"seconds\":%.3f,\"sdu_min\":%zu,\"sdu_max\":%zu,\"mtu\":%u,"
          "\"mps_send\":%u,\"mps_recv\":%u,\"credits\":%u,"
          "\"acl_idle_with_data\":%.4f,\"acl_idle_samples\":%" PRIu64
-         ",\"loadavg\":%.2f%s}\n",
+         ",\"loadavg\":%.2f,\"sched\":\"%s\"%s}\n",
          r->lossless ? "true" : "false", r->bytes, r->sdus, r->seconds,
          o->sdu_min, o->sdu_max, r->mtu, r->mps_send, r->mps_recv, r->credits,
-         r->idle_frac, r->idle_samples, loadavg(), extra ? extra : "");
+         r->idle_frac, r->idle_samples, loadavg(), sched_name(),
+         extra ? extra : "");
   fflush(stdout);
 }
 
