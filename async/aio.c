@@ -266,7 +266,9 @@ static const struct fut_ops power_ops = {
 
 static void on_power(uvble_t *ble, int status) {
   uvble_async_t *a = reg_find(ble);
-  if (!a || !a->power_f) return;
+  if (!a) return;
+  aio_scan_reset(a); /* a reset controller owes no SCAN_DONE */
+  if (!a->power_f) return;
   uvble_future_t *f = a->power_f;
   a->power_f = NULL;
   fut_complete(f, status);

@@ -262,6 +262,7 @@ struct uvble_async {
   uvble_scan_t *scans;     /* every scan not yet freed */
   uvble_scan_t *scan;      /* the scanner the controller runs (or NULL) */
   uvble_scan_t *scan_next; /* waiting for the previous scan to stop */
+  int scan_done_owed;      /* SCAN_DONEs of scans already ended here */
   uvble_future_t *connect_q; /* head: the attempt the core runs */
   bool connect_busy;         /* the core runs an attempt (perhaps orphaned) */
   uvble_addr_t connect_addr;
@@ -306,6 +307,8 @@ void aio_scan_on_result(uvble_async_t *a, const uvble_evt_scan_result_t *e);
 void aio_scan_on_done(uvble_async_t *a);
 void aio_scan_stop_all(uvble_async_t *a, int status);
 void aio_scan_pump(uvble_async_t *a);
+/* The controller was reset: no SCAN_DONE is owed any more. */
+void aio_scan_reset(uvble_async_t *a);
 
 /* ---- peripheral (advertise.c) ------------------------------------------------ */
 /* A central connected: the pending advertise() takes c. */

@@ -173,7 +173,9 @@ static void connect_finished(uvble_async_t *a, uvble_connection_t *c) {
       f->result.conn = uvble_connection_ref(c);
       fut_complete(f, 0);
     } else {
-      fut_complete(f, UVBLE_ETIMEDOUT);
+      /* The controller gave up, or the stack went down under it. */
+      fut_complete(f, uvble_is_active(a->ble) ? UVBLE_ETIMEDOUT
+                                              : UVBLE_ENOTACTIVE);
     }
   } else if (c) {
     /* Nobody wants this link any more (timed out or cancelled). */

@@ -189,21 +189,32 @@ void aio_scan_pump(uvble_async_t *a) {
 }
 
 void aio_scan_on_done(uvble_async_t *a) {
-  uvble_scan_t *s = a->scan;
-  if (s) {
+  if (a->scan_done_owed > 0) {
+    /* The end of a scan this layer already closed (replaced, freed). */
+    a->scan_done_owed--;
+  } else if (a->scan) {
+    uvble_scan_t *s = a->scan;
     a->scan = NULL;
     s->state = SCAN_DONE;
-    serve(s, UVBLE_EOF);
+    /* Ended by the stack going down (it failed): not a normal end. */
+    serve(s, uvble_is_active(a->ble) ? UVBLE_EOF : UVBLE_ENOTACTIVE);
   }
   aio_scan_pump(a);
 }
 
+/* Lets go of the scan the controller runs for us: it ends here and now,
+ * and the SCAN_DONE the core still owes for it will be ignored. */
+static void detach_running(uvble_async_t *a) {
+  uvble_scan_t *s = a->scan;
+  if (!s) return;
+  if (s->state == SCAN_RUNNING) uvble_gap_scan_stop(a->ble);
+  a->scan_done_owed++;
+  a->scan = NULL;
+}
+
 static void end_scan(uvble_scan_t *s, int status) {
   uvble_async_t *a = s->a;
-  if (a->scan == s) {
-    if (s->state == SCAN_RUNNING) uvble_gap_scan_stop(a->ble);
-    a->scan = NULL;
-  }
+  if (a->scan == s) detach_running(a);
   if (a->scan_next == s) a->scan_next = NULL;
   s->state = SCAN_DONE;
   serve(s, status);
@@ -213,6 +224,8 @@ void aio_scan_stop_all(uvble_async_t *a, int status) {
   if (a->scan_next) end_scan(a->scan_next, status);
   if (a->scan) end_scan(a->scan, status);
 }
+
+void aio_scan_reset(uvble_async_t *a) { a->scan_done_owed = 0; }
 
 int uvble_scan_start(uvble_async_t *a, const uvble_scan_params_t *params,
                      uvble_scan_t **out) {
@@ -228,10 +241,7 @@ int uvble_scan_start(uvble_async_t *a, const uvble_scan_params_t *params,
   a->scans = s;
   /* Only one scan of the context runs (aioble's _cancel_pending). */
   if (a->scan_next) end_scan(a->scan_next, UVBLE_EOF);
-  if (a->scan && a->scan->state == SCAN_RUNNING) {
-    uvble_gap_scan_stop(a->ble);
-    a->scan->state = SCAN_STOPPING;
-  }
+  if (a->scan) end_scan(a->scan, UVBLE_EOF);
   int r = try_start(s);
   if (r < 0) {
     uvble_scan_free(s);
@@ -272,11 +282,7 @@ void uvble_scan_free(uvble_scan_t *s) {
   if (!s) return;
   uvble_async_t *a = s->a;
   if (a->scan_next == s) a->scan_next = NULL;
-  if (a->scan == s) {
-    if (s->state == SCAN_RUNNING) uvble_gap_scan_stop(a->ble);
-    /* Its SCAN_DONE finds no scanner; a waiting scan starts then. */
-    a->scan = NULL;
-  }
+  if (a->scan == s) detach_running(a);
   uvble_future_t *f;
   while ((f = fut_list_pop(&s->waiters)) != NULL)
     fut_complete(f, UVBLE_ECANCELED);

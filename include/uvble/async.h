@@ -52,7 +52,9 @@
  * A future may be reused once it is done (after its callback ran); starting
  * an operation on a pending future returns UVBLE_EBUSY and leaves it alone.
  * Its memory must stay valid until then, or until uvble_future_abandon()
- * returns.
+ * returns. The callback runs from the loop (the scheduler's idle handle),
+ * never inside the call that started, cancelled or completed the
+ * operation; completions are delivered in the order they happened.
  *
  * Results that carry bytes (reads, notifications, captured writes, L2CAP
  * receives) go into a buffer the caller passes with the operation; f->len
@@ -353,7 +355,8 @@ typedef struct {
  * passed, or the controller gave up (the peer was not found within the
  * scan duration) — in both cases the attempt is cancelled in the controller
  * (unlike aioble, micropython-lib#950), and a link that comes up anyway is
- * disconnected; UVBLE_ECANCELED; or the core's error. */
+ * disconnected; UVBLE_ECANCELED; UVBLE_ENOTACTIVE (the stack failed
+ * meanwhile; the fatal callback says why); or the core's error. */
 int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
                          const uvble_device_t *d,
                          const uvble_connect_params_t *params,
@@ -492,8 +495,10 @@ int uvble_scan_start(uvble_async_t *a, const uvble_scan_params_t *params,
                      uvble_scan_t **out);
 /* The next result that changed: f->result.scan (borrowed, valid until
  * uvble_scan_free). UVBLE_EOF once the scan has ended (duration over,
- * stopped, a connect took the controller, the stack stopped) and every
- * change was handed out. */
+ * uvble_scan_stop, a newer scan started, a connect took the controller)
+ * and every change was handed out; UVBLE_ECANCELED when the context stops
+ * or closes, or the scan is freed; UVBLE_ENOTACTIVE when the stack
+ * fails. */
 int uvble_scan_next(uvble_future_t *f, uvble_scan_t *s, uint32_t timeout_ms);
 /* Stops the controller's scan (aioble's cancel): the iteration ends after
  * the results already queued. Returns 0. */
@@ -666,7 +671,9 @@ struct uvble_client_service {
 struct uvble_client_characteristic {
   uvble_uuid_t uuid;
   uint16_t value_handle;
-  uint16_t end_handle; /* value_handle + 2 when the server's is unknown, as aioble */
+  uint16_t end_handle; /* the last handle before the next declaration (the
+                          GATT client computes it); aioble's value_handle + 2
+                          only when the server's answer is inconsistent */
   uint8_t properties;  /* UVBLE_FLAG_READ ... (the declaration's octet) */
   uvble_client_service_t *service;
 
