@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ble_internal.h"
 #include "radio.h"
 #include "test.h"
 #include "uvble/adv.h"
@@ -197,6 +198,91 @@ TEST(advertisers_starting_while_the_scan_runs_are_each_reported) {
   CHECK_EQ(seen.distinct, NADV);
   CHECK_EQ(seen.bad, 0);
   tear_down();
+}
+
+/* ---- dense advertising never starves command completions ---- */
+static radio_t *fr;
+static bool flood_on;
+static uint64_t flood_events;
+/* LE Advertising Report, two reports: flags only; flags and 9 bytes of
+ * manufacturer data. */
+static const uint8_t FLOOD_EV[] = {
+    0x3E, 39, 0x02, 2,
+    0x00, 0x00, 1, 2, 3, 4, 5, 6, 3, 0x02, 0x01, 0x06, 0xC0,
+    0x00, 0x00, 7, 8, 9, 10, 11, 12, 14, 0x02, 0x01, 0x06, 0x0A, 0xFF,
+    0x59, 0x00, 1, 2, 3, 4, 5, 6, 7, 0xC8,
+};
+
+static void on_flood(uv_idle_t *h) {
+  (void)h;
+  while (flood_on && radio_send_raw(fr, 0, UVBLE_HCI_EVENT, FLOOD_EV, sizeof FLOOD_EV) == 0)
+    flood_events++;
+}
+
+static int flood_reports;
+static int count_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) {
+  (void)b;
+  (void)d;
+  (void)arg;
+  if (type == UVBLE_IRQ_SCAN_RESULT) flood_reports++;
+  return 0;
+}
+
+static bool cmds_idle(void *arg) {
+  uvble_t *b = arg;
+  return b->hci.queue_head == NULL && b->hci.inflight_head == NULL;
+}
+
+TEST(commands_complete_under_a_report_flood) {
+  uv_loop_init(&loop);
+  fr = radio_new(&loop);
+  uvble_transport_t *t = radio_add(fr);
+  REQUIRE(t != NULL);
+  uvble_t *b;
+  REQUIRE_EQ(uvble_new_with_transport(&loop, t, &b), 0);
+  up_count = up_fail = 0;
+  REQUIRE_EQ(uvble_active(b, true, on_up), 0);
+  while (up_count == 0) uv_run(&loop, UV_RUN_ONCE);
+  REQUIRE_EQ(up_fail, 0);
+  uvble_irq(b, count_irq, NULL);
+  REQUIRE_EQ(uvble_gap_scan(b, 0, 0, 0, false), 0);
+  run_for(&loop, 10);
+  /* The controller keeps the host's inbound queue full of report events
+   * (two reports each) while the host sends commands: each command's
+   * completion waits behind at most one queue's worth of reports (the
+   * transport is first in, first out), never for the flood to end. */
+  REQUIRE_EQ(FLOOD_EV[1], sizeof FLOOD_EV - 2);
+  uv_idle_t idle;
+  uv_idle_init(&loop, &idle);
+  flood_on = true;
+  uv_idle_start(&idle, on_flood);
+  uint64_t worst = 0;
+  for (int k = 0; k < 10; k++) {
+    uint64_t t0 = uv_hrtime();
+    REQUIRE_EQ(uvble_gap_advertise(b, 100000, (uint8_t[]){2, 1, 6}, 3, NULL, 0, k & 1), 0);
+    REQUIRE(run_until_pred(&loop, cmds_idle, b, 3000));
+    uint64_t dt = uv_hrtime() - t0;
+    if (dt > worst) worst = dt;
+  }
+  flood_on = false;
+  uv_close((uv_handle_t *)&idle, NULL);
+  run_for(&loop, 50);
+  printf("  %d reports delivered during the probe; slowest command round: %.1f ms\n",
+         flood_reports, (double)worst / 1e6);
+  CHECK(flood_reports > 10000);
+  CHECK_EQ(b->stats.hci_cmd_timeouts, 0);
+  CHECK(uvble_is_active(b));
+  CHECK(uvble_gap_advertising(b));
+  uvble_gap_stats_t gs;
+  uvble_gap_get_stats(b, &gs);
+  CHECK_EQ(gs.adv_reports_malformed, 0);
+  int closed1 = 1;
+  closed = 0;
+  uvble_close(b, on_closed);
+  CHECK(run_until_pred(&loop, closed_pred, &closed1, 2000));
+  radio_free(fr);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  loop_teardown(&loop);
 }
 
 TEST_MAIN()
