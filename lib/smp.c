@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "gap_internal.h"
 #include "smp_internal.h"
 
 /* PDU lengths, code included (3.5, 3.6). Anything else is refused with
@@ -236,8 +237,17 @@ void smp_mask_key(uint8_t key[16], uint8_t size) {
   for (unsigned i = size; i < 16; i++) key[i] = 0;
 }
 
-/* The address we use on the link. */
-static void own_conn_addr(uvble_t *ble, uvble_addr_t *out) {
+/* The address we use on the link: the one GAP made it with (advertising
+ * or initiating address: an RPA in privacy modes), else what the config
+ * says (a link GAP did not start, e.g. a controller's own). */
+static void own_conn_addr(uvble_t *ble, const struct ble_conn *c,
+                          uvble_addr_t *out) {
+  static const uint8_t zero[6];
+  if (ble->gap && gap_conn_own_addr(ble, c, out) == 0 &&
+      memcmp(out->val, zero, 6) != 0) {
+    out->type &= 1;
+    return;
+  }
   if (ble->cfg.addr_mode == UVBLE_ADDR_MODE_PUBLIC && ble->info_valid) {
     *out = ble->info.public_addr;
     out->type = UVBLE_ADDR_PUBLIC;
@@ -248,9 +258,8 @@ static void own_conn_addr(uvble_t *ble, uvble_addr_t *out) {
     out->type = UVBLE_ADDR_RANDOM;
     return;
   }
-  /* RPA / NRPA: the connection was made with the private address of the
-   * moment; without the local address of the connection event the public
-   * one is the best guess. */
+  /* RPA / NRPA without GAP's record: the public address is the best
+   * guess. */
   *out = ble->info.public_addr;
   out->type = UVBLE_ADDR_PUBLIC;
 }
@@ -270,7 +279,7 @@ void smp_own_identity(uvble_t *ble, uvble_addr_t *out) {
 void smp_pairing_addrs(uvble_t *ble, const struct ble_conn *c, uint8_t *it,
                        uint8_t ia[6], uint8_t *rt, uint8_t ra[6]) {
   uvble_addr_t own;
-  own_conn_addr(ble, &own);
+  own_conn_addr(ble, c, &own);
   const uvble_addr_t *i = c->role == CONN_ROLE_CENTRAL ? &own : &c->peer;
   const uvble_addr_t *r = c->role == CONN_ROLE_CENTRAL ? &c->peer : &own;
   *it = i->type & 1;

@@ -179,4 +179,42 @@ TEST(a_bonded_peer_advertising_an_rpa_is_resolved_and_reencrypted) {
   loop_teardown(&loop);
 }
 
+TEST(pairing_over_private_and_static_random_addresses) {
+  /* c1 and f5/f6 take both devices' addresses as used on the link: the
+   * peripheral's RPA and the central's static random address here. */
+  for (int sc = 0; sc < 2; sc++) {
+    uv_loop_init(&loop);
+    struct host h[2];
+    hosts_up(h);
+    set_cfg(&h[0], UVBLE_IO_NO_INPUT_OUTPUT, false, sc, true);
+    REQUIRE_EQ(uvble_config_set_int(h[0].ble, UVBLE_CONFIG_ADDR_MODE,
+                                    UVBLE_ADDR_MODE_RANDOM), 0);
+    REQUIRE_EQ(uvble_config_set_int(h[1].ble, UVBLE_CONFIG_ADDR_MODE,
+                                    UVBLE_ADDR_MODE_RPA), 0);
+    uvble_addr_t rpa;
+    REQUIRE_EQ(uvble_gap_own_addr(h[1].ble, &rpa), 0);
+    REQUIRE_EQ(uvble_gap_advertise(h[1].ble, 20000, ADV, sizeof ADV, NULL, 0,
+                                   true),
+               0);
+    run_for(&loop, 20);
+    REQUIRE_EQ(uvble_gap_connect(h[0].ble, &rpa, 0, 0, 0), 0);
+    REQUIRE(run_until_pred(&loop, both_connected, h, 3000));
+    pair(h);
+    expect_secure(&h[0], false, true);
+    expect_secure(&h[1], false, true);
+    /* Each keeps the other under its identity address. */
+    uvble_addr_t a_static;
+    REQUIRE_EQ(uvble_config_get_mac(h[0].ble, &a_static), 0);
+    uint8_t key[7];
+    key[0] = 0;
+    ble_addr_to_hci(&h[1].addr, key + 1);
+    CHECK(sec_find(&h[0], UVBLE_SECRET_PEER_SEC, key, 7) != NULL);
+    key[0] = 1;
+    ble_addr_to_hci(&a_static, key + 1);
+    CHECK(sec_find(&h[1], UVBLE_SECRET_OUR_SEC, key, 7) != NULL);
+    hosts_down(h);
+    loop_teardown(&loop);
+  }
+}
+
 TEST_MAIN()
