@@ -58,7 +58,8 @@ static uvble_scan_result_t *new_result(uvble_scan_t *s,
  * memory ran out: the old payload stays). */
 static bool set_payload(uint8_t **buf, size_t *cap, const uint8_t **data,
                         size_t *len, const uint8_t *src, size_t n) {
-  if (*data && *len == n && memcmp(*data, src, n) == 0) return false;
+  if (*data && *len == n && (n == 0 || memcmp(*data, src, n) == 0))
+    return false;
   if (n > *cap || !*buf) {
     uint8_t *nb = realloc(*buf, n ? n : 1);
     if (!nb) return false;
