@@ -411,14 +411,13 @@ static int build_arrays(uvble_service_t *const *svcs, size_t n,
   return 0;
 }
 
+/* The initial value is kept for the object's life: registering the same
+ * objects again (after a stop and start, aioble's ble_reregister) starts
+ * from it again, as the stack's database was replaced. */
 static void attr_registered(struct sattr *at, uint16_t handle) {
   at->handle = handle;
-  if (at->initial) {
+  if (at->initial)
     uvble_gatts_write(at->a->ble, handle, at->initial, at->initial_len, false);
-    free(at->initial);
-    at->initial = NULL;
-    at->initial_len = 0;
-  }
 }
 
 int uvble_register_services(uvble_async_t *a, uvble_service_t *const *svcs,

@@ -554,8 +554,10 @@ int uvble_advertise(uvble_future_t *f, uvble_async_t *a,
 /* ---- GATT server objects (aioble's server module) ----------------------------
  * Services, characteristics and descriptors are made before registration
  * and live until uvble_service_free (with their characteristics and
- * descriptors) or uvble_async_close. Values written before registration
- * are kept and become the initial value. */
+ * descriptors) or uvble_async_close. The initial value (opts.initial, or
+ * what was written before the first registration) is written at every
+ * registration, so the same objects can be registered again, e.g. after
+ * uvble_async_stop and uvble_async_start. */
 
 /* A READ_REQUEST hook (aioble's on_read): return 0 to allow the read, or an
  * ATT error code to refuse it. conn is borrowed (may be NULL for an unknown
