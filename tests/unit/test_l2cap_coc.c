@@ -594,4 +594,42 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
   CHECK_EQ(sa.nev, before); /* no events after uvble_close */
 }
 
+static int powered;
+static void on_power(uvble_t *ble, int status) {
+  (void)ble;
+  powered = status == 0 ? 1 : -1;
+}
+
+static bool powered_pred(void *arg) {
+  (void)arg;
+  return powered != 0;
+}
+
+TEST(power_cycle_ends_channels_and_keeps_listeners) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 300), 0);
+  uint16_t h = link_up();
+  uint16_t bcid;
+  uint16_t acid = chan_up(h, PSM, 300, &bcid);
+  powered = 0;
+  REQUIRE_EQ(uvble_active(sb.ble, false, on_power), 0);
+  /* The channel ended with the link, synchronously, before power-off. */
+  REQUIRE_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT), 1);
+  CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, bcid);
+  REQUIRE(run_until_pred(&loop, powered_pred, NULL, 2000));
+  CHECK_EQ(powered, 1);
+  /* A's side learns when the controller reports the link gone. */
+  memctl_disconnect(mc, h, 0x13);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, acid);
+  powered = 0;
+  REQUIRE_EQ(uvble_active(sb.ble, true, on_power), 0);
+  REQUIRE(run_until_pred(&loop, powered_pred, NULL, 2000));
+  CHECK_EQ(powered, 1);
+  /* Still listening after the power cycle. */
+  uint16_t h2 = link_up();
+  chan_up(h2, PSM, 300, NULL);
+  teardown();
+}
+
 TEST_MAIN()
