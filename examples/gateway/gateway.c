@@ -43,6 +43,7 @@
 #include "mqtt.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
+#include "uvble/gap.h"
 #include "uvble/gatt.h"
 #include "uvble/uvble.h"
 
@@ -221,7 +222,19 @@ static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Links are taken down before the stack closes, so the peers see a
+ * disconnection (closing the transport alone would leave them hanging
+ * until their supervision timeout). Waits at most 500 ms. */
+static bool links_up(void) {
+  for (struct dev *d = G.devs; d; d = d->next)
+    if (d->conn && uvble_connection_is_connected(d->conn)) return true;
+  return false;
+}
+
 static void on_quit_timer(uv_timer_t *t) {
+  static int waited;
+  if (links_up() && waited++ < 25) return;
+  uv_timer_stop(t);
   /* Every pending future completes with UVBLE_ECANCELED inside this call
    * (device tasks emit "disconnected" and return); MQTT closes after, so
    * those last messages still go out. */
@@ -241,7 +254,11 @@ static void quit(int code) {
   close_handle((uv_handle_t *)&G.sigint);
   close_handle((uv_handle_t *)&G.sigterm);
   close_handle((uv_handle_t *)&G.duration);
-  uv_timer_start(&G.quit_timer, on_quit_timer, 0, 0);
+  for (struct dev *d = G.devs; d; d = d->next)
+    if (d->conn && uvble_connection_is_connected(d->conn))
+      uvble_gap_disconnect(uvble_async_ble(d->ctl->a),
+                           uvble_connection_handle(d->conn));
+  uv_timer_start(&G.quit_timer, on_quit_timer, 0, 20);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {

@@ -18,6 +18,7 @@
 
 #include "uvble/async.h"
 #include "uvble/co.h"
+#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #define ESS_UUID 0x181A
@@ -53,7 +54,17 @@ static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Links are taken down before the stack closes, so the peers see a
+ * disconnection (closing the transport alone would leave them hanging
+ * until their supervision timeout). Waits at most 500 ms. */
+static bool links_up(void) {
+  return C.conn && uvble_connection_is_connected(C.conn);
+}
+
 static void on_quit_timer(uv_timer_t *t) {
+  static int waited;
+  if (links_up() && waited++ < 25) return;
+  uv_timer_stop(t);
   uvble_async_close(C.a, NULL, NULL);
   close_handle((uv_handle_t *)t);
 }
@@ -64,7 +75,8 @@ static void quit(int code) {
   C.exit_code = code;
   close_handle((uv_handle_t *)&C.sigint);
   close_handle((uv_handle_t *)&C.sigterm);
-  uv_timer_start(&C.quit_timer, on_quit_timer, 0, 0);
+  if (links_up()) uvble_gap_disconnect(C.ble, uvble_connection_handle(C.conn));
+  uv_timer_start(&C.quit_timer, on_quit_timer, 0, 20);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {

@@ -26,6 +26,7 @@
 
 #include "uvble/async.h"
 #include "uvble/co.h"
+#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #define ESS_UUID 0x181A
@@ -66,7 +67,17 @@ static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Links are taken down before the stack closes, so the peers see a
+ * disconnection (closing the transport alone would leave them hanging
+ * until their supervision timeout). Waits at most 500 ms. */
+static bool links_up(void) {
+  return S.conn && uvble_connection_is_connected(S.conn);
+}
+
 static void on_quit_timer(uv_timer_t *t) {
+  static int waited;
+  if (links_up() && waited++ < 25) return;
+  uv_timer_stop(t);
   (void)t;
   /* Outside any stack callback: closing here completes every pending
    * future (the tasks see UVBLE_ECANCELED and return), then frees it all. */
@@ -81,7 +92,8 @@ static void quit(int code) {
   close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.sigterm);
   close_handle((uv_handle_t *)&S.update);
-  uv_timer_start(&S.quit_timer, on_quit_timer, 0, 0);
+  if (links_up()) uvble_gap_disconnect(S.ble, uvble_connection_handle(S.conn));
+  uv_timer_start(&S.quit_timer, on_quit_timer, 0, 20);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {

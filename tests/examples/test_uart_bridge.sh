@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# 1 MiB each way through the UART bridge arrives intact: into the central's
+# stdin and out of the peripheral's PTY, into the PTY and out of the
+# central's stdout — the default (acknowledged) mode, as a user runs it.
+source "$(dirname "$0")/lib.sh"
+
+size=1048576
+head -c $size /dev/urandom >"$T/to_pty.bin"
+head -c $size /dev/urandom >"$T/from_pty.bin"
+
+start periph "$EX/uvble-uart-bridge" peripheral --name uvble-uart-test --link "$T/tty"
+address_of periph >/dev/null
+pty=$(sed -n 's/^pty //p' "$T/periph.out")
+[[ -c $pty ]] || fail "no PTY ($pty)"
+[[ $(readlink "$T/tty") == "$pty" ]] || fail "--link did not point at the PTY"
+
+# A serial program on the PTY: reads what the central sends ...
+start ptyread head -c $size "$pty"
+central_STDIN=$T/to_pty.bin start central "$EX/uvble-uart-bridge" central --name uvble-uart-test
+# ... and writes what the central must print.
+start ptywrite dd if="$T/from_pty.bin" of="$pty" bs=4096 status=none
+
+finish ptyread || fail "reading the PTY failed"
+finish ptywrite || fail "writing the PTY failed"
+deadline=$((SECONDS + 120))
+while (($(stat -c %s "$T/central.out") < size)); do
+  ((SECONDS < deadline)) || fail "central printed $(stat -c %s "$T/central.out") of $size bytes"
+  sleep 0.2
+done
+cmp "$T/to_pty.bin" "$T/ptyread.out" || fail "stdin -> PTY: the bytes differ"
+cmp "$T/from_pty.bin" "$T/central.out" || fail "PTY -> stdout: the bytes differ"
+grep -q "MTU 247, acknowledged" "$T/central.err" || fail "the central did not use MTU 247 with acknowledgements"
+
+stop central
+grep -q "sent $size, received $size bytes" "$T/central.err" || fail "central's byte counts"
+wait_for "$T/periph.out" "^disconnected .*sent $size, received $size bytes" 10
+stop periph
+[[ -e $T/tty ]] && fail "the --link symlink was left behind"
+echo "examples.uart_bridge: ok"
