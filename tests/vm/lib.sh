@@ -84,21 +84,24 @@ wait_for() {
 start_controllers() {
   if [ "${1:-}" = --no-btmon ]; then
     shift
-  else
+  elif [ -z "${btmon_pid:-}" ]; then
     btmon -w "$LOG/hci.btsnoop" >"$LOG/btmon.log" 2>&1 &
+    btmon_pid=$!
     bg_pids="$bg_pids $!"
     usleep 200000
   fi
-  btvirt "$@" >"$LOG/btvirt.log" 2>&1 &
+  btvirt "$@" >>"$LOG/btvirt.log" 2>&1 &
+  btvirt_pid=$!
   bg_pids="$bg_pids $!"
   if ! wait_for 10 test -e /sys/class/bluetooth/hci1; then
     not_ok "btvirt $* did not create hci0 and hci1"
     cat "$LOG/btvirt.log"
     finish
   fi
-  # The kernel runs each new controller's setup; wait until mgmt lists both.
-  wait_for 10 sh -c 'btmgmt info 2>/dev/null | grep -q "^hci1:"' ||
-    not_ok "mgmt does not list hci1"
+  # The kernel runs each new controller's setup; wait until mgmt knows
+  # both and their addresses.
+  wait_for 10 sh -c '[ "$(btmgmt info 2>/dev/null | grep -c "^	addr ")" = 2 ]' ||
+    not_ok "mgmt does not list hci0 and hci1 with their addresses"
 }
 
 # signal_when FILE TEXT FLAG: in the background, creates FLAG once FILE
@@ -115,6 +118,15 @@ signal_when() {
     touch "$3"
   ) &
   bg_pids="$bg_pids $!"
+}
+
+# stop_controllers: ends btvirt; its controllers go away, and the next
+# start_controllers gets hci0 and hci1 again.
+stop_controllers() {
+  kill "$btvirt_pid" 2>/dev/null
+  wait "$btvirt_pid" 2>/dev/null
+  wait_for 10 sh -c '! test -e /sys/class/bluetooth/hci0' ||
+    not_ok "hci0 is still there after btvirt ended"
 }
 
 # mgmt_settings INDEX: the kernel's current settings for hciINDEX.

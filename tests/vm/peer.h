@@ -24,6 +24,7 @@ struct peer_step {
   char *arg[PEER_MAX_ARGS];    /* the comma-separated arguments after '=' */
   int nargs;
   char *rest;                  /* everything after '=' (spawn's command) */
+  char *args_buf;              /* what arg[] points into */
 };
 
 struct peer {
@@ -37,6 +38,7 @@ struct peer {
   int failed;
   uv_timer_t step_timer; /* the current step's time limit */
   uv_timer_t sleep_timer;
+  uv_timer_t poll_timer; /* wait-file */
   uvble_addr_t own;
 
   /* GAP */

@@ -10,8 +10,6 @@
  *                            0x7f, which `l2test -r` checks; done when the
  *                            channel has handed everything to the link
  *   recv=BYTES               receive BYTES and print their SHA-256
- *   wait-file=PATH           wait until PATH exists (the scenario's signal
- *                            that the kernel side has everything)
  *   l2cap-close              close the channel; done at L2CAP_DISCONNECT
  *   wait-l2cap-close         wait until the peer closes it
  */
@@ -19,14 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "peer.h"
 #include "uvble/l2cap.h"
 
 const char peer_l2cap_usage[] =
     "L2CAP steps: l2cap-listen=PSM[,MTU] l2cap-connect=PSM[,MTU] l2cap-accept\n"
-    "  send=BYTES[,SDU] recv=BYTES wait-file=PATH l2cap-close wait-l2cap-close\n";
+    "  send=BYTES[,SDU] recv=BYTES l2cap-close wait-l2cap-close\n";
 
 #define DEFAULT_MTU 1024
 
@@ -35,7 +32,7 @@ struct l2 {
   bool open;
   bool unclaimed; /* opened by the peer before an l2cap-accept step ran */
   uint16_t peer_mtu;
-  uv_timer_t poll; /* wait-file, and send's drain check */
+  uv_timer_t poll; /* send's drain check */
   bool poll_init;
   /* send= */
   size_t send_total, send_done, sdu;
@@ -185,14 +182,6 @@ static int start_recv(struct peer *p, const struct peer_step *s) {
 
 /* ---- the rest ----------------------------------------------------------------- */
 
-static void on_file_poll(uv_timer_t *t) {
-  struct peer *p = t->data;
-  const struct peer_step *s = &p->steps[p->cur];
-  if (!at(p, "wait-file") || access(s->rest, F_OK) != 0) return;
-  uv_timer_stop(t);
-  peer_step_done(p);
-}
-
 static int step_channel(struct peer *p, const struct peer_step *s) {
   struct l2 *l = l2_of(p);
   long psm = s->nargs > 0 ? peer_parse_num(s->arg[0]) : -1;
@@ -234,8 +223,6 @@ int peer_l2cap_step(struct peer *p, const struct peer_step *s) {
       r = start_send(p, s);
     else if (strcmp(s->name, "recv") == 0)
       r = start_recv(p, s);
-    else if (strcmp(s->name, "wait-file") == 0 && s->rest)
-      r = uv_timer_start(&l2_of(p)->poll, on_file_poll, 0, 100);
     else
       return 0;
   }

@@ -17,6 +17,8 @@
  *   reap[=STATUS]       wait for the spawned command; it must exit STATUS
  *                       (default 0)
  *   sleep=MS            wait
+ *   wait-file=PATH[,TEXT]  wait until PATH exists (and holds TEXT): the
+ *                       scenario's signal that the kernel side got there
  *   timeout=SECONDS     the time limit of each later step (default 30)
  * plus the L2CAP steps of peer_l2cap.c.
  */
@@ -70,6 +72,7 @@ static void on_ble_closed(uvble_t *ble) {
   p->ble = NULL;
   uv_close((uv_handle_t *)&p->step_timer, on_handle_closed);
   uv_close((uv_handle_t *)&p->sleep_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&p->poll_timer, on_handle_closed);
   if (p->proc_started) {
     /* A command still running is stopped: the scenario failed already or
      * did not ask to reap it. */
@@ -83,6 +86,7 @@ static void finish(struct peer *p) {
   p->ending = true;
   uv_timer_stop(&p->step_timer);
   uv_timer_stop(&p->sleep_timer);
+  uv_timer_stop(&p->poll_timer);
   peer_l2cap_close(p);
   if (p->ble) uvble_close(p->ble, on_ble_closed);
 }
@@ -219,6 +223,28 @@ static int step_gap(struct peer *p, const struct peer_step *s) {
   return 1;
 }
 
+static bool file_has(const char *path, const char *text) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  bool found = !text;
+  char line[512];
+  while (!found && fgets(line, sizeof line, f)) found = strstr(line, text) != NULL;
+  fclose(f);
+  return found;
+}
+
+static void on_file_poll(uv_timer_t *t) {
+  struct peer *p = t->data;
+  const struct peer_step *s = &p->steps[p->cur];
+  if (!p->step_active || strcmp(s->name, "wait-file") != 0) {
+    uv_timer_stop(t);
+    return;
+  }
+  if (!file_has(s->arg[0], s->nargs > 1 ? s->arg[1] : NULL)) return;
+  uv_timer_stop(t);
+  peer_step_done(p);
+}
+
 static int step_misc(struct peer *p, const struct peer_step *s) {
   const char *n = s->name;
   if (strcmp(n, "spawn") == 0) return step_spawn(p, s);
@@ -232,6 +258,10 @@ static int step_misc(struct peer *p, const struct peer_step *s) {
     if (ms < 0) return UVBLE_EINVAL;
     uv_timer_start(&p->sleep_timer, on_sleep_done, (uint64_t)ms, 0);
     return 0;
+  }
+  if (strcmp(n, "wait-file") == 0) {
+    if (s->nargs < 1) return UVBLE_EINVAL;
+    return uv_timer_start(&p->poll_timer, on_file_poll, 0, 100);
   }
   if (strcmp(n, "timeout") == 0) {
     long sec = s->nargs ? peer_parse_num(s->arg[0]) : -1;
@@ -390,18 +420,18 @@ static int parse_step(char *text, struct peer_step *s) {
   memcpy(s->name, text, n);
   if (!eq) return 0;
   s->rest = strdup(eq + 1);
-  char *args = strdup(eq + 1), *save = NULL;
-  for (char *a = strtok_r(args, ",", &save); a && s->nargs < PEER_MAX_ARGS;
+  s->args_buf = strdup(eq + 1);
+  char *save = NULL;
+  for (char *a = strtok_r(s->args_buf, ",", &save); a && s->nargs < PEER_MAX_ARGS;
        a = strtok_r(NULL, ",", &save))
     s->arg[s->nargs++] = a;
-  if (s->nargs == 0) free(args);
   return 0;
 }
 
 static void free_steps(struct peer *p) {
   for (int i = 0; i < p->nsteps; i++) {
     free(p->steps[i].rest);
-    if (p->steps[i].nargs) free(p->steps[i].arg[0]);
+    free(p->steps[i].args_buf);
   }
   free(p->steps);
 }
@@ -423,7 +453,8 @@ int main(int argc, char **argv) {
     }
   uv_timer_init(p.loop, &p.step_timer);
   uv_timer_init(p.loop, &p.sleep_timer);
-  p.step_timer.data = p.sleep_timer.data = &p;
+  uv_timer_init(p.loop, &p.poll_timer);
+  p.step_timer.data = p.sleep_timer.data = p.poll_timer.data = &p;
   char err[256] = "";
   int r = uvble_new(p.loop, p.spec, &p.ble, err, sizeof err);
   if (r < 0) {
