@@ -173,8 +173,8 @@ static const struct l2cap_listener *find_listener(const struct l2cap_state *st,
   return NULL;
 }
 
-static void send_conn_rsp(uvble_t *ble, struct ble_conn *c, uint8_t ident,
-                          const struct l2cap_chan *ch, uint16_t result) {
+static int send_conn_rsp(uvble_t *ble, struct ble_conn *c, uint8_t ident,
+                         const struct l2cap_chan *ch, uint16_t result) {
   uint8_t d[10];
   memset(d, 0, sizeof d); /* fields other than the result are 0 on refusal */
   if (result == UVBLE_L2CAP_RESULT_SUCCESS) {
@@ -186,7 +186,7 @@ static void send_conn_rsp(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     ble->l2cap->stats.chan_refused++;
   }
   put_le16(d + 8, result);
-  l2sig_send(ble, c, L2SIG_LE_CREDIT_CONN_RSP, ident, d, sizeof d);
+  return l2sig_send(ble, c, L2SIG_LE_CREDIT_CONN_RSP, ident, d, sizeof d);
 }
 
 /* The link's security against the listener's requirement (as Zephyr and
@@ -263,7 +263,11 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     return;
   }
   ch->state = CH_OPEN;
-  send_conn_rsp(ble, c, ident, ch, UVBLE_L2CAP_RESULT_SUCCESS);
+  if (send_conn_rsp(ble, c, ident, ch, UVBLE_L2CAP_RESULT_SUCCESS) < 0) {
+    /* Unanswered, the peer times out; the channel never opened. */
+    if (!ble_dead(ble)) chan_free(lc, ch);
+    return;
+  }
   st->stats.chan_opened++;
   emit_open(ble, UVBLE_IRQ_L2CAP_CONNECT, handle, ch);
 }
@@ -296,7 +300,7 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   if (status != 0 || ch->close_on_connect) {
     /* Close what the peer opened; without a usable CID there is nothing
      * to close on its side we could name. */
-    if (!dcid_ok || chan_close(ble, c, ch, status) < 0)
+    if (!dcid_ok || (chan_close(ble, c, ch, status) < 0 && !ble_dead(ble)))
       chan_finish(ble, lc, handle, ch, status);
     return;
   }
@@ -339,7 +343,7 @@ void coc_on_credit(uvble_t *ble, struct ble_conn *c, const uint8_t *p) {
   if ((uint32_t)ch->tx_credits + credits > L2CAP_MAX_CREDITS) {
     /* Vol 3, Part A, 10.1: the channel is disconnected. */
     st->stats.viol_credit_overflow++;
-    if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0)
+    if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0 && !ble_dead(ble))
       chan_finish(ble, c->l2cap, c->handle, ch, UVBLE_EPROTO);
     return;
   }
@@ -356,7 +360,8 @@ void coc_on_disconn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     l2sig_reject(ble, c, ident, L2SIG_REJ_INVALID_CID, p, 4);
     return;
   }
-  l2sig_send(ble, c, L2SIG_DISCONN_RSP, ident, p, 4);
+  if (l2sig_send(ble, c, L2SIG_DISCONN_RSP, ident, p, 4) < 0 && ble_dead(ble))
+    return;
   int status = ch->state == CH_DISCONNECTING ? ch->close_status : 0;
   chan_finish(ble, c->l2cap, c->handle, ch, status);
 }
@@ -447,7 +452,7 @@ int uvble_l2cap_connect(uvble_t *ble, uint16_t handle, uint16_t psm,
   int r = l2sig_send_request(ble, c, req, d, sizeof d);
   if (r < 0) {
     free(req);
-    chan_free(c->l2cap, ch);
+    if (!ble_dead(ble)) chan_free(c->l2cap, ch); /* else already freed */
     return r;
   }
   return ch->lcid;

@@ -89,7 +89,7 @@ static void violation(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
                       uint64_t *counter) {
   (*counter)++;
   if (ch->state != CH_OPEN) return;
-  if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0)
+  if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0 && !ble_dead(ble))
     chan_finish(ble, c->l2cap, c->handle, ch, UVBLE_EPROTO);
 }
 
@@ -108,6 +108,7 @@ static void grant_credits(uvble_t *ble, struct ble_conn *c,
   put_le16(d, ch->lcid); /* our end: the one the credits are for (4.24) */
   put_le16(d + 2, add);
   if (l2sig_send(ble, c, L2SIG_FLOW_CONTROL_CREDIT, 0, d, 4) < 0) {
+    if (ble_dead(ble)) return;
     ch->credit_owed = true; /* retried when ACL buffers come back */
     c->l2cap->attention = true;
     return;
@@ -182,7 +183,8 @@ bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
   int r = rx_kframe(ble, c, ch, d, len);
   if (r < 0) return true;
   grant_credits(ble, c, ch);
-  if (r == 1) emit_io(ble, UVBLE_IRQ_L2CAP_RECV, c->handle, ch->lcid);
+  if (r == 1 && !ble_dead(ble))
+    emit_io(ble, UVBLE_IRQ_L2CAP_RECV, c->handle, ch->lcid);
   return true;
 }
 
@@ -233,6 +235,7 @@ static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   take = ch->tx_sdu_rem < mps ? ch->tx_sdu_rem : mps;
   n += ring_iov(&ch->tx, skip, take, iov + n);
   int r = l2cap_send_pdu(ble, c, ch->rcid, iov, n);
+  if (ble_dead(ble)) return UVBLE_ECANCELED; /* see l2sig_send() */
   if (r < 0) return r;
   ring_consume(&ch->tx, skip + take);
   ch->tx_credits--;
@@ -289,6 +292,7 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
   struct l2cap_conn *lc = c->l2cap;
   if (!lc || lc->closing) return false;
   conn_fill(ble, c);
+  if (ble_dead(ble)) return true;
   if (!lc->attention) return false;
   struct {
     uint16_t cid;
@@ -299,7 +303,10 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
   for (unsigned i = 0; i < lc->hi; i++) {
     struct l2cap_chan *ch = lc->chans[i];
     if (!ch || ch->state != CH_OPEN) continue;
-    if (ch->credit_owed) grant_credits(ble, c, ch);
+    if (ch->credit_owed) {
+      grant_credits(ble, c, ch);
+      if (ble_dead(ble)) return true;
+    }
     if (ch->stalled && send_ready(ch)) {
       ch->stalled = false;
       ready[nready].cid = ch->lcid;
@@ -359,6 +366,7 @@ int uvble_l2cap_send(uvble_t *ble, uint16_t handle, uint16_t cid,
   ch->tx_unqueued += len;
   set_busy(c->l2cap, ch, true);
   conn_fill(ble, c);
+  if (ble_dead(ble)) return UVBLE_ENOTCONN; /* the link went with the stack */
   if (ring_free(&ch->tx) >= ch->tx_max_sdu + 2) {
     ch->stalled = false;
     return 1;

@@ -43,7 +43,10 @@ int l2sig_send(uvble_t *ble, struct ble_conn *c, uint8_t code, uint8_t ident,
   uint8_t hdr[4] = {code, ident, 0, 0};
   put_le16(hdr + 2, (uint16_t)len);
   uvble_iov_t iov[2] = {{hdr, 4}, {data, len}};
-  return l2cap_send_pdu(ble, c, L2CAP_CID_LE_SIGNALING, iov, len ? 2 : 1);
+  int r = l2cap_send_pdu(ble, c, L2CAP_CID_LE_SIGNALING, iov, len ? 2 : 1);
+  /* A transport that fails inside the send fails the stack at once: every
+   * link, with its L2CAP state, is gone when we get here. */
+  return ble_dead(ble) ? UVBLE_ECANCELED : r;
 }
 
 void l2sig_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,

@@ -632,4 +632,39 @@ TEST(power_cycle_ends_channels_and_keeps_listeners) {
   teardown();
 }
 
+/* The controller vanishes: the first write fails inside our call, the
+ * stack fails synchronously (every link and channel ends there and then),
+ * and the call must not touch what that freed. */
+TEST(transport_failure_inside_send_and_recvinto) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_set_opt(sb.ble, UVBLE_L2CAP_OPT_CREDITS, 2), 0);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 1000), 0);
+  uint16_t h = link_up();
+  uint16_t b1, b2;
+  uint16_t a1 = chan_up(h, PSM, 1000, &b1);
+  REQUIRE_EQ(uvble_l2cap_set_opt(sb.ble, UVBLE_L2CAP_OPT_CREDITS, 32), 0);
+  uint16_t a2 = chan_up(h, PSM, 1000, &b2);
+  /* B holds an SDU whose reading will return a credit (its small window
+   * was limited by buffer space). */
+  uint8_t b[1000];
+  memset(b, 3, sizeof b);
+  CHECK(uvble_l2cap_send(sa.ble, h, a1, b, sizeof b) >= 0);
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_RECV, 1, 1000));
+  uvble_l2cap_chan_info_t bi;
+  REQUIRE_EQ(uvble_l2cap_chan_info(sb.ble, h, b1, &bi), 0);
+  CHECK_EQ(bi.rx_credits, 1);
+  memctl_free(mc);
+  mc = NULL;
+  /* A has credits on a2: its K-frame write fails inside send(). */
+  CHECK_EQ(uvble_l2cap_send(sa.ble, h, a2, b, sizeof b), UVBLE_ENOTCONN);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 2);
+  CHECK(!uvble_is_active(sa.ble));
+  /* B's credit indication fails inside recvinto(). */
+  CHECK_EQ(uvble_l2cap_recvinto(sb.ble, h, b1, b, sizeof b), 1000);
+  CHECK_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT), 2);
+  CHECK(!uvble_is_active(sb.ble));
+  CHECK_EQ(uvble_l2cap_recvinto(sb.ble, h, b1, b, sizeof b), UVBLE_ENOTCONN);
+  teardown();
+}
+
 TEST_MAIN()
