@@ -13,8 +13,10 @@ static void adv_detach(uvble_future_t *f, int status) {
   if (!a->closing) uvble_gap_advertise(a->ble, -1, NULL, 0, NULL, 0, false);
 }
 
-static const struct fut_ops adv_ops = {
-    .name = "advertise", .detach = adv_detach, .ble = true};
+static const struct fut_ops adv_ops = {.name = "advertise",
+                                       .detach = adv_detach,
+                                       .drop_result = aio_drop_conn_result,
+                                       .ble = true};
 
 void uvble_advertise_params_init(uvble_advertise_params_t *p) {
   memset(p, 0, sizeof *p);

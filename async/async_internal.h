@@ -25,6 +25,9 @@ struct fut_ops {
    * had when it completed (f itself may be gone by then): drops what the
    * future held for its result. May be NULL. */
   void (*release)(void *aux);
+  /* f completed but is abandoned before its callback: give back what its
+   * result holds for the caller (a connection reference). May be NULL. */
+  void (*drop_result)(uvble_future_t *f);
   /* The deadline is the operation's normal end (status 0), as for sleeps. */
   bool deadline_ok;
   /* An operation of an async context: f->owner_ starts with struct aobj. */
@@ -300,6 +303,8 @@ void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle);
 void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e);
 void aio_conn_free_all(uvble_async_t *a);
 void aio_conn_unref(uvble_connection_t *c);
+/* drop_result of operations that hand the caller a connection reference. */
+void aio_drop_conn_result(uvble_future_t *f);
 void aio_connect_cancel_all(uvble_async_t *a, int status);
 
 /* ---- central (scan.c) ----------------------------------------------------- */

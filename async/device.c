@@ -138,11 +138,15 @@ static void connect_detach(uvble_future_t *f, int status) {
 
 static void creq_free(void *aux) { free(aux); }
 
-/* Holds the caller's reference until the callback ran, in case nobody
- * takes it (a future abandoned after completing). */
+void aio_drop_conn_result(uvble_future_t *f) {
+  if (f->status == 0 && f->result.conn) aio_conn_unref(f->result.conn);
+  f->result.conn = NULL;
+}
+
 static const struct fut_ops connect_ops = {.name = "connect",
                                            .detach = connect_detach,
                                            .release = creq_free,
+                                           .drop_result = aio_drop_conn_result,
                                            .ble = true};
 
 static void connect_pump(uvble_async_t *a) {

@@ -265,6 +265,8 @@ void uvble_future_abandon(uvble_future_t *f) {
   } else if (f->state_ == FUT_READY) {
     rq_remove(&f->sched_->ready, f);
     f->sched_->stats.ready--;
+    const struct fut_ops *ops = f->ops_;
+    if (ops && ops->drop_result) ops->drop_result(f);
   } else {
     return;
   }

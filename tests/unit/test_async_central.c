@@ -294,6 +294,41 @@ TEST(a_link_that_comes_up_after_its_connect_ended_is_disconnected) {
   a_down();
 }
 
+static uvble_future_t to_abandon;
+static bool was_ready;
+/* Runs in the irq chain, after the async layer completed the connect (its
+ * completion is queued, not yet delivered). */
+static void abandon_on_connect(uvble_t *b, int ev, const uvble_irq_data_t *d) {
+  (void)b;
+  (void)d;
+  if (ev != UVBLE_IRQ_PERIPHERAL_CONNECT) return;
+  was_ready = uvble_future_pending(&to_abandon) && to_abandon.status == 0;
+  uvble_future_abandon(&to_abandon);
+}
+
+TEST(abandoning_a_completed_connect_gives_its_reference_back) {
+  central_setup();
+  uvble_device_t d1;
+  device(&d1, PEER1);
+  memset(&to_abandon, 0, sizeof to_abandon);
+  was_ready = false;
+  REQUIRE_EQ(uvble_device_connect(&to_abandon, A, &d1, NULL, 2000), 0);
+  run_for(&loop, 10);
+  rec.hook = abandon_on_connect;
+  conn_complete(0, 0x40, PEER1);
+  rec.hook = NULL;
+  CHECK(was_ready);
+  CHECK(uvble_future_done(&to_abandon));
+  uvble_async_stats_t st;
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 1);
+  sc_disconnect(sc, 0x40, 0x13);
+  run_for(&loop, 10);
+  uvble_async_get_stats(A, &st);
+  CHECK_EQ(st.live_connections, 0); /* nobody held it any more */
+  a_down();
+}
+
 TEST(a_failed_attempt_ends_the_connect) {
   central_setup();
   uvble_device_t d1;
