@@ -6,7 +6,7 @@
  * written with the coroutine helpers of uvble/co.h reads top to bottom, as
  * aioble code does:
  *
- *   UVBLE_AWAIT(t, (uvble_device_connect(&s->f, a, &s->dev, 5000, NULL), &s->f));
+ *   UVBLE_AWAIT(t, (uvble_device_connect(&s->f, a, &s->dev, NULL, 5000), &s->f));
  *   if (s->f.status) UVBLE_CO_RETURN(t, s->f.status);
  *   s->conn = s->f.result.conn;
  *
@@ -22,7 +22,8 @@
  *
  * and returns either
  *   0     the operation started: the future is pending and completes exactly
- *         once, always on a later loop iteration (never inside the call), or
+ *         once, its callback running from the loop (never inside the call),
+ *         or
  *   < 0   it could not start: f->status holds the same error, the future is
  *         done at once and no callback follows (libuv's rule). UVBLE_AWAIT
  *         on such a future continues immediately.
@@ -68,10 +69,10 @@
  *
  * ---- the scheduler ---------------------------------------------------------
  * Futures and tasks belong to a scheduler (uvble_sched_t): one libuv timer
- * for every deadline and one idle handle that delivers completions, in
- * completion order, each on a loop iteration after the one that completed
- * it. One scheduler per loop is enough; an async context (below) makes its
- * own unless it is given one.
+ * for every deadline (a sorted list, so hundreds of pending timeouts cost
+ * one handle) and one idle handle that delivers completions in completion
+ * order. One scheduler per loop is enough; an async context (below) makes
+ * its own unless it is given one. Everything runs on the loop's thread.
  */
 #ifndef UVBLE_ASYNC_H
 #define UVBLE_ASYNC_H
@@ -185,11 +186,13 @@ bool uvble_future_pending(const uvble_future_t *f);
  * future is neither pending nor done. */
 bool uvble_future_done(const uvble_future_t *f);
 
-/* Cancels a pending future: it completes with UVBLE_ECANCELED (callback on
- * a later iteration, as always) and the operation is detached from the
- * core — a late answer from the peer is dropped, a connect or advertise is
- * stopped. Returns 0, or UVBLE_EALREADY when the future is not pending or
- * has already completed (its callback, with the real status, may still be
+/* Cancels a pending future: it completes with UVBLE_ECANCELED (its
+ * callback runs from the loop, as always) and the operation is detached
+ * from the core — a late answer from the peer is dropped, a connect or
+ * advertise is stopped. A request already sent may still take effect at
+ * the peer (a write may be applied). Timeouts end operations the same way.
+ * Returns 0, or UVBLE_EALREADY when the future is not pending or has
+ * already completed (its callback, with the real status, may still be
  * due). */
 int uvble_future_cancel(uvble_future_t *f);
 
@@ -234,9 +237,12 @@ int uvble_future_set(uvble_future_t *f, int status);
  * sees them; its return is ignored); for every other attribute, PSM,
  * GET_SECRET and SET_SECRET the chained handler's return value is used.
  *
- * The context must be closed with uvble_async_close (not uvble_close):
- * that completes every pending operation with UVBLE_ECANCELED, runs their
- * callbacks, frees every object of the context, and then closes the stack.
+ * The context must be closed with uvble_async_close (not uvble_close, from
+ * anywhere, the chained handler included): that completes every pending
+ * operation with UVBLE_ECANCELED, runs their callbacks, frees every object
+ * of the context, and then closes the stack. A direct uvble_close would
+ * leave the context's futures pending (the core raises no events while
+ * closing) and its memory allocated.
  *
  * Mixing: the async client operations assume they are the only users of
  * the GATT client on their connections (do not call uvble_gattc_* on a
@@ -266,12 +272,17 @@ typedef struct {
 void uvble_async_config_default(uvble_async_config_t *cfg);
 
 /* Creates the context on ble. sched: the scheduler to use (NULL: the
- * context makes and owns one, see uvble_async_sched). cfg NULL: defaults.
+ * context makes and owns one, see uvble_async_sched). cfg NULL: defaults;
+ * otherwise start from uvble_async_config_default (zero depths and bounds
+ * take the defaults, but an l2cap_backlog of 0 means no backlog).
  * Returns 0, UVBLE_EINVAL, UVBLE_EALREADY (ble has a context) or
  * UVBLE_ENOMEM. */
 int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
                     const uvble_async_config_t *cfg, uvble_async_t **out);
 
+/* aioble's config(...) is the core's configuration of this stack:
+ * uvble_config_set_int(uvble_async_ble(a), UVBLE_CONFIG_MTU, 100) and so
+ * on (uvble.h); exchange_mtu and pair set the keys they need. */
 uvble_t *uvble_async_ble(const uvble_async_t *a);
 uvble_sched_t *uvble_async_sched(const uvble_async_t *a);
 
