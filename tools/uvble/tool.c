@@ -1,0 +1,132 @@
+/* Shared plumbing of the `uvble` subcommands; see tool.h. */
+#include "tool.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uvble/gap.h"
+
+struct tool TOOL;
+
+static void close_handle(uv_handle_t *h) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static bool links_up(void) {
+  return TOOL.conn && uvble_connection_is_connected(TOOL.conn);
+}
+
+static void on_quit_timer(uv_timer_t *t) {
+  static int waited;
+  if (links_up() && waited++ < 25) return;
+  uv_timer_stop(t);
+  uvble_async_close(TOOL.a, NULL, NULL);
+  close_handle((uv_handle_t *)t);
+}
+
+void tool_quit(int code) {
+  if (TOOL.quitting) return;
+  TOOL.quitting = true;
+  TOOL.exit_code = code;
+  close_handle((uv_handle_t *)&TOOL.sigint);
+  close_handle((uv_handle_t *)&TOOL.sigterm);
+  if (links_up()) uvble_gap_disconnect(TOOL.ble, uvble_connection_handle(TOOL.conn));
+  uv_timer_start(&TOOL.quit_timer, on_quit_timer, 0, 20);
+}
+
+int tool_fail(const char *cmd, const char *what, int status) {
+  if (!TOOL.quitting)
+    fprintf(stderr, "uvble %s: %s: %s\n", cmd, what, uvble_strerror(status));
+  tool_quit(1);
+  return status ? status : 1;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  (void)h;
+  tool_quit(signum == SIGINT ? 130 : 143);
+}
+
+static void on_fatal(uvble_t *ble, int status) {
+  (void)ble;
+  fprintf(stderr, "uvble: the controller failed: %s\n", uvble_strerror(status));
+  tool_quit(1);
+}
+
+int tool_open(const char *cmd) {
+  if (!TOOL.transport || !*TOOL.transport) TOOL.transport = getenv("UVBLE_TRANSPORT");
+  if (!TOOL.transport || !*TOOL.transport) TOOL.transport = "hci0";
+  TOOL.loop = uv_default_loop();
+  char err[256] = "";
+  int r = uvble_new(TOOL.loop, TOOL.transport, &TOOL.ble, err, sizeof err);
+  if (r >= 0) r = uvble_async_new(TOOL.ble, NULL, NULL, &TOOL.a);
+  if (r < 0) {
+    fprintf(stderr, "uvble %s: %s: %s\n", cmd, TOOL.transport,
+            err[0] ? err : uvble_strerror(r));
+    if (TOOL.ble) uvble_close(TOOL.ble, NULL);
+    uv_run(TOOL.loop, UV_RUN_DEFAULT);
+    return 1;
+  }
+  TOOL.sched = uvble_async_sched(TOOL.a);
+  uvble_async_on_fatal(TOOL.a, on_fatal);
+  uv_timer_init(TOOL.loop, &TOOL.quit_timer);
+  uv_signal_init(TOOL.loop, &TOOL.sigint);
+  uv_signal_init(TOOL.loop, &TOOL.sigterm);
+  uv_signal_start(&TOOL.sigint, on_signal, SIGINT);
+  uv_signal_start(&TOOL.sigterm, on_signal, SIGTERM);
+  return 0;
+}
+
+int tool_run(void) {
+  uv_run(TOOL.loop, UV_RUN_DEFAULT);
+  uv_loop_close(TOOL.loop);
+  return TOOL.exit_code;
+}
+
+int tool_common_opt(int opt, const char *arg) {
+  switch (opt) {
+    case 't': TOOL.transport = arg; return 1;
+    case 'n': TOOL.name = arg; return 1;
+    case 'a': TOOL.address = arg; return 1;
+    default: return 0;
+  }
+}
+
+static bool wanted(const uvble_scan_result_t *r) {
+  if (TOOL.address) {
+    uvble_device_t d;
+    return uvble_device_parse(&d, r->device.addr.type, TOOL.address) == 0 &&
+           uvble_device_equal(&d, &r->device);
+  }
+  char name[64];
+  return uvble_scan_result_name(r, name, sizeof name) >= 0 &&
+         strcmp(name, TOOL.name) == 0;
+}
+
+int find_fn(uvble_task_t *t) {
+  UVBLE_CO_BEGIN(t);
+  UVBLE_AWAIT(t, (uvble_async_start(&TOOL.find_f, TOOL.a, TOOL_TIMEOUT_MS), &TOOL.find_f));
+  if (TOOL.find_f.status) UVBLE_CO_RETURN(t, TOOL.find_f.status);
+  {
+    uvble_scan_params_t p = {.duration_ms = 10000, .interval_us = 100000,
+                             .window_us = 100000, .active = true};
+    int r = uvble_scan_start(TOOL.a, &p, &TOOL.scan);
+    if (r < 0) UVBLE_CO_RETURN(t, r);
+  }
+  for (;;) {
+    UVBLE_AWAIT(t, (uvble_scan_next(&TOOL.find_f, TOOL.scan, 0), &TOOL.find_f));
+    if (TOOL.find_f.status) break;
+    if (wanted(TOOL.find_f.result.scan)) {
+      TOOL.dev = TOOL.find_f.result.scan->device;
+      if (uvble_scan_result_name(TOOL.find_f.result.scan, TOOL.dev_name,
+                                 sizeof TOOL.dev_name) < 0)
+        TOOL.dev_name[0] = 0;
+      TOOL.found = true;
+      break;
+    }
+  }
+  uvble_scan_free(TOOL.scan);
+  TOOL.scan = NULL;
+  UVBLE_CO_RETURN(t, TOOL.found ? 0 : UVBLE_ENOENT);
+  UVBLE_CO_END(t);
+}
