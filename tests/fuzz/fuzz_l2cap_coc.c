@@ -3,7 +3,8 @@
  * size, credit indications, sends and buffer completions in between.
  *
  * Input: [our mtu (2)][our credits][our mps][peer mtu (2)][peer mps (2)]
- * [peer credits (2)] then records [op][len lo][len hi][bytes]. */
+ * [peer credits (2)] then records [op][len lo][len hi][bytes]; op 5 with
+ * the single byte 0xff makes the controller go away. */
 #include "fuzz_l2cap_common.h"
 
 #define PEER_CID 0x0040
@@ -55,7 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uvble_l2cap_send(f.ble, FZ_HANDLE, cid, d, len);
         break;
       default:
-        fz_completed(&f);
+        if (len == 1 && d[0] == 0xff)
+          fz_controller_gone(&f);
+        else
+          fz_completed(&f);
         break;
     }
   }

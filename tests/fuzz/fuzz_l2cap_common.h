@@ -21,6 +21,7 @@ struct fz {
   struct ble_conn *c;
   int accept_ret;
   uint16_t last_cid; /* from the last CONNECT/ACCEPT event */
+  bool other_closed;
   uint8_t buf[65536 + 16];
   volatile uint8_t sink;
 };
@@ -90,6 +91,14 @@ static void fz_pdu(struct fz *f, uint16_t cid, const uint8_t *d, size_t n) {
   free(p);
 }
 
+/* The controller goes away: the next write fails inside whatever call
+ * makes it, and the stack fails there and then. */
+static void fz_controller_gone(struct fz *f) {
+  if (f->other_closed) return;
+  f->other_closed = true;
+  uvble_transport_close(f->other, NULL, NULL);
+}
+
 /* The controller returned every buffer. */
 static void fz_completed(struct fz *f) {
   struct ble_conn *c = conn_find(f->ble, FZ_HANDLE);
@@ -102,7 +111,7 @@ static void fz_completed(struct fz *f) {
 
 static void fz_teardown(struct fz *f) {
   uvble_close(f->ble, NULL);
-  uvble_transport_close(f->other, NULL, NULL);
+  if (!f->other_closed) uvble_transport_close(f->other, NULL, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   uv_loop_close(&f->loop);
 }

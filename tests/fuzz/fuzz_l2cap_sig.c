@@ -3,7 +3,8 @@
  * update) and buffer completions, on a central or peripheral link.
  *
  * Input: [config][records...]; config bit 0 picks the role, bits 1-2 the
- * ACCEPT handler's answer; a record is [op][len lo][len hi][bytes]. */
+ * ACCEPT handler's answer; a record is [op][len lo][len hi][bytes]; op 3
+ * with the single byte 0xff makes the controller go away. */
 #include "fuzz_l2cap_common.h"
 
 static void api(struct fz *f, const uint8_t *d, size_t n) {
@@ -66,7 +67,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         api(&f, d, len);
         break;
       default:
-        fz_completed(&f);
+        if (len == 1 && d[0] == 0xff)
+          fz_controller_gone(&f);
+        else
+          fz_completed(&f);
         break;
     }
   }
