@@ -49,7 +49,8 @@ struct opts {
   unsigned acl_mtu, acl_pkts, completed_batch;
 };
 
-/* ---- SDU sizes and contents ------------------------------------------------ */
+/* ---- SDU sizes and contents ------------------------------------------------
+ */
 struct gen {
   uint64_t state;
   size_t min, max;
@@ -90,7 +91,8 @@ static double wall_now(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* ---- the two ends -------------------------------------------------------------- */
+/* ---- the two ends
+ * -------------------------------------------------------------- */
 struct end {
   const struct opts *o;
   uvble_t *ble;
@@ -211,7 +213,8 @@ static void end_init(struct end *e, const struct opts *o) {
   for (size_t i = 0; i < 65536; i++) e->buf[i] = (uint8_t)(i * 131 + 7);
 }
 
-/* ---- results ---------------------------------------------------------------------- */
+/* ---- results
+ * ---------------------------------------------------------------------- */
 struct result {
   double mbps, seconds, cpu_total, cpu_send, cpu_recv;
   uint64_t bytes, sdus;
@@ -237,18 +240,22 @@ static double loadavg(void) {
  * btvirt runs real-time, which shields their latency from other load). */
 static const char *sched_name(void) {
   switch (sched_getscheduler(0)) {
-    case SCHED_FIFO: return "fifo";
-    case SCHED_RR: return "rr";
-    default: return "other";
+    case SCHED_FIFO:
+      return "fifo";
+    case SCHED_RR:
+      return "rr";
+    default:
+      return "other";
   }
 }
 
 static void print_json(const struct opts *o, const char *link,
                        const struct result *r, const char *extra) {
   double mb = (double)r->bytes / 1e6;
-  printf("{\"bench\":\"l2cap\",\"link\":\"%s\",\"metric\":\"throughput\","
-         "\"value\":%.2f,\"unit\":\"MB/s\",",
-         link, r->mbps);
+  printf(
+      "{\"bench\":\"l2cap\",\"link\":\"%s\",\"metric\":\"throughput\","
+      "\"value\":%.2f,\"unit\":\"MB/s\",",
+      link, r->mbps);
   if (r->cpu_total >= 0)
     printf("\"cpu_s_per_mb\":%.5f,\"mb_per_cpu_s\":%.1f,", r->cpu_total / mb,
            mb / r->cpu_total);
@@ -271,10 +278,12 @@ static void idle_stats(uvble_t *sender, struct result *r) {
   uvble_l2cap_stats_t st;
   uvble_l2cap_get_stats(sender, &st);
   r->idle_samples = st.acl_samples;
-  r->idle_frac = st.acl_samples ? (double)st.acl_idle_with_data / st.acl_samples : 0;
+  r->idle_frac =
+      st.acl_samples ? (double)st.acl_idle_with_data / st.acl_samples : 0;
 }
 
-/* ---- in-memory pair ------------------------------------------------------------------ */
+/* ---- in-memory pair
+ * ------------------------------------------------------------------ */
 static bool all_done(const struct end *tx, const struct end *rx) {
   return rx->done || rx->closed || tx->closed || tx->send_errors;
 }
@@ -314,8 +323,8 @@ static int run_mem(const struct opts *o, struct result *r) {
     r->mbps = (double)rx.bytes / 1e6 / r->seconds;
     r->cpu_total = c1 - c0;
     r->cpu_send = r->cpu_recv = -1;
-    r->lossless = rx.done && !rx.bad_len && !rx.bad_seq &&
-                  rx.sum == tx.sum && rx.bytes == tx.bytes;
+    r->lossless = rx.done && !rx.bad_len && !rx.bad_seq && rx.sum == tx.sum &&
+                  rx.bytes == tx.bytes;
     r->mps_send = ti.peer_mps;
     r->mps_recv = ri.our_mps;
     r->credits = o->credits;
@@ -332,7 +341,8 @@ static int run_mem(const struct opts *o, struct result *r) {
   return err;
 }
 
-/* ---- one host per process (btvirt, or any controller pair) ------------------- */
+/* ---- one host per process (btvirt, or any controller pair)
+ * ------------------- */
 struct report { /* what the receiver hands the sender, as text */
   double seconds, cpu;
   uint64_t bytes, sdus, sum;
@@ -387,7 +397,8 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
   if (r) return r;
   uvble_l2cap_set_opt(e->ble, UVBLE_L2CAP_OPT_CREDITS, (int)o->credits);
   uvble_l2cap_listen(e->ble, PSM, (uint16_t)o->mtu);
-  static const uint8_t adv[] = {2, 0x01, 0x06, 6, 0x09, 'b', 'e', 'n', 'c', 'h'};
+  static const uint8_t adv[] = {2,   0x01, 0x06, 6,   0x09,
+                                'b', 'e',  'n',  'c', 'h'};
   r = uvble_gap_advertise(e->ble, 20000, adv, sizeof adv, NULL, 0, true);
   if (r < 0) return r;
   uvble_controller_info_t info;
@@ -471,9 +482,11 @@ static int run_proc(const struct opts *o) {
   return r ? 1 : 0;
 }
 
-/* ---- sweep ---------------------------------------------------------------------------- */
+/* ---- sweep
+ * ----------------------------------------------------------------------------
+ */
 static int run_sweep(const struct opts *base) {
-  static const unsigned sdus[] = {23,   50,   100,   247,   500,   1000,
+  static const unsigned sdus[] = {23,   50,   100,  247,   500,   1000,
                                   2000, 4000, 8000, 16000, 32000, 65535};
   static const unsigned credits[] = {1, 2, 4, 8, 16, 32, 64};
   char csv[4096], png[4096], gp[4096];
@@ -485,8 +498,9 @@ static int run_sweep(const struct opts *base) {
     fprintf(stderr, "l2cap: %s: %s\n", csv, strerror(errno));
     return 1;
   }
-  fprintf(f, "sdu,credits,mb_per_s,mb_per_cpu_s,cpu_s_per_mb,bytes,seconds,"
-             "lossless,loadavg\n");
+  fprintf(f,
+          "sdu,credits,mb_per_s,mb_per_cpu_s,cpu_s_per_mb,bytes,seconds,"
+          "lossless,loadavg\n");
   int bad = 0;
   for (size_t c = 0; c < sizeof credits / sizeof credits[0]; c++) {
     for (size_t s = 0; s < sizeof sdus / sizeof sdus[0]; s++) {
@@ -532,18 +546,23 @@ static int run_sweep(const struct opts *base) {
   fclose(g);
   char cmd[8300];
   snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", gp);
-  if (system(cmd) != 0) fprintf(stderr, "l2cap: gnuplot failed; CSV in %s\n", csv);
+  if (system(cmd) != 0)
+    fprintf(stderr, "l2cap: gnuplot failed; CSV in %s\n", csv);
   return bad ? 1 : 0;
 }
 
-/* ---- main ------------------------------------------------------------------------------- */
+/* ---- main
+ * -------------------------------------------------------------------------------
+ */
 static int usage(void) {
   fprintf(stderr,
-          "usage: l2cap [--link mem] [--sweep DIR] [--bytes N] [--sdu N | --sdu-min N "
+          "usage: l2cap [--link mem] [--sweep DIR] [--bytes N] [--sdu N | "
+          "--sdu-min N "
           "--sdu-max N]\n"
           "             [--mtu N] [--credits N] [--acl-mtu N] [--acl-pkts N] "
           "[--completed-batch N]\n"
-          "       l2cap --role recv|send --transport SPEC [--peer ADDR] --ready FILE "
+          "       l2cap --role recv|send --transport SPEC [--peer ADDR] "
+          "--ready FILE "
           "--report FILE\n"
           "             [--link-name NAME] [options]\n");
   return 2;
@@ -551,36 +570,56 @@ static int usage(void) {
 
 int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL, NULL, NULL, 200000000,
-                   1000, 1000, 0, 32, 251, 8, 0};
+                   1000,  1000,   0,    32,   251,  8,    0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (strcmp(a, name) == 0 && v && ++i)
-    if (OPT("--link")) o.link = v;
-    else if (OPT("--link-name")) o.link = v;
-    else if (OPT("--role")) o.role = v;
-    else if (OPT("--transport")) o.transport = v;
-    else if (OPT("--peer")) o.peer = v;
-    else if (OPT("--ready")) o.ready = v;
-    else if (OPT("--report")) o.report = v;
-    else if (OPT("--sweep")) o.sweep = v;
-    else if (OPT("--bytes")) o.bytes = strtoull(v, NULL, 0);
-    else if (OPT("--sdu")) o.sdu_min = o.sdu_max = strtoul(v, NULL, 0);
-    else if (OPT("--sdu-min")) o.sdu_min = strtoul(v, NULL, 0);
-    else if (OPT("--sdu-max")) o.sdu_max = strtoul(v, NULL, 0);
-    else if (OPT("--mtu")) o.mtu = (unsigned)strtoul(v, NULL, 0);
-    else if (OPT("--credits")) o.credits = (unsigned)strtoul(v, NULL, 0);
-    else if (OPT("--acl-mtu")) o.acl_mtu = (unsigned)strtoul(v, NULL, 0);
-    else if (OPT("--acl-pkts")) o.acl_pkts = (unsigned)strtoul(v, NULL, 0);
-    else if (OPT("--completed-batch")) o.completed_batch = (unsigned)strtoul(v, NULL, 0);
-    else return usage();
+    if (OPT("--link"))
+      o.link = v;
+    else if (OPT("--link-name"))
+      o.link = v;
+    else if (OPT("--role"))
+      o.role = v;
+    else if (OPT("--transport"))
+      o.transport = v;
+    else if (OPT("--peer"))
+      o.peer = v;
+    else if (OPT("--ready"))
+      o.ready = v;
+    else if (OPT("--report"))
+      o.report = v;
+    else if (OPT("--sweep"))
+      o.sweep = v;
+    else if (OPT("--bytes"))
+      o.bytes = strtoull(v, NULL, 0);
+    else if (OPT("--sdu"))
+      o.sdu_min = o.sdu_max = strtoul(v, NULL, 0);
+    else if (OPT("--sdu-min"))
+      o.sdu_min = strtoul(v, NULL, 0);
+    else if (OPT("--sdu-max"))
+      o.sdu_max = strtoul(v, NULL, 0);
+    else if (OPT("--mtu"))
+      o.mtu = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--credits"))
+      o.credits = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--acl-mtu"))
+      o.acl_mtu = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--acl-pkts"))
+      o.acl_pkts = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--completed-batch"))
+      o.completed_batch = (unsigned)strtoul(v, NULL, 0);
+    else
+      return usage();
 #undef OPT
   }
-  if (o.sdu_min < 1 || o.sdu_max < o.sdu_min || o.sdu_max > 65535) return usage();
+  if (o.sdu_min < 1 || o.sdu_max < o.sdu_min || o.sdu_max > 65535)
+    return usage();
   if (o.mtu == 0) o.mtu = o.sdu_max < 23 ? 23 : (unsigned)o.sdu_max;
   if (o.mtu < o.sdu_max || o.mtu > 65535) return usage();
   if (strcmp(o.role, "both") != 0) {
     bool send = strcmp(o.role, "send") == 0;
-    if (!o.transport || !o.report || (send ? !o.peer : !o.ready)) return usage();
+    if (!o.transport || !o.report || (send ? !o.peer : !o.ready))
+      return usage();
     return run_proc(&o);
   }
   if (o.sweep) return run_sweep(&o);

@@ -11,7 +11,8 @@
 
 #include "l2cap_internal.h"
 
-/* ---- channels ------------------------------------------------------------------ */
+/* ---- channels
+ * ------------------------------------------------------------------ */
 static uint16_t auto_mps(const uvble_t *ble) {
   const struct l2cap_state *st = ble->l2cap;
   if (st->opt_mps) return st->opt_mps;
@@ -103,7 +104,7 @@ static struct l2cap_chan *chan_by_rcid(struct l2cap_conn *lc, uint16_t rcid) {
 
 /* The channel of (handle, cid) if it is still the one with serial. */
 struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
-                                   uint64_t serial, struct ble_conn **cp) {
+                                  uint64_t serial, struct ble_conn **cp) {
   if (ble_dead(ble)) return NULL;
   struct ble_conn *c = conn_find(ble, handle);
   if (!c || !c->l2cap || c->l2cap->closing) return NULL;
@@ -113,7 +114,8 @@ struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
   return ch;
 }
 
-/* ---- events -------------------------------------------------------------------- */
+/* ---- events
+ * -------------------------------------------------------------------- */
 static int emit_open(uvble_t *ble, int ev, uint16_t handle,
                      const struct l2cap_chan *ch) {
   uvble_irq_data_t d;
@@ -128,7 +130,7 @@ static int emit_open(uvble_t *ble, int ev, uint16_t handle,
 
 /* Frees the channel, then tells the application. */
 void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
-                        struct l2cap_chan *ch, int status) {
+                 struct l2cap_chan *ch, int status) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.l2cap_disconnect.conn_handle = handle;
@@ -142,7 +144,7 @@ void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
 /* Sends our Disconnection Request (Vol 3, Part A, 4.6); the channel drops
  * its data and waits for the response. */
 int chan_close(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
-                      int status) {
+               int status) {
   struct l2cap_req *req = calloc(1, sizeof *req);
   if (!req) return UVBLE_ENOMEM;
   req->code = L2SIG_DISCONN_REQ;
@@ -165,7 +167,8 @@ int chan_close(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
   return 0;
 }
 
-/* ---- incoming requests (Vol 3, Part A, 4.22) --------------------------------- */
+/* ---- incoming requests (Vol 3, Part A, 4.22)
+ * --------------------------------- */
 static const struct l2cap_listener *find_listener(const struct l2cap_state *st,
                                                   uint16_t psm) {
   for (size_t i = 0; i < st->nlisteners; i++)
@@ -233,7 +236,8 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     return;
   }
   int err;
-  struct l2cap_chan *ch = chan_new(ble, c, psm, find_listener(st, psm)->mtu, &err);
+  struct l2cap_chan *ch =
+      chan_new(ble, c, psm, find_listener(st, psm)->mtu, &err);
   if (ch) {
     ch->rcid = scid;
     ch->peer_mtu = mtu;
@@ -272,7 +276,8 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   emit_open(ble, UVBLE_IRQ_L2CAP_CONNECT, handle, ch);
 }
 
-/* ---- responses to our requests ------------------------------------------------ */
+/* ---- responses to our requests
+ * ------------------------------------------------ */
 void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
                      const uint8_t *p) {
   struct l2cap_conn *lc = c->l2cap;
@@ -308,8 +313,8 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   emit_open(ble, UVBLE_IRQ_L2CAP_CONNECT, handle, ch);
 }
 
-bool coc_on_disconn_rsp(uvble_t *ble, struct ble_conn *c,
-                        struct l2cap_req *req, const uint8_t *p) {
+bool coc_on_disconn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
+                        const uint8_t *p) {
   struct l2cap_conn *lc = c->l2cap;
   struct l2cap_chan *ch = chan_by_lcid(lc, req->lcid);
   if (!ch) return true;
@@ -330,7 +335,8 @@ void coc_on_req_failed(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   chan_finish(ble, lc, c->handle, ch, status);
 }
 
-/* ---- the peer's commands on open channels ---------------------------------------- */
+/* ---- the peer's commands on open channels
+ * ---------------------------------------- */
 void coc_on_credit(uvble_t *ble, struct ble_conn *c, const uint8_t *p) {
   struct l2cap_state *st = ble->l2cap;
   uint16_t cid = get_le16(p), credits = get_le16(p + 2);
@@ -367,7 +373,8 @@ void coc_on_disconn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
 }
 
 void coc_conn_closed(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle) {
-  int pending = ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
+  int pending =
+      ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
   for (unsigned i = 0; i < L2CAP_NUM_DYN; i++) {
     struct l2cap_chan *ch = lc->chans[i];
     if (!ch) continue;
@@ -384,7 +391,8 @@ void coc_conn_closed(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle) {
   }
 }
 
-/* ---- API --------------------------------------------------------------------- */
+/* ---- API
+ * --------------------------------------------------------------------- */
 int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu) {
   return uvble_l2cap_listen_secure(ble, psm, mtu, UVBLE_L2CAP_SEC_NONE);
 }
@@ -393,7 +401,8 @@ int uvble_l2cap_listen_secure(uvble_t *ble, uint16_t psm, uint16_t mtu,
                               int security) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct l2cap_state *st = ble->l2cap;
-  if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU) return UVBLE_EINVAL;
+  if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU)
+    return UVBLE_EINVAL;
   if (security < UVBLE_L2CAP_SEC_NONE ||
       security > UVBLE_L2CAP_SEC_AUTHENTICATED)
     return UVBLE_EINVAL;
@@ -426,7 +435,8 @@ int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm) {
 int uvble_l2cap_connect(uvble_t *ble, uint16_t handle, uint16_t psm,
                         uint16_t mtu) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
-  if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU) return UVBLE_EINVAL;
+  if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU)
+    return UVBLE_EINVAL;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, handle);
   if (!c || !c->l2cap || c->l2cap->closing || c->disconnecting)
@@ -475,7 +485,8 @@ int uvble_l2cap_disconnect(uvble_t *ble, uint16_t handle, uint16_t cid) {
   return chan_close(ble, c, ch, 0);
 }
 
-/* ---- options, introspection ------------------------------------------------------- */
+/* ---- options, introspection
+ * ------------------------------------------------------- */
 int uvble_l2cap_set_opt(uvble_t *ble, int opt, int v) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct l2cap_state *st = ble->l2cap;
@@ -506,11 +517,20 @@ int uvble_l2cap_get_opt(const uvble_t *ble, int opt, int *v) {
   if (!ble || !ble->l2cap || !v) return UVBLE_EINVAL;
   const struct l2cap_state *st = ble->l2cap;
   switch (opt) {
-    case UVBLE_L2CAP_OPT_CREDITS: *v = (int)st->opt_credits; return 0;
-    case UVBLE_L2CAP_OPT_MPS: *v = st->opt_mps; return 0;
-    case UVBLE_L2CAP_OPT_TX_BUFFER: *v = (int)st->opt_tx_buffer; return 0;
-    case UVBLE_L2CAP_OPT_TIMEOUT_MS: *v = (int)st->rtx_ms; return 0;
-    default: return UVBLE_EUNKNOWNKEY;
+    case UVBLE_L2CAP_OPT_CREDITS:
+      *v = (int)st->opt_credits;
+      return 0;
+    case UVBLE_L2CAP_OPT_MPS:
+      *v = st->opt_mps;
+      return 0;
+    case UVBLE_L2CAP_OPT_TX_BUFFER:
+      *v = (int)st->opt_tx_buffer;
+      return 0;
+    case UVBLE_L2CAP_OPT_TIMEOUT_MS:
+      *v = (int)st->rtx_ms;
+      return 0;
+    default:
+      return UVBLE_EUNKNOWNKEY;
   }
 }
 

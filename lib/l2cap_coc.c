@@ -24,7 +24,8 @@
 
 #define NO_HANDLE 0xffff
 
-/* ---- rings ------------------------------------------------------------------- */
+/* ---- rings
+ * ------------------------------------------------------------------- */
 static size_t ring_pos(const struct l2cap_ring *r, size_t at) {
   size_t p = r->rd + at;
   return p >= r->cap ? p - r->cap : p;
@@ -93,7 +94,8 @@ static void violation(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
     chan_finish(ble, c->l2cap, c->handle, ch, UVBLE_EPROTO);
 }
 
-/* ---- credits we grant ------------------------------------------------------------ */
+/* ---- credits we grant
+ * ------------------------------------------------------------ */
 /* Tops the peer's credits up to what free buffer space and the window allow,
  * once the peer is down to half its window (fewer indications). */
 static void grant_credits(uvble_t *ble, struct ble_conn *c,
@@ -118,7 +120,8 @@ static void grant_credits(uvble_t *ble, struct ble_conn *c,
   ble->l2cap->stats.credits_sent++;
 }
 
-/* ---- receive: K-frames (Vol 3, Part A, 3.4.3) ----------------------------------- */
+/* ---- receive: K-frames (Vol 3, Part A, 3.4.3)
+ * ----------------------------------- */
 /* Returns 1 when the K-frame completed an SDU, 0 when not, -1 after a
  * violation closed the channel. */
 static int rx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
@@ -188,8 +191,8 @@ bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
   return true;
 }
 
-int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid,
-                         void *buf, size_t cap) {
+int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid, void *buf,
+                         size_t cap) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct ble_conn *c = conn_find(ble, handle);
   struct l2cap_chan *ch =
@@ -216,7 +219,8 @@ int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid,
   return (int)n;
 }
 
-/* ---- transmit -------------------------------------------------------------------- */
+/* ---- transmit
+ * -------------------------------------------------------------------- */
 /* Cuts the next K-frame (at most the peer's MPS) from the channel's ring. */
 static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   uvble_iov_t iov[3];
@@ -318,7 +322,8 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
   uint16_t handle = c->handle;
   for (unsigned i = 0; i < nready; i++) {
     struct ble_conn *cc;
-    if (!l2cap_relookup(ble, handle, ready[i].cid, ready[i].serial, &cc)) continue;
+    if (!l2cap_relookup(ble, handle, ready[i].cid, ready[i].serial, &cc))
+      continue;
     emit_io(ble, UVBLE_IRQ_L2CAP_SEND_READY, handle, ready[i].cid);
   }
   return nready > 0;

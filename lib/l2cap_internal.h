@@ -55,7 +55,7 @@ enum {
 #define L2CAP_MAX_RX_BUFFER (16u * 1024 * 1024)
 
 enum chan_state {
-  CH_CONNECTING,    /* our request is out, no response yet */
+  CH_CONNECTING, /* our request is out, no response yet */
   CH_OPEN,
   CH_DISCONNECTING, /* our Disconnection Request is out */
 };
@@ -85,26 +85,26 @@ struct l2cap_chan {
    * bytes, the most one K-frame can add to it (Vol 3, Part A, 10.1). */
   struct l2cap_ring rx;
   size_t rx_unit;
-  uint32_t rx_window;   /* credits the peer may hold at once */
-  uint32_t rx_credits;  /* granted and not yet used by the peer */
-  size_t rx_complete;   /* bytes from rx.rd on that are whole records */
-  size_t rx_head_rem;   /* unread bytes of the SDU being read */
-  bool rx_head_open;    /* its length prefix was consumed */
-  bool rx_in_sdu;       /* a partial SDU sits at the ring's tail */
-  size_t rx_sdu_len;    /* its length */
-  size_t rx_sdu_rem;    /* bytes still due for it */
-  size_t rx_unread;     /* SDU payload bytes complete and unread */
+  uint32_t rx_window;  /* credits the peer may hold at once */
+  uint32_t rx_credits; /* granted and not yet used by the peer */
+  size_t rx_complete;  /* bytes from rx.rd on that are whole records */
+  size_t rx_head_rem;  /* unread bytes of the SDU being read */
+  bool rx_head_open;   /* its length prefix was consumed */
+  bool rx_in_sdu;      /* a partial SDU sits at the ring's tail */
+  size_t rx_sdu_len;   /* its length */
+  size_t rx_sdu_rem;   /* bytes still due for it */
+  size_t rx_unread;    /* SDU payload bytes complete and unread */
 
   /* transmit: ring of queued SDU records, segmented as credits allow */
   struct l2cap_ring tx;
-  uint32_t tx_credits;  /* granted by the peer, unused */
-  size_t tx_sdu_rem;    /* bytes of the SDU being segmented not yet sent */
-  bool tx_in_sdu;       /* its first K-frame went out */
-  size_t tx_max_sdu;    /* largest SDU send() accepts */
-  size_t tx_unqueued;   /* SDU payload bytes in tx (for the info call) */
-  bool stalled;         /* send() returned 0: SEND_READY owed */
-  bool tx_listed;       /* counted in the connection's tx_busy */
-  bool credit_owed;     /* a Credit Indication could not be queued */
+  uint32_t tx_credits; /* granted by the peer, unused */
+  size_t tx_sdu_rem;   /* bytes of the SDU being segmented not yet sent */
+  bool tx_in_sdu;      /* its first K-frame went out */
+  size_t tx_max_sdu;   /* largest SDU send() accepts */
+  size_t tx_unqueued;  /* SDU payload bytes in tx (for the info call) */
+  bool stalled;        /* send() returned 0: SEND_READY owed */
+  bool tx_listed;      /* counted in the connection's tx_busy */
+  bool credit_owed;    /* a Credit Indication could not be queued */
 };
 
 /* A signalling request of ours awaiting its response. */
@@ -113,21 +113,21 @@ struct l2cap_req {
   uint8_t ident;
   uint8_t code; /* the request's code */
   uint64_t deadline;
-  uint16_t lcid;                 /* channel requests */
-  l2cap_conn_param_cb param_cb;  /* Connection Parameter Update */
+  uint16_t lcid;                /* channel requests */
+  l2cap_conn_param_cb param_cb; /* Connection Parameter Update */
   void *param_arg;
 };
 
 struct l2cap_conn {
   struct l2cap_chan *chans[L2CAP_NUM_DYN]; /* by local CID - 0x40 */
   unsigned nchans;
-  unsigned hi;         /* chans[hi..] are all free */
-  unsigned tx_busy;    /* channels with data to segment */
-  unsigned rr;         /* round-robin start among channels */
+  unsigned hi;      /* chans[hi..] are all free */
+  unsigned tx_busy; /* channels with data to segment */
+  unsigned rr;      /* round-robin start among channels */
   struct l2cap_req *reqs;
   uint8_t next_ident;
-  bool closing;        /* the link is going: refuse new work */
-  bool attention;      /* a channel may be stalled or owe credits */
+  bool closing;   /* the link is going: refuse new work */
+  bool attention; /* a channel may be stalled or owe credits */
 };
 
 struct l2cap_listener {
@@ -180,8 +180,8 @@ void coc_on_credit(uvble_t *ble, struct ble_conn *c, const uint8_t *p);
 void coc_on_disconn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
                         const uint8_t *p);
 /* Returns false when the CIDs are not those of req's channel. */
-bool coc_on_disconn_rsp(uvble_t *ble, struct ble_conn *c,
-                        struct l2cap_req *req, const uint8_t *p);
+bool coc_on_disconn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
+                        const uint8_t *p);
 /* Our request for channel req->lcid failed: status is UVBLE_ETIMEDOUT or
  * UVBLE_ENOTSUP (Command Reject). req is already unlinked; caller frees. */
 void coc_on_req_failed(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,

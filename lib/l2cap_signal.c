@@ -18,7 +18,8 @@
 static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
                    size_t len);
 
-/* ---- sending ---------------------------------------------------------------- */
+/* ---- sending ----------------------------------------------------------------
+ */
 static bool ident_in_use(const struct l2cap_conn *lc, uint8_t ident) {
   for (const struct l2cap_req *r = lc->reqs; r; r = r->next)
     if (r->ident == ident) return true;
@@ -103,9 +104,10 @@ static struct l2cap_req *take_req(struct l2cap_conn *lc, uint8_t ident,
   return NULL;
 }
 
-/* ---- response timeout (RTX, Vol 3, Part A, 6.2.1) -----------------------------
- * One timer for the stack, armed for the earliest deadline of all pending
- * requests: there are few, and no handle has to be closed per request. */
+/* ---- response timeout (RTX, Vol 3, Part A, 6.2.1)
+ * ----------------------------- One timer for the stack, armed for the earliest
+ * deadline of all pending requests: there are few, and no handle has to be
+ * closed per request. */
 static void on_rtx(uv_timer_t *t);
 
 static void rtx_arm(uvble_t *ble) {
@@ -161,7 +163,8 @@ static void on_rtx(uv_timer_t *t) {
   rtx_arm(ble);
 }
 
-/* ---- Connection Parameter Update (Vol 3, Part A, 4.20 and 4.21) ---------------- */
+/* ---- Connection Parameter Update (Vol 3, Part A, 4.20 and 4.21)
+ * ---------------- */
 int l2cap_conn_param_update_request(uvble_t *ble, struct ble_conn *c,
                                     const struct l2cap_conn_params *p,
                                     l2cap_conn_param_cb cb, void *arg) {
@@ -211,7 +214,8 @@ static void on_conn_param_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   l2sig_send(ble, c, L2SIG_CONN_PARAM_RSP, ident, rsp, 2);
 }
 
-/* ---- receiving ---------------------------------------------------------------- */
+/* ---- receiving
+ * ---------------------------------------------------------------- */
 /* Exact parameter lengths of the commands we handle; -1 for the others. */
 static int cmd_len(uint8_t code) {
   switch (code) {
@@ -329,7 +333,8 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
   }
 }
 
-/* ---- module hooks ------------------------------------------------------------- */
+/* ---- module hooks
+ * ------------------------------------------------------------- */
 int l2cap_init(uvble_t *ble) {
   struct l2cap_state *st = calloc(1, sizeof *st);
   if (!st) return UVBLE_ENOMEM;
@@ -398,7 +403,8 @@ void l2cap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   c->l2cap = NULL;
   lc->closing = true;
   uint16_t handle = c->handle;
-  int status = ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
+  int status =
+      ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
   struct l2cap_req *reqs = lc->reqs;
   lc->reqs = NULL;
   while (reqs) {

@@ -132,14 +132,15 @@ typedef enum {
 int uvble_l2cap_set_opt(uvble_t *ble, int opt, int value);
 int uvble_l2cap_get_opt(const uvble_t *ble, int opt, int *value);
 
-/* ---- introspection -------------------------------------------------------- */
+/* ---- introspection --------------------------------------------------------
+ */
 typedef struct {
   uint16_t psm;
-  uint16_t cid;      /* ours */
+  uint16_t cid; /* ours */
   uint16_t peer_cid;
   uint16_t our_mtu, our_mps;
   uint16_t peer_mtu, peer_mps;
-  bool open;         /* false while connecting or closing */
+  bool open;           /* false while connecting or closing */
   uint32_t tx_credits; /* credits the peer granted us, unused */
   uint32_t rx_credits; /* credits we granted the peer, unused */
   size_t rx_buffer;    /* receive buffer size */
@@ -152,26 +153,26 @@ int uvble_l2cap_chan_info(const uvble_t *ble, uint16_t conn_handle,
                           uint16_t cid, uvble_l2cap_chan_info_t *out);
 
 typedef struct {
-  uint64_t sig_rx;              /* signalling commands received */
-  uint64_t sig_malformed;       /* wrong lengths, identifier 0, too short */
-  uint64_t sig_rejects_sent;    /* Command Reject sent */
+  uint64_t sig_rx;           /* signalling commands received */
+  uint64_t sig_malformed;    /* wrong lengths, identifier 0, too short */
+  uint64_t sig_rejects_sent; /* Command Reject sent */
   uint64_t sig_rejects_received;
-  uint64_t sig_unmatched_rsp;   /* responses no request of ours awaited */
-  uint64_t sig_timeouts;        /* our requests that got no response */
+  uint64_t sig_unmatched_rsp; /* responses no request of ours awaited */
+  uint64_t sig_timeouts;      /* our requests that got no response */
   uint64_t chan_opened;
-  uint64_t chan_refused;        /* incoming requests answered with an error */
-  uint64_t tx_sdus, tx_kframes, tx_bytes;   /* SDU payload bytes */
+  uint64_t chan_refused; /* incoming requests answered with an error */
+  uint64_t tx_sdus, tx_kframes, tx_bytes; /* SDU payload bytes */
   uint64_t rx_sdus, rx_kframes, rx_bytes;
-  uint64_t rx_empty_sdus;       /* zero-length SDUs, dropped */
-  uint64_t credits_sent;        /* Flow Control Credit Indications sent */
-  uint64_t credits_ignored;     /* indications for unknown CIDs or 0 credits */
+  uint64_t rx_empty_sdus;   /* zero-length SDUs, dropped */
+  uint64_t credits_sent;    /* Flow Control Credit Indications sent */
+  uint64_t credits_ignored; /* indications for unknown CIDs or 0 credits */
   /* Violations: each closed the channel (Vol 3, Part A, 10.1). */
   uint64_t viol_kframe_over_mps;
-  uint64_t viol_sdu_over_mtu;   /* announced SDU length above our MTU */
-  uint64_t viol_sdu_overrun;    /* K-frames carrying more than announced */
-  uint64_t viol_no_credits;     /* a K-frame beyond the credits we granted */
+  uint64_t viol_sdu_over_mtu;    /* announced SDU length above our MTU */
+  uint64_t viol_sdu_overrun;     /* K-frames carrying more than announced */
+  uint64_t viol_no_credits;      /* a K-frame beyond the credits we granted */
   uint64_t viol_credit_overflow; /* credits pushed past 65535 */
-  uint64_t viol_bad_kframe;     /* first K-frame without an SDU length */
+  uint64_t viol_bad_kframe;      /* first K-frame without an SDU length */
   /* Sampled when the controller returns ACL buffers: how often a buffer
    * stayed free while a channel still had data queued (credit-starved or
    * the host too slow). */

@@ -43,9 +43,9 @@ static int fz_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *a) {
       int n = uvble_l2cap_recvinto(f->ble, d->l2cap_io.conn_handle,
                                    d->l2cap_io.cid, NULL, 0);
       if (n > 0) {
-        int r = uvble_l2cap_recvinto(f->ble, d->l2cap_io.conn_handle,
-                                     d->l2cap_io.cid, f->buf,
-                                     (size_t)(n / 2 + 1));
+        int r =
+            uvble_l2cap_recvinto(f->ble, d->l2cap_io.conn_handle,
+                                 d->l2cap_io.cid, f->buf, (size_t)(n / 2 + 1));
         if (r > 0) f->sink ^= f->buf[r - 1];
       }
       break;
@@ -71,8 +71,8 @@ static void fz_setup(struct fz *f, uint8_t role, uint16_t acl_mtu) {
   ble->hci.acl_mtu = acl_mtu;
   ble->hci.acl_total = ble->hci.acl_free = 4;
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
-  f->c = conn_add(ble, FZ_HANDLE, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL,
-                  &peer);
+  f->c = conn_add(ble, FZ_HANDLE,
+                  role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
   if (!f->c) abort();
   modules_conn_open(ble, f->c);
 }

@@ -60,7 +60,8 @@ static const struct lev *find_lev(int s, int type, int nth) {
   return NULL;
 }
 
-static uint16_t hc, hp; /* the link's handle at the central (1), peripheral (0) */
+static uint16_t hc,
+    hp; /* the link's handle at the central (1), peripheral (0) */
 
 /* Two hosts on btvirt, linked: hs[1] central, hs[0] peripheral. */
 static void setup(void) {
@@ -74,7 +75,8 @@ static void setup(void) {
   uvble_irq(hs[0].ble, l2_irq, &hs[0]);
   uvble_irq(hs[1].ble, l2_irq, &hs[1]);
   static const uint8_t adv[] = {0x02, 0x01, 0x06};
-  REQUIRE_EQ(uvble_gap_advertise(hs[0].ble, 20000, adv, sizeof adv, NULL, 0, true), 0);
+  REQUIRE_EQ(
+      uvble_gap_advertise(hs[0].ble, 20000, adv, sizeof adv, NULL, 0, true), 0);
   run_for(&loop, 20);
   REQUIRE_EQ(uvble_gap_connect(hs[1].ble, &hs[0].addr, 0, 0, 0), 0);
   REQUIRE(wait_event(&hs[1], UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
@@ -183,8 +185,8 @@ TEST(several_channels_both_ways_at_once) {
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 120000));
   for (int i = 0; i < 4; i++)
     if (!l2f_ok(&f[i]))
-      test_fail(__FILE__, __LINE__, "flow %d: errors %d/%d, %zu of %zu bytes", i,
-                f[i].rx_errors, f[i].send_errors, f[i].rx.bytes_done,
+      test_fail(__FILE__, __LINE__, "flow %d: errors %d/%d, %zu of %zu bytes",
+                i, f[i].rx_errors, f[i].send_errors, f[i].rx.bytes_done,
                 f[i].tx.bytes_done);
   teardown();
 }

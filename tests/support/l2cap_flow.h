@@ -83,7 +83,8 @@ static inline void l2f_read_all(struct l2f_flow *f) {
   for (;;) {
     int n = uvble_l2cap_recvinto(f->rxb, f->rx_conn, f->rx_cid, NULL, 0);
     if (n <= 0) return;
-    int r = uvble_l2cap_recvinto(f->rxb, f->rx_conn, f->rx_cid, got, sizeof got);
+    int r =
+        uvble_l2cap_recvinto(f->rxb, f->rx_conn, f->rx_cid, got, sizeof got);
     if (r != n) f->rx_errors++;
     if (f->discard) continue;
     size_t wl = l2f_next(&f->rx, want);

@@ -318,7 +318,7 @@ int memctl_connect(memctl_t *m) {
     put16(p + 2, handle);
     p[4] = (uint8_t)i; /* A central, B peripheral */
     memcpy(p + 6, m->side[!i].bdaddr, 6);
-    put16(p + 12, 6);  /* 7.5 ms */
+    put16(p + 12, 6);   /* 7.5 ms */
     put16(p + 16, 100); /* 1 s */
     send_event(&m->side[i], 0x3E, p, sizeof p);
   }
@@ -329,7 +329,8 @@ void memctl_disconnect(memctl_t *m, uint16_t handle, uint8_t reason) {
   int slot = slot_of(m, handle);
   if (slot < 0) return;
   drop_conn(m, slot);
-  for (int i = 0; i < 2; i++) send_disconn_complete(&m->side[i], handle, reason);
+  for (int i = 0; i < 2; i++)
+    send_disconn_complete(&m->side[i], handle, reason);
 }
 
 void memctl_get_stats(const memctl_t *m, struct memctl_stats *out) {

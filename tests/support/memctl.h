@@ -25,8 +25,8 @@
 typedef struct memctl memctl_t;
 
 struct memctl_config {
-  uint16_t acl_mtu;   /* LE ACL data length each host is told (27..4096) */
-  uint8_t acl_pkts;   /* LE ACL buffers each host is told (1..255) */
+  uint16_t acl_mtu; /* LE ACL data length each host is told (27..4096) */
+  uint8_t acl_pkts; /* LE ACL buffers each host is told (1..255) */
   /* Completions: 0 (default) sends one Number Of Completed Packets event
    * per forwarded packet; N > 0 gathers them and sends one event per N
    * packets or when the loop goes idle, whichever comes first (what real
@@ -37,9 +37,10 @@ struct memctl_config {
 struct memctl_stats {
   uint64_t acl_packets[2]; /* forwarded from host A (0) and B (1) */
   uint64_t acl_bytes[2];
-  uint64_t acl_dropped;    /* for an unknown connection handle */
-  uint64_t acl_over_mtu;   /* longer than the host was told it may send */
-  uint64_t acl_over_buffers; /* sent with no buffer free (host broke flow control) */
+  uint64_t acl_dropped;  /* for an unknown connection handle */
+  uint64_t acl_over_mtu; /* longer than the host was told it may send */
+  uint64_t
+      acl_over_buffers; /* sent with no buffer free (host broke flow control) */
   uint64_t commands;
   uint64_t completed_events;
 };

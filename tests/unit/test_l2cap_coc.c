@@ -262,8 +262,8 @@ TEST(ten_megabytes_in_random_sdu_sizes_arrive_intact) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 2000, &bcid);
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 10 * 1000 * 1000, 1,
-                              2000, 0x9E3779B97F4A7C15ull);
+  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 10 * 1000 * 1000,
+                                  1, 2000, 0x9E3779B97F4A7C15ull);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 60000));
   CHECK(l2f_ok(f));
   CHECK(f->send_ready > 0); /* the sender did stall and resume */
@@ -272,7 +272,8 @@ TEST(ten_megabytes_in_random_sdu_sizes_arrive_intact) {
   CHECK_EQ(st.rx_sdus, f->rx.sdus_done);
   CHECK_EQ(st.rx_bytes, f->rx.bytes_done);
   CHECK_EQ(st.viol_no_credits + st.viol_kframe_over_mps + st.viol_sdu_over_mtu +
-               st.viol_sdu_overrun + st.viol_bad_kframe + st.viol_credit_overflow,
+               st.viol_sdu_overrun + st.viol_bad_kframe +
+               st.viol_credit_overflow,
            0);
   struct memctl_stats ms;
   memctl_get_stats(mc, &ms);
@@ -288,7 +289,8 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
+  struct l2f_flow *f =
+      start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
   f->rx_auto = false; /* B does not read */
   run_for(&loop, 300);
   /* The sender filled its buffer and stalled; B holds no more than the
@@ -372,8 +374,8 @@ static void disconnect_mid_transfer(int who) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
-                              1000, 7);
+  struct l2f_flow *f =
+      start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1, 1000, 7);
   REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
   if (who == 0)
     CHECK_EQ(uvble_l2cap_disconnect(sa.ble, h, acid), 0);
@@ -412,8 +414,8 @@ TEST(link_loss_ends_every_channel_and_pending_connect) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
-                              1000, 9);
+  struct l2f_flow *f =
+      start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1, 1000, 9);
   REQUIRE(run_until_pred(&loop, some_rx, f, 10000));
   /* A request still in flight when the link goes. */
   int pending = uvble_l2cap_connect(sa.ble, h, PSM, 500);
@@ -571,8 +573,8 @@ TEST(one_credit_window_and_maximum_sdus) {
   REQUIRE_EQ(uvble_l2cap_chan_info(sb.ble, h, bcid, &bi), 0);
   CHECK_EQ(bi.rx_credits, 1);
   CHECK_EQ(bi.rx_buffer, 65535 + 2 + 247); /* one SDU and a K-frame */
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 1000000, 60000,
-                              65535, 10);
+  struct l2f_flow *f =
+      start_flow(&sa, h, acid, &sb, h, bcid, 1000000, 60000, 65535, 10);
   REQUIRE(run_until_pred(&loop, flows_done, NULL, 30000));
   CHECK(l2f_ok(f));
   teardown();
@@ -584,13 +586,13 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
   uint16_t h = link_up();
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 1000, &bcid);
-  struct l2f_flow *f = start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1,
-                              1000, 11);
+  struct l2f_flow *f =
+      start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1, 1000, 11);
   f->rx_auto = false;
   REQUIRE(uvble_l2cap_connect(sa.ble, h, PSM, 1000) >= 0x40);
   run_for(&loop, 20);
   int before = sa.nev;
-  teardown(); /* ASan's leak check is the assertion */
+  teardown();               /* ASan's leak check is the assertion */
   CHECK_EQ(sa.nev, before); /* no events after uvble_close */
 }
 

@@ -125,7 +125,8 @@ static int on_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) {
     e.cid = d->l2cap_disconnect.cid;
     e.psm = d->l2cap_disconnect.psm;
     e.status = d->l2cap_disconnect.status;
-  } else if (type == UVBLE_IRQ_L2CAP_RECV || type == UVBLE_IRQ_L2CAP_SEND_READY) {
+  } else if (type == UVBLE_IRQ_L2CAP_RECV ||
+             type == UVBLE_IRQ_L2CAP_SEND_READY) {
     e.cid = d->l2cap_io.cid;
   }
   if (nev < 256) evs[nev++] = e;
@@ -200,7 +201,8 @@ static const uint8_t *expect_reject(int from, uint8_t ident, uint16_t reason,
   return r + 6;
 }
 
-/* ---- malformed signalling ---------------------------------------------------- */
+/* ---- malformed signalling
+ * ---------------------------------------------------- */
 TEST(unknown_command_gets_command_not_understood) {
   setup(251, 0);
   int m = mark();
@@ -281,8 +283,8 @@ TEST(rejects_and_stray_responses_are_never_answered) {
   setup(251, 0);
   int m = mark();
   uint8_t rej[2] = {0, 0};
-  sig(0x01, 0x51, rej, 2);      /* a Command Reject for nothing */
-  sig(0x01, 0x52, rej, 1);      /* a malformed one */
+  sig(0x01, 0x51, rej, 2); /* a Command Reject for nothing */
+  sig(0x01, 0x52, rej, 1); /* a malformed one */
   uint8_t disc_rsp[4] = {0x40, 0, 0x40, 0};
   sig(0x07, 0x53, disc_rsp, 4); /* responses we never asked for */
   uint8_t conn_rsp[10] = {0x40, 0, 100, 0, 100, 0, 1, 0, 0, 0};
@@ -323,7 +325,8 @@ TEST(k_frames_for_unknown_cids_are_dropped_and_counted) {
   teardown();
 }
 
-/* ---- Connection Parameter Update --------------------------------------------- */
+/* ---- Connection Parameter Update
+ * --------------------------------------------- */
 static int param_result = 1000, param_calls;
 static void on_param(uvble_t *b, struct ble_conn *c, int result, void *arg) {
   (void)b;
@@ -445,7 +448,8 @@ TEST(conn_param_update_with_invalid_values_is_refused) {
   teardown();
 }
 
-/* ---- LE Credit Based Connection Request from the peer ---------------------------- */
+/* ---- LE Credit Based Connection Request from the peer
+ * ---------------------------- */
 static void conn_req(uint8_t ident, uint16_t psm, uint16_t scid, uint16_t mtu,
                      uint16_t mps, uint16_t credits) {
   uint8_t d[10];
@@ -532,9 +536,11 @@ TEST(connection_request_validation_results) {
 
 TEST(listener_security_requirements) {
   setup(27, 0);
-  REQUIRE_EQ(uvble_l2cap_listen_secure(ble, PSM, 100, UVBLE_L2CAP_SEC_ENCRYPTED), 0);
+  REQUIRE_EQ(
+      uvble_l2cap_listen_secure(ble, PSM, 100, UVBLE_L2CAP_SEC_ENCRYPTED), 0);
   REQUIRE_EQ(uvble_l2cap_listen_secure(ble, PSM + 1, 100,
-                                       UVBLE_L2CAP_SEC_AUTHENTICATED), 0);
+                                       UVBLE_L2CAP_SEC_AUTHENTICATED),
+             0);
   CHECK_EQ(uvble_l2cap_listen_secure(ble, PSM + 2, 100, 3), UVBLE_EINVAL);
   /* Not encrypted, not bonded: pair first. */
   int m = mark();
@@ -562,7 +568,8 @@ TEST(listener_security_requirements) {
   teardown();
 }
 
-/* ---- our outgoing channel ---------------------------------------------------------- */
+/* ---- our outgoing channel
+ * ---------------------------------------------------------- */
 /* Opens a channel we initiate; the peer answers with dcid/mtu/mps/credits.
  * Returns our CID. */
 static uint16_t open_out(uint16_t mtu, uint16_t dcid, uint16_t pmtu,
@@ -834,7 +841,8 @@ TEST(credits_past_65535_close_the_channel) {
   teardown();
 }
 
-/* ---- our requests' outcomes ------------------------------------------------------------ */
+/* ---- our requests' outcomes
+ * ------------------------------------------------------------ */
 static int connect_only(void) {
   int cid = uvble_l2cap_connect(ble, H, PSM, 100);
   REQUIRE(cid >= 0x40);
@@ -1012,12 +1020,16 @@ TEST(disconnect_request_times_out) {
 TEST(options_are_validated) {
   setup(251, 0);
   CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_CREDITS, 0), UVBLE_EINVAL);
-  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_CREDITS, 65536), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_CREDITS, 65536),
+           UVBLE_EINVAL);
   CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_MPS, 22), UVBLE_EINVAL);
   CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_MPS, 65534), UVBLE_EINVAL);
-  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 999), UVBLE_EINVAL);
-  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 60001), UVBLE_EINVAL);
-  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TX_BUFFER, 100), UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 999),
+           UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 60001),
+           UVBLE_EINVAL);
+  CHECK_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TX_BUFFER, 100),
+           UVBLE_EINVAL);
   CHECK_EQ(uvble_l2cap_set_opt(ble, 99, 1), UVBLE_EUNKNOWNKEY);
   int v;
   CHECK_EQ(uvble_l2cap_get_opt(ble, UVBLE_L2CAP_OPT_CREDITS, &v), 0);
