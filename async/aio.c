@@ -353,6 +353,8 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   cancel_context_futures(a);
   a->closing = true;
   aio_sched_drain(a->sched);
+  /* A shared scheduler outlives the context: nothing of it may stay. */
+  uvble_future_abandon(&a->defer_f);
   /* 2. Free the objects; 3. close the scheduler and the stack. */
   aio_server_free_all(a); /* drops its connection references first */
   aio_conn_free_all(a);

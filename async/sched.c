@@ -157,10 +157,11 @@ void aio_sched_drain(uvble_sched_t *s) {
 
 /* ---- futures -------------------------------------------------------------- */
 int fut_fail(uvble_future_t *f, int err) {
-  if (f) {
-    f->status = err;
-    f->state_ = FUT_DONE;
-  }
+  if (!f) return err;
+  /* A pending future belongs to its operation: never touch it. */
+  if (f->state_ == FUT_PENDING || f->state_ == FUT_READY) return UVBLE_EBUSY;
+  f->status = err;
+  f->state_ = FUT_DONE;
   return err;
 }
 
@@ -204,6 +205,7 @@ int fut_begin(uvble_future_t *f, uvble_sched_t *s, const struct fut_ops *ops,
 int fut_abort(uvble_future_t *f, int err) {
   if (f->state_ == FUT_PENDING) unlink_pending(f->sched_, f);
   fut_unwait(f);
+  f->state_ = FUT_IDLE; /* no longer the operation's: fut_fail may mark it */
   return fut_fail(f, err);
 }
 

@@ -149,6 +149,24 @@ TEST(starting_a_pending_future_is_ebusy_and_leaves_it_alone) {
   teardown();
 }
 
+TEST(a_failing_start_on_a_pending_future_leaves_it_alone) {
+  setup();
+  struct rec r = {0};
+  uvble_future_t f = {.cb = on_rec, .data = &r};
+  REQUIRE_EQ(uvble_future_start(&f, sched, 0), 0);
+  /* Bad arguments and a busy future: busy wins, nothing changes. */
+  CHECK_EQ(uvble_sleep(&f, NULL, 1), UVBLE_EBUSY);
+  uvble_task_t t;
+  memset(&t, 0, sizeof t);
+  CHECK_EQ(uvble_task_join(&f, &t, 0), UVBLE_EBUSY);
+  CHECK(uvble_future_pending(&f));
+  CHECK_EQ(uvble_future_set(&f, 5), 0);
+  run_for(&loop, 5);
+  CHECK_EQ(r.calls, 1);
+  CHECK_EQ(r.status, 5);
+  teardown();
+}
+
 TEST(abandon_frees_the_future_without_a_callback) {
   setup();
   struct rec r = {0};
