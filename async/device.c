@@ -223,6 +223,15 @@ int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
 
 /* ---- link events --------------------------------------------------------------- */
 void aio_conn_on_connect(uvble_async_t *a, int event, const uvble_evt_connect_t *e) {
+  uvble_connection_t *old = aio_conn_find(a, e->conn_handle);
+  if (old) {
+    /* The core never reuses a live handle; if it ever did, the old link is
+     * gone: end it rather than keep a connection nothing can reach. */
+    uvble_evt_connect_t gone = {.conn_handle = e->conn_handle,
+                                .addr = old->device.addr};
+    aio_conn_on_disconnect(a, UVBLE_IRQ_CENTRAL_DISCONNECT, &gone);
+    aio_conn_after_disconnect(a, e->conn_handle);
+  }
   uvble_connection_t *c = calloc(1, sizeof *c);
   if (!c) {
     /* Without an object nothing can be routed: refuse the link. */
