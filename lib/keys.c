@@ -27,6 +27,7 @@ struct keys_state {
   struct irk_entry *cache;
   size_t ncache, cap;
   keys_bonded_fn bonded_fn;
+  keys_bond_link_fn bond_link_fn;
 };
 
 static const uint8_t irk_key[3] = {'i', 'r', 'k'};
@@ -373,6 +374,16 @@ void keys_on_bonded(uvble_t *ble, keys_bonded_fn fn) {
 void keys_notify_bonded(uvble_t *ble, struct ble_conn *c) {
   struct keys_state *k = ks(ble);
   if (k && k->bonded_fn) k->bonded_fn(ble, c);
+}
+
+void keys_on_bond_link(uvble_t *ble, keys_bond_link_fn fn) {
+  struct keys_state *k = ks(ble);
+  if (k) k->bond_link_fn = fn;
+}
+
+void keys_notify_bond_link(uvble_t *ble, struct ble_conn *c, bool resumed) {
+  struct keys_state *k = ks(ble);
+  if (k && k->bond_link_fn) k->bond_link_fn(ble, c, resumed);
 }
 
 /* ---- public API ----------------------------------------------------------------------- */

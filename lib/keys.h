@@ -109,5 +109,16 @@ int keys_cccd_load(uvble_t *ble, const struct ble_conn *c, uint8_t *blob,
 typedef void (*keys_bonded_fn)(uvble_t *ble, struct ble_conn *c);
 void keys_on_bonded(uvble_t *ble, keys_bonded_fn fn);
 void keys_notify_bonded(uvble_t *ble, struct ble_conn *c);
+/* Registers the function SMP calls whenever a link becomes encrypted and
+ * bonded, before UVBLE_IRQ_ENCRYPTION_UPDATE: after a pairing that stored
+ * a bond (resumed false, after the bonded hook), and when a link is
+ * encrypted with a stored bond's key (resumed true: a bonded peer came
+ * back). The GATT server keeps (new) or restores (resumed) the client's
+ * CCCDs there and tells it of a changed database. The function may raise
+ * GET_SECRET / SET_SECRET: the caller checks its connection afterwards. */
+typedef void (*keys_bond_link_fn)(uvble_t *ble, struct ble_conn *c,
+                                  bool resumed);
+void keys_on_bond_link(uvble_t *ble, keys_bond_link_fn fn);
+void keys_notify_bond_link(uvble_t *ble, struct ble_conn *c, bool resumed);
 
 #endif

@@ -266,6 +266,8 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
   if (bonded) {
     keys_notify_bonded(ble, c);
     if (!(c = smp_still(ble, handle, p))) return;
+    keys_notify_bond_link(ble, c, false);
+    if (!(c = smp_still(ble, handle, p))) return;
   }
   smp_finish(ble, c, 0, 0);
 }
@@ -394,6 +396,11 @@ static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
     c->authenticated = s->pend_auth;
     c->bonded = true;
     s->pend_valid = false;
+    /* A bonded peer is back: the GATT server restores its CCCDs. */
+    uint16_t handle = c->handle;
+    keys_notify_bond_link(ble, c, true);
+    if (!(c = smp_still(ble, handle, NULL))) return;
+    s = c->smp;
   }
   /* Not in the middle of a pairing: the change is the outcome of our
    * re-encryption, of the peer's, or of a Security Request. */
