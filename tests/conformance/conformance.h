@@ -294,7 +294,7 @@ static inline bool hci_idle_pred(void *arg) {
   return i->ble->hci.queue_head == NULL && i->ble->hci.inflight_head == NULL;
 }
 static inline void settle(struct inst *i) {
-  REQUIRE(run_until_pred(&loop, hci_idle_pred, i, 2000));
+  REQUIRE(run_until_pred(&loop, hci_idle_pred, i, 5000));
 }
 
 /* gap_advertise(interval, MPY_ADV, connectable=...) and wait for it. */

@@ -19,6 +19,7 @@
  * one-sided cut happens with no link up, the "stops answering" case ends
  * its link from the peer's side first, and a peer that survives a vanished
  * one is tested on the in-memory pair (tests/unit/test_fault_peer.c). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,23 @@
 #include "uvble/gatts.h"
 
 static uv_loop_t loop;
+
+/* A watchdog: a case that hangs says where (the last step marked) and
+ * aborts, instead of waiting for ctest's timeout. */
+static const char *volatile step = "start";
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char msg[] = "test_fault_btvirt: stuck at step: ";
+  (void)!write(2, msg, sizeof msg - 1);
+  (void)!write(2, step, strlen(step));
+  (void)!write(2, "\n", 1);
+  abort();
+}
+static void watchdog(unsigned secs) {
+  signal(SIGALRM, on_alarm);
+  alarm(secs);
+}
+#define STEP(s) (step = (s))
 
 /* ---- the proxy -------------------------------------------------------------- */
 struct link {
@@ -138,6 +156,7 @@ static void proxy_start(void) {
 }
 
 static void proxy_stop(void) {
+  STEP("proxy stop");
   while (links) {
     struct link *l = links;
     link_cut(l);
@@ -207,6 +226,7 @@ static void on_fatal(uvble_t *b, int status) {
 static bool up_pred(void *arg) { return ((struct host *)arg)->up; }
 
 static void host_up(struct host *h, bool via_proxy) {
+  STEP(via_proxy ? "host up via the proxy" : "host up");
   memset(h, 0, sizeof *h);
   char spec[160], err[256] = "";
   if (via_proxy)
@@ -233,6 +253,7 @@ static void on_closed(uvble_t *b) {
 static bool closed_pred(void *arg) { return closed == *(int *)arg; }
 
 static void hosts_down(struct host **hs, int n) {
+  STEP("hosts down");
   closed = 0;
   for (int i = 0; i < n; i++) uvble_close(hs[i]->ble, on_closed);
   CHECK(run_until_pred(&loop, closed_pred, &n, 5000));
@@ -266,6 +287,7 @@ static uint16_t ind_handle;
 
 /* p serves an indicated characteristic and advertises; c connects. */
 static void connect_pair(struct host *c, struct host *p) {
+  STEP("connect");
   uvble_gatts_characteristic_t chr = {.uuid = uvble_uuid16(0xFE02),
                                       .flags = UVBLE_FLAG_READ | UVBLE_FLAG_INDICATE};
   uvble_gatts_service_t svc = {
@@ -288,6 +310,8 @@ static void failed_cleanly(struct host *h, int cause) {
 }
 
 TEST(transport_cut_under_a_busy_host) {
+  watchdog(120);
+  STEP("cut: start");
   uv_loop_init(&loop);
   proxy_start();
   struct host c;
@@ -299,6 +323,7 @@ TEST(transport_cut_under_a_busy_host) {
   uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC, {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
   REQUIRE_EQ(uvble_gap_connect(c.ble, &nobody, 5000, 0, 0), 0); /* stops the scan */
   REQUIRE(links != NULL);
+  STEP("cut: link cut");
   link_cut(links);
   run_for(&loop, 100);
   failed_cleanly(&c, UVBLE_ETRANSPORT);
@@ -309,10 +334,14 @@ TEST(transport_cut_under_a_busy_host) {
   struct host *all[] = {&c};
   hosts_down(all, 1);
   proxy_stop();
+  STEP("teardown");
   loop_teardown(&loop);
+  alarm(0);
 }
 
 TEST(every_controller_vanishes_at_once) {
+  watchdog(120);
+  STEP("vanish: start");
   uv_loop_init(&loop);
   proxy_start();
   struct host c, p;
@@ -322,6 +351,7 @@ TEST(every_controller_vanishes_at_once) {
   REQUIRE_EQ(uvble_gattc_read(c.ble, c.conn, 3), 0);
   REQUIRE_EQ(uvble_gatts_indicate(p.ble, p.conn, ind_handle, NULL, 0), 0);
   REQUIRE_EQ(links_open, 2);
+  STEP("vanish: links cut");
   for (struct link *l = links; l; l = l->next) link_cut(l);
   REQUIRE(wait_ev(&c, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 3000));
   REQUIRE(wait_ev(&p, UVBLE_IRQ_CENTRAL_DISCONNECT, 1, 3000));
@@ -334,10 +364,14 @@ TEST(every_controller_vanishes_at_once) {
   struct host *all[] = {&c, &p};
   hosts_down(all, 2);
   proxy_stop();
+  STEP("teardown");
   loop_teardown(&loop);
+  alarm(0);
 }
 
 TEST(controller_stops_answering) {
+  watchdog(120);
+  STEP("silent: start");
   uv_loop_init(&loop);
   proxy_start();
   struct host c, p;
@@ -350,6 +384,7 @@ TEST(controller_stops_answering) {
   REQUIRE_EQ(count(&c, UVBLE_IRQ_GATTC_READ_DONE), 1); /* served normally */
   /* The controller goes silent (its bytes stop reaching the host), with a
    * read pending and then a command. */
+  STEP("silent: frozen");
   links->frozen = true;
   REQUIRE_EQ(uvble_gattc_read(c.ble, c.conn, 3), 0);
   REQUIRE_EQ(uvble_gap_scan(c.ble, 0, 0, 0, false), 0);
@@ -373,7 +408,9 @@ TEST(controller_stops_answering) {
   struct host *all[] = {&c, &p};
   hosts_down(all, 2);
   proxy_stop();
+  STEP("teardown");
   loop_teardown(&loop);
+  alarm(0);
 }
 
 TEST_MAIN()
