@@ -78,4 +78,9 @@ void peer_l2cap_close(struct peer *p);
 /* One line of usage per L2CAP step. */
 extern const char peer_l2cap_usage[];
 
+/* Security steps (peer_smp.c), as the L2CAP ones. */
+int peer_smp_step(struct peer *p, const struct peer_step *s);
+void peer_smp_irq(struct peer *p, int event, const uvble_irq_data_t *d);
+extern const char peer_smp_usage[];
+
 #endif

@@ -9,7 +9,11 @@
  *                       advertising data or scan response), then stop
  *   connect=ADDR        connect as central; done at PERIPHERAL_CONNECT
  *   advertise=NAME      advertise connectably with NAME (done at once)
- *   wait-central=ADDR   wait until ADDR connects to us (CENTRAL_CONNECT)
+ *   wait-central=ADDR[,MS]  wait until ADDR connects to us (CENTRAL_CONNECT);
+ *                       with MS, restart advertising every MS ms meanwhile
+ *                       (btvirt reports an advertiser to a scanner once,
+ *                       when either starts, and the kernel can miss that
+ *                       one report while its own scan is still starting)
  *   disconnect          end the connection; done at its DISCONNECT event
  *   wait-disconnect     wait until the peer ends the connection
  *   spawn=CMD ARG...    start a command (words split at spaces), output to
@@ -20,7 +24,7 @@
  *   wait-file=PATH[,TEXT]  wait until PATH exists (and holds TEXT): the
  *                       scenario's signal that the kernel side got there
  *   timeout=SECONDS     the time limit of each later step (default 30)
- * plus the L2CAP steps of peer_l2cap.c.
+ * plus the L2CAP steps of peer_l2cap.c and the security ones of peer_smp.c.
  */
 #include <ctype.h>
 #include <signal.h>
@@ -194,6 +198,17 @@ static int step_advertise(struct peer *p, const struct peer_step *s) {
   return r;
 }
 
+static void on_readvertise(uv_timer_t *t) {
+  struct peer *p = t->data;
+  if (!p->step_active || strcmp(p->steps[p->cur].name, "wait-central") != 0 || p->connected) {
+    uv_timer_stop(t);
+    return;
+  }
+  /* NULL payloads: the same advertising again, restarted. */
+  int r = uvble_gap_advertise(p->ble, 100000, NULL, 0, NULL, 0, true);
+  if (r < 0) peer_fail(p, "re-advertise: %s", uvble_strerror(r));
+}
+
 static int step_gap(struct peer *p, const struct peer_step *s) {
   const char *n = s->name;
   if (strcmp(n, "scan") == 0 || strcmp(n, "connect") == 0 || strcmp(n, "wait-central") == 0) {
@@ -207,7 +222,13 @@ static int step_gap(struct peer *p, const struct peer_step *s) {
   if (strcmp(n, "connect") == 0) return uvble_gap_connect(p->ble, &p->want, 10000, 0, 0);
   if (strcmp(n, "wait-central") == 0) {
     /* The central may have been quicker than the steps before this one. */
-    if (p->connected && same_addr(&p->peer_addr, &p->want)) peer_step_done(p);
+    if (p->connected && same_addr(&p->peer_addr, &p->want)) {
+      peer_step_done(p);
+      return 0;
+    }
+    long ms = s->nargs > 1 ? peer_parse_num(s->arg[1]) : 0;
+    if (ms < 0) return UVBLE_EINVAL;
+    if (ms > 0) uv_timer_start(&p->poll_timer, on_readvertise, (uint64_t)ms, (uint64_t)ms);
     return 0;
   }
   if (strcmp(n, "wait-disconnect") == 0) {
@@ -288,6 +309,7 @@ static void run_step(struct peer *p) {
   int r = step_gap(p, s);
   if (r == 1) r = step_misc(p, s);
   if (r == 1) r = peer_l2cap_step(p, s) ? 0 : 1;
+  if (r == 1) r = peer_smp_step(p, s) ? 0 : 1;
   if (r == 1)
     peer_fail(p, "unknown step");
   else if (r < 0)
@@ -358,6 +380,10 @@ static void print_event(int event, const uvble_irq_data_t *d) {
     case UVBLE_IRQ_L2CAP_DISCONNECT:
     case UVBLE_IRQ_L2CAP_RECV: /* ... and these would be thousands of lines */
     case UVBLE_IRQ_L2CAP_SEND_READY:
+    case UVBLE_IRQ_PASSKEY_ACTION: /* peer_smp.c prints these */
+    case UVBLE_IRQ_ENCRYPTION_UPDATE:
+    case UVBLE_IRQ_GET_SECRET: /* the bond store's traffic */
+    case UVBLE_IRQ_SET_SECRET:
       break;
     default:
       printf("irq %s\n", uvble_irq_name(event));
@@ -389,6 +415,7 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d, void *arg)
       on_disconnect(p, &d->connect);
       break;
   }
+  peer_smp_irq(p, event, d);
   fflush(stdout);
   return peer_l2cap_irq(p, event, d);
 }
@@ -438,8 +465,8 @@ static void free_steps(struct peer *p) {
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "-h") == 0) {
-    fprintf(stderr, "usage: vm_peer TRANSPORT STEP... (see tests/vm/vm_peer.c)\n%s",
-            peer_l2cap_usage);
+    fprintf(stderr, "usage: vm_peer TRANSPORT STEP... (see tests/vm/vm_peer.c)\n%s%s",
+            peer_l2cap_usage, peer_smp_usage);
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
