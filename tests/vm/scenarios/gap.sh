@@ -56,7 +56,7 @@ gap_round() {
   # It is removed before uvble disconnects, or the kernel would connect
   # again.
   run $r-peripheral $PEER advertise=uvble-vm \
-    "spawn=btmgmt -i hci0 add-device -a 2 -t 1 $u" reap wait-central=$k \
+    "spawn=btmgmt -i hci0 add-device -a 2 -t 1 $u" reap wait-central=$k,1000 \
     "spawn=btmgmt -i hci0 con" reap \
     "spawn=btmgmt -i hci0 del-device -t 1 $u" reap disconnect
   expect_rc $r-peripheral 0

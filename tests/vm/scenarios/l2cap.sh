@@ -54,9 +54,9 @@ signal_when "$LOG/peripheral.err" "$QUARTER bytes in" /tmp/kernel-got-2
 # idle link by itself; uvble advertises again for the second.
 run peripheral $PEER timeout=200 l2cap-listen=128 advertise=uvble-vm \
   "spawn=l2test -y -B /tmp/k2u-2.bin -b $QUARTER -P 128 $LE $u" \
-  wait-central=$k l2cap-accept recv=$QUARTER l2cap-close reap wait-disconnect \
+  wait-central=$k,1000 l2cap-accept recv=$QUARTER l2cap-close reap wait-disconnect \
   advertise=uvble-vm "spawn=l2test -u -b $QUARTER -P 128 $LE $u" \
-  wait-central=$k l2cap-accept send=$QUARTER wait-file=/tmp/kernel-got-2 l2cap-close reap disconnect
+  wait-central=$k,1000 l2cap-accept send=$QUARTER wait-file=/tmp/kernel-got-2 l2cap-close reap disconnect
 expect_rc peripheral 0
 expect_out_re peripheral "^irq L2CAP_ACCEPT handle=[0-9]+ cid=[0-9]+ psm=128 peer_mtu=672\$"
 expect_out peripheral "sha256 $sum2"
