@@ -256,6 +256,57 @@ TEST(pairing_updates_both_connections) {
   down();
 }
 
+static bool both_done(void *arg) {
+  uvble_future_t **f = arg;
+  return uvble_future_done(f[0]) && uvble_future_done(f[1]);
+}
+
+/* Pairs with passkey entry: B displays, A's user types B's number plus
+ * offset. Returns the pair future's status. */
+static void passkey_pair(uint32_t offset, uvble_future_t *f) {
+  REQUIRE_EQ(uvble_config_set_int(ble_b, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_ONLY),
+             0);
+  REQUIRE_EQ(uvble_config_set_int(ble_b, UVBLE_CONFIG_MITM, 1), 0);
+  uvble_future_t pa = {0}, pb = {0};
+  REQUIRE_EQ(uvble_connection_passkey_action(&pb, CB, 5000), 0);
+  REQUIRE_EQ(uvble_connection_passkey_action(&pa, CA, 5000), 0);
+  uvble_pair_params_t pp;
+  uvble_pair_params_default(&pp);
+  pp.mitm = true;
+  pp.io = UVBLE_IO_KEYBOARD_ONLY;
+  REQUIRE_EQ(uvble_connection_pair(f, CA, &pp, 5000), 0);
+  uvble_future_t *both[2] = {&pa, &pb};
+  REQUIRE(run_until_pred(&loop, both_done, both, 5000));
+  CHECK_EQ(pb.status, 0);
+  CHECK_EQ(pa.status, 0);
+  CHECK_EQ(pb.result.passkey.action, 3);
+  CHECK_EQ(pa.result.passkey.action, 2);
+  uint32_t typed = (pb.result.passkey.passkey + offset) % 1000000;
+  CHECK_EQ(uvble_connection_passkey(CA, pa.result.passkey.action, typed), 0);
+  REQUIRE(run_until_pred(&loop, done, f, 5000));
+}
+
+TEST(passkey_entry_through_passkey_action_futures) {
+  up();
+  uvble_future_t f = {0};
+  passkey_pair(0, &f);
+  CHECK_EQ(f.status, 0);
+  CHECK(uvble_connection_authenticated(CA));
+  CHECK(uvble_connection_encrypted(CB));
+  down();
+}
+
+TEST(a_wrong_passkey_fails_with_esmp_and_the_reason) {
+  up();
+  uvble_future_t f = {0};
+  passkey_pair(1, &f);
+  CHECK_EQ(f.status, UVBLE_ESMP);
+  /* Confirm Value Failed (legacy or SC passkey). */
+  CHECK_EQ(f.proto_status, 0x04);
+  CHECK(!uvble_connection_encrypted(CA));
+  down();
+}
+
 /* ---- server objects ------------------------------------------------------------- */
 TEST(the_capture_queue_is_bounded_and_counts_what_it_drops) {
   uvble_async_config_t cfg;
