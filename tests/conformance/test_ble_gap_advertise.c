@@ -6,11 +6,12 @@
  *
  * Timing: the original gives each phase 3 s and scans for 6 s because a
  * radio may miss packets. btvirt delivers one report when advertising
- * starts (the scanner must already be scanning), so the phases here are
- * 300 ms and the scan 600 ms: the same sequence, ten times faster. */
+ * starts (the scanner must already be scanning), so here each phase lasts
+ * until the scanner has heard it (at most ADV_TIME_MS) and the scan's
+ * duration covers both phases: the same sequence, without idle waits. */
 #include "conformance.h"
 
-#define ADV_TIME_MS 300
+#define ADV_TIME_MS 1500
 
 static const char *const EXP0[] = {
     "gap_advertise(100_000, connectable=False)",
@@ -57,6 +58,15 @@ static void irq1(struct inst *i, int ev, const uvble_irq_data_t *d) {
 
 static bool finished_pred(void *arg) { return ((struct scan_state *)arg)->finished; }
 
+struct type_wait {
+  struct scan_state *s;
+  int type;
+};
+static bool seen_type_pred(void *arg) {
+  struct type_wait *w = arg;
+  return w->s->types[w->type];
+}
+
 TEST(ble_gap_advertise) {
   uv_loop_init(&loop);
   struct scan_state s;
@@ -73,10 +83,12 @@ TEST(ble_gap_advertise) {
 
   out(&i0, "gap_advertise(100_000, connectable=False)");
   advertise(&i0, 100000, false);
-  run_for(&loop, ADV_TIME_MS);
+  struct type_wait w = {&s, 2};
+  run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
   out(&i0, "gap_advertise(20_000, connectable=True)");
   advertise(&i0, 20000, true);
-  run_for(&loop, ADV_TIME_MS);
+  w.type = 0;
+  run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
   out(&i0, "gap_advertise(None)");
   REQUIRE_EQ(uvble_gap_advertise(i0.ble, -1, NULL, 0, NULL, 0, false), 0);
   settle(&i0);

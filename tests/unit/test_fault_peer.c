@@ -103,6 +103,27 @@ static void once_before_drop(const struct side *s, int type, int st, int line) {
               uvble_irq_name(disc));
 }
 
+struct waitc {
+  const struct side *s;
+  int type, n;
+};
+static bool waitc_pred(void *arg) {
+  const struct waitc *w = arg;
+  return count(w->s, w->type) >= w->n;
+}
+/* Runs the loop until s has seen n events of type (bounded: 10 s, for a
+ * loaded machine under ASan). */
+static bool wait_count(const struct side *s, int type, int n) {
+  struct waitc w = {s, type, n};
+  return run_until_pred(&loop, waitc_pred, &w, 10000);
+}
+
+/* Both sides have seen the link drop (the n-th time). */
+static void wait_drop(int n) {
+  REQUIRE(wait_count(&A, UVBLE_IRQ_PERIPHERAL_DISCONNECT, n));
+  REQUIRE(wait_count(&B, UVBLE_IRQ_CENTRAL_DISCONNECT, n));
+}
+
 static uint16_t long_h, ind_h;
 #define PSM 0x0080
 
@@ -130,8 +151,8 @@ static void setup(void) {
   REQUIRE_EQ(uvble_gatts_write(B.ble, long_h, v, sizeof v, false), 0);
   REQUIRE_EQ(uvble_l2cap_listen(B.ble, PSM, 512), 0);
   REQUIRE(memctl_connect(mc) >= 0);
-  run_for(&loop, 20);
-  REQUIRE(A.conn && B.conn);
+  REQUIRE(wait_count(&A, UVBLE_IRQ_PERIPHERAL_CONNECT, 1));
+  REQUIRE(wait_count(&B, UVBLE_IRQ_CENTRAL_CONNECT, 1));
 }
 
 static void teardown(void) {
@@ -146,11 +167,11 @@ static void teardown(void) {
  * value from B. */
 static void both_still_work(void) {
   int n = count(&A, UVBLE_IRQ_GATTC_READ_DONE);
+  int c = count(&A, UVBLE_IRQ_PERIPHERAL_CONNECT);
   REQUIRE(memctl_connect(mc) >= 0);
-  run_for(&loop, 20);
+  REQUIRE(wait_count(&A, UVBLE_IRQ_PERIPHERAL_CONNECT, c + 1));
   REQUIRE_EQ(uvble_gattc_read(A.ble, A.conn, ind_h), 0);
-  run_for(&loop, 50);
-  REQUIRE_EQ(count(&A, UVBLE_IRQ_GATTC_READ_DONE), n + 1);
+  REQUIRE(wait_count(&A, UVBLE_IRQ_GATTC_READ_DONE, n + 1));
   CHECK_EQ(A.ev[index_of(&A, UVBLE_IRQ_GATTC_READ_DONE, A.nev - 2 > 0 ? A.nev - 2 : 0)].status, 0);
 }
 
@@ -170,7 +191,8 @@ TEST(link_drops_with_every_kind_of_operation_pending) {
   REQUIRE_EQ(uvble_gatts_indicate(B.ble, B.conn, ind_h, NULL, 0), 0);
   /* The peer vanishes before any of it completes. */
   memctl_disconnect(mc, A.conn, 0x08);
-  run_for(&loop, 50);
+  wait_drop(1);
+  run_for(&loop, 10);
 
   REQUIRE_EQ(count(&A, UVBLE_IRQ_PERIPHERAL_DISCONNECT), 1);
   REQUIRE_EQ(count(&B, UVBLE_IRQ_CENTRAL_DISCONNECT), 1);
@@ -196,7 +218,7 @@ TEST(link_drops_in_the_middle_of_discovery) {
   A.drop_on = UVBLE_IRQ_GATTC_SERVICE_RESULT;
   A.drop_nth = 1;
   REQUIRE_EQ(uvble_gattc_discover_services(A.ble, A.conn, NULL), 0);
-  run_for(&loop, 50);
+  wait_drop(1);
   ONCE_BEFORE_DROP(&A, UVBLE_IRQ_GATTC_SERVICE_DONE, UVBLE_EDISCONNECTED);
   both_still_work();
   teardown();
@@ -208,7 +230,7 @@ TEST(link_drops_in_the_middle_of_a_long_read_and_a_long_write) {
   B.drop_on = UVBLE_IRQ_GATTS_READ_REQUEST;
   B.drop_nth = 3;
   REQUIRE_EQ(uvble_gattc_read(A.ble, A.conn, long_h), 0);
-  run_for(&loop, 50);
+  wait_drop(1);
   ONCE_BEFORE_DROP(&A, UVBLE_IRQ_GATTC_READ_DONE, UVBLE_EDISCONNECTED);
   CHECK_EQ(count(&A, UVBLE_IRQ_GATTC_READ_RESULT), 0);
   CHECK_EQ(count(&B, UVBLE_IRQ_GATTS_READ_REQUEST), 3);
@@ -217,7 +239,7 @@ TEST(link_drops_in_the_middle_of_a_long_read_and_a_long_write) {
    * first Prepare Write is on its way, then drop. B has queued a part and
    * never executes it: no GATTS_WRITE. */
   REQUIRE(memctl_connect(mc) >= 0);
-  run_for(&loop, 20);
+  REQUIRE(wait_count(&A, UVBLE_IRQ_PERIPHERAL_CONNECT, 2));
   uint8_t big[300];
   memset(big, 0xA5, sizeof big);
   int before = A.nev;
@@ -225,7 +247,7 @@ TEST(link_drops_in_the_middle_of_a_long_read_and_a_long_write) {
   uv_run(&loop, UV_RUN_NOWAIT);
   uv_run(&loop, UV_RUN_NOWAIT);
   memctl_disconnect(mc, A.conn, 0x08);
-  run_for(&loop, 50);
+  wait_drop(2);
   int i = index_of(&A, UVBLE_IRQ_GATTC_WRITE_DONE, before);
   REQUIRE(i >= 0);
   CHECK_EQ(A.ev[i].status, UVBLE_EDISCONNECTED);
@@ -285,13 +307,15 @@ TEST(link_drops_in_the_middle_of_an_l2cap_transfer) {
   uvble_irq(A.ble, xfer_irq, &A);
   uvble_irq(B.ble, xfer_irq, &B);
   REQUIRE(uvble_l2cap_connect(A.ble, A.conn, PSM, 512) > 0);
-  run_for(&loop, 20);
+  REQUIRE(wait_count(&A, UVBLE_IRQ_L2CAP_CONNECT, 1));
+  REQUIRE(wait_count(&B, UVBLE_IRQ_L2CAP_CONNECT, 1));
   REQUIRE(X.a_cid && X.b_cid);
   /* A second request still pending when the link drops. */
   int pending_cid = uvble_l2cap_connect(A.ble, A.conn, PSM + 1, 100);
   REQUIRE(pending_cid > 0);
   pump_send();
-  run_for(&loop, 500);
+  wait_drop(1);
+  run_for(&loop, 10);
   CHECK(X.received >= 20000);
   CHECK(X.sent > X.received); /* data was still queued */
   REQUIRE_EQ(count(&A, UVBLE_IRQ_PERIPHERAL_DISCONNECT), 1);
@@ -320,6 +344,11 @@ TEST(link_drops_in_the_middle_of_an_l2cap_transfer) {
   teardown();
 }
 
+static bool asked_pred(void *arg) {
+  (void)arg;
+  return count(&A, UVBLE_IRQ_PASSKEY_ACTION) > 0 && count(&B, UVBLE_IRQ_PASSKEY_ACTION) > 0;
+}
+
 TEST(link_drops_while_the_peer_is_asked_to_confirm_a_passkey) {
   setup();
   /* Numeric comparison: both sides display and wait for their user. */
@@ -329,10 +358,11 @@ TEST(link_drops_while_the_peer_is_asked_to_confirm_a_passkey) {
     REQUIRE_EQ(uvble_config_set_int(b, UVBLE_CONFIG_MITM, 1), 0);
   }
   REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
-  run_for(&loop, 50);
+  /* Key generation under ASan on a busy machine can take a while. */
+  REQUIRE(run_until_pred(&loop, asked_pred, NULL, 10000));
   REQUIRE_EQ(count(&A, UVBLE_IRQ_PASSKEY_ACTION), 1);
   memctl_disconnect(mc, A.conn, 0x13);
-  run_for(&loop, 20);
+  wait_drop(1);
   ONCE_BEFORE_DROP(&A, UVBLE_IRQ_ENCRYPTION_UPDATE, UVBLE_EDISCONNECTED);
   ONCE_BEFORE_DROP(&B, UVBLE_IRQ_ENCRYPTION_UPDATE, UVBLE_EDISCONNECTED);
   /* The late answer is refused: nothing waits for it any more. */
