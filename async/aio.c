@@ -303,6 +303,10 @@ int uvble_async_stop(uvble_future_t *f, uvble_async_t *a, uint32_t timeout_ms) {
 static void close_done(uvble_async_t *a) {
   if (--a->close_pending > 0) return;
   reg_remove(a);
+  /* Connections go last: uvble_async_close may have been called from a
+   * future's callback, and the scheduler drops the reference that future
+   * held once the callback returns. */
+  aio_conn_free_all(a);
   if (a->close_cb) a->close_cb(a, a->close_arg);
   free(a);
 }
@@ -355,9 +359,9 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   aio_sched_drain(a->sched);
   /* A shared scheduler outlives the context: nothing of it may stay. */
   uvble_future_abandon(&a->defer_f);
-  /* 2. Free the objects; 3. close the scheduler and the stack. */
-  aio_server_free_all(a); /* drops its connection references first */
-  aio_conn_free_all(a);
+  /* 2. Free the objects (connections when the close completes);
+   * 3. close the scheduler and the stack. */
+  aio_server_free_all(a); /* drops its connection references */
   while (a->scans) uvble_scan_free(a->scans);
   a->close_pending = 1;
   if (a->own_sched) {

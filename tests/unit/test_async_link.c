@@ -514,4 +514,37 @@ TEST(closing_the_server_completes_its_pending_operations) {
   loop_teardown(&loop);
 }
 
+/* A callback may close the context: the connection reference its future
+ * holds is dropped after the callback returns, safely. */
+static bool closed_in_cb;
+static uvble_connection_t *writer;
+static void close_from_cb(uvble_future_t *f) {
+  CHECK_EQ(f->status, 0);
+  CHECK(f->result.conn == writer);
+  CHECK(uvble_connection_is_connected(f->result.conn));
+  uvble_async_close(B, on_closed, NULL);
+  closed_in_cb = true;
+}
+
+TEST(a_written_callback_may_close_the_context) {
+  up();
+  uvble_future_t w = {.cb = close_from_cb}, wr = {0};
+  REQUIRE_EQ(uvble_characteristic_written(&w, cap, NULL, 0, 1000), 0);
+  writer = CB;
+  uvble_connection_release(CB); /* the link's reference keeps it */
+  CB = NULL;
+  closed_in_cb = false;
+  nclosed = 0;
+  REQUIRE_EQ(uvble_client_characteristic_write(&wr, ccap, "x", 1, 1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &w, 1000));
+  CHECK(closed_in_cb);
+  uvble_connection_release(CA);
+  CA = NULL;
+  uvble_async_close(A, on_closed, NULL);
+  REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
+  memctl_free(mc);
+  run_for(&loop, 5);
+  loop_teardown(&loop);
+}
+
 TEST_MAIN()
