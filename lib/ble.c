@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "uvble/gap.h"
 
 static void finish_close(uvble_t *ble);
 
@@ -433,6 +434,12 @@ int uvble_config_get_mac(const uvble_t *ble, uvble_addr_t *out) {
   if (ble->cfg.addr_mode == UVBLE_ADDR_MODE_RANDOM) {
     *out = ble->cfg.static_addr;
     return 0;
+  }
+  if (ble->cfg.addr_mode == UVBLE_ADDR_MODE_RPA ||
+      ble->cfg.addr_mode == UVBLE_ADDR_MODE_NRPA) {
+    /* The private address in use now; GAP makes one on first use (a cache,
+     * hence the cast: reading the config does not change what it says). */
+    return uvble_gap_own_addr((uvble_t *)ble, out);
   }
   if (!ble->info_valid) return UVBLE_ENOTACTIVE;
   *out = ble->info.public_addr;

@@ -135,7 +135,7 @@ static bool has_cmd(const uvble_t *ble, int octet, int bit) {
 static void next_step(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   uvble_controller_info_t *info = &ble->info;
-  uint8_t p[8];
+  uint8_t p[8] = {0};
   uint16_t op = 0;
   size_t len = 0;
   for (;;) {

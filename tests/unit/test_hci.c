@@ -438,6 +438,19 @@ TEST(config_values_are_validated_and_read_back) {
   CHECK_EQ(uvble_config_set_mac(ble, &bad), UVBLE_EINVAL);
   uvble_addr_t ones = {UVBLE_ADDR_RANDOM, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
   CHECK_EQ(uvble_config_set_mac(ble, &ones), UVBLE_EINVAL);
+  /* RPA mode: mac is the private address in use (top bits 01), stable
+   * until rotation. */
+  CHECK_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RPA), 0);
+  uvble_addr_t r1, r2;
+  CHECK_EQ(uvble_config_get_mac(ble, &r1), 0);
+  CHECK_EQ(r1.type, UVBLE_ADDR_RANDOM);
+  CHECK_EQ(r1.val[0] & 0xc0, 0x40);
+  CHECK_EQ(uvble_config_get_mac(ble, &r2), 0);
+  CHECK_MEM(r1.val, r2.val, 6);
+  CHECK_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_NRPA), 0);
+  CHECK_EQ(uvble_config_get_mac(ble, &r1), 0);
+  CHECK_EQ(r1.val[0] & 0xc0, 0x00);
+  CHECK_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM), 0);
   uvble_addr_t good = {UVBLE_ADDR_RANDOM, {0xc1, 2, 3, 4, 5, 6}};
   CHECK_EQ(uvble_config_set_mac(ble, &good), 0);
   CHECK_EQ(uvble_config_get_mac(ble, &a), 0);
