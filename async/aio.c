@@ -112,7 +112,7 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
   uvble_async_t *a = arg;
   int ret = 0;
   bool decided = false;
-  if (a->closing) goto chain;
+  if (a->closing) return 0;
   switch (event) {
     case UVBLE_IRQ_CENTRAL_CONNECT:
     case UVBLE_IRQ_PERIPHERAL_CONNECT:
@@ -159,8 +159,11 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
         aio_client_on_event(a, event, d);
       break;
   }
-chain:;
-  int app = a->app_irq ? a->app_irq(ble, event, d, a->app_irq_arg) : 0;
+  /* A hook of ours (on_read) may have closed the context: then the event
+   * is over for the application too. */
+  int app = a->app_irq && !a->closing
+                ? a->app_irq(ble, event, d, a->app_irq_arg)
+                : 0;
   if (!decided) ret = app;
   /* The link's reference goes last, so that the chained handler could
    * still look the connection up. */
