@@ -10,8 +10,8 @@
  * 500 ms after each written(). Without capture the server sees central0,
  * then (at 500 ms, central1 and central2 having arrived) one written() for
  * both, reading central2. aioble's .exp prints central1 there: its radio
- * link is slower than btvirt's, so that line depends on the transport; the
- * point — writes coalesce — is the same. */
+ * link is slower than btvirt's, so that line depends on timing; the point
+ * — writes coalesce — is what the test checks. */
 #include <unistd.h>
 
 #include "test_aioble_common.h"
@@ -115,11 +115,16 @@ static int capture_central_fn(uvble_task_t *t) {
   UVBLE_CO_END(t);
 }
 
-static const char CAPTURE_EXP0[] =
+/* The second plain written() reads whatever arrived by then: central2 on
+ * an idle machine, central1 (aioble's .exp) or central3 when the client
+ * runs late or early; never central0 again, never central4. */
+static const char CAPTURE_EXP0_HEAD[] =
     "advertise\n"
     "connected\n"
     "written b'central0'\n"
-    "written b'central2'\n"
+    "written b'central";
+static const char CAPTURE_EXP0_TAIL[] =
+    "'\n"
     "written b'central0' True\n"
     "written b'central1' True\n"
     "written b'central2' True\n"
@@ -165,7 +170,10 @@ TEST(ble_write_capture) {
   REQUIRE_EQ(uvble_task_spawn(i1.s, &c.task, capture_central_fn, NULL), 0);
   uvble_task_t *tasks[] = {&p.task, &c.task, NULL};
   CHECK(run_tasks(tasks, 30000));
-  CHECK_STR(i0.log, CAPTURE_EXP0);
+  size_t nh = strlen(CAPTURE_EXP0_HEAD);
+  CHECK(strncmp(i0.log, CAPTURE_EXP0_HEAD, nh) == 0);
+  CHECK(i0.log[nh] >= '1' && i0.log[nh] <= '3');
+  CHECK_STR(i0.log + nh + 1, CAPTURE_EXP0_TAIL);
   CHECK_STR(i1.log, CAPTURE_EXP1);
   uvble_async_stats_t st;
   uvble_async_get_stats(i0.a, &st);

@@ -41,6 +41,22 @@ static void a_down(void) {
   loop_teardown(&loop);
 }
 
+struct cmd_wait {
+  uint16_t op;
+  int n;
+};
+static bool cmd_seen(void *arg) {
+  struct cmd_wait *w = arg;
+  return cmd_count(sc, w->op) >= w->n;
+}
+/* Runs the loop until the host sent opcode n times (under load a fixed
+ * run_for may be too short); returns the count. */
+static int wait_cmds(uint16_t op, int n) {
+  struct cmd_wait w = {op, n};
+  run_until_pred(&loop, cmd_seen, &w, 1000);
+  return cmd_count(sc, op);
+}
+
 /* ---- scanning --------------------------------------------------------------------- */
 /* One legacy LE Advertising Report. addr in display order. */
 static void report(uint8_t type, const uint8_t addr[6], const void *data,
@@ -79,7 +95,7 @@ TEST(scan_results_merge_per_device_and_come_once_per_change) {
   uvble_scan_t *s;
   uvble_scan_params_t sp = {.active = true};
   REQUIRE_EQ(uvble_scan_start(A, &sp, &s), 0);
-  run_for(&loop, 10);
+  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_SCAN_ENABLE, 1), 1);
   CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0)->params[0], 1);
   report(0, D1, AD_NAME, sizeof AD_NAME, -40); /* ADV_IND */
   report(4, D1, RSP_SVC, sizeof RSP_SVC, -40); /* its scan response */
@@ -150,10 +166,9 @@ TEST(a_new_scan_ends_the_running_one) {
   REQUIRE(run_until_pred(&loop, done, &f, 500));
   CHECK_EQ(f.status, UVBLE_EOF);
   CHECK(!uvble_scan_running(s1));
-  run_for(&loop, 20);
-  CHECK(uvble_scan_running(s2));
   /* The controller scans for s2: two enables, one disable between. */
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_SCAN_ENABLE), 3);
+  CHECK_EQ(wait_cmds(GAP_OP_LE_SET_SCAN_ENABLE, 3), 3);
+  CHECK(uvble_scan_running(s2));
   CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 2)->params[0], 1);
   report(0, D1, AD_NAME, sizeof AD_NAME, -40);
   CHECK(next_now(s2, 0) != NULL);
@@ -232,8 +247,7 @@ TEST(connects_queue_behind_the_controllers_one_attempt) {
   CHECK_EQ(uvble_connection_handle(f1.result.conn), 0x40);
   CHECK_MEM(uvble_connection_device(f1.result.conn)->addr.val, PEER1, 6);
   /* Now the second attempt goes out. */
-  run_for(&loop, 10);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 2);
+  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
   const struct sc_cmd_rec *c = cmd_n(sc, GAP_OP_LE_CREATE_CONN, 1);
   CHECK_EQ(c->params[6], PEER2[5]); /* peer address, HCI order */
   conn_complete(0, 0x41, PEER2);
@@ -261,10 +275,9 @@ TEST(a_timed_out_connect_is_cancelled_in_the_controller) {
   REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 2000), 0);
   REQUIRE(run_until_pred(&loop, done, &f1, 500));
   CHECK_EQ(f1.status, UVBLE_ETIMEDOUT);
-  run_for(&loop, 10);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN_CANCEL), 1);
+  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN_CANCEL, 1), 1);
   /* The next attempt started once the controller confirmed. */
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 2);
+  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
   conn_complete(0, 0x41, PEER2);
   REQUIRE(run_until_pred(&loop, done, &f2, 500));
   CHECK_EQ(f2.status, 0);
@@ -285,8 +298,7 @@ TEST(a_link_that_comes_up_after_its_connect_ended_is_disconnected) {
   uint8_t st = 0;
   sc_send_cc(sc, GAP_OP_LE_CREATE_CONN_CANCEL, &st, 1);
   conn_complete(0, 0x40, PEER1); /* it connected anyway */
-  run_for(&loop, 10);
-  CHECK_EQ(cmd_count(sc, HCI_OP_DISCONNECT), 1);
+  CHECK_EQ(wait_cmds(HCI_OP_DISCONNECT, 1), 1);
   CHECK_EQ(cmd_n(sc, HCI_OP_DISCONNECT, 0)->params[0], 0x40);
   uvble_async_stats_t as;
   uvble_async_get_stats(A, &as);
@@ -351,13 +363,13 @@ TEST(advertise_stops_advertising_on_timeout_and_returns_the_connection) {
   uvble_advertise_params_init(&ap);
   ap.fields.name = "uvble";
   uvble_future_t f = {0}, g = {0};
-  REQUIRE_EQ(uvble_advertise(&f, A, &ap, 40), 0);
+  REQUIRE_EQ(uvble_advertise(&f, A, &ap, 200), 0);
   CHECK_EQ(uvble_advertise(&g, A, &ap, 40), UVBLE_EBUSY); /* one at a time */
-  run_for(&loop, 10);
+  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_ADV_ENABLE, 1), 1);
   CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_ENABLE, 0)->params[0], 1);
-  REQUIRE(run_until_pred(&loop, done, &f, 500));
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
   CHECK_EQ(f.status, UVBLE_ETIMEDOUT);
-  run_for(&loop, 10);
+  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_ADV_ENABLE, 2), 2);
   CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0);
   /* Again; a central connects. */
   REQUIRE_EQ(uvble_advertise(&f, A, &ap, 1000), 0);
