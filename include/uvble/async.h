@@ -804,10 +804,11 @@ int uvble_client_descriptor_write(uvble_future_t *f,
  * connect belongs to the caller: uvble_l2cap_channel_free disconnects it if
  * needed and frees it (otherwise it lives as long as the async context). */
 
-/* Listens on psm (once per context; the listener stays) and waits for a
- * peer on c to open a channel there; a channel the peer opened before this
- * call (up to config l2cap_backlog per connection) is taken at once.
- * Result: f->result.channel. */
+/* Listens on psm (once per context; the listener stays, and its MTU is
+ * the one the first accept on that PSM gave) and waits for a peer on c to
+ * open a channel there; a channel the peer opened before this call (up to
+ * config l2cap_backlog per connection) is taken at once. Result:
+ * f->result.channel. */
 int uvble_connection_l2cap_accept(uvble_future_t *f, uvble_connection_t *c,
                                   uint16_t psm, uint16_t mtu,
                                   uint32_t timeout_ms);
