@@ -68,21 +68,25 @@ uint8_t gatts_authorize_write(uvble_t *ble, struct ble_conn *c,
 static void gc_free(struct gatts_conn *gc) {
   if (!gc) return;
   free(gc->cccd);
-  free(gc->deferred);
+  free(gc->cflags);
   free(gc->prep);
   free(gc);
 }
 
-static struct gatts_conn *gc_new(uint16_t n_cccd) {
+static struct gatts_conn *gc_new(const struct gatts_state *st) {
+  uint16_t n_cccd = st->db.n_cccd;
   struct gatts_conn *gc = calloc(1, sizeof *gc);
   if (!gc) return NULL;
   gc->cccd = calloc(n_cccd ? n_cccd : 1, sizeof *gc->cccd);
-  gc->deferred = calloc(n_cccd ? n_cccd : 1, 1);
-  if (!gc->cccd || !gc->deferred) {
+  gc->cflags = calloc(n_cccd ? n_cccd : 1, 1);
+  if (!gc->cccd || !gc->cflags) {
     gc_free(gc);
     return NULL;
   }
   gc->n_cccd = n_cccd;
+  /* A new client discovers what is there now; a bonded one that comes
+   * back says what it knew when its bond is resumed (gatts_bond.c). */
+  gc->client_layout = st->layout;
   return gc;
 }
 
@@ -96,8 +100,8 @@ static void send_deferred(uvble_t *ble, struct ble_conn *c) {
   struct gatts_conn *gc = gatts_conn_of(c);
   if (!gc || gc->ind_inflight) return;
   for (uint16_t i = 0; i < gc->n_cccd; i++) {
-    if (!gc->deferred[i]) continue;
-    gc->deferred[i] = 0;
+    if (!(gc->cflags[i] & GATTS_CF_DEFERRED)) continue;
+    gc->cflags[i] &= (uint8_t)~GATTS_CF_DEFERRED;
     if (!(gc->cccd[i] & UVBLE_CCCD_INDICATE)) continue;
     const struct gatts_attr *a = gatts_attr(ble, ble->gatts->db.cccd_value[i]);
     if (!a) continue;
@@ -122,7 +126,10 @@ static void on_indication_done(uvble_t *ble, struct ble_conn *c, int err,
     d.gatt_status.status = err;
     ble_irq(ble, UVBLE_IRQ_GATTS_INDICATE_DONE, &d);
   }
-  if (err == 0 && gatts_conn_alive(ble, c, conn_handle)) send_deferred(ble, c);
+  if (err != 0 || !gatts_conn_alive(ble, c, conn_handle)) return;
+  /* The only internal indication is Service Changed. */
+  if ((v & IND_INTERNAL) && !gatts_bond_sc_confirmed(ble, c)) return;
+  send_deferred(ble, c);
 }
 
 static int send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
@@ -162,7 +169,7 @@ static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
     } else if (cfg & UVBLE_CCCD_INDICATE) {
       if (gc->ind_inflight ||
           send_indication(ble, c, a->handle, a->data, a->len, a->internal) < 0)
-        gc->deferred[idx] = 1;
+        gc->cflags[idx] |= GATTS_CF_DEFERRED;
     }
   }
 }
@@ -190,20 +197,20 @@ static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
   for (struct ble_conn *c = ble->conns.head; c && i < n; c = c->next, i++) {
     struct gatts_conn *gc = gatts_conn_of(c);
     uint16_t *cccd = mem[2 * i];
-    uint8_t *deferred = mem[2 * i + 1];
+    uint8_t *cflags = mem[2 * i + 1];
     if (!gc) {
       free(cccd);
-      free(deferred);
+      free(cflags);
       continue;
     }
     for (uint16_t k = 0; k < GATTS_FIXED_CCCDS && k < gc->n_cccd; k++) {
       cccd[k] = gc->cccd[k];
-      deferred[k] = gc->deferred[k];
+      cflags[k] = gc->cflags[k];
     }
     free(gc->cccd);
-    free(gc->deferred);
+    free(gc->cflags);
     gc->cccd = cccd;
-    gc->deferred = deferred;
+    gc->cflags = cflags;
     gc->n_cccd = n_cccd;
     free(gc->prep);
     gc->prep = NULL;
@@ -212,18 +219,35 @@ static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
   return 0;
 }
 
-/* Service Changed (Vol 3, Part G, 7.1) to clients that enabled it. */
-static void indicate_service_changed(uvble_t *ble) {
+/* Service Changed (Vol 3, Part G, 7.1), affected range: every handle
+ * after the fixed services. Bonded clients that are not connected hear it
+ * when they come back (gatts_bond.c). */
+void gatts_service_changed(uvble_t *ble, struct ble_conn *c) {
   const struct gatts_attr *sc =
       gatts_attr(ble, UVBLE_GATTS_SERVICE_CHANGED_HANDLE);
+  struct gatts_conn *gc = gatts_conn_of(c);
+  if (!sc || !gc || !(gc->cccd[GATTS_SC_CCCD_INDEX] & UVBLE_CCCD_INDICATE) ||
+      att_bearer_dead(c))
+    return;
+  if (gc->ind_inflight ||
+      send_indication(ble, c, sc->handle, sc->data, sc->len, true) < 0)
+    gc->cflags[GATTS_SC_CCCD_INDEX] |= GATTS_CF_DEFERRED;
+}
+
+/* After a registration: every connected client's subscriptions to the
+ * application's characteristics are gone (saved for a bonded one at its
+ * next request). One that enabled Service Changed is told, and knows the
+ * new layout once it confirms; the others have nobody to tell them, so
+ * what they configure from now on belongs to the new layout. */
+static void indicate_service_changed(uvble_t *ble) {
   for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
     struct gatts_conn *gc = gatts_conn_of(c);
-    if (!gc || !(gc->cccd[GATTS_SC_CCCD_INDEX] & UVBLE_CCCD_INDICATE) ||
-        att_bearer_dead(c))
-      continue;
-    if (gc->ind_inflight ||
-        send_indication(ble, c, sc->handle, sc->data, sc->len, true) < 0)
-      gc->deferred[GATTS_SC_CCCD_INDEX] = 1;
+    if (!gc) continue;
+    gc->cccd_dirty = true;
+    if (gc->cccd[GATTS_SC_CCCD_INDEX] & UVBLE_CCCD_INDICATE)
+      gatts_service_changed(ble, c);
+    else
+      gc->client_layout = ble->gatts->layout;
   }
 }
 
@@ -246,6 +270,7 @@ int uvble_gatts_register_services(uvble_t *ble,
   gatts_db_free(&st->db);
   st->db = db;
   st->generation++;
+  st->layout = gatts_db_layout(&st->db);
   indicate_service_changed(ble);
   return (int)nh;
 }
@@ -353,6 +378,7 @@ int gatts_init(uvble_t *ble) {
     free(st);
     return r;
   }
+  st->layout = gatts_db_layout(&st->db);
   ble->gatts = st;
   return 0;
 }
@@ -374,7 +400,10 @@ void gatts_close(uvble_t *ble) {
 void gatts_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct gatts_conn **slot = att_gatts_slot(c);
   if (!slot || !ble->gatts) return;
-  *slot = gc_new(ble->gatts->db.n_cccd);
+  *slot = gc_new(ble->gatts);
+  /* The secrets layer exists once every module's init ran: the first
+   * connection is the first moment to register with it. */
+  gatts_bond_hook(ble);
 }
 
 void gatts_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {

@@ -319,8 +319,12 @@ void gatts_db_remote_write(uvble_t *ble, struct ble_conn *c,
   if (a->kind == GATTS_CCCD) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc || a->cccd >= gc->n_cccd) return;
-    gc->cccd[a->cccd] = get_le16(data);
-    if (!(gc->cccd[a->cccd] & UVBLE_CCCD_INDICATE)) gc->deferred[a->cccd] = 0;
+    uint16_t v = get_le16(data);
+    if (v != gc->cccd[a->cccd]) gc->cccd_dirty = true; /* saved if bonded */
+    gc->cccd[a->cccd] = v;
+    gc->cflags[a->cccd] |= GATTS_CF_WRITTEN;
+    if (!(v & UVBLE_CCCD_INDICATE))
+      gc->cflags[a->cccd] &= (uint8_t)~GATTS_CF_DEFERRED;
     return;
   }
   if (a->kind == GATTS_DEVICE_NAME) {
@@ -339,6 +343,30 @@ void gatts_db_remote_write(uvble_t *ble, struct ble_conn *c,
   size_t n = len < a->cap ? len : a->cap; /* MicroPython truncates */
   if (n) memcpy(a->data, data, n);
   a->len = (uint16_t)n;
+}
+
+/* FNV-1a, 64 bits: a change detector, not a security measure. */
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+uint64_t gatts_db_layout(const struct gatts_db *db) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint16_t i = 0; i < db->n; i++) {
+    const struct gatts_attr *a = &db->attrs[i];
+    uint8_t hdr[4] = {(uint8_t)a->handle, (uint8_t)(a->handle >> 8), a->kind,
+                      (uint8_t)a->type.type};
+    h = fnv(h, hdr, sizeof hdr);
+    h = fnv(h, a->type.data, a->type.type / 8);
+    bool decl = a->kind == GATTS_SERVICE || a->kind == GATTS_CHR_DECL ||
+                a->kind == GATTS_CEP;
+    if (decl && a->data) h = fnv(h, a->data, a->len);
+  }
+  return h;
 }
 
 int gatts_db_set_buffer(struct gatts_attr *a, size_t len, bool append) {

@@ -57,6 +57,8 @@ struct gatts_db {
 struct gatts_state {
   struct gatts_db db;
   uint32_t generation; /* bumped by every registration */
+  uint64_t layout;     /* gatts_db_layout(db): what a client caches */
+  bool bond_hooked;    /* gatts_bond_link registered with keys */
   uint16_t appearance;
   bool name_writable;
   uvble_gatts_authorize_cb authorize;
@@ -76,13 +78,23 @@ struct gatts_prep_queue {
   uint8_t data[UVBLE_GATTS_PREPARE_MAX_BYTES];
 };
 
+/* Per-CCCD flags of a connection (gatts_conn.cflags). */
+enum {
+  GATTS_CF_DEFERRED = 0x01, /* an indication waits for the previous ack */
+  GATTS_CF_WRITTEN = 0x02,  /* the client wrote this CCCD on this link */
+};
+
 /* Per connection, hung on the ATT bearer. */
 struct gatts_conn {
   uint16_t *cccd;     /* by CCCD index */
-  uint8_t *deferred;  /* by CCCD index: an indication waits for the ack */
+  uint8_t *cflags;    /* by CCCD index: GATTS_CF_* */
   uint16_t n_cccd;
   unsigned ind_inflight; /* indications sent through the bearer, unanswered */
   struct gatts_prep_queue *prep; /* allocated on the first Prepare Write */
+  /* Persistence for a bonded client (gatts_bond.c). */
+  uint64_t client_layout; /* the database layout this client knows */
+  bool cccd_dirty;        /* the table changed since it was last saved */
+  bool bond_seen;         /* the bond hook ran on this link */
 };
 
 /* att.c: the bearer's slot for the server's per-connection state (NULL
@@ -120,6 +132,11 @@ void gatts_db_remote_write(uvble_t *ble, struct ble_conn *c,
                            struct gatts_attr *a, const uint8_t *data,
                            size_t len);
 int gatts_db_set_buffer(struct gatts_attr *a, size_t len, bool append);
+/* A 64-bit digest of what a client caches of the database: every handle
+ * and attribute type, and the declarations' values (service UUIDs,
+ * characteristic properties, value handles and UUIDs, extended
+ * properties). Equal layouts keep handles meaning the same thing. */
+uint64_t gatts_db_layout(const struct gatts_db *db);
 
 /* ---- gatts_pdu.c ---- */
 /* Permission checks for a peer's access (0 or the ATT error). */
@@ -141,5 +158,19 @@ uint8_t gatts_read_request(uvble_t *ble, struct ble_conn *c,
 uint8_t gatts_authorize_write(uvble_t *ble, struct ble_conn *c,
                               const struct gatts_attr *a, const uint8_t *data,
                               size_t len);
+/* Indicates Service Changed (Vol 3, Part G, 7.1) to c if it enabled it,
+ * or defers it behind the indication in flight. */
+void gatts_service_changed(uvble_t *ble, struct ble_conn *c);
+
+/* ---- gatts_bond.c: CCCDs of bonded clients (Vol 3, Part G, 3.3.3.3) ---- */
+/* Registers gatts_bond_link with the secrets layer (once per stack). */
+void gatts_bond_hook(uvble_t *ble);
+/* Saves c's CCCD table with its bond when it changed and the link is
+ * bonded. Returns whether c is still usable (saving may raise SET_SECRET,
+ * whose handler may close the stack). */
+bool gatts_bond_flush(uvble_t *ble, struct ble_conn *c);
+/* c confirmed a Service Changed indication: it knows the current layout.
+ * Returns whether c is still usable. */
+bool gatts_bond_sc_confirmed(uvble_t *ble, struct ble_conn *c);
 
 #endif

@@ -541,6 +541,7 @@ static void execute_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
 void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                   size_t len) {
   if (!ble->gatts || len == 0) return;
+  uint16_t conn_handle = c->handle;
   switch (pdu[0]) {
     case ATT_FIND_INFO_REQ:
       find_info(ble, c, pdu, len);
@@ -581,4 +582,7 @@ void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
         send_err(ble, c, pdu[0], 0, UVBLE_ATT_ERR_REQUEST_NOT_SUPPORTED);
       break;
   }
+  /* A bonded client's new CCCD values go to its bond once it has its
+   * answer (Vol 3, Part G, 3.3.3.3: persistent across connections). */
+  if (gatts_conn_alive(ble, c, conn_handle)) gatts_bond_flush(ble, c);
 }
