@@ -88,10 +88,9 @@ static bool restore(uvble_t *ble, struct gatts_conn *gc, const uint8_t *blob,
   bool same = layout == ble->gatts->layout;
   for (size_t off = BLOB_HDR; off < len; off += BLOB_ENTRY) {
     uint16_t vh = get_le16(blob + off), bits = get_le16(blob + off + 2);
-    if (!same && vh != UVBLE_GATTS_SERVICE_CHANGED_HANDLE) {
-      gc->cccd_dirty = true; /* dropped: the stored table changes */
-      continue;
-    }
+    /* Stale: skipped (and dropped from the store once the client knows
+     * the new layout, which rewrites the table). */
+    if (!same && vh != UVBLE_GATTS_SERVICE_CHANGED_HANDLE) continue;
     const struct gatts_attr *v = gatts_attr(ble, vh);
     if (!v || v->kind != GATTS_CHR_VALUE || !v->cccd ||
         v->cccd - 1 >= gc->n_cccd)
