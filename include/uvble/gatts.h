@@ -117,7 +117,10 @@ typedef struct {
  * UVBLE_EBUSY (advertising: stop it first), UVBLE_ENOMEM.
  * Connected clients that enabled indications on Service Changed are told
  * that handles from UVBLE_GATTS_FIRST_USER_HANDLE on changed; their other
- * subscriptions and queued prepared writes are dropped. */
+ * subscriptions and queued prepared writes are dropped. A bonded client
+ * that is not connected is told when it comes back (once its link is
+ * encrypted with the bond's key), if the database differs from the one it
+ * last knew; registering the same services again changes nothing for it. */
 int uvble_gatts_register_services(uvble_t *ble,
                                   const uvble_gatts_service_t *services,
                                   size_t n, uint16_t *handles_out,
@@ -158,7 +161,13 @@ int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
  * or the characteristic has no CCCD), UVBLE_ENOTCONN or UVBLE_EINVAL (not a
  * value handle). Lets a peripheral start streaming once a central listens
  * and pick notifications or indications as it asked (NimBLE's subscribe
- * event, Zephyr's ccc_changed). */
+ * event, Zephyr's ccc_changed).
+ * A bonded client's configuration persists with its bond (secret type
+ * UVBLE_SECRET_CCCD, see uvble/security.h): it is saved whenever the client
+ * changes it and restored when the client's link is encrypted with the
+ * bond's key, before UVBLE_IRQ_ENCRYPTION_UPDATE (what the client wrote on
+ * the new link before that is kept). Until then a reconnected client reads
+ * as not subscribed. */
 int uvble_gatts_subscription(uvble_t *ble, uint16_t conn_handle,
                              uint16_t value_handle);
 /* Resizes a value buffer to len bytes (at most 512), empties it and sets
