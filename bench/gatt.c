@@ -585,6 +585,22 @@ static int wwr_phase(struct ctx *x, unsigned n) {
   wwr_pump(h);
   uv_timer_start(&x->tick, on_tick, 50, 50);
   while (h->tx < h->tx_count && !h->down) uv_run(x->loop, UV_RUN_ONCE);
+  /* Until our queue has drained to the controller (nothing sent for
+   * 100 ms), and the server has had the time to read what it got: a
+   * controller without flow control towards its host (btvirt) drops what
+   * a host that fell behind cannot take, the stats request included, and
+   * a lost request ends the bearer (ATT's 30 s timeout). */
+  uvble_stats_t us;
+  uvble_get_stats(h->ble, &us);
+  uint64_t sent = us.acl_tx_packets, quiet = loop_ms(x);
+  while (!h->down && loop_ms(x) - quiet < 100) {
+    uv_run(x->loop, UV_RUN_ONCE);
+    uvble_get_stats(h->ble, &us);
+    if (us.acl_tx_packets != sent) {
+      sent = us.acl_tx_packets;
+      quiet = loop_ms(x);
+    }
+  }
   uv_timer_stop(&x->tick);
   /* The stats request queues behind the last command: the server has
    * seen them all when it answers. */
@@ -617,16 +633,35 @@ static bool want(const struct opts *o, const char *phase) {
   return false;
 }
 
+/* A phase that failed (e.g. its control request was lost) gets a line
+ * of its own; the link is of no further use (a timed-out ATT bearer is
+ * dead), so the phases after it are not run. */
+static int phase_done(struct ctx *x, const char *phase, int r) {
+  if (r)
+    printf("{\"bench\":\"gatt\",\"link\":\"%s\",\"phase\":\"%s\","
+           "\"error\":\"%s\",\"loadavg\":%.2f,\"sched\":\"%s\"}\n",
+           x->link, phase, uvble_err_name(r), loadavg(), sched_name());
+  fflush(stdout);
+  return r;
+}
+
 static int run_phases(struct ctx *x) {
   const struct opts *o = x->o;
   int r = 0;
-  if (!r && want(o, "read")) r = latency_phase(x, false, o->reads);
-  if (!r && want(o, "ping")) r = latency_phase(x, true, o->pings);
-  if (!r && want(o, "notify23")) r = notify_phase(x, o->stream23);
-  if (!r && want(o, "wwr23")) r = wwr_phase(x, o->stream23);
-  if (!r && (want(o, "notify517") || want(o, "wwr517"))) r = exchange_mtu(x);
-  if (!r && want(o, "notify517")) r = notify_phase(x, o->stream517);
-  if (!r && want(o, "wwr517")) r = wwr_phase(x, o->stream517);
+  if (!r && want(o, "read"))
+    r = phase_done(x, "read", latency_phase(x, false, o->reads));
+  if (!r && want(o, "ping"))
+    r = phase_done(x, "ping", latency_phase(x, true, o->pings));
+  if (!r && want(o, "notify23"))
+    r = phase_done(x, "notify23", notify_phase(x, o->stream23));
+  if (!r && want(o, "wwr23"))
+    r = phase_done(x, "wwr23", wwr_phase(x, o->stream23));
+  if (!r && (want(o, "notify517") || want(o, "wwr517")))
+    r = phase_done(x, "mtu", exchange_mtu(x));
+  if (!r && want(o, "notify517"))
+    r = phase_done(x, "notify517", notify_phase(x, o->stream517));
+  if (!r && want(o, "wwr517"))
+    r = phase_done(x, "wwr517", wwr_phase(x, o->stream517));
   return r;
 }
 
