@@ -92,10 +92,15 @@ static const char *sched_name(void) {
 }
 
 /* ---- stream packets ------------------------------------------------------------ */
+/* A packet: its sequence number, then a fixed pattern (written once into
+ * the host's buffer by pattern(); refilling it per packet would be a good
+ * part of the sender's CPU time at 514 bytes). */
+static void pattern(uint8_t *p, size_t len) {
+  for (size_t i = 0; i < len; i++) p[i] = (uint8_t)(i * 131 + 7);
+}
+
 static void fill(uint8_t *p, size_t len, uint64_t seq) {
-  uint8_t s[8];
-  memcpy(s, &seq, 8);
-  for (size_t i = 0; i < len; i++) p[i] = i < 8 ? s[i] : (uint8_t)(seq + i);
+  memcpy(p, &seq, len < 8 ? len : 8);
 }
 
 static uint64_t checksum(const uint8_t *p, size_t n) {
@@ -158,7 +163,8 @@ struct host {
   uint16_t conn, h_data, h_ctl, mtu;
   bool up, down, mtu_done;
   uv_check_t pump;
-  uint8_t buf[600];
+  uint8_t buf[600];     /* what this host sends: pattern() then seq */
+  uint8_t scratch[600]; /* what the server reads back from its values */
   /* server */
   double cpu0, user0;
   struct rx wrx; /* write commands received */
@@ -206,10 +212,11 @@ static void server_pump(struct host *h) {
 static void server_ctl(struct host *h) {
   struct cmd c;
   size_t len = 0;
-  if (uvble_gatts_read(h->ble, h->h_ctl, h->buf, sizeof h->buf, &len) < 0 ||
+  if (uvble_gatts_read(h->ble, h->h_ctl, h->scratch, sizeof h->scratch, &len) <
+          0 ||
       len != sizeof c)
     return;
-  memcpy(&c, h->buf, sizeof c);
+  memcpy(&c, h->scratch, sizeof c);
   switch (c.op) {
     case CMD_RESET:
       memset(&h->wrx, 0, sizeof h->wrx);
@@ -305,8 +312,8 @@ static int on_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) {
         server_ctl(h);
       } else if (d->gatts.attr_handle == h->h_data) {
         size_t len = 0;
-        uvble_gatts_read(h->ble, h->h_data, h->buf, sizeof h->buf, &len);
-        rx_take(&h->wrx, h->buf, len);
+        uvble_gatts_read(h->ble, h->h_data, h->scratch, sizeof h->scratch, &len);
+        rx_take(&h->wrx, h->scratch, len);
       }
       break;
     case UVBLE_IRQ_GATTC_WRITE_DONE:
@@ -355,6 +362,7 @@ static int host_setup(struct host *h) {
   if ((r = uvble_gatts_set_buffer(h->ble, h->h_data, 512, false)) < 0 ||
       (r = uvble_gatts_set_buffer(h->ble, h->h_ctl, 128, false)) < 0)
     return r;
+  pattern(h->buf, sizeof h->buf);
   fill(h->buf, VALUE_LEN, 0);
   if ((r = uvble_gatts_write(h->ble, h->h_data, h->buf, VALUE_LEN, false)) < 0)
     return r;
