@@ -159,7 +159,11 @@ int main(int argc, char **argv) {
     char err[256] = "";
     int r = uvble_new(loop, specs[i], &jobs[i].ble, err, sizeof err);
     if (r < 0) {
-      fprintf(stderr, "uvble-info: %s: %s\n", specs[i], err[0] ? err : uvble_strerror(r));
+      /* The transport's sentence already names the controller. */
+      if (err[0])
+        fprintf(stderr, "uvble-info: %s\n", err);
+      else
+        fprintf(stderr, "uvble-info: %s: %s\n", specs[i], uvble_strerror(r));
       failures++;
       continue;
     }
