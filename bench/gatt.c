@@ -26,9 +26,19 @@
  * checks each packet's length and sequence, and both ends sum what they
  * sent and received, so "lossless" means nothing was lost, duplicated,
  * reordered or altered. A stream ends when everything arrived or after a
- * second with nothing new. Output: one JSON line per figure. With both
+ * second with nothing new. Output: one JSON line per figure (a phase that
+ * fails prints {"phase":...,"error":...} and ends the run). With both
  * hosts in one process (mem) the CPU time cannot be split between them:
- * the figures give the total.
+ * the figures give the total. user_us_*: the user-space part of the CPU
+ * time (this stack, libuv, libc); the rest is the kernel's.
+ *
+ * btvirt has no flow control towards a host: it returns every ACL buffer
+ * at once and drops what the receiving host's socket cannot take, so a
+ * stream is lossless only while the receiver keeps up. On a loaded
+ * machine it may not (it is not scheduled for a few milliseconds), and the
+ * line then says "lossless":false; bench/run's UVBLE_BENCH_RT runs the
+ * processes SCHED_FIFO. The in-memory pair has flow control and never
+ * loses anything.
  */
 #include <errno.h>
 #include <inttypes.h>
