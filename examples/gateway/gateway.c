@@ -216,6 +216,18 @@ static void emit(struct dev *d, const char *event, const struct chr *c,
   }
 }
 
+/* Device status topics are retained state: a link that came up before the
+ * broker connection (or while it was away) is announced again. */
+static void republish_status(void *arg) {
+  (void)arg;
+  for (struct dev *d = G.devs; d; d = d->next) {
+    if (!d->conn || !uvble_connection_is_connected(d->conn)) continue;
+    char topic[256];
+    snprintf(topic, sizeof topic, "uvble/%s/%s/status", G.id, d->addr);
+    mqtt_publish(G.mqtt, topic, "online", 6, true);
+  }
+}
+
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 static void close_handle(uv_handle_t *h) {
@@ -253,6 +265,11 @@ static void quit(int code) {
   G.exit_code = code;
   close_handle((uv_handle_t *)&G.sigint);
   close_handle((uv_handle_t *)&G.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   close_handle((uv_handle_t *)&G.duration);
   for (struct dev *d = G.devs; d; d = d->next)
     if (d->conn && uvble_connection_is_connected(d->conn))
@@ -693,6 +710,7 @@ int main(int argc, char **argv) {
     }
     snprintf(topic, sizeof topic, "uvble/%s/+/+/set", G.id);
     mqtt_subscribe(G.mqtt, topic);
+    mqtt_on_connected(G.mqtt, republish_status, NULL);
   }
   int r = uvble_sched_new(G.loop, &G.sched);
   for (size_t i = 0; r >= 0 && i < G.nctl; i++) {

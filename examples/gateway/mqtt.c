@@ -30,6 +30,8 @@ struct mqtt {
   int nsubs;
   mqtt_msg_cb cb;
   void *arg;
+  void (*connected_cb)(void *arg);
+  void *connected_arg;
   bool connected, closing;
   unsigned backoff_ms;
   uint64_t next_try;
@@ -131,6 +133,12 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc) {
   mosquitto_publish(mosq, NULL, m->status_topic, 6, "online", 1, true);
   for (int i = 0; i < m->nsubs; i++)
     mosquitto_subscribe(mosq, NULL, m->subs[i], 1);
+  if (m->connected_cb) m->connected_cb(m->connected_arg);
+}
+
+void mqtt_on_connected(struct mqtt *m, void (*cb)(void *arg), void *arg) {
+  m->connected_cb = cb;
+  m->connected_arg = arg;
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc) {

@@ -31,6 +31,10 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload,
 /* Subscribes to a topic filter now and after every reconnection. */
 int mqtt_subscribe(struct mqtt *m, const char *filter);
 bool mqtt_connected(const struct mqtt *m);
+/* cb runs after every (re)connection, once the gateway's status and the
+ * subscriptions are sent: the place to republish retained state that was
+ * dropped while the broker was away. */
+void mqtt_on_connected(struct mqtt *m, void (*cb)(void *arg), void *arg);
 /* Publishes "offline", disconnects and frees m (its handles close on a
  * later loop iteration). */
 void mqtt_close(struct mqtt *m);

@@ -87,6 +87,11 @@ static void quit(int code) {
   A.exit_code = code;
   close_handle((uv_handle_t *)&A.sigint);
   close_handle((uv_handle_t *)&A.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   if (links_up()) uvble_gap_disconnect(A.ble, uvble_connection_handle(A.conn));
   uv_timer_start(&A.quit_timer, on_quit_timer, 0, 20);
 }

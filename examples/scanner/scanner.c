@@ -85,6 +85,11 @@ static void quit(int code) {
   S.exit_code = code;
   close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   close_handle((uv_handle_t *)&S.redraw);
   uv_timer_start(&S.quit_timer, on_quit_timer, 0, 0);
 }

@@ -75,6 +75,11 @@ static void quit(int code) {
   C.exit_code = code;
   close_handle((uv_handle_t *)&C.sigint);
   close_handle((uv_handle_t *)&C.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   if (links_up()) uvble_gap_disconnect(C.ble, uvble_connection_handle(C.conn));
   uv_timer_start(&C.quit_timer, on_quit_timer, 0, 20);
 }

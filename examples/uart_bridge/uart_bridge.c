@@ -119,6 +119,11 @@ static void quit(int code) {
   B.exit_code = code;
   close_handle((uv_handle_t *)&B.sigint);
   close_handle((uv_handle_t *)&B.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   close_handle((uv_handle_t *)&B.retry);
   if (links_up()) uvble_gap_disconnect(B.ble, uvble_connection_handle(B.conn));
   uv_timer_start(&B.quit_timer, on_quit_timer, 0, 20);

@@ -31,6 +31,11 @@ void tool_quit(int code) {
   TOOL.exit_code = code;
   close_handle((uv_handle_t *)&TOOL.sigint);
   close_handle((uv_handle_t *)&TOOL.sigterm);
+  /* Closing the handles restores the default action: a second Ctrl-C
+   * (timeout(1) sends one to the process and one to its group) must
+   * not kill the clean shutdown that is under way. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   if (links_up()) uvble_gap_disconnect(TOOL.ble, uvble_connection_handle(TOOL.conn));
   uv_timer_start(&TOOL.quit_timer, on_quit_timer, 0, 20);
 }
