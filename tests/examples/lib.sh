@@ -57,7 +57,7 @@ start() {
   local in=/dev/null
   local var=${name}_STDIN
   [[ -n ${!var:-} ]] && in=${!var}
-  timeout -k 5 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
+  timeout -k 15 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
   PID[$name]=$!
 }
 
