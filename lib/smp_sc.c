@@ -111,8 +111,11 @@ void smp_sc_on_public_key(uvble_t *ble, struct ble_conn *c,
    * Failed (CVE-2018-5383; NimBLE and Zephyr's reason). */
   int r = uvble_sm_p256_dhkey(p->priv, p->peer_pub, p->dhkey);
   if (r < 0) {
-    smp_fail(ble, c, r == UVBLE_EINVAL ? UVBLE_SMP_DHKEY_CHECK_FAILED
-                                       : UVBLE_SMP_UNSPECIFIED);
+    /* An invalid key is the peer's doing: counted as a refused PDU. */
+    if (r == UVBLE_EINVAL)
+      smp_refuse(ble, c, UVBLE_SMP_DHKEY_CHECK_FAILED);
+    else
+      smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
     return;
   }
   uvble_sm_wipe(p->priv, sizeof p->priv); /* no longer needed */
