@@ -38,6 +38,12 @@ static void no_key_out(void) {
   CHECK(sc_find_cmd(sc, 0x201A, 0) < 0);
 }
 
+static uint64_t refused(void) {
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  return st.smp_rx_refused;
+}
+
 static void pairing_req(uint8_t auth, uint8_t maxk) {
   uint8_t req[7] = {SMP_PAIRING_REQ, UVBLE_IO_NO_INPUT_OUTPUT, 0, auth, maxk, 0, 0};
   smp_in(req, 7);
@@ -57,9 +63,11 @@ TEST(public_key_not_on_the_curve_fails_pairing) {
     if (kind == 1) memset(pub, 0xff, 32); /* X >= p (little endian) */
     if (kind == 2) memset(pub, 0, 64);
     CHECK(uvble_sm_p256_check_public(pub) != 0);
+    uint64_t r0 = refused();
     smp_in2(SMP_PUBLIC_KEY, pub, 64);
     /* DHKey Check Failed: the spec's answer to an invalid public key. */
     EXPECT_FAILED(UVBLE_SMP_DHKEY_CHECK_FAILED);
+    CHECK_EQ(refused(), r0 + 1);
     REQUIRE_EQ(enc_events, 1);
     CHECK_EQ(enc.status, UVBLE_SMP_DHKEY_CHECK_FAILED);
     CHECK(!enc.encrypted);
@@ -77,6 +85,7 @@ TEST(key_sizes_outside_the_limits_fail_pairing) {
    * "Key Size Overflow"): Encryption Key Size each time, before any pairing
    * begins, so the app hears nothing. */
   static const uint8_t sizes[] = {0, 6, 7, 15, 17, 255};
+  uint64_t r0 = refused();
   for (size_t k = 0; k < sizeof sizes; k++) {
     pairing_req(0x09, sizes[k]);
     EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
@@ -84,6 +93,7 @@ TEST(key_sizes_outside_the_limits_fail_pairing) {
     EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
   }
   CHECK_EQ(enc_events, 0);
+  CHECK_EQ(refused(), r0 + 2 * sizeof sizes);
   no_key_out();
   alive();
   /* A valid request is still answered on the same link. */
@@ -98,8 +108,10 @@ TEST(central_role_refuses_a_response_with_a_short_key) {
   uint8_t req[6];
   EXPECT_PDU(SMP_PAIRING_REQ, 6, req);
   uint8_t rsp[7] = {SMP_PAIRING_RSP, UVBLE_IO_NO_INPUT_OUTPUT, 0, 0x09, 7, 0, 0};
+  uint64_t r0 = refused();
   smp_in(rsp, 7);
   EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
+  CHECK_EQ(refused(), r0 + 1);
   REQUIRE_EQ(enc_events, 1);
   CHECK_EQ(enc.status, UVBLE_SMP_ENC_KEY_SIZE);
   CHECK(sc_find_cmd(sc, 0x2019, 0) < 0); /* no encryption started */
