@@ -198,6 +198,8 @@ static void on_fatal(uvble_t *ble, int status) {
   if (a->app_fatal) a->app_fatal(ble, status);
 }
 
+static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *arg);
+
 /* ---- the context ----------------------------------------------------------------- */
 void uvble_async_config_default(uvble_async_config_t *cfg) {
   cfg->capture_depth = 10;
@@ -236,6 +238,7 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   reg_add(a);
   uvble_irq(ble, on_irq, a);
   uvble_on_fatal(ble, on_fatal);
+  uvble_set_close_hook(ble, on_direct_close, a);
   *out = a;
   return 0;
 }
@@ -316,7 +319,19 @@ static void close_done(uvble_async_t *a) {
 
 static void on_ble_closed(uvble_t *ble) {
   uvble_async_t *a = reg_find(ble);
-  if (a) close_done(a);
+  if (!a) return;
+  if (a->ble_close_cb) a->ble_close_cb(ble);
+  close_done(a);
+}
+
+/* The application called uvble_close() on the context's stack: close the
+ * context the same way, and give the application its callback when the
+ * stack is gone. */
+static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
+  (void)ble;
+  uvble_async_t *a = arg;
+  a->ble_close_cb = cb;
+  uvble_async_close(a, NULL, NULL);
 }
 
 static void on_sched_closed(uvble_sched_t *s, void *arg) {
@@ -373,5 +388,6 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   }
   uvble_irq(a->ble, NULL, NULL);
   uvble_on_fatal(a->ble, NULL);
+  uvble_set_close_hook(a->ble, NULL, NULL);
   uvble_close(a->ble, on_ble_closed);
 }

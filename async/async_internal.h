@@ -257,6 +257,7 @@ struct uvble_async {
   int close_pending;
   uvble_async_close_cb close_cb;
   void *close_arg;
+  uvble_close_cb ble_close_cb; /* the app closed the stack with uvble_close */
   uvble_future_t *power_f; /* start or stop under way */
   bool power_on;
   /* connections */

@@ -167,7 +167,12 @@ static void connect_pump(uvble_async_t *a) {
 }
 
 /* The core's attempt ended (link up, failed, cancelled). */
-static void connect_finished(uvble_async_t *a, uvble_connection_t *c) {
+/* c: the link that came up, or NULL when the attempt failed with HCI
+ * status hci_status (0x02 when it was cancelled or ran out of time). */
+#define HCI_STATUS_UNKNOWN_CONN_ID 0x02
+
+static void connect_finished(uvble_async_t *a, uvble_connection_t *c,
+                             uint8_t hci_status) {
   uvble_future_t *f = a->connect_active;
   a->connect_active = NULL;
   a->connect_busy = false;
@@ -176,10 +181,14 @@ static void connect_finished(uvble_async_t *a, uvble_connection_t *c) {
     if (c) {
       f->result.conn = uvble_connection_ref(c);
       fut_complete(f, 0);
+    } else if (!uvble_is_active(a->ble)) {
+      fut_complete(f, UVBLE_ENOTACTIVE); /* the stack went down under it */
+    } else if (hci_status == 0 || hci_status == HCI_STATUS_UNKNOWN_CONN_ID) {
+      fut_complete(f, UVBLE_ETIMEDOUT); /* the scan duration passed */
     } else {
-      /* The controller gave up, or the stack went down under it. */
-      fut_complete(f, uvble_is_active(a->ble) ? UVBLE_ETIMEDOUT
-                                              : UVBLE_ENOTACTIVE);
+      /* The controller refused or lost the attempt (0x3E Connection Failed
+       * to be Established, 0x0C Command Disallowed, ...). */
+      fut_complete_proto(f, UVBLE_EHCI, hci_status);
     }
   } else if (c) {
     /* Nobody wants this link any more (timed out or cancelled). */
@@ -253,7 +262,7 @@ void aio_conn_on_connect(uvble_async_t *a, int event, const uvble_evt_connect_t 
   a->stats.live_connections++;
   if (event == UVBLE_IRQ_PERIPHERAL_CONNECT) {
     if (a->connect_busy)
-      connect_finished(a, c);
+      connect_finished(a, c, 0);
   } else {
     aio_adv_on_connect(a, c);
   }
@@ -270,7 +279,7 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
     /* A connect attempt failed, timed out in the controller or was
      * cancelled (gap.h). */
     if (event == UVBLE_IRQ_PERIPHERAL_DISCONNECT && a->connect_busy)
-      connect_finished(a, NULL);
+      connect_finished(a, NULL, e->reason);
     return;
   }
   uvble_connection_t *c = aio_conn_find(a, e->conn_handle);

@@ -185,8 +185,22 @@ static void finish_close(uvble_t *ble) {
   free(ble);
 }
 
+void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg) {
+  if (!ble) return;
+  ble->close_hook = hook;
+  ble->close_hook_arg = hook ? arg : NULL;
+}
+
 void uvble_close(uvble_t *ble, uvble_close_cb cb) {
   if (!ble || ble->state == BLE_CLOSING) return;
+  if (ble->close_hook) {
+    uvble_close_hook_cb hook = ble->close_hook;
+    void *arg = ble->close_hook_arg;
+    ble->close_hook = NULL;
+    ble->close_hook_arg = NULL;
+    hook(ble, cb, arg);
+    return;
+  }
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
   hci_cancel_all(ble, UVBLE_ECANCELED);

@@ -50,6 +50,8 @@ struct uvble {
   uvble_status_cb active_cb;
   uvble_status_cb fatal_cb;
   uvble_close_cb close_cb;
+  uvble_close_hook_cb close_hook;
+  void *close_hook_arg;
   void *data;
 
   struct ble_config cfg;

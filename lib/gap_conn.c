@@ -156,11 +156,12 @@ static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
 }
 
 static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
-                            const uvble_addr_t *peer) {
+                            const uvble_addr_t *peer, uint8_t reason) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = handle;
   d.connect.addr = *peer;
+  d.connect.reason = reason;
   ble_irq(ble,
           role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
                                     : UVBLE_IRQ_CENTRAL_DISCONNECT,
@@ -184,7 +185,7 @@ static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
     uvble_addr_t none;
     memset(&none, 0, sizeof none);
     none.type = UVBLE_ADDR_NONE;
-    emit_disconnect(ble, 0xffff, CONN_ROLE_PERIPHERAL, &none);
+    emit_disconnect(ble, 0xffff, CONN_ROLE_PERIPHERAL, &none, status);
     return;
   }
   ble->stats.hci_events_unexpected++;
@@ -249,8 +250,9 @@ void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
   uint16_t handle = c->handle;
   uint8_t role = c->role;
   uvble_addr_t peer = c->peer;
-  conn_remove(ble, c, p[3]);
-  emit_disconnect(ble, handle, role, &peer);
+  uint8_t reason = p[3];
+  conn_remove(ble, c, reason);
+  emit_disconnect(ble, handle, role, &peer, reason);
   if (!ble_dead(ble)) acl_pump(ble);
 }
 
@@ -261,7 +263,8 @@ void conn_drop_all(uvble_t *ble) {
     uint8_t role = c->role;
     uvble_addr_t peer = c->peer;
     conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
-    if (ble->state != BLE_CLOSING) emit_disconnect(ble, handle, role, &peer);
+    if (ble->state != BLE_CLOSING)
+      emit_disconnect(ble, handle, role, &peer, HCI_LOCAL_HOST_TERMINATED);
   }
 }
 

@@ -36,20 +36,21 @@ bool gap_connect_pending(const uvble_t *ble) {
   return ble->gap && ble->gap->conn.state != GAP_CONNECT_NONE;
 }
 
-static void emit_failed(uvble_t *ble) {
+static void emit_failed(uvble_t *ble, uint8_t status) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = 0xffff;
   d.connect.addr.type = UVBLE_ADDR_NONE;
+  d.connect.reason = status;
   ble_irq(ble, UVBLE_IRQ_PERIPHERAL_DISCONNECT, &d);
 }
 
-/* Ends the attempt and tells the app. */
-static void fail(uvble_t *ble) {
+/* Ends the attempt and tells the app, with the HCI status that ended it. */
+static void fail(uvble_t *ble, uint8_t status) {
   struct gap_connect *c = &ble->gap->conn;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  emit_failed(ble);
+  emit_failed(ble, status);
 }
 
 void gap_connect_stop(uvble_t *ble) {
@@ -58,16 +59,15 @@ void gap_connect_stop(uvble_t *ble) {
       c->state == GAP_CONNECT_CREATING || c->state == GAP_CONNECT_CANCELING;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  if (report) emit_failed(ble);
+  if (report) emit_failed(ble, HCI_LOCAL_HOST_TERMINATED);
 }
 
 bool gap_connect_on_failed(uvble_t *ble, uint8_t status) {
-  (void)status;
   struct gap_connect *c = &ble->gap->conn;
   switch (c->state) {
     case GAP_CONNECT_CREATING:
     case GAP_CONNECT_CANCELING:
-      fail(ble);
+      fail(ble, status);
       return true;
     case GAP_CONNECT_ORPHAN:
       /* Already reported when the cancel could not be sent. */
@@ -88,13 +88,13 @@ bool gap_connect_on_success(uvble_t *ble) {
 
 static void on_create_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
                            size_t n, void *arg) {
-  (void)st;
   (void)r;
   (void)n;
   if (!err || !gap_tag_live(ble, arg)) return;
   struct gap_connect *c = &ble->gap->conn;
   /* The controller refused to initiate: no Connection Complete follows. */
-  if (c->state != GAP_CONNECT_NONE && c->tag == gap_arg_tag(arg)) fail(ble);
+  if (c->state != GAP_CONNECT_NONE && c->tag == gap_arg_tag(arg))
+    fail(ble, err == UVBLE_EHCI ? st : HCI_UNSPECIFIED_ERROR);
 }
 
 static void on_cancel_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
@@ -109,12 +109,12 @@ static void on_cancel_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
      * should the attempt still succeed. */
     c->state = GAP_CONNECT_ORPHAN;
     if (c->timer_open) uv_timer_stop(&c->timer);
-    emit_failed(ble);
+    emit_failed(ble, HCI_UNKNOWN_CONNECTION_ID);
     return;
   }
   /* Command Disallowed: no attempt runs in the controller any more, and a
    * Connection Complete would have come before this answer. */
-  fail(ble);
+  fail(ble, HCI_UNKNOWN_CONNECTION_ID);
 }
 
 static int start_cancel(uvble_t *ble) {
@@ -123,7 +123,7 @@ static int start_cancel(uvble_t *ble) {
   if (c->timer_open) uv_timer_start(&c->timer, on_timer, CANCEL_GUARD_MS, 0);
   int r = hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN_CANCEL, NULL, 0,
                        on_cancel_done, gap_tag_arg(c->tag));
-  if (r < 0) fail(ble);
+  if (r < 0) fail(ble, HCI_UNKNOWN_CONNECTION_ID);
   return r;
 }
 
@@ -134,7 +134,8 @@ static void on_timer(uv_timer_t *t) {
   if (g->conn.state == GAP_CONNECT_CREATING)
     start_cancel(ble); /* scan_duration_ms passed */
   else if (g->conn.state == GAP_CONNECT_CANCELING)
-    fail(ble); /* the controller never reported the cancelled attempt */
+    /* The controller never reported the cancelled attempt. */
+    fail(ble, HCI_UNKNOWN_CONNECTION_ID);
 }
 
 /* The connection parameters of a request, in HCI units. */

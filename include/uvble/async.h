@@ -237,12 +237,12 @@ int uvble_future_set(uvble_future_t *f, int status);
  * sees them; its return is ignored); for every other attribute, PSM,
  * GET_SECRET and SET_SECRET the chained handler's return value is used.
  *
- * The context must be closed with uvble_async_close (not uvble_close, from
- * anywhere, the chained handler included): that completes every pending
- * operation with UVBLE_ECANCELED, runs their callbacks, frees every object
- * of the context, and then closes the stack. A direct uvble_close would
- * leave the context's futures pending (the core raises no events while
- * closing) and its memory allocated.
+ * Closing: uvble_async_close completes every pending operation with
+ * UVBLE_ECANCELED, runs their callbacks, frees every object of the context,
+ * and then closes the stack. A direct uvble_close(ble, cb) on the context's
+ * stack (from anywhere, the chained handler included) does the same: the
+ * context installs a close hook (uvble_set_close_hook), so cb runs once the
+ * context and the stack are closed, with ble still valid.
  *
  * Mixing: the async client operations assume they are the only users of
  * the GATT client on their connections (do not call uvble_gattc_* on a
@@ -366,8 +366,11 @@ typedef struct {
  * passed, or the controller gave up (the peer was not found within the
  * scan duration) — in both cases the attempt is cancelled in the controller
  * (unlike aioble, micropython-lib#950), and a link that comes up anyway is
- * disconnected; UVBLE_ECANCELED; UVBLE_ENOTACTIVE (the stack failed
- * meanwhile; the fatal callback says why); or the core's error. */
+ * disconnected; UVBLE_EHCI with the controller's status in proto_status
+ * when it refused or lost the attempt (0x3E Connection Failed to be
+ * Established, 0x0C Command Disallowed, ...); UVBLE_ECANCELED;
+ * UVBLE_ENOTACTIVE (the stack failed meanwhile; the fatal callback says
+ * why); or the core's error. */
 int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
                          const uvble_device_t *d,
                          const uvble_connect_params_t *params,

@@ -106,6 +106,13 @@ const char *uvble_irq_name(int event);
 typedef struct { /* 1, 2, 7, 8 */
   uint16_t conn_handle;
   uvble_addr_t addr; /* type UVBLE_ADDR_NONE and zeros on a failed connect */
+  /* Disconnects: the HCI reason (0x08 supervision timeout, 0x13 remote user
+   * terminated, 0x16 this host ended it, ...). A failed connect: the
+   * controller's status (0x02 Unknown Connection Identifier when the
+   * attempt was cancelled or ran out of time, 0x3E Connection Failed to be
+   * Established, or the error the controller rejected it with). 0 on
+   * connect events. MicroPython's payload has no such field. */
+  uint8_t reason;
 } uvble_evt_connect_t;
 
 typedef struct { /* 3, 4 */
@@ -284,6 +291,15 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
  * object is freed when cb returns. Safe to call from any callback; later
  * calls are ignored. */
 void uvble_close(uvble_t *ble, uvble_close_cb cb);
+
+/* For layers built on the core (the async layer installs one): while a hook
+ * is set, uvble_close(ble, cb) hands the call to hook(ble, cb, arg) instead.
+ * The hook is cleared before it runs; it tears its layer down and then calls
+ * uvble_close(ble, ...) itself, running cb from its own close callback so
+ * that the application still gets cb with ble valid. NULL clears the hook. */
+typedef void (*uvble_close_hook_cb)(uvble_t *ble, uvble_close_cb cb,
+                                    void *arg);
+void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg);
 
 /* Powers the stack up (runs the controller init sequence) or down (drops
  * connections and resets the controller). cb runs once with 0 or an error:

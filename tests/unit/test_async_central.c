@@ -356,6 +356,33 @@ TEST(a_failed_attempt_ends_the_connect) {
   a_down();
 }
 
+/* The controller ends the attempt with an error of its own: the future
+ * carries it (UVBLE_EHCI + the status), and the core's disconnect event
+ * says it too; the next queued attempt goes ahead. */
+TEST(a_connect_the_controller_fails_completes_with_its_hci_status) {
+  central_setup();
+  uvble_device_t d1, d2;
+  device(&d1, PEER1);
+  device(&d2, PEER2);
+  uvble_future_t f1 = {0}, f2 = {0};
+  REQUIRE_EQ(uvble_device_connect(&f1, A, &d1, NULL, 5000), 0);
+  REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 5000), 0);
+  REQUIRE_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 1), 1);
+  conn_complete(0x3E, 0, NULL); /* Connection Failed to be Established */
+  REQUIRE(run_until_pred(&loop, done, &f1, 1000));
+  CHECK_EQ(f1.status, UVBLE_EHCI);
+  CHECK_EQ(f1.proto_status, 0x3E);
+  CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
+  CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect.reason, 0x3E);
+  /* The second attempt runs and succeeds. */
+  REQUIRE_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
+  conn_complete(0, 0x41, PEER2);
+  REQUIRE(run_until_pred(&loop, done, &f2, 1000));
+  CHECK_EQ(f2.status, 0);
+  uvble_connection_release(f2.result.conn);
+  a_down();
+}
+
 /* ---- advertising -------------------------------------------------------------------- */
 TEST(advertise_stops_advertising_on_timeout_and_returns_the_connection) {
   a_up(NULL);
@@ -435,6 +462,57 @@ TEST(a_transport_failure_completes_everything_pending) {
   closed = false;
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, closed_pred, NULL, 2000));
+  loop_teardown(&loop);
+}
+
+/* ---- closing the stack directly ----------------------------------------------------- */
+static int ble_closed_count;
+static bool ble_closed_saw_data;
+static void on_ble_closed(uvble_t *b) {
+  ble_closed_count++;
+  ble_closed_saw_data = uvble_get_data(b) == &ble_closed_count;
+}
+static bool ble_closed_pred(void *arg) {
+  (void)arg;
+  return ble_closed_count > 0;
+}
+
+/* uvble_close() on a stack with an async context does what
+ * uvble_async_close() does: everything pending completes with ECANCELED,
+ * the context is freed (ASan's leak check would see it otherwise), and the
+ * application's close callback runs once with the stack still valid. */
+TEST(uvble_close_on_the_stack_closes_the_context_too) {
+  central_setup();
+  uvble_scan_t *s1;
+  REQUIRE_EQ(uvble_scan_start(A, NULL, &s1), 0);
+  uvble_future_t nx = {0}, dn = {0}, cn = {0};
+  REQUIRE_EQ(uvble_scan_next(&nx, s1, 0), 0);
+  sc_connect(sc, 0x40, 1, PEER1);
+  run_for(&loop, 10);
+  uvble_connection_t *c = uvble_async_connection(A, 0x40);
+  REQUIRE(c != NULL);
+  REQUIRE_EQ(uvble_connection_disconnected(&dn, c, 0), 0);
+  uvble_device_t d;
+  device(&d, PEER2);
+  REQUIRE_EQ(uvble_device_connect(&cn, A, &d, NULL, 5000), 0);
+  run_for(&loop, 10);
+  REQUIRE(uvble_future_pending(&dn));
+  REQUIRE(uvble_future_pending(&cn));
+  ble_closed_count = 0;
+  uvble_set_data(ble, &ble_closed_count);
+  uvble_close(ble, on_ble_closed);
+  /* The callbacks of the pending operations ran inside the call. */
+  CHECK(uvble_future_done(&dn));
+  CHECK(uvble_future_done(&cn));
+  CHECK_EQ(cn.status, UVBLE_ECANCELED);
+  CHECK(nx.status == UVBLE_ECANCELED || nx.status == UVBLE_EOF);
+  uvble_close(ble, on_ble_closed); /* ignored: already closing */
+  REQUIRE(run_until_pred(&loop, ble_closed_pred, NULL, 2000));
+  run_for(&loop, 5);
+  CHECK_EQ(ble_closed_count, 1);
+  CHECK(ble_closed_saw_data);
+  sc_free(sc);
+  sc = NULL;
   loop_teardown(&loop);
 }
 

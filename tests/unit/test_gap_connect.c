@@ -52,6 +52,10 @@ static void central_up(sc_t **sc, uvble_t **ble, bool ext) {
   sc_on_cmd(*sc, GAP_OP_LE_CREATE_CONN_CANCEL, cancel_ok, NULL);
 }
 
+static uint8_t failed_reason(void) {
+  return rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect.reason;
+}
+
 static bool failed_event_is_micropythons(void) {
   const uvble_evt_connect_t *e =
       &rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect;
@@ -156,6 +160,7 @@ TEST(timeout_cancels_and_reports_peripheral_disconnect_with_0xff) {
   CHECK_EQ(cancels, 1);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
+  CHECK_EQ(failed_reason(), 0x02); /* cancelled: Unknown Connection Id */
   CHECK_EQ(sc_find_cmd(sc, GAP_OP_LE_CREATE_CONN_CANCEL, 0) >
                sc_find_cmd(sc, GAP_OP_LE_CREATE_CONN, 0),
            1);
@@ -206,6 +211,7 @@ TEST(refused_create_connection_reports_failure) {
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
+  CHECK_EQ(failed_reason(), 0x12); /* the controller's refusal */
   CHECK_EQ(uvble_gap_connect_cancel(ble), UVBLE_EALREADY);
   run_for(&loop, 100);
   CHECK_EQ(cancels, 0);
@@ -222,6 +228,7 @@ TEST(connection_failure_from_the_controller_ends_the_attempt) {
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
+  CHECK_EQ(failed_reason(), 0x3E);
   /* A stray failure with nothing pending is counted, not reported. */
   uvble_stats_t st0, st;
   uvble_get_stats(ble, &st0);
@@ -237,6 +244,7 @@ TEST(connection_failure_from_the_controller_ends_the_attempt) {
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CENTRAL_DISCONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CENTRAL_DISCONNECT].connect.addr.type,
            UVBLE_ADDR_NONE);
+  CHECK_EQ(rec.last[UVBLE_IRQ_CENTRAL_DISCONNECT].connect.reason, 0x3C);
   down(sc, ble);
 }
 

@@ -126,6 +126,8 @@ TEST(refused_update_is_reported_and_a_dropped_link_reports_nothing) {
   update_complete(sc, 0, 0x40, 12, 0, 400);
   run_for(&loop, 20);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
+  /* The HCI reason comes with the event. */
+  CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect.reason, 0x08);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000),
            UVBLE_ENOTCONN);
