@@ -90,18 +90,31 @@ static void accept_detach(uvble_future_t *f, int status) {
 static const struct fut_ops accept_ops = {
     .name = "l2cap_accept", .detach = accept_detach, .ble = true};
 
+static int listen_on(uvble_async_t *a, uint16_t psm, uint16_t mtu) {
+  if (listening(a, psm)) return 0;
+  int r = uvble_l2cap_listen(a->ble, psm, mtu);
+  if (r < 0 && r != UVBLE_EALREADY) return r;
+  a->listening[psm / 8] |= (uint8_t)(1u << (psm % 8));
+  return 0;
+}
+
+int uvble_async_l2cap_listen(uvble_async_t *a, uint16_t psm, uint16_t mtu) {
+  if (!a || psm == 0 || psm > 0xFF || mtu < UVBLE_L2CAP_MIN_MTU)
+    return UVBLE_EINVAL;
+  if (a->closing) return UVBLE_ECANCELED;
+  if (listening(a, psm)) return UVBLE_EALREADY;
+  return listen_on(a, psm, mtu);
+}
+
 int uvble_connection_l2cap_accept(uvble_future_t *f, uvble_connection_t *c,
                                   uint16_t psm, uint16_t mtu,
                                   uint32_t timeout_ms) {
   if (!c || psm == 0 || psm > 0xFF) return fut_fail(f, UVBLE_EINVAL);
   if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
   uvble_async_t *a = c->a;
-  if (!listening(a, psm)) {
-    int r = uvble_l2cap_listen(a->ble, psm, mtu);
-    if (r < 0 && r != UVBLE_EALREADY) return fut_fail(f, r);
-    a->listening[psm / 8] |= (uint8_t)(1u << (psm % 8));
-  }
-  int r = aio_begin(f, a, &accept_ops, c, timeout_ms);
+  int r = listen_on(a, psm, mtu);
+  if (r < 0) return fut_fail(f, r);
+  r = aio_begin(f, a, &accept_ops, c, timeout_ms);
   if (r < 0) return r;
   f->arg_ = psm;
   uvble_l2cap_channel_t *ch = backlog_take(c, psm);

@@ -199,6 +199,12 @@ static void connect_finished(uvble_async_t *a, uvble_connection_t *c,
   aio_scan_pump(a);
 }
 
+bool uvble_connect_retryable(const uvble_future_t *f) {
+  if (!f) return false;
+  return f->status == UVBLE_ETIMEDOUT ||
+         (f->status == UVBLE_EHCI && f->proto_status == 0x3E);
+}
+
 void aio_connect_cancel_all(uvble_async_t *a, int status) {
   while (a->connect_q) fut_end(a->connect_q, status);
   /* The stack is going down or away: no attempt survives that. */

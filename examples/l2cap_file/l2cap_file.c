@@ -50,7 +50,6 @@ static struct app {
   uvble_scan_t *scan;
   uvble_device_t dev;
   bool found;
-  int tries;
   uvble_connection_t *conn;
   uvble_l2cap_channel_t *ch;
   FILE *file;
@@ -197,16 +196,11 @@ static int send_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, (uvble_device_connect(&A.f, A.a, &A.dev, NULL, OP_TIMEOUT_MS), &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("connecting", A.f.status));
   A.conn = A.f.result.conn;
-  /* A receiver listens once its program has taken the link in: a request
-   * that comes first is refused with "SPSM not supported" (0x0002), so
-   * that answer is retried for a few seconds before it counts. */
-  for (A.tries = 0;; A.tries++) {
-    UVBLE_AWAIT(t, (uvble_connection_l2cap_connect(&A.f, A.conn, A.psm, CHAN_MTU,
-                                                   OP_TIMEOUT_MS),
-                    &A.f));
-    if (A.f.status != UVBLE_EL2CAP || A.f.proto_status != 0x0002 || A.tries == 30) break;
-    UVBLE_AWAIT(t, (uvble_sleep(&A.f, A.sched, 100), &A.f));
-  }
+  /* The receiver listens before it advertises, so the channel can open at
+   * once. */
+  UVBLE_AWAIT(t, (uvble_connection_l2cap_connect(&A.f, A.conn, A.psm, CHAN_MTU,
+                                                 OP_TIMEOUT_MS),
+                  &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("opening the channel", A.f.status));
   A.ch = A.f.result.channel;
   A.t0 = uv_hrtime();
@@ -290,6 +284,12 @@ static int recv_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, (uvble_async_start(&A.f, A.a, 10000), &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("starting the controller", A.f.status));
   uvble_config_set_name(A.ble, A.name, strlen(A.name));
+  {
+    /* Listening before advertising: a sender may open its channel as soon
+     * as the link is up. */
+    int r = uvble_async_l2cap_listen(A.a, A.psm, CHAN_MTU);
+    if (r < 0) UVBLE_CO_RETURN(t, failed("listening", r));
+  }
   while (!A.quitting) {
     {
       uvble_advertise_params_t p;

@@ -375,6 +375,11 @@ int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
                          const uvble_device_t *d,
                          const uvble_connect_params_t *params,
                          uint32_t timeout_ms);
+/* Whether a completed connect failed the way a retry may cure: the peer was
+ * not found in time (UVBLE_ETIMEDOUT) or the link could not be established
+ * (UVBLE_EHCI with 0x3E, Connection Failed to be Established: the peer
+ * stopped advertising or its first packets were lost). */
+bool uvble_connect_retryable(const uvble_future_t *f);
 
 /* ---- DeviceConnection ----------------------------------------------------------
  * A connection object is made for every link of the stack. It lives as long
@@ -815,6 +820,14 @@ int uvble_client_descriptor_write(uvble_future_t *f,
 int uvble_connection_l2cap_accept(uvble_future_t *f, uvble_connection_t *c,
                                   uint16_t psm, uint16_t mtu,
                                   uint32_t timeout_ms);
+/* Listens on psm with our MTU mtu before any accept, so that a peer that
+ * opens its channel as soon as the link is up (before the program got to
+ * uvble_connection_l2cap_accept) lands in the backlog instead of being
+ * refused with "SPSM not supported". Context-wide, for every connection;
+ * the listener stays. Returns 0, UVBLE_EINVAL (psm outside 0x01..0xFF,
+ * mtu < 23), UVBLE_EALREADY (the context listens on psm already),
+ * UVBLE_ECANCELED (closing) or the core's error. */
+int uvble_async_l2cap_listen(uvble_async_t *a, uint16_t psm, uint16_t mtu);
 /* Opens a channel to psm on the peer: result f->result.channel, or
  * UVBLE_EL2CAP with the peer's result code in proto_status (e.g. 0x0002
  * SPSM not supported), UVBLE_ETIMEDOUT (the attempt is abandoned: the

@@ -185,11 +185,11 @@ static inline uvble_future_t *start_connect(struct inst *in, uvble_future_t *f,
   do {                                                                        \
     for ((tries) = 0; (tries) < 30; (tries)++) {                              \
       UVBLE_AWAIT(t, start_connect(in, f, peer));                             \
-      if ((f)->status != UVBLE_ETIMEDOUT) break;                              \
+      if (!uvble_connect_retryable(f)) break;                                 \
       UVBLE_AWAIT_AT(t, (uvble_sleep(f, (in)->s, 100), f), __LINE__ * 4 + 1);  \
     }                                                                         \
     if ((f)->status) {                                                        \
-      out(in, "error %s connecting", uvble_err_name((f)->status));            \
+      out(in, "error %s connecting %d", uvble_err_name((f)->status), (f)->proto_status); \
       UVBLE_CO_RETURN(t, (f)->status);                                        \
     }                                                                         \
   } while (0)

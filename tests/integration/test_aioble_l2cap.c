@@ -6,7 +6,10 @@
  *    split into SDUs of min(our_mtu * 2, peer_mtu) bytes, waiting for
  *    credits, received whole and in order;
  *  - an l2cap_connect to a PSM nobody listens on fails with UVBLE_EL2CAP
- *    and the peer's result code. */
+ *    and the peer's result code;
+ *  - with uvble_async_l2cap_listen, a channel the central opens (and sends
+ *    on) before the peripheral calls accept waits in the backlog, data
+ *    included. */
 #include "test_aioble_common.h"
 
 #define PSM 22
@@ -228,6 +231,93 @@ TEST(l2cap_connect_to_a_psm_nobody_listens_on) {
   CHECK(run_tasks(tasks, 20000));
   /* 0x0002: SPSM not supported. */
   CHECK_STR(i1.log, "l2cap_connect EL2CAP 2\n");
+  uvble_connection_release(p.conn);
+  uvble_connection_release(c.conn);
+  inst_down(&i0);
+  inst_down(&i1);
+  loop_teardown(&loop);
+}
+
+/* ---- listen before accept ------------------------------------------------------- */
+static struct barrier sent;
+
+static int early_periph_fn(uvble_task_t *t) {
+  struct side *s = (struct side *)t;
+  struct inst *in = s->in;
+  UVBLE_CO_BEGIN(t);
+  CHECK_EQ(uvble_async_l2cap_listen(in->a, PSM, 200), 0);
+  CHECK_EQ(uvble_async_l2cap_listen(in->a, PSM, 200), UVBLE_EALREADY);
+  CHECK_EQ(uvble_async_l2cap_listen(in->a, 0x100, 200), UVBLE_EINVAL);
+  AWAIT_LOGGED(t, in, start_advertise(in, &s->f, &ready));
+  s->conn = s->f.result.conn;
+  /* Accept only once the central's channel is open and its data sent. */
+  UVBLE_AWAIT(t, &sent.f);
+  AWAIT_LOGGED(t, in, (uvble_connection_l2cap_accept(&s->f, s->conn, PSM, 200,
+                                                     TIMEOUT_MS),
+                       &s->f));
+  s->ch = s->f.result.channel;
+  out(in, "accept %u %u", uvble_l2cap_channel_our_mtu(s->ch),
+      uvble_l2cap_channel_peer_mtu(s->ch));
+  RECV_ALL(t, s, 300);
+  out(in, "received %zu%s", s->got, s->bad ? " corrupt" : "");
+  AWAIT_LOGGED(t, in,
+               (uvble_connection_disconnected(&s->f, s->conn, TIMEOUT_MS), &s->f));
+  out(in, "disconnected");
+  UVBLE_CO_END(t);
+}
+
+static int early_central_fn(uvble_task_t *t) {
+  struct side *s = (struct side *)t;
+  struct inst *in = s->in;
+  UVBLE_CO_BEGIN(t);
+  UVBLE_AWAIT(t, &ready.f);
+  AWAIT_CONNECT(t, in, &s->f, s->peer, s->tries);
+  s->conn = s->f.result.conn;
+  /* At once: no wait for the peripheral's accept. */
+  AWAIT_LOGGED(t, in,
+               (uvble_connection_l2cap_connect(&s->f, s->conn, PSM, 200,
+                                               TIMEOUT_MS),
+                &s->f));
+  s->ch = s->f.result.channel;
+  out(in, "connect %u %u", uvble_l2cap_channel_our_mtu(s->ch),
+      uvble_l2cap_channel_peer_mtu(s->ch));
+  for (size_t k = 0; k < 300; k++) s->buf[k] = pattern(k);
+  AWAIT_LOGGED(t, in, (uvble_l2cap_channel_send(&s->f, s->ch, s->buf, 300, 0,
+                                                TIMEOUT_MS),
+                       &s->f));
+  AWAIT_LOGGED(t, in, (uvble_l2cap_channel_flush(&s->f, s->ch, TIMEOUT_MS),
+                       &s->f));
+  /* Let the data reach the peer before it accepts. */
+  UVBLE_AWAIT(t, (uvble_sleep(&s->f, in->s, 200), &s->f));
+  barrier_set(&sent);
+  UVBLE_AWAIT(t, (uvble_sleep(&s->f, in->s, 500), &s->f));
+  AWAIT_LOGGED(t, in, (uvble_connection_disconnect(&s->f, s->conn, TIMEOUT_MS),
+                       &s->f));
+  out(in, "disconnected");
+  UVBLE_CO_END(t);
+}
+
+TEST(a_channel_opened_before_accept_waits_in_the_backlog) {
+  uv_loop_init(&loop);
+  static struct inst i0, i1;
+  inst_up(&i0);
+  inst_up(&i1);
+  barrier_init(&ready, i0.s);
+  barrier_init(&sent, i0.s);
+  static struct side p, c;
+  memset(&p, 0, sizeof p);
+  memset(&c, 0, sizeof c);
+  p.in = &i0;
+  c.in = &i1;
+  c.peer = &i0;
+  REQUIRE_EQ(uvble_task_spawn(i0.s, &p.task, early_periph_fn, NULL), 0);
+  REQUIRE_EQ(uvble_task_spawn(i1.s, &c.task, early_central_fn, NULL), 0);
+  uvble_task_t *tasks[] = {&p.task, &c.task, NULL};
+  CHECK(run_tasks(tasks, 30000));
+  CHECK_STR(i0.log, "accept 200 200\nreceived 300\ndisconnected\n");
+  CHECK_STR(i1.log, "connect 200 200\ndisconnected\n");
+  uvble_l2cap_channel_free(p.ch);
+  uvble_l2cap_channel_free(c.ch);
   uvble_connection_release(p.conn);
   uvble_connection_release(c.conn);
   inst_down(&i0);

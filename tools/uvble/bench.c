@@ -52,6 +52,10 @@ static int rx_fn(uvble_task_t *t) {
   if (s->f.status) UVBLE_CO_RETURN(t, s->f.status);
   uvble_config_get_mac(s->ble, &BN.rx_addr);
   {
+    int r = uvble_async_l2cap_listen(s->a, PSM, 65535);
+    if (r < 0) UVBLE_CO_RETURN(t, r);
+  }
+  {
     uvble_advertise_params_t p;
     uvble_advertise_params_init(&p);
     p.interval_us = 20000;
@@ -90,7 +94,7 @@ static int tx_fn(uvble_task_t *t) {
       uvble_device_connect(&s->f, s->a, &d, NULL, TOOL_TIMEOUT_MS);
     }
     UVBLE_AWAIT(t, &s->f);
-    if (s->f.status != UVBLE_ETIMEDOUT) break;
+    if (!uvble_connect_retryable(&s->f)) break;
     UVBLE_AWAIT(t, (uvble_sleep(&s->f, BN.sched, 100), &s->f));
   }
   if (s->f.status) UVBLE_CO_RETURN(t, s->f.status);
