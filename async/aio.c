@@ -6,6 +6,7 @@
 
 #include "async_internal.h"
 #include "uvble/gap.h"
+#include "uvble/gatts.h"
 
 /* ---- the registry -----------------------------------------------------------
  * uvble_active, uvble_on_fatal and uvble_close callbacks receive only the
@@ -239,6 +240,7 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   uvble_irq(ble, on_irq, a);
   uvble_on_fatal(ble, on_fatal);
   uvble_set_close_hook(ble, on_direct_close, a);
+  uvble_gatts_on_tx_ready(ble, aio_server_on_tx_ready, a);
   *out = a;
   return 0;
 }
@@ -389,5 +391,6 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   uvble_irq(a->ble, NULL, NULL);
   uvble_on_fatal(a->ble, NULL);
   uvble_set_close_hook(a->ble, NULL, NULL);
+  uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
   uvble_close(a->ble, on_ble_closed);
 }

@@ -158,6 +158,7 @@ struct uvble_connection {
   uvble_client_service_t *services;
   /* GATT server */
   struct ind *inds, *inds_tail;
+  uvble_future_t *notify_waiters; /* notify_wait()s waiting for room */
   /* L2CAP */
   uvble_l2cap_channel_t *chans;
   uvble_future_t *accept_waiters;
@@ -332,6 +333,8 @@ bool aio_server_on_read(uvble_async_t *a, const uvble_evt_gatts_access_t *e,
                     int *ret);
 void aio_server_on_indicate_done(uvble_async_t *a, const uvble_evt_gatt_status_t *e);
 void aio_server_conn_down(uvble_connection_t *c, int status);
+/* The core's tx_ready for a link (uvble_gatts_on_tx_ready). */
+void aio_server_on_tx_ready(uvble_t *ble, uint16_t conn_handle, void *arg);
 void aio_server_stop(uvble_async_t *a, int status);
 void aio_server_free_all(uvble_async_t *a);
 

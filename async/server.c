@@ -227,6 +227,9 @@ void aio_server_on_indicate_done(uvble_async_t *a,
 
 void aio_server_conn_down(uvble_connection_t *c, int status) {
   while (c->inds) ind_finish(c, c->inds, status);
+  uvble_future_t *f;
+  while ((f = fut_list_pop(&c->notify_waiters)) != NULL)
+    fut_complete(f, status);
 }
 
 int uvble_characteristic_notify(uvble_characteristic_t *c,
@@ -238,6 +241,62 @@ int uvble_characteristic_notify(uvble_characteristic_t *c,
   if (!conn->connected) return UVBLE_ENOTCONN;
   return uvble_gatts_notify(c->base.a->ble, conn->handle, c->base.handle, data,
                             len);
+}
+
+/* ---- notifications with flow control ---------------------------------------------- */
+static void notify_wait_detach(uvble_future_t *f, int status) {
+  (void)status;
+  fut_unwait(f);
+}
+
+static const struct fut_ops notify_wait_ops = {
+    .name = "notify_wait", .detach = notify_wait_detach, .ble = true};
+
+/* One try: 0 sent, 1 the queue is full, < 0 an error. */
+static int notify_try(uvble_future_t *f, uvble_connection_t *conn) {
+  uvble_characteristic_t *c = f->owner_;
+  int r = uvble_gatts_notify(c->base.a->ble, conn->handle, c->base.handle,
+                             f->buf_, f->cap_);
+  return r == UVBLE_ENOBUFS ? 1 : r;
+}
+
+int uvble_characteristic_notify_wait(uvble_future_t *f,
+                                     uvble_characteristic_t *c,
+                                     uvble_connection_t *conn,
+                                     const void *data, size_t len,
+                                     uint32_t timeout_ms) {
+  if (!c || !conn) return fut_fail(f, UVBLE_EINVAL);
+  if (!(c->base.flags & UVBLE_FLAG_NOTIFY) || !c->base.handle)
+    return fut_fail(f, UVBLE_EINVAL);
+  if (!conn->connected) return fut_fail(f, UVBLE_ENOTCONN);
+  int r = aio_begin(f, c->base.a, &notify_wait_ops, &c->base, timeout_ms);
+  if (r < 0) return r;
+  f->buf_ = (uint8_t *)(uintptr_t)data;
+  f->cap_ = data ? len : 0;
+  f->aux_ = conn;
+  /* Behind notifications already waiting on this link: order is kept. */
+  r = conn->notify_waiters ? 1 : notify_try(f, conn);
+  if (r < 0) return fut_abort(f, r);
+  if (r == 0)
+    fut_complete(f, 0);
+  else
+    fut_list_push(&conn->notify_waiters, f);
+  return 0;
+}
+
+void aio_server_on_tx_ready(uvble_t *ble, uint16_t conn_handle, void *arg) {
+  (void)ble;
+  uvble_async_t *a = arg;
+  if (a->closing) return;
+  uvble_connection_t *conn = aio_conn_find(a, conn_handle);
+  if (!conn) return;
+  while (conn->notify_waiters) {
+    uvble_future_t *f = conn->notify_waiters;
+    int r = notify_try(f, conn);
+    if (r == 1) return; /* full again: the next tx_ready resumes */
+    fut_list_remove(&conn->notify_waiters, f);
+    fut_complete(f, r);
+  }
 }
 
 /* ---- values ---------------------------------------------------------------------- */

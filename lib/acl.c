@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "gatts_internal.h"
 #include "l2cap.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
@@ -88,6 +89,7 @@ void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
   }
   acl_pump(ble);
   l2cap_on_acl_completed(ble);
+  gatts_on_acl_completed(ble);
 }
 
 int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,

@@ -32,6 +32,8 @@ struct ble_conn {
   struct acl_pdu *txq_head, *txq_tail;
   size_t txq_bytes;
   uint16_t acl_in_flight; /* fragments the controller has not completed */
+  bool notify_refused;    /* a notification met a full queue: tell the app
+                             when there is room (uvble_gatts_on_tx_ready) */
 
   /* receive reassembly */
   uint8_t *rx_buf;

@@ -329,7 +329,36 @@ int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
   struct ble_conn *c;
   int r = value_for_send(ble, conn_handle, value_handle, &data, &len, &c);
   if (r < 0) return r;
-  return send_notification(ble, c, value_handle, data, len);
+  r = send_notification(ble, c, value_handle, data, len);
+  if (r == UVBLE_ENOBUFS) c->notify_refused = true;
+  return r;
+}
+
+void uvble_gatts_on_tx_ready(uvble_t *ble, uvble_gatts_tx_ready_cb cb,
+                             void *arg) {
+  if (!ble || !ble->gatts) return;
+  ble->gatts->tx_ready = cb;
+  ble->gatts->tx_ready_arg = cb ? arg : NULL;
+}
+
+void gatts_on_acl_completed(uvble_t *ble) {
+  if (ble_dead(ble) || !ble->gatts || !ble->gatts->tx_ready) return;
+  /* Half the queue free: room for more than one more notification, so a
+   * sender woken here does not meet a full queue again at once. */
+  size_t room_at = ble->hci.conn_txq_max / 2;
+  struct ble_conn *c = ble->conns.head;
+  while (c) {
+    struct ble_conn *next = c->next;
+    uint16_t next_handle = next ? next->handle : 0xffff;
+    if (c->notify_refused && c->txq_bytes <= room_at) {
+      c->notify_refused = false;
+      ble->gatts->tx_ready(ble, c->handle, ble->gatts->tx_ready_arg);
+      /* The callback may have closed the stack or dropped links. */
+      if (ble_dead(ble) || !ble->gatts || !ble->gatts->tx_ready) return;
+      next = next_handle == 0xffff ? NULL : conn_find(ble, next_handle);
+    }
+    c = next;
+  }
 }
 
 int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,

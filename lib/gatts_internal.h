@@ -63,6 +63,8 @@ struct gatts_state {
   bool name_writable;
   uvble_gatts_authorize_cb authorize;
   void *authorize_arg;
+  uvble_gatts_tx_ready_cb tx_ready;
+  void *tx_ready_arg;
 };
 
 /* One queued Prepare Write (Vol 3, Part F, 3.4.6.1). */
@@ -101,6 +103,9 @@ struct gatts_conn {
  * when the connection has no bearer). */
 struct gatts_conn **att_gatts_slot(struct ble_conn *c);
 struct gatts_conn *gatts_conn_of(struct ble_conn *c);
+/* The controller took data: links that refused a notification and have
+ * room again get the tx_ready callback. */
+void gatts_on_acl_completed(uvble_t *ble);
 
 /* ---- gatts_db.c ---- */
 /* Builds a database: the fixed services then the application's. handles

@@ -73,7 +73,8 @@ static struct bridge {
   char pty[128];
   uvble_characteristic_t *rx, *tx;
   uvble_connection_t *conn;
-  uvble_future_t ind_f;
+  uvble_future_t ind_f;           /* the indication or notification in flight */
+  uint8_t note_buf[517]; /* a notification waiting for room (MTU 517 - 3) */
   size_t inflight;
   /* central */
   uvble_scan_t *scan;
@@ -162,7 +163,7 @@ static void retry_later(unsigned ms) {
     uv_timer_start(&B.retry, on_retry, ms, 0);
 }
 
-static void on_indicated(uvble_future_t *f) {
+static void on_sent(uvble_future_t *f) {
   size_t n = B.inflight;
   B.inflight = 0;
   if (f->status == 0) {
@@ -188,7 +189,7 @@ static void pump(void) {
   while (B.in.len) {
     size_t n = B.in.len < max ? B.in.len : max;
     if (!(sub & UVBLE_CCCD_NOTIFY)) {
-      B.ind_f.cb = on_indicated;
+      B.ind_f.cb = on_sent;
       int r = uvble_characteristic_indicate(&B.ind_f, B.tx, B.conn, buf_data(&B.in), n,
                                             OP_TIMEOUT_MS);
       if (r == 0) B.inflight = n;
@@ -196,8 +197,19 @@ static void pump(void) {
       return;
     }
     int r = uvble_characteristic_notify(B.tx, B.conn, buf_data(&B.in), n);
+    if (r == UVBLE_ENOBUFS) {
+      /* The link's queue is full: this chunk waits for room (the core
+       * says when), and the rest waits behind it. */
+      memcpy(B.note_buf, buf_data(&B.in), n);
+      B.ind_f.cb = on_sent;
+      r = uvble_characteristic_notify_wait(&B.ind_f, B.tx, B.conn, B.note_buf, n,
+                                           OP_TIMEOUT_MS);
+      if (r == 0) B.inflight = n;
+      else retry_later(100);
+      return;
+    }
     if (r < 0) {
-      retry_later(r == UVBLE_ENOBUFS ? 2 : 100);
+      retry_later(100);
       return;
     }
     buf_consume(&B.in, n);

@@ -663,6 +663,18 @@ void uvble_descriptor_on_read(uvble_descriptor_t *d, uvble_attr_read_cb cb,
 int uvble_characteristic_notify(uvble_characteristic_t *c,
                                 uvble_connection_t *conn, const void *data,
                                 size_t len);
+/* Notifies conn with flow control: when the link's transmit queue is full
+ * the notification waits (in order behind others waiting on that link)
+ * until the controller has taken enough, instead of failing with
+ * UVBLE_ENOBUFS. Completes with 0 once the notification is handed to the
+ * link, UVBLE_ETIMEDOUT, UVBLE_EDISCONNECTED, UVBLE_ECANCELED or the core's
+ * error. data must stay valid until then (NULL: the value current when it
+ * goes out). */
+int uvble_characteristic_notify_wait(uvble_future_t *f,
+                                     uvble_characteristic_t *c,
+                                     uvble_connection_t *conn,
+                                     const void *data, size_t len,
+                                     uint32_t timeout_ms);
 /* Indicates conn and waits for its confirmation (aioble's awaitable
  * indicate): status 0 when confirmed, or the core's INDICATE_DONE status
  * (UVBLE_ETIMEDOUT, UVBLE_EIO, UVBLE_EDISCONNECTED). One indication per

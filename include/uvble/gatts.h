@@ -156,6 +156,17 @@ int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
 int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
                          uint16_t value_handle, const void *data, size_t len);
 
+/* Flow control for notifications (NimBLE's BLE_GAP_EVENT_NOTIFY_TX, Zephyr's
+ * bt_gatt_notify_cb): after uvble_gatts_notify returned UVBLE_ENOBUFS for
+ * conn_handle, cb runs once for that link when its transmit queue has
+ * drained to half, so a sender can stream without polling. One handler per
+ * stack; NULL removes it. MicroPython has no such event (its notify just
+ * fails). */
+typedef void (*uvble_gatts_tx_ready_cb)(uvble_t *ble, uint16_t conn_handle,
+                                        void *arg);
+void uvble_gatts_on_tx_ready(uvble_t *ble, uvble_gatts_tx_ready_cb cb,
+                             void *arg);
+
 /* The client configuration the peer on conn_handle has written for a
  * value: UVBLE_CCCD_NOTIFY and/or UVBLE_CCCD_INDICATE (0: not subscribed,
  * or the characteristic has no CCCD), UVBLE_ENOTCONN or UVBLE_EINVAL (not a

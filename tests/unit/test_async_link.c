@@ -13,6 +13,7 @@
 #include "uvble/async.h"
 #include "uvble/co.h"
 #include "uvble/l2cap.h"
+#include "ble_internal.h"
 
 static uv_loop_t loop;
 static memctl_t *mc;
@@ -104,6 +105,87 @@ static void down(void) {
   memctl_free(mc);
   run_for(&loop, 5);
   loop_teardown(&loop);
+}
+
+/* ---- notifications with flow control -------------------------------------------- */
+#define NOTES 300
+static uvble_future_t note_f[NOTES];
+static uint8_t note_v[NOTES][2];
+static int notes_seen;
+static bool notes_in_order;
+static int count_notes(uvble_t *b, int ev, const uvble_irq_data_t *d,
+                       void *arg) {
+  (void)b;
+  (void)arg;
+  if (ev != UVBLE_IRQ_GATTC_NOTIFY) return 0;
+  if (d->gattc_data.data_len != 2 ||
+      d->gattc_data.data[0] != (uint8_t)notes_seen ||
+      d->gattc_data.data[1] != (uint8_t)(notes_seen >> 8))
+    notes_in_order = false;
+  notes_seen++;
+  return 0;
+}
+static bool all_notes_done(void *arg) {
+  int n = *(int *)arg;
+  for (int i = 0; i < n; i++)
+    if (!uvble_future_done(&note_f[i])) return false;
+  return true;
+}
+
+/* Far more notifications than the link's queue holds: those that do not
+ * fit wait for room instead of failing, every one completes, and the
+ * client receives them all in order. */
+TEST(notify_wait_queues_behind_a_full_link) {
+  up();
+  uvble_async_irq_chain(A, count_notes, NULL);
+  notes_seen = 0;
+  notes_in_order = true;
+  ble_b->hci.conn_txq_max = 256; /* a short queue, quickly full */
+  int waited = 0;
+  for (int i = 0; i < NOTES; i++) {
+    note_v[i][0] = (uint8_t)i;
+    note_v[i][1] = (uint8_t)(i >> 8);
+    memset(&note_f[i], 0, sizeof note_f[i]);
+    REQUIRE_EQ(uvble_characteristic_notify_wait(&note_f[i], chr, CB, note_v[i],
+                                                2, 5000),
+               0);
+    waited += uvble_future_pending(&note_f[i]);
+  }
+  CHECK(waited > 0); /* the queue did fill */
+  /* The plain notify fails rather than jump the queue's order ... */
+  CHECK_EQ(uvble_characteristic_notify(chr, CB, "x", 1), UVBLE_ENOBUFS);
+  int n = NOTES;
+  REQUIRE(run_until_pred(&loop, all_notes_done, &n, 5000));
+  int bad = 0;
+  for (int i = 0; i < NOTES; i++) bad += note_f[i].status != 0;
+  CHECK_EQ(bad, 0);
+  run_for(&loop, 20);
+  CHECK_EQ(notes_seen, NOTES);
+  CHECK(notes_in_order);
+  down();
+}
+
+/* Waiting notifications end with EDISCONNECTED when the link drops, and a
+ * timed-out one leaves the queue. */
+TEST(notify_wait_pending_when_the_link_drops) {
+  up();
+  ble_b->hci.conn_txq_max = 64;
+  int i = 0;
+  for (; i < NOTES; i++) {
+    memset(&note_f[i], 0, sizeof note_f[i]);
+    REQUIRE_EQ(uvble_characteristic_notify_wait(&note_f[i], chr, CB, "abcd", 4,
+                                                i == 40 ? 1 : 5000),
+               0);
+    if (i > 40 && uvble_future_pending(&note_f[i])) break;
+  }
+  REQUIRE(i < NOTES);
+  int n = i + 1;
+  memctl_disconnect(mc, H, 0x13);
+  REQUIRE(run_until_pred(&loop, all_notes_done, &n, 1000));
+  CHECK(note_f[i].status == UVBLE_EDISCONNECTED);
+  CHECK_EQ(uvble_characteristic_notify_wait(&note_f[0], chr, CB, "x", 1, 100),
+           UVBLE_ENOTCONN);
+  down();
 }
 
 /* ---- the link drops ------------------------------------------------------------ */

@@ -247,4 +247,51 @@ TEST(closing_from_indicate_done) {
   loop_teardown(&loop);
 }
 
+/* Flow control: a notification refused with ENOBUFS (the link's queue is
+ * full) is followed by one tx_ready callback for that link once the
+ * controller has taken enough of the queue; nothing without a refusal. */
+static int tx_ready_calls;
+static uint16_t tx_ready_handle;
+static void on_tx_ready(uvble_t *b, uint16_t conn_handle, void *arg) {
+  (void)b;
+  CHECK(arg == &tx_ready_calls);
+  tx_ready_calls++;
+  tx_ready_handle = conn_handle;
+}
+
+TEST(a_refused_notification_is_followed_by_tx_ready) {
+  up_db();
+  tx_ready_calls = 0;
+  uvble_gatts_on_tx_ready(ble, on_tx_ready, &tx_ready_calls);
+  sc_config(sc)->auto_complete_acl = false;
+  ble->hci.conn_txq_max = 200; /* a small queue, to reach its end */
+  /* Completions with nothing refused: no callback. */
+  REQUIRE_EQ(uvble_gatts_notify(ble, CONN, H_C1, "0123456789", 10), 0);
+  run_for(&loop, 10);
+  sc_send_completed(sc, CONN, 1);
+  run_for(&loop, 10);
+  CHECK_EQ(tx_ready_calls, 0);
+  int r = 0, sent = 0;
+  for (int i = 0; i < 100 && r == 0; i++) {
+    r = uvble_gatts_notify(ble, CONN, H_C1, "0123456789", 10);
+    sent += r == 0;
+  }
+  CHECK_EQ(r, UVBLE_ENOBUFS);
+  CHECK(sent >= 8); /* the controller's 8 buffers, then the queue */
+  run_for(&loop, 10);
+  CHECK_EQ(tx_ready_calls, 0);
+  /* The controller finishes its packets: the queue moves into it. */
+  sc_send_completed(sc, CONN, 8);
+  run_for(&loop, 10);
+  CHECK_EQ(tx_ready_calls, 1);
+  CHECK_EQ(tx_ready_handle, CONN);
+  CHECK_EQ(uvble_gatts_notify(ble, CONN, H_C1, "again", 5), 0);
+  /* Once per refusal. */
+  sc_send_completed(sc, CONN, 8);
+  run_for(&loop, 10);
+  CHECK_EQ(tx_ready_calls, 1);
+  uvble_gatts_on_tx_ready(ble, NULL, NULL);
+  down();
+}
+
 TEST_MAIN()
