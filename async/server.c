@@ -243,6 +243,13 @@ int uvble_characteristic_notify(uvble_characteristic_t *c,
                             len);
 }
 
+int uvble_characteristic_subscription(const uvble_characteristic_t *c,
+                                      const uvble_connection_t *conn) {
+  if (!c || !conn || !c->base.handle) return UVBLE_EINVAL;
+  if (!conn->connected) return UVBLE_ENOTCONN;
+  return uvble_gatts_subscription(c->base.a->ble, conn->handle, c->base.handle);
+}
+
 /* ---- notifications with flow control ---------------------------------------------- */
 static void notify_wait_detach(uvble_future_t *f, int status) {
   (void)status;

@@ -179,8 +179,7 @@ static void on_sent(uvble_future_t *f) {
  * queue is full. Nothing is sent before a central subscribed. */
 static void pump(void) {
   if (B.quitting || !B.conn || B.inflight || !B.in.len) return;
-  uint16_t ch = uvble_connection_handle(B.conn);
-  int sub = uvble_gatts_subscription(B.ble, ch, uvble_characteristic_handle(B.tx));
+  int sub = uvble_characteristic_subscription(B.tx, B.conn);
   if (sub <= 0) {
     retry_later(20);
     return;

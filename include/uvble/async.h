@@ -670,6 +670,12 @@ int uvble_characteristic_notify(uvble_characteristic_t *c,
  * link, UVBLE_ETIMEDOUT, UVBLE_EDISCONNECTED, UVBLE_ECANCELED or the core's
  * error. data must stay valid until then (NULL: the value current when it
  * goes out). */
+/* What conn has subscribed to on c: UVBLE_CCCD_NOTIFY and/or
+ * UVBLE_CCCD_INDICATE (0: nothing, or c has no CCCD), UVBLE_EINVAL (not
+ * registered), UVBLE_ENOTCONN. Lets a peripheral stream only to centrals
+ * that listen, the way they asked (uvble_gatts_subscription). */
+int uvble_characteristic_subscription(const uvble_characteristic_t *c,
+                                      const uvble_connection_t *conn);
 int uvble_characteristic_notify_wait(uvble_future_t *f,
                                      uvble_characteristic_t *c,
                                      uvble_connection_t *conn,

@@ -188,6 +188,27 @@ TEST(notify_wait_pending_when_the_link_drops) {
   down();
 }
 
+/* The server sees what the client subscribed to. */
+TEST(the_server_sees_the_clients_subscription) {
+  up();
+  CHECK_EQ(uvble_characteristic_subscription(chr, CB), 0);
+  CHECK_EQ(uvble_characteristic_subscription(NULL, CB), UVBLE_EINVAL);
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_client_characteristic_subscribe(&f, cchr, true, false, 1000),
+             0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  REQUIRE_EQ(f.status, 0);
+  CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_CCCD_NOTIFY);
+  REQUIRE_EQ(uvble_client_characteristic_subscribe(&f, cchr, false, true, 1000),
+             0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_CCCD_INDICATE);
+  memctl_disconnect(mc, H, 0x13);
+  run_for(&loop, 20);
+  CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_ENOTCONN);
+  down();
+}
+
 /* ---- the link drops ------------------------------------------------------------ */
 TEST(an_indicate_pending_when_the_link_drops) {
   up();
