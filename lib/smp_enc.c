@@ -111,6 +111,7 @@ static void ltk_reply(uvble_t *ble, uint16_t handle, const uint8_t ltk[16]) {
 }
 
 static void ltk_neg_reply(uvble_t *ble, uint16_t handle) {
+  ble->stats.smp_ltk_refused++;
   uint8_t cmd[2];
   put_le16(cmd, handle);
   hci_send_cmd(ble, SMP_OP_LE_LTK_NEG_REPLY, cmd, sizeof cmd, NULL, NULL);

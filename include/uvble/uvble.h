@@ -424,6 +424,10 @@ typedef struct {
   uint64_t smp_rx_refused;         /* SMP PDUs answered with Pairing Failed:
                                       bad length, unknown code, out of sequence,
                                       invalid values */
+  uint64_t smp_ltk_refused;        /* LTK requests answered with a Negative
+                                      Reply: no bond, a wrong EDIV/Rand, or
+                                      encryption started before the pairing
+                                      proved itself (DHKey Check skipped) */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);

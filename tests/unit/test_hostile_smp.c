@@ -140,7 +140,11 @@ TEST(encryption_started_without_the_dhkey_check_is_refused) {
    * encryption: the controller asks us for the LTK. The LTK is computable
    * by now (f5), but the peer has proved nothing: the request is refused
    * and no key reaches the controller. */
+  uvble_stats_t st0, st1;
+  uvble_get_stats(ble, &st0);
   inject_ltk_request(0, Z8);
+  uvble_get_stats(ble, &st1);
+  CHECK_EQ(st1.smp_ltk_refused, st0.smp_ltk_refused + 1);
   CHECK(sc_find_cmd(sc, 0x201B, 0) >= 0);
   CHECK(sc_find_cmd(sc, 0x201A, 0) < 0);
   CHECK(!conn_find(ble, H)->encrypted);
