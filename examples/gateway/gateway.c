@@ -413,6 +413,8 @@ static int dev_fn(uvble_task_t *t) {
       STEP(t, d, &d->f);
       emit(d, "subscribed", &d->chars[d->j], NULL, 0, NULL);
     }
+    /* Served: the next drop starts the back-off from its first step. */
+    d->backoff_ms = 0;
     UVBLE_AWAIT(t, (uvble_connection_disconnected(&d->f, d->conn, 0), &d->f));
     goto dropped;
   failed:

@@ -15,7 +15,9 @@
  *
  * Output on stdout, one line per event: "advertising as ADDR (NAME)",
  * "connected ADDR", "interval N s (written by ADDR)", "disconnected ADDR";
- * with -v every temperature too. Ctrl-C (or SIGTERM) exits cleanly. */
+ * with -v every temperature too. Ctrl-C (or SIGTERM) exits cleanly.
+ * SIGHUP drops the current central, as a sensor carried out of range would,
+ * and advertises again: how a gateway's reconnection is exercised. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +42,8 @@ struct sensor {
   uvble_async_t *a;
   uvble_sched_t *sched;
   uvble_characteristic_t *temp, *interval;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
+  uvble_future_t drop_f; /* SIGHUP's disconnect */
   uv_timer_t update, quit_timer;
   const char *name;
   unsigned interval_ms;
@@ -91,6 +94,7 @@ static void quit(int code) {
   S.exit_code = code;
   close_handle((uv_handle_t *)&S.sigint);
   close_handle((uv_handle_t *)&S.sigterm);
+  close_handle((uv_handle_t *)&S.sighup);
   /* Closing the handles restores the default action: a second Ctrl-C
    * (timeout(1) sends one to the process and one to its group) must
    * not kill the clean shutdown that is under way. */
@@ -105,6 +109,15 @@ static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
   (void)signum;
   quit(0);
+}
+
+static void on_hangup(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  if (S.quitting || !S.conn || !uvble_connection_is_connected(S.conn) ||
+      uvble_future_pending(&S.drop_f))
+    return;
+  uvble_connection_disconnect(&S.drop_f, S.conn, 2000);
 }
 
 static void on_fatal(uvble_t *ble, int status) {
@@ -313,6 +326,8 @@ int main(int argc, char **argv) {
   uv_signal_init(S.loop, &S.sigterm);
   uv_signal_start(&S.sigint, on_signal, SIGINT);
   uv_signal_start(&S.sigterm, on_signal, SIGTERM);
+  uv_signal_init(S.loop, &S.sighup);
+  uv_signal_start(&S.sighup, on_hangup, SIGHUP);
   uvble_task_spawn(S.sched, &S.adv_task, adv_fn, NULL);
   uv_run(S.loop, UV_RUN_DEFAULT);
   uv_loop_close(S.loop);

@@ -75,6 +75,12 @@ wait_for() {
   done
 }
 
+# signal NAME SIG: sends SIG to the program itself (timeout(1), which runs
+# it, would forward only the first signal and then arm its kill timer).
+signal() {
+  pkill -"$2" -P "${PID[$1]}" || fail "no process to signal for $1"
+}
+
 # stop NAME: Ctrl-C, then the program must exit 0 within 10 s (a clean exit:
 # under the sanitizers a leak or an error makes it non-zero).
 stop() {
