@@ -11,11 +11,13 @@
  * Thermometer") until a central connects, waits for the disconnect, and
  * advertises again.
  *
- *   uvble-temp-sensor [-t TRANSPORT] [--name NAME] [--interval MS] [-v]
+ *   uvble-temp-sensor [-t TRANSPORT] [--name NAME] [--interval MS] [-v] [-p]
  *
  * Output on stdout, one line per event: "advertising as ADDR (NAME)",
  * "connected ADDR", "interval N s (written by ADDR)", "disconnected ADDR";
  * with -v every temperature too. Ctrl-C (or SIGTERM) exits cleanly.
+ * With --passkey, pairing must be authenticated: the sensor has a display
+ * only, and prints "passkey NNNNNN" for the central's user to type in.
  * SIGHUP drops the current central, as a sensor carried out of range would,
  * and advertises again: how a gateway's reconnection is exercised. */
 #include <getopt.h>
@@ -29,6 +31,7 @@
 #include "uvble/async.h"
 #include "uvble/co.h"
 #include "uvble/gap.h"
+#include "uvble/security.h"
 #include "uvble/uvble.h"
 
 #define ESS_UUID 0x181A
@@ -44,6 +47,9 @@ struct sensor {
   uvble_characteristic_t *temp, *interval;
   uv_signal_t sigint, sigterm, sighup;
   uvble_future_t drop_f; /* SIGHUP's disconnect */
+  bool passkey;          /* --passkey: pairing needs MITM, we display */
+  uvble_task_t pk_task;
+  uvble_future_t pk_f;
   uv_timer_t update, quit_timer;
   const char *name;
   unsigned interval_ms;
@@ -198,6 +204,20 @@ static int write_fn(uvble_task_t *t) {
   UVBLE_CO_END(t);
 }
 
+/* Shows the passkeys of this link's pairings until the link goes. */
+static int passkey_fn(uvble_task_t *t) {
+  UVBLE_CO_BEGIN(t);
+  while (S.conn) {
+    UVBLE_AWAIT(t, (uvble_connection_passkey_action(&S.pk_f, S.conn, 0), &S.pk_f));
+    if (S.pk_f.status) break;
+    if (S.pk_f.result.passkey.action == UVBLE_PASSKEY_ACTION_DISPLAY) {
+      printf("passkey %06u\n", S.pk_f.result.passkey.passkey);
+      fflush(stdout);
+    }
+  }
+  UVBLE_CO_END(t);
+}
+
 static int adv_fn(uvble_task_t *t) {
   char addr[UVBLE_ADDR_STR_LEN];
   UVBLE_CO_BEGIN(t);
@@ -209,6 +229,10 @@ static int adv_fn(uvble_task_t *t) {
     UVBLE_CO_RETURN(t, S.adv_f.status);
   }
   uvble_config_set_name(S.ble, S.name, strlen(S.name));
+  if (S.passkey) {
+    uvble_config_set_int(S.ble, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_ONLY);
+    uvble_config_set_int(S.ble, UVBLE_CONFIG_MITM, 1);
+  }
   {
     int r = register_services();
     if (r < 0) {
@@ -249,6 +273,7 @@ static int adv_fn(uvble_task_t *t) {
     S.conn = S.adv_f.result.conn;
     printf("connected %s\n", peer(S.conn, addr));
     fflush(stdout);
+    if (S.passkey) uvble_task_spawn(S.sched, &S.pk_task, passkey_fn, NULL);
     UVBLE_AWAIT(t, (uvble_connection_disconnected(&S.adv_f, S.conn, 0), &S.adv_f));
     printf("disconnected %s\n", peer(S.conn, addr));
     fflush(stdout);
@@ -260,14 +285,15 @@ static int adv_fn(uvble_task_t *t) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: uvble-temp-sensor [-t TRANSPORT] [--name NAME] [--interval MS] [-v]\n"
+          "usage: uvble-temp-sensor [-t TRANSPORT] [--name NAME] [--interval MS] [-v] [-p]\n"
           "  -t, --transport  hci0 | uart:/dev/ttyACM0?baud=1000000&flow=1 |\n"
           "                   unix:/tmp/bt-server-le | tcp:HOST:PORT\n"
           "                   (default: $UVBLE_TRANSPORT, else hci0)\n"
           "  -n, --name       advertised name (default uvble-temp)\n"
           "  -i, --interval   update period in ms (default 1000)\n"
           "  -s, --seed       random seed of the simulated temperature\n"
-          "  -v, --verbose    print every value\n");
+          "  -v, --verbose    print every value\n"
+          "  -p, --passkey    pairing needs MITM protection: show a passkey\n");
 }
 
 int main(int argc, char **argv) {
@@ -278,19 +304,21 @@ int main(int argc, char **argv) {
       {"interval", required_argument, NULL, 'i'},
       {"seed", required_argument, NULL, 's'},
       {"verbose", no_argument, NULL, 'v'},
+      {"passkey", no_argument, NULL, 'p'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   S.name = "uvble-temp";
   S.interval_ms = 1000;
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   int c;
-  while ((c = getopt_long(argc, argv, "t:n:i:s:vh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "t:n:i:s:vph", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': S.name = optarg; break;
       case 'i': S.interval_ms = (unsigned)strtoul(optarg, NULL, 0); break;
       case 's': seed = (unsigned)strtoul(optarg, NULL, 0); break;
       case 'v': S.verbose = true; break;
+      case 'p': S.passkey = true; break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }

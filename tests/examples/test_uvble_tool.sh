@@ -56,5 +56,38 @@ finish nclient || fail "temp_client (notify) failed"
 start missing "$UVBLE" gatt-dump --name nobody-here
 if finish missing; then fail "gatt-dump of an absent device succeeded"; fi
 
+# Passkey entry: a sensor that can only display asks for MITM protection;
+# `uvble pair --io keyboard` prompts for the passkey and reads it from its
+# stdin (a FIFO here) while its loop keeps serving the link.
+start psensor "$EX/uvble-temp-sensor" --name uvble-pk --passkey
+p=$(address_of psensor)
+mkfifo "$T/pk.fifo"
+exec 7<>"$T/pk.fifo" # held open: the readers never see an end of input
+pkpair_STDIN=$T/pk.fifo
+start pkpair "$UVBLE" pair --io keyboard --mitm "$p"
+wait_for "$T/psensor.out" '^passkey [0-9]{6}$' 30
+wait_for "$T/pkpair.out" 'enter the passkey the device shows' 10
+echo "$(sed -n 's/^passkey //p' "$T/psensor.out" | head -n 1)" >&7
+finish pkpair || fail "pair with a passkey failed"
+grep -qE "^paired: encrypted yes, authenticated yes, bonded (yes|no), key size 16$" "$T/pkpair.out" ||
+  fail "pair with a passkey: result"
+
+# Ctrl-C at the passkey prompt ends the program at once: the prompt does
+# not hold the loop.
+pkquit_STDIN=$T/pk.fifo
+start pkquit "$UVBLE" pair --io keyboard --mitm "$p"
+wait_for "$T/pkquit.out" 'enter the passkey the device shows' 30
+signal pkquit INT
+for _ in $(seq 100); do
+  pgrep -P "${PID[pkquit]}" >/dev/null || break
+  sleep 0.1
+done
+pgrep -P "${PID[pkquit]}" >/dev/null && fail "uvble pair ignored Ctrl-C at its passkey prompt"
+finish pkquit
+status=$?
+((status == 130)) || fail "uvble pair exited with $status after Ctrl-C (130 expected)"
+exec 7>&-
+stop psensor
+
 stop sensor
 echo "examples.uvble_tool: ok"

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tool.h"
 #include "uvble/security.h"
@@ -13,36 +14,43 @@ static struct {
   uvble_pair_params_t params;
   const char *store;
   uvble_task_t task, pk_task;
-  uvble_future_t f, pk;
+  uvble_future_t f, pk, line_f;
+  char line[64];
 } P;
 
 static bool yes(const char *s) { return s[0] == 'y' || s[0] == 'Y'; }
 
-/* Passkey prompts. The answer is read from stdin with the loop held: the
- * SMP timeout (30 s) is the user's limit. */
+/* Passkey prompts. The answer is read from stdin while the loop runs on
+ * (the link and its timers stay served); the SMP timeout (30 s) is the
+ * user's limit. */
 static int passkey_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   for (;;) {
     UVBLE_AWAIT(t, (uvble_connection_passkey_action(&P.pk, TOOL.conn, 0), &P.pk));
     if (P.pk.status) break;
-    {
-      char line[64] = "";
-      uint8_t action = P.pk.result.passkey.action;
-      uint32_t key = P.pk.result.passkey.passkey;
-      if (action == UVBLE_PASSKEY_ACTION_DISPLAY) {
-        printf("passkey: %06u (type it on the device)\n", key);
-        fflush(stdout);
-      } else if (action == UVBLE_PASSKEY_ACTION_INPUT) {
-        printf("enter the passkey the device shows: ");
-        fflush(stdout);
-        if (fgets(line, sizeof line, stdin))
-          uvble_connection_passkey(TOOL.conn, action, (uint32_t)strtoul(line, NULL, 10));
-      } else if (action == UVBLE_PASSKEY_ACTION_NUMCMP) {
-        printf("does the device show %06u? [y/n] ", key);
-        fflush(stdout);
-        bool ok = fgets(line, sizeof line, stdin) && yes(line);
-        uvble_connection_passkey(TOOL.conn, action, ok);
-      }
+    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_DISPLAY) {
+      printf("passkey: %06u (type it on the device)\n", P.pk.result.passkey.passkey);
+      fflush(stdout);
+      continue;
+    }
+    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_INPUT)
+      printf("enter the passkey the device shows: ");
+    else if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_NUMCMP)
+      printf("does the device show %06u? [y/n] ", P.pk.result.passkey.passkey);
+    else
+      continue;
+    fflush(stdout);
+    UVBLE_AWAIT(t, (tool_read_line(&P.line_f, P.line, sizeof P.line, 30000), &P.line_f));
+    if (P.line_f.status == UVBLE_ECANCELED) break;
+    if (!isatty(0)) putchar('\n'); /* a terminal echoed the user's own */
+    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_INPUT) {
+      if (P.line_f.status) /* end of input or no answer in time */
+        UVBLE_CO_RETURN(t, tool_fail("pair", "reading the passkey", P.line_f.status));
+      uvble_connection_passkey(TOOL.conn, UVBLE_PASSKEY_ACTION_INPUT,
+                               (uint32_t)strtoul(P.line, NULL, 10));
+    } else {
+      uvble_connection_passkey(TOOL.conn, UVBLE_PASSKEY_ACTION_NUMCMP,
+                               P.line_f.status == 0 && yes(P.line));
     }
   }
   UVBLE_CO_END(t);

@@ -13,6 +13,101 @@ static void close_handle(uv_handle_t *h) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* ---- stdin, one line at a time ---------------------------------------------- */
+static struct {
+  union {
+    uv_tty_t tty;
+    uv_pipe_t pipe;
+  } h;
+  bool open, is_file;
+  uvble_future_t *f;
+  char *buf;
+  size_t cap, len;
+  char chunk[256];
+} IN;
+
+static void line_done(int status) {
+  uvble_future_t *f = IN.f;
+  IN.f = NULL;
+  if (IN.open && !IN.is_file) uv_read_stop((uv_stream_t *)&IN.h);
+  if (IN.buf) IN.buf[IN.len] = '\0';
+  if (f) uvble_future_set(f, status);
+}
+
+static void on_in_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
+  (void)h;
+  (void)hint;
+  /* One byte at a time: what follows the newline stays unread for the
+   * next prompt. */
+  *b = uv_buf_init(IN.chunk, 1);
+}
+
+static void on_in_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  (void)s;
+  if (!IN.f) return;
+  if (n < 0) {
+    line_done(IN.len ? 0 : UVBLE_EOF);
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++) {
+    if (b->base[i] == '\n') {
+      line_done(0);
+      return;
+    }
+    if (IN.len + 1 < IN.cap) IN.buf[IN.len++] = b->base[i];
+  }
+}
+
+static int stdin_open(void) {
+  if (IN.open) return 0;
+  uv_handle_type type = uv_guess_handle(0);
+  int r;
+  if (type == UV_TTY) {
+    r = uv_tty_init(TOOL.loop, &IN.h.tty, 0, 1);
+  } else if (type == UV_NAMED_PIPE) {
+    r = uv_pipe_init(TOOL.loop, &IN.h.pipe, 0);
+    if (r == 0 && (r = uv_pipe_open(&IN.h.pipe, 0)) < 0)
+      uv_close((uv_handle_t *)&IN.h.pipe, NULL);
+  } else {
+    IN.is_file = true; /* a file or /dev/null: reads never wait */
+    r = 0;
+  }
+  if (r < 0) return UVBLE_EIO;
+  IN.open = true;
+  return 0;
+}
+
+static void stdin_close(void) {
+  if (IN.f) line_done(UVBLE_ECANCELED);
+  if (IN.open && !IN.is_file) close_handle((uv_handle_t *)&IN.h);
+  IN.open = false;
+}
+
+int tool_read_line(uvble_future_t *f, char *buf, size_t cap,
+                   uint32_t timeout_ms) {
+  if (IN.f && !uvble_future_pending(IN.f)) line_done(0); /* timed out */
+  if (!buf || cap == 0 || IN.f) return UVBLE_EINVAL;
+  int r = stdin_open();
+  if (r < 0) return r;
+  r = uvble_future_start(f, TOOL.sched, timeout_ms);
+  if (r < 0) return r;
+  IN.f = f;
+  IN.buf = buf;
+  IN.cap = cap;
+  IN.len = 0;
+  buf[0] = '\0';
+  if (IN.is_file) {
+    int c;
+    while ((c = getchar()) != EOF && c != '\n')
+      if (IN.len + 1 < cap) buf[IN.len++] = (char)c;
+    line_done(c == EOF && IN.len == 0 ? UVBLE_EOF : 0);
+    return 0;
+  }
+  r = uv_read_start((uv_stream_t *)&IN.h, on_in_alloc, on_in_read);
+  if (r < 0) line_done(UVBLE_EIO);
+  return 0;
+}
+
 static bool links_up(void) {
   return TOOL.conn && uvble_connection_is_connected(TOOL.conn);
 }
@@ -31,6 +126,7 @@ void tool_quit(int code) {
   TOOL.exit_code = code;
   close_handle((uv_handle_t *)&TOOL.sigint);
   close_handle((uv_handle_t *)&TOOL.sigterm);
+  stdin_close();
   /* Closing the handles restores the default action: a second Ctrl-C
    * (timeout(1) sends one to the process and one to its group) must
    * not kill the clean shutdown that is under way. */

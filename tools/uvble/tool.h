@@ -49,6 +49,14 @@ int tool_fail(const char *cmd, const char *what, int status);
  * TOOL.address, sets TOOL.dev / dev_name / found. Status 0 or an error. */
 int find_fn(uvble_task_t *t);
 
+/* Reads one line from stdin without holding the loop (a TTY or a pipe is
+ * read through libuv; a regular file directly): f completes with 0 and the
+ * line, without its newline, in buf (cut at cap - 1 bytes), UVBLE_EOF at
+ * the end of input, UVBLE_ETIMEDOUT after timeout_ms (0: none) or
+ * UVBLE_ECANCELED when the program quits. One read at a time. */
+int tool_read_line(uvble_future_t *f, char *buf, size_t cap,
+                   uint32_t timeout_ms);
+
 /* -t/--transport, -n/--name, -a/--address handling shared by the
  * subcommands: returns 1 if opt was one of them. */
 int tool_common_opt(int opt, const char *arg);
