@@ -90,7 +90,16 @@ stop() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  kill -0 "$pid" 2>/dev/null && fail "$name did not exit within 10 s of Ctrl-C"
+  if kill -0 "$pid" 2>/dev/null; then
+    # Evidence for a hang: where the program is (timeout(1) runs it).
+    local child
+    for child in $(pgrep -P "$pid"); do
+      echo "---- $name (pid $child) state: $(awk '/^State/ {print $2, $3}' "/proc/$child/status" 2>/dev/null)" >&2
+      command -v gdb >/dev/null &&
+        timeout 20 gdb -p "$child" -batch -ex "thread apply all bt" 2>/dev/null | grep -E '^(#|Thread)' >&2
+    done
+    fail "$name did not exit within 10 s of Ctrl-C"
+  fi
   wait "$pid"
   status=$?
   unset "PID[$name]"
