@@ -422,23 +422,30 @@ static void on_fatal(uvble_t *b, int status) {
   fatal_status = status;
 }
 
+/* Pending at once: a scan's next result (nx), a link's disconnected() (dn)
+ * and a connect (cn, which takes the controller from the scan). */
+static void pend_scan_link_connect(uvble_scan_t **s, uvble_future_t *nx,
+                                   uvble_future_t *dn, uvble_future_t *cn,
+                                   uint32_t connect_timeout_ms) {
+  REQUIRE_EQ(uvble_scan_start(A, NULL, s), 0);
+  REQUIRE_EQ(uvble_scan_next(nx, *s, 0), 0);
+  sc_connect(sc, 0x40, 1, PEER1);
+  run_for(&loop, 10);
+  uvble_connection_t *c = uvble_async_connection(A, 0x40);
+  REQUIRE(c != NULL);
+  REQUIRE_EQ(uvble_connection_disconnected(dn, c, 0), 0);
+  uvble_device_t d;
+  device(&d, PEER2);
+  REQUIRE_EQ(uvble_device_connect(cn, A, &d, NULL, connect_timeout_ms), 0);
+}
+
 TEST(a_transport_failure_completes_everything_pending) {
   central_setup();
   uvble_async_on_fatal(A, on_fatal);
   fatal_status = 0;
   uvble_scan_t *s1, *s2;
-  REQUIRE_EQ(uvble_scan_start(A, NULL, &s1), 0);
   uvble_future_t nx1 = {0}, nx2 = {0}, cn = {0}, dn = {0};
-  REQUIRE_EQ(uvble_scan_next(&nx1, s1, 0), 0);
-  /* A link, and a connect pending (it takes the controller from s1). */
-  sc_connect(sc, 0x40, 1, PEER1);
-  run_for(&loop, 10);
-  uvble_connection_t *c = uvble_async_connection(A, 0x40);
-  REQUIRE(c != NULL);
-  REQUIRE_EQ(uvble_connection_disconnected(&dn, c, 0), 0);
-  uvble_device_t d;
-  device(&d, PEER2);
-  REQUIRE_EQ(uvble_device_connect(&cn, A, &d, NULL, 0), 0);
+  pend_scan_link_connect(&s1, &nx1, &dn, &cn, 0);
   REQUIRE(run_until_pred(&loop, done, &nx1, 500));
   CHECK_EQ(nx1.status, UVBLE_EOF);
   /* A second scan. */
@@ -484,17 +491,8 @@ static bool ble_closed_pred(void *arg) {
 TEST(uvble_close_on_the_stack_closes_the_context_too) {
   central_setup();
   uvble_scan_t *s1;
-  REQUIRE_EQ(uvble_scan_start(A, NULL, &s1), 0);
   uvble_future_t nx = {0}, dn = {0}, cn = {0};
-  REQUIRE_EQ(uvble_scan_next(&nx, s1, 0), 0);
-  sc_connect(sc, 0x40, 1, PEER1);
-  run_for(&loop, 10);
-  uvble_connection_t *c = uvble_async_connection(A, 0x40);
-  REQUIRE(c != NULL);
-  REQUIRE_EQ(uvble_connection_disconnected(&dn, c, 0), 0);
-  uvble_device_t d;
-  device(&d, PEER2);
-  REQUIRE_EQ(uvble_device_connect(&cn, A, &d, NULL, 5000), 0);
+  pend_scan_link_connect(&s1, &nx, &dn, &cn, 5000);
   run_for(&loop, 10);
   REQUIRE(uvble_future_pending(&dn));
   REQUIRE(uvble_future_pending(&cn));
