@@ -26,7 +26,6 @@
 
 #include "uvble/async.h"
 #include "uvble/co.h"
-#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #define CHAN_MTU 4096
@@ -41,6 +40,7 @@ static struct app {
   uvble_sched_t *sched;
   uv_signal_t sigint, sigterm;
   uv_timer_t quit_timer;
+  uvble_future_t quit_f; /* the disconnect when quitting */
   bool sender, once, quitting;
   int exit_code;
   const char *name, *address, *path, *out;
@@ -91,7 +91,7 @@ static void quit(int code) {
    * not kill the clean shutdown that is under way. */
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
-  if (links_up()) uvble_gap_disconnect(A.ble, uvble_connection_handle(A.conn));
+  if (links_up()) uvble_connection_disconnect(&A.quit_f, A.conn, 500);
   uv_timer_start(&A.quit_timer, on_quit_timer, 0, 20);
 }
 

@@ -18,7 +18,6 @@
 
 #include "uvble/async.h"
 #include "uvble/co.h"
-#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #define ESS_UUID 0x181A
@@ -32,6 +31,7 @@ struct client {
   uvble_sched_t *sched;
   uv_signal_t sigint, sigterm;
   uv_timer_t quit_timer;
+  uvble_future_t quit_f; /* the disconnect when quitting */
   const char *name;
   long count; /* values to print; <= 0: forever */
   bool notify, quitting;
@@ -80,7 +80,7 @@ static void quit(int code) {
    * not kill the clean shutdown that is under way. */
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
-  if (links_up()) uvble_gap_disconnect(C.ble, uvble_connection_handle(C.conn));
+  if (links_up()) uvble_connection_disconnect(&C.quit_f, C.conn, 500);
   uv_timer_start(&C.quit_timer, on_quit_timer, 0, 20);
 }
 

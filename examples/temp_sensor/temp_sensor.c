@@ -30,7 +30,6 @@
 
 #include "uvble/async.h"
 #include "uvble/co.h"
-#include "uvble/gap.h"
 #include "uvble/security.h"
 #include "uvble/uvble.h"
 
@@ -47,6 +46,7 @@ struct sensor {
   uvble_characteristic_t *temp, *interval;
   uv_signal_t sigint, sigterm, sighup;
   uvble_future_t drop_f; /* SIGHUP's disconnect */
+  uvble_future_t quit_f; /* the disconnect when quitting */
   bool passkey;          /* --passkey: pairing needs MITM, we display */
   uvble_task_t pk_task;
   uvble_future_t pk_f;
@@ -107,7 +107,7 @@ static void quit(int code) {
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
   close_handle((uv_handle_t *)&S.update);
-  if (links_up()) uvble_gap_disconnect(S.ble, uvble_connection_handle(S.conn));
+  if (links_up()) uvble_connection_disconnect(&S.quit_f, S.conn, 500);
   uv_timer_start(&S.quit_timer, on_quit_timer, 0, 20);
 }
 

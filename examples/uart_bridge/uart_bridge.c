@@ -40,7 +40,6 @@
 #include "stream.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
-#include "uvble/gap.h"
 #include "uvble/gatts.h"
 #include "uvble/uvble.h"
 
@@ -59,6 +58,7 @@ static struct bridge {
   uvble_sched_t *sched;
   uv_signal_t sigint, sigterm;
   uv_timer_t quit_timer, retry;
+  uvble_future_t quit_f; /* the disconnect when quitting */
   bool central, fast, quitting;
   int exit_code;
   const char *name, *address, *link;
@@ -126,7 +126,7 @@ static void quit(int code) {
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
   close_handle((uv_handle_t *)&B.retry);
-  if (links_up()) uvble_gap_disconnect(B.ble, uvble_connection_handle(B.conn));
+  if (links_up()) uvble_connection_disconnect(&B.quit_f, B.conn, 500);
   uv_timer_start(&B.quit_timer, on_quit_timer, 0, 20);
 }
 

@@ -57,7 +57,12 @@ start() {
   local in=/dev/null
   local var=${name}_STDIN
   [[ -n ${!var:-} ]] && in=${!var}
-  timeout -k 15 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
+  # --foreground: timeout(1) passes a signal to the program only. Without
+  # it, it also sends the signal and a SIGCONT to the whole process group;
+  # a late SIGCONT that lands while LeakSanitizer stops the exiting
+  # program's threads (ptrace, SIGSTOP) cancels the stop and leaves the
+  # leak check waiting for ever, until the kill timer (status 137).
+  timeout --foreground -k 15 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
   PID[$name]=$!
 }
 
@@ -76,7 +81,7 @@ wait_for() {
 }
 
 # signal NAME SIG: sends SIG to the program itself (timeout(1), which runs
-# it, would forward only the first signal and then arm its kill timer).
+# it, would forward the first signal only, and then arm its kill timer).
 signal() {
   pkill -"$2" -P "${PID[$1]}" || fail "no process to signal for $1"
 }
@@ -90,13 +95,19 @@ stop() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
+  # UVBLE_DEBUG_STOP=1: wait on (up to 2 min) to tell slow from hung.
+  if kill -0 "$pid" 2>/dev/null && [[ -n ${UVBLE_DEBUG_STOP:-} ]]; then
+    local t0=$SECONDS
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS - t0 < 120)); do sleep 0.2; done
+    echo "DEBUG: $name exited $((SECONDS - t0 + 10)) s after Ctrl-C" >&2
+  fi
   if kill -0 "$pid" 2>/dev/null; then
     # Evidence for a hang: where the program is (timeout(1) runs it).
     local child
     for child in $(pgrep -P "$pid"); do
       echo "---- $name (pid $child) state: $(awk '/^State/ {print $2, $3}' "/proc/$child/status" 2>/dev/null)" >&2
       command -v gdb >/dev/null &&
-        timeout 20 gdb -p "$child" -batch -ex "thread apply all bt" 2>/dev/null | grep -E '^(#|Thread)' >&2
+        timeout 90 gdb -p "$child" -batch -ex "thread apply all bt" >"$T/$name.gdb" 2>&1; grep -E "^(#|Thread)" "$T/$name.gdb" >&2 || tail -n 5 "$T/$name.gdb" >&2
     done
     fail "$name did not exit within 10 s of Ctrl-C"
   fi

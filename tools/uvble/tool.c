@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "uvble/gap.h"
 
 struct tool TOOL;
 
@@ -132,7 +131,7 @@ void tool_quit(int code) {
    * not kill the clean shutdown that is under way. */
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
-  if (links_up()) uvble_gap_disconnect(TOOL.ble, uvble_connection_handle(TOOL.conn));
+  if (links_up()) uvble_connection_disconnect(&TOOL.quit_f, TOOL.conn, 500);
   uv_timer_start(&TOOL.quit_timer, on_quit_timer, 0, 20);
 }
 

@@ -20,6 +20,7 @@ struct tool {
   uvble_sched_t *sched;
   uv_signal_t sigint, sigterm;
   uv_timer_t quit_timer;
+  uvble_future_t quit_f; /* the disconnect when quitting */
   bool quitting;
   int exit_code;
   uvble_connection_t *conn; /* taken down before closing */
