@@ -237,6 +237,10 @@ int uvble_future_set(uvble_future_t *f, int status);
  * sees them; its return is ignored); for every other attribute, PSM,
  * GET_SECRET and SET_SECRET the chained handler's return value is used.
  *
+ * The context also takes the core's close hook (uvble_set_close_hook) and
+ * notification tx_ready handler (uvble_gatts_on_tx_ready): do not set
+ * those on its stack.
+ *
  * Closing: uvble_async_close completes every pending operation with
  * UVBLE_ECANCELED, runs their callbacks, frees every object of the context,
  * and then closes the stack. A direct uvble_close(ble, cb) on the context's
