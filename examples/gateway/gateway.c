@@ -43,7 +43,6 @@
 #include "mqtt.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
-#include "uvble/gap.h"
 #include "uvble/gatt.h"
 #include "uvble/uvble.h"
 
@@ -87,6 +86,7 @@ struct dev {
   char name[64];
   uvble_task_t task;
   uvble_future_t f;
+  uvble_future_t quit_f; /* the disconnect when quitting */
   uvble_connection_t *conn;
   unsigned backoff_ms;
   int failures, i, j;
@@ -273,8 +273,7 @@ static void quit(int code) {
   close_handle((uv_handle_t *)&G.duration);
   for (struct dev *d = G.devs; d; d = d->next)
     if (d->conn && uvble_connection_is_connected(d->conn))
-      uvble_gap_disconnect(uvble_async_ble(d->ctl->a),
-                           uvble_connection_handle(d->conn));
+      uvble_connection_disconnect(&d->quit_f, d->conn, 500);
   uv_timer_start(&G.quit_timer, on_quit_timer, 0, 20);
 }
 
@@ -447,6 +446,8 @@ static void on_dev_done(uvble_task_t *t) {
   G.ndevices--;
   d->ctl->ndevs--;
   if (!G.quitting) emit(d, "gone", NULL, NULL, 0, NULL);
+  /* The quit disconnect may still be queued: d's memory goes now. */
+  uvble_future_abandon(&d->quit_f);
   forget_chars(d);
   if (d->conn) uvble_connection_release(d->conn);
   free(d);
