@@ -241,6 +241,7 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   uvble_on_fatal(ble, on_fatal);
   uvble_set_close_hook(ble, on_direct_close, a);
   uvble_gatts_on_tx_ready(ble, aio_server_on_tx_ready, a);
+  uvble_gatts_set_write_authorizer(ble, aio_server_authorize, a);
   *out = a;
   return 0;
 }
@@ -392,5 +393,6 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   uvble_on_fatal(a->ble, NULL);
   uvble_set_close_hook(a->ble, NULL, NULL);
   uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
+  uvble_gatts_set_write_authorizer(a->ble, NULL, NULL);
   uvble_close(a->ble, on_ble_closed);
 }

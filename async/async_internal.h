@@ -177,6 +177,8 @@ struct sattr {
   size_t initial_len;
   uvble_attr_read_cb on_read;
   void *on_read_arg;
+  uvble_attr_write_cb on_write;
+  void *on_write_arg;
   uvble_future_t *written_waiters;
   bool write_seen;          /* non-capture: written since the last written() */
   uvble_connection_t *last_writer; /* its connection (a reference) */
@@ -333,6 +335,10 @@ bool aio_server_on_read(uvble_async_t *a, const uvble_evt_gatts_access_t *e,
                     int *ret);
 void aio_server_on_indicate_done(uvble_async_t *a, const uvble_evt_gatt_status_t *e);
 void aio_server_conn_down(uvble_connection_t *c, int status);
+/* The core's write authorizer: the written attribute's on_write hook. */
+int aio_server_authorize(uvble_t *ble, uint16_t conn_handle,
+                         uint16_t attr_handle, const uint8_t *data, size_t len,
+                         void *arg);
 /* The core's tx_ready for a link (uvble_gatts_on_tx_ready). */
 void aio_server_on_tx_ready(uvble_t *ble, uint16_t conn_handle, void *arg);
 void aio_server_stop(uvble_async_t *a, int status);

@@ -146,6 +146,32 @@ void uvble_descriptor_on_read(uvble_descriptor_t *d, uvble_attr_read_cb cb,
   d->base.on_read_arg = arg;
 }
 
+void uvble_characteristic_on_write(uvble_characteristic_t *c,
+                                   uvble_attr_write_cb cb, void *arg) {
+  c->base.on_write = cb;
+  c->base.on_write_arg = arg;
+}
+
+void uvble_descriptor_on_write(uvble_descriptor_t *d, uvble_attr_write_cb cb,
+                               void *arg) {
+  d->base.on_write = cb;
+  d->base.on_write_arg = arg;
+}
+
+int aio_server_authorize(uvble_t *ble, uint16_t conn_handle,
+                         uint16_t attr_handle, const uint8_t *data, size_t len,
+                         void *arg) {
+  (void)ble;
+  uvble_async_t *a = arg;
+  struct sattr *at = attr_by_handle(a, attr_handle);
+  /* As the core without an authorizer: WRITE_AUTHORIZED and nobody to ask
+   * is a refusal. */
+  if (a->closing || !at || !at->on_write)
+    return UVBLE_ATT_ERR_INSUFFICIENT_AUTHORIZATION;
+  return at->on_write(at, aio_conn_find(a, conn_handle), data, len,
+                      at->on_write_arg);
+}
+
 /* ---- indications -------------------------------------------------------------------- */
 static void ind_detach(uvble_future_t *f, int status) {
   (void)status;

@@ -244,9 +244,9 @@ static int bridge_irq(uvble_t *ble, int event, const uvble_irq_data_t *d, void *
 
 /* Write requests that would overflow the output are refused: the central
  * retries them (flow control from the PTY reader back to the sender). */
-static int authorize(uvble_t *ble, uint16_t conn, uint16_t attr, const uint8_t *data,
+static int authorize(void *attr, uvble_connection_t *conn, const uint8_t *data,
                      size_t len, void *arg) {
-  (void)ble, (void)conn, (void)attr, (void)data, (void)arg;
+  (void)attr, (void)conn, (void)data, (void)arg;
   if (sink_pending(&B.sink) + len > OUT_LIMIT / 2)
     return UVBLE_ATT_ERR_INSUFFICIENT_RESOURCES;
   return 0;
@@ -289,7 +289,7 @@ static int register_nus(void) {
   if ((r = uvble_characteristic_new(svc, &ru, &ro, &B.rx)) < 0) return r;
   uvble_characteristic_opts_t to = {.flags = UVBLE_FLAG_NOTIFY | UVBLE_FLAG_INDICATE};
   if ((r = uvble_characteristic_new(svc, &tu, &to, &B.tx)) < 0) return r;
-  uvble_gatts_set_write_authorizer(B.ble, authorize, NULL);
+  uvble_characteristic_on_write(B.rx, authorize, NULL);
   return uvble_register_services(B.a, &svc, 1);
 }
 

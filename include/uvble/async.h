@@ -237,9 +237,10 @@ int uvble_future_set(uvble_future_t *f, int status);
  * sees them; its return is ignored); for every other attribute, PSM,
  * GET_SECRET and SET_SECRET the chained handler's return value is used.
  *
- * The context also takes the core's close hook (uvble_set_close_hook) and
- * notification tx_ready handler (uvble_gatts_on_tx_ready): do not set
- * those on its stack.
+ * The context also takes the core's close hook (uvble_set_close_hook), its
+ * notification tx_ready handler (uvble_gatts_on_tx_ready) and its write
+ * authorizer (uvble_gatts_set_write_authorizer; see the on_write hooks):
+ * do not set those on its stack.
  *
  * Closing: uvble_async_close completes every pending operation with
  * UVBLE_ECANCELED, runs their callbacks, frees every object of the context,
@@ -587,6 +588,16 @@ int uvble_advertise(uvble_future_t *f, uvble_async_t *a,
  * link). Runs inside the irq: it may update the value (uvble_*_write). */
 typedef int (*uvble_attr_read_cb)(void *attr, uvble_connection_t *conn,
                                   void *arg);
+/* A write hook for attributes made with UVBLE_FLAG_WRITE_AUTHORIZED (the
+ * core's write authorizer, per attribute): called before a central's write
+ * is applied, with the complete value (borrowed); return 0 to accept, or
+ * the ATT error to answer with, e.g. UVBLE_ATT_ERR_INSUFFICIENT_RESOURCES
+ * while the application cannot take more (the central may retry). A
+ * refused Write Command is dropped: ATT has no answer for it. An attribute
+ * with the flag and no hook refuses every write (Insufficient
+ * Authorization). */
+typedef int (*uvble_attr_write_cb)(void *attr, uvble_connection_t *conn,
+                                   const uint8_t *data, size_t len, void *arg);
 
 typedef struct {
   uint16_t flags; /* UVBLE_FLAG_READ | _WRITE | _WRITE_NO_RESPONSE | _NOTIFY |
@@ -659,6 +670,11 @@ void uvble_characteristic_on_read(uvble_characteristic_t *c,
                                   uvble_attr_read_cb cb, void *arg);
 void uvble_descriptor_on_read(uvble_descriptor_t *d, uvble_attr_read_cb cb,
                               void *arg);
+/* The write hook (NULL removes it). */
+void uvble_characteristic_on_write(uvble_characteristic_t *c,
+                                   uvble_attr_write_cb cb, void *arg);
+void uvble_descriptor_on_write(uvble_descriptor_t *d, uvble_attr_write_cb cb,
+                               void *arg);
 
 /* Notifies conn (regardless of its subscription, as aioble): data NULL
  * sends the current value. Returns 0, UVBLE_EINVAL (no NOTIFY flag or not

@@ -22,8 +22,8 @@ static uvble_async_t *A, *B;
 static uvble_connection_t *CA, *CB; /* the link, seen from A and from B */
 static uint16_t H;
 static uvble_service_t *svc;
-static uvble_characteristic_t *chr, *cap;
-static uvble_client_characteristic_t *cchr, *ccap;
+static uvble_characteristic_t *chr, *cap, *auth;
+static uvble_client_characteristic_t *cchr, *ccap, *cauth;
 
 #define PSM 0x0040
 
@@ -59,6 +59,11 @@ static void discover(void) {
   REQUIRE(run_until_pred(&loop, done, &f, 1000));
   REQUIRE_EQ(f.status, 0);
   ccap = f.result.characteristic;
+  uvble_uuid_t u3 = uvble_uuid16(0xAB03);
+  REQUIRE_EQ(uvble_client_service_characteristic(&f, s, &u3, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  REQUIRE_EQ(f.status, 0);
+  cauth = f.result.characteristic;
 }
 
 static void up_with(const uvble_async_config_t *bcfg) {
@@ -77,6 +82,12 @@ static void up_with(const uvble_async_config_t *bcfg) {
   REQUIRE_EQ(uvble_characteristic_new(svc, &u1, &o, &chr), 0);
   uvble_characteristic_opts_t oc = {.flags = UVBLE_FLAG_WRITE, .capture = true};
   REQUIRE_EQ(uvble_characteristic_new(svc, &u2, &oc, &cap), 0);
+  uvble_uuid_t u3 = uvble_uuid16(0xAB03);
+  uvble_characteristic_opts_t oa = {
+      .flags = UVBLE_FLAG_WRITE | UVBLE_FLAG_WRITE_NO_RESPONSE |
+               UVBLE_FLAG_WRITE_AUTHORIZED,
+      .capture = true};
+  REQUIRE_EQ(uvble_characteristic_new(svc, &u3, &oa, &auth), 0);
   REQUIRE_EQ(uvble_register_services(B, &svc, 1), 0);
   link_up();
   discover();
@@ -206,6 +217,51 @@ TEST(the_server_sees_the_clients_subscription) {
   memctl_disconnect(mc, H, 0x13);
   run_for(&loop, 20);
   CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_ENOTCONN);
+  down();
+}
+
+/* ---- the write hook ------------------------------------------------------------- */
+static int busy_writes;
+static int hook_calls;
+static bool hook_saw_conn;
+static int refuse_while_busy(void *attr, uvble_connection_t *conn,
+                             const uint8_t *data, size_t len, void *arg) {
+  (void)data;
+  (void)len;
+  hook_calls++;
+  hook_saw_conn = attr == (void *)auth && conn == CB && arg == &busy_writes;
+  return busy_writes > 0 ? (busy_writes--, UVBLE_ATT_ERR_INSUFFICIENT_RESOURCES)
+                         : 0;
+}
+
+TEST(the_write_hook_accepts_or_refuses_each_write) {
+  up();
+  uvble_future_t f = {0}, w = {0};
+  uint8_t buf[8];
+  /* WRITE_AUTHORIZED with no hook: refused, as the core does. */
+  REQUIRE_EQ(uvble_client_characteristic_write(&f, cauth, "a", 1, 1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EATT);
+  CHECK_EQ(f.proto_status, UVBLE_ATT_ERR_INSUFFICIENT_AUTHORIZATION);
+  /* A hook that is busy once. */
+  busy_writes = 1;
+  hook_calls = 0;
+  uvble_characteristic_on_write(auth, refuse_while_busy, &busy_writes);
+  REQUIRE_EQ(uvble_characteristic_written(&w, auth, buf, sizeof buf, 1000), 0);
+  REQUIRE_EQ(uvble_client_characteristic_write(&f, cauth, "b", 1, 1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EATT);
+  CHECK_EQ(f.proto_status, UVBLE_ATT_ERR_INSUFFICIENT_RESOURCES);
+  CHECK(uvble_future_pending(&w)); /* nothing was applied */
+  REQUIRE_EQ(uvble_client_characteristic_write(&f, cauth, "c", 1, 1, 1000), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, 0);
+  REQUIRE(run_until_pred(&loop, done, &w, 1000));
+  CHECK_EQ(w.status, 0);
+  CHECK_EQ(w.len, 1);
+  CHECK_EQ(buf[0], 'c');
+  CHECK_EQ(hook_calls, 2);
+  CHECK(hook_saw_conn);
   down();
 }
 
