@@ -53,6 +53,8 @@ struct uvble_sched {
 void fut_list_push(uvble_future_t **head, uvble_future_t *f);
 void fut_list_remove(uvble_future_t **head, uvble_future_t *f);
 uvble_future_t *fut_list_pop(uvble_future_t **head);
+/* Completes every future in the list with status, oldest first. */
+void fut_list_complete_all(uvble_future_t **head, int status);
 /* Takes f out of the wait list it is in, if any. */
 void fut_unwait(uvble_future_t *f);
 /* A detach for operations whose only hook is a wait list. */

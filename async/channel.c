@@ -68,11 +68,6 @@ static size_t backlog_of(const uvble_connection_t *c) {
   return n;
 }
 
-static void end_list(uvble_future_t **list, int status) {
-  uvble_future_t *f;
-  while ((f = fut_list_pop(list)) != NULL) fut_complete(f, status);
-}
-
 /* ---- accept ---------------------------------------------------------------------- */
 static uvble_l2cap_channel_t *backlog_take(uvble_connection_t *c, uint16_t psm) {
   uvble_l2cap_channel_t *found = NULL;
@@ -253,9 +248,9 @@ static void on_closed(uvble_connection_t *c,
 }
 
 static void fail_io(uvble_l2cap_channel_t *ch, int status) {
-  end_list(&ch->recv_waiters, status);
-  end_list(&ch->send_q, status);
-  end_list(&ch->flush_waiters, status);
+  fut_list_complete_all(&ch->recv_waiters, status);
+  fut_list_complete_all(&ch->send_q, status);
+  fut_list_complete_all(&ch->flush_waiters, status);
 }
 
 static void on_defer(uvble_future_t *f) {
@@ -288,7 +283,7 @@ static void serve_recv(uvble_l2cap_channel_t *ch) {
 static void pump_send(uvble_l2cap_channel_t *ch);
 
 static void check_flush(uvble_l2cap_channel_t *ch) {
-  if (!ch->stalled && !ch->send_q) end_list(&ch->flush_waiters, 0);
+  if (!ch->stalled && !ch->send_q) fut_list_complete_all(&ch->flush_waiters, 0);
 }
 
 bool aio_chan_on_event(uvble_async_t *a, int event, const uvble_irq_data_t *d,
@@ -466,7 +461,7 @@ void uvble_l2cap_channel_free(uvble_l2cap_channel_t *ch) {
   if (!ch->closed && ch->conn->connected && !ch->a->closing)
     uvble_l2cap_disconnect(ch->a->ble, ch->conn->handle, ch->cid);
   fail_io(ch, UVBLE_ECANCELED);
-  end_list(&ch->down_waiters, UVBLE_ECANCELED);
+  fut_list_complete_all(&ch->down_waiters, UVBLE_ECANCELED);
   chan_destroy(ch, true);
 }
 
@@ -483,7 +478,7 @@ void aio_chan_conn_down(uvble_connection_t *c, int status) {
     ch->open = false;
     ch->closed = true;
     fail_io(ch, status);
-    end_list(&ch->down_waiters, 0);
+    fut_list_complete_all(&ch->down_waiters, 0);
     /* The connection keeps its link reference until after this event, so
      * dropping a channel's reference cannot free it here. */
     if (!ch->claimed) chan_destroy(ch, true);
@@ -504,5 +499,5 @@ void aio_chan_free_all(uvble_connection_t *c) {
 
 void aio_chan_stop(uvble_async_t *a, int status) {
   for (uvble_connection_t *c = a->conns; c; c = c->next)
-    end_list(&c->accept_waiters, status);
+    fut_list_complete_all(&c->accept_waiters, status);
 }

@@ -611,11 +611,6 @@ void aio_client_on_event(uvble_async_t *a, int event, const uvble_irq_data_t *d)
   }
 }
 
-static void end_list(uvble_future_t **list, int status) {
-  uvble_future_t *f;
-  while ((f = fut_list_pop(list)) != NULL) fut_complete(f, status);
-}
-
 void aio_client_conn_down(uvble_connection_t *c, int status) {
   while (c->gops) {
     struct gop *g = c->gops;
@@ -629,11 +624,11 @@ void aio_client_conn_down(uvble_connection_t *c, int status) {
   c->gops_tail = NULL;
   c->ngops = 0;
   c->disc_busy = false;
-  end_list(&c->disc_q, status);
+  fut_list_complete_all(&c->disc_q, status);
   for (uvble_client_service_t *s = c->services; s; s = s->next_)
     for (uvble_client_characteristic_t *ch = s->chars_; ch; ch = ch->next_) {
-      end_list(&ch->notify_waiters_, status);
-      end_list(&ch->indicate_waiters_, status);
+      fut_list_complete_all(&ch->notify_waiters_, status);
+      fut_list_complete_all(&ch->indicate_waiters_, status);
     }
 }
 

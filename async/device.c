@@ -166,11 +166,12 @@ static void connect_pump(uvble_async_t *a) {
   }
 }
 
-/* The core's attempt ended (link up, failed, cancelled). */
-/* c: the link that came up, or NULL when the attempt failed with HCI
- * status hci_status (0x02 when it was cancelled or ran out of time). */
-#define HCI_STATUS_UNKNOWN_CONN_ID 0x02
+/* HCI statuses a failed attempt reports (Vol 1, Part F). */
+#define HCI_STATUS_UNKNOWN_CONN_ID 0x02    /* cancelled, or out of time */
+#define HCI_STATUS_CONN_FAILED_TO_EST 0x3E /* the peer was lost meanwhile */
 
+/* The core's attempt ended: c is the link that came up, or NULL when the
+ * attempt failed with HCI status hci_status. */
 static void connect_finished(uvble_async_t *a, uvble_connection_t *c,
                              uint8_t hci_status) {
   uvble_future_t *f = a->connect_active;
@@ -202,7 +203,8 @@ static void connect_finished(uvble_async_t *a, uvble_connection_t *c,
 bool uvble_connect_retryable(const uvble_future_t *f) {
   if (!f) return false;
   return f->status == UVBLE_ETIMEDOUT ||
-         (f->status == UVBLE_EHCI && f->proto_status == 0x3E);
+         (f->status == UVBLE_EHCI &&
+          f->proto_status == HCI_STATUS_CONN_FAILED_TO_EST);
 }
 
 void aio_connect_cancel_all(uvble_async_t *a, int status) {
@@ -274,11 +276,6 @@ void aio_conn_on_connect(uvble_async_t *a, int event, const uvble_evt_connect_t 
   }
 }
 
-static void complete_all(uvble_future_t **list, int status) {
-  uvble_future_t *f;
-  while ((f = fut_list_pop(list)) != NULL) fut_complete(f, status);
-}
-
 void aio_conn_on_disconnect(uvble_async_t *a, int event,
                         const uvble_evt_connect_t *e) {
   if (e->addr.type == UVBLE_ADDR_NONE || e->conn_handle == NO_CONN) {
@@ -296,11 +293,11 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
   aio_client_conn_down(c, UVBLE_EDISCONNECTED);
   aio_server_conn_down(c, UVBLE_EDISCONNECTED);
   aio_chan_conn_down(c, UVBLE_EDISCONNECTED);
-  complete_all(&c->mtu_waiters, UVBLE_EDISCONNECTED);
-  complete_all(&c->pair_waiters, UVBLE_EDISCONNECTED);
-  complete_all(&c->passkey_waiters, UVBLE_EDISCONNECTED);
-  complete_all(&c->accept_waiters, UVBLE_EDISCONNECTED);
-  complete_all(&c->down_waiters, 0);
+  fut_list_complete_all(&c->mtu_waiters, UVBLE_EDISCONNECTED);
+  fut_list_complete_all(&c->pair_waiters, UVBLE_EDISCONNECTED);
+  fut_list_complete_all(&c->passkey_waiters, UVBLE_EDISCONNECTED);
+  fut_list_complete_all(&c->accept_waiters, UVBLE_EDISCONNECTED);
+  fut_list_complete_all(&c->down_waiters, 0);
 }
 
 void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle) {

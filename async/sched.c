@@ -54,6 +54,11 @@ void fut_list_remove(uvble_future_t **head, uvble_future_t *f) {
   }
 }
 
+void fut_list_complete_all(uvble_future_t **head, int status) {
+  uvble_future_t *f;
+  while ((f = fut_list_pop(head)) != NULL) fut_complete(f, status);
+}
+
 uvble_future_t *fut_list_pop(uvble_future_t **head) {
   uvble_future_t *f = *head;
   if (f) {

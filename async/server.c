@@ -253,9 +253,7 @@ void aio_server_on_indicate_done(uvble_async_t *a,
 
 void aio_server_conn_down(uvble_connection_t *c, int status) {
   while (c->inds) ind_finish(c, c->inds, status);
-  uvble_future_t *f;
-  while ((f = fut_list_pop(&c->notify_waiters)) != NULL)
-    fut_complete(f, status);
+  fut_list_complete_all(&c->notify_waiters, status);
 }
 
 int uvble_characteristic_notify(uvble_characteristic_t *c,
