@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "uvble/error.h"
+#include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
 
