@@ -308,8 +308,11 @@ static void our_features(uvble_t *ble, uint8_t f[6]) {
 /* The peer's fields, after the code. 0 or a Pairing Failed reason. */
 static uint8_t check_features(uvble_t *ble, const uint8_t f[6]) {
   if (f[0] > UVBLE_IO_KEYBOARD_DISPLAY || f[1] > 1) return UVBLE_SMP_INVALID_PARAMS;
-  if (f[3] < 7 || f[3] > 16 || f[3] < ble->smp->min_key_size)
-    return UVBLE_SMP_ENC_KEY_SIZE;
+  /* Maximum Encryption Key Size is 7..16 (3.5.1): a value outside that
+   * range is a bad parameter (3.5.5 Invalid Parameters); Encryption Key
+   * Size is for a valid size too short for our own minimum. */
+  if (f[3] < 7 || f[3] > 16) return UVBLE_SMP_INVALID_PARAMS;
+  if (f[3] < ble->smp->min_key_size) return UVBLE_SMP_ENC_KEY_SIZE;
   return 0;
 }
 

@@ -54,7 +54,10 @@
  *
  * KEY SIZE. The negotiated encryption key size must reach the minimum
  * (uvble_security_set_min_key_size, default 16), else pairing fails with
- * Encryption Key Size; stored keys shorter than the minimum are not used.
+ * Encryption Key Size (0x06); stored keys shorter than the minimum are
+ * not used. A peer's Maximum Encryption Key Size outside 7..16 is not a
+ * size at all: pairing fails with Invalid Parameters (0x0A; Vol 3, Part H,
+ * 3.5.1 and 3.5.5).
  *
  * BONDING. With "bond" on (the default) and the peer bonding too, the keys
  * are distributed and stored through the secrets (below): the LTK (with

@@ -231,6 +231,16 @@ TEST(responses_out_of_range_fail) {
   peer_rsp(&p, 3, 0x09, 7, 0, 0); /* below our 16 */
   EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
   CHECK_EQ(enc.status, UVBLE_SMP_ENC_KEY_SIZE);
+  /* Outside Maximum Encryption Key Size's 7..16 (Vol 3, Part H, 3.5.1):
+   * Invalid Parameters (0x0A), not Encryption Key Size (3.5.5). */
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 17, 0, 0);
+  EXPECT_FAILED(0x0A);
+  CHECK_EQ(enc.status, 0x0A);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 6, 0, 0);
+  EXPECT_FAILED(0x0A);
+  CHECK_EQ(enc.status, 0x0A);
   start(&p);
   peer_rsp(&p, 9, 0x09, 16, 0, 0);
   EXPECT_FAILED(UVBLE_SMP_INVALID_PARAMS);
