@@ -190,6 +190,8 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
   d.encryption.key_size = c->encrypted ? c->key_size : 0;
   d.encryption.status = status;
   d.encryption.hci_status = hci_status;
+  d.encryption.stale_bond = s->key_missing;
+  s->key_missing = false;
   ble_irq(ble, UVBLE_IRQ_ENCRYPTION_UPDATE, &d);
   return smp_still(ble, handle, NULL) != NULL;
 }
@@ -494,12 +496,13 @@ static void on_security_req(uvble_t *ble, struct ble_conn *c, uint8_t auth) {
   }
   bool mitm = (auth & SMP_AUTH_MITM) != 0;
   if (c->encrypted && (!mitm || c->authenticated)) return; /* as asked */
+  /* Bonded: always the stored key, even after the peer refused it. Pairing
+   * anew over a bond is the application's decision (uvble_forget_bond),
+   * never the peer's: that would let an impostor replace the bond. */
   uint16_t handle = c->handle;
-  if (!s->key_missing) {
-    int r = smp_reencrypt(ble, c, mitm);
-    if (r != 0) return;
-    if (!(c = smp_still(ble, handle, NULL))) return;
-  }
+  int r = smp_reencrypt(ble, c, mitm);
+  if (r != 0) return;
+  if (!(c = smp_still(ble, handle, NULL))) return;
   if (smp_start_pairing(ble, c) < 0)
     smp_send(ble, c, SMP_PAIRING_FAILED, (uint8_t[]){UVBLE_SMP_UNSPECIFIED}, 1);
 }
@@ -688,7 +691,7 @@ int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {
     }
     return r;
   }
-  if (!c->encrypted && !s->key_missing) {
+  if (!c->encrypted) {
     int r = smp_reencrypt(ble, c, false);
     if (r != 0) return r < 0 ? r : 0;
     if (!(c = smp_still(ble, conn_handle, NULL))) return UVBLE_ECANCELED;

@@ -447,10 +447,18 @@ void uvble_pair_params_default(uvble_pair_params_t *p);
  * encrypted (see uvble_connection_encrypted and friends); UVBLE_ESMP with
  * the Pairing Failed reason in proto_status; UVBLE_EHCI with the HCI status;
  * UVBLE_ETIMEDOUT; UVBLE_EDISCONNECTED. Passkeys: see
- * uvble_connection_passkey_action. */
+ * uvble_connection_passkey_action. A stored bond the peer no longer
+ * honours ends the future with UVBLE_EHCI and proto_status 0x06 (PIN or
+ * Key Missing) or 0x05 (Authentication Failure), every time: the stack
+ * never pairs over a bond on its own. To pair anew, call
+ * uvble_connection_forget_bond, then this again. */
 int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
                           const uvble_pair_params_t *params,
                           uint32_t timeout_ms);
+
+/* Forgets the bond with the connection's peer (uvble_forget_bond_conn):
+ * 0, UVBLE_ENOENT (none), UVBLE_ENOTCONN, UVBLE_EINVAL. */
+int uvble_connection_forget_bond(uvble_connection_t *c);
 
 /* Waits for the next PASSKEY_ACTION on the link (aioble leaves passkeys
  * unimplemented): result f->result.passkey.action / .passkey. Answer with

@@ -214,9 +214,17 @@ typedef struct { /* 28 */
    * (Vol 3, Part H, 3.5.5). UVBLE_ETIMEDOUT: the 30 s SMP timeout.
    * UVBLE_EDISCONNECTED: the link dropped meanwhile (raised before the
    * DISCONNECT event). UVBLE_EHCI: the controller failed the encryption,
-   * with its HCI status in hci_status. */
+   * with its HCI status in hci_status (uvble_hci_status_str names it). */
   int status;
   uint8_t hci_status;
+  /* A stored bond no longer works (status UVBLE_EHCI): as central, the
+   * peer refused the key we hold for it (hci_status 0x06 PIN or Key
+   * Missing: it lost the bond; 0x05 Authentication Failure: it holds
+   * another key); as peripheral, the central asked to resume a bond we do
+   * not hold (we answered with a negative reply; hci_status 0x06). The
+   * stack never pairs over a bond on its own: to pair anew, forget the
+   * bond (uvble_forget_bond, uvble/security.h) and call uvble_gap_pair. */
+  bool stale_bond;
 } uvble_evt_encryption_t;
 
 typedef struct { /* 29: return 1 and fill value/value_len when found */
@@ -429,6 +437,9 @@ typedef struct {
                                       Reply: no bond, a wrong EDIV/Rand, or
                                       encryption started before the pairing
                                       proved itself (DHKey Check skipped) */
+  uint64_t smp_bond_rejected;      /* re-encryptions with a stored key the peer
+                                      refused (PIN or Key Missing,
+                                      Authentication Failure): stale bonds */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
