@@ -149,6 +149,7 @@ static int queue_ext_data(uvble_t *ble, uint16_t op, const uint8_t *d,
   return 0;
 }
 
+/* LE Set Extended Advertising Parameters [v1] (Vol 4, Part E, 7.8.53). */
 static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own) {
   struct gap_adv *a = &ble->gap->adv;
   uint8_t p[25];
@@ -161,11 +162,16 @@ static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own) {
   p[6] = p[3]; /* ..._Max */
   p[7] = p[4];
   p[8] = p[5];
-  p[9] = 0x07; /* all three primary channels */
-  p[10] = own;
-  p[18] = 0x7F; /* Advertising_TX_Power: no preference */
-  p[19] = 0x01; /* primary PHY LE 1M */
-  p[21] = 0x01; /* secondary PHY LE 1M */
+  p[9] = 0x07;  /* all three primary channels */
+  p[10] = own; /* Own_Address_Type */
+  /* p[11] Peer_Address_Type, p[12..17] Peer_Address: unused (undirected),
+   * p[18] Advertising_Filter_Policy 0: no accept list. A filter policy here
+   * makes a controller drop every connection (issue 15). */
+  p[19] = 0x7F; /* Advertising_TX_Power: no preference */
+  p[20] = 0x01; /* Primary_Advertising_PHY: LE 1M */
+  p[21] = 0x00; /* Secondary_Advertising_Max_Skip */
+  p[22] = 0x01; /* Secondary_Advertising_PHY: LE 1M */
+  /* p[23] Advertising_SID 0, p[24] Scan_Request_Notification_Enable 0 */
   return adv_cmd(ble, GAP_OP_LE_SET_EXT_ADV_PARAMS, p, sizeof p, on_cmd_done);
 }
 
