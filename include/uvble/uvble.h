@@ -384,6 +384,11 @@ typedef struct {
   uint16_t iso_mtu;
   uint8_t iso_max_pkts;
   uvble_addr_t public_addr; /* BD_ADDR */
+  /* LE Read Maximum Data Length (zeros without Data Length Extension) */
+  uint16_t max_tx_octets;
+  uint16_t max_tx_time;
+  uint16_t max_rx_octets;
+  uint16_t max_rx_time;
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */
@@ -428,6 +433,10 @@ typedef struct {
                                       Reply: no bond, a wrong EDIV/Rand, or
                                       encryption started before the pairing
                                       proved itself (DHKey Check skipped) */
+  uint64_t link_data_length_changes; /* LE Data Length Change events taken */
+  uint64_t link_phy_updates;         /* LE PHY Update Complete events taken */
+  uint64_t link_requests_refused;    /* LE Set PHY / Set Data Length the
+                                        controller refused */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
