@@ -393,6 +393,11 @@ typedef struct {
   uint16_t iso_mtu;
   uint8_t iso_max_pkts;
   uvble_addr_t public_addr; /* BD_ADDR */
+  /* LE Read Maximum Data Length (zeros without Data Length Extension) */
+  uint16_t max_tx_octets;
+  uint16_t max_tx_time;
+  uint16_t max_rx_octets;
+  uint16_t max_rx_time;
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */
@@ -440,6 +445,10 @@ typedef struct {
   uint64_t smp_bond_rejected;      /* re-encryptions with a stored key the peer
                                       refused (PIN or Key Missing,
                                       Authentication Failure): stale bonds */
+  uint64_t link_data_length_changes; /* LE Data Length Change events taken */
+  uint64_t link_phy_updates;         /* LE PHY Update Complete events taken */
+  uint64_t link_requests_refused;    /* LE Set PHY / Set Data Length the
+                                        controller refused */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
