@@ -411,20 +411,28 @@ TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
   expect_stored_key(2, p.ltk);
   inject_enc_change(0x06, 0);
   expect_stale(4, 0x06);
-  CHECK_EQ(bond_rejected(), r0 + 3);
-  /* Another failure of the same link is no stale bond. */
+  /* Reported as Encryption Key Refresh Complete (Vol 4, Part E, 7.7.39:
+   * status, handle): the same. */
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   expect_stored_key(3, p.ltk);
+  uint8_t kr[3] = {0x06, H & 0xff, H >> 8};
+  sc_send_event(sc, 0x30, kr, sizeof kr);
+  run_for(&loop, 5);
+  expect_stale(5, 0x06);
+  CHECK_EQ(bond_rejected(), r0 + 4);
+  /* Another failure of the same link is no stale bond. */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  expect_stored_key(4, p.ltk);
   inject_enc_change(0x3D, 0); /* MIC failure */
-  REQUIRE_EQ(enc_events, 5);
+  REQUIRE_EQ(enc_events, 6);
   CHECK_EQ(enc.hci_status, 0x3D);
   CHECK(!enc.stale_bond);
-  CHECK_EQ(bond_rejected(), r0 + 3);
+  CHECK_EQ(bond_rejected(), r0 + 4);
   /* The application forgets the bond: gap_pair pairs. */
   CHECK_EQ(uvble_forget_bond_conn(ble, H), 0);
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   EXPECT_PDU(SMP_PAIRING_REQ, 6, NULL);
-  CHECK(sc_find_cmd(sc, 0x2019, 4) < 0);
+  CHECK(sc_find_cmd(sc, 0x2019, 5) < 0);
   finish();
 }
 
