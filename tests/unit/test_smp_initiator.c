@@ -40,6 +40,17 @@ static void sc_jw_stage1(struct peer *p) {
   smp_in2(SMP_PAIRING_RANDOM, p->n_own, 16);
 }
 
+/* The link drops and the peer comes back on the same handle; the script's
+ * records start afresh. */
+static void reconnect(void) {
+  sc_disconnect(sc, H, 0x13);
+  run_for(&loop, 10);
+  sc_connect(sc, H, 0, PEER);
+  run_for(&loop, 10);
+  sc_clear(sc);
+  acl_cursor = 0;
+}
+
 TEST(pairing_request_carries_our_config) {
   bring(0);
   struct peer p;
@@ -105,12 +116,7 @@ TEST(sc_just_works_values_match_the_spec_and_keys_complete_it) {
   CHECK(enc.bonded);
   CHECK(!enc.authenticated);
   /* Reconnection: gap_pair encrypts with the stored LTK, no SMP. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
-  acl_cursor = 0;
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   EXPECT_NOTHING();
   REQUIRE(enc_started(0, ltk, &ediv, rand));
@@ -207,11 +213,7 @@ TEST(legacy_just_works_stk_and_stored_peripheral_key) {
   REQUIRE_EQ(enc_events, 1);
   CHECK(enc.bonded);
   /* Back again: the central uses the peripheral's key, EDIV and Rand. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   REQUIRE(enc_started(0, ltk, &ediv, rand));
   CHECK_MEM(ltk, pltk, 16);
@@ -385,12 +387,7 @@ TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
   REQUIRE_EQ(enc_events, 1);
   CHECK(enc.bonded);
   CHECK(!enc.stale_bond);
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
-  acl_cursor = 0;
+  reconnect();
   uint64_t r0 = bond_rejected();
   /* Encryption Change: Authentication Failure (the peer holds another
    * key). */
