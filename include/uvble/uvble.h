@@ -449,6 +449,10 @@ typedef struct {
   uint64_t link_phy_updates;         /* LE PHY Update Complete events taken */
   uint64_t link_requests_refused;    /* LE Set PHY / Set Data Length the
                                         controller refused */
+  uint64_t gattc_decl_rejected;    /* characteristic declarations the GATT
+                                      client skipped: value handle not the
+                                      declaration's + 1, or outside the
+                                      service (Vol 3, Part G, 3.3.1, 3.3.2) */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
