@@ -20,6 +20,13 @@
  * lists the extended advertising, scanning and create-connection commands;
  * otherwise legacy commands. With extended commands, payloads that fit in 31
  * bytes still go out as legacy PDUs so that legacy scanners see them.
+ *
+ * Beyond MicroPython: the link layer (data length, PHY, connection info,
+ * presets for bulk and low-power links) under "the link" below; its events
+ * reach link listeners (uvble_gap_link_listen), not the irq handler, so
+ * the 31 irq events keep MicroPython's numbers. By default the stack asks
+ * for the longest data length and LE 2M on every new link when the
+ * controller supports them (uvble_gap_set_link_config turns it off).
  */
 #ifndef UVBLE_GAP_H
 #define UVBLE_GAP_H
