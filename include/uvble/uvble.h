@@ -331,6 +331,14 @@ typedef enum {
   UVBLE_CONFIG_MITM,          /* bool */
   UVBLE_CONFIG_IO,            /* UVBLE_IO_* */
   UVBLE_CONFIG_LE_SECURE,     /* bool */
+  /* Milliseconds, 0..60000, default 1000: how long ending a link on our
+   * side (uvble_gap_disconnect, the async layer's disconnects) waits for
+   * the PDUs already queued on it to reach the controller and be
+   * completed before HCI Disconnect goes out; past it the link is ended
+   * anyway and what was not sent is counted (acl_tx_dropped). 0 ends at
+   * once. uvble_close() waits the same, at most 1000 ms, for replies to
+   * commands already sent and for queued data. Not a MicroPython key. */
+  UVBLE_CONFIG_DRAIN_MS,
 } uvble_config_key_t;
 
 enum {
@@ -351,7 +359,7 @@ enum {
 #define UVBLE_GAP_NAME_MAX 248 /* Device Name characteristic's limit */
 
 /* Maps "mac", "addr_mode", "gap_name", "rxbuf", "mtu", "bond", "mitm", "io",
- * "le_secure" to a key; UVBLE_EUNKNOWNKEY otherwise. */
+ * "le_secure", "drain_ms" to a key; UVBLE_EUNKNOWNKEY otherwise. */
 int uvble_config_key(const char *name);
 
 /* Integer-valued keys (all but MAC and GAP_NAME). UVBLE_EINVAL for a value
@@ -428,6 +436,10 @@ typedef struct {
                                       Reply: no bond, a wrong EDIV/Rand, or
                                       encryption started before the pairing
                                       proved itself (DHKey Check skipped) */
+  uint64_t acl_tx_dropped;         /* outgoing PDUs never handed to the
+                                      controller: a drain before disconnect
+                                      or uvble_close()'s linger ran out of
+                                      time (UVBLE_CONFIG_DRAIN_MS) */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
