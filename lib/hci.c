@@ -160,11 +160,13 @@ static void on_cmd_timeout(uv_timer_t *t) {
     return;
   }
   if (!cmd->grace && now - deadline > HCI_STALL_MS) {
-    /* The deadline passed while the loop was not running: the answer may
-     * be waiting unread. Timers run before I/O in a loop turn, so give it
-     * one more turn to arrive. */
+    /* The deadline passed while the loop was not running (the timer fires
+     * this late only then): the controller may have answered long ago,
+     * unread, or not yet have been given the command. It gets its full
+     * timeout again, counted from now, once. */
     cmd->grace = true;
-    uv_timer_start(&ble->hci.cmd_timer, on_cmd_timeout, 1, 0);
+    cmd->sent_at = now;
+    arm_timer(ble);
     return;
   }
   ble->stats.hci_cmd_timeouts++;
