@@ -213,6 +213,7 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
     hook(ble, cb, arg);
     return;
   }
+  bool was_started = ble->state != BLE_OFF && ble->state != BLE_FAILED;
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
   /* Commands the controller already has keep their place: their replies
@@ -232,7 +233,7 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
   uvble_status_cb acb = ble->active_cb;
   ble->active_cb = NULL;
   if (acb) acb(ble, UVBLE_ECANCELED);
-  conn_linger(ble, close_handles);
+  conn_linger(ble, was_started, close_handles);
 }
 
 /* The linger is over: timers and the transport close. Everything

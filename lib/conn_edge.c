@@ -12,9 +12,12 @@
  * completes everything at once (conn_remove), drained or not.
  *
  * uvble_close() lingers the same way: commands already sent are answered,
- * the kept links' data completed, bounded by the drain timeout and never
- * more than UVBLE_CLOSE_LINGER_MAX_MS; only then does the transport close.
- * A controller never answers into a closed transport.
+ * the kept links' data completed; then HCI Reset (Vol 4, Part E, 7.3.2)
+ * quiets the controller (no more advertising reports, no links whose
+ * peers send to us) and its answer is awaited. All of it is bounded by the
+ * drain timeout and never more than UVBLE_CLOSE_LINGER_MAX_MS; only then
+ * does the transport close. A controller never writes into a closed
+ * transport (btvirt dies of that, taking every host on it along).
  *
  * One timer serves both, armed for the earliest deadline.
  */
@@ -102,7 +105,8 @@ static bool linger_idle(const uvble_t *ble) {
   return true;
 }
 
-void conn_linger(uvble_t *ble, void (*done)(uvble_t *ble)) {
+void conn_linger(uvble_t *ble, bool was_started,
+                 void (*done)(uvble_t *ble)) {
   struct hci *hci = &ble->hci;
   hci->linger_done = done;
   hci->lingering = true;
@@ -111,16 +115,33 @@ void conn_linger(uvble_t *ble, void (*done)(uvble_t *ble)) {
                        ? hci->drain_ms
                        : UVBLE_CLOSE_LINGER_MAX_MS;
   hci->linger_deadline = ble_now_ms(ble->loop) + bound;
-  if (!ble->transport || !hci->edge_timer_open || linger_idle(ble)) {
+  hci->linger_reset = false;
+  /* A failed stack has no controller to wait for; one never started has
+   * nothing to quiet. */
+  if (!ble->transport || !hci->edge_timer_open || ble->fail_status ||
+      (!was_started && linger_idle(ble))) {
     linger_finish(ble);
     return;
   }
   acl_pump(ble);
   arm(ble);
+  conn_linger_check(ble);
+}
+
+/* Everything owed is out: the controller is reset so that it stops
+ * talking, then the linger ends with its answer. */
+static void linger_reset(uvble_t *ble) {
+  ble->hci.linger_reset = true;
+  if (hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, NULL, NULL) < 0)
+    linger_finish(ble);
 }
 
 void conn_linger_check(uvble_t *ble) {
-  if (ble->hci.lingering && linger_idle(ble)) linger_finish(ble);
+  if (!ble->hci.lingering || !linger_idle(ble)) return;
+  if (ble->hci.linger_reset)
+    linger_finish(ble);
+  else
+    linger_reset(ble);
 }
 
 void conn_linger_on_disconnected(uvble_t *ble, uint16_t handle) {

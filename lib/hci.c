@@ -116,7 +116,8 @@ bool hci_inflight(const uvble_t *ble) {
 
 static void pump(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  while (hci->cmd_credits > 0 && hci->queue_head && !ble_dead(ble)) {
+  while (hci->cmd_credits > 0 && hci->queue_head &&
+         (!ble_dead(ble) || hci->lingering)) {
     struct hci_cmd *cmd = hci->queue_head;
     hci->queue_head = cmd->next;
     if (!hci->queue_head) hci->queue_tail = NULL;
@@ -190,7 +191,7 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
                  hci_cmd_cb cb, void *arg) {
   struct hci *hci = &ble->hci;
   if (len > 255) return UVBLE_EINVAL;
-  if (ble_dead(ble)) return UVBLE_ENOTACTIVE;
+  if (ble_dead(ble) && !hci->lingering) return UVBLE_ENOTACTIVE;
   if (hci->queued >= hci->max_queued) return UVBLE_ENOBUFS;
   struct hci_cmd *cmd = malloc(sizeof *cmd);
   if (!cmd) return UVBLE_ENOMEM;

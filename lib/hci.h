@@ -102,6 +102,7 @@ struct hci {
   bool edge_timer_open;
   unsigned drain_ms;         /* UVBLE_CONFIG_DRAIN_MS */
   bool lingering;            /* uvble_close() waits for the controller */
+  bool linger_reset;         /* its last command, HCI Reset, is sent */
   uint64_t linger_deadline;
   void (*linger_done)(uvble_t *ble);
 
@@ -138,8 +139,9 @@ void acl_pump(uvble_t *ble);
 
 /* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
  * and never more than 1 s, for the replies to commands already sent and
- * for the kept links' data to be completed, then calls done. */
-void conn_linger(uvble_t *ble, void (*done)(uvble_t *ble));
+ * for the kept links' data to be completed, resets a controller that was
+ * started (was_started) so it goes quiet, then calls done. */
+void conn_linger(uvble_t *ble, bool was_started, void (*done)(uvble_t *ble));
 /* Progress during the linger: ends it once nothing is left. */
 void conn_linger_check(uvble_t *ble);
 /* Disconnection Complete during the linger. */
