@@ -286,10 +286,15 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                              uvble_t **out);
 
 /* Closes the stack: every pending operation completes with UVBLE_ECANCELED
- * (synchronously, inside this call), the transport and timers close, then
- * cb (may be NULL) runs on a later loop iteration as the last callback; the
- * object is freed when cb returns. Safe to call from any callback; later
- * calls are ignored. */
+ * (synchronously, inside this call). Then, before the transport closes,
+ * the stack waits for the controller: replies to HCI commands already
+ * sent, queued ACL data going out (what cannot is counted in
+ * uvble_stats_t.acl_tx_dropped), then an HCI Reset that stops advertising,
+ * scanning and links, so the controller never writes into a closed
+ * transport. The wait is bounded by config "drain_ms" and never longer
+ * than 1 s. Then the transport and timers close and cb (may be NULL) runs
+ * on a later loop iteration as the last callback; the object is freed when
+ * cb returns. Safe to call from any callback; later calls are ignored. */
 void uvble_close(uvble_t *ble, uvble_close_cb cb);
 
 /* For layers built on the core (the async layer installs one): while a hook
