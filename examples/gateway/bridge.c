@@ -250,6 +250,10 @@ static void on_set(const char *addr, const char *uuid, const char *payload, size
     write_result(base, addr, d && d->conn ? UVBLE_ENOENT : UVBLE_ENOTCONN, NULL);
     return;
   }
+  if (!(c->c->properties & (UVBLE_FLAG_WRITE | UVBLE_FLAG_WRITE_NO_RESPONSE))) {
+    write_result(base, addr, UVBLE_ENOTSUP, "this characteristic does not allow writing");
+    return;
+  }
   struct wreq *w = calloc(1, sizeof *w);
   if (!w) return;
   struct fmt f = fmt_of(&c->c->uuid);
