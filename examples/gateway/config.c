@@ -3,11 +3,14 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_FILE (256 * 1024)
 
@@ -242,12 +245,19 @@ static int load_devices(struct ctx *x, struct config *c, const cJSON *list) {
   return 0;
 }
 
+/* A regular file only: a FIFO or a device would block the loop. */
 static int read_secret(struct ctx *x, const char *key, const char *file, char *out,
                        size_t cap) {
-  FILE *f = fopen(file, "r");
-  if (!f) return fail(x, key, "%s: %s", file, strerror(errno));
-  size_t n = fread(out, 1, cap - 1, f);
-  fclose(f);
+  struct stat st;
+  int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fail(x, key, "%s: %s", file, strerror(errno));
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(x, key, "%s: not a regular file", file);
+  }
+  ssize_t n = read(fd, out, cap - 1);
+  close(fd);
+  if (n < 0) return fail(x, key, "%s: %s", file, strerror(errno));
   out[n] = 0;
   out[strcspn(out, "\r\n")] = 0; /* the first line */
   return 0;
@@ -368,11 +378,33 @@ static int load_root(struct ctx *x, struct config *c, const cJSON *root) {
   return 0;
 }
 
+int config_parse(const char *name, const char *text, size_t n, struct config *c,
+                 char *err, size_t errlen) {
+  struct ctx x = {name, err, errlen};
+  err[0] = 0;
+  config_init(c);
+  snprintf(c->path, sizeof c->path, "%s", name);
+  const char *end = NULL;
+  cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
+  if (!root) {
+    size_t off = end && end >= text ? (size_t)(end - text) : 0, line = 1;
+    const char *e = cJSON_GetErrorPtr();
+    if (e && e >= text && e <= text + n) off = (size_t)(e - text);
+    for (size_t i = 0; i < off && i < n; i++) line += text[i] == '\n';
+    return fail(&x, NULL, "not valid JSON (line %zu)", line);
+  }
+  c->json = root;
+  if (load_root(&x, c, root) < 0) {
+    config_free(c);
+    return -1;
+  }
+  return 0;
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t errlen) {
   struct ctx x = {path, err, errlen};
   err[0] = 0;
   config_init(c);
-  snprintf(c->path, sizeof c->path, "%s", path);
   FILE *f = fopen(path, "r");
   if (!f) return fail(&x, NULL, "%s", strerror(errno));
   char *text = malloc(MAX_FILE + 1);
@@ -383,23 +415,9 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen) {
     free(text);
     return fail(&x, NULL, "larger than %d bytes", MAX_FILE);
   }
-  const char *end = NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
-  if (!root) {
-    size_t off = end ? (size_t)(end - text) : 0, line = 1;
-    const char *e = cJSON_GetErrorPtr();
-    if (e && e >= text && e <= text + n) off = (size_t)(e - text);
-    for (size_t i = 0; i < off && i < n; i++) line += text[i] == '\n';
-    free(text);
-    return fail(&x, NULL, "not valid JSON (line %zu)", line);
-  }
+  int r = config_parse(path, text, n, c, err, errlen);
   free(text);
-  c->json = root;
-  if (load_root(&x, c, root) < 0) {
-    config_free(c);
-    return -1;
-  }
-  return 0;
+  return r;
 }
 
 void config_free(struct config *c) {

@@ -90,6 +90,9 @@ void config_init(struct config *c);
 /* Reads and checks path into c (initialised first). Returns 0, or -1 with
  * "PATH: KEY: what is wrong" in err; c is then freed. */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* The same for a file's text; name is what errors call it. */
+int config_parse(const char *name, const char *text, size_t n, struct config *c,
+                 char *err, size_t errlen);
 void config_free(struct config *c);
 /* The top-level keys whose values differ, comma-separated ("" if none). */
 void config_changes(const struct config *a, const struct config *b, char *out,

@@ -2,6 +2,7 @@
 #include "format.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +196,9 @@ int fmt_encode(const struct fmt *f, const char *p, size_t n, uint8_t *out, size_
   size_t b = 0, e = n;
   while (b < e && isspace((unsigned char)p[b])) b++;
   while (e > b && isspace((unsigned char)p[e - 1])) e--;
-  if (strict_number(p + b, e - b)) {
+  bool number = strict_number(p + b, e - b);
+  /* Without a numeric format, "21" is the byte 0x21. */
+  if (number && (f->kind == FMT_UINT || f->kind == FMT_SINT || parse_hex(p, n, out, cap) < 0)) {
     char num[64];
     snprintf(num, sizeof num, "%.*s", (int)(e - b), p + b);
     return encode_number(f, strtod(num, NULL), out, cap, err, errlen);

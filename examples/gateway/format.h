@@ -35,7 +35,8 @@ void fmt_decode(const struct fmt *f, const uint8_t *v, size_t n, cJSON *obj);
  *   "hex:0a0b" or {"hex":"0a0b"}    those bytes, for any characteristic
  *   21.5, {"value":21.5}            a number, for an integer format
  *   anything else, for utf8         the payload itself, as text
- *   0a0b, "0a 0b", "0a:0b"          hex, for any other format
+ *   0a0b, "0a 0b", "0a:0b"          hex, for any other format (and "0500",
+ *                                   not a JSON number, for any format)
  * Returns the length, or -1 with a sentence in err. */
 int fmt_encode(const struct fmt *f, const char *payload, size_t len, uint8_t *out,
                size_t cap, char *err, size_t errlen);
