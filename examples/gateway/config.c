@@ -200,7 +200,7 @@ static int load_rule(struct ctx *x, struct config *c, const cJSON *item) {
       snprintf(where + strlen(where), sizeof where - strlen(where), ".component");
       return fail(x, where, "\"%s\": one of sensor, number, text, none", s);
     }
-    snprintf(r->component, sizeof r->component, "%s", strcmp(s, "none") ? s : "");
+    snprintf(r->component, sizeof r->component, "%.15s", strcmp(s, "none") ? s : "");
   } else if (!r->component[0] && (r->unit[0] || r->device_class[0] || r->name[0])) {
     snprintf(r->component, sizeof r->component, "sensor"); /* asked to be shown */
   }
