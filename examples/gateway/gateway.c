@@ -6,7 +6,7 @@
  * discovery) and writes what arrives on .../set (bridge.c has the topics).
  *
  *   uvble-gateway [--config FILE] [-t TRANSPORT]... [-s UUID]... [--name PREFIX]
- *                 [--max N] [--duration SEC] [--mqtt URL] [--id NAME]
+ *                 [--max N] [--duration SEC] [--mqtt URL] [--id NAME] [--check]
  *
  * The options override the file (config.h); SIGHUP reads the file again
  * and says what changed.
@@ -519,7 +519,7 @@ static void on_sighup(uv_signal_t *h, int signum) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: uvble-gateway [-c FILE] [-t TRANSPORT]... [-s UUID]... [--name PREFIX]\n"
-          "                     [--max N] [--duration SEC] [--mqtt URL] [--id NAME]\n"
+          "                     [--max N] [--duration SEC] [--mqtt URL] [--id NAME] [--check]\n"
           "  -c, --config     a JSON configuration file (README: \"The gateway and\n"
           "                   Home Assistant\"); SIGHUP reloads it; options override it\n"
           "  -t, --transport  controller (default: $UVBLE_TRANSPORT, else hci0);\n"
@@ -532,7 +532,8 @@ static void usage(FILE *f) {
           "  -q, --mqtt       publish to mqtt://[user:pass@]host[:port] (also tcp://,\n"
           "                   mqtts:// for TLS, [IPv6]); credentials also from\n"
           "                   $UVBLE_MQTT_USERNAME / $UVBLE_MQTT_PASSWORD\n"
-          "  -i, --id         the gateway's name in topics (default: the host name)\n");
+          "  -i, --id         the gateway's name in topics (default: the host name)\n"
+          "      --check      check the configuration (file and options) and exit\n");
 }
 
 /* A whole decimal number in [lo, hi], or -1 after saying what is wrong. */
@@ -556,6 +557,7 @@ static int parse_args(int argc, char **argv) {
       {"duration", required_argument, NULL, 'd'},
       {"mqtt", required_argument, NULL, 'q'},
       {"id", required_argument, NULL, 'i'},
+      {"check", no_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int opt;
@@ -588,6 +590,7 @@ static int parse_args(int argc, char **argv) {
         break;
       case 'q': CLI.mqtt_url = optarg; break;
       case 'i': CLI.id = optarg; break;
+      case 'C': G.check_only = true; break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }
@@ -639,6 +642,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "gateway: %s\n", err);
     config_free(&G.cfg);
     return 2;
+  }
+  if (G.check_only) {
+    printf("%s: ok\n", G.config_path ? G.config_path : "options");
+    config_free(&G.cfg);
+    return 0;
   }
   G.loop = uv_default_loop();
   if (bridge_open(err, sizeof err) < 0) {

@@ -74,7 +74,7 @@ extern struct gw {
   uv_timer_t duration, quit_timer, tick;
   unsigned duration_s;
   struct mqtt *mqtt;
-  bool quitting;
+  bool quitting, check_only;
   int exit_code;
   struct dev *devs;
   size_t ndevices;
