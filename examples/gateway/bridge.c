@@ -168,7 +168,9 @@ static cJSON *ha_entity(const struct dev *d, const struct chr *c, const struct r
   return e;
 }
 
-void publish_discovery(struct dev *d) {
+/* Announces d's entities, or (remove) takes them away again: an empty
+ * retained config deletes an entity in Home Assistant. */
+static void discovery(struct dev *d, bool remove) {
   if (!G.mqtt || !G.cfg.mqtt.discovery) return;
   char node[32], addr[16], topic[512];
   compact(d->addr, addr, sizeof addr);
@@ -177,16 +179,23 @@ void publish_discovery(struct dev *d) {
     const struct chr *c = &d->chars[i];
     const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
     if (!r || r->ignore || !r->component[0]) continue;
-    cJSON *e = ha_entity(d, c, r, node);
-    char *payload = cJSON_PrintUnformatted(e);
-    cJSON_Delete(e);
-    if (!payload) continue;
+    char *payload = NULL;
+    if (!remove) {
+      cJSON *e = ha_entity(d, c, r, node);
+      payload = cJSON_PrintUnformatted(e);
+      cJSON_Delete(e);
+      if (!payload) continue;
+    }
     snprintf(topic, sizeof topic, "%s/%s/%s/%s/config", G.cfg.mqtt.discovery_prefix,
              r->component, node, c->key);
-    mqtt_publish(G.mqtt, topic, payload, strlen(payload), true);
+    mqtt_publish(G.mqtt, topic, payload ? payload : "", payload ? strlen(payload) : 0, true);
     free(payload);
   }
 }
+
+void publish_discovery(struct dev *d) { discovery(d, false); }
+
+void remove_discovery(struct dev *d) { discovery(d, true); }
 
 /* ---- writes from MQTT ------------------------------------------------------------- */
 

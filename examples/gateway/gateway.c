@@ -500,6 +500,7 @@ static void reload(void) {
     bool up = d->conn && uvble_connection_is_connected(d->conn);
     if (up && !config_allows(&G.cfg, d->addr)) {
       fprintf(stderr, "gateway: %s is no longer allowed: disconnecting\n", d->addr);
+      remove_discovery(d);
       uvble_connection_disconnect(&d->kick_f, d->conn, OP_TIMEOUT_MS);
     } else if (up && d->served) {
       schedule_polls(d);

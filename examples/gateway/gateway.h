@@ -93,6 +93,8 @@ void emit(struct dev *d, const char *event, const struct chr *c, const uint8_t *
           size_t n, cJSON *extra);
 /* Home Assistant discovery for d's characteristics (retained). */
 void publish_discovery(struct dev *d);
+/* Takes them away (a device no longer allowed). */
+void remove_discovery(struct dev *d);
 /* Connects to the broker the configuration names (if any). Returns 0 or
  * -1 with a sentence in err. */
 int bridge_open(char *err, size_t errlen);

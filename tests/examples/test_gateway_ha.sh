@@ -98,8 +98,18 @@ wait_for "$T/sub.out" "^$t/2a21 \{.*\"event\":\"write\".*\"hex\":\"0700\",\"valu
 mosquitto_pub "${SUB[@]}" -t "$t/00002a21-0000-1000-8000-00805f9b34fb/set" -m 'hex:0300'
 wait_for "$T/s1.out" "^interval 3 s \(written by " 10
 
-stop gw
+# ---- a device taken off the allowlist: disconnected, its entities deleted ---------
+sed -i "s/\"address\": \"$a1\"/\"address\": \"00:11:22:33:44:55\"/" "$T/gw.json"
+signal gw HUP
+wait_for "$T/gw.err" "$a1 is no longer allowed: disconnecting" 10
 wait_for "$T/sub.out" "^$t/status offline" 10
+wait_for "$T/gw.out" "\"device\":\"$a1\".*\"event\":\"gone\"" 10
+for c in sensor/$node/2a6e number/$node/2a21; do
+  r=$(timeout 5 mosquitto_sub "${SUB[@]}" -C 1 -W 2 --retained-only -t "homeassistant/$c/config") &&
+    fail "homeassistant/$c/config is still retained: $r"
+done
+
+stop gw
 wait_for "$T/sub.out" '^uvble/testgw/status offline' 10
 stop s1
 stop sub
