@@ -17,6 +17,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,9 +203,21 @@ static void lost(struct mqtt *m, const char *why) {
   m->next_try = uv_now(m->loop) + m->backoff_ms;
 }
 
+/* How a non-blocking connect ended: 0, or the socket's errno. */
+static int connect_error(struct mqtt *m) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(mosquitto_socket(m->mosq), SOL_SOCKET, SO_ERROR, &err, &len) < 0) return errno;
+  return err;
+}
+
 static void on_poll(uv_poll_t *p, int status, int events) {
   struct mqtt *m = p->data;
-  int rc = MOSQ_ERR_SUCCESS;
+  int rc = MOSQ_ERR_SUCCESS, err;
+  if (m->connecting && (err = connect_error(m)) != 0) {
+    lost(m, strerror(err)); /* refused, unreachable: say which */
+    return;
+  }
   if (status < 0) {
     rc = MOSQ_ERR_CONN_LOST;
   } else {
@@ -225,7 +239,7 @@ static void connect_to(struct mqtt *m, const char *host) {
   m->connect_started = uv_now(m->loop);
   int rc = mosquitto_connect_async(m->mosq, host, m->url.port, m->keepalive);
   if (rc != MOSQ_ERR_SUCCESS) {
-    lost(m, rc == MOSQ_ERR_ERRNO ? "cannot connect" : mosquitto_strerror(rc));
+    lost(m, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     return;
   }
   poll_update(m);
