@@ -41,8 +41,8 @@ static void topic_of(char *out, size_t cap, const struct dev *d, const char *lea
   snprintf(out, cap, "%s/%s/%s/%s", G.cfg.mqtt.topic_prefix, G.cfg.id, d->addr, leaf);
 }
 
-static struct fmt fmt_of(const uvble_uuid_t *u) {
-  const struct rule *r = config_rule(&G.cfg, u);
+static struct fmt fmt_of(const struct chr *c) {
+  const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
   return r ? r->fmt : (struct fmt){.kind = FMT_RAW};
 }
 
@@ -70,8 +70,8 @@ void emit(struct dev *d, const char *event, const struct chr *c, const uint8_t *
       cJSON_AddStringToObject(o, "hex", hex);
       free(hex);
     }
-    const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
-    struct fmt f = fmt_of(&c->c->uuid);
+    const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
+    struct fmt f = fmt_of(c);
     fmt_decode(&f, v, n, o);
     if (r && r->unit[0] && cJSON_GetObjectItemCaseSensitive(o, "value"))
       cJSON_AddStringToObject(o, "unit", r->unit);
@@ -177,7 +177,7 @@ static void discovery(struct dev *d, bool remove) {
   snprintf(node, sizeof node, "uvble_%s", addr);
   for (size_t i = 0; i < d->nchars; i++) {
     const struct chr *c = &d->chars[i];
-    const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
+    const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
     if (!r || r->ignore || !r->component[0]) continue;
     char *payload = NULL;
     if (!remove) {
@@ -265,7 +265,7 @@ static void on_set(const char *addr, const char *uuid, const char *payload, size
   }
   struct wreq *w = calloc(1, sizeof *w);
   if (!w) return;
-  struct fmt f = fmt_of(&c->c->uuid);
+  struct fmt f = fmt_of(c);
   int n = fmt_encode(&f, payload, len, w->data, sizeof w->data, why, sizeof why);
   if (n < 0) {
     write_result(base, addr, UVBLE_EINVAL, why);

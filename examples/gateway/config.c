@@ -112,6 +112,16 @@ static struct rule *add_rule(struct config *c, const char *uuid) {
   return r;
 }
 
+/* The rule for exactly this device (addr) or for every device (NULL). */
+static struct rule *find_rule(struct config *c, const char *addr, const uvble_uuid_t *u) {
+  for (size_t i = 0; i < c->nrules; i++) {
+    struct rule *r = &c->rules[i];
+    if (uvble_uuid_equal(&r->uuid, u) && (addr ? strcmp(r->addr, addr) == 0 : !r->addr[0]))
+      return r;
+  }
+  return NULL;
+}
+
 static void builtin(struct config *c, const char *uuid, const char *fmt, int exponent,
                     const char *name, const char *unit, const char *device_class,
                     const char *component) {
@@ -141,7 +151,7 @@ void config_init(struct config *c) {
   builtin(c, "2a6d", "uint32", -1, "Pressure", "Pa", "pressure", "sensor");
   struct rule *r;
   builtin(c, "2a21", "uint16", 0, "Measurement interval", "s", "duration", "number");
-  if ((r = (struct rule *)config_rule(c, &(uvble_uuid_t){.type = 16, .data = {0x21, 0x2a}}))) {
+  if ((r = find_rule(c, NULL, &(uvble_uuid_t){.type = 16, .data = {0x21, 0x2a}}))) {
     r->min = 1;
     r->max = 65535;
     r->step = 1;
@@ -155,22 +165,29 @@ void config_init(struct config *c) {
 
 /* ---- the file ------------------------------------------------------------------ */
 
-static int load_rule(struct ctx *x, struct config *c, const cJSON *item) {
+/* One "characteristics" entry; for one device (addr) or all (NULL). A
+ * device's entry starts from what holds for every device. */
+static int load_rule(struct ctx *x, struct config *c, const cJSON *item, const char *addr,
+                     const char *prefix) {
   static const char *const keys[] = {"read", "subscribe", "poll", "ignore", "format",
                                      "exponent", "name", "unit", "device_class",
                                      "state_class", "component", "command", "min",
                                      "max", "step", NULL};
-  char where[96], s[64];
+  char where[160], s[64];
   uvble_uuid_t u;
-  snprintf(where, sizeof where, "characteristics.%s", item->string);
+  snprintf(where, sizeof where, "%scharacteristics.%s", prefix, item->string);
   if (uvble_uuid_parse(&u, item->string) < 0)
     return fail(x, where, "not a UUID (\"2a6e\", \"0x2A6E\" or the 128-bit form)");
   if (check_keys(x, item, where, keys) < 0) return -1;
-  struct rule *r = (struct rule *)config_rule(c, &u);
+  struct rule *r = find_rule(c, addr, &u);
   if (!r) {
+    const struct rule *base = config_rule(c, NULL, &u);
     char key[UVBLE_UUID_STR_LEN];
     uuid_key(&u, key);
-    if (!(r = add_rule(c, key))) return fail(x, where, "at most %d characteristics", CFG_MAX_RULES);
+    if (!(r = add_rule(c, key)))
+      return fail(x, where, "at most %d characteristic rules", CFG_MAX_RULES);
+    if (base) *r = *base;
+    if (addr) snprintf(r->addr, sizeof r->addr, "%s", addr);
   }
   long l;
   double d;
@@ -220,7 +237,7 @@ static int load_rule(struct ctx *x, struct config *c, const cJSON *item) {
 }
 
 static int load_devices(struct ctx *x, struct config *c, const cJSON *list) {
-  static const char *const keys[] = {"address", "alias", NULL};
+  static const char *const keys[] = {"address", "alias", "characteristics", NULL};
   if (!cJSON_IsArray(list)) return fail(x, "devices", "must be a list of objects");
   const cJSON *it;
   cJSON_ArrayForEach(it, list) {
@@ -240,6 +257,14 @@ static int load_devices(struct ctx *x, struct config *c, const cJSON *list) {
     }
     uvble_addr_to_str(&a, d->addr); /* one spelling: lower case, colons */
     if (get_str(x, it, where, "alias", d->alias, sizeof d->alias) < 0) return -1;
+    const cJSON *rules = cJSON_GetObjectItemCaseSensitive(it, "characteristics"), *r;
+    if (rules) {
+      char prefix[40];
+      snprintf(prefix, sizeof prefix, "%s.", where);
+      if (!cJSON_IsObject(rules))
+        return fail(x, where, "characteristics: must be an object keyed by UUID");
+      cJSON_ArrayForEach(r, rules) if (load_rule(x, c, r, d->addr, prefix) < 0) return -1;
+    }
     c->ndevices++;
   }
   return 0;
@@ -363,6 +388,11 @@ static int load_root(struct ctx *x, struct config *c, const cJSON *root) {
   if (get_str(x, root, "", "name_prefix", c->name_prefix, sizeof c->name_prefix) < 0) return -1;
   if ((got = get_int(x, root, "", "max_devices", 1, 64, &l)) < 0) return -1;
   if (got) c->max_devices = (size_t)l;
+  /* For every device first: a device's own rules start from these. */
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "characteristics"))) {
+    if (!cJSON_IsObject(v)) return fail(x, "characteristics", "must be an object keyed by UUID");
+    cJSON_ArrayForEach(it, v) if (load_rule(x, c, it, NULL, "") < 0) return -1;
+  }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "devices")) && load_devices(x, c, v) < 0)
     return -1;
   c->only_listed = c->ndevices > 0;
@@ -371,10 +401,6 @@ static int load_root(struct ctx *x, struct config *c, const cJSON *root) {
     return fail(x, "only_listed", "true, but \"devices\" lists none");
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "mqtt")) && load_mqtt(x, &c->mqtt, v) < 0)
     return -1;
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "characteristics"))) {
-    if (!cJSON_IsObject(v)) return fail(x, "characteristics", "must be an object keyed by UUID");
-    cJSON_ArrayForEach(it, v) if (load_rule(x, c, it) < 0) return -1;
-  }
   return 0;
 }
 
@@ -441,10 +467,16 @@ void config_changes(const struct config *a, const struct config *b, char *out, s
   }
 }
 
-const struct rule *config_rule(const struct config *c, const uvble_uuid_t *u) {
-  for (size_t i = 0; i < c->nrules; i++)
-    if (uvble_uuid_equal(&c->rules[i].uuid, u)) return &c->rules[i];
-  return NULL;
+const struct rule *config_rule(const struct config *c, const char *addr,
+                               const uvble_uuid_t *u) {
+  const struct rule *all = NULL;
+  for (size_t i = 0; i < c->nrules; i++) {
+    const struct rule *r = &c->rules[i];
+    if (!uvble_uuid_equal(&r->uuid, u)) continue;
+    if (!r->addr[0]) all = r;
+    else if (addr && strcasecmp(r->addr, addr) == 0) return r;
+  }
+  return all;
 }
 
 const struct device_cfg *config_device(const struct config *c, const char *addr) {

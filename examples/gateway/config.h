@@ -9,7 +9,8 @@
  *     "services": ["181a", "nus"],        what to look for when scanning
  *     "name_prefix": "uvble-",            only advertisers named so
  *     "max_devices": 8,
- *     "devices": [{"address": "00:aa:01:00:00:42", "alias": "Kitchen"}],
+ *     "devices": [{"address": "00:aa:01:00:00:42", "alias": "Kitchen",
+ *                  "characteristics": {"ff01": {"poll": 10}}}],
  *     "only_listed": true,                the devices list as an allowlist
  *     "mqtt": {"url": "mqtts://broker.lan", "username": "gw",
  *              "password_file": "/etc/uvble/mqtt.pass",   (or
@@ -33,7 +34,7 @@
 #define CFG_MAX_TRANSPORTS 8
 #define CFG_MAX_SERVICES 16
 #define CFG_MAX_DEVICES 64
-#define CFG_MAX_RULES 48
+#define CFG_MAX_RULES 128
 #define NUS_SERVICE "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 #define NUS_RX "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 #define NUS_TX "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
@@ -42,6 +43,7 @@
  * should show it. */
 struct rule {
   uvble_uuid_t uuid;
+  char addr[UVBLE_ADDR_STR_LEN]; /* one device's (devices[].characteristics); "": all */
   char key[UVBLE_UUID_STR_LEN]; /* uuid_key() */
   bool read, subscribe, ignore;
   unsigned poll_s; /* 0: no polling */
@@ -98,7 +100,10 @@ void config_free(struct config *c);
 void config_changes(const struct config *a, const struct config *b, char *out,
                     size_t cap);
 
-const struct rule *config_rule(const struct config *c, const uvble_uuid_t *u);
+/* The rule for characteristic u of the device at addr (NULL: the one for
+ * every device): the device's own, else the common one, else NULL. */
+const struct rule *config_rule(const struct config *c, const char *addr,
+                               const uvble_uuid_t *u);
 const struct device_cfg *config_device(const struct config *c, const char *addr);
 /* Whether a device may be served: listed, or any when not only_listed. */
 bool config_allows(const struct config *c, const char *addr);

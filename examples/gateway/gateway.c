@@ -160,7 +160,7 @@ static void on_polled(uvble_future_t *f) {
 static void schedule_polls(struct dev *d) {
   for (size_t i = 0; i < d->nchars; i++) {
     struct chr *c = &d->chars[i];
-    const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
+    const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
     c->poll_next = r && r->poll_s && (c->c->properties & UVBLE_FLAG_READ)
                        ? uv_now(G.loop) + r->poll_s * 1000ull
                        : 0;
@@ -175,7 +175,7 @@ static void on_tick(uv_timer_t *t) {
     for (size_t i = 0; i < d->nchars; i++) {
       struct chr *c = &d->chars[i];
       if (!c->poll_next || now < c->poll_next || uvble_future_pending(&c->pf)) continue;
-      const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
+      const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
       c->poll_next = r && r->poll_s ? now + r->poll_s * 1000ull : 0;
       c->pf.cb = on_polled;
       c->pf.data = c;
@@ -203,7 +203,7 @@ static bool wanted(const uvble_uuid_t *u) {
 
 static void add_chr(struct dev *d, uvble_client_service_t *s,
                     uvble_client_characteristic_t *ch) {
-  const struct rule *r = config_rule(&G.cfg, &ch->uuid);
+  const struct rule *r = config_rule(&G.cfg, d->addr, &ch->uuid);
   if (d->nchars == MAX_CHARS || (r && r->ignore)) return;
   struct chr *c = &d->chars[d->nchars++];
   memset(c, 0, sizeof *c);
@@ -214,12 +214,12 @@ static void add_chr(struct dev *d, uvble_client_service_t *s,
 }
 
 static bool to_read(const struct chr *c) {
-  const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
+  const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
   return (c->c->properties & UVBLE_FLAG_READ) && (!r || r->read);
 }
 
 static bool to_subscribe(const struct chr *c) {
-  const struct rule *r = config_rule(&G.cfg, &c->c->uuid);
+  const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
   return (c->c->properties & (UVBLE_FLAG_NOTIFY | UVBLE_FLAG_INDICATE)) &&
          (!r || r->subscribe);
 }

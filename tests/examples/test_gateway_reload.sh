@@ -18,24 +18,25 @@ node=uvble_${a1//:/}
 t=uvble/testgw/$a1
 disc="^homeassistant/sensor/$node/2a6e/config "
 
-config() { # config ALIAS POLL
+config() { # config ALIAS POLL TEMPERATURE-NAME
   cat >"$T/gw.json" <<JSON
 {"id": "testgw", "services": ["181a"], "name_prefix": "uvble-rl",
- "devices": [{"address": "$a1", "alias": "$1"}], "only_listed": false,
+ "devices": [{"address": "$a1", "alias": "$1",
+              "characteristics": {"2a21": {"poll": $2}}}], "only_listed": false,
  "mqtt": {"url": "mqtt://127.0.0.1:$port"},
- "characteristics": {"2a21": {"poll": $2}}}
+ "characteristics": {"2a6e": {"name": "$3"}}}
 JSON
 }
-config Kitchen 0
+config Kitchen 0 Temperature
 start gw "$EX/uvble-gateway" --config "$T/gw.json" -t "$UVBLE_TRANSPORT"
 wait_for "$T/sub.out" "$disc.*\"name\":\"Kitchen\"" 60
 wait_for "$T/sub.out" "^$t/status online" 10
 
 # ---- reload --------------------------------------------------------------------
-config Pantry 1
+config Pantry 1 Inside
 signal gw HUP
 wait_for "$T/gw.err" "reloaded $T/gw.json: changed: devices, characteristics" 10
-wait_for "$T/sub.out" "$disc.*\"name\":\"Pantry\"" 10
+wait_for "$T/sub.out" "$disc\{\"name\":\"Inside\".*\"name\":\"Pantry\"" 10
 wait_for "$T/gw.out" "\"event\":\"poll\".*\"characteristic\":\"2a21\".*\"value\":" 10 2
 echo '{"mqtt": {"qos": 3}}' >"$T/gw.json"
 signal gw HUP
@@ -59,7 +60,7 @@ grep "^$t/status " "$T/sub.out" | tail -n 1 | grep -q online || fail "device sta
 # ---- started again: the stale "online" is corrected ----------------------------
 # (btvirt keeps the dead central's link up, so the sensor does not come
 # back here; the correction does not wait for it.)
-config Pantry 0
+config Pantry 0 Inside
 n=$(grep -c "^$t/status offline" "$T/sub.out")
 start gw "$EX/uvble-gateway" --config "$T/gw.json" -t "$UVBLE_TRANSPORT"
 wait_for "$T/sub.out" '^uvble/testgw/status online' 10 2

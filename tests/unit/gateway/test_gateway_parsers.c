@@ -186,7 +186,8 @@ static void cfg_bad(const char *text, const char *want) {
 static void test_config(void) {
   struct config c;
   char err[300];
-  const char *t = "{\"id\":\"g\",\"devices\":[{\"address\":\"00:AA:01:00:00:42\",\"alias\":\"K\"}],"
+  const char *t = "{\"id\":\"g\",\"devices\":[{\"address\":\"00:AA:01:00:00:42\",\"alias\":\"K\","
+                  "\"characteristics\":{\"2a6e\":{\"poll\":5,\"name\":\"Inside\"}}}],"
                   "\"mqtt\":{\"qos\":1,\"retain\":false},"
                   "\"characteristics\":{\"0x2A6E\":{\"poll\":60},\"ff01\":{\"unit\":\"%\","
                   "\"format\":\"uint16\",\"exponent\":-1}}}";
@@ -196,10 +197,16 @@ static void test_config(void) {
   CHECK(strcmp(config_device(&c, "00:AA:01:00:00:42")->alias, "K") == 0);
   CHECK(c.mqtt.qos == 1 && !c.mqtt.retain && c.mqtt.discovery);
   uvble_uuid_t u = uvble_uuid16(0x2a6e);
-  const struct rule *r = config_rule(&c, &u);
+  const struct rule *r = config_rule(&c, NULL, &u);
   CHECK(r && r->poll_s == 60 && r->fmt.kind == FMT_SINT && strcmp(r->unit, "°C") == 0);
+  /* A device's own rule starts from the common one. */
+  r = config_rule(&c, "00:aa:01:00:00:42", &u);
+  CHECK(r && r->poll_s == 5 && r->fmt.kind == FMT_SINT && !strcmp(r->unit, "°C") &&
+        !strcmp(r->name, "Inside"));
+  r = config_rule(&c, "00:AA:01:00:00:43", &u);
+  CHECK(r && r->poll_s == 60 && !strcmp(r->name, "Temperature"));
   u = uvble_uuid16(0xff01);
-  r = config_rule(&c, &u);
+  r = config_rule(&c, NULL, &u);
   CHECK(r && r->fmt.exponent == -1 && !strcmp(r->component, "sensor"));
   struct config d;
   const char *t2 = "{\"id\":\"g\",\"mqtt\":{\"qos\":1}}";
@@ -224,6 +231,9 @@ static void test_config(void) {
   cfg_bad("{\"devices\":[{\"alias\":\"x\"}]}", "devices[0]: needs \"address\"");
   cfg_bad("{\"devices\":[{\"address\":\"zz\"}]}", "devices[0].address: \"zz\" is not");
   cfg_bad("{\"devices\":[{\"address\":\"00:11:22:33:44:55\",\"x\":1}]}", "devices[0].x: unknown key");
+  cfg_bad("{\"devices\":[{\"address\":\"00:11:22:33:44:55\",\"characteristics\":"
+          "{\"2a6e\":{\"poll\":\"x\"}}}]}",
+          "devices[0].characteristics.2a6e.poll: must be an integer");
   cfg_bad("{\"services\":[\"nope\"]}", "services: \"nope\" is not a UUID");
   cfg_bad("{\"services\":[5]}", "services: an item is not a UUID");
   cfg_bad("{\"transports\":[\"\"]}", "transports: must be a list of strings");
