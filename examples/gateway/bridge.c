@@ -46,7 +46,7 @@ static struct fmt fmt_of(const struct chr *c) {
   return r ? r->fmt : (struct fmt){.kind = FMT_RAW};
 }
 
-void emit(struct dev *d, const char *event, const struct chr *c, const uint8_t *v,
+void emit(struct dev *d, const char *event, struct chr *c, const uint8_t *v,
           size_t n, cJSON *extra) {
   char ts[40], topic[512];
   cJSON *o = cJSON_CreateObject();
@@ -86,6 +86,11 @@ void emit(struct dev *d, const char *event, const struct chr *c, const uint8_t *
   if (!line) return;
   printf("%s\n", line);
   fflush(stdout);
+  if (c && v) {
+    /* Kept for a broker that comes back without its retained messages. */
+    free(c->last);
+    c->last = G.cfg.mqtt.retain ? strdup(line) : NULL;
+  }
   if (G.mqtt && c && v) {
     topic_of(topic, sizeof topic, d, c->key);
     mqtt_publish(G.mqtt, topic, line, strlen(line), G.cfg.mqtt.retain);
@@ -312,8 +317,9 @@ static void on_mqtt_message(const char *topic, const void *payload, size_t len,
     on_status(addr, payload, len, retained);
 }
 
-/* Device status and discovery are retained state: what happened while
- * the broker was away is published again. */
+/* Device status, discovery and last values are retained state: what
+ * happened while the broker was away, or what a broker restarted without
+ * persistence forgot, is published again. */
 static void on_connected(void *arg) {
   (void)arg;
   for (struct dev *d = G.devs; d; d = d->next) {
@@ -321,7 +327,13 @@ static void on_connected(void *arg) {
     char topic[512];
     topic_of(topic, sizeof topic, d, "status");
     mqtt_publish(G.mqtt, topic, up ? "online" : "offline", up ? 6 : 7, true);
-    if (up && d->served) publish_discovery(d);
+    if (!up || !d->served) continue;
+    publish_discovery(d);
+    for (size_t i = 0; i < d->nchars; i++) {
+      if (!d->chars[i].last) continue;
+      topic_of(topic, sizeof topic, d, d->chars[i].key);
+      mqtt_publish(G.mqtt, topic, d->chars[i].last, strlen(d->chars[i].last), true);
+    }
   }
 }
 

@@ -191,6 +191,8 @@ static void forget_chars(struct dev *d) {
   for (size_t i = 0; i < d->nchars; i++) {
     uvble_future_abandon(&d->chars[i].nf);
     uvble_future_abandon(&d->chars[i].pf);
+    free(d->chars[i].last);
+    d->chars[i].last = NULL;
   }
   d->nchars = 0;
 }

@@ -37,6 +37,7 @@ struct chr {
   uvble_future_t nf; /* notified() / indicated(), re-armed by its callback */
   uvble_future_t pf; /* a poll's read */
   uint64_t poll_next; /* loop time of the next poll; 0: not polled */
+  char *last;         /* the last value's JSON (retained), to publish again */
   bool indicate;
   uint8_t buf[UVBLE_GATT_MAX_ATTR_LEN], pbuf[UVBLE_GATT_MAX_ATTR_LEN];
 };
@@ -88,8 +89,8 @@ extern struct gw {
 /* One JSON line on stdout for an event of d ("connected", "read",
  * "notify", ...), about characteristic c (may be NULL) with value v (may
  * be NULL); extra's items (may be NULL; consumed) are added. Values and
- * device status go to MQTT too, retained. */
-void emit(struct dev *d, const char *event, const struct chr *c, const uint8_t *v,
+ * device status go to MQTT too, retained (c keeps the value's line). */
+void emit(struct dev *d, const char *event, struct chr *c, const uint8_t *v,
           size_t n, cJSON *extra);
 /* Home Assistant discovery for d's characteristics (retained). */
 void publish_discovery(struct dev *d);

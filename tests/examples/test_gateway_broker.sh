@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The broker restarts without persistence (every retained message lost):
 # the gateway notices, reconnects with back-off and publishes its retained
-# state again — its status, each device's status and Home Assistant
-# discovery — so Home Assistant sees the devices again without a gateway
-# restart; values keep flowing.
+# state again — its status, each device's status, Home Assistant discovery
+# and the last values (2a21, read once at connection, is never notified) —
+# so Home Assistant sees the devices again without a gateway restart.
 source "$(dirname "$0")/lib.sh"
 
 start_broker
@@ -25,7 +25,7 @@ start sub mosquitto_sub -h 127.0.0.1 -p "$port" -v -t 'uvble/#' -t 'homeassistan
 wait_for "$T/gw.err" "mqtt: connected to 127.0.0.1:$port" 15 2
 for re in "^uvble/testgw/status online" "^$t/status online" \
   "^homeassistant/sensor/$node/2a6e/config \{" "^homeassistant/number/$node/2a21/config \{" \
-  "^$t/2a6e \{.*\"event\":\"notify\""; do
+  "^$t/2a6e \{.*\"event\":\"notify\"" "^$t/2a21 \{.*\"event\":\"read\""; do
   wait_for "$T/sub.out" "$re" 15
 done
 stop gw
