@@ -77,8 +77,11 @@ void emit(struct dev *d, const char *event, struct chr *c, const uint8_t *v,
       cJSON_AddStringToObject(o, "unit", r->unit);
   }
   if (extra) {
-    while (extra->child) cJSON_AddItemToObject(o, extra->child->string,
-                                               cJSON_DetachItemViaPointer(extra, extra->child));
+    cJSON *item;
+    while ((item = extra->child)) {
+      cJSON_DetachItemViaPointer(extra, item);
+      cJSON_AddItemToObject(o, item->string, item); /* copies the key first */
+    }
     cJSON_Delete(extra);
   }
   char *line = cJSON_PrintUnformatted(o);
