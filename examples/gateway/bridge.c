@@ -313,8 +313,14 @@ static void on_mqtt_message(const char *topic, const void *payload, size_t len,
   const char *rest = topic + strlen(base);
   int n = 0;
   if (sscanf(rest, "%31[^/]/%63[^/]/%7[^/]%n", addr, uuid, leaf, &n) == 3 &&
-      !rest[n] && !strcmp(leaf, "set"))
-    on_set(addr, uuid, payload, len);
+      !rest[n] && !strcmp(leaf, "set")) {
+    /* A retained command would be carried out again on every
+     * reconnection: only live ones are. */
+    if (retained)
+      fprintf(stderr, "gateway: %s: retained, ignored (publish commands without -r)\n", topic);
+    else
+      on_set(addr, uuid, payload, len);
+  }
   else if (sscanf(rest, "%31[^/]/%7[^/]%n", addr, leaf, &n) == 2 && !rest[n] &&
            !strcmp(leaf, "status"))
     on_status(addr, payload, len, retained);

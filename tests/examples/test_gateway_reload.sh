@@ -4,7 +4,8 @@
 # a poll starts; a broken file changes nothing); SIGKILL leaves its last
 # will, so every entity (availability: gateway status AND device status,
 # mode "all") turns unavailable; started again, it corrects the device
-# status the dead one left "online".
+# status the dead one left "online" and does not carry out a command left
+# retained.
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || fail "jq not found (apt-get install jq)"
 
@@ -62,11 +63,15 @@ grep "^$t/status " "$T/sub.out" | tail -n 1 | grep -q online || fail "device sta
 # back here; the correction does not wait for it.)
 config Pantry 0 Inside
 n=$(grep -c "^$t/status offline" "$T/sub.out")
+# A command someone left retained is not carried out on (re)connection.
+mosquitto_pub -h 127.0.0.1 -p "$port" -r -t "$t/2a21/set" -m 9
 start gw "$EX/uvble-gateway" --config "$T/gw.json" -t "$UVBLE_TRANSPORT"
 wait_for "$T/sub.out" '^uvble/testgw/status online' 10 2
 wait_for "$T/sub.out" "^$t/status offline" 10 $((n + 1))
 r=$(timeout 5 mosquitto_sub -h 127.0.0.1 -p "$port" -C 1 -W 3 --retained-only -t "$t/status")
 [[ $r == offline ]] || fail "retained device status after the restart: '$r'"
+wait_for "$T/gw.err" "$t/2a21/set: retained, ignored" 10
+grep -q "$t/2a21/result" "$T/sub.out" && fail "the retained command was answered"
 stop gw
 stop s1
 stop sub
