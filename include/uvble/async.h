@@ -83,6 +83,7 @@
 #include <uv.h>
 
 #include "uvble/adv.h"
+#include "uvble/gap.h"
 #include "uvble/gatt.h"
 #include "uvble/uuid.h"
 #include "uvble/uvble.h"
@@ -412,6 +413,19 @@ bool uvble_connection_bonded(const uvble_connection_t *c);
 uint8_t uvble_connection_key_size(const uvble_connection_t *c);
 /* The ATT MTU: 23 until an exchange (either side's) completed. */
 uint16_t uvble_connection_mtu(const uvble_connection_t *c);
+
+/* The link as the controller last reported it: data length, PHYs,
+ * interval, latency, supervision timeout (uvble_gap_conn_info).
+ * UVBLE_ENOTCONN once the link is down. */
+int uvble_connection_info(const uvble_connection_t *c, uvble_conn_info_t *out);
+/* Asks for a PHY (uvble_gap_set_phy, UVBLE_PHY_PREF_*) and waits for the
+ * controller's LE PHY Update Complete: status 0 (the PHYs in force are in
+ * uvble_connection_info; a peer without the PHY keeps the old one), or
+ * UVBLE_EHCI with the HCI status in proto_status; UVBLE_ENOTSUP /
+ * UVBLE_EINVAL at once as uvble_gap_set_phy; UVBLE_ETIMEDOUT;
+ * UVBLE_EDISCONNECTED. */
+int uvble_connection_set_phy(uvble_future_t *f, uvble_connection_t *c,
+                             int pref, uint32_t timeout_ms);
 
 /* Disconnects (uvble_gap_disconnect) and waits until the link is down:
  * status 0 (also when it already was). */
