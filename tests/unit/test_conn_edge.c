@@ -219,6 +219,60 @@ TEST(completion_marks_follow_number_of_completed_packets) {
   down(sc, ble);
 }
 
+static int off_status = 1;
+static void on_off(uvble_t *ble, int status) {
+  (void)ble;
+  off_status = status;
+}
+
+TEST(power_down_lets_queued_pdus_out_first) {
+  sc_t *sc;
+  uvble_t *ble;
+  bring(&sc, &ble, 27, 1);
+  struct ble_conn *c = link(sc, ble, 0x40);
+  REQUIRE(c);
+  for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
+  off_status = 1;
+  REQUIRE_EQ(uvble_active(ble, false, on_off), 0);
+  CHECK_EQ(send_on(ble, c, 4, 9, 10), UVBLE_ENOTCONN);
+  run_for(&loop, 10);
+  CHECK_EQ(sc_find_cmd(sc, HCI_OP_RESET, 0), -1);
+  CHECK_EQ(ndisc, 0);
+  for (int k = 0; k < 3; k++) {
+    sc_send_completed(sc, 0x40, 1);
+    run_for(&loop, 5);
+  }
+  CHECK_EQ(sc_acl_count(sc), 3);
+  CHECK(sc_find_cmd(sc, HCI_OP_RESET, 0) >= 0);
+  run_for(&loop, 10);
+  CHECK_EQ(ndisc, 1);
+  CHECK_EQ(off_status, 0);
+  CHECK(!uvble_is_active(ble));
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  CHECK_EQ(st.acl_tx_dropped, 0);
+  down(sc, ble);
+}
+
+TEST(power_down_gives_up_on_a_stuck_link_at_the_bound) {
+  sc_t *sc;
+  uvble_t *ble;
+  bring(&sc, &ble, 27, 1);
+  REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_DRAIN_MS, 100), 0);
+  struct ble_conn *c = link(sc, ble, 0x40);
+  REQUIRE(c);
+  for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
+  off_status = 1;
+  REQUIRE_EQ(uvble_active(ble, false, on_off), 0);
+  for (int i = 0; i < 100 && off_status == 1; i++) run_for(&loop, 5);
+  CHECK_EQ(off_status, 0);
+  CHECK_EQ(ndisc, 1);
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  CHECK_EQ(st.acl_tx_dropped, 2);
+  down(sc, ble);
+}
+
 /* ---- uvble_close() ------------------------------------------------------ */
 static bool closed;
 static uint64_t closed_at;
