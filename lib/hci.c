@@ -23,8 +23,8 @@ struct hci_cmd {
   uint8_t len;
   hci_cmd_cb cb;
   void *arg;
-  uint64_t sent_at;
-  bool grace; /* its deadline passed while the loop was held up */
+  uint64_t sent_at; /* then the first loop pass after that */
+  bool counted;     /* sent_at is that pass */
   uint8_t params[255];
 };
 
@@ -34,6 +34,20 @@ static void on_timer_closed(uv_handle_t *h) {
   uvble_t *ble = h->data;
   ble->pending_closes--;
   ble_handle_closed(ble);
+}
+
+/* A command's timeout counts from the first pass of the loop over its
+ * I/O after it was sent: before that the controller may not even have it
+ * (setup between uvble_active() and uv_run(), a blocking callback). */
+static void on_io_pass(uv_check_t *h) {
+  uvble_t *ble = h->data;
+  uint64_t now = ble_now_ms(ble->loop);
+  ble->hci.io_pass_at = now;
+  for (struct hci_cmd *c = ble->hci.inflight_head; c; c = c->next)
+    if (!c->counted) {
+      c->counted = true;
+      c->sent_at = now;
+    }
 }
 
 int hci_init(uvble_t *ble) {
@@ -53,6 +67,13 @@ int hci_init(uvble_t *ble) {
   if (r) return r;
   hci->edge_timer.data = ble;
   hci->edge_timer_open = true;
+  r = uv_check_init(ble->loop, &hci->io_check);
+  if (r) return r;
+  hci->io_check.data = ble;
+  hci->io_check_open = true;
+  /* Runs on every pass but never keeps the loop alive by itself. */
+  uv_check_start(&hci->io_check, on_io_pass);
+  uv_unref((uv_handle_t *)&hci->io_check);
   return 0;
 }
 
@@ -64,6 +85,11 @@ void hci_close(uvble_t *ble) {
     hci->edge_timer_open = false;
     ble->pending_closes++;
     uv_close((uv_handle_t *)&hci->edge_timer, on_timer_closed);
+  }
+  if (hci->io_check_open) {
+    hci->io_check_open = false;
+    ble->pending_closes++;
+    uv_close((uv_handle_t *)&hci->io_check, on_timer_closed);
   }
   if (!hci->timer_open) return;
   hci->timer_open = false;
@@ -146,28 +172,32 @@ static void pump(uvble_t *ble) {
   arm_timer(ble);
 }
 
-/* How late a timer may fire before we take it that the loop was held up
- * (a blocking callback, setup between uvble_active() and uv_run()). */
-#define HCI_STALL_MS 100
-
+/* A deadline is judged against what the loop could see (Vol 4, Part E,
+ * 4.4 sets no timeout; ours is the host's own). Counted from the first
+ * pass over I/O after the send (on_io_pass); a command not yet seen by one
+ * gets the full timeout from now. Past the deadline, if the loop has not
+ * passed over its I/O since, an answer may be waiting unread: the verdict
+ * waits for one more pass. Only then is the controller silent. */
 static void on_cmd_timeout(uv_timer_t *t) {
   uvble_t *ble = t->data;
-  struct hci_cmd *cmd = ble->hci.inflight_head;
+  struct hci *hci = &ble->hci;
+  struct hci_cmd *cmd = hci->inflight_head;
   if (!cmd || ble_dead(ble)) return; /* uvble_close bounds its own wait */
   uint64_t now = ble_now_ms(ble->loop);
-  uint64_t deadline = cmd->sent_at + ble->hci.cmd_timeout_ms;
+  uint64_t deadline = cmd->sent_at + hci->cmd_timeout_ms;
   if (now < deadline) {
     arm_timer(ble);
     return;
   }
-  if (!cmd->grace && now - deadline > HCI_STALL_MS) {
-    /* The deadline passed while the loop was not running (the timer fires
-     * this late only then): the controller may have answered long ago,
-     * unread, or not yet have been given the command. It gets its full
-     * timeout again, counted from now, once. */
-    cmd->grace = true;
+  if (!cmd->counted) {
     cmd->sent_at = now;
     arm_timer(ble);
+    return;
+  }
+  if (hci->io_pass_at <= deadline) {
+    /* 1 ms: started inside the timer phase, it cannot run before the
+     * loop's next poll. */
+    uv_timer_start(&hci->cmd_timer, on_cmd_timeout, 1, 0);
     return;
   }
   ble->stats.hci_cmd_timeouts++;
@@ -200,7 +230,7 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
   cmd->len = (uint8_t)len;
   cmd->cb = cb;
   cmd->arg = arg;
-  cmd->grace = false;
+  cmd->counted = false;
   if (len) memcpy(cmd->params, params, len);
   if (hci->queue_tail)
     hci->queue_tail->next = cmd;

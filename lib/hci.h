@@ -111,6 +111,12 @@ struct hci {
   unsigned max_queued;
   uv_timer_t cmd_timer;
   bool timer_open;
+  /* Marks each pass of the loop over its I/O (the check phase follows
+   * the poll): a command is timed out only after the loop has had the
+   * chance to read an answer that came in before its deadline. */
+  uv_check_t io_check;
+  bool io_check_open;
+  uint64_t io_pass_at; /* ble_now_ms() at the last pass, 0 before any */
 
   /* LE ACL buffers (Core Spec Vol 4, Part E, 4.1.1) */
   uint16_t acl_mtu;

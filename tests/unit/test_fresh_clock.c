@@ -106,4 +106,36 @@ TEST(timeouts_survive_a_held_up_process) {
   loop_teardown(&loop);
 }
 
+/* Held up just past the HCI deadline (2 s + 20 ms: 201 hosts set up
+ * before uv_run under load, test_scale_scan): HCI Reset's answer is
+ * waiting, unread; no lateness threshold can tell that from a silent
+ * controller, only whether the loop has read its I/O since. */
+TEST(a_deadline_passed_before_the_first_loop_turn_is_no_timeout) {
+  uv_loop_init(&loop);
+  uvble_transport_t *ta, *tb;
+  memctl_t *mc = memctl_new(&loop, NULL, &ta, &tb);
+  REQUIRE(mc);
+  uvble_t *ab[2];
+  int st[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    REQUIRE_EQ(uvble_new_with_transport(&loop, i ? tb : ta, &ab[i]), 0);
+    uvble_set_data(ab[i], &st[i]);
+    REQUIRE_EQ(uvble_active(ab[i], true, on_active), 0);
+  }
+  usleep(2020 * 1000);
+  uv_update_time(&loop); /* for the test's own wait */
+  REQUIRE(run_until_pred(&loop, both_active, st, 5000));
+  for (int i = 0; i < 2; i++) {
+    CHECK_EQ(st[i], 1);
+    uvble_stats_t s;
+    uvble_get_stats(ab[i], &s);
+    CHECK_EQ(s.hci_cmd_timeouts, 0);
+    uvble_close(ab[i], NULL);
+  }
+  run_for(&loop, 50);
+  memctl_free(mc);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  loop_teardown(&loop);
+}
+
 TEST_MAIN()

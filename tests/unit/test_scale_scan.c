@@ -181,6 +181,7 @@ TEST(advertisers_starting_while_the_scan_runs_are_each_reported) {
     REQUIRE_EQ(uvble_active(hosts[i], true, on_up), 0);
   }
   REQUIRE(run_until_pred(&loop, all_up_pred, NULL, 30000));
+  REQUIRE_EQ(up_fail, 0);
   uvble_irq(hosts[0], scan_irq, NULL);
   REQUIRE_EQ(uvble_gap_scan(hosts[0], 0, 0, 0, false), 0);
   run_for(&loop, 10);
