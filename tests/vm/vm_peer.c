@@ -9,6 +9,10 @@
  *                       advertising data or scan response), then stop
  *   connect=ADDR        connect as central; done at PERIPHERAL_CONNECT
  *   advertise=NAME      advertise connectably with NAME (done at once)
+ *   static-addr=ADDR    advertise, scan and connect from the static random
+ *                       address ADDR (a controller whose own address changes
+ *                       from run to run, as btvirt's socket ones do, still
+ *                       gives the peer one identity to bond with)
  *   wait-central=ADDR[,MS]  wait until ADDR connects to us (CENTRAL_CONNECT);
  *                       with MS, restart advertising every MS ms meanwhile
  *                       (btvirt reports an advertiser to a scanner once,
@@ -242,6 +246,15 @@ static int step_gap(struct peer *p, const struct peer_step *s) {
     return r == 1 ? 0 : r == 0 ? UVBLE_ENOTCONN : r;
   }
   if (strcmp(n, "advertise") == 0) return step_advertise(p, s);
+  if (strcmp(n, "static-addr") == 0) {
+    uvble_addr_t a;
+    if (s->nargs != 1 || uvble_addr_parse(&a, s->arg[0]) != 0) return UVBLE_EINVAL;
+    a.type = UVBLE_ADDR_RANDOM;
+    int r = uvble_config_set_mac(p->ble, &a);
+    if (r == 0) r = uvble_config_set_int(p->ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM);
+    if (r == 0) peer_step_done(p);
+    return r;
+  }
   return 1;
 }
 
@@ -386,6 +399,7 @@ static void print_event(int event, const uvble_irq_data_t *d) {
     case UVBLE_IRQ_ENCRYPTION_UPDATE:
     case UVBLE_IRQ_GET_SECRET: /* the bond store's traffic */
     case UVBLE_IRQ_SET_SECRET:
+    case UVBLE_IRQ_GATTS_READ_REQUEST: /* one per Read Blob: many */
     case UVBLE_IRQ_GATTS_WRITE: /* peer_gatt.c prints the GATT events */
     case UVBLE_IRQ_GATTC_SERVICE_RESULT:
     case UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT:
