@@ -150,16 +150,17 @@ finish() {
 }
 
 # ---- BlueZ as the peer -------------------------------------------------------
-# start_bluez_controllers: btmon as in start_controllers, then `btvirt -l1
-# -s`: hci0 through /dev/vhci for the kernel and bluetoothd, and uvble's
+# start_bluez_controllers: btmon as in start_controllers, then `btvirt -L
+# -l1 -s`: hci0 through /dev/vhci for the kernel and bluetoothd, and uvble's
 # controller behind btvirt's socket ($UV, unix:/tmp/bt-server-le; a fresh
 # LE controller on the same simulated radio per connection). bluetoothd
-# manages every controller the kernel has: with uvble on hci1 it would
-# take hci1 over each time uvble let it go, and the user channel's bind
-# then stalled (seconds, or for good) in this kernel; behind the socket
-# uvble's controller is not the kernel's at all. Its address changes with
-# each connection, so uvble uses a static random one (vm_peer's
-# static-addr=).
+# manages every controller the kernel has: with uvble on hci1 it took hci1
+# over each time uvble let it go, and the user channel's next bind then
+# stalled (seconds, or for good) in this kernel; behind the socket uvble's
+# controller is not the kernel's at all. Its address changes with each
+# connection, so uvble uses a static random one (vm_peer's static-addr=).
+# Both controllers are 4.x (-L; the socket ones always are): the kernel's
+# LE Extended Create Connection from a 5.x hci0 never reached uvble.
 UV=unix:/tmp/bt-server-le
 start_bluez_controllers() {
   btmon -w "$LOG/hci.btsnoop" >"$LOG/btmon.log" 2>&1 &

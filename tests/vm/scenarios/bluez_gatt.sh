@@ -9,8 +9,6 @@
 #  2. uvble's client, BlueZ's server (bluetoothctl's gatt.register-*),
 #     MTU 23 again: discovery, long read, write, long write, read back,
 #     subscription and a notification.
-# BlueZ's controller and uvble's are both 4.x (btvirt -L): the kernel's
-# LE Extended Create Connection did not reach btvirt's socket controller.
 . "$UVBLE_SOURCE_DIR/tests/vm/lib.sh"
 start_bluez_controllers
 start_bluez
