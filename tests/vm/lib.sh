@@ -148,3 +148,168 @@ finish() {
   [ "$checks_failed" = 0 ] && [ "$checks_ok" -gt 0 ]
   exit $?
 }
+
+# ---- BlueZ as the peer -------------------------------------------------------
+# start_bluez_controllers: btmon as in start_controllers, then `btvirt -L
+# -l1 -s`: hci0 through /dev/vhci for the kernel and bluetoothd, and uvble's
+# controller behind btvirt's socket ($UV, unix:/tmp/bt-server-le; a fresh
+# LE controller on the same simulated radio per connection). bluetoothd
+# manages every controller the kernel has: with uvble on hci1 it took hci1
+# over each time uvble let it go, and the user channel's next bind then
+# stalled (seconds, or for good) in this kernel; behind the socket uvble's
+# controller is not the kernel's at all. Its address changes with each
+# connection, so uvble uses a static random one (vm_peer's static-addr=).
+# Both controllers are 4.x (-L; the socket ones always are): the kernel's
+# LE Extended Create Connection from a 5.x hci0 never reached uvble.
+UV=unix:/tmp/bt-server-le
+start_bluez_controllers() {
+  btmon -w "$LOG/hci.btsnoop" >"$LOG/btmon.log" 2>&1 &
+  bg_pids="$bg_pids $!"
+  usleep 200000
+  btvirt -L -l1 -s >>"$LOG/btvirt.log" 2>&1 &
+  btvirt_pid=$!
+  bg_pids="$bg_pids $!"
+  if ! wait_for 10 test -S /tmp/bt-server-le || ! wait_for 10 test -e /sys/class/bluetooth/hci0
+  then
+    not_ok "btvirt -l1 -s did not create hci0 and its socket"
+    cat "$LOG/btvirt.log"
+    finish
+  fi
+  wait_for 10 sh -c 'btmgmt info 2>/dev/null | grep -q "^	addr "' ||
+    not_ok "mgmt does not list hci0 with its address"
+}
+
+# start_bluez: the system bus (dbus-daemon --system, Debian's system.conf
+# and bluetoothd's policy file), bluetoothd (-n -d, log in
+# $LOG/bluetoothd.log; main.conf: LE only, no adapter powered on its own)
+# and one interactive bluetoothctl reading commands from a FIFO (`bt CMD`)
+# and writing to $BT_LOG, which `bt_expect` searches. A background
+# responder plays the user at bluetoothctl's agent prompts: "yes" to every
+# confirmation and authorization, $BT_PASSKEY (default 123456) when asked
+# to type a passkey; $LOG/agent.answers counts its answers.
+BT_LOG=$LOG/bluetoothctl.log
+BT_PASSKEY=123456
+start_bluez() {
+  mkdir -p /run/dbus /var/lib/bluetooth
+  if ! dbus-daemon --system; then
+    not_ok "dbus-daemon --system did not start"
+    finish
+  fi
+  /usr/libexec/bluetooth/bluetoothd -n -d >"$LOG/bluetoothd.log" 2>&1 &
+  bg_pids="$bg_pids $!"
+  if ! wait_for 15 gdbus call --system --dest org.bluez --object-path /org/bluez/hci0 \
+         --method org.freedesktop.DBus.Properties.Get org.bluez.Adapter1 Address; then
+    not_ok "bluetoothd did not offer hci0 on the system bus"
+    tail -20 "$LOG/bluetoothd.log"
+    finish
+  fi
+  rm -f /tmp/bluetoothctl.in
+  mkfifo /tmp/bluetoothctl.in
+  bluetoothctl </tmp/bluetoothctl.in >"$BT_LOG" 2>&1 &
+  bg_pids="$bg_pids $!"
+  exec 3>/tmp/bluetoothctl.in
+  # On a pipe bluetoothctl's readline blocks its main loop until the first
+  # line arrives (it would wait for bluetoothd forever): give it one.
+  echo version >&3
+  _bt_mark=0
+  : >"$LOG/agent.answers"
+  (
+    _done=0
+    while :; do
+      grep -oE 'Accept pairing \(yes/no\)|Confirm passkey [0-9]+ \(yes/no\)|Authorize service [^ ]* \(yes/no\)|Enter passkey \(number in 0-999999\)' \
+        "$BT_LOG" 2>/dev/null >/tmp/agent.prompts
+      _n=$(wc -l </tmp/agent.prompts)
+      while [ "$_done" -lt "$_n" ]; do
+        _done=$((_done + 1))
+        _p=$(sed -n "${_done}p" /tmp/agent.prompts)
+        case $_p in
+          Enter*) echo "$BT_PASSKEY" >&3 ;;
+          *) echo yes >&3 ;;
+        esac
+        echo "$_p" >>"$LOG/agent.answers"
+      done
+      usleep 300000
+    done
+  ) &
+  bg_pids="$bg_pids $!"
+  bt_expect "Agent registered" 10 >/dev/null
+}
+
+# bt CMD...: sends a command line to bluetoothctl; bt_expect then searches
+# only what it printed after this.
+bt() {
+  _bt_mark=$(wc -c <"$BT_LOG")
+  echo "bluetoothctl> $*"
+  echo "$*" >&3
+}
+
+# bt_expect TEXT [SECONDS]: bluetoothctl printed TEXT since the last `bt`
+# (within SECONDS, default 30); counts a check.
+bt_expect() {
+  # Timed by the clock: under emulation each poll costs a good part of the
+  # 0.1 s wait_for assumes.
+  _end=$(($(date +%s) + ${2:-30}))
+  until tail -c +$((_bt_mark + 1)) "$BT_LOG" | grep -qF -- "$1"; do
+    if [ "$(date +%s)" -ge "$_end" ]; then
+      not_ok "bluetoothctl did not print \"$1\" within ${2:-30} s"
+      return 1
+    fi
+    usleep 100000
+  done
+  ok "bluetoothctl printed \"$1\""
+}
+
+# bt_info ADDR: bluetoothctl's `info ADDR`, run on its own, to stdout.
+bt_info() {
+  bluetoothctl info "$1" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+}
+
+# bt_char_path UUID: the D-Bus object of the remote characteristic UUID, as
+# bluetoothctl announced it ("[NEW] Characteristic", the path on the line
+# before the UUID).
+bt_char_path() {
+  sed 's/\x1b\[[0-9;]*m//g; s/\r/\n/g' "$BT_LOG" |
+    awk -v u="$1" '$1 == u && prev ~ /^\/org\/bluez\/hci0\/dev_/ { print prev; exit } { prev = $1 }'
+}
+
+# gatt_read PATH: the value of characteristic PATH read through org.bluez
+# (GattCharacteristic1.ReadValue), as hex digits.
+gatt_read() {
+  gdbus call --system --dest org.bluez --object-path "$1" \
+    --method org.bluez.GattCharacteristic1.ReadValue '{}' | grep -o '0x[0-9a-f][0-9a-f]' |
+    sed 's/^0x//' | tr -d '\n'
+}
+
+# gatt_write PATH HEX: writes HEX to characteristic PATH (WriteValue, a
+# write request; long values become prepared writes).
+gatt_write() {
+  _bytes=$(echo "$2" | sed 's/\(..\)/0x\1, /g; s/, $//')
+  gdbus call --system --dest org.bluez --object-path "$1" \
+    --method org.bluez.GattCharacteristic1.WriteValue "[byte $_bytes]" "{'type': <'request'>}"
+}
+
+# pattern N S: the hex digits of vm_peer's pat:N:S (byte i is (S + i) & 0xff).
+pattern() {
+  _i=0
+  while [ $_i -lt "$1" ]; do
+    printf %02x $((($2 + _i) & 255))
+    _i=$((_i + 1))
+  done
+}
+
+# run_bg NAME CMD...: `run` in the background; run_wait NAME collects it
+# (sets rc, prints its output as `run` does).
+run_bg() {
+  _name=$1
+  shift
+  echo "+ $* &"
+  UVBLE_BTSNOOP="$LOG/$_name.btsnoop" "$@" >"$LOG/$_name.out" 2>"$LOG/$_name.err" &
+  eval "_pid_$(echo "$_name" | tr -c 'a-zA-Z0-9\n' _)=$!"
+}
+run_wait() {
+  eval "wait \$_pid_$(echo "$1" | tr -c 'a-zA-Z0-9\n' _)"
+  rc=$?
+  sed "s/^/  [$1 out] /" "$LOG/$1.out"
+  sed "s/^/  [$1 err] /" "$LOG/$1.err"
+  echo "  [$1] exit status $rc"
+}

@@ -83,4 +83,9 @@ int peer_smp_step(struct peer *p, const struct peer_step *s);
 void peer_smp_irq(struct peer *p, int event, const uvble_irq_data_t *d);
 extern const char peer_smp_usage[];
 
+/* GATT steps (peer_gatt.c), as the L2CAP ones. */
+int peer_gatt_step(struct peer *p, const struct peer_step *s);
+void peer_gatt_irq(struct peer *p, int event, const uvble_irq_data_t *d);
+extern const char peer_gatt_usage[];
+
 #endif

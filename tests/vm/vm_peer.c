@@ -9,6 +9,10 @@
  *                       advertising data or scan response), then stop
  *   connect=ADDR        connect as central; done at PERIPHERAL_CONNECT
  *   advertise=NAME      advertise connectably with NAME (done at once)
+ *   static-addr=ADDR    advertise, scan and connect from the static random
+ *                       address ADDR (a controller whose own address changes
+ *                       from run to run, as btvirt's socket ones do, still
+ *                       gives the peer one identity to bond with)
  *   wait-central=ADDR[,MS]  wait until ADDR connects to us (CENTRAL_CONNECT);
  *                       with MS, restart advertising every MS ms meanwhile
  *                       (btvirt reports an advertiser to a scanner once,
@@ -24,7 +28,8 @@
  *   wait-file=PATH[,TEXT]  wait until PATH exists (and holds TEXT): the
  *                       scenario's signal that the kernel side got there
  *   timeout=SECONDS     the time limit of each later step (default 30)
- * plus the L2CAP steps of peer_l2cap.c and the security ones of peer_smp.c.
+ * plus the L2CAP steps of peer_l2cap.c, the security ones of peer_smp.c
+ * and the GATT ones of peer_gatt.c.
  */
 #include <ctype.h>
 #include <signal.h>
@@ -241,6 +246,15 @@ static int step_gap(struct peer *p, const struct peer_step *s) {
     return r == 1 ? 0 : r == 0 ? UVBLE_ENOTCONN : r;
   }
   if (strcmp(n, "advertise") == 0) return step_advertise(p, s);
+  if (strcmp(n, "static-addr") == 0) {
+    uvble_addr_t a;
+    if (s->nargs != 1 || uvble_addr_parse(&a, s->arg[0]) != 0) return UVBLE_EINVAL;
+    a.type = UVBLE_ADDR_RANDOM;
+    int r = uvble_config_set_mac(p->ble, &a);
+    if (r == 0) r = uvble_config_set_int(p->ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM);
+    if (r == 0) peer_step_done(p);
+    return r;
+  }
   return 1;
 }
 
@@ -310,6 +324,7 @@ static void run_step(struct peer *p) {
   if (r == 1) r = step_misc(p, s);
   if (r == 1) r = peer_l2cap_step(p, s) ? 0 : 1;
   if (r == 1) r = peer_smp_step(p, s) ? 0 : 1;
+  if (r == 1) r = peer_gatt_step(p, s) ? 0 : 1;
   if (r == 1)
     peer_fail(p, "unknown step");
   else if (r < 0)
@@ -384,6 +399,18 @@ static void print_event(int event, const uvble_irq_data_t *d) {
     case UVBLE_IRQ_ENCRYPTION_UPDATE:
     case UVBLE_IRQ_GET_SECRET: /* the bond store's traffic */
     case UVBLE_IRQ_SET_SECRET:
+    case UVBLE_IRQ_GATTS_READ_REQUEST: /* one per Read Blob: many */
+    case UVBLE_IRQ_GATTS_WRITE: /* peer_gatt.c prints the GATT events */
+    case UVBLE_IRQ_GATTC_SERVICE_RESULT:
+    case UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT:
+    case UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT:
+    case UVBLE_IRQ_GATTC_READ_RESULT:
+    case UVBLE_IRQ_GATTC_READ_DONE:
+    case UVBLE_IRQ_GATTC_WRITE_DONE:
+    case UVBLE_IRQ_GATTC_NOTIFY:
+    case UVBLE_IRQ_GATTC_INDICATE:
+    case UVBLE_IRQ_GATTS_INDICATE_DONE:
+    case UVBLE_IRQ_MTU_EXCHANGED:
       break;
     default:
       printf("irq %s\n", uvble_irq_name(event));
@@ -416,6 +443,7 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d, void *arg)
       break;
   }
   peer_smp_irq(p, event, d);
+  peer_gatt_irq(p, event, d);
   fflush(stdout);
   return peer_l2cap_irq(p, event, d);
 }
@@ -465,8 +493,8 @@ static void free_steps(struct peer *p) {
 
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "-h") == 0) {
-    fprintf(stderr, "usage: vm_peer TRANSPORT STEP... (see tests/vm/vm_peer.c)\n%s%s",
-            peer_l2cap_usage, peer_smp_usage);
+    fprintf(stderr, "usage: vm_peer TRANSPORT STEP... (see tests/vm/vm_peer.c)\n%s%s%s",
+            peer_l2cap_usage, peer_smp_usage, peer_gatt_usage);
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
