@@ -403,6 +403,11 @@ TEST(extended_long_payload_is_fragmented) {
   down(sc, ble);
 }
 
+static bool hci_idle(void *arg) {
+  const uvble_t *ble = arg;
+  return !ble->hci.queue_head && !ble->hci.inflight_head;
+}
+
 TEST(extended_payload_rules) {
   sc_t *sc;
   uvble_t *ble;
@@ -418,7 +423,9 @@ TEST(extended_payload_rules) {
   /* Scannable extended advertising carries its payload in the response. */
   CHECK_EQ(uvble_gap_advertise(ble, 0, big, 10, big, 100, false), UVBLE_EINVAL);
   CHECK_EQ(uvble_gap_advertise(ble, 20000000, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  /* Until both sequences are out (a fixed 20 ms can end, under load,
+   * before the second one's parameters are sent). */
+  REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
   int n = cmd_count(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS);
   const uint8_t *p = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, n - 1)->params;
   CHECK_EQ(p[3] | p[4] << 8 | p[5] << 16, 32000); /* no 10.24 s cap */
