@@ -216,6 +216,26 @@ unsigned acl_tx_discard(struct ble_conn *c) {
   return n;
 }
 
+unsigned acl_tx_discard_cid(struct ble_conn *c, uint16_t cid) {
+  struct acl_txq *q = &c->txq[ACL_CLASS_DATA];
+  unsigned n = 0;
+  struct acl_pdu **at = &q->head, *last = NULL;
+  while (*at) {
+    struct acl_pdu *p = *at;
+    if (p->sent == 0 && get_le16(p->data + 2) == cid) {
+      *at = p->next;
+      c->txq_bytes -= p->len;
+      free(p);
+      n++;
+    } else {
+      last = p;
+      at = &p->next;
+    }
+  }
+  q->tail = last;
+  return n;
+}
+
 int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
                    const uvble_iov_t *iov, int iovcnt) {
   size_t payload = 0;

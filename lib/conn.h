@@ -127,6 +127,13 @@ bool acl_tx_idle(const struct ble_conn *conn);
  * reached the controller (the drop count). */
 unsigned acl_tx_discard(struct ble_conn *conn);
 
+/* Drops the queued data PDUs of one channel (cid: the peer's) that have
+ * not started out; returns how many. A channel being disconnected sends no
+ * more data (Vol 3, Part A, 4.6), and what is left would otherwise follow
+ * the control PDUs that overtake it, onto a new channel given the same
+ * CID. */
+unsigned acl_tx_discard_cid(struct ble_conn *conn, uint16_t cid);
+
 /* Ends a link on the application's behalf (conn_edge.c): refuses new
  * sends, lets the queued PDUs reach the controller and be completed, then
  * sends HCI Disconnect with reason; after the drain timeout it disconnects

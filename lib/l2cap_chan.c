@@ -163,6 +163,7 @@ int chan_close(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
   ch->tx.used = ch->tx.rd = 0;
   ch->tx_unqueued = 0;
   ch->tx_in_sdu = false;
+  acl_tx_discard_cid(c, ch->rcid);
   set_busy(c->l2cap, ch, false);
   return 0;
 }
@@ -368,6 +369,7 @@ void coc_on_disconn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   }
   if (l2sig_send(ble, c, L2SIG_DISCONN_RSP, ident, p, 4) < 0 && ble_dead(ble))
     return;
+  acl_tx_discard_cid(c, ch->rcid); /* the peer has left it (4.6) */
   int status = ch->state == CH_DISCONNECTING ? ch->close_status : 0;
   chan_finish(ble, c->l2cap, c->handle, ch, status);
 }
