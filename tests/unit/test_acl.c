@@ -179,6 +179,41 @@ TEST(transmit_queue_is_bounded) {
   down(sc, ble);
 }
 
+/* A disconnected channel's queued PDUs leave the link's queue, except the
+ * one already fragmenting; other channels' stay, in order. */
+TEST(a_channels_unsent_pdus_are_discarded) {
+  sc_t *sc;
+  uvble_t *ble;
+  bring(&sc, &ble, 27, 1);
+  struct ble_conn *c = connect_as(sc, ble, 0x40, 0);
+  REQUIRE(c);
+  uint8_t p[40] = {0};
+  uvble_iov_t iov = {p, sizeof p};
+  const uint16_t cids[5] = {0x40, 0x41, 0x40, 0x41, 0x40};
+  for (int i = 0; i < 5; i++) {
+    p[0] = (uint8_t)i;
+    REQUIRE_EQ(l2cap_send_pdu(ble, c, cids[i], &iov, 1), 0);
+  }
+  run_for(&loop, 10);
+  REQUIRE_EQ(sc_acl_count(sc), 1); /* the first fragment of PDU 0 */
+  size_t before = c->txq_bytes;
+  CHECK_EQ(acl_tx_discard_cid(c, 0x40), 2);
+  CHECK_EQ(c->txq_bytes, before - 2 * 44);
+  CHECK_EQ(acl_tx_discard_cid(c, 0x40), 0);
+  sc_config(sc)->auto_complete_acl = true;
+  sc_send_completed(sc, 0x40, 1);
+  for (int i = 0; i < 40 && !acl_tx_idle(c); i++) run_for(&loop, 5);
+  CHECK(acl_tx_idle(c));
+  /* PDU 0 (44 bytes: 2 fragments), then PDUs 1 and 3 of CID 0x41. */
+  REQUIRE_EQ(sc_acl_count(sc), 6);
+  const uint8_t first[3] = {0, 1, 3};
+  for (size_t i = 0; i < 3; i++) {
+    CHECK_EQ(sc_acl(sc, 2 * i)->data[2], i ? 0x41 : 0x40);
+    CHECK_EQ(sc_acl(sc, 2 * i)->data[4], first[i]);
+  }
+  down(sc, ble);
+}
+
 static void send_start(sc_t *sc, uint16_t h, const uint8_t *d, size_t n) {
   sc_send_acl(sc, h, 2, d, n);
 }
