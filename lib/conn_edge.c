@@ -24,6 +24,7 @@
 #include "ble_internal.h"
 
 #define UVBLE_CLOSE_LINGER_MAX_MS 1000
+#define DISCONNECT_RETRY_MS 100
 
 static void on_edge_timer(uv_timer_t *t);
 
@@ -73,9 +74,10 @@ int conn_disconnect(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
 static void drain_end(uvble_t *ble, struct ble_conn *c) {
   c->drain_deadline = 0;
   ble->stats.acl_tx_dropped += acl_tx_discard(c);
-  /* The command queue full: the link stays refused to senders but up;
-   * there is nothing better to do than count it. */
-  if (send_disconnect(ble, c) < 0) ble->stats.acl_tx_dropped++;
+  /* The command queue is full: try again shortly rather than leave the
+   * link up and refusing senders for good. */
+  if (send_disconnect(ble, c) < 0)
+    c->drain_deadline = ble_now_ms(ble->loop) + DISCONNECT_RETRY_MS;
 }
 
 void conn_edge_on_progress(uvble_t *ble, struct ble_conn *c) {
