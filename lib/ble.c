@@ -327,6 +327,10 @@ bool uvble_controller_has_le_feature(const uvble_t *ble, int bit) {
   return (ble->info.le_features[bit / 8] >> (bit % 8)) & 1;
 }
 
+unsigned uvble_version(void) { return UVBLE_VERSION_HEX; }
+
+const char *uvble_version_string(void) { return UVBLE_VERSION_STRING; }
+
 const char *uvble_hci_version_name(uint8_t v) {
   static const char *names[] = {"1.0b", "1.1", "1.2", "2.0", "2.1", "3.0",
                                 "4.0",  "4.1", "4.2", "5.0", "5.1", "5.2",

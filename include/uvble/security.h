@@ -183,6 +183,24 @@ int uvble_bond_store_open(uvble_t *ble, const char *path,
  * they are. Returns 0 or the first error. */
 int uvble_erase_bonding(uvble_t *ble);
 
+/* One bond, as uvble_bond_list reports it (no keys). */
+typedef struct {
+  uvble_addr_t identity; /* type UVBLE_ADDR_PUBLIC or UVBLE_ADDR_RANDOM */
+  uint8_t key_size;      /* 7..16 */
+  bool authenticated;    /* the pairing had MITM protection */
+  bool secure_connections;
+  bool peer_irk;         /* the peer gave its IRK: its RPAs resolve */
+} uvble_bond_info_t;
+
+/* The bonds held (by the app's GET_SECRET handler or the built-in store):
+ * fills out[0..cap) and returns how many there are (more than cap: only
+ * cap are filled), or UVBLE_EINVAL. */
+int uvble_bond_list(uvble_t *ble, uvble_bond_info_t *out, size_t cap);
+/* Forgets one bond: the OUR_SEC, PEER_SEC and CCCD secrets of identity
+ * (a resolved type 2/3 names the same identity as 0/1). Connections stay
+ * as they are. Returns 0, UVBLE_ENOENT (no bond for it) or UVBLE_EINVAL. */
+int uvble_bond_remove(uvble_t *ble, const uvble_addr_t *identity);
+
 /* Sets the smallest encryption key size (in octets) pairing accepts:
  * 7..16 (default 16). UVBLE_EINVAL outside that range. */
 int uvble_security_set_min_key_size(uvble_t *ble, int octets);
