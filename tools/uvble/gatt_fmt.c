@@ -59,7 +59,7 @@ static const struct {
   int8_t exponent;
   const char *unit;
 } KNOWN[] = {
-    {0x2a00, F_UTF8, 0, ""},   {0x2a19, F_U8, 0, "%"},     {0x2a21, F_U16, 0, "s"},
+    {0x2a00, F_UTF8, 0, ""},   {0x2a01, F_U16, 0, ""},     {0x2a19, F_U8, 0, "%"},     {0x2a21, F_U16, 0, "s"},
     {0x2a24, F_UTF8, 0, ""},   {0x2a25, F_UTF8, 0, ""},    {0x2a26, F_UTF8, 0, ""},
     {0x2a27, F_UTF8, 0, ""},   {0x2a28, F_UTF8, 0, ""},    {0x2a29, F_UTF8, 0, ""},
     {0x2a6d, F_U32, -1, "Pa"}, {0x2a6e, F_S16, -2, "degC"}, {0x2a6f, F_U16, -2, "%"},

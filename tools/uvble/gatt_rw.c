@@ -27,8 +27,8 @@ static struct {
   uint64_t count, got;
   unsigned duration_s;
   uint64_t deadline;
-  uvble_task_t task;
-  uvble_future_t f;
+  uvble_task_t task, disc_task;
+  uvble_future_t f, df; /* df: the discovery's own (f awaits its join) */
   uvble_client_service_t **svcs;
   uvble_client_characteristic_t *chrs[64];
   size_t nsvc, svc_cap, i;
@@ -40,30 +40,30 @@ static struct {
 static int discover_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   for (;;) {
-    UVBLE_AWAIT(t, (uvble_connection_services(&R.f, TOOL.conn, NULL, R.svcs, R.svc_cap,
+    UVBLE_AWAIT(t, (uvble_connection_services(&R.df, TOOL.conn, NULL, R.svcs, R.svc_cap,
                                               TOOL_TIMEOUT_MS),
-                    &R.f));
-    if (R.f.status) UVBLE_CO_RETURN(t, tool_ffail("discovering services", &R.f));
-    if (R.f.len <= R.svc_cap) break;
+                    &R.df));
+    if (R.df.status) UVBLE_CO_RETURN(t, tool_ffail("discovering services", &R.df));
+    if (R.df.len <= R.svc_cap) break;
     {
-      void *v = realloc(R.svcs, R.f.len * sizeof *R.svcs);
+      void *v = realloc(R.svcs, R.df.len * sizeof *R.svcs);
       if (!v) UVBLE_CO_RETURN(t, tool_fail("discovering services", UVBLE_ENOMEM));
       R.svcs = v;
-      R.svc_cap = R.f.len;
+      R.svc_cap = R.df.len;
     }
   }
-  R.nsvc = R.f.len;
+  R.nsvc = R.df.len;
   for (R.i = 0; R.i < R.nsvc && !R.chr; R.i++) {
     if (R.handle >= 0 && (R.handle < R.svcs[R.i]->start_handle ||
                           R.handle > R.svcs[R.i]->end_handle))
       continue;
-    UVBLE_AWAIT(t, (uvble_client_service_characteristics(&R.f, R.svcs[R.i],
+    UVBLE_AWAIT(t, (uvble_client_service_characteristics(&R.df, R.svcs[R.i],
                                                          R.handle >= 0 ? NULL : &R.uuid,
                                                          R.chrs, 64, TOOL_TIMEOUT_MS),
-                    &R.f));
-    if (R.f.status == UVBLE_ENOENT) continue;
-    if (R.f.status) UVBLE_CO_RETURN(t, tool_ffail("discovering characteristics", &R.f));
-    for (size_t k = 0; k < R.f.len && k < 64 && !R.chr; k++)
+                    &R.df));
+    if (R.df.status == UVBLE_ENOENT) continue;
+    if (R.df.status) UVBLE_CO_RETURN(t, tool_ffail("discovering characteristics", &R.df));
+    for (size_t k = 0; k < R.df.len && k < 64 && !R.chr; k++)
       if (R.handle < 0 || R.chrs[k]->value_handle == R.handle) R.chr = R.chrs[k];
   }
   if (!R.chr) {
@@ -104,8 +104,8 @@ static int rw_fn(uvble_task_t *t) {
   uvble_task_spawn(TOOL.sched, &TOOL.conn_task, tool_connect_fn, NULL);
   UVBLE_AWAIT(t, (uvble_task_join(&R.f, &TOOL.conn_task, 0), &R.f));
   if (R.f.status || !TOOL.conn) UVBLE_CO_RETURN(t, 1); /* said why */
-  uvble_task_spawn(TOOL.sched, &TOOL.find_task, discover_fn, NULL);
-  UVBLE_AWAIT(t, (uvble_task_join(&R.f, &TOOL.find_task, 0), &R.f));
+  uvble_task_spawn(TOOL.sched, &R.disc_task, discover_fn, NULL);
+  UVBLE_AWAIT(t, (uvble_task_join(&R.f, &R.disc_task, 0), &R.f));
   if (R.f.status || !R.chr) UVBLE_CO_RETURN(t, 1);
   if (R.op == OP_READ) {
     UVBLE_AWAIT(t, (uvble_client_characteristic_read(&R.f, R.chr, R.buf, sizeof R.buf,
@@ -115,6 +115,13 @@ static int rw_fn(uvble_task_t *t) {
     if (R.f.status) UVBLE_CO_RETURN(t, tool_ffail("reading", &R.f));
     print_value("read", R.buf, R.f.len < sizeof R.buf ? R.f.len : sizeof R.buf);
   } else if (R.op == OP_WRITE) {
+    if (!(R.chr->properties & (UVBLE_FLAG_WRITE | UVBLE_FLAG_WRITE_NO_RESPONSE)) ||
+        (R.response == 0 && !(R.chr->properties & UVBLE_FLAG_WRITE_NO_RESPONSE))) {
+      fprintf(stderr, "uvble write: %s (handle 0x%04x) does not allow %s\n", R.what,
+              R.chr->value_handle, R.response == 0 ? "Write Commands (--no-response)" : "writing");
+      tool_quit(1);
+      UVBLE_CO_RETURN(t, 1);
+    }
     if (R.response == UVBLE_WRITE_AUTO)
       R.response = R.chr->properties & UVBLE_FLAG_WRITE ? 1 : 0;
     UVBLE_AWAIT(t, (uvble_client_characteristic_write(&R.f, R.chr, R.value, R.value_len,
@@ -318,7 +325,10 @@ static int run(int op, const char *cmd, const char *usage, int argc, char **argv
     if (kind == 'x') {
       R.value_len = strlen(v);
       if (R.value_len > sizeof R.value)
-        return cli_bad("VALUE", v, "is longer than an attribute value (512 bytes)") ? 2 : 2;
+        {
+          cli_bad("VALUE", v, "is longer than an attribute value (512 bytes)");
+          return 2;
+        }
       memcpy(R.value, v, R.value_len);
     } else if (kind == 'i' || kind == 'u') {
       if (parse_int(v, width, kind == 'i') < 0) return 2;

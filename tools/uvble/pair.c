@@ -100,11 +100,16 @@ static int wait_fn(uvble_task_t *t) {
          uvble_device_addr_hex(uvble_connection_device(TOOL.conn), addr));
   fflush(stdout);
   uvble_task_spawn(TOOL.sched, &TOOL.pk_task, tool_passkey_fn, NULL);
-  UVBLE_AWAIT(t, (uvble_connection_pair(&P.f, TOOL.conn, &TOOL.pair_params, 35000), &P.f));
-  if (P.f.status) {
-    tool_pair_failed(&P.f);
-    tool_quit(1);
-    UVBLE_CO_RETURN(t, 1);
+  /* A quick central may have paired already (then there is nothing to
+   * wait for), or may pair and leave while we wait. */
+  if (!uvble_connection_encrypted(TOOL.conn)) {
+    UVBLE_AWAIT(t, (uvble_connection_pair(&P.f, TOOL.conn, &TOOL.pair_params, 35000), &P.f));
+    if (P.f.status && !(P.f.status == UVBLE_EDISCONNECTED &&
+                        uvble_connection_encrypted(TOOL.conn))) {
+      tool_pair_failed(&P.f);
+      tool_quit(1);
+      UVBLE_CO_RETURN(t, 1);
+    }
   }
   print_result();
   /* The central decides when the link ends (its last key PDUs may still
