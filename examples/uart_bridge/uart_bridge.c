@@ -96,6 +96,7 @@ static struct bridge {
   unsigned linger_ms;   /* quiet time after the end of stdin */
   char why[160];
   uint64_t last_rx_ms;  /* when the peripheral last sent something */
+  bool leaving;         /* we are ending the link: its drop is no error */
 } B;
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -378,7 +379,7 @@ static void arm_listener(void);
 
 static void on_value(uvble_future_t *f) {
   if (f->status) {
-    if (!B.quitting && f->status == UVBLE_EDISCONNECTED) {
+    if (!B.quitting && !B.leaving && f->status == UVBLE_EDISCONNECTED) {
       fprintf(stderr, "uart_bridge: the link dropped\n");
       quit(1);
     }
@@ -512,6 +513,7 @@ static int central_fn(uvble_task_t *t) {
                           &B.f));
           continue;
         }
+        B.leaving = true;
         UVBLE_AWAIT(t, (uvble_connection_disconnect(&B.f, B.conn, OP_TIMEOUT_MS), &B.f));
         quit(0);
         break;
