@@ -223,8 +223,9 @@ static int scan_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   UVBLE_AWAIT(t, (uvble_async_start(&S.f, S.a, 10000), &S.f));
   if (S.f.status) {
+    char why[160];
     fprintf(stderr, "scanner: cannot start the controller: %s\n",
-            uvble_strerror(S.f.status));
+            cli_fstatus(&S.f, why, sizeof why));
     quit(1);
     UVBLE_CO_RETURN(t, S.f.status);
   }

@@ -65,6 +65,7 @@ struct sensor {
   uvble_task_t write_task;
   uvble_future_t write_f;
   uint8_t wbuf[8];
+  char why[160]; /* a status in words */
 };
 
 static struct sensor S;
@@ -226,7 +227,7 @@ static int adv_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, (uvble_async_start(&S.adv_f, S.a, 10000), &S.adv_f));
   if (S.adv_f.status) {
     fprintf(stderr, "temp_sensor: cannot start the controller: %s\n",
-            uvble_strerror(S.adv_f.status));
+            cli_fstatus(&S.adv_f, S.why, sizeof S.why));
     quit(1);
     UVBLE_CO_RETURN(t, S.adv_f.status);
   }
@@ -270,7 +271,7 @@ static int adv_fn(uvble_task_t *t) {
     if (S.adv_f.status) {
       if (S.quitting || S.adv_f.status == UVBLE_ECANCELED) break;
       fprintf(stderr, "temp_sensor: advertising: %s\n",
-              uvble_strerror(S.adv_f.status));
+              cli_fstatus(&S.adv_f, S.why, sizeof S.why));
       UVBLE_AWAIT(t, (uvble_sleep(&S.adv_f, S.sched, 1000), &S.adv_f));
       continue;
     }

@@ -19,6 +19,8 @@ start dump "$UVBLE" capture "$T/dump.btsnoop" gatt-dump --name uvble-temp
 finish dump || fail "gatt-dump failed"
 d=$T/dump.out
 grep -q "^Device $s (uvble-temp), MTU 247$" "$d" || fail "gatt-dump: device line"
+grep -Eq "^Link: LE (1M|2M)/(1M|2M), data length [0-9]+/[0-9]+ octets \([0-9]+/[0-9]+ us\), interval [0-9.]+ ms, latency [0-9]+, timeout [0-9]+ ms$" "$d" ||
+  fail "gatt-dump: link line"
 grep -q "^Service 1800 Generic Access (handles 0x0001-0x0005)$" "$d" || fail "gatt-dump: GAP service"
 grep -q '^  Characteristic 2a00 Device Name (handle 0x0003, read) = "uvble-temp"$' "$d" ||
   fail "gatt-dump: device name"
@@ -146,7 +148,7 @@ grep -q "^$s public key size 16, LE Secure Connections, unauthenticated, IRK" "$
 # by itself; the message names the status and the fix.
 start stale "$UVBLE" read --bond-store "$B" "$s" 2a6e
 if finish stale; then fail "read with a stale bond succeeded"; fi
-grep -q "^uvble read: the stored bond no longer works (the controller answered with HCI status 0x06.*pair again with: uvble pair --repair --bond-store $B $s$" "$T/stale.err" ||
+grep -q "^uvble read: the stored bond no longer works (the controller answered with HCI status 0x06 (PIN or Key Missing)).*pair again with: uvble pair --repair --bond-store $B $s$" "$T/stale.err" ||
   fail "stale bond: the message"
 start repair "$UVBLE" pair --repair --bond-store "$B" "$s"
 finish repair || fail "pair --repair failed"

@@ -181,7 +181,7 @@ TEST(rpas_resolve_against_app_and_store_bonds) {
   remove_store();
 }
 
-/* uvble_bond_list / uvble_bond_remove (what `uvble bonds` uses): every
+/* uvble_bond_list, and uvble_forget_bond (what `uvble bonds` uses): every
  * identity once, whichever record it has; removal forgets one peer only,
  * and its RPAs stop resolving. */
 TEST(bonds_are_listed_and_removed_one_by_one) {
@@ -222,17 +222,17 @@ TEST(bonds_are_listed_and_removed_one_by_one) {
   /* Remove the first: both its records go, the others stay. */
   uvble_addr_t resolved = id1;
   resolved.type = UVBLE_ADDR_PUBLIC_ID;
-  CHECK_EQ(uvble_bond_remove(ble, &resolved), 0);
-  CHECK_EQ(uvble_bond_remove(ble, &id1), UVBLE_ENOENT);
+  CHECK_EQ(uvble_forget_bond(ble, &resolved), 0);
+  CHECK_EQ(uvble_forget_bond(ble, &id1), UVBLE_ENOENT);
   struct keys_bond d;
   CHECK_EQ(keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &id1, &d), UVBLE_ENOENT);
   CHECK_EQ(keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, &id1, &d), UVBLE_ENOENT);
   CHECK(!uvble_resolve_peer(ble, &rpa, &out));
   CHECK_EQ(uvble_bond_list(ble, info, 4), 2);
-  CHECK_EQ(uvble_bond_remove(ble, &id3), 0);
+  CHECK_EQ(uvble_forget_bond(ble, &id3), 0);
   REQUIRE_EQ(uvble_bond_list(ble, info, 4), 1);
   CHECK_MEM(info[0].identity.val, id2.val, 6);
-  CHECK_EQ(uvble_bond_remove(ble, NULL), UVBLE_EINVAL);
+  CHECK_EQ(uvble_forget_bond(ble, NULL), UVBLE_EINVAL);
   CHECK_EQ(uvble_bond_list(ble, NULL, 1), UVBLE_EINVAL);
   finish();
   remove_store();

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "uvble/adv.h"
+#include "uvble/status.h"
 
 static const char *PROG = "uvble";
 
@@ -104,11 +105,16 @@ int cli_choice(const char *opt, const char *text, const char *const *names,
 
 /* ---- statuses ------------------------------------------------------------------ */
 /* The name of a protocol code, or NULL. The library's tables (HCI, ATT, SMP,
- * L2CAP) are the one source; this is the one place that asks them. */
+ * L2CAP; uvble/status.h) are the one source; this is the one place that
+ * asks them. */
 static const char *proto_name(int status, int code) {
-  (void)status;
-  (void)code;
-  return NULL;
+  switch (status) {
+    case UVBLE_EATT: return uvble_att_error_str((uint8_t)code);
+    case UVBLE_ESMP: return uvble_smp_reason_str((uint8_t)code);
+    case UVBLE_EHCI: return uvble_hci_status_str((uint8_t)code);
+    case UVBLE_EL2CAP: return uvble_l2cap_result_str((uint16_t)code);
+    default: return NULL;
+  }
 }
 
 const char *cli_status(int status, int proto_status, char *buf, size_t cap) {

@@ -126,8 +126,11 @@ static void on_quit(uv_timer_t *t) {
 static void on_task_done(uvble_task_t *t) {
   if (BN.quitting) return;
   if (t->status) {
+    char why[160];
+    const struct side *s = t == &S[0].task ? &S[0] : &S[1];
     fprintf(stderr, "uvble bench: %s side: %s\n", t == &S[0].task ? "receiving" : "sending",
-            uvble_strerror(t->status));
+            cli_status(t->status, t->status == s->f.status ? s->f.proto_status : -1, why,
+                       sizeof why));
     finish(1);
   } else if (!uvble_task_running(&S[0].task) && !uvble_task_running(&S[1].task)) {
     finish(0);

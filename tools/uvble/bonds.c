@@ -124,10 +124,10 @@ int cmd_bonds(int argc, char **argv) {
   } else if (sub == 1) {
     /* The identity is public or static random: try both types. */
     addr.type = UVBLE_ADDR_PUBLIC;
-    r = uvble_bond_remove(ble, &addr);
+    r = uvble_forget_bond(ble, &addr);
     if (r == UVBLE_ENOENT) {
       addr.type = UVBLE_ADDR_RANDOM;
-      r = uvble_bond_remove(ble, &addr);
+      r = uvble_forget_bond(ble, &addr);
     }
     char s[UVBLE_ADDR_STR_LEN];
     if (r == UVBLE_ENOENT)

@@ -107,6 +107,19 @@ static void value_json(cJSON *o, const uvble_uuid_t *u, const gatt_pf_t *pf,
     gatt_json_value(o, u, pf, d->data, d->len);
 }
 
+/* The link as the controller reported it so far (the automatic data
+ * length and PHY requests may still be under way). */
+static void link_line(const uvble_connection_t *c) {
+  static const char *PHY[] = {"?", "1M", "2M", "Coded"};
+  uvble_conn_info_t i;
+  if (uvble_connection_info(c, &i) != 0) return;
+  printf("Link: LE %s/%s, data length %u/%u octets (%u/%u us), interval %.2f ms, "
+         "latency %u, timeout %u ms\n",
+         PHY[i.tx_phy <= 3 ? i.tx_phy : 0], PHY[i.rx_phy <= 3 ? i.rx_phy : 0],
+         i.tx_octets, i.rx_octets, i.tx_time_us, i.rx_time_us, i.interval * 1.25,
+         i.latency, i.supervision_timeout * 10u);
+}
+
 /* Prints (or adds to the JSON document) the characteristic D.chrs[D.j]
  * with its value and descriptors, read before. */
 static void emit_characteristic(void) {
@@ -186,6 +199,7 @@ static void emit_device(void) {
   printf("Device %s%s%s%s, MTU %u%s\n", addr, TOOL.dev_name[0] ? " (" : "", TOOL.dev_name,
          TOOL.dev_name[0] ? ")" : "", uvble_connection_mtu(TOOL.conn),
          uvble_connection_encrypted(TOOL.conn) ? ", encrypted" : "");
+  link_line(TOOL.conn);
 }
 
 #define STEP(t, what)                                                   \

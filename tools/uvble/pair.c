@@ -48,7 +48,7 @@ static int pair_fn(uvble_task_t *t) {
   }
   if (P.f.status) UVBLE_CO_RETURN(t, tool_ffail(TOOL.address ? TOOL.address : TOOL.name, &P.f));
   if (P.repair && tool_have_bond(&id)) {
-    int r = uvble_bond_remove(TOOL.ble, &id);
+    int r = uvble_forget_bond(TOOL.ble, &id);
     if (r < 0) UVBLE_CO_RETURN(t, tool_fail("removing the stale bond", r));
     printf("removed the stored bond with %s\n", uvble_addr_to_str(&id, addr));
   }
