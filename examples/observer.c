@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* docs/observer.md's sketch (tests/readme_example.sh checks they match). */
 #include <stdio.h>
 #include <stdlib.h>

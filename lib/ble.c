@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack object: lifecycle, transport plumbing, irq dispatch, config. */
 #include <sodium.h>
 #include <stdio.h>

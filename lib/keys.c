@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The secrets layer (keys.h): the app's GET_SECRET / SET_SECRET handler
  * first (MicroPython's model), the built-in bond store second; bond
  * records, our IRK, and the resolution of peers' RPAs against the IRKs of

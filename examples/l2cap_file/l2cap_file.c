@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* l2cap_file: send a file over an LE credit-based L2CAP channel.
  *
  *   uvble-l2cap-file recv [-t T] [--name NAME] [--psm PSM] [-o DIR|FILE] [--once]

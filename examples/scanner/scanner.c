@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* scanner: what is advertising around, with filters.
  *
  *   uvble-scanner [-t TRANSPORT] [--passive] [--name TEXT] [--service UUID]...

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* temp_client: aioble's temp_client.py on uvble's async layer.
  *
  * Scans (active, 5 s) for a device advertising the Environmental Sensing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* temp_sensor: aioble's temp_sensor.py on uvble's async layer.
  *
  * A peripheral with the Environmental Sensing service (0x181A): a

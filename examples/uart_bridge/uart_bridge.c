@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uart_bridge: the Nordic UART Service (NUS) in both roles.
  *
  *   uvble-uart-bridge peripheral [-t T] [--name NAME] [--link PATH]

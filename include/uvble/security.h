@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — security: pairing, bonding, encryption, privacy.
  *
  * MicroPython's pairing API (gap_pair, gap_passkey, the ENCRYPTION_UPDATE,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — a Bluetooth Low Energy host stack on libuv.
  *
  * The core API mirrors MicroPython's `bluetooth.BLE`: one object per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The secrets layer (lib/keys.c): the app's GET_SECRET / SET_SECRET
  * handler first, the built-in bond store second; bond records; RPA
  * resolution over both; CCCD persistence; erasing bonds. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble bench l2cap: throughput of an LE credit-based channel between two
  * controllers driven by this one process (on btvirt, two virtual
  * controllers; on hardware, two dongles: -t hci0 -t hci1). Prints one JSON
