@@ -198,6 +198,18 @@ start bench "$UVBLE" bench l2cap --bytes 300000
 finish bench || fail "bench failed"
 grep -qE '^\{"bench":"uvble-l2cap","metric":"throughput","value":[0-9.]+,"unit":"kB/s","bytes":300000' "$T/bench.out" ||
   fail "bench: no result line"
+start gbench "$UVBLE" bench gatt --bytes 100000
+finish gbench || fail "bench gatt failed"
+grep -qE '^\{"bench":"uvble-gatt","metric":"notify_throughput","value":[0-9.]+,"unit":"kB/s","bytes":100000,' "$T/gbench.out" ||
+  fail "bench gatt: no throughput line"
+start lbench "$UVBLE" bench gatt --latency --reads 50
+finish lbench || fail "bench gatt --latency failed"
+grep -qE '^\{"bench":"uvble-gatt","metric":"read_latency","value":[0-9]+,"unit":"us",.*"reads":50,' "$T/lbench.out" ||
+  fail "bench gatt --latency: no latency line"
+# On a terminal: a sentence, not JSON.
+start tbench script -qefc "$UVBLE bench gatt --latency --reads 20" /dev/null
+finish tbench || fail "bench gatt on a terminal failed"
+grep -qE "^GATT read latency over 20 reads: median [0-9]+ us" "$T/tbench.out" || fail "bench gatt: no summary on a terminal"
 
 start client "$EX/uvble-temp-client" --name uvble-temp --count 2
 finish client || fail "temp_client (reads) failed"

@@ -146,23 +146,34 @@ int cmd_bench(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   static const char *usage =
-      "usage: uvble bench l2cap [-t T1 [-t T2]] [--bytes N (default 2000000)] [--sdu N]\n";
+      "usage: uvble bench l2cap [-t T1 [-t T2]] [--bytes N (default 2000000)] [--sdu N]\n"
+      "       uvble bench gatt --help\n";
+  if (argc >= 2 && !strcmp(argv[1], "gatt")) return cmd_bench_gatt(argc, argv);
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) return cli_version();
   if (argc < 2 || strcmp(argv[1], "l2cap")) {
     fputs(usage, argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
   }
   BN.bytes = 2000000;
+  cli_set_prog("uvble bench l2cap");
   int n = 0, c;
+  uint64_t v;
   optind = 2;
   while ((c = getopt_long(argc, argv, "t:b:s:h", opts, NULL)) != -1) {
     switch (c) {
       case 't':
         if (n < 2) S[n++].transport = optarg;
         break;
-      case 'b': BN.bytes = strtoull(optarg, NULL, 0); break;
-      case 's': BN.sdu = strtoul(optarg, NULL, 0); break;
+      case 'b':
+        if (cli_uint("--bytes", optarg, 1, 1u << 30, CLI_DEC, &v) < 0) return 2;
+        BN.bytes = v;
+        break;
+      case 's':
+        if (cli_uint("--sdu", optarg, 1, 1u << 30, CLI_DEC, &v) < 0) return 2;
+        BN.sdu = (size_t)v;
+        break;
       case 'h': fputs(usage, stdout); return 0;
-      default: fputs(usage, stderr); return 2;
+      default: return 2; /* getopt named the option */
     }
   }
   const char *env = getenv("UVBLE_TRANSPORT");

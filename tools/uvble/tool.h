@@ -116,6 +116,7 @@ int cmd_scan(int argc, char **argv);
 int cmd_gatt_dump(int argc, char **argv);
 int cmd_pair(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_gatt(int argc, char **argv); /* uvble bench gatt */
 int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_subscribe(int argc, char **argv);
