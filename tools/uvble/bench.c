@@ -38,6 +38,19 @@ static struct {
 
 static void on_quit(uv_timer_t *t);
 
+int bench_open(uv_loop_t *loop, uvble_sched_t *sched, const char *spec, uvble_t **ble,
+               uvble_async_t **a) {
+  char err[256] = "";
+  int r = uvble_new(loop, spec, ble, err, sizeof err);
+  if (r >= 0) r = uvble_async_new(*ble, sched, NULL, a);
+  if (r < 0) {
+    fprintf(stderr, "%s: %s: %s\n", cli_prog(), spec, err[0] ? err : uvble_strerror(r));
+    if (*ble && !*a) uvble_close(*ble, NULL);
+    return 1;
+  }
+  return 0;
+}
+
 /* Closing waits for the next loop iteration: not from inside a task. */
 static void finish(int status) {
   if (BN.quitting) return;
@@ -187,17 +200,8 @@ int cmd_bench(int argc, char **argv) {
   for (uint64_t i = 0; i < BN.bytes; i++) BN.buf[65536 + i] = (uint8_t)(i * 31 + 7);
   uv_loop_t *loop = uv_default_loop();
   uvble_sched_new(loop, &BN.sched);
-  for (int i = 0; i < 2; i++) {
-    char err[256] = "";
-    int r = uvble_new(loop, S[i].transport, &S[i].ble, err, sizeof err);
-    if (r >= 0) r = uvble_async_new(S[i].ble, BN.sched, NULL, &S[i].a);
-    if (r < 0) {
-      fprintf(stderr, "uvble bench: %s: %s\n", S[i].transport, err[0] ? err : uvble_strerror(r));
-      if (S[i].ble && !S[i].a) uvble_close(S[i].ble, NULL);
-      BN.status = 1;
-      break;
-    }
-  }
+  for (int i = 0; i < 2 && BN.status == 0; i++)
+    BN.status = bench_open(loop, BN.sched, S[i].transport, &S[i].ble, &S[i].a);
   uv_timer_init(loop, &BN.quit_timer);
   if (BN.status == 0) {
     uvble_future_start(&BN.rx_ready, BN.sched, 0);

@@ -279,17 +279,8 @@ int cmd_bench_gatt(int argc, char **argv) {
   if (!GB.rtt) return 1;
   uv_loop_t *loop = uv_default_loop();
   uvble_sched_new(loop, &GB.sched);
-  for (int i = 0; i < 2; i++) {
-    char err[256] = "";
-    int r = uvble_new(loop, G[i].transport, &G[i].ble, err, sizeof err);
-    if (r >= 0) r = uvble_async_new(G[i].ble, GB.sched, NULL, &G[i].a);
-    if (r < 0) {
-      fprintf(stderr, "uvble bench gatt: %s: %s\n", G[i].transport, err[0] ? err : uvble_strerror(r));
-      if (G[i].ble && !G[i].a) uvble_close(G[i].ble, NULL);
-      GB.status = 1;
-      break;
-    }
-  }
+  for (int i = 0; i < 2 && GB.status == 0; i++)
+    GB.status = bench_open(loop, GB.sched, G[i].transport, &G[i].ble, &G[i].a);
   uv_timer_init(loop, &GB.quit_timer);
   if (GB.status == 0) {
     uvble_future_start(&GB.ready, GB.sched, 0);

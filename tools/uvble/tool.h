@@ -117,6 +117,10 @@ int cmd_gatt_dump(int argc, char **argv);
 int cmd_pair(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_gatt(int argc, char **argv); /* uvble bench gatt */
+/* The benchmarks' stacks: a stack and its async context on spec, sharing
+ * sched. 0, or 1 after saying why. */
+int bench_open(uv_loop_t *loop, uvble_sched_t *sched, const char *spec, uvble_t **ble,
+               uvble_async_t **a);
 int cmd_read(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_subscribe(int argc, char **argv);
