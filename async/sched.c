@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scheduler: futures' deadlines (one libuv timer for all of them) and
  * the ready queue (one idle handle), so that every future completes exactly
  * once and its callback runs from the loop, never inside the call that

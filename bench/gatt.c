@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT benchmark: read round trip, notification ping-pong, notification and
  * write-without-response throughput at ATT_MTU 23 and 517.
  *

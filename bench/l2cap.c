@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE credit-based channel throughput.
  *
  *   l2cap --link mem [options]                 both hosts in this process,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one fd-based transport behind unix:, tcp:, uart: and hciN.
  *
  * Reading: uv_poll_t on a non-blocking fd; each readable event reads into a

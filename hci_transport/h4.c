@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 deframer and encoder; see h4.h. */
 #include "h4.h"
 

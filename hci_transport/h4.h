@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 framing (Core Spec Vol 4, Part A): a packet indicator byte, then an HCI
  * packet whose header says how long it is.
  *

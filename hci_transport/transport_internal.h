@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What every transport shares: the object header, the vtable behind it, and
  * the helpers a backend calls to hand packets and errors up. */
 #ifndef UVBLE_HCI_TRANSPORT_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uart:DEVICE?baud=N&flow=0|1: H4 over a serial port in termios raw mode. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack object and what its layers share. Private. */
 #ifndef UVBLE_BLE_INTERNAL_H
 #define UVBLE_BLE_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The connection table and the fixed-channel L2CAP dispatch. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP: the link layer's state per connection. Data Length Extension (Vol 6,
  * Part B, 4.5.10; HCI Vol 4, Part E, 7.8.33, 7.7.65.7), PHY update (Vol 6,
  * Part B, 5.1.10; 7.8.49, 7.7.65.12), what the stack asks for by itself when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HCI core: command queue with flow control and timeouts, event parsing and
  * dispatch, the controller init sequence. Private. */
 #ifndef UVBLE_HCI_H

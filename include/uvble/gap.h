@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — GAP: advertising (broadcaster), scanning (observer), connecting
  * (central), connections and connection parameters, own addresses.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Conformance harness: MicroPython's tests/multi_bluetooth scenarios as C.
  *
  * MicroPython runs each scenario as two programs (instance0, normally the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by ble_mtu and ble_mtu_peripheral: one MTU exchange per
  * connection (started by the central or by the peripheral), then a 64-byte
  * notification from the server and a write of MTU + 20 bytes from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by ble_gap_pair and ble_gap_pair_bond: Just Works pairing started
  * by the central (config mitm=True, le_secure=True and the default IO
  * capability, so nothing can authenticate: "1 0 x"), then a read of a

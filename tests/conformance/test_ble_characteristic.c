@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_characteristic.py: characteristic
  * read, write with and without response, notify (the stored value, or a
  * payload given with the call, which leaves the stored value alone) and

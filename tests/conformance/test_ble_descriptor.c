@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_descriptor.py: a user descriptor
  * registered with its characteristic (the handles come back as (char,
  * desc)), found by descriptor discovery over the characteristic's (value,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_advertise.py: advertising and
  * scanning. instance0 advertises non-connectable (100 ms), then connectable
  * (20 ms), then stops; instance1 runs one passive scan across both phases

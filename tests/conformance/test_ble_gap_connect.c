@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_connect.py: connect and
  * disconnect in both directions. The peripheral advertises; the central
  * connects and disconnects; the peripheral advertises again, the central

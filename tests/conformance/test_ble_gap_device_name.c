@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_device_name.py: the GAP device
  * name set and read back locally before and after registering (empty)
  * services, and read remotely through the Device Name characteristic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gatt_data_transfer.py: a receive
  * characteristic in append mode (gatts_set_buffer(h, 100, True))
  * accumulates four writes of both kinds and gatts_read returns them all at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gattc_discover_services.py: primary
  * service discovery finds a 16-bit and a 128-bit service (each registered
  * without characteristics) next to the GAP and GATT services. */

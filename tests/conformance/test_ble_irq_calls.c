@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_irq_calls.py: the central runs its
  * whole client sequence from inside the irq handler — on connect it starts
  * service discovery by UUID, on each DONE it starts the next step

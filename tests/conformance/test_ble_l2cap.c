@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_l2cap.py: an LE credit-based
  * channel (SPSM 22, MTU 450 both ends): 16 SDUs of 400 down to 55 bytes
  * (3640 bytes) from central to peripheral, checked byte by byte, then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_mtu.py: MTU exchange started by
  * the central (preferred MTU 300) with a peripheral preferring 256, 200,
  * 400 and 50 in turn: the result is the smaller of the two (256, 200, 300,

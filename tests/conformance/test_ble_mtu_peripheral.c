@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_mtu_peripheral.py: MTU exchange
  * started by the peripheral (requesting 290) with a central preferring 256,
  * 190 and 350: results 256, 190, 290 on both sides; the 64-byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_subscribe.py: the CCCD decides what
  * gatts_write(send_update=True) sends (nothing when unsubscribed, a
  * notification when subscribed for notify, an indication when subscribed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/perf_gatt_char_write.py: 40 writes
  * without response (retried while the transmit queue is full, as the
  * original retries on OSError) then 40 with response, 128 bytes each at

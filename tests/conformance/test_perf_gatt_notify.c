@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/perf_gatt_notify.py: notification
  * ping-pong, 50 round trips. Both devices register the same service, so
  * the value handle each discovers on the other is also its own; the

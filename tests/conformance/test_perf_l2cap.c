@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/perf_l2cap.py: 20 SDUs of 512 bytes
  * (MTU 512) from peripheral to central as fast as the channel allows,
  * checked against the seeded sequence. The original prints nothing (its

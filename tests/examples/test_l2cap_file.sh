@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A file sent over an L2CAP credit-based channel arrives whole: the
 # receiver's and the sender's SHA-256 both match sha256sum's; a second file
 # over a new connection to the same receiver works too; a sender aimed at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 deframer fuzz harness. The input starts with the sizes of the chunks
  * the rest is fed in (so libFuzzer explores splits as well as contents). Invariants: every packet handed up has a known type, a length
  * equal to its header-declared length plus the header, within the type's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the aioble scenario tests: MicroPython's aioble multitests
  * (micropython-lib, aioble/multitests) rewritten as C tasks on the async
  * layer. Each "instance" is a uvble stack on its own btvirt controller with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Broadcaster and observer on btvirt: payloads built with the AD builder
  * travel in the advertisement and the scan response and parse back; passive
  * scans see no scan response; a scan ends with SCAN_DONE after its duration

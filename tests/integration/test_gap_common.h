@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the GAP integration tests: uvble hosts on btvirt's virtual
  * controllers, each recording the irq events it receives (with copies of
  * their borrowed payloads). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server integration tests: a uvble peripheral (the server under
  * test) and a uvble central (its client) on btvirt's virtual controllers.
  * Each node records every irq event with a copy of its data. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Two uvble hosts on btvirt's virtual LE controllers: both come up, read
  * distinct identities and their buffer sizes; one host's traffic is
  * captured to btsnoop and decoded by btmon. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing on btvirt: uvble hosts on btvirt's virtual LE controllers, which
  * encrypt a link only when the central's LE Enable Encryption key and the
  * peripheral host's LTK Request Reply key are the same (and report Key

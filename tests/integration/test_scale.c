@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scale on btvirt: one central with 32 simultaneous connections,
  * notifications flowing on all of them in rounds, every one arriving, in
  * order, on the right connection. All hosts run in this one process on

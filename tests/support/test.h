@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small test framework: TEST(name) { ... } defines a case, CHECK* macros
  * record failures (the case goes on), REQUIRE* abort the case. main() comes
  * from TEST_MAIN(), which runs every case (or those named on the command

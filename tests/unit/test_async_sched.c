@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Futures, the scheduler and the coroutine helpers (uvble/async.h,
  * uvble/co.h) without a stack: completion exactly once, timeouts, cancel,
  * abandon, callbacks never inside the starting call, tasks, joins, groups

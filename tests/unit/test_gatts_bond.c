@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CCCDs of bonded clients across connections (Vol 3, Part G, 3.3.3.3) and
  * Service Changed for a bonded client that was away while the database
  * changed (7.1), end to end on the in-memory controller pair: A is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The H4 deframer and encoder, driven directly. */
 #include <stdlib.h>
 

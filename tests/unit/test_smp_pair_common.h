@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Two uvble hosts joined by the in-memory controller pair (memctl), each
  * with an app that keeps its secrets in memory (MicroPython's GET_SECRET /
  * SET_SECRET model), answers passkey actions as a user would, and records
