@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The edges of a link and of the stack: what we owe the controller before
  * ending either.
  *

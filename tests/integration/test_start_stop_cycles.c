@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* 200 start/stop cycles of peripherals and centrals on one btvirt leave it
  * alive. uvble_close() waits (bounded) for the replies to commands already
  * sent and for queued data before closing its socket: btvirt writing a
