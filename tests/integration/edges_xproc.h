@@ -1,0 +1,288 @@
+/* "Act, then at once disconnect or close", with each host in a process of
+ * its own on one btvirt (conformance.h's harness, forced across processes:
+ * in one process both hosts share a loop, their queues drain before the
+ * disconnect, and nothing is ever lost). The acting host queues its PDUs,
+ * ends the link or the whole stack in the same breath, and the other host
+ * must still receive everything (issue 14: graceful disconnect and close,
+ * pairing that completes when its keys are out).
+ *
+ * instance0 is the peripheral (GATT server, L2CAP listener), instance1 the
+ * central, as in the MicroPython scenarios. */
+#ifndef UVBLE_TEST_EDGES_XPROC_H
+#define UVBLE_TEST_EDGES_XPROC_H
+
+#include "../conformance/conformance.h"
+#include "uvble/security.h"
+
+#define EDGE_WAIT_MS 5000
+#define EDGE_SECRETS 16
+
+/* How the acting host ends. */
+enum edge_end { END_DISCONNECT, END_CLOSE };
+
+static inline const char *end_name(enum edge_end e) {
+  return e == END_CLOSE ? "uvble_close" : "gap_disconnect";
+}
+
+struct edge_secret {
+  bool used;
+  uint8_t type, key[32], val[UVBLE_SECRET_VALUE_MAX];
+  size_t klen, vlen;
+};
+
+/* One host's view of what arrived. */
+struct edge {
+  uint16_t conn;
+  bool connected;
+  /* GATTS_WRITE values, concatenated */
+  int writes;
+  uint8_t wbuf[512];
+  size_t wlen;
+  /* GATTC_NOTIFY / GATTC_INDICATE payloads, concatenated */
+  int notifies, indicates;
+  uint8_t nbuf[512];
+  size_t nlen;
+  /* L2CAP */
+  uint16_t l2_cid;
+  bool l2_open;
+  uint8_t l2buf[4096];
+  size_t l2_len;
+  /* security */
+  int enc_events;
+  uvble_evt_encryption_t enc;
+  uint64_t acl_tx_at_connect, acl_tx_at_enc;
+  struct edge_secret sec[EDGE_SECRETS];
+  /* set: end the link or the stack from inside the ENCRYPTION_UPDATE
+   * handler, the first moment an application learns the pairing is done */
+  bool end_on_enc;
+  enum edge_end end;
+  bool end_done; /* our DISCONNECT event, or the close callback */
+};
+
+static inline struct edge_secret *edge_sec_find(struct edge *e, uint8_t type,
+                                                const uint8_t *k, size_t n) {
+  for (int s = 0; s < EDGE_SECRETS; s++)
+    if (e->sec[s].used && e->sec[s].type == type && e->sec[s].klen == n &&
+        memcmp(e->sec[s].key, k, n) == 0)
+      return &e->sec[s];
+  return NULL;
+}
+
+static inline int edge_sec_count(const struct edge *e, uint8_t type) {
+  int n = 0;
+  for (int s = 0; s < EDGE_SECRETS; s++) n += e->sec[s].used && e->sec[s].type == type;
+  return n;
+}
+
+/* GET_SECRET: by key, or the index-th of a type (key NULL). */
+static inline int edge_get_secret(struct edge *e, const uvble_evt_get_secret_t *g) {
+  const struct edge_secret *s = NULL;
+  if (g->key) {
+    s = edge_sec_find(e, g->sec_type, g->key, g->key_len);
+  } else {
+    for (int k = 0, n = 0; k < EDGE_SECRETS && !s; k++)
+      if (e->sec[k].used && e->sec[k].type == g->sec_type && n++ == g->index)
+        s = &e->sec[k];
+  }
+  if (!s || s->vlen > g->value_cap) return 0;
+  memcpy(g->value, s->val, s->vlen);
+  *g->value_len = s->vlen;
+  return 1;
+}
+
+static inline int edge_set_secret(struct edge *e, const uvble_evt_set_secret_t *v) {
+  struct edge_secret *s = edge_sec_find(e, v->sec_type, v->key, v->key_len);
+  if (!v->value) {
+    if (s) s->used = false;
+    return 1;
+  }
+  for (int k = 0; k < EDGE_SECRETS && !s; k++)
+    if (!e->sec[k].used) s = &e->sec[k];
+  if (!s || v->key_len > sizeof s->key || v->value_len > sizeof s->val) return 0;
+  s->used = true;
+  s->type = v->sec_type;
+  memcpy(s->key, v->key, v->key_len);
+  s->klen = v->key_len;
+  memcpy(s->val, v->value, v->value_len);
+  s->vlen = v->value_len;
+  return 1;
+}
+
+static inline uint64_t acl_tx(struct inst *i) {
+  uvble_stats_t st;
+  uvble_get_stats(i->ble, &st);
+  return st.acl_tx_packets;
+}
+
+static inline void edge_closed(uvble_t *ble) {
+  struct inst *i = uvble_get_data(ble);
+  struct edge *e = i->ctx;
+  e->end_done = true;
+  i->ble = NULL;
+}
+
+/* The acting host ends: HCI Disconnect, or the whole stack. */
+static inline void end_now(struct inst *i) {
+  struct edge *e = i->ctx;
+  out(i, "%s", end_name(e->end));
+  if (e->end == END_CLOSE)
+    uvble_close(i->ble, edge_closed);
+  else
+    CHECK_EQ(uvble_gap_disconnect(i->ble, e->conn), 1);
+}
+
+static inline void append(uint8_t *buf, size_t cap, size_t *len, const void *p,
+                          size_t n) {
+  if (*len + n > cap) n = cap - *len;
+  memcpy(buf + *len, p, n);
+  *len += n;
+}
+
+static inline void edge_l2cap_drain(struct inst *i, struct edge *e) {
+  uint8_t buf[1024];
+  int n;
+  while ((n = uvble_l2cap_recvinto(i->ble, e->conn, e->l2_cid, buf, sizeof buf)) > 0)
+    append(e->l2buf, sizeof e->l2buf, &e->l2_len, buf, (size_t)n);
+}
+
+static inline void edge_irq(struct inst *i, int ev, const uvble_irq_data_t *d) {
+  struct edge *e = i->ctx;
+  switch (ev) {
+    case UVBLE_IRQ_CENTRAL_CONNECT:
+    case UVBLE_IRQ_PERIPHERAL_CONNECT:
+      e->conn = d->connect.conn_handle;
+      e->connected = true;
+      e->acl_tx_at_connect = acl_tx(i);
+      print_conn_events(i, ev, d);
+      return;
+    case UVBLE_IRQ_CENTRAL_DISCONNECT:
+    case UVBLE_IRQ_PERIPHERAL_DISCONNECT:
+      e->connected = false;
+      if (e->end == END_DISCONNECT) e->end_done = true;
+      print_conn_events(i, ev, d);
+      return;
+    case UVBLE_IRQ_GATTS_WRITE: {
+      uint8_t v[256];
+      size_t n = 0;
+      CHECK_EQ(uvble_gatts_read(i->ble, d->gatts.attr_handle, v, sizeof v, &n), 0);
+      append(e->wbuf, sizeof e->wbuf, &e->wlen, v, n);
+      e->writes++;
+      out(i, "%s %s", irq_name(ev), pybytes(v, n));
+      return;
+    }
+    case UVBLE_IRQ_GATTC_NOTIFY:
+    case UVBLE_IRQ_GATTC_INDICATE:
+      append(e->nbuf, sizeof e->nbuf, &e->nlen, d->gattc_data.data,
+             d->gattc_data.data_len);
+      if (ev == UVBLE_IRQ_GATTC_NOTIFY)
+        e->notifies++;
+      else
+        e->indicates++;
+      out(i, "%s %s", irq_name(ev), pybytes(d->gattc_data.data, d->gattc_data.data_len));
+      return;
+    case UVBLE_IRQ_L2CAP_ACCEPT:
+      return;
+    case UVBLE_IRQ_L2CAP_CONNECT:
+      e->l2_cid = d->l2cap_connect.cid;
+      e->l2_open = true;
+      out(i, "%s", irq_name(ev));
+      return;
+    case UVBLE_IRQ_L2CAP_RECV:
+      edge_l2cap_drain(i, e);
+      return;
+    case UVBLE_IRQ_ENCRYPTION_UPDATE:
+      e->enc_events++;
+      e->enc = d->encryption;
+      e->acl_tx_at_enc = acl_tx(i);
+      out(i, "%s status %d encrypted %d bonded %d", irq_name(ev),
+          d->encryption.status, d->encryption.encrypted, d->encryption.bonded);
+      if (e->end_on_enc) {
+        e->end_on_enc = false;
+        end_now(i);
+      }
+      return;
+    case UVBLE_IRQ_GET_SECRET:
+      i->ret = edge_get_secret(e, &d->get_secret);
+      return;
+    case UVBLE_IRQ_SET_SECRET:
+      i->ret = edge_set_secret(e, &d->set_secret);
+      return;
+    default:
+      return;
+  }
+}
+
+static inline bool end_done_pred(void *arg) {
+  const struct edge *e = arg;
+  return e->end_done;
+}
+
+/* The acting host waits until its own end is complete. */
+static inline void wait_end(struct inst *i) {
+  need_local(i);
+  struct edge *e = i->ctx;
+  if (!run_until_pred(&loop, end_done_pred, e, EDGE_WAIT_MS)) {
+    test_fail(__FILE__, __LINE__, "%s: %s did not complete", i->name,
+              end_name(e->end));
+    test_abort_case();
+  }
+}
+
+/* After uvble_close(): the acting host brings up a new stack on a fresh
+ * controller (which also shows btvirt survived the close: a reply it
+ * wrote into a closed socket would have killed it with SIGPIPE). btvirt
+ * gives the lowest free slot, so the new controller has the old address,
+ * which a reconnection to a bonded peer relies on. */
+static inline void restart(struct inst *i, void (*pre)(struct inst *)) {
+  need_local(i);
+  struct edge *e = i->ctx;
+  uvble_addr_t old = i->addr;
+  struct inst *l[] = {i, NULL};
+  i->up_done = false;
+  e->end_done = false;
+  e->connected = false;
+  inst_up(i, pre);
+  if (!run_until_pred(&loop, insts_up_pred, l, 10000) || i->up_status != 0) {
+    test_fail(__FILE__, __LINE__,
+              "%s: a new stack after uvble_close() did not come up (%d): "
+              "did btvirt die?", i->name, i->up_status);
+    test_abort_case();
+  }
+  REQUIRE_EQ(uvble_config_get_mac(i->ble, &i->addr), 0);
+  REQUIRE_EQ(memcmp(old.val, i->addr.val, 6), 0);
+}
+
+/* instance0 advertises, instance1 connects; both record the handle. */
+static inline void edge_connect(struct inst *i0, struct inst *i1) {
+  AS(i0) advertise(i0, 20000, true);
+  AS(i1) {
+    REQUIRE_EQ(conf_gap_connect(i1, i0, 0), 0);
+    wait_for(i1, UVBLE_IRQ_PERIPHERAL_CONNECT, EDGE_WAIT_MS);
+  }
+  AS(i0) wait_for(i0, UVBLE_IRQ_CENTRAL_CONNECT, EDGE_WAIT_MS);
+}
+
+static inline bool link_down_pred(void *arg) {
+  const struct edge *e = arg;
+  return !e->connected;
+}
+
+/* The other host: the link went down, because the acting host ended it or
+ * closed its stack (a graceful close ends its links with HCI Disconnect:
+ * btvirt has no supervision timeout, so a link left up stays up; and on
+ * a UART controller so would the real one). If it did not, that fails the
+ * case (disconnecting from this side does not help: btvirt never completes
+ * a disconnect towards a controller that went away). */
+static inline void wait_link_down(struct inst *i, int ev) {
+  struct edge *e = i->ctx;
+  need_local(i);
+  if (!run_until_pred(&loop, link_down_pred, e, EDGE_WAIT_MS)) {
+    test_fail(__FILE__, __LINE__,
+              "%s: the link stayed up after the peer's %s: it was never "
+              "disconnected", i->name, end_name(e->end));
+    test_abort_case();
+  }
+  i->posted[ev] = false;
+}
+
+#endif
