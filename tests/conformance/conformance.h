@@ -453,6 +453,43 @@ static inline int conf_gap_connect(struct inst *central, const struct inst *peri
   return uvble_gap_connect(central->ble, &periph->addr, scan_ms, 0, 0);
 }
 
+/* "gap_disconnect: True" */
+static inline const char *pybool(int r) { return r == 1 ? "True" : "False"; }
+
+/* The opening most scenarios share, as steps: the peripheral p prints
+ * "gap_advertise" and advertises; the central c prints "gap_connect" and
+ * connects; each waits for its CONNECT. Returns the central's handle; the
+ * peripheral's goes to *pconn when given (valid in p's process). */
+static inline uint16_t connect_steps(struct inst *p, struct inst *c, long *pconn) {
+  long cc = 0, pc;
+  AS(p) {
+    out(p, "gap_advertise");
+    advertise(p, 20000, true);
+  }
+  AS(c) {
+    out(c, "gap_connect");
+    REQUIRE_EQ(conf_gap_connect(c, p, 0), 0);
+    cc = wait_for(c, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(p) {
+    pc = wait_for(p, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+    if (pconn) *pconn = pc;
+  }
+  return (uint16_t)cc;
+}
+
+/* The closing most scenarios share: the central c prints
+ * "gap_disconnect: True" and disconnects; each side waits for its
+ * DISCONNECT. */
+static inline void disconnect_steps(struct inst *c, uint16_t conn,
+                                    struct inst *p) {
+  AS(c) {
+    out(c, "gap_disconnect: %s", pybool(uvble_gap_disconnect(c->ble, conn)));
+    wait_for(c, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(p) wait_for(p, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+}
+
 /* An instance handler's common part: the connect/disconnect lines every
  * scenario prints, posting conn_handle for CONNECT as the scenarios do.
  * Returns true when it handled ev. */
@@ -473,8 +510,6 @@ static inline bool print_conn_events(struct inst *i, int ev,
   }
 }
 
-/* "gap_disconnect: True" */
-static inline const char *pybool(int r) { return r == 1 ? "True" : "False"; }
 
 /* ble.gatts_read(handle) as bytes repr. */
 static inline const char *gatts_read_repr(struct inst *i, uint16_t h) {
