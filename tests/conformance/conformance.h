@@ -3,8 +3,8 @@
  * MicroPython runs each scenario as two programs (instance0, normally the
  * peripheral; instance1, the central) and compares what each prints with the
  * scenario's .exp file. Here both instances are uvble hosts on btvirt's
- * virtual controllers, in one process on one loop, and each one "prints"
- * into its own line log with out(). A test drives the two instances step
+ * virtual controllers, in one process on one loop (or one process each:
+ * below), and each one "prints" into its own line log with out(). A test drives the two instances step
  * by step the way multitest's next()/broadcast()/wait() sequence them, then
  * compares each log with the expected lines: the .exp file's section for
  * that instance, written into the test (adapted, with a comment saying why,
