@@ -12,10 +12,10 @@
 #define UVBLE_TEST_EDGES_XPROC_H
 
 #include "../conformance/conformance.h"
+#include "secrets.h"
 #include "uvble/security.h"
 
 #define EDGE_WAIT_MS 5000
-#define EDGE_SECRETS 16
 
 /* How the acting host ends. */
 enum edge_end { END_DISCONNECT, END_CLOSE };
@@ -23,12 +23,6 @@ enum edge_end { END_DISCONNECT, END_CLOSE };
 static inline const char *end_name(enum edge_end e) {
   return e == END_CLOSE ? "uvble_close" : "gap_disconnect";
 }
-
-struct edge_secret {
-  bool used;
-  uint8_t type, key[32], val[UVBLE_SECRET_VALUE_MAX];
-  size_t klen, vlen;
-};
 
 /* One host's view of what arrived. */
 struct edge {
@@ -51,62 +45,13 @@ struct edge {
   int enc_events;
   uvble_evt_encryption_t enc;
   uint64_t acl_tx_at_connect, acl_tx_at_enc;
-  struct edge_secret sec[EDGE_SECRETS];
+  struct secrets sec;
   /* set: end the link or the stack from inside the ENCRYPTION_UPDATE
    * handler, the first moment an application learns the pairing is done */
   bool end_on_enc;
   enum edge_end end;
   bool end_done; /* our DISCONNECT event, or the close callback */
 };
-
-static inline struct edge_secret *edge_sec_find(struct edge *e, uint8_t type,
-                                                const uint8_t *k, size_t n) {
-  for (int s = 0; s < EDGE_SECRETS; s++)
-    if (e->sec[s].used && e->sec[s].type == type && e->sec[s].klen == n &&
-        memcmp(e->sec[s].key, k, n) == 0)
-      return &e->sec[s];
-  return NULL;
-}
-
-static inline int edge_sec_count(const struct edge *e, uint8_t type) {
-  int n = 0;
-  for (int s = 0; s < EDGE_SECRETS; s++) n += e->sec[s].used && e->sec[s].type == type;
-  return n;
-}
-
-/* GET_SECRET: by key, or the index-th of a type (key NULL). */
-static inline int edge_get_secret(struct edge *e, const uvble_evt_get_secret_t *g) {
-  const struct edge_secret *s = NULL;
-  if (g->key) {
-    s = edge_sec_find(e, g->sec_type, g->key, g->key_len);
-  } else {
-    for (int k = 0, n = 0; k < EDGE_SECRETS && !s; k++)
-      if (e->sec[k].used && e->sec[k].type == g->sec_type && n++ == g->index)
-        s = &e->sec[k];
-  }
-  if (!s || s->vlen > g->value_cap) return 0;
-  memcpy(g->value, s->val, s->vlen);
-  *g->value_len = s->vlen;
-  return 1;
-}
-
-static inline int edge_set_secret(struct edge *e, const uvble_evt_set_secret_t *v) {
-  struct edge_secret *s = edge_sec_find(e, v->sec_type, v->key, v->key_len);
-  if (!v->value) {
-    if (s) s->used = false;
-    return 1;
-  }
-  for (int k = 0; k < EDGE_SECRETS && !s; k++)
-    if (!e->sec[k].used) s = &e->sec[k];
-  if (!s || v->key_len > sizeof s->key || v->value_len > sizeof s->val) return 0;
-  s->used = true;
-  s->type = v->sec_type;
-  memcpy(s->key, v->key, v->key_len);
-  s->klen = v->key_len;
-  memcpy(s->val, v->value, v->value_len);
-  s->vlen = v->value_len;
-  return 1;
-}
 
 static inline uint64_t acl_tx(struct inst *i) {
   uvble_stats_t st;
@@ -202,10 +147,10 @@ static inline void edge_irq(struct inst *i, int ev, const uvble_irq_data_t *d) {
       }
       return;
     case UVBLE_IRQ_GET_SECRET:
-      i->ret = edge_get_secret(e, &d->get_secret);
+      i->ret = secrets_get(&e->sec, &d->get_secret);
       return;
     case UVBLE_IRQ_SET_SECRET:
-      i->ret = edge_set_secret(e, &d->set_secret);
+      i->ret = secrets_set(&e->sec, &d->set_secret);
       return;
     default:
       return;
@@ -250,6 +195,28 @@ static inline void restart(struct inst *i, void (*pre)(struct inst *)) {
   }
   REQUIRE_EQ(uvble_config_get_mac(i->ble, &i->addr), 0);
   REQUIRE_EQ(memcmp(old.val, i->addr.val, 6), 0);
+}
+
+/* Forks the two hosts (instance0, instance1) with fresh state; all gets
+ * the NULL-terminated list insts_down() takes. */
+static inline void edges_up(struct inst *i0, struct edge *e0, struct inst *i1,
+                            struct edge *e1, struct inst **all, enum edge_end end,
+                            void (*pre)(struct inst *)) {
+  uv_loop_init(&loop);
+  conf_xproc_forced = true;
+  struct inst *in[2] = {i0, i1};
+  struct edge *ed[2] = {e0, e1};
+  for (int k = 0; k < 2; k++) {
+    memset(ed[k], 0, sizeof *ed[k]);
+    ed[k]->end = end;
+    memset(in[k], 0, sizeof *in[k]);
+    in[k]->name = k ? "instance1" : "instance0";
+    in[k]->handler = edge_irq;
+    in[k]->ctx = ed[k];
+    all[k] = in[k];
+  }
+  all[2] = NULL;
+  insts_up(all, pre);
 }
 
 /* instance0 advertises, instance1 connects; both record the handle. */

@@ -30,11 +30,11 @@ static void expect_bonded(struct inst *i) {
   CHECK_EQ(e->enc.status, 0);
   CHECK(e->enc.encrypted);
   CHECK(e->enc.bonded);
-  if (edge_sec_count(e, UVBLE_SECRET_PEER_SEC) != 1 ||
-      edge_sec_count(e, UVBLE_SECRET_OUR_SEC) != 1)
+  if (secrets_count(&e->sec, UVBLE_SECRET_PEER_SEC) != 1 ||
+      secrets_count(&e->sec, UVBLE_SECRET_OUR_SEC) != 1)
     test_fail(__FILE__, __LINE__, "%s: stored PEER_SEC %d, OUR_SEC %d (1 each expected)",
-              i->name, edge_sec_count(e, UVBLE_SECRET_PEER_SEC),
-              edge_sec_count(e, UVBLE_SECRET_OUR_SEC));
+              i->name, secrets_count(&e->sec, UVBLE_SECRET_PEER_SEC),
+              secrets_count(&e->sec, UVBLE_SECRET_OUR_SEC));
 }
 
 static bool enc_pred(void *arg) {
@@ -85,16 +85,9 @@ static void reencrypt(struct inst *i0, struct inst *i1) {
 }
 
 static void bond_case(bool central_starts, enum edge_end end) {
-  uv_loop_init(&loop);
-  conf_xproc_forced = true;
   struct edge e0, e1;
-  memset(&e0, 0, sizeof e0);
-  memset(&e1, 0, sizeof e1);
-  e0.end = e1.end = end;
-  struct inst i0 = {.name = "instance0", .handler = edge_irq, .ctx = &e0};
-  struct inst i1 = {.name = "instance1", .handler = edge_irq, .ctx = &e1};
-  struct inst *all[] = {&i0, &i1, NULL};
-  insts_up(all, pre);
+  struct inst i0, i1, *all[3];
+  edges_up(&i0, &e0, &i1, &e1, all, end, pre);
   edge_connect(&i0, &i1);
 
   struct inst *actor = central_starts ? &i1 : &i0;

@@ -82,16 +82,9 @@ static bool arrived_pred(void *arg) {
 }
 
 static void data_case(enum act a, enum edge_end end) {
-  uv_loop_init(&loop);
-  conf_xproc_forced = true;
   struct edge e0, e1;
-  memset(&e0, 0, sizeof e0);
-  memset(&e1, 0, sizeof e1);
-  e0.end = e1.end = end;
-  struct inst i0 = {.name = "instance0", .handler = edge_irq, .ctx = &e0};
-  struct inst i1 = {.name = "instance1", .handler = edge_irq, .ctx = &e1};
-  struct inst *all[] = {&i0, &i1, NULL};
-  insts_up(all, NULL);
+  struct inst i0, i1, *all[3];
+  edges_up(&i0, &e0, &i1, &e1, all, end, NULL);
 
   uvble_gatts_characteristic_t chr = {
       .uuid = parse_uuid("00000000-1111-2222-3333-444444444444"),
