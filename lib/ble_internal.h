@@ -2,6 +2,7 @@
 #ifndef UVBLE_BLE_INTERNAL_H
 #define UVBLE_BLE_INTERNAL_H
 
+#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #include "conn.h"
@@ -29,6 +30,7 @@ struct ble_config {
   bool le_secure;
   bool have_static_addr;
   uvble_addr_t static_addr; /* RANDOM mode's address */
+  uvble_gap_link_config_t link; /* DLE / PHY requests (gap_link.c) */
 };
 
 /* A fixed L2CAP channel's receiver (ATT, signalling, SMP). */

@@ -25,8 +25,31 @@ enum {
   HCI_OP_LE_SET_EVENT_MASK = 0x2001,
   HCI_OP_LE_READ_BUFFER_SIZE = 0x2002,
   HCI_OP_LE_READ_LOCAL_FEATURES = 0x2003,
+  HCI_OP_LE_WRITE_DEFAULT_DATA_LEN = 0x2024,
+  HCI_OP_LE_READ_MAX_DATA_LEN = 0x202F,
+  HCI_OP_LE_SET_DEFAULT_PHY = 0x2031,
   HCI_OP_LE_READ_BUFFER_SIZE_V2 = 0x2060,
 };
+
+/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
+#define HCI_CMD_LE_SET_DATA_LEN 33, 6
+#define HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN 34, 0
+#define HCI_CMD_LE_READ_MAX_DATA_LEN 35, 3
+#define HCI_CMD_LE_SET_DEFAULT_PHY 35, 5
+#define HCI_CMD_LE_SET_PHY 35, 6
+
+/* LE features (Vol 6, Part B, 4.6). */
+#define HCI_LE_FEATURE_DLE 5
+#define HCI_LE_FEATURE_2M_PHY 8
+#define HCI_LE_FEATURE_CODED_PHY 11
+
+/* LE Set (Default) PHY's preference bits for a UVBLE_PHY_PREF_* (7.8.48,
+ * 7.8.49): all_phys, tx/rx PHYs, PHY options. False for an unknown pref. */
+struct hci_phy_bits {
+  uint8_t all, tx, rx;
+  uint16_t options;
+};
+bool hci_phy_bits(const uvble_t *ble, int pref, struct hci_phy_bits *out);
 
 /* Event codes. */
 enum {
@@ -51,6 +74,7 @@ enum {
   HCI_LE_REMOTE_CONN_PARAM_REQUEST = 0x06,
   HCI_LE_DATA_LENGTH_CHANGE = 0x07,
   HCI_LE_ENHANCED_CONNECTION_COMPLETE = 0x0A,
+  HCI_LE_PHY_UPDATE_COMPLETE = 0x0C,
 };
 
 /* HCI status codes the core looks at. */

@@ -190,6 +190,8 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
   d.encryption.key_size = c->encrypted ? c->key_size : 0;
   d.encryption.status = status;
   d.encryption.hci_status = hci_status;
+  d.encryption.stale_bond = s->key_missing;
+  s->key_missing = false;
   ble_irq(ble, UVBLE_IRQ_ENCRYPTION_UPDATE, &d);
   return smp_still(ble, handle, NULL) != NULL;
 }
@@ -308,8 +310,11 @@ static void our_features(uvble_t *ble, uint8_t f[6]) {
 /* The peer's fields, after the code. 0 or a Pairing Failed reason. */
 static uint8_t check_features(uvble_t *ble, const uint8_t f[6]) {
   if (f[0] > UVBLE_IO_KEYBOARD_DISPLAY || f[1] > 1) return UVBLE_SMP_INVALID_PARAMS;
-  if (f[3] < 7 || f[3] > 16 || f[3] < ble->smp->min_key_size)
-    return UVBLE_SMP_ENC_KEY_SIZE;
+  /* Maximum Encryption Key Size is 7..16 (3.5.1): a value outside that
+   * range is a bad parameter (3.5.5 Invalid Parameters); Encryption Key
+   * Size is for a valid size too short for our own minimum. */
+  if (f[3] < 7 || f[3] > 16) return UVBLE_SMP_INVALID_PARAMS;
+  if (f[3] < ble->smp->min_key_size) return UVBLE_SMP_ENC_KEY_SIZE;
   return 0;
 }
 
@@ -491,12 +496,13 @@ static void on_security_req(uvble_t *ble, struct ble_conn *c, uint8_t auth) {
   }
   bool mitm = (auth & SMP_AUTH_MITM) != 0;
   if (c->encrypted && (!mitm || c->authenticated)) return; /* as asked */
+  /* Bonded: always the stored key, even after the peer refused it. Pairing
+   * anew over a bond is the application's decision (uvble_forget_bond),
+   * never the peer's: that would let an impostor replace the bond. */
   uint16_t handle = c->handle;
-  if (!s->key_missing) {
-    int r = smp_reencrypt(ble, c, mitm);
-    if (r != 0) return;
-    if (!(c = smp_still(ble, handle, NULL))) return;
-  }
+  int r = smp_reencrypt(ble, c, mitm);
+  if (r != 0) return;
+  if (!(c = smp_still(ble, handle, NULL))) return;
   if (smp_start_pairing(ble, c) < 0)
     smp_send(ble, c, SMP_PAIRING_FAILED, (uint8_t[]){UVBLE_SMP_UNSPECIFIED}, 1);
 }
@@ -685,7 +691,7 @@ int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {
     }
     return r;
   }
-  if (!c->encrypted && !s->key_missing) {
+  if (!c->encrypted) {
     int r = smp_reencrypt(ble, c, false);
     if (r != 0) return r < 0 ? r : 0;
     if (!(c = smp_still(ble, conn_handle, NULL))) return UVBLE_ECANCELED;

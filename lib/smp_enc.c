@@ -30,8 +30,15 @@ static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
 static void enc_failed(uvble_t *ble, struct ble_conn *c, int status,
                        uint8_t hci_status, bool tell_peer) {
   struct smp_conn *s = c->smp;
-  if (s->phase == SMP_REENCRYPT && hci_status == SMP_HCI_PIN_OR_KEY_MISSING)
-    s->key_missing = true; /* the peer lost its key: gap_pair pairs anew */
+  /* Our stored key refused (the peer lost it, or holds another): the bond
+   * is stale. Reported as such; the app decides whether to forget it and
+   * pair again. */
+  if (s->phase == SMP_REENCRYPT &&
+      (hci_status == SMP_HCI_PIN_OR_KEY_MISSING ||
+       hci_status == SMP_HCI_AUTH_FAILURE)) {
+    s->key_missing = true;
+    ble->stats.smp_bond_rejected++;
+  }
   if (tell_peer && s->p) {
     uint8_t reason = UVBLE_SMP_UNSPECIFIED;
     smp_send(ble, c, SMP_PAIRING_FAILED, &reason, 1);
@@ -168,6 +175,14 @@ void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
     ltk_reply(ble, handle, b.ltk);
   } else {
     ltk_neg_reply(ble, handle);
+    /* The central wants to resume a bond we do not hold (or not with that
+     * key): its controller hears PIN or Key Missing; our app hears the
+     * same, as a stale bond (the controller reports nothing to us). */
+    if (!s->p) {
+      s->key_missing = true;
+      s->ltk_refused = true;
+      smp_finish(ble, c, UVBLE_EHCI, SMP_HCI_PIN_OR_KEY_MISSING);
+    }
   }
   uvble_sm_wipe(&b, sizeof b);
 }
@@ -372,6 +387,11 @@ static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
                          bool on) {
   struct smp_conn *s = c->smp;
   s->enc_pending = false;
+  bool reported = s->ltk_refused;
+  s->ltk_refused = false;
+  /* A controller that also reports the failure our negative reply caused:
+   * already told. */
+  if (reported && status != HCI_SUCCESS && !s->p) return;
   if (status != HCI_SUCCESS || !on) {
     c->encrypted = false;
     c->authenticated = false;

@@ -77,6 +77,7 @@ enum {
   SMP_OP_LE_LTK_NEG_REPLY = 0x201B,
 };
 #define SMP_HCI_PIN_OR_KEY_MISSING 0x06
+#define SMP_HCI_AUTH_FAILURE 0x05
 
 /* The pairing method from our side's point of view. */
 enum smp_method {
@@ -153,7 +154,11 @@ struct smp_conn {
   bool pend_valid;
   bool pend_auth;
   uint8_t pend_key_size;
-  bool key_missing;      /* the peer refused our stored key on this link */
+  /* The outcome being reported is a stale bond: the peer refused our
+   * stored key, or (peripheral) asked for one we do not hold. Reported in
+   * ENCRYPTION_UPDATE's stale_bond by smp_finish, which clears it. */
+  bool key_missing;
+  bool ltk_refused;      /* we answered an LTK request negatively and said so */
   bool identity_valid;   /* identity below is known for this link */
   uvble_addr_t identity;
 };

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "uvble/error.h"
+#include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
 
@@ -213,9 +214,17 @@ typedef struct { /* 28 */
    * (Vol 3, Part H, 3.5.5). UVBLE_ETIMEDOUT: the 30 s SMP timeout.
    * UVBLE_EDISCONNECTED: the link dropped meanwhile (raised before the
    * DISCONNECT event). UVBLE_EHCI: the controller failed the encryption,
-   * with its HCI status in hci_status. */
+   * with its HCI status in hci_status (uvble_hci_status_str names it). */
   int status;
   uint8_t hci_status;
+  /* A stored bond no longer works (status UVBLE_EHCI): as central, the
+   * peer refused the key we hold for it (hci_status 0x06 PIN or Key
+   * Missing: it lost the bond; 0x05 Authentication Failure: it holds
+   * another key); as peripheral, the central asked to resume a bond we do
+   * not hold (we answered with a negative reply; hci_status 0x06). The
+   * stack never pairs over a bond on its own: to pair anew, forget the
+   * bond (uvble_forget_bond, uvble/security.h) and call uvble_gap_pair. */
+  bool stale_bond;
 } uvble_evt_encryption_t;
 
 typedef struct { /* 29: return 1 and fill value/value_len when found */
@@ -384,6 +393,11 @@ typedef struct {
   uint16_t iso_mtu;
   uint8_t iso_max_pkts;
   uvble_addr_t public_addr; /* BD_ADDR */
+  /* LE Read Maximum Data Length (zeros without Data Length Extension) */
+  uint16_t max_tx_octets;
+  uint16_t max_tx_time;
+  uint16_t max_rx_octets;
+  uint16_t max_rx_time;
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */
@@ -428,6 +442,13 @@ typedef struct {
                                       Reply: no bond, a wrong EDIV/Rand, or
                                       encryption started before the pairing
                                       proved itself (DHKey Check skipped) */
+  uint64_t smp_bond_rejected;      /* re-encryptions with a stored key the peer
+                                      refused (PIN or Key Missing,
+                                      Authentication Failure): stale bonds */
+  uint64_t link_data_length_changes; /* LE Data Length Change events taken */
+  uint64_t link_phy_updates;         /* LE PHY Update Complete events taken */
+  uint64_t link_requests_refused;    /* LE Set PHY / Set Data Length the
+                                        controller refused */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
