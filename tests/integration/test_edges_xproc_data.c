@@ -1,9 +1,11 @@
 /* Data, then at once gap_disconnect() or uvble_close(), across processes
- * (see edges_xproc.h): a write request, write commands, notifications, an
+ * (see edges_xproc.h): write commands, a write request, notifications, an
  * indication and an L2CAP SDU, each queued by one host which ends the link
  * (or its whole stack) right after, without waiting for anything; the
- * other host must have received every byte, and (after a disconnect) see
- * the link go down. */
+ * other host must have received every byte, and see the link go down.
+ * The write request and the indication are queued behind a burst of write
+ * commands or notifications, so they are still in the host's queue (not
+ * yet in the controller) when the host ends the link. */
 #include "edges_xproc.h"
 
 #define PSM 0x80
@@ -13,8 +15,9 @@
 
 enum act { WRITE_REQ, WRITE_CMD, NOTIFY, INDICATE, L2CAP_SDU };
 
-static const char *const ACT_NAME[] = {"write request", "write commands",
-                                       "notifications", "indication",
+/* what the receiver is missing, in a failure message */
+static const char *const ACT_NAME[] = {"write commands and request", "write commands",
+                                       "notifications", "notifications and indication",
                                        "L2CAP SDU"};
 
 /* What the acting host sends: payload k of the burst. */
@@ -26,7 +29,7 @@ static size_t payload(enum act a, int k, uint8_t *buf) {
   return (size_t)snprintf((char *)buf, 32, "%s-%d", a == WRITE_REQ || a == WRITE_CMD ? "central" : "periph", k);
 }
 
-static int burst(enum act a) { return a == WRITE_CMD || a == NOTIFY ? BURST : 1; }
+static int burst(enum act a) { return a == L2CAP_SDU ? 1 : BURST; }
 
 /* Everything the receiver must end up with, concatenated. */
 static size_t expected(enum act a, uint8_t *buf) {
@@ -42,20 +45,31 @@ static void act(struct inst *i, enum act a, uint16_t h) {
     size_t n = payload(a, k, buf);
     switch (a) {
       case WRITE_REQ:
-      case WRITE_CMD:
-        REQUIRE_EQ(uvble_gattc_write(i->ble, e->conn, h, buf, n, a == WRITE_REQ), 0);
+      case WRITE_CMD: {
+        /* the write request last, behind the write commands */
+        bool req = a == WRITE_REQ && k == BURST - 1;
+        REQUIRE_EQ(uvble_gattc_write(i->ble, e->conn, h, buf, n, req), 0);
         break;
+      }
       case NOTIFY:
-        REQUIRE_EQ(uvble_gatts_notify(i->ble, e->conn, h, buf, n), 0);
-        break;
       case INDICATE:
-        REQUIRE_EQ(uvble_gatts_indicate(i->ble, e->conn, h, buf, n), 0);
+        /* the indication last, behind the notifications */
+        if (a == INDICATE && k == BURST - 1)
+          REQUIRE_EQ(uvble_gatts_indicate(i->ble, e->conn, h, buf, n), 0);
+        else
+          REQUIRE_EQ(uvble_gatts_notify(i->ble, e->conn, h, buf, n), 0);
         break;
       case L2CAP_SDU:
         REQUIRE(uvble_l2cap_send(i->ble, e->conn, e->l2_cid, buf, n) >= 0);
         break;
     }
-    out(i, "%s %d queued", ACT_NAME[a], k);
+    bool last = k == burst(a) - 1;
+    out(i, "%s %d queued", a == L2CAP_SDU                ? "L2CAP SDU"
+                           : a == WRITE_REQ && last      ? "write request"
+                           : a == WRITE_REQ || a == WRITE_CMD ? "write command"
+                           : a == INDICATE && last       ? "indication"
+                                                         : "notification",
+        k);
   }
 }
 
