@@ -276,13 +276,9 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);
   if (!c || c->disconnecting) return 0;
-  uint8_t cmd[3];
-  put_le16(cmd, conn_handle);
-  cmd[2] = HCI_REMOTE_USER_TERMINATED;
-  int r = hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
-  if (r < 0) return r;
-  c->disconnecting = true;
-  return 1;
+  /* What is queued on the link goes out first (conn_edge.c). */
+  int r = conn_disconnect(ble, c, HCI_REMOTE_USER_TERMINATED);
+  return r < 0 ? r : 1;
 }
 
 /* ---- connection parameters ------------------------------------------- */

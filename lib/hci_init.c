@@ -186,6 +186,42 @@ bool hci_phy_bits(const uvble_t *ble, int pref, struct hci_phy_bits *out) {
   return true;
 }
 
+/* The link layer defaults (Data Length Extension, PHY): the opcode and
+ * parameters of the current step, or 0 when the controller has no use for
+ * it. */
+static uint16_t link_step(uvble_t *ble, uint8_t *p, size_t *len) {
+  const uvble_controller_info_t *info = &ble->info;
+  struct hci_phy_bits b;
+  switch (ble->hci.init_step) {
+    case STEP_LE_READ_MAX_DATA_LEN:
+      if (!dle_supported(ble) ||
+          !has_cmd(ble, HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN))
+        return 0;
+      return HCI_OP_LE_READ_MAX_DATA_LEN;
+    case STEP_LE_WRITE_DEFAULT_DATA_LEN:
+      /* Valid ranges 0x001B..0x00FB octets, 0x0148..0x4290 us (7.8.35). */
+      if (info->max_tx_octets < 27 || info->max_tx_octets > 251 ||
+          info->max_tx_time < 328 || info->max_tx_time > 17040)
+        return 0;
+      put_le16(p, info->max_tx_octets);
+      put_le16(p + 2, info->max_tx_time);
+      *len = 4;
+      return HCI_OP_LE_WRITE_DEFAULT_DATA_LEN;
+    case STEP_LE_SET_DEFAULT_PHY:
+      if (!has_cmd(ble, HCI_CMD_LE_SET_DEFAULT_PHY) ||
+          supported_phys(ble) == 0x01 ||
+          !hci_phy_bits(ble, ble->cfg.link.default_phy, &b))
+        return 0;
+      p[0] = b.all;
+      p[1] = b.tx;
+      p[2] = b.rx;
+      *len = 3;
+      return HCI_OP_LE_SET_DEFAULT_PHY;
+    default:
+      return 0;
+  }
+}
+
 static void next_step(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   uvble_controller_info_t *info = &ble->info;
@@ -251,41 +287,13 @@ static void next_step(uvble_t *ble) {
         op = HCI_OP_READ_BD_ADDR;
         break;
       case STEP_LE_READ_MAX_DATA_LEN:
-        if (!dle_supported(ble) ||
-            !has_cmd(ble, HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN)) {
-          hci->init_step++;
-          continue;
-        }
-        op = HCI_OP_LE_READ_MAX_DATA_LEN;
-        break;
       case STEP_LE_WRITE_DEFAULT_DATA_LEN:
-        /* Valid ranges 0x001B..0x00FB octets, 0x0148..0x4290 us (7.8.35). */
-        if (info->max_tx_octets < 27 || info->max_tx_octets > 251 ||
-            info->max_tx_time < 328 || info->max_tx_time > 17040) {
+      case STEP_LE_SET_DEFAULT_PHY:
+        if (!(op = link_step(ble, p, &len))) {
           hci->init_step++;
           continue;
         }
-        op = HCI_OP_LE_WRITE_DEFAULT_DATA_LEN;
-        put_le16(p, info->max_tx_octets);
-        put_le16(p + 2, info->max_tx_time);
-        len = 4;
         break;
-      case STEP_LE_SET_DEFAULT_PHY: {
-        struct hci_phy_bits b;
-        if (!has_cmd(ble, HCI_CMD_LE_SET_DEFAULT_PHY) ||
-            !(uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_2M_PHY) ||
-              uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_CODED_PHY)) ||
-            !hci_phy_bits(ble, ble->cfg.link.default_phy, &b)) {
-          hci->init_step++;
-          continue;
-        }
-        op = HCI_OP_LE_SET_DEFAULT_PHY;
-        p[0] = b.all;
-        p[1] = b.tx;
-        p[2] = b.rx;
-        len = 3;
-        break;
-      }
       case STEP_DONE:
       default:
         if (info->acl_mtu == 0 || info->acl_max_pkts == 0) {

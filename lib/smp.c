@@ -65,12 +65,12 @@ void smp_arm_timer(uvble_t *ble) {
     uv_timer_stop(&st->timer);
     return;
   }
-  uint64_t now = uv_now(ble->loop);
+  uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&st->timer, on_timer, first > now ? first - now : 0, 0);
 }
 
 static void start_deadline(uvble_t *ble, struct smp_conn *s) {
-  s->deadline = uv_now(ble->loop) + ble->smp->timeout_ms;
+  s->deadline = ble_now_ms(ble->loop) + ble->smp->timeout_ms;
   smp_arm_timer(ble);
 }
 
@@ -78,7 +78,7 @@ static void on_timer(uv_timer_t *t) {
   struct smp_state *st = t->data;
   uvble_t *ble = st->ble;
   while (!ble_dead(ble)) {
-    uint64_t now = uv_now(ble->loop);
+    uint64_t now = ble_now_ms(ble->loop);
     struct ble_conn *c = ble->conns.head;
     while (c && !(c->smp && c->smp->deadline && c->smp->deadline <= now))
       c = c->next;
@@ -109,7 +109,7 @@ static struct smp_backoff *backoff_find(uvble_t *ble, const uvble_addr_t *a) {
 
 static bool backoff_blocked(uvble_t *ble, const uvble_addr_t *a) {
   struct smp_backoff *b = backoff_find(ble, a);
-  return b && uv_now(ble->loop) < b->until;
+  return b && ble_now_ms(ble->loop) < b->until;
 }
 
 static void backoff_record(uvble_t *ble, const uvble_addr_t *a) {
@@ -131,7 +131,7 @@ static void backoff_record(uvble_t *ble, const uvble_addr_t *a) {
   if (b->failures < 16) b->failures++;
   uint64_t wait = (uint64_t)SMP_BACKOFF_BASE_MS << (b->failures - 1);
   if (wait > SMP_BACKOFF_MAX_MS) wait = SMP_BACKOFF_MAX_MS;
-  b->until = uv_now(ble->loop) + wait;
+  b->until = ble_now_ms(ble->loop) + wait;
 }
 
 void smp_backoff_reset(uvble_t *ble, const uvble_addr_t *a) {
@@ -607,6 +607,9 @@ int smp_init(uvble_t *ble) {
   st->timer_open = true;
   ble->smp = st;
   ble->fixed_rx[L2CAP_CID_SMP] = smp_rx;
+  /* Key distribution ends when our key PDUs are completed (smp_enc.c). */
+  r = acl_on_tx_done(ble, smp_keydist_on_tx_done);
+  if (r < 0) return r;
   return keys_init(ble);
 }
 

@@ -21,7 +21,7 @@
 #include "smp_internal.h"
 
 static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
-  s->deadline = uv_now(ble->loop) + ble->smp->timeout_ms;
+  s->deadline = ble_now_ms(ble->loop) + ble->smp->timeout_ms;
   smp_arm_timer(ble);
 }
 
@@ -230,6 +230,7 @@ static bool send_keys(uvble_t *ble, struct ble_conn *c) {
   }
   uvble_sm_wipe(buf, sizeof buf);
   p->local_dist = 0;
+  p->keys_mark = acl_tx_mark(c, L2CAP_CID_SMP);
   return true;
 }
 
@@ -288,11 +289,35 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
   smp_finish(ble, c, 0, 0);
 }
 
+/* Distribution is over when the peer's keys are in and ours are out:
+ * queued is not enough, the controller must have completed them (a
+ * disconnect right after the pairing would otherwise lose them, and the
+ * peer would keep no bond while we keep one). */
 static void maybe_complete(uvble_t *ble, struct ble_conn *c) {
   struct smp_pairing *p = c->smp->p;
   if (p->remote_dist) return; /* more keys are due */
   if (c->smp->initiator && p->local_dist && !send_keys(ble, c)) return;
+  p->keys_queued = true;
+  if (!acl_tx_done(c, p->keys_mark)) return; /* smp_keydist_on_tx_done */
   pairing_complete(ble, c);
+}
+
+void smp_keydist_on_tx_done(uvble_t *ble) {
+  /* Completing a pairing raises irqs that may end links or the stack:
+   * look again from the start after each. */
+  bool again = true;
+  while (again && !ble_dead(ble)) {
+    again = false;
+    for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+      struct smp_conn *s = c->smp;
+      if (!s || !s->p || s->phase != SMP_KEY_DIST || !s->p->keys_queued ||
+          !acl_tx_done(c, s->p->keys_mark))
+        continue;
+      pairing_complete(ble, c);
+      again = true;
+      break;
+    }
+  }
 }
 
 bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,

@@ -20,6 +20,13 @@
  * lists the extended advertising, scanning and create-connection commands;
  * otherwise legacy commands. With extended commands, payloads that fit in 31
  * bytes still go out as legacy PDUs so that legacy scanners see them.
+ *
+ * Beyond MicroPython: the link layer (data length, PHY, connection info,
+ * presets for bulk and low-power links) under "the link" below; its events
+ * reach link listeners (uvble_gap_link_listen), not the irq handler, so
+ * the 31 irq events keep MicroPython's numbers. By default the stack asks
+ * for the longest data length and LE 2M on every new link when the
+ * controller supports them (uvble_gap_set_link_config turns it off).
  */
 #ifndef UVBLE_GAP_H
 #define UVBLE_GAP_H
@@ -145,9 +152,20 @@ int uvble_gap_connect_cancel(uvble_t *ble);
 
 /* ---- connections --------------------------------------------------------- */
 
-/* Asks the controller to end the connection. Returns 1 if the handle was
- * connected (the DISCONNECT event follows), 0 if it was not (MicroPython's
- * False), or a negative error. */
+/* Ends the connection gracefully. Returns 1 if the handle was connected
+ * (the DISCONNECT event follows), 0 if it was not or is already being
+ * ended (MicroPython's False), or a negative error.
+ *
+ * What the app queued on the link before the call (writes, notifications,
+ * indications, L2CAP SDUs, the last keys of a pairing) goes out first:
+ * from the call on, new sends on the link fail with UVBLE_ENOTCONN, the
+ * queued PDUs reach the controller and are completed (Number Of Completed
+ * Packets), then HCI Disconnect (reason 0x13) is sent. The wait is bounded
+ * by config "drain_ms" (UVBLE_CONFIG_DRAIN_MS, default 1000 ms); past it
+ * the link is ended anyway and the PDUs never handed to the controller are
+ * counted in uvble_stats_t.acl_tx_dropped. A disconnect by the peer or the
+ * controller meanwhile completes everything at once, as always.
+ * Signalling and SMP PDUs always go ahead of queued data on a link. */
 int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
 
 /* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..

@@ -64,6 +64,13 @@
  * EDIV/Rand for legacy pairing), the identity resolving key with the
  * identity address, and a signing key (CSRK) when the peer asks for it.
  *
+ * COMPLETION. A pairing completes (ENCRYPTION_UPDATE with status 0, the
+ * async pair future, `bonded`, SET_SECRET and the bond store record) only
+ * once the peer's keys have arrived and the controller has completed our
+ * own key-distribution PDUs (Vol 3, Part H, 3.6.1): an app may disconnect
+ * from that event and the peer still gets every key. A link that drops
+ * before then fails the pairing (UVBLE_EDISCONNECTED) and stores nothing.
+ *
  * PRIVACY. Bonds are kept under the peer's identity address (the one it
  * distributed, else the address it connected from); a peer connecting
  * from a resolvable private address is matched through the IRKs of bonded

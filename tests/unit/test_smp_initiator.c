@@ -40,6 +40,17 @@ static void sc_jw_stage1(struct peer *p) {
   smp_in2(SMP_PAIRING_RANDOM, p->n_own, 16);
 }
 
+/* The link drops and the peer comes back on the same handle; the script's
+ * records start afresh. */
+static void reconnect(void) {
+  sc_disconnect(sc, H, 0x13);
+  run_for(&loop, 10);
+  sc_connect(sc, H, 0, PEER);
+  run_for(&loop, 10);
+  sc_clear(sc);
+  acl_cursor = 0;
+}
+
 TEST(pairing_request_carries_our_config) {
   bring(0);
   struct peer p;
@@ -105,12 +116,7 @@ TEST(sc_just_works_values_match_the_spec_and_keys_complete_it) {
   CHECK(enc.bonded);
   CHECK(!enc.authenticated);
   /* Reconnection: gap_pair encrypts with the stored LTK, no SMP. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
-  acl_cursor = 0;
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   EXPECT_NOTHING();
   REQUIRE(enc_started(0, ltk, &ediv, rand));
@@ -207,11 +213,7 @@ TEST(legacy_just_works_stk_and_stored_peripheral_key) {
   REQUIRE_EQ(enc_events, 1);
   CHECK(enc.bonded);
   /* Back again: the central uses the peripheral's key, EDIV and Rand. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   REQUIRE(enc_started(0, ltk, &ediv, rand));
   CHECK_MEM(ltk, pltk, 16);
@@ -385,12 +387,7 @@ TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
   REQUIRE_EQ(enc_events, 1);
   CHECK(enc.bonded);
   CHECK(!enc.stale_bond);
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
-  acl_cursor = 0;
+  reconnect();
   uint64_t r0 = bond_rejected();
   /* Encryption Change: Authentication Failure (the peer holds another
    * key). */
@@ -411,20 +408,28 @@ TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
   expect_stored_key(2, p.ltk);
   inject_enc_change(0x06, 0);
   expect_stale(4, 0x06);
-  CHECK_EQ(bond_rejected(), r0 + 3);
-  /* Another failure of the same link is no stale bond. */
+  /* Reported as Encryption Key Refresh Complete (Vol 4, Part E, 7.7.39:
+   * status, handle): the same. */
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   expect_stored_key(3, p.ltk);
+  uint8_t kr[3] = {0x06, H & 0xff, H >> 8};
+  sc_send_event(sc, 0x30, kr, sizeof kr);
+  run_for(&loop, 5);
+  expect_stale(5, 0x06);
+  CHECK_EQ(bond_rejected(), r0 + 4);
+  /* Another failure of the same link is no stale bond. */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  expect_stored_key(4, p.ltk);
   inject_enc_change(0x3D, 0); /* MIC failure */
-  REQUIRE_EQ(enc_events, 5);
+  REQUIRE_EQ(enc_events, 6);
   CHECK_EQ(enc.hci_status, 0x3D);
   CHECK(!enc.stale_bond);
-  CHECK_EQ(bond_rejected(), r0 + 3);
+  CHECK_EQ(bond_rejected(), r0 + 4);
   /* The application forgets the bond: gap_pair pairs. */
   CHECK_EQ(uvble_forget_bond_conn(ble, H), 0);
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   EXPECT_PDU(SMP_PAIRING_REQ, 6, NULL);
-  CHECK(sc_find_cmd(sc, 0x2019, 4) < 0);
+  CHECK(sc_find_cmd(sc, 0x2019, 5) < 0);
   finish();
 }
 
