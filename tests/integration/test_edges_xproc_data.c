@@ -144,8 +144,10 @@ static void data_case(enum act a, enum edge_end end) {
                          : (a == NOTIFY || a == INDICATE) ? w.e->nbuf
                                                           : w.e->wbuf;
     if (ok) CHECK_MEM(got, want, w.want);
-    wait_link_down(peer, central_acts ? UVBLE_IRQ_CENTRAL_DISCONNECT
-                                        : UVBLE_IRQ_PERIPHERAL_DISCONNECT);
+    wait_link_down(peer,
+                   central_acts ? UVBLE_IRQ_CENTRAL_DISCONNECT
+                                : UVBLE_IRQ_PERIPHERAL_DISCONNECT,
+                   false);
   }
   insts_down(all);
 }
