@@ -153,9 +153,14 @@ static void connect_pump(uvble_async_t *a) {
   while (!a->connect_busy && a->connect_q && !a->closing) {
     uvble_future_t *f = a->connect_q;
     struct creq *q = f->aux_;
-    int r = uvble_gap_connect(a->ble, &q->addr, q->params.scan_duration_ms,
-                              q->params.min_conn_interval_us,
-                              q->params.max_conn_interval_us);
+    int r = q->params.conn.max_interval_us
+                ? uvble_gap_connect_with(a->ble, &q->addr,
+                                         q->params.scan_duration_ms,
+                                         &q->params.conn)
+                : uvble_gap_connect(a->ble, &q->addr,
+                                    q->params.scan_duration_ms,
+                                    q->params.min_conn_interval_us,
+                                    q->params.max_conn_interval_us);
     if (r < 0) {
       fut_complete(f, r);
       continue;

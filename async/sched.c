@@ -7,12 +7,13 @@
 
 #include "async_internal.h"
 
-/* Deadlines are armed from the current time, not the loop's cached one: a
- * future created after the loop was held up (setup before uv_run, a slow
- * callback) must not start out already expired. */
+/* Deadlines are armed from the clock, not the loop's cached time: a future
+ * created after the loop was held up (setup before uv_run, a slow
+ * callback) must not start out already expired. The uv timer counts from
+ * the loop's time and may fire early; on_timer re-checks and re-arms. */
 static uint64_t now_ms(uv_loop_t *loop) {
-  uv_update_time(loop);
-  return uv_now(loop);
+  (void)loop;
+  return uv_hrtime() / 1000000u;
 }
 
 #define NO_DEADLINE UINT64_MAX

@@ -9,6 +9,7 @@
 
 static void finish_close(uvble_t *ble);
 static void close_handles(uvble_t *ble);
+static void power_down_drained(uvble_t *ble);
 
 static void on_transport_packet(uvble_transport_t *t, uint8_t type,
                                 const uint8_t *data, size_t len, void *arg) {
@@ -295,17 +296,30 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb) {
     return 0;
   }
   ble->state = BLE_STOPPING;
+  /* What is queued on the links goes out first (bounded by drain_ms). */
+  conn_drain_all(ble, power_down_drained);
+  return 0;
+}
+
+/* Power-down, once the links' queued data is out: links end, layers stop,
+ * the controller is reset. */
+static int power_down(uvble_t *ble) {
   conn_drop_all(ble);
   if (ble->state != BLE_STOPPING) return 0; /* closed from an irq */
   modules_stop(ble, UVBLE_ENOTACTIVE);
   if (ble->state != BLE_STOPPING) return 0;
-  int r = hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, on_reset_for_off, NULL);
+  return hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, on_reset_for_off, NULL);
+}
+
+static void power_down_drained(uvble_t *ble) {
+  if (ble->state != BLE_STOPPING) return;
+  int r = power_down(ble);
   if (r < 0) {
     ble->state = BLE_OFF;
+    uvble_status_cb cb = ble->active_cb;
     ble->active_cb = NULL;
-    return r;
+    if (cb) cb(ble, r);
   }
-  return 0;
 }
 
 bool uvble_is_active(const uvble_t *ble) {

@@ -79,6 +79,8 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
     ble->modules_close_deferred = false;
     modules_close(ble);
   }
+  /* A power-down waiting for this link's data need not any more. */
+  conn_drain_all_check(ble);
 }
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,

@@ -30,7 +30,9 @@ static void on_edge_timer(uv_timer_t *t);
 static void arm(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   if (!hci->edge_timer_open) return;
-  uint64_t next = hci->lingering ? hci->linger_deadline : 0;
+  uint64_t next = hci->lingering ? hci->linger_deadline
+                  : hci->stop_done ? hci->stop_deadline
+                                   : 0;
   for (struct ble_conn *c = ble->conns.head; c; c = c->next)
     if (c->drain_deadline && (!next || c->drain_deadline < next))
       next = c->drain_deadline;
@@ -77,9 +79,46 @@ static void drain_end(uvble_t *ble, struct ble_conn *c) {
 }
 
 void conn_edge_on_progress(uvble_t *ble, struct ble_conn *c) {
+  conn_drain_all_check(ble);
+  if (ble_dead(ble) || ble->state == BLE_STOPPING) return;
   if (!c->drain_deadline || !acl_tx_idle(c)) return;
   drain_end(ble, c);
   arm(ble);
+}
+
+/* ---- uvble_active(false) ----------------------------------------------- */
+static bool all_idle(const uvble_t *ble) {
+  for (const struct ble_conn *c = ble->conns.head; c; c = c->next)
+    if (!acl_tx_idle(c)) return false;
+  return true;
+}
+
+static void drain_all_end(uvble_t *ble) {
+  struct hci *hci = &ble->hci;
+  void (*done)(uvble_t *) = hci->stop_done;
+  hci->stop_done = NULL;
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+    ble->stats.acl_tx_dropped += acl_tx_discard(c);
+  arm(ble);
+  if (done) done(ble);
+}
+
+void conn_drain_all(uvble_t *ble, void (*done)(uvble_t *ble)) {
+  struct hci *hci = &ble->hci;
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+    c->disconnecting = true; /* refuses new sends */
+  hci->stop_done = done;
+  hci->stop_deadline = ble_now_ms(ble->loop) + hci->drain_ms;
+  if (all_idle(ble) || hci->drain_ms == 0 || !hci->edge_timer_open) {
+    drain_all_end(ble);
+    return;
+  }
+  arm(ble);
+}
+
+void conn_drain_all_check(uvble_t *ble) {
+  if (ble->hci.stop_done && ble->state == BLE_STOPPING && all_idle(ble))
+    drain_all_end(ble);
 }
 
 /* ---- uvble_close()'s linger -------------------------------------------- */
@@ -108,6 +147,7 @@ static bool linger_idle(const uvble_t *ble) {
 void conn_linger(uvble_t *ble, bool was_started,
                  void (*done)(uvble_t *ble)) {
   struct hci *hci = &ble->hci;
+  hci->stop_done = NULL; /* a power-down waiting is over */
   hci->linger_done = done;
   hci->lingering = true;
   hci->rr_next = NULL; /* the cursor pointed into the table */
@@ -171,6 +211,10 @@ static void on_edge_timer(uv_timer_t *t) {
     return;
   }
   if (ble_dead(ble)) return;
+  if (hci->stop_done && now >= hci->stop_deadline) {
+    drain_all_end(ble);
+    return;
+  }
   for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
     if (c->drain_deadline && now >= c->drain_deadline) drain_end(ble, c);
     if (ble_dead(ble)) return;

@@ -83,6 +83,7 @@ enum {
   HCI_UNKNOWN_COMMAND = 0x01,
   HCI_UNKNOWN_CONNECTION_ID = 0x02,
   HCI_CONNECTION_TIMEOUT = 0x08,
+  HCI_UNSUPPORTED_FEATURE = 0x11,
   HCI_REMOTE_USER_TERMINATED = 0x13,
   HCI_REMOTE_LOW_RESOURCES = 0x14,
   HCI_LOCAL_HOST_TERMINATED = 0x16,
@@ -129,6 +130,8 @@ struct hci {
   bool linger_reset;         /* its last command, HCI Reset, is sent */
   uint64_t linger_deadline;
   void (*linger_done)(uvble_t *ble);
+  uint64_t stop_deadline;    /* uvble_active(false) drains the links */
+  void (*stop_done)(uvble_t *ble);
 
   /* init sequence */
   int init_step;
@@ -166,6 +169,12 @@ void acl_pump(uvble_t *ble);
  * for the kept links' data to be completed, resets a controller that was
  * started (was_started) so it goes quiet, then calls done. */
 void conn_linger(uvble_t *ble, bool was_started, void (*done)(uvble_t *ble));
+/* uvble_active(false) (conn_edge.c): refuses new sends on every link and
+ * lets what is queued reach the controller and be completed, bounded by
+ * the drain timeout (drops counted), then calls done. */
+void conn_drain_all(uvble_t *ble, void (*done)(uvble_t *ble));
+/* A link went or made progress: ends conn_drain_all once all are idle. */
+void conn_drain_all_check(uvble_t *ble);
 /* Progress during the linger: ends it once nothing is left. */
 void conn_linger_check(uvble_t *ble);
 /* Disconnection Complete during the linger. */

@@ -78,7 +78,12 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   }
   bool optional = hci->init_step == STEP_WRITE_LE_HOST;
   if (err == UVBLE_EHCI && optional && st == HCI_UNKNOWN_COMMAND) err = 0;
-  if (err == UVBLE_EHCI && hci->init_step >= STEP_LE_READ_MAX_DATA_LEN) {
+  /* The link layer defaults are optional too: a controller that lists
+   * them but lacks them, or lacks a parameter value (Unsupported Feature or
+   * Parameter Value), leaves links at their defaults. Any other error is a
+   * controller in trouble. */
+  if (err == UVBLE_EHCI && hci->init_step >= STEP_LE_READ_MAX_DATA_LEN &&
+      (st == HCI_UNKNOWN_COMMAND || st == HCI_UNSUPPORTED_FEATURE)) {
     ble->stats.link_requests_refused++;
     err = 0;
     n = 0; /* nothing to read from a refusal */

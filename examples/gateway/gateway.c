@@ -1,16 +1,15 @@
-/* gateway: finds peripherals offering given GATT services, connects to
- * several at once, reads every readable characteristic of those services,
- * subscribes to every notifying one, and emits each value as one JSON line
- * on stdout — and, with --mqtt, publishes it to a broker:
+/* gateway: finds peripherals offering given GATT services (or the ones a
+ * config file lists), connects to several at once, reads their
+ * characteristics, subscribes to the notifying ones, polls the ones asked
+ * for, and emits each value as one JSON line on stdout — and, with an MQTT
+ * broker, publishes it, announces every device to Home Assistant (MQTT
+ * discovery) and writes what arrives on .../set (bridge.c has the topics).
  *
- *   uvble/<gateway>/<device>/<characteristic uuid>        the value (JSON)
- *   uvble/<gateway>/<device>/status                       online / offline
- *   uvble/<gateway>/status                                online / offline
- *   uvble/<gateway>/<device>/<characteristic uuid>/set    write: hex payload
- *   uvble/<gateway>/<device>/<characteristic uuid>/result its outcome
+ *   uvble-gateway [--config FILE] [-t TRANSPORT]... [-s UUID]... [--name PREFIX]
+ *                 [--max N] [--duration SEC] [--mqtt URL] [--id NAME] [--check]
  *
- *   uvble-gateway [-t TRANSPORT]... [-s UUID]... [--name PREFIX] [--max N]
- *                 [--duration SEC] [--mqtt URL] [--id NAME]
+ * The options override the file (config.h); SIGHUP reads the file again
+ * and says what changed.
  *
  * Several -t spread the devices over several controllers (a gateway with
  * two dongles serves twice the links; the first controller also scans).
@@ -23,210 +22,41 @@
  * reconnect with back-off (1 s doubling to 30 s; after 5 failed attempts
  * in a row the device is forgotten until it is seen advertising again).
  * One more task scans in rounds for new devices. Values arrive through
- * future callbacks that re-arm themselves (one per characteristic).
+ * future callbacks that re-arm themselves (one per characteristic); polls
+ * are reads started from a once-a-second tick.
  *
  * JSON lines: {"time":..., "gateway":..., "device":"aa:bb:..", "name":..,
- * "event":"connected"|"read"|"notify"|"indicate"|"write"|"disconnected"|
- * "gone", "service":"181a", "characteristic":"2a6e", "hex":"..", "value":
- * 24.5 (known characteristics) or "text":".." (printable values)}. */
-#include <ctype.h>
+ * "alias":.. (when configured), "event":"connected"|"read"|"notify"|
+ * "indicate"|"poll"|"write"|"subscribed"|"error"|"disconnected"|"gone",
+ * "service":"181a", "characteristic":"2a6e", "hex":"..", "value": 24.5
+ * and "unit" (known formats) or "text":".." (text, printable values)}. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "mqtt.h"
-#include "uvble/async.h"
+#include "gateway.h"
 #include "uvble/co.h"
-#include "uvble/gatt.h"
-#include "uvble/uvble.h"
 
-#define MAX_FILTER 16
-#define MAX_SERVICES 32
-#define MAX_CHARS 32
 #define MAX_ATTEMPTS 5
-#define OP_TIMEOUT_MS 5000
 #define CONNECT_TIMEOUT_MS 10000
 #define BACKOFF_MAX_MS 30000
-#define NUS_UUID "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 
-#define MAX_CTL 8
+struct gw G;
 
-struct dev;
-
-/* A controller. Devices are spread over the controllers given with -t
- * (a gateway with two dongles serves twice the links); the first one also
- * scans. */
-struct ctl {
-  const char *transport;
-  uvble_t *ble;
-  uvble_async_t *a;
-  size_t ndevs;
-};
-
-struct chr {
-  struct dev *dev;
-  uvble_client_characteristic_t *c;
-  char svc[UVBLE_UUID_STR_LEN], uuid[UVBLE_UUID_STR_LEN];
-  uvble_future_t nf; /* notified() / indicated(), re-armed by its callback */
-  bool indicate;
-  uint8_t buf[UVBLE_GATT_MAX_ATTR_LEN];
-};
-
-struct dev {
-  struct dev *next;
-  uvble_device_t dev;
-  struct ctl *ctl;
-  char addr[UVBLE_ADDR_STR_LEN];
-  char name[64];
-  uvble_task_t task;
-  uvble_future_t f;
-  uvble_future_t quit_f; /* the disconnect when quitting */
-  uvble_connection_t *conn;
-  unsigned backoff_ms;
-  int failures, i, j;
-  uvble_client_service_t *svcs[MAX_SERVICES];
-  size_t nsvcs;
-  uvble_client_characteristic_t *found[MAX_CHARS];
-  struct chr chars[MAX_CHARS];
-  size_t nchars;
-  uint8_t buf[UVBLE_GATT_MAX_ATTR_LEN];
-};
-
-static struct gw {
-  uv_loop_t *loop;
-  struct ctl ctls[MAX_CTL];
-  size_t nctl;
-  uvble_sched_t *sched; /* shared by every controller's context */
-  uv_signal_t sigint, sigterm;
-  uv_timer_t duration, quit_timer;
-  uvble_uuid_t filter[MAX_FILTER];
-  size_t nfilter;
-  const char *name_prefix;
-  const char *id;
-  size_t max_devices, ndevices;
-  unsigned duration_s;
-  struct mqtt *mqtt;
-  bool quitting;
-  int exit_code;
-  struct dev *devs;
-  uvble_task_t scan_task;
-  uvble_future_t scan_f;
-  uvble_scan_t *scan;
-} G;
-
-/* ---- output ------------------------------------------------------------------ */
-
-static void json_str(char **p, char *end, const char *s) {
-  *p += snprintf(*p, (size_t)(end - *p), "\"");
-  for (; *s && *p < end - 8; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\')
-      *p += snprintf(*p, (size_t)(end - *p), "\\%c", ch);
-    else if (ch < 0x20 || ch == 0x7f)
-      *p += snprintf(*p, (size_t)(end - *p), "\\u%04x", ch);
-    else
-      *(*p)++ = (char)ch;
-  }
-  *p += snprintf(*p, (size_t)(end - *p), "\"");
-}
-
-static void now_iso(char *buf, size_t cap) {
-  struct timeval tv;
-  struct tm tm;
-  gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
-  size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, cap - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
-}
-
-/* Decodes the characteristics whose format the SIG defines and that the
- * demo's devices offer; anything printable is shown as text. */
-static void decode(char **p, char *end, const char *uuid, const uint8_t *v,
-                   size_t n) {
-  if (strcmp(uuid, "2a6e") == 0 && n == 2) { /* Temperature, 0.01 degC */
-    *p += snprintf(*p, (size_t)(end - *p), ",\"value\":%.2f,\"unit\":\"degC\"",
-                   (int16_t)(v[0] | v[1] << 8) / 100.0);
-  } else if (strcmp(uuid, "2a6f") == 0 && n == 2) { /* Humidity, 0.01 % */
-    *p += snprintf(*p, (size_t)(end - *p), ",\"value\":%.2f,\"unit\":\"%%\"",
-                   (v[0] | v[1] << 8) / 100.0);
-  } else if (strcmp(uuid, "2a19") == 0 && n == 1) { /* Battery Level */
-    *p += snprintf(*p, (size_t)(end - *p), ",\"value\":%u,\"unit\":\"%%\"", v[0]);
-  } else if (strcmp(uuid, "2a21") == 0 && n == 2) { /* Measurement Interval */
-    *p += snprintf(*p, (size_t)(end - *p), ",\"value\":%u,\"unit\":\"s\"",
-                   v[0] | v[1] << 8);
-  } else if (n > 0) {
-    char text[UVBLE_GATT_MAX_ATTR_LEN + 1];
-    size_t i;
-    for (i = 0; i < n && (isprint(v[i]) || v[i] == '\n' || v[i] == '\r' ||
-                          v[i] == '\t');
-         i++)
-      text[i] = (char)v[i];
-    if (i == n) {
-      text[n] = 0;
-      *p += snprintf(*p, (size_t)(end - *p), ",\"text\":");
-      json_str(p, end, text);
-    }
-  }
-}
-
-/* One JSON line on stdout, and on MQTT: values go to the characteristic's
- * topic, everything else to the device's events. */
-static void emit(struct dev *d, const char *event, const struct chr *c,
-                 const uint8_t *v, size_t n, const char *extra) {
-  char line[4096], ts[40];
-  char *p = line, *end = line + sizeof line;
-  now_iso(ts, sizeof ts);
-  p += snprintf(p, (size_t)(end - p), "{\"time\":\"%s\",\"gateway\":", ts);
-  json_str(&p, end, G.id);
-  p += snprintf(p, (size_t)(end - p), ",\"device\":\"%s\",\"name\":", d->addr);
-  json_str(&p, end, d->name);
-  p += snprintf(p, (size_t)(end - p), ",\"event\":\"%s\"", event);
-  if (c) {
-    p += snprintf(p, (size_t)(end - p), ",\"service\":\"%s\",\"characteristic\":\"%s\"",
-                  c->svc, c->uuid);
-    if (v) {
-      p += snprintf(p, (size_t)(end - p), ",\"hex\":\"");
-      for (size_t i = 0; i < n && p < end - 512; i++)
-        p += snprintf(p, (size_t)(end - p), "%02x", v[i]);
-      p += snprintf(p, (size_t)(end - p), "\"");
-      decode(&p, end, c->uuid, v, n);
-    }
-  }
-  if (extra) p += snprintf(p, (size_t)(end - p), ",%s", extra);
-  p += snprintf(p, (size_t)(end - p), "}");
-  printf("%s\n", line);
-  fflush(stdout);
-  if (!G.mqtt) return;
-  char topic[256];
-  if (c && v) {
-    snprintf(topic, sizeof topic, "uvble/%s/%s/%s", G.id, d->addr, c->uuid);
-    mqtt_publish(G.mqtt, topic, line, (size_t)(p - line), false);
-  } else if (!c && (strcmp(event, "connected") == 0 ||
-                    strcmp(event, "disconnected") == 0 ||
-                    strcmp(event, "gone") == 0)) {
-    snprintf(topic, sizeof topic, "uvble/%s/%s/status", G.id, d->addr);
-    const char *s = event[0] == 'c' ? "online" : "offline";
-    mqtt_publish(G.mqtt, topic, s, strlen(s), true);
-  }
-}
-
-/* Device status topics are retained state: a link that came up before the
- * broker connection (or while it was away) is announced again. */
-static void republish_status(void *arg) {
-  (void)arg;
-  for (struct dev *d = G.devs; d; d = d->next) {
-    if (!d->conn || !uvble_connection_is_connected(d->conn)) continue;
-    char topic[256];
-    snprintf(topic, sizeof topic, "uvble/%s/%s/status", G.id, d->addr);
-    mqtt_publish(G.mqtt, topic, "online", 6, true);
-  }
-}
+/* Options given on the command line: they win over the file, at start
+ * and on every reload. */
+static struct {
+  const char *transports[MAX_CTL];
+  size_t ntransports;
+  const char *services[CFG_MAX_SERVICES];
+  size_t nservices;
+  const char *name_prefix, *mqtt_url, *id;
+  size_t max_devices;
+} CLI;
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
@@ -254,8 +84,7 @@ static void on_quit_timer(uv_timer_t *t) {
     if (G.ctls[i].a) uvble_async_close(G.ctls[i].a, NULL, NULL);
   /* Tasks still waiting on the scheduler alone (sleeps) end now. */
   uvble_sched_close(G.sched, NULL, NULL);
-  mqtt_close(G.mqtt);
-  G.mqtt = NULL;
+  bridge_close();
   close_handle((uv_handle_t *)t);
 }
 
@@ -265,12 +94,15 @@ static void quit(int code) {
   G.exit_code = code;
   close_handle((uv_handle_t *)&G.sigint);
   close_handle((uv_handle_t *)&G.sigterm);
+  close_handle((uv_handle_t *)&G.sighup);
   /* Closing the handles restores the default action: a second Ctrl-C
    * (timeout(1) sends one to the process and one to its group) must
    * not kill the clean shutdown that is under way. */
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   close_handle((uv_handle_t *)&G.duration);
+  close_handle((uv_handle_t *)&G.tick);
   for (struct dev *d = G.devs; d; d = d->next)
     if (d->conn && uvble_connection_is_connected(d->conn))
       uvble_connection_disconnect(&d->quit_f, d->conn, 500);
@@ -317,36 +149,81 @@ static void arm(struct chr *c) {
     uvble_client_characteristic_notified(&c->nf, c->c, c->buf, sizeof c->buf, 0);
 }
 
+static void on_polled(uvble_future_t *f) {
+  struct chr *c = f->data;
+  if (f->status) return;
+  emit(c->dev, "poll", c, c->pbuf, f->len < sizeof c->pbuf ? f->len : sizeof c->pbuf, NULL);
+}
+
+/* When each characteristic of d is next read (the rules may have changed:
+ * called when d is served and after a reload). */
+static void schedule_polls(struct dev *d) {
+  for (size_t i = 0; i < d->nchars; i++) {
+    struct chr *c = &d->chars[i];
+    const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
+    c->poll_next = r && r->poll_s && (c->c->properties & UVBLE_FLAG_READ)
+                       ? uv_now(G.loop) + r->poll_s * 1000ull
+                       : 0;
+  }
+}
+
+/* Once a second: the polls that are due. */
+static void on_tick(uv_timer_t *t) {
+  uint64_t now = uv_now(t->loop);
+  for (struct dev *d = G.devs; d; d = d->next) {
+    if (!d->served) continue;
+    for (size_t i = 0; i < d->nchars; i++) {
+      struct chr *c = &d->chars[i];
+      if (!c->poll_next || now < c->poll_next || uvble_future_pending(&c->pf)) continue;
+      const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
+      c->poll_next = r && r->poll_s ? now + r->poll_s * 1000ull : 0;
+      c->pf.cb = on_polled;
+      c->pf.data = c;
+      uvble_client_characteristic_read(&c->pf, c->c, c->pbuf, sizeof c->pbuf, OP_TIMEOUT_MS);
+    }
+  }
+}
+
 /* The listeners' characteristics belong to the connection object: make
  * sure no future refers to them before it goes. */
 static void forget_chars(struct dev *d) {
-  for (size_t i = 0; i < d->nchars; i++) uvble_future_abandon(&d->chars[i].nf);
+  d->served = false;
+  for (size_t i = 0; i < d->nchars; i++) {
+    uvble_future_abandon(&d->chars[i].nf);
+    uvble_future_abandon(&d->chars[i].pf);
+    free(d->chars[i].last);
+    d->chars[i].last = NULL;
+  }
   d->nchars = 0;
 }
 
 static bool wanted(const uvble_uuid_t *u) {
-  for (size_t i = 0; i < G.nfilter; i++)
-    if (uvble_uuid_equal(u, &G.filter[i])) return true;
+  for (size_t i = 0; i < G.cfg.nservices; i++)
+    if (uvble_uuid_equal(u, &G.cfg.services[i])) return true;
   return false;
 }
 
 static void add_chr(struct dev *d, uvble_client_service_t *s,
                     uvble_client_characteristic_t *ch) {
-  if (d->nchars == MAX_CHARS) return;
+  const struct rule *r = config_rule(&G.cfg, d->addr, &ch->uuid);
+  if (d->nchars == MAX_CHARS || (r && r->ignore)) return;
   struct chr *c = &d->chars[d->nchars++];
   memset(c, 0, sizeof *c);
   c->dev = d;
   c->c = ch;
-  uvble_uuid_to_str(&s->uuid, c->svc, sizeof c->svc);
-  uvble_uuid_to_str(&ch->uuid, c->uuid, sizeof c->uuid);
+  uuid_key(&s->uuid, c->svc);
+  uuid_key(&ch->uuid, c->key);
 }
 
-static struct chr *find_chr(struct dev *d, const char *uuid) {
-  uvble_uuid_t u;
-  if (uvble_uuid_parse(&u, uuid) < 0) return NULL;
-  for (size_t i = 0; i < d->nchars; i++)
-    if (uvble_uuid_equal(&u, &d->chars[i].c->uuid)) return &d->chars[i];
-  return NULL;
+static bool to_read(const struct chr *c) {
+  const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
+  return (c->c->properties & UVBLE_FLAG_READ) && (!r || r->read);
+}
+
+static bool to_subscribe(const struct chr *c) {
+  const struct rule *r = config_rule(&G.cfg, c->dev->addr, &c->c->uuid);
+  return (c->c->properties & (UVBLE_FLAG_NOTIFY | UVBLE_FLAG_INDICATE)) &&
+         (!r || r->subscribe);
 }
 
 /* ---- one task per device --------------------------------------------------------- */
@@ -362,7 +239,7 @@ static struct chr *find_chr(struct dev *d, const char *uuid) {
 static int dev_fn(uvble_task_t *t) {
   struct dev *d = t->data;
   UVBLE_CO_BEGIN(t);
-  while (!G.quitting) {
+  while (!G.quitting && config_allows(&G.cfg, d->addr)) {
     UVBLE_AWAIT(t, (uvble_device_connect(&d->f, d->ctl->a, &d->dev, NULL,
                                          CONNECT_TIMEOUT_MS),
                     &d->f));
@@ -391,7 +268,7 @@ static int dev_fn(uvble_task_t *t) {
         add_chr(d, d->svcs[d->i], d->found[k]);
     }
     for (d->j = 0; d->j < (int)d->nchars; d->j++) {
-      if (!(d->chars[d->j].c->properties & UVBLE_FLAG_READ)) continue;
+      if (!to_read(&d->chars[d->j])) continue;
       STEP(t, d, (uvble_client_characteristic_read(&d->f, d->chars[d->j].c, d->buf,
                                                    sizeof d->buf, OP_TIMEOUT_MS),
                   &d->f));
@@ -402,7 +279,7 @@ static int dev_fn(uvble_task_t *t) {
       {
         struct chr *c = &d->chars[d->j];
         uint8_t props = c->c->properties;
-        if (!(props & (UVBLE_FLAG_NOTIFY | UVBLE_FLAG_INDICATE))) continue;
+        if (!to_subscribe(c)) continue;
         c->indicate = !(props & UVBLE_FLAG_NOTIFY);
         /* Listen first: values are queued from the first call on. */
         arm(c);
@@ -414,13 +291,18 @@ static int dev_fn(uvble_task_t *t) {
     }
     /* Served: the next drop starts the back-off from its first step. */
     d->backoff_ms = 0;
+    d->served = true;
+    publish_discovery(d);
+    schedule_polls(d);
     UVBLE_AWAIT(t, (uvble_connection_disconnected(&d->f, d->conn, 0), &d->f));
     goto dropped;
   failed:
     if (!G.quitting) {
-      char why[96];
-      snprintf(why, sizeof why, "\"error\":\"%s\"", uvble_err_name(d->f.status));
-      emit(d, "error", NULL, NULL, 0, why);
+      {
+        cJSON *why = cJSON_CreateObject();
+        cJSON_AddStringToObject(why, "error", uvble_err_name(d->f.status));
+        emit(d, "error", NULL, NULL, 0, why);
+      }
       UVBLE_AWAIT(t, (uvble_connection_disconnect(&d->f, d->conn, OP_TIMEOUT_MS),
                       &d->f));
     }
@@ -448,6 +330,7 @@ static void on_dev_done(uvble_task_t *t) {
   if (!G.quitting) emit(d, "gone", NULL, NULL, 0, NULL);
   /* The quit disconnect may still be queued: d's memory goes now. */
   uvble_future_abandon(&d->quit_f);
+  uvble_future_abandon(&d->kick_f);
   forget_chars(d);
   if (d->conn) uvble_connection_release(d->conn);
   free(d);
@@ -455,23 +338,27 @@ static void on_dev_done(uvble_task_t *t) {
 
 /* ---- scanning for new devices ------------------------------------------------------ */
 
-static bool interesting(const uvble_scan_result_t *r) {
-  if (!r->connectable) return false;
-  if (G.name_prefix) {
+static bool interesting(const uvble_scan_result_t *r, const char *addr) {
+  if (!r->connectable || !config_allows(&G.cfg, addr)) return false;
+  /* A listed device needs no further test. */
+  if (config_device(&G.cfg, addr)) return true;
+  if (G.cfg.name_prefix[0]) {
     char name[64];
     if (uvble_scan_result_name(r, name, sizeof name) < 0 ||
-        strncmp(name, G.name_prefix, strlen(G.name_prefix)) != 0)
+        strncmp(name, G.cfg.name_prefix, strlen(G.cfg.name_prefix)) != 0)
       return false;
   }
-  for (size_t i = 0; i < G.nfilter; i++)
+  for (size_t i = 0; i < G.cfg.nservices; i++)
     if (uvble_adv_has_service(r->adv_data, r->adv_len, r->resp_data, r->resp_len,
-                              &G.filter[i]))
+                              &G.cfg.services[i]))
       return true;
   return false;
 }
 
 static void consider(const uvble_scan_result_t *r) {
-  if (G.ndevices >= G.max_devices || !interesting(r)) return;
+  char addr[UVBLE_ADDR_STR_LEN];
+  uvble_device_addr_hex(&r->device, addr);
+  if (G.ndevices >= G.cfg.max_devices || !interesting(r, addr)) return;
   for (struct dev *d = G.devs; d; d = d->next)
     if (uvble_device_equal(&d->dev, &r->device)) return;
   struct dev *d = calloc(1, sizeof *d);
@@ -481,7 +368,7 @@ static void consider(const uvble_scan_result_t *r) {
   for (size_t i = 1; i < G.nctl; i++)
     if (G.ctls[i].ndevs < d->ctl->ndevs) d->ctl = &G.ctls[i];
   d->ctl->ndevs++;
-  uvble_device_addr_hex(&d->dev, d->addr);
+  memcpy(d->addr, addr, sizeof addr);
   if (uvble_scan_result_name(r, d->name, sizeof d->name) < 0) d->name[0] = 0;
   d->task.data = d;
   d->next = G.devs;
@@ -505,12 +392,12 @@ static int scan_fn(uvble_task_t *t) {
       uvble_addr_t mac;
       char a[UVBLE_ADDR_STR_LEN];
       uvble_config_get_mac(G.ctls[i].ble, &mac);
-      fprintf(stderr, "gateway: %s: controller %s up as %s\n", G.id,
+      fprintf(stderr, "gateway: %s: controller %s up as %s\n", G.cfg.id,
               G.ctls[i].transport, uvble_addr_to_str(&mac, a));
     }
   }
   while (!G.quitting) {
-    if (G.ndevices >= G.max_devices) {
+    if (G.ndevices >= G.cfg.max_devices) {
       UVBLE_AWAIT(t, (uvble_sleep(&G.scan_f, G.sched, 1000), &G.scan_f));
       continue;
     }
@@ -535,117 +422,137 @@ static int scan_fn(uvble_task_t *t) {
   UVBLE_CO_END(t);
 }
 
-/* ---- writes from MQTT ------------------------------------------------------------- */
+/* ---- configuration ------------------------------------------------------------------ */
 
-struct wreq {
-  uvble_future_t f;
-  struct dev *dev; /* only to name it: checked against G.devs */
-  char topic[256], addr[UVBLE_ADDR_STR_LEN];
-  uint8_t data[UVBLE_GATT_MAX_ATTR_LEN];
-  size_t len;
-};
-
-static void write_result(const char *topic, const char *addr, int status) {
-  char res[160], t[300];
-  if (status == 0)
-    snprintf(res, sizeof res, "{\"status\":\"ok\"}");
-  else
-    snprintf(res, sizeof res, "{\"status\":\"error\",\"error\":\"%s\"}",
-             uvble_err_name(status));
-  snprintf(t, sizeof t, "%s/result", topic);
-  mqtt_publish(G.mqtt, t, res, strlen(res), false);
-  fprintf(stderr, "gateway: write to %s: %s\n", addr,
-          status ? uvble_strerror(status) : "ok");
-}
-
-static void on_write_done(uvble_future_t *f) {
-  struct wreq *w = (struct wreq *)f;
-  write_result(w->topic, w->addr, f->status);
-  free(w);
-}
-
-static int parse_hex(const char *s, size_t n, uint8_t *out, size_t cap) {
-  size_t len = 0;
-  int nib = -1;
-  for (size_t i = 0; i < n; i++) {
-    int v;
-    if (isspace((unsigned char)s[i]) || s[i] == ':') continue;
-    if (s[i] >= '0' && s[i] <= '9') v = s[i] - '0';
-    else if (s[i] >= 'a' && s[i] <= 'f') v = s[i] - 'a' + 10;
-    else if (s[i] >= 'A' && s[i] <= 'F') v = s[i] - 'A' + 10;
-    else return -1;
-    if (nib < 0) {
-      nib = v;
-    } else {
-      if (len == cap) return -1;
-      out[len++] = (uint8_t)(nib << 4 | v);
-      nib = -1;
+/* The command line over the file; defaults where neither says. Returns 0
+ * or -1 with a sentence in err. */
+static int apply_cli(struct config *c, char *err, size_t errlen) {
+  static char host[64];
+  if (CLI.ntransports) {
+    c->ntransports = 0;
+    for (size_t i = 0; i < CLI.ntransports; i++)
+      snprintf(c->transports[c->ntransports++], sizeof c->transports[0], "%s",
+               CLI.transports[i]);
+  }
+  if (!c->ntransports) {
+    const char *t = getenv("UVBLE_TRANSPORT");
+    snprintf(c->transports[c->ntransports++], sizeof c->transports[0], "%s",
+             t && *t ? t : "hci0");
+  }
+  if (CLI.nservices) {
+    c->nservices = 0;
+    for (size_t i = 0; i < CLI.nservices; i++) {
+      const char *s = strcasecmp(CLI.services[i], "nus") ? CLI.services[i] : NUS_SERVICE;
+      if (uvble_uuid_parse(&c->services[c->nservices++], s) < 0) {
+        snprintf(err, errlen, "--service %s: not a UUID (\"181a\", \"nus\", 128-bit)",
+                 CLI.services[i]);
+        return -1;
+      }
     }
   }
-  return nib < 0 ? (int)len : -1;
+  if (!c->nservices) {
+    c->services[c->nservices++] = uvble_uuid16(0x181A);
+    uvble_uuid_parse(&c->services[c->nservices++], NUS_SERVICE);
+  }
+  if (CLI.name_prefix) snprintf(c->name_prefix, sizeof c->name_prefix, "%s", CLI.name_prefix);
+  if (CLI.max_devices) c->max_devices = CLI.max_devices;
+  if (CLI.mqtt_url) snprintf(c->mqtt.url, sizeof c->mqtt.url, "%s", CLI.mqtt_url);
+  if (CLI.id) snprintf(c->id, sizeof c->id, "%s", CLI.id);
+  if (!c->id[0]) {
+    if (gethostname(host, sizeof host - 1) < 0 || !host[0]) snprintf(host, sizeof host, "gateway");
+    snprintf(c->id, sizeof c->id, "%s", host);
+  }
+  if (strpbrk(c->id, "/+#")) {
+    snprintf(err, errlen, "--id %s: must not contain '/', '+' or '#'", c->id);
+    return -1;
+  }
+  struct mqtt_url u;
+  if (c->mqtt.url[0] && mqtt_parse_url(c->mqtt.url, &u, err, errlen) < 0) return -1;
+  return 0;
 }
 
-/* uvble/<id>/<device>/<uuid>/set, payload: the value in hex. */
-static void on_mqtt_message(const char *topic, const void *payload, size_t len,
-                            void *arg) {
-  (void)arg;
-  char addr[32], uuid[64];
-  size_t idlen = strlen(G.id);
-  if (strncmp(topic, "uvble/", 6) || strncmp(topic + 6, G.id, idlen) ||
-      topic[6 + idlen] != '/')
-    return;
-  const char *rest = topic + 7 + idlen;
-  if (sscanf(rest, "%31[^/]/%63[^/]/set", addr, uuid) != 2) return;
-  char base[256];
-  snprintf(base, sizeof base, "uvble/%s/%s/%s", G.id, addr, uuid);
-  struct dev *d = G.devs;
-  while (d && strcasecmp(d->addr, addr) != 0) d = d->next;
-  struct chr *c = d && d->conn ? find_chr(d, uuid) : NULL;
-  if (!c) {
-    write_result(base, addr, d && d->conn ? UVBLE_ENOENT : UVBLE_ENOTCONN);
+/* SIGHUP: read the file again; a bad file changes nothing. */
+static void reload(void) {
+  struct config n;
+  char err[600], changed[300];
+  if (!G.config_path) {
+    fprintf(stderr, "gateway: SIGHUP: no --config file to reload\n");
     return;
   }
-  struct wreq *w = calloc(1, sizeof *w);
-  if (!w) return;
-  int n = parse_hex(payload, len, w->data, sizeof w->data);
-  if (n < 0) {
-    write_result(base, addr, UVBLE_EINVAL);
-    free(w);
+  if (config_load(G.config_path, &n, err, sizeof err) < 0 ||
+      apply_cli(&n, err, sizeof err) < 0) {
+    fprintf(stderr, "gateway: reload failed, the running configuration stays: %s\n", err);
+    if (n.json) config_free(&n);
     return;
   }
-  w->len = (size_t)n;
-  snprintf(w->topic, sizeof w->topic, "%s", base);
-  snprintf(w->addr, sizeof w->addr, "%s", d->addr);
-  w->f.cb = on_write_done;
-  emit(d, "write", c, w->data, w->len, NULL);
-  int r = uvble_client_characteristic_write(&w->f, c->c, w->data, w->len,
-                                            UVBLE_WRITE_AUTO, OP_TIMEOUT_MS);
-  if (r < 0) { /* no callback follows */
-    write_result(w->topic, w->addr, r);
-    free(w);
+  config_changes(&G.cfg, &n, changed, sizeof changed);
+  bool broker = memcmp(&n.mqtt, &G.cfg.mqtt, sizeof n.mqtt) != 0 || strcmp(n.id, G.cfg.id);
+  bool transports = n.ntransports != G.cfg.ntransports ||
+                    memcmp(n.transports, G.cfg.transports, sizeof n.transports) != 0;
+  config_free(&G.cfg);
+  G.cfg = n;
+  fprintf(stderr, "gateway: reloaded %s: %s%s\n", G.config_path,
+          changed[0] ? "changed: " : "nothing changed", changed);
+  if (transports) fprintf(stderr, "gateway: transports: a restart takes the new ones\n");
+  if (broker) {
+    bridge_close();
+    if (bridge_open(err, sizeof err) < 0) fprintf(stderr, "gateway: mqtt: %s\n", err);
   }
+  for (struct dev *d = G.devs; d; d = d->next) {
+    bool up = d->conn && uvble_connection_is_connected(d->conn);
+    if (up && !config_allows(&G.cfg, d->addr)) {
+      fprintf(stderr, "gateway: %s is no longer allowed: disconnecting\n", d->addr);
+      remove_discovery(d);
+      uvble_connection_disconnect(&d->kick_f, d->conn, OP_TIMEOUT_MS);
+    } else if (up && d->served) {
+      schedule_polls(d);
+      if (!broker) publish_discovery(d); /* names, units */
+    }
+  }
+}
+
+static void on_sighup(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  reload();
 }
 
 /* ---- main ----------------------------------------------------------------------- */
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: uvble-gateway [-t TRANSPORT] [-s UUID]... [--name PREFIX] [--max N]\n"
-          "                     [--duration SEC] [--mqtt URL] [--id NAME]\n"
+          "usage: uvble-gateway [-c FILE] [-t TRANSPORT]... [-s UUID]... [--name PREFIX]\n"
+          "                     [--max N] [--duration SEC] [--mqtt URL] [--id NAME] [--check]\n"
+          "  -c, --config     a JSON configuration file (README: \"The gateway and\n"
+          "                   Home Assistant\"); SIGHUP reloads it; options override it\n"
           "  -t, --transport  controller (default: $UVBLE_TRANSPORT, else hci0);\n"
           "                   repeat to spread the devices over several controllers\n"
           "  -s, --service    a service to look for (repeatable; default: 181a\n"
-          "                   Environmental Sensing and the Nordic UART Service)\n"
+          "                   Environmental Sensing and nus, the Nordic UART Service)\n"
           "  -n, --name       only devices whose name starts with PREFIX\n"
-          "  -m, --max        devices to serve at once (default 8)\n"
+          "  -m, --max        devices to serve at once (1-64; default 8)\n"
           "  -d, --duration   stop after SEC seconds (default: run until Ctrl-C)\n"
-          "  -q, --mqtt       publish to mqtt://[user:pass@]host[:port]\n"
-          "  -i, --id         the gateway's name in topics (default: the host name)\n");
+          "  -q, --mqtt       publish to mqtt://[user:pass@]host[:port] (also tcp://,\n"
+          "                   mqtts:// for TLS, [IPv6]); credentials also from\n"
+          "                   $UVBLE_MQTT_USERNAME / $UVBLE_MQTT_PASSWORD\n"
+          "  -i, --id         the gateway's name in topics (default: the host name)\n"
+          "      --check      check the configuration (file and options) and exit\n");
 }
 
-int main(int argc, char **argv) {
-  const char *transport = getenv("UVBLE_TRANSPORT"), *mqtt_url = NULL;
+/* A whole decimal number in [lo, hi], or -1 after saying what is wrong. */
+static long number_arg(const char *opt, const char *s, long lo, long hi) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < lo || v > hi) {
+    fprintf(stderr, "gateway: %s %s: a whole number from %ld to %ld\n", opt, s, lo, hi);
+    return -1;
+  }
+  return v;
+}
+
+static int parse_args(int argc, char **argv) {
   static const struct option opts[] = {
+      {"config", required_argument, NULL, 'c'},
       {"transport", required_argument, NULL, 't'},
       {"service", required_argument, NULL, 's'},
       {"name", required_argument, NULL, 'n'},
@@ -653,98 +560,128 @@ int main(int argc, char **argv) {
       {"duration", required_argument, NULL, 'd'},
       {"mqtt", required_argument, NULL, 'q'},
       {"id", required_argument, NULL, 'i'},
+      {"check", no_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
-  static char host[64];
-  G.max_devices = 8;
   int opt;
-  while ((opt = getopt_long(argc, argv, "t:s:n:m:d:q:i:h", opts, NULL)) != -1) {
+  long v;
+  while ((opt = getopt_long(argc, argv, "c:t:s:n:m:d:q:i:h", opts, NULL)) != -1) {
     switch (opt) {
+      case 'c': G.config_path = optarg; break;
       case 't':
-        if (G.nctl == MAX_CTL) {
-          fprintf(stderr, "gateway: at most %d controllers\n", MAX_CTL);
+        if (CLI.ntransports == MAX_CTL) {
+          fprintf(stderr, "gateway: --transport: at most %d controllers\n", MAX_CTL);
           return 2;
         }
-        G.ctls[G.nctl++].transport = optarg;
+        CLI.transports[CLI.ntransports++] = optarg;
         break;
       case 's':
-        if (G.nfilter == MAX_FILTER || uvble_uuid_parse(&G.filter[G.nfilter++], optarg) < 0) {
-          fprintf(stderr, "gateway: bad service UUID %s\n", optarg);
+        if (CLI.nservices == CFG_MAX_SERVICES) {
+          fprintf(stderr, "gateway: --service: at most %d\n", CFG_MAX_SERVICES);
           return 2;
         }
+        CLI.services[CLI.nservices++] = optarg;
         break;
-      case 'n': G.name_prefix = optarg; break;
-      case 'm': G.max_devices = strtoul(optarg, NULL, 0); break;
-      case 'd': G.duration_s = (unsigned)strtoul(optarg, NULL, 0); break;
-      case 'q': mqtt_url = optarg; break;
-      case 'i': G.id = optarg; break;
+      case 'n': CLI.name_prefix = optarg; break;
+      case 'm':
+        if ((v = number_arg("--max", optarg, 1, 64)) < 0) return 2;
+        CLI.max_devices = (size_t)v;
+        break;
+      case 'd':
+        if ((v = number_arg("--duration", optarg, 1, 10 * 365 * 86400L)) < 0) return 2;
+        G.duration_s = (unsigned)v;
+        break;
+      case 'q': CLI.mqtt_url = optarg; break;
+      case 'i': CLI.id = optarg; break;
+      case 'C': G.check_only = true; break;
       case 'h': usage(stdout); return 0;
       default: usage(stderr); return 2;
     }
   }
-  if (optind != argc || G.max_devices == 0) {
+  if (optind != argc) {
+    fprintf(stderr, "gateway: unexpected argument %s\n", argv[optind]);
     usage(stderr);
     return 2;
   }
-  if (!transport || !*transport) transport = "hci0";
-  if (G.nctl == 0) G.ctls[G.nctl++].transport = transport;
-  if (G.nfilter == 0) {
-    G.filter[G.nfilter++] = uvble_uuid16(0x181A);
-    uvble_uuid_parse(&G.filter[G.nfilter++], NUS_UUID);
-  }
-  if (!G.id) {
-    if (gethostname(host, sizeof host - 1) < 0 || !host[0]) snprintf(host, sizeof host, "gateway");
-    G.id = host;
-  }
-  if (strpbrk(G.id, "/+#")) {
-    fprintf(stderr, "gateway: --id must not contain '/', '+' or '#'\n");
-    return 2;
-  }
-  G.loop = uv_default_loop();
-  char err[256] = "";
-  if (mqtt_url) {
-    char topic[128], client[128];
-    snprintf(topic, sizeof topic, "uvble/%s/status", G.id);
-    snprintf(client, sizeof client, "uvble-gateway-%s-%d", G.id, (int)getpid());
-    if (mqtt_open(G.loop, mqtt_url, client, topic, on_mqtt_message, NULL, &G.mqtt,
-                  err, sizeof err) < 0) {
-      fprintf(stderr, "gateway: %s\n", err);
-      return 2;
-    }
-    snprintf(topic, sizeof topic, "uvble/%s/+/+/set", G.id);
-    mqtt_subscribe(G.mqtt, topic);
-    mqtt_on_connected(G.mqtt, republish_status, NULL);
-  }
+  return -1;
+}
+
+/* The controllers keep these names across reloads (a reload cannot
+ * change them). */
+static char TRANSPORTS[MAX_CTL][128];
+
+static int open_controllers(char *err, size_t errlen) {
   int r = uvble_sched_new(G.loop, &G.sched);
+  G.nctl = G.cfg.ntransports;
+  memcpy(TRANSPORTS, G.cfg.transports, sizeof TRANSPORTS);
   for (size_t i = 0; r >= 0 && i < G.nctl; i++) {
     struct ctl *c = &G.ctls[i];
-    r = uvble_new(G.loop, c->transport, &c->ble, err, sizeof err);
+    c->transport = TRANSPORTS[i];
+    r = uvble_new(G.loop, c->transport, &c->ble, err, errlen);
     if (r >= 0) r = uvble_async_new(c->ble, G.sched, NULL, &c->a);
     if (r < 0) {
       fprintf(stderr, "gateway: %s: %s\n", c->transport, err[0] ? err : uvble_strerror(r));
       if (c->ble && !c->a) uvble_close(c->ble, NULL);
-      break;
+      return r;
     }
     uvble_async_on_fatal(c->a, on_fatal);
   }
-  if (r < 0) {
+  return r;
+}
+
+int main(int argc, char **argv) {
+  char err[600] = "";
+  int rc = parse_args(argc, argv);
+  if (rc >= 0) return rc;
+  if (G.config_path) {
+    if (config_load(G.config_path, &G.cfg, err, sizeof err) < 0) {
+      fprintf(stderr, "gateway: %s\n", err);
+      return 2;
+    }
+  } else {
+    config_init(&G.cfg);
+  }
+  if (apply_cli(&G.cfg, err, sizeof err) < 0) {
+    fprintf(stderr, "gateway: %s\n", err);
+    config_free(&G.cfg);
+    return 2;
+  }
+  if (G.check_only) {
+    printf("%s: ok\n", G.config_path ? G.config_path : "options");
+    config_free(&G.cfg);
+    return 0;
+  }
+  G.loop = uv_default_loop();
+  if (bridge_open(err, sizeof err) < 0) {
+    fprintf(stderr, "gateway: %s\n", err);
+    config_free(&G.cfg);
+    return 2;
+  }
+  err[0] = 0;
+  if (open_controllers(err, sizeof err) < 0) {
     for (size_t i = 0; i < G.nctl; i++)
       if (G.ctls[i].a) uvble_async_close(G.ctls[i].a, NULL, NULL);
     if (G.sched) uvble_sched_close(G.sched, NULL, NULL);
-    mqtt_close(G.mqtt);
+    bridge_close();
     uv_run(G.loop, UV_RUN_DEFAULT);
     uv_loop_close(G.loop);
+    config_free(&G.cfg);
     return 1;
   }
   uv_timer_init(G.loop, &G.quit_timer);
   uv_timer_init(G.loop, &G.duration);
+  uv_timer_init(G.loop, &G.tick);
+  uv_timer_start(&G.tick, on_tick, 1000, 1000);
   if (G.duration_s) uv_timer_start(&G.duration, on_duration, G.duration_s * 1000ull, 0);
   uv_signal_init(G.loop, &G.sigint);
   uv_signal_init(G.loop, &G.sigterm);
+  uv_signal_init(G.loop, &G.sighup);
   uv_signal_start(&G.sigint, on_signal, SIGINT);
   uv_signal_start(&G.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&G.sighup, on_sighup, SIGHUP);
   uvble_task_spawn(G.sched, &G.scan_task, scan_fn, NULL);
   uv_run(G.loop, UV_RUN_DEFAULT);
   uv_loop_close(G.loop);
+  config_free(&G.cfg);
   return G.exit_code;
 }

@@ -358,6 +358,11 @@ typedef struct {
   int32_t scan_duration_ms;     /* 0: the core's default (2000) */
   int32_t min_conn_interval_us; /* 0: the core's default */
   int32_t max_conn_interval_us; /* 0: the core's default */
+  /* All the link's parameters with connection event lengths (e.g.
+   * UVBLE_CONN_PARAMS_THROUGHPUT, uvble/gap.h): used instead of the two
+   * intervals above when conn.max_interval_us is not 0
+   * (uvble_gap_connect_with). */
+  uvble_gap_conn_params_t conn;
 } uvble_connect_params_t;
 
 /* Connects to d (aioble's Device.connect). Any scan of the context is

@@ -316,7 +316,10 @@ typedef void (*uvble_close_hook_cb)(uvble_t *ble, uvble_close_cb cb,
 void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg);
 
 /* Powers the stack up (runs the controller init sequence) or down (drops
- * connections and resets the controller). cb runs once with 0 or an error:
+ * connections and resets the controller; what was queued on the links
+ * goes out first, new sends failing with UVBLE_ENOTCONN, bounded by config
+ * "drain_ms" with drops counted in acl_tx_dropped, as for
+ * uvble_gap_disconnect). cb runs once with 0 or an error:
  * UVBLE_ETIMEDOUT when the controller stays silent, UVBLE_EHCI when it
  * rejects a required command. Returns UVBLE_EALREADY if a change is already
  * in progress. */

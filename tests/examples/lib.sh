@@ -132,3 +132,29 @@ address_of() {
   wait_for "$T/$1.out" '^advertising as ' 30
   sed -n 's/^advertising as \([0-9a-f:]*\).*/\1/p' "$T/$1.out" | head -n 1
 }
+
+# start_broker [CONFIG LINES...]: a Mosquitto broker on loopback on a free
+# port (sets $port); extra mosquitto.conf lines may follow (a password
+# file, another listener). Needs mosquitto and mosquitto-clients.
+start_broker() {
+  local tool extra
+  for tool in mosquitto mosquitto_sub mosquitto_pub; do
+    command -v $tool >/dev/null || fail "$tool not found (apt-get install mosquitto mosquitto-clients)"
+  done
+  extra=$(printf '%s\n' "$@")
+  for _ in $(seq 20); do
+    port=$((20000 + RANDOM % 40000))
+    # user: run as root, it would drop to "mosquitto", which cannot read $T.
+    printf 'listener %d 127.0.0.1\nuser %s\n%s\n' "$port" "$(id -un)" \
+      "${extra:-allow_anonymous true}" >"$T/mosquitto.conf"
+    start broker mosquitto -c "$T/mosquitto.conf"
+    for _ in $(seq 50); do
+      grep -q "running\|Error" "$T/broker.err" 2>/dev/null && break
+      sleep 0.1
+    done
+    grep -q " running" "$T/broker.err" && return 0
+    kill -KILL "${PID[broker]}" 2>/dev/null # the port was taken: another one
+    finish broker
+  done
+  fail "mosquitto did not start"
+}

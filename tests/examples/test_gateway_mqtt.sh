@@ -10,24 +10,7 @@
 # controller serves them all.
 source "$(dirname "$0")/lib.sh"
 
-for tool in mosquitto mosquitto_sub mosquitto_pub; do
-  command -v $tool >/dev/null || fail "$tool not found (apt-get install mosquitto mosquitto-clients)"
-done
-
-# A broker on loopback, on a free port.
-for _ in $(seq 20); do
-  port=$((20000 + RANDOM % 40000))
-  printf 'listener %d 127.0.0.1\nallow_anonymous true\n' "$port" >"$T/mosquitto.conf"
-  start broker mosquitto -c "$T/mosquitto.conf"
-  for _ in $(seq 50); do
-    grep -q "running\|Error" "$T/broker.err" 2>/dev/null && break
-    sleep 0.1
-  done
-  grep -q " running" "$T/broker.err" && break
-  kill -KILL "${PID[broker]}" 2>/dev/null # the port was taken: another one
-  finish broker
-done
-grep -q " running" "$T/broker.err" || fail "mosquitto did not start"
+start_broker
 
 start sub mosquitto_sub -h 127.0.0.1 -p "$port" -v -t 'uvble/#'
 sleep 0.5

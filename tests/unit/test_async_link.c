@@ -5,14 +5,17 @@
  * closed by the peer gives UVBLE_EL2CAPCLOSED instead; the capture queue's
  * bound; on_read; the L2CAP backlog; connection object lifetimes; timeout
  * scopes that end on a disconnect; closing with server operations pending. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memctl.h"
 #include "test.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
 #include "uvble/l2cap.h"
+#include "uvble/security.h"
 #include "ble_internal.h"
 
 static uv_loop_t loop;
@@ -413,6 +416,70 @@ TEST(pairing_updates_both_connections) {
   CHECK(uvble_connection_encrypted(CB));
   CHECK_EQ(uvble_connection_key_size(CB), 16);
   down();
+}
+
+static bool ca_gone(void *arg) {
+  (void)arg;
+  return !uvble_connection_is_connected(CA);
+}
+
+static void relink(void) {
+  memctl_disconnect(mc, H, 0x13);
+  REQUIRE(run_until_pred(&loop, ca_gone, NULL, 1000));
+  run_for(&loop, 10);
+  uvble_connection_release(CA);
+  uvble_connection_release(CB);
+  link_up();
+}
+
+static void pair_now(uvble_future_t *f) {
+  REQUIRE_EQ(uvble_connection_pair(f, CA, NULL, 5000), 0);
+  REQUIRE(run_until_pred(&loop, done, f, 5000));
+}
+
+TEST(a_stale_bond_fails_pair_with_the_hci_status_until_forgotten) {
+  char dir[] = "/tmp/uvble-async-XXXXXX", path[2][64], key[2][64];
+  REQUIRE(mkdtemp(dir) != NULL);
+  up();
+  uvble_t *hosts[2] = {ble_a, ble_b};
+  for (int i = 0; i < 2; i++) {
+    snprintf(path[i], sizeof path[i], "%s/bonds-%d", dir, i);
+    snprintf(key[i], sizeof key[i], "%s/key-%d", dir, i);
+    REQUIRE_EQ(uvble_bond_store_open(hosts[i], path[i], key[i], NULL, NULL, 0),
+               0);
+  }
+  uvble_future_t f = {0};
+  pair_now(&f);
+  REQUIRE_EQ(f.status, 0);
+  CHECK(uvble_connection_bonded(CA));
+  /* B loses the bond; A still holds it. */
+  relink();
+  CHECK_EQ(uvble_erase_bonding(ble_b), 0);
+  for (int attempt = 0; attempt < 2; attempt++) { /* never re-paired */
+    pair_now(&f);
+    CHECK_EQ(f.status, UVBLE_EHCI);
+    CHECK_EQ(f.proto_status, 0x06); /* PIN or Key Missing */
+    CHECK(!uvble_connection_encrypted(CA));
+    CHECK(!uvble_connection_encrypted(CB));
+  }
+  /* The application forgets the stale bond, then pairs: bonded anew. */
+  CHECK_EQ(uvble_connection_forget_bond(CA), 0);
+  CHECK_EQ(uvble_connection_forget_bond(CA), UVBLE_ENOENT);
+  CHECK_EQ(uvble_connection_forget_bond(NULL), UVBLE_EINVAL);
+  pair_now(&f);
+  CHECK_EQ(f.status, 0);
+  CHECK(uvble_connection_bonded(CA));
+  /* And the new bond works: re-encryption without pairing. */
+  relink();
+  pair_now(&f);
+  CHECK_EQ(f.status, 0);
+  CHECK(uvble_connection_bonded(CA));
+  down();
+  for (int i = 0; i < 2; i++) {
+    unlink(path[i]);
+    unlink(key[i]);
+  }
+  rmdir(dir);
 }
 
 static bool both_done(void *arg) {

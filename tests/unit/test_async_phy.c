@@ -119,4 +119,26 @@ TEST(closing_cancels_a_pending_set_phy) {
   CHECK_EQ(f.status, UVBLE_ECANCELED);
 }
 
+TEST(connect_with_a_preset_carries_its_ce_lengths) {
+  uvble_connection_t *c = a_up();
+  (void)c;
+  uvble_device_t d;
+  static const uint8_t addr[6] = {0xC0, 1, 2, 3, 4, 5};
+  REQUIRE_EQ(uvble_device_init(&d, UVBLE_ADDR_RANDOM, addr), 0);
+  uvble_connect_params_t p = {.conn = UVBLE_CONN_PARAMS_THROUGHPUT};
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_device_connect(&f, A, &d, &p, 5000), 0);
+  run_for(&loop, 20);
+  /* LE Create Connection (7.8.12): 13 Connection_Interval_Min (2) = 12,
+   * 15 _Max = 24, 17 Max_Latency = 0, 19 Supervision_Timeout = 400, 21
+   * Min_CE_Length (2) = 24, 23 Max_CE_Length (2) = 48. */
+  const struct sc_cmd_rec *r = cmd_n(sc, 0x200D, 0);
+  REQUIRE_EQ(r->len, 25);
+  static const uint8_t TAIL[] = {0x0C, 0x00, 0x18, 0x00, 0x00, 0x00,
+                                 0x90, 0x01, 0x18, 0x00, 0x30, 0x00};
+  CHECK_MEM(r->params + 13, TAIL, sizeof TAIL);
+  a_down();
+  CHECK_EQ(f.status, UVBLE_ECANCELED);
+}
+
 TEST_MAIN()
