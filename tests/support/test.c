@@ -32,7 +32,16 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   case_failed = 1;
 }
 
-void test_abort_case(void) { longjmp(case_jmp, 1); }
+static void (*abort_hook)(void);
+
+void test_set_abort_hook(void (*hook)(void)) { abort_hook = hook; }
+
+bool test_case_failed(void) { return case_failed != 0; }
+
+void test_abort_case(void) {
+  if (abort_hook) abort_hook();
+  longjmp(case_jmp, 1);
+}
 
 static bool selected(int argc, char **argv, const char *name) {
   if (argc < 2) return true;

@@ -19,6 +19,12 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void test_abort_case(void) __attribute__((noreturn));
 int test_main(int argc, char **argv);
+/* Whether the running case has failed so far. */
+bool test_case_failed(void);
+/* Replaces what test_abort_case() does (a case running in a child process
+ * of its own ends the process instead of returning to test_main); NULL
+ * restores the default. The hook must not return. */
+void test_set_abort_hook(void (*hook)(void));
 
 #define TEST(name)                                                     \
   static void test_##name(void);                                       \
