@@ -70,6 +70,12 @@ int test_main(int argc, char **argv);
                 #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");        \
   } while (0)
 
+/* The transport for the next host of this case: UVBLE_LL_TRANSPORTS' entries
+ * in turn (one per simulated controller, from tests/support/with-zephyr-ll),
+ * else UVBLE_TRANSPORT, else btvirt's default socket. The string stays valid
+ * until the next call. */
+const char *test_transport(void);
+
 /* Runs loop until *flag becomes true or timeout_ms passes; returns *flag. */
 bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
