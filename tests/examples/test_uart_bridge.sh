@@ -4,7 +4,7 @@
 # central's stdout — the default (acknowledged) mode, as a user runs it.
 source "$(dirname "$0")/lib.sh"
 
-size=1048576
+size=${UVBLE_EXAMPLE_BYTES:-1048576} # smaller on the real link layer (tests/ll)
 head -c $size /dev/urandom >"$T/to_pty.bin"
 head -c $size /dev/urandom >"$T/from_pty.bin"
 

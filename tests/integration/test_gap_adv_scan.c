@@ -113,7 +113,9 @@ TEST(passive_scan_sees_no_scan_response) {
   uint8_t adv[31], resp[31];
   size_t adv_len, resp_len;
   build_payload(adv, &adv_len, resp, &resp_len);
-  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 0, 0, false), 0);
+  /* A continuous scan: on a real radio (label ll) MicroPython's default
+   * 11.25 ms window every 1.28 s can miss an advertiser for a minute. */
+  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
   run_for(&loop, 50);
   REQUIRE_EQ(uvble_gap_advertise(a->ble, 0, adv, adv_len, resp, resp_len, true),
              0);
@@ -219,7 +221,7 @@ TEST(scan_filters_drop_reports_before_the_handler) {
   static const uint8_t PFX[] = {0xff, 0xf1, 0x05};
   uvble_gap_prefix_t pf = {PFX, sizeof PFX};
   REQUIRE_EQ(uvble_gap_scan_filter(b->ble, &pf, 1, UVBLE_GAP_RSSI_ANY), 0);
-  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 0, 0, false), 0);
+  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
   run_for(&loop, 50);
   REQUIRE_EQ(uvble_gap_advertise(c->ble, 0, ADV_C, sizeof ADV_C, NULL, 0, true),
              0);
@@ -239,7 +241,7 @@ TEST(scan_filters_drop_reports_before_the_handler) {
   /* btvirt reports RSSI 127 (not available), which a limit lets through;
    * removing the prefixes lets C through too. */
   REQUIRE_EQ(uvble_gap_scan_filter(b->ble, NULL, 0, 0), 0);
-  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 0, 0, false), 0);
+  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
   run_for(&loop, 50);
   REQUIRE_EQ(uvble_gap_advertise(c->ble, 0, NULL, 0, NULL, 0, true), 0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 2, 3000));
@@ -254,7 +256,7 @@ TEST(random_and_private_own_addresses_are_what_scanners_see) {
   hosts_up(h, 2);
   struct host *a = &h[0], *b = &h[1];
   static const uint8_t ADV[] = {0x02, 0x01, 0x06};
-  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 0, 0, false), 0);
+  REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
   run_for(&loop, 50);
 
   /* Static random. */

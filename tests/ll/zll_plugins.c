@@ -11,7 +11,6 @@
  * ext_2G4_phy_v1's p2G4_pending_tx_rx_list.h). Built by
  * tests/ll/CMakeLists.txt; tests/support/with-zephyr-ll puts them in an
  * overlay of the package. */
-#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +22,24 @@ struct tx_list_head {
 };
 
 #define ATTENUATION_DB 60.0
+
+/* The phy's interface (ext_2G4_phy_v1: channel_if.h, modem_if.h), with its
+ * structures left opaque. */
+int channel_init(int argc, char *argv[], unsigned n_devs);
+int channel_calc(const unsigned *tx_used, void *tx_list, unsigned txnbr,
+                 unsigned rxnbr, uint64_t now, double *att, double *isi_snr);
+void channel_delete(void);
+void *modem_init(int argc, char *argv[], unsigned dev_nbr,
+                 unsigned nbr_devices);
+void modem_analog_rx(void *self, void *rx_radio_params, double *snr,
+                     double *rssi_dbm, double *rx_powers, void *txl_c,
+                     unsigned tx_nbr);
+uint32_t modem_digital_perf_ber(void *self, void *rx_radio_params, double snr);
+uint32_t modem_digital_perf_sync(void *self, void *rx_radio_params, double snr,
+                                 void *tx);
+void modem_digital_RSSI(void *self, void *rx_radio_params, double dbm,
+                        int32_t *rssi);
+void modem_delete(void *self);
 
 static unsigned n_devices;
 

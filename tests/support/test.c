@@ -100,7 +100,7 @@ const char *test_transport(void) {
 /* UVBLE_TEST_TIME_SCALE stretches every run_until*() limit: a real link
  * layer answers HCI in ~5 ms and runs connection events at air time, where
  * btvirt answers at once. run_for() keeps its length. */
-static unsigned scaled(unsigned ms) {
+unsigned test_scaled_ms(unsigned ms) {
   static double scale = 0;
   if (scale == 0) {
     const char *s = getenv("UVBLE_TEST_TIME_SCALE");
@@ -124,7 +124,7 @@ bool run_until_pred(uv_loop_t *loop, bool (*pred)(void *), void *arg,
   uv_timer_t timer;
   uv_timer_init(loop, &timer);
   timer.data = &expired;
-  uv_timer_start(&timer, on_timeout, scaled(timeout_ms), 0);
+  uv_timer_start(&timer, on_timeout, test_scaled_ms(timeout_ms), 0);
   while (!pred(arg) && !expired) uv_run(loop, UV_RUN_ONCE);
   uv_close((uv_handle_t *)&timer, NULL);
   uv_run(loop, UV_RUN_NOWAIT);

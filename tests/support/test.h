@@ -76,6 +76,11 @@ int test_main(int argc, char **argv);
  * until the next call. */
 const char *test_transport(void);
 
+/* ms times UVBLE_TEST_TIME_SCALE (1 unless set; with-zephyr-ll sets 4):
+ * for waits a scenario sizes to the link's speed. run_until*() apply it to
+ * their limits themselves. */
+unsigned test_scaled_ms(unsigned ms);
+
 /* Runs loop until *flag becomes true or timeout_ms passes; returns *flag. */
 bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
