@@ -68,7 +68,8 @@ int test_main(int argc, char **argv) {
 
 /* UVBLE_LL_TRANSPORTS (tests/support/with-zephyr-ll) lists one transport
  * per simulated controller; a uart: PTY is one controller, so the hosts of a
- * case take them in turn. Elsewhere every host opens UVBLE_TRANSPORT, where
+ * case take them in turn, and a case with more hosts than controllers
+ * fails (register it with a larger --count). Elsewhere every host opens UVBLE_TRANSPORT, where
  * btvirt makes each connection a fresh controller. */
 const char *test_transport(void) {
   static char spec[256];
@@ -84,7 +85,14 @@ const char *test_transport(void) {
     n++;
     while (*p && *p != ' ') p++;
   }
-  unsigned want = transport_next++ % (n ? n : 1);
+  unsigned want = transport_next++;
+  if (want >= n) {
+    /* A PTY is one controller: a second host on it would steal its bytes. */
+    test_fail(__FILE__, __LINE__,
+              "host %u of this case has no controller: UVBLE_LL_TRANSPORTS "
+              "lists %u (with-zephyr-ll --count)", want + 1, n);
+    return "uart:/nonexistent/more-hosts-than-simulated-controllers";
+  }
   const char *p = list;
   for (unsigned i = 0;; i++) {
     while (*p == ' ') p++;

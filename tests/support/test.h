@@ -71,7 +71,8 @@ int test_main(int argc, char **argv);
   } while (0)
 
 /* The transport for the next host of this case: UVBLE_LL_TRANSPORTS' entries
- * in turn (one per simulated controller, from tests/support/with-zephyr-ll),
+ * in turn (one per simulated controller, from tests/support/with-zephyr-ll;
+ * past the last one the case fails),
  * else UVBLE_TRANSPORT, else btvirt's default socket. The string stays valid
  * until the next call. */
 const char *test_transport(void);
