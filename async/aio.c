@@ -242,6 +242,7 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   uvble_set_close_hook(ble, on_direct_close, a);
   uvble_gatts_on_tx_ready(ble, aio_server_on_tx_ready, a);
   uvble_gatts_set_write_authorizer(ble, aio_server_authorize, a);
+  uvble_gap_link_listen(ble, aio_link_on_change, a);
   *out = a;
   return 0;
 }
@@ -394,5 +395,6 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   uvble_set_close_hook(a->ble, NULL, NULL);
   uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
   uvble_gatts_set_write_authorizer(a->ble, NULL, NULL);
+  uvble_gap_link_unlisten(a->ble, aio_link_on_change, a);
   uvble_close(a->ble, on_ble_closed);
 }

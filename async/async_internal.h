@@ -152,6 +152,7 @@ struct uvble_connection {
   uvble_future_t *mtu_waiters;
   uvble_future_t *pair_waiters;
   uvble_future_t *passkey_waiters;
+  uvble_future_t *phy_waiters; /* set_phy(), until PHY Update Complete */
   /* GATT client */
   struct gop *gops, *gops_tail;
   size_t ngops;
@@ -307,6 +308,9 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
                         const uvble_evt_connect_t *e);
 void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle);
 void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e);
+/* The core's link listener (link.c): PHY updates complete set_phy(). */
+void aio_link_on_change(uvble_t *ble, int what, int status,
+                        const uvble_conn_info_t *info, void *arg);
 void aio_conn_free_all(uvble_async_t *a);
 void aio_conn_unref(uvble_connection_t *c);
 /* drop_result of operations that hand the caller a connection reference. */

@@ -96,10 +96,11 @@ static uvble_client_characteristic_t *chr_get(
   if (!ch) return NULL;
   ch->uuid = e->uuid;
   ch->value_handle = e->value_handle;
-  /* The core gives the real end (MicroPython semantics); aioble's fallback
-   * for a bogus one. */
+  /* The core gives the real end (MicroPython semantics), never below the
+   * value handle; should one ever be, no descriptors are looked for rather
+   * than aioble's guess of value + 2, which could leave the service. */
   ch->end_handle = e->end_handle >= e->value_handle ? e->end_handle
-                                                    : e->value_handle + 2;
+                                                    : e->value_handle;
   ch->properties = e->properties;
   ch->service = s;
   ch->depth_ = s->connection->a->cfg.notify_depth;

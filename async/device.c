@@ -296,6 +296,7 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
   fut_list_complete_all(&c->mtu_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->pair_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->passkey_waiters, UVBLE_EDISCONNECTED);
+  fut_list_complete_all(&c->phy_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->accept_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->down_waiters, 0);
 }

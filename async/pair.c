@@ -55,6 +55,12 @@ void aio_pair_on_encryption(uvble_async_t *a, const uvble_evt_encryption_t *e) {
     fut_complete_proto(f, status, proto);
 }
 
+int uvble_connection_forget_bond(uvble_connection_t *c) {
+  if (!c) return UVBLE_EINVAL;
+  if (!c->connected) return UVBLE_ENOTCONN;
+  return uvble_forget_bond_conn(c->a->ble, c->handle);
+}
+
 int uvble_connection_passkey_action(uvble_future_t *f, uvble_connection_t *c,
                                     uint32_t timeout_ms) {
   if (!c) return fut_fail(f, UVBLE_EINVAL);

@@ -7,6 +7,14 @@
 
 #include "async_internal.h"
 
+/* Deadlines are armed from the current time, not the loop's cached one: a
+ * future created after the loop was held up (setup before uv_run, a slow
+ * callback) must not start out already expired. */
+static uint64_t now_ms(uv_loop_t *loop) {
+  uv_update_time(loop);
+  return uv_now(loop);
+}
+
 #define NO_DEADLINE UINT64_MAX
 
 /* ---- circular lists --------------------------------------------------------
@@ -90,7 +98,7 @@ static void rearm(uvble_sched_t *s) {
   }
   uint64_t when = s->timed->deadline_;
   if (s->armed == when) return;
-  uint64_t now = uv_now(s->loop);
+  uint64_t now = now_ms(s->loop);
   uv_timer_start(&s->timer, on_timer, when > now ? when - now : 0, 0);
   s->armed = when;
 }
@@ -128,7 +136,7 @@ static void unlink_pending(uvble_sched_t *s, uvble_future_t *f) {
 static void on_timer(uv_timer_t *t) {
   uvble_sched_t *s = t->data;
   s->armed = 0;
-  uint64_t now = uv_now(s->loop);
+  uint64_t now = now_ms(s->loop);
   while (s->timed && s->timed->deadline_ <= now) {
     uvble_future_t *f = s->timed;
     const struct fut_ops *ops = f->ops_;
@@ -199,7 +207,7 @@ int fut_begin(uvble_future_t *f, uvble_sched_t *s, const struct fut_ops *ops,
     f->deadline_ = NO_DEADLINE;
     pl_push(&s->untimed, f);
   } else {
-    f->deadline_ = uv_now(s->loop) + timeout_ms;
+    f->deadline_ = now_ms(s->loop) + timeout_ms;
     timed_insert(s, f);
     s->stats.timed++;
     rearm(s);

@@ -5,6 +5,7 @@
  * every fragment uses one buffer, Number Of Completed Packets returns them,
  * and a disconnection returns those still held for the handle.
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,23 +18,64 @@
 #define PB_CONTINUATION 0x1
 #define PB_FIRST_FLUSHABLE 0x2
 
+/* The connections that may send: the table, or while uvble_close()
+ * lingers, the links it keeps until their data is out (conn_edge.c). */
+static struct ble_conn *tx_list(uvble_t *ble) {
+  return ble->state == BLE_CLOSING ? ble->linger : ble->conns.head;
+}
+
+static bool has_tx(const struct ble_conn *c) {
+  return c->txq[ACL_CLASS_CTL].head || c->txq[ACL_CLASS_DATA].head;
+}
+
 static struct ble_conn *next_with_data(uvble_t *ble) {
-  struct ble_conn *start = ble->hci.rr_next ? ble->hci.rr_next : ble->conns.head;
+  struct ble_conn *head = tx_list(ble);
+  struct ble_conn *start = ble->hci.rr_next ? ble->hci.rr_next : head;
   struct ble_conn *c = start;
   if (!c) return NULL;
   do {
-    if (c->txq_head && !c->disconnecting) return c;
-    c = c->next ? c->next : ble->conns.head;
+    if (has_tx(c)) return c;
+    c = c->next ? c->next : head;
   } while (c != start);
   return NULL;
 }
 
+/* The queue whose head goes next: a data PDU that has started fragmenting
+ * finishes first (L2CAP fragments of two PDUs never interleave on a
+ * link); otherwise control before data. */
+static struct acl_txq *next_queue(struct ble_conn *c) {
+  struct acl_txq *data = &c->txq[ACL_CLASS_DATA];
+  if (data->head && data->head->sent) return data;
+  if (c->txq[ACL_CLASS_CTL].head) return &c->txq[ACL_CLASS_CTL];
+  return data;
+}
+
+static void pdu_sent(struct ble_conn *c, struct acl_txq *q) {
+  struct acl_pdu *pdu = q->head;
+  q->head = pdu->next;
+  if (!q->head) q->tail = NULL;
+  c->txq_bytes -= pdu->len;
+  pdu->frag_end = c->tx_frags_sent;
+  pdu->next = NULL;
+  /* Only the bookkeeping waits for the completion: shrink to the header,
+   * wiping control PDUs first (SMP distributes keys in them). */
+  if (pdu->cls == ACL_CLASS_CTL) sodium_memzero(pdu->data, pdu->len);
+  struct acl_pdu *small = realloc(pdu, sizeof *pdu);
+  if (small) pdu = small;
+  if (c->sentq.tail)
+    c->sentq.tail->next = pdu;
+  else
+    c->sentq.head = pdu;
+  c->sentq.tail = pdu;
+}
+
 void acl_pump(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  while (hci->acl_free > 0 && !ble_dead(ble)) {
+  while (hci->acl_free > 0 && (!ble_dead(ble) || hci->lingering)) {
     struct ble_conn *c = next_with_data(ble);
     if (!c) return;
-    struct acl_pdu *pdu = c->txq_head;
+    struct acl_txq *q = next_queue(c);
+    struct acl_pdu *pdu = q->head;
     size_t frag = pdu->len - pdu->sent;
     if (frag > hci->acl_mtu) frag = hci->acl_mtu;
     uint8_t hdr[4];
@@ -49,18 +91,35 @@ void acl_pump(uvble_t *ble) {
     }
     hci->acl_free--;
     c->acl_in_flight++;
+    c->tx_frags_sent++;
     ble->stats.acl_tx_packets++;
     ble->stats.acl_tx_bytes += frag;
     pdu->sent += frag;
     if (pdu->sent == pdu->len) {
-      c->txq_head = pdu->next;
-      if (!c->txq_head) c->txq_tail = NULL;
-      c->txq_bytes -= pdu->len;
-      free(pdu);
+      pdu_sent(c, q);
       /* A whole PDU went out: give the next connection its turn. */
       hci->rr_next = c->next;
     }
   }
+}
+
+/* The controller completed n more fragments of c: the PDUs whose last
+ * fragment is among them are done. */
+static void tx_completed(struct ble_conn *c, uint16_t n) {
+  c->tx_frags_done += n;
+  struct acl_pdu *p;
+  while ((p = c->sentq.head) && p->frag_end <= c->tx_frags_done) {
+    c->tx_done[p->cls] = p->seq;
+    c->sentq.head = p->next;
+    if (!c->sentq.head) c->sentq.tail = NULL;
+    free(p);
+  }
+}
+
+static struct ble_conn *tx_conn_find(uvble_t *ble, uint16_t handle) {
+  for (struct ble_conn *c = tx_list(ble); c; c = c->next)
+    if (c->handle == handle) return c;
+  return NULL;
 }
 
 void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
@@ -72,7 +131,7 @@ void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
   for (unsigned i = 0; i < p[0]; i++) {
     uint16_t handle = get_le16(p + 1 + i * 4) & 0x0fff;
     uint16_t count = get_le16(p + 3 + i * 4);
-    struct ble_conn *c = conn_find(ble, handle);
+    struct ble_conn *c = tx_conn_find(ble, handle);
     if (!c) {
       /* Late completions for a connection already gone were returned on
        * disconnect (Vol 4, Part E, 7.7.19). */
@@ -86,10 +145,75 @@ void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
     c->acl_in_flight -= count;
     hci->acl_free += count;
     if (hci->acl_free > hci->acl_total) hci->acl_free = hci->acl_total;
+    tx_completed(c, count);
   }
   acl_pump(ble);
+  if (ble->state == BLE_CLOSING) {
+    conn_linger_check(ble);
+    return;
+  }
+  /* Links being ended may now be drained; each check may end one. */
+  for (unsigned i = 0; i < p[0] && !ble_dead(ble); i++) {
+    struct ble_conn *c = conn_find(ble, get_le16(p + 1 + i * 4) & 0x0fff);
+    if (c && c->disconnecting) conn_edge_on_progress(ble, c);
+  }
+  for (int i = 0; i < ACL_TX_OBSERVERS && !ble_dead(ble); i++)
+    if (hci->tx_done_obs[i]) hci->tx_done_obs[i](ble);
+  if (ble_dead(ble)) return;
   l2cap_on_acl_completed(ble);
   gatts_on_acl_completed(ble);
+}
+
+int acl_on_tx_done(uvble_t *ble, acl_tx_done_fn fn) {
+  for (int i = 0; i < ACL_TX_OBSERVERS; i++) {
+    if (ble->hci.tx_done_obs[i] == fn) return 0;
+    if (!ble->hci.tx_done_obs[i]) {
+      ble->hci.tx_done_obs[i] = fn;
+      return 0;
+    }
+  }
+  return UVBLE_ENOBUFS;
+}
+
+static uint8_t class_of(uint16_t cid) {
+  return cid == L2CAP_CID_LE_SIGNALING || cid == L2CAP_CID_SMP
+             ? ACL_CLASS_CTL
+             : ACL_CLASS_DATA;
+}
+
+uint64_t acl_tx_mark(const struct ble_conn *c, uint16_t cid) {
+  uint8_t cls = class_of(cid);
+  return c->tx_seq[cls] ? c->tx_seq[cls] << 1 | cls : 0;
+}
+
+bool acl_tx_done(const struct ble_conn *c, uint64_t mark) {
+  return mark == 0 || c->tx_done[mark & 1] >= mark >> 1;
+}
+
+bool acl_tx_idle(const struct ble_conn *c) {
+  return !c->txq[ACL_CLASS_CTL].head && !c->txq[ACL_CLASS_DATA].head &&
+         !c->sentq.head && c->acl_in_flight == 0;
+}
+
+static unsigned free_list(struct acl_txq *q) {
+  unsigned n = 0;
+  struct acl_pdu *p = q->head;
+  while (p) {
+    struct acl_pdu *next = p->next;
+    free(p);
+    p = next;
+    n++;
+  }
+  q->head = q->tail = NULL;
+  return n;
+}
+
+unsigned acl_tx_discard(struct ble_conn *c) {
+  free_list(&c->sentq); /* with the controller: not ours to count */
+  unsigned n = 0;
+  for (int i = 0; i < ACL_CLASSES; i++) n += free_list(&c->txq[i]);
+  c->txq_bytes = 0;
+  return n;
 }
 
 int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
@@ -102,9 +226,13 @@ int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
     return UVBLE_ENOBUFS;
   struct acl_pdu *pdu = malloc(sizeof *pdu + 4 + payload);
   if (!pdu) return UVBLE_ENOMEM;
+  uint8_t cls = class_of(cid);
   pdu->next = NULL;
   pdu->len = 4 + payload;
   pdu->sent = 0;
+  pdu->cls = cls;
+  pdu->seq = ++conn->tx_seq[cls];
+  pdu->frag_end = 0;
   put_le16(pdu->data, (uint16_t)payload);
   put_le16(pdu->data + 2, cid);
   size_t off = 4;
@@ -112,11 +240,12 @@ int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
     if (iov[i].len) memcpy(pdu->data + off, iov[i].base, iov[i].len);
     off += iov[i].len;
   }
-  if (conn->txq_tail)
-    conn->txq_tail->next = pdu;
+  struct acl_txq *q = &conn->txq[cls];
+  if (q->tail)
+    q->tail->next = pdu;
   else
-    conn->txq_head = pdu;
-  conn->txq_tail = pdu;
+    q->head = pdu;
+  q->tail = pdu;
   conn->txq_bytes += pdu->len;
   acl_pump(ble);
   return 0;

@@ -102,7 +102,7 @@ static void rearm(struct att_bearer *b) {
     uv_timer_stop(&b->timer);
     return;
   }
-  uint64_t now = uv_now(b->ble->loop);
+  uint64_t now = ble_now_ms(b->ble->loop);
   uint64_t next = UINT64_MAX;
   if (b->req && b->req_deadline < next) next = b->req_deadline;
   if (b->ind && b->ind_deadline < next) next = b->ind_deadline;
@@ -120,7 +120,7 @@ static void rearm(struct att_bearer *b) {
  * refuses stays at the head of its queue; rearm() schedules a retry. */
 static void pump(struct att_bearer *b) {
   if (b->dead) return;
-  uint64_t now = uv_now(b->ble->loop);
+  uint64_t now = ble_now_ms(b->ble->loop);
   if (!b->req && b->reqq.head &&
       raw_send(b->ble, b->conn, b->reqq.head->pdu, b->reqq.head->len) == 0) {
     b->req = q_pop(&b->reqq);
@@ -157,7 +157,7 @@ static void on_timer(uv_timer_t *t) {
   uvble_t *ble = b->ble;
   struct ble_conn *c = b->conn;
   uint16_t handle = c->handle;
-  uint64_t now = uv_now(ble->loop);
+  uint64_t now = ble_now_ms(ble->loop);
   struct att_op *expired = NULL;
   if (b->req && b->req_deadline <= now) expired = b->req;
   else if (b->ind && b->ind_deadline <= now) expired = b->ind;
@@ -227,7 +227,7 @@ static int enqueue(struct att_bearer *b, struct att_queue *q,
       free(op);
       return r;
     }
-    uint64_t deadline = uv_now(b->ble->loop) + b->timeout_ms;
+    uint64_t deadline = ble_now_ms(b->ble->loop) + b->timeout_ms;
     if (q == &b->reqq) {
       b->req = op;
       b->req_deadline = deadline;

@@ -8,12 +8,18 @@
 #include "uvble/gap.h"
 
 static void finish_close(uvble_t *ble);
+static void close_handles(uvble_t *ble);
 
 static void on_transport_packet(uvble_transport_t *t, uint8_t type,
                                 const uint8_t *data, size_t len, void *arg) {
   (void)t;
   uvble_t *ble = arg;
-  if (ble_dead(ble)) return;
+  if (ble_dead(ble)) {
+    /* uvble_close() lingers: replies and completions still count. */
+    if (ble->hci.lingering && type == UVBLE_HCI_EVENT)
+      hci_on_event(ble, data, len);
+    return;
+  }
   switch (type) {
     case UVBLE_HCI_EVENT:
       hci_on_event(ble, data, len);
@@ -33,6 +39,10 @@ static void on_transport_error(uvble_transport_t *t, int err, void *arg) {
   (void)err;
   uvble_t *ble = arg;
   ble->stats.transport_errors++;
+  if (ble->hci.lingering) {
+    conn_linger_abort(ble);
+    return;
+  }
   ble_fail(ble, UVBLE_ETRANSPORT);
 }
 
@@ -163,7 +173,7 @@ void ble_fail(uvble_t *ble, int status) {
   if (ble_dead(ble)) return;
   ble->state = BLE_FAILED;
   ble->fail_status = status;
-  hci_cancel_all(ble, status);
+  hci_cancel_all(ble, status, false);
   conn_drop_all(ble);
   modules_stop(ble, status);
   uvble_status_cb cb = ble->active_cb;
@@ -176,7 +186,9 @@ void ble_fail(uvble_t *ble, int status) {
 }
 
 static void finish_close(uvble_t *ble) {
-  if (ble->state != BLE_CLOSING || ble->pending_closes > 0) return;
+  if (ble->state != BLE_CLOSING || ble->pending_closes > 0 ||
+      ble->hci.lingering)
+    return;
   /* The callback sees the object one last time (uvble_get_data() still
    * works, so the app can free what it hung on it); then it is gone. */
   if (ble->close_cb) ble->close_cb(ble);
@@ -201,10 +213,15 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
     hook(ble, cb, arg);
     return;
   }
+  bool was_started = ble->state != BLE_OFF && ble->state != BLE_FAILED;
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
-  hci_cancel_all(ble, UVBLE_ECANCELED);
-  conn_drop_all(ble);
+  /* Commands the controller already has keep their place: their replies
+   * are awaited below, so the controller never answers into a closed
+   * transport (btvirt dies of that; a UART hands the stale reply to the
+   * next user). */
+  hci_cancel_all(ble, UVBLE_ECANCELED, true);
+  conn_drop_all(ble); /* links with data queued are kept (ble->linger) */
   if (ble->modules_ready) {
     modules_stop(ble, UVBLE_ECANCELED);
     ble->modules_ready = false;
@@ -216,6 +233,14 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
   uvble_status_cb acb = ble->active_cb;
   ble->active_cb = NULL;
   if (acb) acb(ble, UVBLE_ECANCELED);
+  conn_linger(ble, was_started, close_handles);
+}
+
+/* The linger is over: timers and the transport close. Everything
+ * completes on later loop iterations; finish_close runs when the last
+ * handle is gone. Until then ble stays valid, so callers deep in a
+ * callback chain can unwind safely. */
+static void close_handles(uvble_t *ble) {
   hci_close(ble);
   struct defer *d = defer_of(ble);
   if (d && d->open) {
@@ -227,9 +252,6 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
     ble->pending_closes++;
     uvble_transport_close(ble->transport, on_transport_closed, ble);
   }
-  /* Everything above completes on later loop iterations; finish_close runs
-   * when the last handle is gone. Until then ble stays valid, so callers
-   * deep in a callback chain can unwind safely. */
   if (ble->pending_closes == 0) {
     /* Nothing to wait for (only possible on creation failure). */
     finish_close(ble);
@@ -364,6 +386,7 @@ static const struct {
     {"mtu", UVBLE_CONFIG_MTU},     {"bond", UVBLE_CONFIG_BOND},
     {"mitm", UVBLE_CONFIG_MITM},   {"io", UVBLE_CONFIG_IO},
     {"le_secure", UVBLE_CONFIG_LE_SECURE},
+    {"drain_ms", UVBLE_CONFIG_DRAIN_MS},
 };
 
 int uvble_config_key(const char *name) {
@@ -402,6 +425,10 @@ int uvble_config_set_int(uvble_t *ble, int key, int v) {
         return UVBLE_EINVAL;
       ble->cfg.io = v;
       return 0;
+    case UVBLE_CONFIG_DRAIN_MS:
+      if (v < 0 || v > 60000) return UVBLE_EINVAL;
+      ble->hci.drain_ms = (unsigned)v;
+      return 0;
     case UVBLE_CONFIG_MAC:
     case UVBLE_CONFIG_GAP_NAME:
       return UVBLE_EINVAL; /* not integers */
@@ -420,6 +447,7 @@ int uvble_config_get_int(const uvble_t *ble, int key, int *v) {
     case UVBLE_CONFIG_MITM: *v = ble->cfg.mitm; return 0;
     case UVBLE_CONFIG_IO: *v = ble->cfg.io; return 0;
     case UVBLE_CONFIG_LE_SECURE: *v = ble->cfg.le_secure; return 0;
+    case UVBLE_CONFIG_DRAIN_MS: *v = (int)ble->hci.drain_ms; return 0;
     case UVBLE_CONFIG_MAC:
     case UVBLE_CONFIG_GAP_NAME:
       return UVBLE_EINVAL;

@@ -2,6 +2,7 @@
 #ifndef UVBLE_BLE_INTERNAL_H
 #define UVBLE_BLE_INTERNAL_H
 
+#include "uvble/gap.h"
 #include "uvble/uvble.h"
 
 #include "conn.h"
@@ -29,6 +30,7 @@ struct ble_config {
   bool le_secure;
   bool have_static_addr;
   uvble_addr_t static_addr; /* RANDOM mode's address */
+  uvble_gap_link_config_t link; /* DLE / PHY requests (gap_link.c) */
 };
 
 /* A fixed L2CAP channel's receiver (ATT, signalling, SMP). */
@@ -72,6 +74,10 @@ struct uvble {
   struct l2cap_state *l2cap;
   struct smp_state *smp;
 
+  /* Links uvble_close() keeps, off the table, until their queued data is
+   * out or the linger bound passes (conn_edge.c). */
+  struct ble_conn *linger;
+
   bool modules_ready;  /* modules_init ran: close must run modules_close */
   /* Connection removals running their layers' conn_closed hooks. While one
    * is, a nested uvble_close() must not free layer state the remaining
@@ -92,6 +98,14 @@ void ble_fail(uvble_t *ble, int status);
 
 /* A libuv handle owned by a layer finished closing. */
 void ble_handle_closed(uvble_t *ble);
+
+/* The current time in milliseconds, for arming deadlines: the loop's
+ * cached time is refreshed first, so a deadline armed after the loop was
+ * held up (a slow callback, setup before uv_run) is not already past. */
+static inline uint64_t ble_now_ms(uv_loop_t *loop) {
+  uv_update_time(loop);
+  return uv_now(loop);
+}
 
 /* True once uvble_close() has been called or the stack failed: callers that
  * just ran an application callback check this before touching state. */

@@ -26,15 +26,15 @@ struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
   return c;
 }
 
-static void free_txq(struct ble_conn *c) {
-  struct acl_pdu *p = c->txq_head;
-  while (p) {
-    struct acl_pdu *n = p->next;
-    free(p);
-    p = n;
-  }
-  c->txq_head = c->txq_tail = NULL;
-  c->txq_bytes = 0;
+void conn_free(uvble_t *ble, struct ble_conn *conn) {
+  /* The controller flushes what it held for the handle and does not report
+   * those packets as completed (Vol 4, Part E, 4.1.1). */
+  ble->hci.acl_free += conn->acl_in_flight;
+  if (ble->hci.acl_free > ble->hci.acl_total)
+    ble->hci.acl_free = ble->hci.acl_total;
+  acl_tx_discard(conn);
+  free(conn->rx_buf);
+  free(conn);
 }
 
 static void conn_unlink(uvble_t *ble, struct ble_conn **pp,
@@ -65,14 +65,16 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
   if (*pp) conn_unlink(ble, pp, conn);
-  /* The controller flushes what it held for the handle and does not report
-   * those packets as completed (Vol 4, Part E, 4.1.1). */
-  ble->hci.acl_free += conn->acl_in_flight;
-  if (ble->hci.acl_free > ble->hci.acl_total)
-    ble->hci.acl_free = ble->hci.acl_total;
-  free_txq(conn);
   free(conn->rx_buf);
-  free(conn);
+  conn->rx_buf = NULL;
+  if (ble->state == BLE_CLOSING && ble->hci.edge_timer_open &&
+      !acl_tx_idle(conn)) {
+    /* uvble_close(): the link's data may still go out (conn_edge.c). */
+    conn->next = ble->linger;
+    ble->linger = conn;
+  } else {
+    conn_free(ble, conn);
+  }
   if (ble->conn_removals == 0 && ble->modules_close_deferred) {
     ble->modules_close_deferred = false;
     modules_close(ble);

@@ -11,12 +11,28 @@
 
 enum { CONN_ROLE_CENTRAL = 0, CONN_ROLE_PERIPHERAL = 1 };
 
-/* One outgoing L2CAP PDU (basic header included), sent in fragments. */
+/* One outgoing L2CAP PDU (basic header included), sent in fragments. Once
+ * its last fragment is with the controller it waits, shrunk to the header,
+ * on the connection's sent list until Number Of Completed Packets covers
+ * that fragment (frag_end). */
 struct acl_pdu {
   struct acl_pdu *next;
   size_t len;
-  size_t sent; /* bytes handed to the controller so far */
+  size_t sent;       /* bytes handed to the controller so far */
+  uint64_t seq;      /* per connection and class, from 1 */
+  uint64_t frag_end; /* tx_frags_sent after its last fragment */
+  uint8_t cls;       /* ACL_CLASS_* */
   uint8_t data[];
+};
+
+/* Transmit classes: signalling and SMP PDUs go ahead of queued data on the
+ * same link (never splitting a PDU that has started, never reordering
+ * within a class), so a peer's request is answered while a channel
+ * streams. */
+enum { ACL_CLASS_CTL = 0, ACL_CLASS_DATA = 1, ACL_CLASSES = 2 };
+
+struct acl_txq {
+  struct acl_pdu *head, *tail;
 };
 
 struct ble_conn {
@@ -25,12 +41,21 @@ struct ble_conn {
   uint8_t role;
   uvble_addr_t peer;
   uint16_t interval, latency, supervision_timeout;
+  /* Ending on our side (uvble_gap_disconnect): new sends are refused while
+   * the queues drain, then HCI Disconnect goes out (conn_edge.c). */
   bool disconnecting;
+  bool disc_sent;          /* HCI Disconnect queued */
+  uint8_t disc_reason;
+  uint64_t drain_deadline; /* ble_now_ms() value; 0 when not draining */
   bool removing; /* conn_remove is running the layers' conn_closed hooks */
 
   /* transmit */
-  struct acl_pdu *txq_head, *txq_tail;
-  size_t txq_bytes;
+  struct acl_txq txq[ACL_CLASSES];
+  struct acl_txq sentq;   /* sent, waiting for their completion */
+  size_t txq_bytes;       /* both classes, not yet fully sent */
+  uint64_t tx_seq[ACL_CLASSES];  /* last PDU queued, per class */
+  uint64_t tx_done[ACL_CLASSES]; /* last PDU completed, per class */
+  uint64_t tx_frags_sent, tx_frags_done;
   uint16_t acl_in_flight; /* fragments the controller has not completed */
   bool notify_refused;    /* a notification met a full queue: tell the app
                              when there is room (uvble_gatts_on_tx_ready) */
@@ -69,15 +94,47 @@ struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
  * the HCI disconnect reason), its controller buffers come back, its queues
  * are dropped, it is freed. */
 void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason);
+/* Frees a connection already off the table (its controller buffers come
+ * back). */
+void conn_free(uvble_t *ble, struct ble_conn *conn);
 /* Drops every connection without telling the controller (after a reset or a
  * failure); emits the disconnect events. */
 void conn_drop_all(uvble_t *ble);
 
 /* Queues one L2CAP PDU with the basic header (length, cid) on conn, built
- * from iov. Returns 0, UVBLE_EMSGSIZE (payload over 65535) or UVBLE_ENOBUFS
- * when the connection's queue limit is reached. */
+ * from iov. Returns 0, UVBLE_EMSGSIZE (payload over 65535), UVBLE_ENOTCONN
+ * while the link is being ended or UVBLE_ENOBUFS when the connection's
+ * queue limit is reached. Signalling and SMP PDUs (CIDs 5 and 6) go ahead
+ * of other queued data. */
 int l2cap_send_pdu(uvble_t *ble, struct ble_conn *conn, uint16_t cid,
                    const uvble_iov_t *iov, int iovcnt);
+
+/* Completion markers: the PDU last queued on cid's class on conn, and
+ * whether the controller has completed it (and so everything of its class
+ * queued before it). A layer that must know its PDUs are out (SMP's key
+ * distribution) takes a mark after queuing and checks it from an
+ * acl_on_tx_done observer. Mark 0 is always done. */
+uint64_t acl_tx_mark(const struct ble_conn *conn, uint16_t cid);
+bool acl_tx_done(const struct ble_conn *conn, uint64_t mark);
+/* Observers run after every Number Of Completed Packets event has been
+ * accounted (at most ACL_TX_OBSERVERS). */
+#define ACL_TX_OBSERVERS 4
+typedef void (*acl_tx_done_fn)(uvble_t *ble);
+int acl_on_tx_done(uvble_t *ble, acl_tx_done_fn fn);
+/* True when nothing of conn's is queued or held by the controller. */
+bool acl_tx_idle(const struct ble_conn *conn);
+/* Frees conn's queued and uncompleted PDUs; returns how many had not
+ * reached the controller (the drop count). */
+unsigned acl_tx_discard(struct ble_conn *conn);
+
+/* Ends a link on the application's behalf (conn_edge.c): refuses new
+ * sends, lets the queued PDUs reach the controller and be completed, then
+ * sends HCI Disconnect with reason; after the drain timeout it disconnects
+ * anyway, counting what it dropped (uvble_stats_t.acl_tx_dropped). Returns
+ * 0 or the error queuing HCI Disconnect. */
+int conn_disconnect(uvble_t *ble, struct ble_conn *conn, uint8_t reason);
+/* The ACL layer reports progress on conn's queues. */
+void conn_edge_on_progress(uvble_t *ble, struct ble_conn *conn);
 /* A reassembled PDU from the ACL layer (basic header included). */
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
                   size_t len);

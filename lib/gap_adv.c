@@ -114,10 +114,16 @@ static int start_legacy(uvble_t *ble) {
                       gap_tag_arg(a->tag));
 }
 
+/* Whether the set goes out on LE Coded (long range): extended PDUs only. */
+static bool adv_coded(uvble_t *ble) {
+  return gap_use_coded(ble, ble->cfg.link.adv_coded);
+}
+
 /* Advertising_Event_Properties for the payloads: legacy PDUs whenever both
- * fit in 31 bytes, so legacy scanners see us. */
-static uint16_t ext_props(const struct gap_adv *a) {
-  if (a->data_len <= UVBLE_ADV_LEGACY_MAX &&
+ * fit in 31 bytes, so legacy scanners see us (never on LE Coded: legacy
+ * PDUs are LE 1M only). */
+static uint16_t ext_props(const struct gap_adv *a, bool coded) {
+  if (!coded && a->data_len <= UVBLE_ADV_LEGACY_MAX &&
       a->resp_len <= UVBLE_ADV_LEGACY_MAX)
     return a->connectable ? (PROP_LEGACY | PROP_CONNECTABLE | PROP_SCANNABLE)
                           : (PROP_LEGACY | PROP_SCANNABLE);
@@ -149,7 +155,9 @@ static int queue_ext_data(uvble_t *ble, uint16_t op, const uint8_t *d,
   return 0;
 }
 
-static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own) {
+/* LE Set Extended Advertising Parameters [v1] (Vol 4, Part E, 7.8.53). */
+static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own,
+                            bool coded) {
   struct gap_adv *a = &ble->gap->adv;
   uint8_t p[25];
   memset(p, 0, sizeof p);
@@ -161,17 +169,23 @@ static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own) {
   p[6] = p[3]; /* ..._Max */
   p[7] = p[4];
   p[8] = p[5];
-  p[9] = 0x07; /* all three primary channels */
-  p[10] = own;
-  p[18] = 0x7F; /* Advertising_TX_Power: no preference */
-  p[19] = 0x01; /* primary PHY LE 1M */
-  p[21] = 0x01; /* secondary PHY LE 1M */
+  p[9] = 0x07;  /* all three primary channels */
+  p[10] = own; /* Own_Address_Type */
+  /* p[11] Peer_Address_Type, p[12..17] Peer_Address: unused (undirected),
+   * p[18] Advertising_Filter_Policy 0: no accept list. A filter policy here
+   * makes a controller drop every connection (issue 15). */
+  p[19] = 0x7F; /* Advertising_TX_Power: no preference */
+  p[20] = coded ? 0x03 : 0x01; /* Primary_Advertising_PHY: LE 1M/Coded */
+  p[21] = 0x00;                /* Secondary_Advertising_Max_Skip */
+  p[22] = coded ? 0x03 : 0x01; /* Secondary_Advertising_PHY */
+  /* p[23] Advertising_SID 0, p[24] Scan_Request_Notification_Enable 0 */
   return adv_cmd(ble, GAP_OP_LE_SET_EXT_ADV_PARAMS, p, sizeof p, on_cmd_done);
 }
 
 static int start_extended(uvble_t *ble) {
   struct gap_adv *a = &ble->gap->adv;
-  uint16_t props = ext_props(a);
+  bool coded = adv_coded(ble);
+  uint16_t props = ext_props(a, coded);
   int r;
   /* A set keeps data that may not suit new properties (e.g. more than 31
    * bytes when switching to legacy PDUs): start from a fresh set. */
@@ -187,7 +201,7 @@ static int start_extended(uvble_t *ble) {
     a->own = rnd;
   else
     gap_public_addr(ble, &a->own);
-  if ((r = queue_ext_params(ble, props, random ? 0x01 : 0x00)) < 0) return r;
+  if ((r = queue_ext_params(ble, props, random ? 0x01 : 0x00, coded)) < 0) return r;
   a->set_exists = true;
   a->set_props = props;
   if (random) {
@@ -235,7 +249,8 @@ static int check_sizes(uvble_t *ble, size_t adv_len, size_t resp_len,
                        bool connectable) {
   if (adv_len > UVBLE_ADV_EXT_MAX || resp_len > UVBLE_ADV_EXT_MAX)
     return UVBLE_EMSGSIZE;
-  if (adv_len <= UVBLE_ADV_LEGACY_MAX && resp_len <= UVBLE_ADV_LEGACY_MAX)
+  if (adv_len <= UVBLE_ADV_LEGACY_MAX && resp_len <= UVBLE_ADV_LEGACY_MAX &&
+      !adv_coded(ble))
     return 0;
   if (gap_mode(ble) != GAP_MODE_EXTENDED) return UVBLE_EMSGSIZE;
   /* Extended PDUs: connectable means not scannable; scannable means the

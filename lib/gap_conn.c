@@ -86,6 +86,7 @@ int gap_init(uvble_t *ble) {
   g->bounds = DEFAULT_BOUNDS;
   g->scan.min_rssi = UVBLE_GAP_RSSI_ANY;
   ble->gap = g;
+  gap_link_init(ble);
   int r = gap_addr_init(ble);
   if (r == 0) r = gap_scan_init(ble);
   if (r == 0) r = gap_connect_init(ble);
@@ -120,8 +121,11 @@ void gap_close(uvble_t *ble) {
 void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct gap_state *g = ble->gap;
   c->gap = calloc(1, sizeof *c->gap);
-  if (!g || !c->gap) return; /* gap_conn_own_addr falls back */
-  c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
+  if (!g) return;
+  /* Without c->gap, gap_conn_own_addr and the link info fall back. */
+  if (c->gap)
+    c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
+  gap_link_open(ble, c);
 }
 
 void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -272,13 +276,9 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);
   if (!c || c->disconnecting) return 0;
-  uint8_t cmd[3];
-  put_le16(cmd, conn_handle);
-  cmd[2] = HCI_REMOTE_USER_TERMINATED;
-  int r = hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
-  if (r < 0) return r;
-  c->disconnecting = true;
-  return 1;
+  /* What is queued on the link goes out first (conn_edge.c). */
+  int r = conn_disconnect(ble, c, HCI_REMOTE_USER_TERMINATED);
+  return r < 0 ? r : 1;
 }
 
 /* ---- connection parameters ------------------------------------------- */
@@ -311,7 +311,10 @@ static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
     c->latency = get_le16(p + 5);
     c->supervision_timeout = get_le16(p + 7);
   }
+  uint16_t handle = c->handle;
   emit_update(ble, c, p[0]);
+  if (!ble_dead(ble) && (c = conn_find(ble, handle)))
+    gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, p[0]);
 }
 
 /* Interval in 1.25 ms units, timeout in 10 ms units, as HCI carries them. */
@@ -359,16 +362,18 @@ static void on_update_cmd_done(uvble_t *ble, int err, uint8_t st,
   if (c) emit_update(ble, c, err == UVBLE_EHCI ? st : err);
 }
 
+/* LE Connection Update (7.8.18); ce_min/ce_max 0: no preference. */
 static int send_conn_update(uvble_t *ble, uint16_t handle,
-                            const struct gap_params *p) {
+                            const struct gap_params *p, uint16_t ce_min,
+                            uint16_t ce_max) {
   uint8_t cmd[14];
   put_le16(cmd, handle);
   put_le16(cmd + 2, p->min);
   put_le16(cmd + 4, p->max);
   put_le16(cmd + 6, p->latency);
   put_le16(cmd + 8, p->timeout);
-  put_le16(cmd + 10, 0); /* CE lengths: no preference */
-  put_le16(cmd + 12, 0);
+  put_le16(cmd + 10, ce_min);
+  put_le16(cmd + 12, ce_max);
   return hci_send_cmd(ble, GAP_OP_LE_CONN_UPDATE, cmd, sizeof cmd,
                       on_update_cmd_done, (void *)(uintptr_t)handle);
 }
@@ -386,7 +391,7 @@ bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
     g->stats.conn_param_rejected++;
     return false;
   }
-  if (send_conn_update(ble, c->handle, &out) < 0) return false;
+  if (send_conn_update(ble, c->handle, &out, 0, 0) < 0) return false;
   g->stats.conn_param_accepted++;
   return true;
 }
@@ -439,19 +444,23 @@ static void on_l2cap_update_done(uvble_t *ble, struct ble_conn *c, int result,
 int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
                             int32_t min_interval_us, int32_t max_interval_us,
                             uint16_t latency, int32_t timeout_ms) {
+  uvble_gap_conn_params_t p = {min_interval_us, max_interval_us, latency,
+                               timeout_ms, 0, 0};
+  return uvble_gap_update_conn_params(ble, conn_handle, &p);
+}
+
+int uvble_gap_update_conn_params(uvble_t *ble, uint16_t conn_handle,
+                                 const uvble_gap_conn_params_t *cp) {
+  if (!ble) return UVBLE_EINVAL;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);
   if (!c) return UVBLE_ENOTCONN;
-  if (min_interval_us < 7500 || max_interval_us > 4000000 ||
-      min_interval_us > max_interval_us || latency > 499 || timeout_ms < 100 ||
-      timeout_ms > 32000)
-    return UVBLE_EINVAL;
-  struct gap_params p = {(uint16_t)(min_interval_us / 1250),
-                         (uint16_t)(max_interval_us / 1250), latency,
-                         (uint16_t)(timeout_ms / 10)};
-  if ((uint64_t)p.timeout * 10000u <= (1u + latency) * (uint64_t)p.max * 2500u)
-    return UVBLE_EINVAL;
-  if (c->role == CONN_ROLE_CENTRAL) return send_conn_update(ble, c->handle, &p);
+  struct gap_hci_params h;
+  int r = gap_conn_params_to_hci(cp, &h);
+  if (r < 0) return r;
+  struct gap_params p = {h.min, h.max, h.latency, h.timeout};
+  if (c->role == CONN_ROLE_CENTRAL)
+    return send_conn_update(ble, c->handle, &p, h.ce_min, h.ce_max);
   struct l2cap_conn_params lp = {p.min, p.max, p.latency, p.timeout};
   return l2cap_conn_param_update_request(ble, c, &lp, on_l2cap_update_done,
                                          NULL);
@@ -515,9 +524,15 @@ void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
     case HCI_LE_LONG_TERM_KEY_REQUEST:
       smp_on_ltk_request(ble, p, len);
       break;
+    case HCI_LE_DATA_LENGTH_CHANGE:
+      gap_link_on_data_length_change(ble, p, len);
+      break;
+    case HCI_LE_PHY_UPDATE_COMPLETE:
+      gap_link_on_phy_update(ble, p, len);
+      break;
     default:
-      /* Scan timeout (we time scans ourselves), channel selection, PHY and
-       * data length changes: nothing GAP acts on. */
+      /* Scan timeout (we time scans ourselves), channel selection:
+       * nothing GAP acts on. */
       ble->stats.hci_events_unhandled++;
       break;
   }

@@ -138,12 +138,8 @@ static void on_timer(uv_timer_t *t) {
     fail(ble, HCI_UNKNOWN_CONNECTION_ID);
 }
 
-/* The connection parameters of a request, in HCI units. */
-struct conn_params {
-  uint16_t min, max, timeout;
-};
-
-static int conn_params(int32_t min_us, int32_t max_us, struct conn_params *p) {
+static int conn_params(int32_t min_us, int32_t max_us,
+                       struct gap_hci_params *p) {
   if (min_us < 0 || max_us < 0) return UVBLE_EINVAL;
   if ((min_us && min_us < 7500) || min_us > 4000000 ||
       (max_us && max_us < 7500) || max_us > 4000000)
@@ -160,33 +156,48 @@ static int conn_params(int32_t min_us, int32_t max_us, struct conn_params *p) {
   uint32_t t = INIT_SUPERVISION_TIMEOUT;
   if (t <= hi / 4) t = hi / 4 + 1;
   if (t > 3200) t = 3200;
+  memset(p, 0, sizeof *p); /* latency 0, CE lengths: no preference */
   p->min = (uint16_t)lo;
   p->max = (uint16_t)hi;
   p->timeout = (uint16_t)t;
   return 0;
 }
 
+/* One PHY's initiating parameters of LE Extended Create Connection
+ * (7.8.66): Scan_Interval, Scan_Window, Connection_Interval_Min/Max,
+ * Max_Latency, Supervision_Timeout, Min/Max_CE_Length, 16 bytes. */
+static void put_init_phy(uint8_t *p, const struct gap_hci_params *cp) {
+  put_le16(p, INIT_SCAN_UNITS);
+  put_le16(p + 2, INIT_SCAN_UNITS);
+  put_le16(p + 4, cp->min);
+  put_le16(p + 6, cp->max);
+  put_le16(p + 8, cp->latency);
+  put_le16(p + 10, cp->timeout);
+  put_le16(p + 12, cp->ce_min);
+  put_le16(p + 14, cp->ce_max);
+}
+
 static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
-                        const struct conn_params *cp, uint8_t own) {
+                        const struct gap_hci_params *cp, uint8_t own) {
   struct gap_connect *c = &ble->gap->conn;
   uint8_t peer[6];
   ble_addr_to_hci(addr, peer);
   if (gap_mode(ble) == GAP_MODE_EXTENDED) {
-    uint8_t p[26];
+    uint8_t p[10 + 2 * 16];
     memset(p, 0, sizeof p);
     p[0] = 0x00; /* no filter accept list: the given peer */
     p[1] = own;
     p[2] = addr->type;
     memcpy(p + 3, peer, 6);
-    p[9] = 0x01; /* initiate on LE 1M */
-    put_le16(p + 10, INIT_SCAN_UNITS);
-    put_le16(p + 12, INIT_SCAN_UNITS);
-    put_le16(p + 14, cp->min);
-    put_le16(p + 16, cp->max);
-    put_le16(p + 18, 0); /* latency */
-    put_le16(p + 20, cp->timeout);
-    return hci_send_cmd(ble, GAP_OP_LE_EXT_CREATE_CONN, p, sizeof p,
-                        on_create_done, gap_tag_arg(c->tag));
+    /* Initiating_PHYs: LE 1M, plus LE Coded for long range; one block of
+     * parameters per bit set, in bit order. */
+    bool coded = gap_use_coded(ble, ble->cfg.link.connect_coded);
+    p[9] = coded ? 0x05 : 0x01;
+    put_init_phy(p + 10, cp);
+    if (coded) put_init_phy(p + 26, cp);
+    return hci_send_cmd(ble, GAP_OP_LE_EXT_CREATE_CONN, p,
+                        coded ? sizeof p : 26, on_create_done,
+                        gap_tag_arg(c->tag));
   }
   uint8_t p[25];
   memset(p, 0, sizeof p);
@@ -198,23 +209,47 @@ static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
   p[12] = own;
   put_le16(p + 13, cp->min);
   put_le16(p + 15, cp->max);
-  put_le16(p + 17, 0); /* latency */
+  put_le16(p + 17, cp->latency);
   put_le16(p + 19, cp->timeout);
+  put_le16(p + 21, cp->ce_min);
+  put_le16(p + 23, cp->ce_max);
   return hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN, p, sizeof p, on_create_done,
                       gap_tag_arg(c->tag));
 }
+
+static int start_connect(uvble_t *ble, const uvble_addr_t *addr,
+                         int32_t scan_duration_ms,
+                         const struct gap_hci_params *cp);
 
 int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
                       int32_t scan_duration_ms, int32_t min_conn_interval_us,
                       int32_t max_conn_interval_us) {
   if (!ble || !addr) return UVBLE_EINVAL;
+  struct gap_hci_params cp;
+  int r = conn_params(min_conn_interval_us, max_conn_interval_us, &cp);
+  if (r < 0) return r;
+  return start_connect(ble, addr, scan_duration_ms, &cp);
+}
+
+int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
+                           int32_t scan_duration_ms,
+                           const uvble_gap_conn_params_t *p) {
+  if (!p) return uvble_gap_connect(ble, addr, scan_duration_ms, 0, 0);
+  if (!ble || !addr) return UVBLE_EINVAL;
+  struct gap_hci_params cp;
+  int r = gap_conn_params_to_hci(p, &cp);
+  if (r < 0) return r;
+  return start_connect(ble, addr, scan_duration_ms, &cp);
+}
+
+static int start_connect(uvble_t *ble, const uvble_addr_t *addr,
+                         int32_t scan_duration_ms,
+                         const struct gap_hci_params *cp) {
   if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
   struct gap_connect *c = &ble->gap->conn;
   if (addr->type > UVBLE_ADDR_RANDOM_ID || scan_duration_ms < 0)
     return UVBLE_EINVAL;
-  struct conn_params cp;
-  int r = conn_params(min_conn_interval_us, max_conn_interval_us, &cp);
-  if (r < 0) return r;
+  int r;
   if (c->state == GAP_CONNECT_CREATING) return UVBLE_EALREADY;
   if (c->state != GAP_CONNECT_NONE) return UVBLE_EBUSY;
   /* MicroPython stops a scan first (and reports SCAN_DONE). */
@@ -223,7 +258,7 @@ int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
   uint8_t own;
   if ((r = gap_own_addr_prepare(ble, &own, &c->own)) < 0) return r;
   c->tag = gap_new_tag(ble->gap);
-  if ((r = queue_create(ble, addr, &cp, own)) < 0) return r;
+  if ((r = queue_create(ble, addr, cp, own)) < 0) return r;
   c->state = GAP_CONNECT_CREATING;
   if (c->timer_open)
     uv_timer_start(&c->timer, on_timer,

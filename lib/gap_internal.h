@@ -5,6 +5,8 @@
  *   gap_scan.c     observer (scanning, advertising report parsing, filters)
  *   gap_connect.c  central (create connection, timeout, cancel)
  *   gap_addr.c     own addresses (public, static random, RPA, NRPA)
+ *   gap_link.c     the link layer's state per connection: data length, PHY,
+ *                  connection info, the link listeners
  *
  * Commands for one operation are queued together: the HCI core sends them
  * in order, so the controller sees e.g. disable / parameters / data /
@@ -148,6 +150,11 @@ struct gap_addr {
   bool timer_open;
 };
 
+struct gap_link_listener {
+  uvble_gap_link_cb cb;
+  void *arg;
+};
+
 struct gap_state {
   uvble_t *ble;
   enum gap_mode mode; /* decided at the first operation after power-up */
@@ -159,6 +166,7 @@ struct gap_state {
   struct gap_addr addr;
   uvble_gap_param_bounds_t bounds;
   uvble_gap_stats_t stats;
+  struct gap_link_listener link_listeners[UVBLE_GAP_LINK_LISTENERS];
   int open_handles; /* timers still closing after gap_close */
 };
 
@@ -182,12 +190,36 @@ void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open);
 /* Per connection: what GAP remembers about a link. */
 struct gap_conn {
   uvble_addr_t own; /* the address we used to make it (SMP's ia / ra) */
+  /* As the controller last reported (gap_link.c). */
+  uint16_t tx_octets, tx_time, rx_octets, rx_time;
+  uint8_t tx_phy, rx_phy;
 };
 /* The address we used on the link c: the advertising address for links we
  * accepted, the initiating address for links we made. SMP uses it for the
  * pairing functions (c1, f5, f6 take both devices' addresses). */
 int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
                       uvble_addr_t *out);
+
+/* ---- gap_link.c ---- */
+/* Whether an option asking for LE Coded can be honoured: the controller has
+ * the PHY and extended commands are in use. */
+bool gap_use_coded(uvble_t *ble, bool option);
+void gap_link_init(uvble_t *ble);
+/* A connection came up: its link starts at 27 octets on LE 1M; the
+ * automatic data length and PHY requests go out. */
+void gap_link_open(uvble_t *ble, struct ble_conn *c);
+/* Tells the link listeners (what: UVBLE_GAP_LINK_*). */
+void gap_link_notify(uvble_t *ble, const struct ble_conn *c, int what,
+                     int status);
+void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
+                                    size_t len);
+void gap_link_on_phy_update(uvble_t *ble, const uint8_t *p, size_t len);
+/* Checks a uvble_gap_conn_params_t and converts it to HCI units. */
+struct gap_hci_params {
+  uint16_t min, max, latency, timeout, ce_min, ce_max;
+};
+int gap_conn_params_to_hci(const uvble_gap_conn_params_t *p,
+                           struct gap_hci_params *out);
 
 /* ---- gap_addr.c ---- */
 int gap_addr_init(uvble_t *ble);

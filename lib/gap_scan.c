@@ -121,10 +121,16 @@ static int queue_start(uvble_t *ble, uint16_t interval, uint16_t window,
   uint32_t ptag = gap_new_tag(g);
   g->scan.tag = gap_new_tag(g);
   if (gap_mode(ble) == GAP_MODE_EXTENDED) {
-    uint8_t p[8] = {own, 0x00, 0x01 /* LE 1M */, active ? 0x01 : 0x00};
-    put_le16(p + 4, interval);
-    put_le16(p + 6, window);
-    r = hci_send_cmd(ble, GAP_OP_LE_SET_EXT_SCAN_PARAMS, p, sizeof p,
+    /* Own_Address_Type, Scanning_Filter_Policy, Scanning_PHYs, then per
+     * PHY bit set Scan_Type, Scan_Interval, Scan_Window (7.8.64). */
+    bool coded = gap_use_coded(ble, ble->cfg.link.scan_coded);
+    uint8_t p[3 + 2 * 5] = {own, 0x00, coded ? 0x05 : 0x01};
+    for (int i = 0; i < (coded ? 2 : 1); i++) {
+      p[3 + 5 * i] = active ? 0x01 : 0x00;
+      put_le16(p + 4 + 5 * i, interval);
+      put_le16(p + 6 + 5 * i, window);
+    }
+    r = hci_send_cmd(ble, GAP_OP_LE_SET_EXT_SCAN_PARAMS, p, coded ? 13 : 8,
                      on_params_done, gap_tag_arg(ptag));
     if (r < 0) return r;
     /* No duplicate filtering (MicroPython), no controller duration: the

@@ -6,7 +6,16 @@
  * to be discovered (op->next_handle..op->end) and increase. Each page moves
  * next_handle past its last handle, so a discovery always makes progress,
  * and a server that repeats itself, goes backwards or answers handle 0 ends
- * it with UVBLE_EPROTO instead of making it loop. */
+ * it with UVBLE_EPROTO instead of making it loop.
+ *
+ * Characteristic declarations are held to Vol 3, Part G, 3.3.1 and 3.3.2:
+ * the value right after the declaration, inside the service. One that is
+ * not is skipped (never reported, so never read, searched for descriptors
+ * or subscribed to), counted (uvble_stats_t.gattc_decl_rejected), and the
+ * discovery goes on but ends with UVBLE_EPROTO: the server's database is
+ * broken, and saying so is what BlueZ does (its discovery fails); the
+ * valid characteristics are still reported. No request is ever built from
+ * a handle outside the range the server declared. */
 #include <string.h>
 
 #include "gattc_internal.h"
@@ -161,8 +170,9 @@ static int chr_start(struct gattc_ctx *x) {
 }
 
 /* Read By Type Response (3.4.4.2) for declarations: length 7 (handle,
- * properties, value handle, 16-bit UUID) or 21 (128-bit UUID). The value
- * handle follows its declaration (Vol 3, Part G, 3.3.2). */
+ * properties, value handle, 16-bit UUID) or 21 (128-bit UUID). The page is
+ * malformed if its declaration handles leave the range or do not increase;
+ * the value handles are checked one declaration at a time (chr_decl_ok). */
 static bool chr_page_valid(const struct gattc_op *op, const uint8_t *pdu,
                            size_t len) {
   if (len < 2 || (pdu[1] != 7 && pdu[1] != 21)) return false;
@@ -171,9 +181,24 @@ static bool chr_page_valid(const struct gattc_op *op, const uint8_t *pdu,
   for (size_t off = 2; off < len; off += pdu[1]) {
     uint16_t decl = get_le16(pdu + off);
     if (!walk_ok(&w, decl, decl)) return false;
-    if (get_le16(pdu + off + 3) <= decl) return false;
   }
   return true;
+}
+
+/* A characteristic definition is its declaration, then at once its value
+ * (Vol 3, Part G, 3.3.2: "shall exist immediately following"), inside its
+ * service (3.3.1), whose range is the query's. */
+static bool chr_decl_ok(const struct gattc_op *op, uint16_t decl,
+                        uint16_t value) {
+  return (uint32_t)decl + 1 == value && value <= op->end;
+}
+
+/* A declaration the client will not use: not reported, never read or
+ * searched for descriptors; counted, and the discovery ends with
+ * UVBLE_EPROTO once the server has no more. */
+static void chr_reject(struct gattc_ctx *x) {
+  x->op->chr_rejected++;
+  x->ble->stats.gattc_decl_rejected++;
 }
 
 /* Reports the held-back characteristic, which ends at end. */
@@ -190,39 +215,64 @@ static bool chr_flush(struct gattc_ctx *x, uint16_t end) {
   return gattc_emit(x, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, &d);
 }
 
+/* The server has no more: 0, or UVBLE_EPROTO if declarations were
+ * rejected on the way. */
+static int chr_end_status(struct gattc_ctx *x, int status) {
+  x->op->chr_server_ended = true;
+  return status == 0 && x->op->chr_rejected ? UVBLE_EPROTO : status;
+}
+
 static int chr_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
   if (!chr_page_valid(x->op, pdu, len)) return gattc_malformed(x);
+  struct gattc_op *op = x->op;
   size_t elen = pdu[1];
   for (size_t off = 2; off < len; off += elen) {
-    uint16_t decl = get_le16(pdu + off);
+    uint16_t decl = get_le16(pdu + off), value = get_le16(pdu + off + 3);
+    /* A declaration where the last one put its value: that one had no
+     * value attribute after all. */
+    if (op->chr_last_value && decl == op->chr_last_value) {
+      op->chr_last_value = 0;
+      if (op->chr_held && op->chr_value_handle == decl) op->chr_held = false;
+      chr_reject(x);
+    }
     /* This declaration ends the previous characteristic (MicroPython's
      * end_handle: one before the next definition). */
     if (!chr_flush(x, (uint16_t)(decl - 1))) return GATTC_ABANDON;
+    advance(op, decl);
+    if (!chr_decl_ok(op, decl, value)) {
+      chr_reject(x);
+      continue;
+    }
+    op->chr_last_value = value;
     uvble_uuid_t u;
     uvble_uuid_from_bytes(&u, pdu + off + 5, elen - 5);
     /* The filter applies to what is reported, after the end handles: a
      * skipped characteristic still ends the one before it. */
-    if (!x->op->has_uuid || uvble_uuid_equal(&u, &x->op->uuid)) {
-      x->op->chr_held = true;
-      x->op->chr_props = pdu[off + 2];
-      x->op->chr_value_handle = get_le16(pdu + off + 3);
-      x->op->chr_uuid = u;
+    if (!op->has_uuid || uvble_uuid_equal(&u, &op->uuid)) {
+      op->chr_held = true;
+      op->chr_props = pdu[off + 2];
+      op->chr_value_handle = value;
+      op->chr_uuid = u;
     }
-    advance(x->op, decl);
   }
-  return exhausted(x->op) ? 0 : chr_start(x);
+  return exhausted(op) ? chr_end_status(x, 0) : chr_start(x);
+}
+
+static int chr_on_error(struct gattc_ctx *x, int status) {
+  if (status < 0) return status; /* malformed: the stack ends it */
+  return chr_end_status(x, gattc_disc_status(status));
 }
 
 /* The last characteristic ends at the end of the query. Reported when the
- * server ended the discovery (status 0 or its ATT error, as MicroPython
- * does); not when the stack did (negative status). */
+ * server ended the discovery (as MicroPython does, whatever its ATT error);
+ * not when the stack did. */
 static bool chr_before_done(struct gattc_ctx *x, int status) {
-  if (status < 0) return true;
+  if (status < 0 && !x->op->chr_server_ended) return true;
   return chr_flush(x, x->op->end);
 }
 
 const struct gattc_proc gattc_proc_characteristics = {
-    UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, chr_start, chr_on_pdu, disc_on_error,
+    UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, chr_start, chr_on_pdu, chr_on_error,
     chr_before_done};
 
 int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,

@@ -73,6 +73,13 @@ struct gattc_op {
   uint16_t chr_value_handle;
   uint8_t chr_props;
   uvble_uuid_t chr_uuid;
+  /* Strictness (Vol 3, Part G, 3.3.1, 3.3.2): the value handle of the last
+   * declaration accepted (0: none yet), how many were rejected, and
+   * whether the server ended the discovery (so the held-back result is
+   * reported even when the rejections turn the status into EPROTO). */
+  uint16_t chr_last_value;
+  unsigned chr_rejected;
+  bool chr_server_ended;
 
   /* Read: the value collected so far. Write: the value to write. */
   uint8_t *buf;

@@ -15,6 +15,7 @@
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
+#define HCI_DEFAULT_DRAIN_MS 1000
 
 struct hci_cmd {
   struct hci_cmd *next;
@@ -23,8 +24,11 @@ struct hci_cmd {
   hci_cmd_cb cb;
   void *arg;
   uint64_t sent_at;
+  bool grace; /* its deadline passed while the loop was held up */
   uint8_t params[255];
 };
+
+void hci_cancel_all(uvble_t *ble, int err, bool keep_sent);
 
 static void on_timer_closed(uv_handle_t *h) {
   uvble_t *ble = h->data;
@@ -44,11 +48,23 @@ int hci_init(uvble_t *ble) {
   if (r) return r;
   hci->cmd_timer.data = ble;
   hci->timer_open = true;
+  hci->drain_ms = HCI_DEFAULT_DRAIN_MS;
+  r = uv_timer_init(ble->loop, &hci->edge_timer);
+  if (r) return r;
+  hci->edge_timer.data = ble;
+  hci->edge_timer_open = true;
   return 0;
 }
 
 void hci_close(uvble_t *ble) {
   struct hci *hci = &ble->hci;
+  /* Commands still unanswered after the linger are forgotten. */
+  hci_cancel_all(ble, UVBLE_ECANCELED, false);
+  if (hci->edge_timer_open) {
+    hci->edge_timer_open = false;
+    ble->pending_closes++;
+    uv_close((uv_handle_t *)&hci->edge_timer, on_timer_closed);
+  }
   if (!hci->timer_open) return;
   hci->timer_open = false;
   ble->pending_closes++;
@@ -65,15 +81,25 @@ static void complete(uvble_t *ble, struct hci_cmd *cmd, int err, uint8_t st,
   free(cmd);
 }
 
-void hci_cancel_all(uvble_t *ble, int err) {
+void hci_cancel_all(uvble_t *ble, int err, bool keep_sent) {
   struct hci *hci = &ble->hci;
-  /* Detach both lists first: callbacks may queue new commands, which then
+  /* Detach the lists first: callbacks may queue new commands, which then
    * fail immediately because the stack is no longer usable. */
-  struct hci_cmd *lists[2] = {hci->inflight_head, hci->queue_head};
-  hci->inflight_head = hci->inflight_tail = NULL;
+  struct hci_cmd *lists[2] = {keep_sent ? NULL : hci->inflight_head,
+                              hci->queue_head};
+  if (!keep_sent) hci->inflight_head = hci->inflight_tail = NULL;
   hci->queue_head = hci->queue_tail = NULL;
   hci->queued = 0;
   if (hci->timer_open) uv_timer_stop(&hci->cmd_timer);
+  if (keep_sent) {
+    /* Sent ones keep their place until answered; only their callers hear
+     * now. */
+    for (struct hci_cmd *c = hci->inflight_head; c; c = c->next) {
+      hci_cmd_cb cb = c->cb;
+      c->cb = NULL;
+      if (cb) cb(ble, err, 0, NULL, 0, c->arg);
+    }
+  }
   for (int i = 0; i < 2; i++) {
     struct hci_cmd *c = lists[i];
     while (c) {
@@ -84,9 +110,14 @@ void hci_cancel_all(uvble_t *ble, int err) {
   }
 }
 
+bool hci_inflight(const uvble_t *ble) {
+  return ble->hci.inflight_head != NULL;
+}
+
 static void pump(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  while (hci->cmd_credits > 0 && hci->queue_head && !ble_dead(ble)) {
+  while (hci->cmd_credits > 0 && hci->queue_head &&
+         (!ble_dead(ble) || hci->lingering)) {
     struct hci_cmd *cmd = hci->queue_head;
     hci->queue_head = cmd->next;
     if (!hci->queue_head) hci->queue_tail = NULL;
@@ -105,7 +136,7 @@ static void pump(uvble_t *ble) {
     }
     ble->stats.hci_cmds_sent++;
     hci->cmd_credits--;
-    cmd->sent_at = uv_now(ble->loop);
+    cmd->sent_at = ble_now_ms(ble->loop);
     if (hci->inflight_tail)
       hci->inflight_tail->next = cmd;
     else
@@ -115,9 +146,30 @@ static void pump(uvble_t *ble) {
   arm_timer(ble);
 }
 
+/* How late a timer may fire before we take it that the loop was held up
+ * (a blocking callback, setup between uvble_active() and uv_run()). */
+#define HCI_STALL_MS 100
+
 static void on_cmd_timeout(uv_timer_t *t) {
   uvble_t *ble = t->data;
-  if (!ble->hci.inflight_head) return;
+  struct hci_cmd *cmd = ble->hci.inflight_head;
+  if (!cmd || ble_dead(ble)) return; /* uvble_close bounds its own wait */
+  uint64_t now = ble_now_ms(ble->loop);
+  uint64_t deadline = cmd->sent_at + ble->hci.cmd_timeout_ms;
+  if (now < deadline) {
+    arm_timer(ble);
+    return;
+  }
+  if (!cmd->grace && now - deadline > HCI_STALL_MS) {
+    /* The deadline passed while the loop was not running (the timer fires
+     * this late only then): the controller may have answered long ago,
+     * unread, or not yet have been given the command. It gets its full
+     * timeout again, counted from now, once. */
+    cmd->grace = true;
+    cmd->sent_at = now;
+    arm_timer(ble);
+    return;
+  }
   ble->stats.hci_cmd_timeouts++;
   ble_fail(ble, UVBLE_ETIMEDOUT);
 }
@@ -130,7 +182,7 @@ static void arm_timer(uvble_t *ble) {
     return;
   }
   uint64_t deadline = hci->inflight_head->sent_at + hci->cmd_timeout_ms;
-  uint64_t now = uv_now(ble->loop);
+  uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&hci->cmd_timer, on_cmd_timeout,
                  deadline > now ? deadline - now : 0, 0);
 }
@@ -139,7 +191,7 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
                  hci_cmd_cb cb, void *arg) {
   struct hci *hci = &ble->hci;
   if (len > 255) return UVBLE_EINVAL;
-  if (ble_dead(ble)) return UVBLE_ENOTACTIVE;
+  if (ble_dead(ble) && !hci->lingering) return UVBLE_ENOTACTIVE;
   if (hci->queued >= hci->max_queued) return UVBLE_ENOBUFS;
   struct hci_cmd *cmd = malloc(sizeof *cmd);
   if (!cmd) return UVBLE_ENOMEM;
@@ -148,6 +200,7 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
   cmd->len = (uint8_t)len;
   cmd->cb = cb;
   cmd->arg = arg;
+  cmd->grace = false;
   if (len) memcpy(cmd->params, params, len);
   if (hci->queue_tail)
     hci->queue_tail->next = cmd;
@@ -222,6 +275,30 @@ static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
   finish_command(ble, p[1], get_le16(p + 2), p[0], NULL, 0);
 }
 
+/* uvble_close() lingers: only what it waits for matters (the layers are
+ * gone). */
+static void on_event_lingering(uvble_t *ble, uint8_t code, const uint8_t *p,
+                               size_t len) {
+  switch (code) {
+    case HCI_EV_COMMAND_COMPLETE:
+      on_command_complete(ble, p, len);
+      break;
+    case HCI_EV_COMMAND_STATUS:
+      on_command_status(ble, p, len);
+      break;
+    case HCI_EV_NUM_COMPLETED_PACKETS:
+      acl_on_completed(ble, p, len);
+      break;
+    case HCI_EV_DISCONNECTION_COMPLETE:
+      if (len == 4 && p[0] == HCI_SUCCESS)
+        conn_linger_on_disconnected(ble, get_le16(p + 1) & 0x0fff);
+      break;
+    default:
+      break;
+  }
+  conn_linger_check(ble);
+}
+
 void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
   ble->stats.hci_events++;
   if (len < 2 || (size_t)pkt[1] != len - 2) {
@@ -231,6 +308,10 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
   uint8_t code = pkt[0];
   const uint8_t *p = pkt + 2;
   size_t plen = len - 2;
+  if (ble->state == BLE_CLOSING) {
+    on_event_lingering(ble, code, p, plen);
+    return;
+  }
   switch (code) {
     case HCI_EV_COMMAND_COMPLETE:
       on_command_complete(ble, p, plen);

@@ -25,8 +25,31 @@ enum {
   HCI_OP_LE_SET_EVENT_MASK = 0x2001,
   HCI_OP_LE_READ_BUFFER_SIZE = 0x2002,
   HCI_OP_LE_READ_LOCAL_FEATURES = 0x2003,
+  HCI_OP_LE_WRITE_DEFAULT_DATA_LEN = 0x2024,
+  HCI_OP_LE_READ_MAX_DATA_LEN = 0x202F,
+  HCI_OP_LE_SET_DEFAULT_PHY = 0x2031,
   HCI_OP_LE_READ_BUFFER_SIZE_V2 = 0x2060,
 };
+
+/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
+#define HCI_CMD_LE_SET_DATA_LEN 33, 6
+#define HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN 34, 0
+#define HCI_CMD_LE_READ_MAX_DATA_LEN 35, 3
+#define HCI_CMD_LE_SET_DEFAULT_PHY 35, 5
+#define HCI_CMD_LE_SET_PHY 35, 6
+
+/* LE features (Vol 6, Part B, 4.6). */
+#define HCI_LE_FEATURE_DLE 5
+#define HCI_LE_FEATURE_2M_PHY 8
+#define HCI_LE_FEATURE_CODED_PHY 11
+
+/* LE Set (Default) PHY's preference bits for a UVBLE_PHY_PREF_* (7.8.48,
+ * 7.8.49): all_phys, tx/rx PHYs, PHY options. False for an unknown pref. */
+struct hci_phy_bits {
+  uint8_t all, tx, rx;
+  uint16_t options;
+};
+bool hci_phy_bits(const uvble_t *ble, int pref, struct hci_phy_bits *out);
 
 /* Event codes. */
 enum {
@@ -51,6 +74,7 @@ enum {
   HCI_LE_REMOTE_CONN_PARAM_REQUEST = 0x06,
   HCI_LE_DATA_LENGTH_CHANGE = 0x07,
   HCI_LE_ENHANCED_CONNECTION_COMPLETE = 0x0A,
+  HCI_LE_PHY_UPDATE_COMPLETE = 0x0C,
 };
 
 /* HCI status codes the core looks at. */
@@ -94,15 +118,30 @@ struct hci {
   struct ble_conn *rr_next; /* round-robin cursor */
   size_t l2cap_rx_max_pdu;  /* largest L2CAP PDU reassembled (header incl.) */
   size_t conn_txq_max;      /* bytes queued per connection before refusing */
+  void (*tx_done_obs[4])(uvble_t *ble); /* acl_on_tx_done observers */
+
+  /* The edges (conn_edge.c): one timer bounds both the drains of links
+   * being ended and uvble_close()'s linger. */
+  uv_timer_t edge_timer;
+  bool edge_timer_open;
+  unsigned drain_ms;         /* UVBLE_CONFIG_DRAIN_MS */
+  bool lingering;            /* uvble_close() waits for the controller */
+  bool linger_reset;         /* its last command, HCI Reset, is sent */
+  uint64_t linger_deadline;
+  void (*linger_done)(uvble_t *ble);
 
   /* init sequence */
   int init_step;
 };
 
 int hci_init(uvble_t *ble);
-/* Starts closing the timer; every queued and in-flight command completes
- * with err. */
-void hci_cancel_all(uvble_t *ble, int err);
+/* Every queued and in-flight command completes with err. With keep_sent,
+ * commands the controller already has stay in flight, their callbacks
+ * gone, so their replies are still recognised (uvble_close lingers for
+ * them); hci_inflight() says whether any remain. */
+void hci_cancel_all(uvble_t *ble, int err, bool keep_sent);
+bool hci_inflight(const uvble_t *ble);
+/* Starts closing the timers and frees what is left. */
 void hci_close(uvble_t *ble);
 
 /* Queues a command. Returns 0, UVBLE_EINVAL (params over 255 bytes),
@@ -121,5 +160,17 @@ void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
 void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
 /* Sends whatever the controller has buffer space for. */
 void acl_pump(uvble_t *ble);
+
+/* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
+ * and never more than 1 s, for the replies to commands already sent and
+ * for the kept links' data to be completed, resets a controller that was
+ * started (was_started) so it goes quiet, then calls done. */
+void conn_linger(uvble_t *ble, bool was_started, void (*done)(uvble_t *ble));
+/* Progress during the linger: ends it once nothing is left. */
+void conn_linger_check(uvble_t *ble);
+/* Disconnection Complete during the linger. */
+void conn_linger_on_disconnected(uvble_t *ble, uint16_t handle);
+/* The transport failed during the linger: stop waiting. */
+void conn_linger_abort(uvble_t *ble);
 
 #endif

@@ -3,7 +3,10 @@
  * Reset, then what the host needs to know (version, supported commands and
  * features, LE buffers, address), then the event masks. Optional commands
  * are sent only when Read Local Supported Commands lists them, and an
- * Unknown Command status from one of them is tolerated.
+ * Unknown Command status from one of them is tolerated. Last, what the link
+ * layer should use by default: the data length (Data Length Extension) and
+ * PHY preferences; a controller refusing those is tolerated too (links then
+ * start at 27 octets on LE 1M, as without them).
  */
 #include <string.h>
 
@@ -21,6 +24,9 @@ enum init_step {
   STEP_WRITE_LE_HOST,
   STEP_LE_SET_EVENT_MASK,
   STEP_READ_BD_ADDR,
+  STEP_LE_READ_MAX_DATA_LEN,
+  STEP_LE_WRITE_DEFAULT_DATA_LEN,
+  STEP_LE_SET_DEFAULT_PHY,
   STEP_DONE,
 };
 
@@ -72,6 +78,11 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   }
   bool optional = hci->init_step == STEP_WRITE_LE_HOST;
   if (err == UVBLE_EHCI && optional && st == HCI_UNKNOWN_COMMAND) err = 0;
+  if (err == UVBLE_EHCI && hci->init_step >= STEP_LE_READ_MAX_DATA_LEN) {
+    ble->stats.link_requests_refused++;
+    err = 0;
+    n = 0; /* nothing to read from a refusal */
+  }
   if (err) {
     finish(ble, err);
     return;
@@ -117,6 +128,16 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
       if (n < 6) goto short_reply;
       ble_addr_from_hci(&info->public_addr, UVBLE_ADDR_PUBLIC, r);
       break;
+    case STEP_LE_READ_MAX_DATA_LEN:
+      /* Supported_Max_TX_Octets, _TX_Time, _RX_Octets, _RX_Time (7.8.46).
+       * A refusal leaves zeros: no suggestion follows. */
+      if (n == 0) break;
+      if (n < 8) goto short_reply;
+      info->max_tx_octets = get_le16(r);
+      info->max_tx_time = get_le16(r + 2);
+      info->max_rx_octets = get_le16(r + 4);
+      info->max_rx_time = get_le16(r + 6);
+      break;
     default:
       break;
   }
@@ -130,6 +151,75 @@ short_reply:
 
 static bool has_cmd(const uvble_t *ble, int octet, int bit) {
   return uvble_controller_has_command(ble, octet, bit);
+}
+
+static bool dle_supported(const uvble_t *ble) {
+  return uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_DLE) &&
+         has_cmd(ble, HCI_CMD_LE_READ_MAX_DATA_LEN);
+}
+
+/* The PHYs this controller can use, as LE Set PHY's bits. */
+static uint8_t supported_phys(const uvble_t *ble) {
+  uint8_t m = 0x01;
+  if (uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_2M_PHY)) m |= 0x02;
+  if (uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_CODED_PHY))
+    m |= 0x04;
+  return m;
+}
+
+bool hci_phy_bits(const uvble_t *ble, int pref, struct hci_phy_bits *out) {
+  /* TX_PHYs / RX_PHYs: bit 0 LE 1M, bit 1 LE 2M, bit 2 LE Coded; PHY_Options
+   * 1 prefers S=2, 2 prefers S=8 (7.8.49). Only PHYs the controller has. */
+  static const uint8_t BITS[] = {0x00, 0x01, 0x02, 0x04, 0x04, 0x04};
+  static const uint16_t OPTS[] = {0, 0, 0, 0, 1, 2};
+  if (pref < 0 || pref > UVBLE_PHY_PREF_CODED_S8) return false;
+  uint8_t have = supported_phys(ble);
+  memset(out, 0, sizeof *out);
+  if (pref == UVBLE_PHY_PREF_ANY) {
+    out->all = 0x03; /* no preference either way */
+    out->tx = out->rx = have;
+    return true;
+  }
+  if (!(have & BITS[pref])) return false;
+  out->tx = out->rx = BITS[pref];
+  out->options = OPTS[pref];
+  return true;
+}
+
+/* The link layer defaults (Data Length Extension, PHY): the opcode and
+ * parameters of the current step, or 0 when the controller has no use for
+ * it. */
+static uint16_t link_step(uvble_t *ble, uint8_t *p, size_t *len) {
+  const uvble_controller_info_t *info = &ble->info;
+  struct hci_phy_bits b;
+  switch (ble->hci.init_step) {
+    case STEP_LE_READ_MAX_DATA_LEN:
+      if (!dle_supported(ble) ||
+          !has_cmd(ble, HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN))
+        return 0;
+      return HCI_OP_LE_READ_MAX_DATA_LEN;
+    case STEP_LE_WRITE_DEFAULT_DATA_LEN:
+      /* Valid ranges 0x001B..0x00FB octets, 0x0148..0x4290 us (7.8.35). */
+      if (info->max_tx_octets < 27 || info->max_tx_octets > 251 ||
+          info->max_tx_time < 328 || info->max_tx_time > 17040)
+        return 0;
+      put_le16(p, info->max_tx_octets);
+      put_le16(p + 2, info->max_tx_time);
+      *len = 4;
+      return HCI_OP_LE_WRITE_DEFAULT_DATA_LEN;
+    case STEP_LE_SET_DEFAULT_PHY:
+      if (!has_cmd(ble, HCI_CMD_LE_SET_DEFAULT_PHY) ||
+          supported_phys(ble) == 0x01 ||
+          !hci_phy_bits(ble, ble->cfg.link.default_phy, &b))
+        return 0;
+      p[0] = b.all;
+      p[1] = b.tx;
+      p[2] = b.rx;
+      *len = 3;
+      return HCI_OP_LE_SET_DEFAULT_PHY;
+    default:
+      return 0;
+  }
 }
 
 static void next_step(uvble_t *ble) {
@@ -195,6 +285,14 @@ static void next_step(uvble_t *ble) {
         break;
       case STEP_READ_BD_ADDR:
         op = HCI_OP_READ_BD_ADDR;
+        break;
+      case STEP_LE_READ_MAX_DATA_LEN:
+      case STEP_LE_WRITE_DEFAULT_DATA_LEN:
+      case STEP_LE_SET_DEFAULT_PHY:
+        if (!(op = link_step(ble, p, &len))) {
+          hci->init_step++;
+          continue;
+        }
         break;
       case STEP_DONE:
       default:

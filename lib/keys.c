@@ -428,6 +428,39 @@ static void collect_ids(uvble_t *ble, uint8_t type, uvble_addr_t *ids,
   uvble_sm_wipe(v, sizeof v);
 }
 
+/* The bond of one peer, by identity. */
+static int forget_identity(uvble_t *ble, const uvble_addr_t *id) {
+  struct keys_bond b;
+  bool found = keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, id, &b) == 0;
+  if (!ble_dead(ble) && !found)
+    found = keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, id, &b) == 0;
+  uvble_sm_wipe(&b, sizeof b);
+  if (ble_dead(ble)) return UVBLE_ECANCELED;
+  if (!found) return UVBLE_ENOENT;
+  keys_bond_delete(ble, id);
+  struct keys_state *k = ks(ble);
+  if (k) cache_clear(k); /* its IRK resolves no more */
+  return ble_dead(ble) ? UVBLE_ECANCELED : 0;
+}
+
+int uvble_forget_bond(uvble_t *ble, const uvble_addr_t *peer) {
+  if (!ble || !peer || !ks(ble) || ble_dead(ble)) return UVBLE_EINVAL;
+  if (peer->type > UVBLE_ADDR_RANDOM_ID) return UVBLE_EINVAL;
+  uvble_addr_t id;
+  keys_peer_identity(ble, peer, &id); /* an RPA: the identity behind it */
+  return forget_identity(ble, &id);
+}
+
+int uvble_forget_bond_conn(uvble_t *ble, uint16_t conn_handle) {
+  if (!ble || !ks(ble) || ble_dead(ble)) return UVBLE_EINVAL;
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c) return UVBLE_ENOTCONN;
+  uvble_addr_t id;
+  /* The identity the stack re-encrypts under (smp_reencrypt). */
+  keys_peer_identity(ble, &c->peer, &id);
+  return forget_identity(ble, &id);
+}
+
 int uvble_erase_bonding(uvble_t *ble) {
   if (!ble || !ks(ble) || ble_dead(ble)) return UVBLE_EINVAL;
   size_t cap = KEYS_ITER_MAX, n = 0;

@@ -69,7 +69,7 @@ int l2sig_send_request(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   int r = l2sig_send(ble, c, req->code, id, data, len);
   if (r < 0) return r;
   req->ident = id;
-  req->deadline = uv_now(ble->loop) + ble->l2cap->rtx_ms;
+  req->deadline = ble_now_ms(ble->loop) + ble->l2cap->rtx_ms;
   req->next = lc->reqs;
   lc->reqs = req;
   rtx_arm(ble);
@@ -125,7 +125,7 @@ static void rtx_arm(uvble_t *ble) {
     uv_timer_stop(&st->rtx_timer);
     return;
   }
-  uint64_t now = uv_now(ble->loop);
+  uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&st->rtx_timer, on_rtx, due > now ? due - now : 0, 0);
 }
 
@@ -143,7 +143,7 @@ static void on_rtx(uv_timer_t *t) {
   uvble_t *ble = t->data;
   ble->l2cap->timer_due = 0;
   for (;;) {
-    uint64_t now = uv_now(ble->loop);
+    uint64_t now = ble_now_ms(ble->loop);
     struct ble_conn *c;
     struct l2cap_req *r = NULL;
     for (c = ble->conns.head; c && !r; c = c->next) {

@@ -65,12 +65,12 @@ void smp_arm_timer(uvble_t *ble) {
     uv_timer_stop(&st->timer);
     return;
   }
-  uint64_t now = uv_now(ble->loop);
+  uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&st->timer, on_timer, first > now ? first - now : 0, 0);
 }
 
 static void start_deadline(uvble_t *ble, struct smp_conn *s) {
-  s->deadline = uv_now(ble->loop) + ble->smp->timeout_ms;
+  s->deadline = ble_now_ms(ble->loop) + ble->smp->timeout_ms;
   smp_arm_timer(ble);
 }
 
@@ -78,7 +78,7 @@ static void on_timer(uv_timer_t *t) {
   struct smp_state *st = t->data;
   uvble_t *ble = st->ble;
   while (!ble_dead(ble)) {
-    uint64_t now = uv_now(ble->loop);
+    uint64_t now = ble_now_ms(ble->loop);
     struct ble_conn *c = ble->conns.head;
     while (c && !(c->smp && c->smp->deadline && c->smp->deadline <= now))
       c = c->next;
@@ -109,7 +109,7 @@ static struct smp_backoff *backoff_find(uvble_t *ble, const uvble_addr_t *a) {
 
 static bool backoff_blocked(uvble_t *ble, const uvble_addr_t *a) {
   struct smp_backoff *b = backoff_find(ble, a);
-  return b && uv_now(ble->loop) < b->until;
+  return b && ble_now_ms(ble->loop) < b->until;
 }
 
 static void backoff_record(uvble_t *ble, const uvble_addr_t *a) {
@@ -131,7 +131,7 @@ static void backoff_record(uvble_t *ble, const uvble_addr_t *a) {
   if (b->failures < 16) b->failures++;
   uint64_t wait = (uint64_t)SMP_BACKOFF_BASE_MS << (b->failures - 1);
   if (wait > SMP_BACKOFF_MAX_MS) wait = SMP_BACKOFF_MAX_MS;
-  b->until = uv_now(ble->loop) + wait;
+  b->until = ble_now_ms(ble->loop) + wait;
 }
 
 void smp_backoff_reset(uvble_t *ble, const uvble_addr_t *a) {
@@ -190,6 +190,8 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
   d.encryption.key_size = c->encrypted ? c->key_size : 0;
   d.encryption.status = status;
   d.encryption.hci_status = hci_status;
+  d.encryption.stale_bond = s->key_missing;
+  s->key_missing = false;
   ble_irq(ble, UVBLE_IRQ_ENCRYPTION_UPDATE, &d);
   return smp_still(ble, handle, NULL) != NULL;
 }
@@ -308,8 +310,11 @@ static void our_features(uvble_t *ble, uint8_t f[6]) {
 /* The peer's fields, after the code. 0 or a Pairing Failed reason. */
 static uint8_t check_features(uvble_t *ble, const uint8_t f[6]) {
   if (f[0] > UVBLE_IO_KEYBOARD_DISPLAY || f[1] > 1) return UVBLE_SMP_INVALID_PARAMS;
-  if (f[3] < 7 || f[3] > 16 || f[3] < ble->smp->min_key_size)
-    return UVBLE_SMP_ENC_KEY_SIZE;
+  /* Maximum Encryption Key Size is 7..16 (3.5.1): a value outside that
+   * range is a bad parameter (3.5.5 Invalid Parameters); Encryption Key
+   * Size is for a valid size too short for our own minimum. */
+  if (f[3] < 7 || f[3] > 16) return UVBLE_SMP_INVALID_PARAMS;
+  if (f[3] < ble->smp->min_key_size) return UVBLE_SMP_ENC_KEY_SIZE;
   return 0;
 }
 
@@ -491,12 +496,13 @@ static void on_security_req(uvble_t *ble, struct ble_conn *c, uint8_t auth) {
   }
   bool mitm = (auth & SMP_AUTH_MITM) != 0;
   if (c->encrypted && (!mitm || c->authenticated)) return; /* as asked */
+  /* Bonded: always the stored key, even after the peer refused it. Pairing
+   * anew over a bond is the application's decision (uvble_forget_bond),
+   * never the peer's: that would let an impostor replace the bond. */
   uint16_t handle = c->handle;
-  if (!s->key_missing) {
-    int r = smp_reencrypt(ble, c, mitm);
-    if (r != 0) return;
-    if (!(c = smp_still(ble, handle, NULL))) return;
-  }
+  int r = smp_reencrypt(ble, c, mitm);
+  if (r != 0) return;
+  if (!(c = smp_still(ble, handle, NULL))) return;
   if (smp_start_pairing(ble, c) < 0)
     smp_send(ble, c, SMP_PAIRING_FAILED, (uint8_t[]){UVBLE_SMP_UNSPECIFIED}, 1);
 }
@@ -601,6 +607,9 @@ int smp_init(uvble_t *ble) {
   st->timer_open = true;
   ble->smp = st;
   ble->fixed_rx[L2CAP_CID_SMP] = smp_rx;
+  /* Key distribution ends when our key PDUs are completed (smp_enc.c). */
+  r = acl_on_tx_done(ble, smp_keydist_on_tx_done);
+  if (r < 0) return r;
   return keys_init(ble);
 }
 
@@ -685,7 +694,7 @@ int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {
     }
     return r;
   }
-  if (!c->encrypted && !s->key_missing) {
+  if (!c->encrypted) {
     int r = smp_reencrypt(ble, c, false);
     if (r != 0) return r < 0 ? r : 0;
     if (!(c = smp_still(ble, conn_handle, NULL))) return UVBLE_ECANCELED;

@@ -21,7 +21,7 @@
 #include "smp_internal.h"
 
 static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
-  s->deadline = uv_now(ble->loop) + ble->smp->timeout_ms;
+  s->deadline = ble_now_ms(ble->loop) + ble->smp->timeout_ms;
   smp_arm_timer(ble);
 }
 
@@ -30,8 +30,15 @@ static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
 static void enc_failed(uvble_t *ble, struct ble_conn *c, int status,
                        uint8_t hci_status, bool tell_peer) {
   struct smp_conn *s = c->smp;
-  if (s->phase == SMP_REENCRYPT && hci_status == SMP_HCI_PIN_OR_KEY_MISSING)
-    s->key_missing = true; /* the peer lost its key: gap_pair pairs anew */
+  /* Our stored key refused (the peer lost it, or holds another): the bond
+   * is stale. Reported as such; the app decides whether to forget it and
+   * pair again. */
+  if (s->phase == SMP_REENCRYPT &&
+      (hci_status == SMP_HCI_PIN_OR_KEY_MISSING ||
+       hci_status == SMP_HCI_AUTH_FAILURE)) {
+    s->key_missing = true;
+    ble->stats.smp_bond_rejected++;
+  }
   if (tell_peer && s->p) {
     uint8_t reason = UVBLE_SMP_UNSPECIFIED;
     smp_send(ble, c, SMP_PAIRING_FAILED, &reason, 1);
@@ -168,6 +175,14 @@ void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
     ltk_reply(ble, handle, b.ltk);
   } else {
     ltk_neg_reply(ble, handle);
+    /* The central wants to resume a bond we do not hold (or not with that
+     * key): its controller hears PIN or Key Missing; our app hears the
+     * same, as a stale bond (the controller reports nothing to us). */
+    if (!s->p) {
+      s->key_missing = true;
+      s->ltk_refused = true;
+      smp_finish(ble, c, UVBLE_EHCI, SMP_HCI_PIN_OR_KEY_MISSING);
+    }
   }
   uvble_sm_wipe(&b, sizeof b);
 }
@@ -215,6 +230,7 @@ static bool send_keys(uvble_t *ble, struct ble_conn *c) {
   }
   uvble_sm_wipe(buf, sizeof buf);
   p->local_dist = 0;
+  p->keys_mark = acl_tx_mark(c, L2CAP_CID_SMP);
   return true;
 }
 
@@ -273,11 +289,35 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
   smp_finish(ble, c, 0, 0);
 }
 
+/* Distribution is over when the peer's keys are in and ours are out:
+ * queued is not enough, the controller must have completed them (a
+ * disconnect right after the pairing would otherwise lose them, and the
+ * peer would keep no bond while we keep one). */
 static void maybe_complete(uvble_t *ble, struct ble_conn *c) {
   struct smp_pairing *p = c->smp->p;
   if (p->remote_dist) return; /* more keys are due */
   if (c->smp->initiator && p->local_dist && !send_keys(ble, c)) return;
+  p->keys_queued = true;
+  if (!acl_tx_done(c, p->keys_mark)) return; /* smp_keydist_on_tx_done */
   pairing_complete(ble, c);
+}
+
+void smp_keydist_on_tx_done(uvble_t *ble) {
+  /* Completing a pairing raises irqs that may end links or the stack:
+   * look again from the start after each. */
+  bool again = true;
+  while (again && !ble_dead(ble)) {
+    again = false;
+    for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+      struct smp_conn *s = c->smp;
+      if (!s || !s->p || s->phase != SMP_KEY_DIST || !s->p->keys_queued ||
+          !acl_tx_done(c, s->p->keys_mark))
+        continue;
+      pairing_complete(ble, c);
+      again = true;
+      break;
+    }
+  }
 }
 
 bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
@@ -372,6 +412,11 @@ static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
                          bool on) {
   struct smp_conn *s = c->smp;
   s->enc_pending = false;
+  bool reported = s->ltk_refused;
+  s->ltk_refused = false;
+  /* A controller that also reports the failure our negative reply caused:
+   * already told. */
+  if (reported && status != HCI_SUCCESS && !s->p) return;
   if (status != HCI_SUCCESS || !on) {
     c->encrypted = false;
     c->authenticated = false;

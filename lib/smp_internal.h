@@ -77,6 +77,7 @@ enum {
   SMP_OP_LE_LTK_NEG_REPLY = 0x201B,
 };
 #define SMP_HCI_PIN_OR_KEY_MISSING 0x06
+#define SMP_HCI_AUTH_FAILURE 0x05
 
 /* The pairing method from our side's point of view. */
 enum smp_method {
@@ -122,6 +123,11 @@ struct smp_pairing {
   uint8_t local_dist;         /* keys we still send */
   uint8_t remote_dist;        /* keys we still expect */
   bool got_enc_info, got_id_info;
+  /* Our key PDUs are queued (keys_mark: the last of them): the pairing
+   * completes once the controller has completed them too, so that a
+   * disconnect right after cannot drop them (3.6.1). */
+  bool keys_queued;
+  uint64_t keys_mark;
   /* Initiator: key PDUs that overtook our controller's Encryption Change
    * (events and data may travel on different paths, e.g. USB endpoints);
    * replayed once the link is encrypted, dropped if it never is. */
@@ -146,14 +152,18 @@ struct smp_conn {
   bool confirm_sent;     /* our confirm of this round is out */
   bool have_peer_confirm;
   bool have_peer_check;
-  uint64_t deadline;     /* SMP timer (uv_now based), 0 when not running */
+  uint64_t deadline;     /* SMP timer (ble_now_ms based), 0 when not running */
   bool enc_pending;      /* LE Enable Encryption issued, no result yet */
   /* Security of the key the controller is encrypting with (stored keys):
    * applied to the link when Encryption Change arrives. */
   bool pend_valid;
   bool pend_auth;
   uint8_t pend_key_size;
-  bool key_missing;      /* the peer refused our stored key on this link */
+  /* The outcome being reported is a stale bond: the peer refused our
+   * stored key, or (peripheral) asked for one we do not hold. Reported in
+   * ENCRYPTION_UPDATE's stale_bond by smp_finish, which clears it. */
+  bool key_missing;
+  bool ltk_refused;      /* we answered an LTK request negatively and said so */
   bool identity_valid;   /* identity below is known for this link */
   uvble_addr_t identity;
 };
@@ -163,7 +173,7 @@ struct keys_state;
 struct smp_backoff {
   uvble_addr_t peer;
   uint8_t failures;
-  uint64_t until; /* uv_now() before which requests are refused */
+  uint64_t until; /* ble_now_ms() before which requests are refused */
 };
 
 struct smp_state {
@@ -255,5 +265,8 @@ void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
  * False when there is no room (the caller fails the pairing). */
 bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
                       size_t len);
+/* The controller completed outgoing packets (acl_on_tx_done observer):
+ * pairings whose keys are now out complete. */
+void smp_keydist_on_tx_done(uvble_t *ble);
 
 #endif

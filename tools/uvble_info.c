@@ -39,9 +39,12 @@ static const struct {
     {27, 7, "LE Rand"},
     {28, 0, "LE Enable Encryption"},
     {33, 6, "LE Set Data Length"},
+    {34, 0, "LE Write Suggested Default Data Length"},
     {34, 1, "LE Read Local P-256 Public Key"},
     {34, 2, "LE Generate DHKey"},
     {34, 3, "LE Add Device To Resolving List"},
+    {35, 3, "LE Read Maximum Data Length"},
+    {35, 5, "LE Set Default PHY"},
     {35, 6, "LE Set PHY"},
     {36, 2, "LE Set Extended Advertising Parameters"},
     {36, 6, "LE Read Maximum Advertising Data Length"},
@@ -71,10 +74,13 @@ static void print_info(struct job *j) {
     printf("{\"transport\":\"%s\",\"address\":\"%s\",\"hci_version\":%u,"
            "\"hci_version_name\":\"%s\",\"hci_revision\":%u,\"lmp_version\":%u,"
            "\"lmp_subversion\":%u,\"manufacturer\":%u,\"manufacturer_name\":\"%s\","
-           "\"acl_mtu\":%u,\"acl_buffers\":%u,\"le_features\":[",
+           "\"acl_mtu\":%u,\"acl_buffers\":%u,\"max_tx_octets\":%u,"
+           "\"max_tx_time\":%u,\"max_rx_octets\":%u,\"max_rx_time\":%u,"
+           "\"le_features\":[",
            j->spec, addr, in.hci_version, ver ? ver : "?", in.hci_revision,
            in.lmp_version, in.lmp_subversion, in.manufacturer, man ? man : "?",
-           in.acl_mtu, in.acl_max_pkts);
+           in.acl_mtu, in.acl_max_pkts, in.max_tx_octets, in.max_tx_time,
+           in.max_rx_octets, in.max_rx_time);
     int first = 1;
     for (size_t i = 0; i < N(le_features); i++)
       if (uvble_controller_has_le_feature(j->ble, le_features[i].bit)) {
@@ -99,6 +105,9 @@ static void print_info(struct job *j) {
          in.lmp_version, in.lmp_subversion);
   printf("  Manufacturer:  %s (%u)\n", man ? man : "unknown", in.manufacturer);
   printf("  ACL buffers:   %u x %u bytes\n", in.acl_max_pkts, in.acl_mtu);
+  if (in.max_tx_octets)
+    printf("  Data length:   tx %u octets / %u us, rx %u octets / %u us\n",
+           in.max_tx_octets, in.max_tx_time, in.max_rx_octets, in.max_rx_time);
   printf("  LE features:  ");
   int any = 0;
   for (size_t i = 0; i < N(le_features); i++)

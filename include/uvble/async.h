@@ -83,6 +83,7 @@
 #include <uv.h>
 
 #include "uvble/adv.h"
+#include "uvble/gap.h"
 #include "uvble/gatt.h"
 #include "uvble/uuid.h"
 #include "uvble/uvble.h"
@@ -413,6 +414,19 @@ uint8_t uvble_connection_key_size(const uvble_connection_t *c);
 /* The ATT MTU: 23 until an exchange (either side's) completed. */
 uint16_t uvble_connection_mtu(const uvble_connection_t *c);
 
+/* The link as the controller last reported it: data length, PHYs,
+ * interval, latency, supervision timeout (uvble_gap_conn_info).
+ * UVBLE_ENOTCONN once the link is down. */
+int uvble_connection_info(const uvble_connection_t *c, uvble_conn_info_t *out);
+/* Asks for a PHY (uvble_gap_set_phy, UVBLE_PHY_PREF_*) and waits for the
+ * controller's LE PHY Update Complete: status 0 (the PHYs in force are in
+ * uvble_connection_info; a peer without the PHY keeps the old one), or
+ * UVBLE_EHCI with the HCI status in proto_status; UVBLE_ENOTSUP /
+ * UVBLE_EINVAL at once as uvble_gap_set_phy; UVBLE_ETIMEDOUT;
+ * UVBLE_EDISCONNECTED. */
+int uvble_connection_set_phy(uvble_future_t *f, uvble_connection_t *c,
+                             int pref, uint32_t timeout_ms);
+
 /* Disconnects (uvble_gap_disconnect) and waits until the link is down:
  * status 0 (also when it already was). */
 int uvble_connection_disconnect(uvble_future_t *f, uvble_connection_t *c,
@@ -447,10 +461,18 @@ void uvble_pair_params_default(uvble_pair_params_t *p);
  * encrypted (see uvble_connection_encrypted and friends); UVBLE_ESMP with
  * the Pairing Failed reason in proto_status; UVBLE_EHCI with the HCI status;
  * UVBLE_ETIMEDOUT; UVBLE_EDISCONNECTED. Passkeys: see
- * uvble_connection_passkey_action. */
+ * uvble_connection_passkey_action. A stored bond the peer no longer
+ * honours ends the future with UVBLE_EHCI and proto_status 0x06 (PIN or
+ * Key Missing) or 0x05 (Authentication Failure), every time: the stack
+ * never pairs over a bond on its own. To pair anew, call
+ * uvble_connection_forget_bond, then this again. */
 int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
                           const uvble_pair_params_t *params,
                           uint32_t timeout_ms);
+
+/* Forgets the bond with the connection's peer (uvble_forget_bond_conn):
+ * 0, UVBLE_ENOENT (none), UVBLE_ENOTCONN, UVBLE_EINVAL. */
+int uvble_connection_forget_bond(uvble_connection_t *c);
 
 /* Waits for the next PASSKEY_ACTION on the link (aioble leaves passkeys
  * unimplemented): result f->result.passkey.action / .passkey. Answer with

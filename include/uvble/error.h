@@ -9,7 +9,11 @@
  * travel in event payloads exactly as the controller or peer sent them.
  * The async layer (uvble/async.h) reports them as a kind (UVBLE_EATT,
  * UVBLE_EL2CAP, UVBLE_ESMP, UVBLE_EHCI) plus the code as sent, in the
- * future's proto_status.
+ * future's proto_status. uvble/status.h names those codes
+ * (uvble_hci_status_str(), ...): print the name beside the number.
+ *
+ * UVBLE_ENOENT means "not found" throughout (no bond for a peer, no such
+ * AD structure, a discovery that found nothing), not only a missing file.
  */
 #ifndef UVBLE_ERROR_H
 #define UVBLE_ERROR_H
@@ -28,14 +32,14 @@ extern "C" {
   XX(ENOTCONN, -ENOTCONN, "not connected")                                    \
   XX(ETIMEDOUT, -ETIMEDOUT, "timed out")                                      \
   XX(ECANCELED, -ECANCELED, "operation canceled")                             \
-  XX(EIO, -EIO, "i/o error")                                                  \
+  XX(EIO, -EIO, "input/output error")                                         \
   XX(ENODEV, -ENODEV, "no such device")                                       \
   XX(ENOTSUP, -ENOTSUP, "operation not supported")                            \
   XX(EMSGSIZE, -EMSGSIZE, "message too long")                                 \
   XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                     \
   XX(EPERM, -EPERM, "operation not permitted")                                \
   XX(EACCES, -EACCES, "permission denied")                                    \
-  XX(ENOENT, -ENOENT, "no such file or directory")                            \
+  XX(ENOENT, -ENOENT, "not found")                                            \
   XX(EPROTO, -EPROTO, "protocol error")                                       \
   XX(ENOBUFS, -ENOBUFS, "no buffer space available")                          \
   XX(ECONNREFUSED, -ECONNREFUSED, "connection refused")                       \
@@ -47,11 +51,11 @@ extern "C" {
   XX(ENOSPC, -ENOSPC, "no space left")                                        \
   XX(EDISCONNECTED, -4001, "the connection dropped")                          \
   XX(ENOTACTIVE, -4002, "the stack is not active")                            \
-  XX(EHCI, -4003, "the controller rejected the command")                      \
-  XX(ETRANSPORT, -4004, "transport failure")                                  \
+  XX(EHCI, -4003, "the controller reported an error")                         \
+  XX(ETRANSPORT, -4004, "the HCI transport failed")                           \
   XX(ECLOSING, -4005, "the stack is closing")                                 \
   XX(EBADSPEC, -4006, "bad transport specification")                          \
-  XX(EUNKNOWNKEY, -4007, "unknown config param")                              \
+  XX(EUNKNOWNKEY, -4007, "unknown configuration parameter")                   \
   XX(EATT, -4008, "the peer answered with an ATT error")                      \
   XX(EL2CAP, -4009, "the peer refused the L2CAP channel")                     \
   XX(EL2CAPCLOSED, -4010, "the L2CAP channel was closed")                     \

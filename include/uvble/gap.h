@@ -20,6 +20,13 @@
  * lists the extended advertising, scanning and create-connection commands;
  * otherwise legacy commands. With extended commands, payloads that fit in 31
  * bytes still go out as legacy PDUs so that legacy scanners see them.
+ *
+ * Beyond MicroPython: the link layer (data length, PHY, connection info,
+ * presets for bulk and low-power links) under "the link" below; its events
+ * reach link listeners (uvble_gap_link_listen), not the irq handler, so
+ * the 31 irq events keep MicroPython's numbers. By default the stack asks
+ * for the longest data length and LE 2M on every new link when the
+ * controller supports them (uvble_gap_set_link_config turns it off).
  */
 #ifndef UVBLE_GAP_H
 #define UVBLE_GAP_H
@@ -145,9 +152,20 @@ int uvble_gap_connect_cancel(uvble_t *ble);
 
 /* ---- connections --------------------------------------------------------- */
 
-/* Asks the controller to end the connection. Returns 1 if the handle was
- * connected (the DISCONNECT event follows), 0 if it was not (MicroPython's
- * False), or a negative error. */
+/* Ends the connection gracefully. Returns 1 if the handle was connected
+ * (the DISCONNECT event follows), 0 if it was not or is already being
+ * ended (MicroPython's False), or a negative error.
+ *
+ * What the app queued on the link before the call (writes, notifications,
+ * indications, L2CAP SDUs, the last keys of a pairing) goes out first:
+ * from the call on, new sends on the link fail with UVBLE_ENOTCONN, the
+ * queued PDUs reach the controller and are completed (Number Of Completed
+ * Packets), then HCI Disconnect (reason 0x13) is sent. The wait is bounded
+ * by config "drain_ms" (UVBLE_CONFIG_DRAIN_MS, default 1000 ms); past it
+ * the link is ended anyway and the PDUs never handed to the controller are
+ * counted in uvble_stats_t.acl_tx_dropped. A disconnect by the peer or the
+ * controller meanwhile completes everything at once, as always.
+ * Signalling and SMP PDUs always go ahead of queued data on a link. */
 int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
 
 /* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..
@@ -186,6 +204,155 @@ int uvble_gap_set_param_bounds(uvble_t *ble,
                                const uvble_gap_param_bounds_t *bounds);
 void uvble_gap_get_param_bounds(const uvble_t *ble,
                                 uvble_gap_param_bounds_t *out);
+
+/* ---- connection parameter presets ----------------------------------------
+ * A connection's parameters in one struct, for a connect (uvble_gap_connect_
+ * with) or an update (uvble_gap_update_conn_params). The connection event
+ * length (CE, Vol 6, Part B, 4.5.1) is a hint to the controller for how long
+ * each event may run: a long one lets it move many PDUs per interval, which
+ * is what a bulk link needs; a short one saves power. */
+typedef struct {
+  int32_t min_interval_us; /* 7500 .. 4000000, rounded down to 1.25 ms */
+  int32_t max_interval_us;
+  uint16_t latency;        /* peripheral latency, 0 .. 499 events */
+  int32_t timeout_ms;      /* supervision timeout, 100 .. 32000 ms */
+  int32_t min_ce_us;       /* connection event length hint, 0 .. 40959375 us */
+  int32_t max_ce_us;       /* (0.625 ms units on the wire; 0: no preference) */
+} uvble_gap_conn_params_t;
+
+/* A bulk-transfer link: 15..30 ms interval, no latency, and events as long
+ * as the interval so the controller may fill every interval with PDUs.
+ * bench/ uses it for the air-time figures. */
+#define UVBLE_CONN_PARAMS_THROUGHPUT                                        \
+  ((uvble_gap_conn_params_t){.min_interval_us = 15000,                    \
+                             .max_interval_us = 30000,                    \
+                             .latency = 0,                                \
+                             .timeout_ms = 4000,                          \
+                             .min_ce_us = 15000,                          \
+                             .max_ce_us = 30000})
+/* A low-power link: 100..200 ms interval, the peripheral may skip 4
+ * events, short connection events. */
+#define UVBLE_CONN_PARAMS_LOW_POWER                                         \
+  ((uvble_gap_conn_params_t){.min_interval_us = 100000,                   \
+                             .max_interval_us = 200000,                   \
+                             .latency = 4,                                \
+                             .timeout_ms = 6000,                          \
+                             .min_ce_us = 0,                              \
+                             .max_ce_us = 1250})
+
+/* uvble_gap_connect with the parameters and CE lengths of p (NULL: the
+ * defaults of uvble_gap_connect). UVBLE_EINVAL names nothing: the checks
+ * are those of uvble_gap_update_conn_params. */
+int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
+                           int32_t scan_duration_ms,
+                           const uvble_gap_conn_params_t *p);
+/* uvble_gap_update_params with CE lengths. As central they go in LE
+ * Connection Update; as peripheral the L2CAP Connection Parameter Update
+ * Request has no field for them (the central picks). UVBLE_EINVAL when a
+ * value is out of range, min > max, or the timeout is not longer than
+ * (1 + latency) * max_interval * 2. */
+int uvble_gap_update_conn_params(uvble_t *ble, uint16_t conn_handle,
+                                 const uvble_gap_conn_params_t *p);
+
+/* ---- the link: data length, PHY, connection info ---------------------------
+ * PHYs as HCI numbers them (Vol 4, Part E, 7.7.65.12). */
+enum { UVBLE_PHY_1M = 1, UVBLE_PHY_2M = 2, UVBLE_PHY_CODED = 3 };
+
+/* What to ask the controller for (LE Set PHY / LE Set Default PHY). */
+enum {
+  UVBLE_PHY_PREF_ANY = 0,      /* no preference: the controllers choose */
+  UVBLE_PHY_PREF_1M = 1,
+  UVBLE_PHY_PREF_2M = 2,       /* twice the bit rate, a little less range */
+  UVBLE_PHY_PREF_CODED = 3,    /* long range, either coding */
+  UVBLE_PHY_PREF_CODED_S2 = 4, /* long range, 500 kbit/s */
+  UVBLE_PHY_PREF_CODED_S8 = 5, /* longest range, 125 kbit/s */
+};
+
+/* A connection as the controller last reported it. Units as HCI carries
+ * them: interval 1.25 ms, supervision_timeout 10 ms, times microseconds. */
+typedef struct {
+  uint16_t conn_handle;
+  uint8_t role;          /* 0 central, 1 peripheral */
+  uint16_t interval;
+  uint16_t latency;
+  uint16_t supervision_timeout;
+  uint16_t tx_octets;    /* LL payload per PDU (27 .. 251), each way */
+  uint16_t tx_time_us;
+  uint16_t rx_octets;
+  uint16_t rx_time_us;
+  uint8_t tx_phy;        /* UVBLE_PHY_* */
+  uint8_t rx_phy;
+} uvble_conn_info_t;
+
+/* Fills out for the connection. UVBLE_ENOTCONN for an unknown handle. Before
+ * any change is reported a link has 27 octets / 328 us and LE 1M. */
+int uvble_gap_conn_info(const uvble_t *ble, uint16_t conn_handle,
+                        uvble_conn_info_t *out);
+
+/* What changed, for the link callbacks. */
+enum {
+  UVBLE_GAP_LINK_DATA_LENGTH = 1, /* LE Data Length Change, or a refused
+                                     LE Set Data Length (status != 0) */
+  UVBLE_GAP_LINK_PHY = 2,         /* LE PHY Update Complete, or a refused
+                                     LE Set PHY */
+  UVBLE_GAP_LINK_PARAMS = 3,      /* LE Connection Update Complete (also
+                                     UVBLE_IRQ_CONNECTION_UPDATE) */
+};
+/* status: 0, or the HCI status the controller reported (the info then holds
+ * what is still in force). info is borrowed for the call. Runs from the
+ * loop, never inside the call that asked; the handler may call anything. */
+typedef void (*uvble_gap_link_cb)(uvble_t *ble, int what, int status,
+                                  const uvble_conn_info_t *info, void *arg);
+
+#define UVBLE_GAP_LINK_LISTENERS 4
+/* Adds a listener (at most UVBLE_GAP_LINK_LISTENERS: UVBLE_ENOBUFS; the
+ * same cb and arg twice: UVBLE_EEXIST). These are beyond MicroPython's 31
+ * irq events, which keep their numbers. */
+int uvble_gap_link_listen(uvble_t *ble, uvble_gap_link_cb cb, void *arg);
+/* Removes it (UVBLE_ENOENT when not there). */
+int uvble_gap_link_unlisten(uvble_t *ble, uvble_gap_link_cb cb, void *arg);
+
+/* Asks for a PHY on the link (LE Set PHY, Vol 4, Part E, 7.8.49); a
+ * UVBLE_GAP_LINK_PHY event follows when the controllers have agreed (the
+ * peer may keep a PHY it lacks; the event then reports the old one) or
+ * refused. UVBLE_ENOTSUP when the controller lacks the PHY or the command,
+ * UVBLE_ENOTCONN for an unknown handle, UVBLE_EINVAL for an unknown pref. */
+int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle, int pref);
+/* Asks for LL payloads of tx_octets (27 .. 251) taking at most tx_time_us
+ * (328 .. 17040) on the link (LE Set Data Length, 7.8.33); 0, 0 asks for
+ * the controller's maxima. UVBLE_GAP_LINK_DATA_LENGTH follows when the
+ * peer's answer changes the link. UVBLE_ENOTSUP without Data Length
+ * Extension. */
+int uvble_gap_set_data_length(uvble_t *ble, uint16_t conn_handle,
+                              uint16_t tx_octets, uint16_t tx_time_us);
+
+/* What the stack asks of the controller by itself. Defaults: every field
+ * true / UVBLE_PHY_PREF_2M except the coded options (false).
+ *
+ * At power-up, when the controller supports LE Data Packet Length Extension
+ * (LE feature bit 5) the stack reads its maxima (LE Read Maximum Data
+ * Length) and suggests them as the default for new links (LE Write
+ * Suggested Default Data Length); when it supports LE 2M or Coded it sets
+ * default_phy (LE Set Default PHY). After every connection comes up it asks
+ * for the maximum data length (auto_data_length) and for default_phy
+ * (auto_phy, when default_phy is 2M or coded and the controller has it), as
+ * BlueZ and Zephyr do. The coded options put extended advertising (primary
+ * and secondary LE Coded; non-legacy PDUs, so a connectable set carries no
+ * scan response), extended scanning and extended connecting (LE 1M and LE
+ * Coded) on the long-range PHY when the controller supports it; they take
+ * effect from the next start. Set it before uvble_active for power-up. */
+typedef struct {
+  bool auto_data_length;
+  bool auto_phy;
+  int default_phy; /* UVBLE_PHY_PREF_* */
+  bool adv_coded;
+  bool scan_coded;
+  bool connect_coded;
+} uvble_gap_link_config_t;
+
+/* UVBLE_EINVAL for an unknown default_phy. NULL restores the defaults. */
+int uvble_gap_set_link_config(uvble_t *ble, const uvble_gap_link_config_t *c);
+void uvble_gap_get_link_config(const uvble_t *ble, uvble_gap_link_config_t *out);
 
 /* ---- own address ----------------------------------------------------------
  * addr_mode (uvble_config_set_int(UVBLE_CONFIG_ADDR_MODE)) picks the address

@@ -100,7 +100,16 @@ int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
  * characteristic). The held-back result is delivered before DONE when the
  * server ended the discovery (status 0 or an ATT error, as MicroPython
  * does), not when the stack did (malformed response, timeout, disconnect).
- * Handles 0 or start > end: UVBLE_EINVAL. */
+ * Handles 0 or start > end: UVBLE_EINVAL.
+ *
+ * Strict (Vol 3, Part G, 3.3.1, 3.3.2; pass a service's range): a
+ * declaration whose value handle is not its own handle + 1, lies past
+ * end_handle, or is taken by the next declaration is not reported (so the
+ * application never reads, searches or subscribes outside what the server
+ * declared), is counted in stats.gattc_decl_rejected, and the discovery
+ * goes on; DONE then reports UVBLE_EPROTO instead of 0 (an ATT error that
+ * ends it is reported as such). The sound characteristics are reported as
+ * usual, and each end_handle is >= its value_handle. */
 int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
                                          uint16_t start_handle,
                                          uint16_t end_handle,

@@ -54,12 +54,22 @@
  *
  * KEY SIZE. The negotiated encryption key size must reach the minimum
  * (uvble_security_set_min_key_size, default 16), else pairing fails with
- * Encryption Key Size; stored keys shorter than the minimum are not used.
+ * Encryption Key Size (0x06); stored keys shorter than the minimum are
+ * not used. A peer's Maximum Encryption Key Size outside 7..16 is not a
+ * size at all: pairing fails with Invalid Parameters (0x0A; Vol 3, Part H,
+ * 3.5.1 and 3.5.5).
  *
  * BONDING. With "bond" on (the default) and the peer bonding too, the keys
  * are distributed and stored through the secrets (below): the LTK (with
  * EDIV/Rand for legacy pairing), the identity resolving key with the
  * identity address, and a signing key (CSRK) when the peer asks for it.
+ *
+ * COMPLETION. A pairing completes (ENCRYPTION_UPDATE with status 0, the
+ * async pair future, `bonded`, SET_SECRET and the bond store record) only
+ * once the peer's keys have arrived and the controller has completed our
+ * own key-distribution PDUs (Vol 3, Part H, 3.6.1): an app may disconnect
+ * from that event and the peer still gets every key. A link that drops
+ * before then fails the pairing (UVBLE_EDISCONNECTED) and stores nothing.
  *
  * PRIVACY. Bonds are kept under the peer's identity address (the one it
  * distributed, else the address it connected from); a peer connecting
@@ -73,12 +83,22 @@
  * uvble_gap_pair(), which starts encryption with the stored LTK when it
  * holds a bond for the peer (no pairing exchange; ENCRYPTION_UPDATE with
  * bonded true follows), and pairs otherwise, or when the link is already
- * encrypted (re-pairing), or when encrypting with the stored key already
- * failed on this connection because the peer lost its key. A Security
- * Request from the peripheral does the same (encryption when bonded and
- * the stored key is strong enough for what it asks, pairing otherwise). A
- * peripheral answers the controller's LTK request from storage, or with a
- * negative reply when it holds no matching key.
+ * encrypted (re-pairing). A Security Request from the peripheral does the
+ * same (encryption when bonded and the stored key is strong enough for
+ * what it asks, pairing otherwise). A peripheral answers the controller's
+ * LTK request from storage, or with a negative reply when it holds no
+ * matching key.
+ *
+ * STALE BONDS. When the peer refuses the stored key (it lost the bond:
+ * Encryption Change with 0x06 PIN or Key Missing, or 0x05 Authentication
+ * Failure), ENCRYPTION_UPDATE says so: status UVBLE_EHCI, the HCI status,
+ * and stale_bond true (the async layer: UVBLE_EHCI with the HCI status in
+ * proto_status). A peripheral asked to resume a bond it does not hold
+ * raises the same. Nothing re-pairs on its own — not uvble_gap_pair, not
+ * a peer's Security Request: either would let an impostor replace a bond.
+ * To pair again, the application forgets the bond (uvble_forget_bond_conn)
+ * and calls uvble_gap_pair; a peer that merely lost its keys then bonds
+ * anew. Counted in uvble_stats_t.smp_bond_rejected.
  *
  * SECRETS. Keys are (sec_type, key) -> value secrets, MicroPython's model:
  * each lookup first raises UVBLE_IRQ_GET_SECRET (a handler returning 1 and
@@ -182,6 +202,19 @@ int uvble_bond_store_open(uvble_t *ble, const char *path,
  * by emptying the built-in store). Our own IRK is kept. Connections stay as
  * they are. Returns 0 or the first error. */
 int uvble_erase_bonding(uvble_t *ble);
+
+/* Forgets the bond with one peer: deletes its OUR_SEC, PEER_SEC and CCCD
+ * secrets (as uvble_erase_bonding does for all). peer: its identity
+ * address, or a resolvable private address of it (resolved through the
+ * bonded peers' IRKs). For a stale bond (ENCRYPTION_UPDATE with
+ * stale_bond): forget it, then uvble_gap_pair pairs anew — the stack
+ * never does so on its own. Returns 0, UVBLE_ENOENT (no bond with that
+ * peer), UVBLE_EINVAL (NULL, a bad address type, or no secrets support). */
+int uvble_forget_bond(uvble_t *ble, const uvble_addr_t *peer);
+/* uvble_forget_bond for the peer of a connection (the identity the stack
+ * would re-encrypt with). Also UVBLE_ENOTCONN for an unknown handle. The
+ * connection stays as it is. */
+int uvble_forget_bond_conn(uvble_t *ble, uint16_t conn_handle);
 
 /* Sets the smallest encryption key size (in octets) pairing accepts:
  * 7..16 (default 16). UVBLE_EINVAL outside that range. */

@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "uvble/error.h"
+#include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
 
@@ -213,9 +214,17 @@ typedef struct { /* 28 */
    * (Vol 3, Part H, 3.5.5). UVBLE_ETIMEDOUT: the 30 s SMP timeout.
    * UVBLE_EDISCONNECTED: the link dropped meanwhile (raised before the
    * DISCONNECT event). UVBLE_EHCI: the controller failed the encryption,
-   * with its HCI status in hci_status. */
+   * with its HCI status in hci_status (uvble_hci_status_str names it). */
   int status;
   uint8_t hci_status;
+  /* A stored bond no longer works (status UVBLE_EHCI): as central, the
+   * peer refused the key we hold for it (hci_status 0x06 PIN or Key
+   * Missing: it lost the bond; 0x05 Authentication Failure: it holds
+   * another key); as peripheral, the central asked to resume a bond we do
+   * not hold (we answered with a negative reply; hci_status 0x06). The
+   * stack never pairs over a bond on its own: to pair anew, forget the
+   * bond (uvble_forget_bond, uvble/security.h) and call uvble_gap_pair. */
+  bool stale_bond;
 } uvble_evt_encryption_t;
 
 typedef struct { /* 29: return 1 and fill value/value_len when found */
@@ -286,10 +295,15 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                              uvble_t **out);
 
 /* Closes the stack: every pending operation completes with UVBLE_ECANCELED
- * (synchronously, inside this call), the transport and timers close, then
- * cb (may be NULL) runs on a later loop iteration as the last callback; the
- * object is freed when cb returns. Safe to call from any callback; later
- * calls are ignored. */
+ * (synchronously, inside this call). Then, before the transport closes,
+ * the stack waits for the controller: replies to HCI commands already
+ * sent, queued ACL data going out (what cannot is counted in
+ * uvble_stats_t.acl_tx_dropped), then an HCI Reset that stops advertising,
+ * scanning and links, so the controller never writes into a closed
+ * transport. The wait is bounded by config "drain_ms" and never longer
+ * than 1 s. Then the transport and timers close and cb (may be NULL) runs
+ * on a later loop iteration as the last callback; the object is freed when
+ * cb returns. Safe to call from any callback; later calls are ignored. */
 void uvble_close(uvble_t *ble, uvble_close_cb cb);
 
 /* For layers built on the core (the async layer installs one): while a hook
@@ -331,6 +345,14 @@ typedef enum {
   UVBLE_CONFIG_MITM,          /* bool */
   UVBLE_CONFIG_IO,            /* UVBLE_IO_* */
   UVBLE_CONFIG_LE_SECURE,     /* bool */
+  /* Milliseconds, 0..60000, default 1000: how long ending a link on our
+   * side (uvble_gap_disconnect, the async layer's disconnects) waits for
+   * the PDUs already queued on it to reach the controller and be
+   * completed before HCI Disconnect goes out; past it the link is ended
+   * anyway and what was not sent is counted (acl_tx_dropped). 0 ends at
+   * once. uvble_close() waits the same, at most 1000 ms, for replies to
+   * commands already sent and for queued data. Not a MicroPython key. */
+  UVBLE_CONFIG_DRAIN_MS,
 } uvble_config_key_t;
 
 enum {
@@ -351,7 +373,7 @@ enum {
 #define UVBLE_GAP_NAME_MAX 248 /* Device Name characteristic's limit */
 
 /* Maps "mac", "addr_mode", "gap_name", "rxbuf", "mtu", "bond", "mitm", "io",
- * "le_secure" to a key; UVBLE_EUNKNOWNKEY otherwise. */
+ * "le_secure", "drain_ms" to a key; UVBLE_EUNKNOWNKEY otherwise. */
 int uvble_config_key(const char *name);
 
 /* Integer-valued keys (all but MAC and GAP_NAME). UVBLE_EINVAL for a value
@@ -384,6 +406,11 @@ typedef struct {
   uint16_t iso_mtu;
   uint8_t iso_max_pkts;
   uvble_addr_t public_addr; /* BD_ADDR */
+  /* LE Read Maximum Data Length (zeros without Data Length Extension) */
+  uint16_t max_tx_octets;
+  uint16_t max_tx_time;
+  uint16_t max_rx_octets;
+  uint16_t max_rx_time;
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */
@@ -428,6 +455,21 @@ typedef struct {
                                       Reply: no bond, a wrong EDIV/Rand, or
                                       encryption started before the pairing
                                       proved itself (DHKey Check skipped) */
+  uint64_t smp_bond_rejected;      /* re-encryptions with a stored key the peer
+                                      refused (PIN or Key Missing,
+                                      Authentication Failure): stale bonds */
+  uint64_t link_data_length_changes; /* LE Data Length Change events taken */
+  uint64_t link_phy_updates;         /* LE PHY Update Complete events taken */
+  uint64_t link_requests_refused;    /* LE Set PHY / Set Data Length the
+                                        controller refused */
+  uint64_t gattc_decl_rejected;    /* characteristic declarations the GATT
+                                      client skipped: value handle not the
+                                      declaration's + 1, or outside the
+                                      service (Vol 3, Part G, 3.3.1, 3.3.2) */
+  uint64_t acl_tx_dropped;         /* outgoing PDUs never handed to the
+                                      controller: a drain before disconnect
+                                      or uvble_close()'s linger ran out of
+                                      time (UVBLE_CONFIG_DRAIN_MS) */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);

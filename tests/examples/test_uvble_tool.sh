@@ -13,6 +13,8 @@ start dump "$UVBLE" capture "$T/dump.btsnoop" gatt-dump --name uvble-temp
 finish dump || fail "gatt-dump failed"
 d=$T/dump.out
 grep -q "^Device $s (uvble-temp), MTU 247$" "$d" || fail "gatt-dump: device line"
+grep -Eq "^Link: LE (1M|2M)/(1M|2M), data length [0-9]+/[0-9]+ octets \([0-9]+/[0-9]+ us\), interval [0-9.]+ ms, latency [0-9]+, timeout [0-9]+ ms$" "$d" ||
+  fail "gatt-dump: link line"
 grep -q "^Service 1800 Generic Access (handles 0x0001-0x0005)$" "$d" || fail "gatt-dump: GAP service"
 grep -q '^  Characteristic 2a00 Device Name (handle 0x0003, read) = "uvble-temp"$' "$d" ||
   fail "gatt-dump: device name"

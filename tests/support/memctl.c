@@ -9,6 +9,14 @@
 
 struct memctl;
 
+/* A packet a slow radio has not delivered yet. */
+struct held {
+  struct held *next;
+  int from, slot;
+  size_t len;
+  uint8_t d[];
+};
+
 struct side {
   struct memctl *m;
   int idx; /* 0: A, 1: B */
@@ -28,6 +36,10 @@ struct memctl {
   uint8_t ltk[MAX_CONNS][16]; /* what the central gave LE Enable Encryption */
   uv_idle_t flush;
   bool flush_open;
+  uv_timer_t delay; /* completion_delay_ms */
+  bool hold;
+  struct held *held_head, *held_tail; /* packets "in the air" */
+  int closing;
   struct memctl_stats stats;
 };
 
@@ -74,6 +86,13 @@ static int slot_of(const struct memctl *m, uint16_t handle) {
 
 static void drop_conn(struct memctl *m, int slot) {
   m->conn_used[slot] = false;
+  /* Packets still in the air for the link are lost with it; their
+   * buffers are free again. */
+  for (struct held *h = m->held_head; h; h = h->next)
+    if (h->slot == slot) {
+      m->side[h->from].acl_free++;
+      h->slot = -1;
+    }
   /* The controller forgets the handle's packets: their buffers are free
    * again without a completion (Vol 4, Part E, 4.1.1). */
   for (int i = 0; i < 2; i++) {
@@ -221,6 +240,60 @@ static void on_flush(uv_idle_t *h) {
   uv_idle_stop(h);
 }
 
+static void deliver(struct memctl *m, int from, const uint8_t *d,
+                    size_t len) {
+  uint8_t pb = (get16(d) >> 12) & 3;
+  uint8_t hdr[4];
+  put16(hdr, (uint16_t)((get16(d) & 0x0fff) | (pb == 0 ? 2 : pb) << 12));
+  put16(hdr + 2, (uint16_t)(len - 4));
+  uvble_iov_t iov[2] = {{hdr, 4}, {d + 4, len - 4}};
+  uvble_transport_send(m->side[!from].t, UVBLE_HCI_ACL, iov, 2);
+}
+
+/* The slow radio's turn: every held packet reaches the peer and is
+ * completed to its sender, in that order, as a link layer acknowledges. */
+static void on_delay(uv_timer_t *t) {
+  struct memctl *m = t->data;
+  if (m->hold) return;
+  while (m->held_head) {
+    struct held *h = m->held_head;
+    m->held_head = h->next;
+    if (h->slot >= 0) {
+      deliver(m, h->from, h->d, h->len);
+      m->side[h->from].pending[h->slot]++;
+      m->side[h->from].pending_total++;
+    }
+    free(h);
+  }
+  m->held_tail = NULL;
+  flush_side(&m->side[0]);
+  flush_side(&m->side[1]);
+}
+
+void memctl_hold_completions(memctl_t *m, bool hold) {
+  m->hold = hold;
+  if (!hold && m->flush_open) uv_timer_start(&m->delay, on_delay, 0, 0);
+}
+
+static void hold_packet(struct side *s, int slot, const uint8_t *d,
+                        size_t len) {
+  struct memctl *m = s->m;
+  struct held *h = malloc(sizeof *h + len);
+  if (!h) abort();
+  h->next = NULL;
+  h->from = s->idx;
+  h->slot = slot;
+  h->len = len;
+  memcpy(h->d, d, len);
+  if (m->held_tail)
+    m->held_tail->next = h;
+  else
+    m->held_head = h;
+  m->held_tail = h;
+  if (!m->hold && m->flush_open && !uv_is_active((uv_handle_t *)&m->delay))
+    uv_timer_start(&m->delay, on_delay, m->cfg.completion_delay_ms, 0);
+}
+
 static void on_acl(struct side *s, const uint8_t *d, size_t len) {
   struct memctl *m = s->m;
   if (len < 4) return;
@@ -238,12 +311,11 @@ static void on_acl(struct side *s, const uint8_t *d, size_t len) {
     s->acl_free--;
   m->stats.acl_packets[s->idx]++;
   m->stats.acl_bytes[s->idx] += len - 4;
-  uint8_t pb = (hf >> 12) & 3;
-  uint8_t hdr[4];
-  put16(hdr, (uint16_t)(handle | (pb == 0 ? 2 : pb) << 12));
-  put16(hdr + 2, (uint16_t)(len - 4));
-  uvble_iov_t iov[2] = {{hdr, 4}, {d + 4, len - 4}};
-  uvble_transport_send(m->side[!s->idx].t, UVBLE_HCI_ACL, iov, 2);
+  if (m->cfg.completion_delay_ms || m->hold) {
+    hold_packet(s, slot, d, len);
+    return;
+  }
+  deliver(m, s->idx, d, len);
   if (m->cfg.completed_batch == 0) { /* one event per packet */
     uint8_t p[5] = {1, (uint8_t)handle, (uint8_t)(handle >> 8), 1, 0};
     s->acl_free++;
@@ -287,6 +359,7 @@ memctl_t *memctl_new(uv_loop_t *loop, const struct memctl_config *cfg,
     if (cfg->acl_mtu) m->cfg.acl_mtu = cfg->acl_mtu;
     if (cfg->acl_pkts) m->cfg.acl_pkts = cfg->acl_pkts;
     m->cfg.completed_batch = cfg->completed_batch;
+    m->cfg.completion_delay_ms = cfg->completion_delay_ms;
   }
   uvble_transport_t **host[2] = {host_a, host_b};
   for (int i = 0; i < 2; i++) {
@@ -301,6 +374,8 @@ memctl_t *memctl_new(uv_loop_t *loop, const struct memctl_config *cfg,
   }
   uv_idle_init(loop, &m->flush);
   m->flush.data = m;
+  uv_timer_init(loop, &m->delay);
+  m->delay.data = m;
   m->flush_open = true;
   return m;
 }
@@ -337,13 +412,24 @@ void memctl_get_stats(const memctl_t *m, struct memctl_stats *out) {
   *out = m->stats;
 }
 
-static void on_flush_closed(uv_handle_t *h) { free(h->data); }
+static void on_handle_closed(uv_handle_t *h) {
+  struct memctl *m = h->data;
+  if (--m->closing == 0) free(m);
+}
 
 void memctl_free(memctl_t *m) {
   if (!m) return;
   for (int i = 0; i < 2; i++) uvble_transport_close(m->side[i].t, NULL, NULL);
   m->flush_open = false;
-  uv_close((uv_handle_t *)&m->flush, on_flush_closed);
+  while (m->held_head) {
+    struct held *h = m->held_head;
+    m->held_head = h->next;
+    free(h);
+  }
+  m->held_tail = NULL;
+  m->closing = 2; /* freed when both handles are closed */
+  uv_close((uv_handle_t *)&m->delay, on_handle_closed);
+  uv_close((uv_handle_t *)&m->flush, on_handle_closed);
 }
 
 struct bring_up {

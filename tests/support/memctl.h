@@ -32,6 +32,10 @@ struct memctl_config {
    * packets or when the loop goes idle, whichever comes first (what real
    * controllers do). */
   unsigned completed_batch;
+  /* A slow radio: N > 0 holds every completion N ms (forwarding is still
+   * immediate), so a host with few buffers keeps PDUs queued as a real
+   * link does. Overrides completed_batch. */
+  unsigned completion_delay_ms;
 };
 
 struct memctl_stats {
@@ -61,6 +65,10 @@ int memctl_bring_up(uv_loop_t *loop, const struct memctl_config *cfg,
 int memctl_connect(memctl_t *m);
 /* Ends a connection: Disconnection Complete on both sides with reason. */
 void memctl_disconnect(memctl_t *m, uint16_t handle, uint8_t reason);
+
+/* Stops (true) or resumes (false) completing packets: held completions
+ * go out on resume. */
+void memctl_hold_completions(memctl_t *m, bool hold);
 
 void memctl_get_stats(const memctl_t *m, struct memctl_stats *out);
 /* Closes the controller's transport ends; the hosts see their transport

@@ -168,6 +168,20 @@ static void default_answer(sc_t *sc, const struct sc_cmd_rec *c) {
       memcpy(r + 1, sc->cfg.bdaddr, 6);
       n = 7;
       break;
+    case 0x202F: /* LE Read Maximum Data Length: 251 octets, 17040 us */
+      put16(r + 1, 251);
+      put16(r + 3, 17040);
+      put16(r + 5, 251);
+      put16(r + 7, 17040);
+      n = 9;
+      break;
+    case 0x2022: /* LE Set Data Length: status, handle */
+      memcpy(r + 1, c->params, 2);
+      n = 3;
+      break;
+    case 0x2032: /* LE Set PHY: Command Status */
+      sc_send_cs(sc, c->opcode, 0);
+      return;
     case 0x0406: /* Disconnect: Command Status, then the event */
       sc_send_cs(sc, c->opcode, 0);
       sc_disconnect(sc, (uint16_t)(c->params[0] | (c->params[1] << 8)) & 0x0fff,

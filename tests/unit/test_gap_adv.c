@@ -299,16 +299,43 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
   run_for(&loop, 20);
   CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_ADV_PARAMS), 0); /* no legacy mix */
   const struct sc_cmd_rec *p = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0);
+  /* Vol 4, Part E, 7.8.53, LE Set Extended Advertising Parameters [v1],
+   * opcode 0x2036, written from the spec's parameter table:
+   *  off size field
+   *   0   1  Advertising_Handle
+   *   1   2  Advertising_Event_Properties
+   *   3   3  Primary_Advertising_Interval_Min
+   *   6   3  Primary_Advertising_Interval_Max
+   *   9   1  Primary_Advertising_Channel_Map
+   *  10   1  Own_Address_Type
+   *  11   1  Peer_Address_Type
+   *  12   6  Peer_Address
+   *  18   1  Advertising_Filter_Policy
+   *  19   1  Advertising_TX_Power
+   *  20   1  Primary_Advertising_PHY
+   *  21   1  Secondary_Advertising_Max_Skip
+   *  22   1  Secondary_Advertising_PHY
+   *  23   1  Advertising_SID
+   *  24   1  Scan_Request_Notification_Enable      = 25 bytes */
+  static const uint8_t EXT_PARAMS[25] = {
+      [0] = 0x00,                          /* handle 0 */
+      [1] = 0x13, [2] = 0x00,              /* legacy|scannable|connectable */
+      [3] = 0xA0, [4] = 0x00, [5] = 0x00,  /* 160 x 0.625 ms */
+      [6] = 0xA0, [7] = 0x00, [8] = 0x00,  /* 160 */
+      [9] = 0x07,                          /* channels 37, 38, 39 */
+      [10] = 0x00,                         /* public */
+      [11] = 0x00,                         /* peer type (unused) */
+      [12] = 0, [13] = 0, [14] = 0, [15] = 0, [16] = 0, [17] = 0,
+      [18] = 0x00, /* process scan and connection requests from all */
+      [19] = 0x7F, /* host has no TX power preference */
+      [20] = 0x01, /* primary PHY LE 1M */
+      [21] = 0x00, /* max skip 0 */
+      [22] = 0x01, /* secondary PHY LE 1M */
+      [23] = 0x00, /* SID 0 */
+      [24] = 0x00, /* no scan request notifications */
+  };
   REQUIRE_EQ(p->len, 25);
-  CHECK_EQ(p->params[0], GAP_ADV_HANDLE);
-  CHECK_EQ(le16(p->params + 1), 0x0013); /* legacy ADV_IND */
-  CHECK_EQ(p->params[3] | p->params[4] << 8 | p->params[5] << 16, 160);
-  CHECK_EQ(p->params[6] | p->params[7] << 8 | p->params[8] << 16, 160);
-  CHECK_EQ(p->params[9], 0x07);
-  CHECK_EQ(p->params[10], 0x00); /* public */
-  CHECK_EQ(p->params[18], 0x7F);
-  CHECK_EQ(p->params[19], 0x01);
-  CHECK_EQ(p->params[21], 0x01);
+  CHECK_MEM(p->params, EXT_PARAMS, sizeof EXT_PARAMS);
   const struct sc_cmd_rec *d = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_DATA, 0);
   CHECK_EQ(d->params[1], 0x03); /* complete */
   CHECK_EQ(d->params[3], sizeof ADV);

@@ -88,8 +88,6 @@ static const struct bad_case bad_cases[] = {
     {"chr length 21, 7 bytes", OP_CHR, NONE,
      B(0x09, 21, 2, 0, 2, 3, 0, 0, 0x2a)},
     {"chr opcode and length only", OP_CHR, NONE, B(0x09, 7)},
-    {"chr value before declaration", OP_CHR, NONE,
-     B(0x09, 7, 3, 0, 2, 3, 0, 0, 0x2a)},
     {"chr declaration 0", OP_CHR, NONE, B(0x09, 7, 0, 0, 2, 1, 0, 0, 0x2a)},
     {"chr above range", OP_CHR, NONE, B(0x09, 7, 0x21, 0, 2, 0x22, 0, 0, 0x2a)},
     {"chr backwards", OP_CHR, B(0x09, 7, 5, 0, 2, 6, 0, 0, 0x2a),

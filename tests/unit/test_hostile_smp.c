@@ -81,19 +81,25 @@ TEST(public_key_not_on_the_curve_fails_pairing) {
 
 TEST(key_sizes_outside_the_limits_fail_pairing) {
   bring(1);
-  /* Below 7 (0, 6), our minimum (16) not met (7, 15), above 16 (17, 255:
-   * "Key Size Overflow"): Encryption Key Size each time, before any pairing
-   * begins, so the app hears nothing. */
-  static const uint8_t sizes[] = {0, 6, 7, 15, 17, 255};
+  /* Vol 3, Part H, 3.5.1: Maximum Encryption Key Size is 7..16 octets.
+   * Outside that range (0, 6, 17, 255) the parameter is invalid: Pairing
+   * Failed "Invalid Parameters" (0x0A, 3.5.5). In range but below our
+   * minimum (16 by default: 7, 15): "Encryption Key Size" (0x06). Each
+   * before any pairing begins, so the app hears nothing. */
+  static const struct {
+    uint8_t size, reason;
+  } cases[] = {{0, 0x0A}, {6, 0x0A}, {7, 0x06}, {15, 0x06}, {17, 0x0A},
+               {255, 0x0A}};
+  size_t n = sizeof cases / sizeof cases[0];
   uint64_t r0 = refused();
-  for (size_t k = 0; k < sizeof sizes; k++) {
-    pairing_req(0x09, sizes[k]);
-    EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
-    pairing_req(0x01, sizes[k]); /* legacy alike */
-    EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
+  for (size_t k = 0; k < n; k++) {
+    pairing_req(0x09, cases[k].size);
+    EXPECT_FAILED(cases[k].reason);
+    pairing_req(0x01, cases[k].size); /* legacy alike */
+    EXPECT_FAILED(cases[k].reason);
   }
   CHECK_EQ(enc_events, 0);
-  CHECK_EQ(refused(), r0 + 2 * sizeof sizes);
+  CHECK_EQ(refused(), r0 + 2 * n);
   no_key_out();
   alive();
   /* A valid request is still answered on the same link. */
@@ -102,21 +108,40 @@ TEST(key_sizes_outside_the_limits_fail_pairing) {
   finish();
 }
 
-TEST(central_role_refuses_a_response_with_a_short_key) {
-  bring(0); /* we are central */
-  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
-  uint8_t req[6];
-  EXPECT_PDU(SMP_PAIRING_REQ, 6, req);
-  uint8_t rsp[7] = {SMP_PAIRING_RSP, UVBLE_IO_NO_INPUT_OUTPUT, 0, 0x09, 7, 0, 0};
-  uint64_t r0 = refused();
-  smp_in(rsp, 7);
-  EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
-  CHECK_EQ(refused(), r0 + 1);
-  REQUIRE_EQ(enc_events, 1);
-  CHECK_EQ(enc.status, UVBLE_SMP_ENC_KEY_SIZE);
-  CHECK(sc_find_cmd(sc, 0x2019, 0) < 0); /* no encryption started */
-  alive();
+TEST(key_size_below_a_lowered_minimum_is_accepted) {
+  /* With our minimum lowered to 7, a peer's 7 is fine: the range check
+   * does not stand in for the minimum. */
+  bring(1);
+  REQUIRE_EQ(uvble_security_set_min_key_size(ble, 7), 0);
+  pairing_req(0x09, 7);
+  EXPECT_PDU(SMP_PAIRING_RSP, 6, NULL);
+  REQUIRE_EQ(uvble_security_set_min_key_size(ble, 16), 0);
   finish();
+}
+
+TEST(central_role_refuses_a_response_with_a_bad_key_size) {
+  /* Out of 7..16: Invalid Parameters; in range, below our 16: Encryption
+   * Key Size (Vol 3, Part H, 3.5.1, 3.5.5). */
+  static const struct {
+    uint8_t size, reason;
+  } cases[] = {{17, 0x0A}, {7, 0x06}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    bring(0); /* we are central */
+    REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+    uint8_t req[6];
+    EXPECT_PDU(SMP_PAIRING_REQ, 6, req);
+    uint8_t rsp[7] = {SMP_PAIRING_RSP, UVBLE_IO_NO_INPUT_OUTPUT, 0, 0x09,
+                      cases[k].size, 0, 0};
+    uint64_t r0 = refused();
+    smp_in(rsp, 7);
+    EXPECT_FAILED(cases[k].reason);
+    CHECK_EQ(refused(), r0 + 1);
+    REQUIRE_EQ(enc_events, 1);
+    CHECK_EQ(enc.status, cases[k].reason);
+    CHECK(sc_find_cmd(sc, 0x2019, 0) < 0); /* no encryption started */
+    alive();
+    finish();
+  }
 }
 
 TEST(encryption_started_without_the_dhkey_check_is_refused) {

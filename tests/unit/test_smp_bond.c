@@ -2,6 +2,7 @@
  * re-encryption in both directions, a peer that lost its keys, the
  * built-in bond store across a restart, erasing bonds, resolving a bonded
  * peer's RPA, links that drop or stall during pairing. */
+#include <stddef.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -102,29 +103,104 @@ TEST(gap_pair_while_busy_and_on_unknown_links) {
   down();
 }
 
-TEST(peer_that_lost_its_keys_then_pairs_again) {
+static uint64_t stat_of(uvble_t *ble, size_t off) {
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  return *(const uint64_t *)((const char *)&st + off);
+}
+#define STAT(ble, f) stat_of((ble), offsetof(uvble_stats_t, f))
+
+static void expect_stale(const struct host *h) {
+  CHECK_EQ(h->enc.status, UVBLE_EHCI);
+  CHECK_EQ(h->enc.hci_status, 0x06); /* PIN or Key Missing */
+  CHECK(h->enc.stale_bond);
+  CHECK(!h->enc.encrypted);
+  CHECK(!h->enc.bonded);
+}
+
+TEST(peer_that_lost_its_keys_is_reported_and_never_silently_repaired) {
   up();
   link_up();
   REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
   REQUIRE(wait_enc(1, 1, 3000));
+  CHECK(!A.enc.stale_bond);
   link_down();
   CHECK_EQ(uvble_erase_bonding(B.ble), 0);
   CHECK_EQ(sec_count(&B, UVBLE_SECRET_OUR_SEC), 0);
   CHECK_EQ(sec_count(&B, UVBLE_SECRET_PEER_SEC), 0);
   CHECK_EQ(sec_count(&B, UVBLE_SECRET_OUR_IRK), 1); /* kept */
+  int a_sets = A.sets;
   link_up();
+  uint64_t rej0 = STAT(A.ble, smp_bond_rejected);
   REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
-  REQUIRE(wait_enc(2, 1, 3000));
-  /* B answered the LTK request negatively: the central hears Key Missing. */
-  CHECK_EQ(A.enc.status, UVBLE_EHCI);
-  CHECK_EQ(A.enc.hci_status, 0x06);
-  CHECK(!A.enc.encrypted);
-  CHECK_EQ(B.enc_events, 1);
-  /* The next gap_pair pairs instead of retrying the dead key. */
+  REQUIRE(wait_enc(2, 2, 3000));
+  /* B answered the LTK request negatively: the central hears Key Missing,
+   * and B's app hears that a central asked for a bond it does not hold. */
+  expect_stale(&A);
+  expect_stale(&B);
+  CHECK_EQ(STAT(A.ble, smp_bond_rejected), rej0 + 1);
+  /* Asking again tries the stored key again: no pairing over the bond. */
   REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
-  REQUIRE(wait_enc(3, 2, 3000));
+  REQUIRE(wait_enc(3, 3, 3000));
+  expect_stale(&A);
+  CHECK_EQ(STAT(A.ble, smp_bond_rejected), rej0 + 2);
+  /* Nor does the peer's Security Request make us pair. */
+  REQUIRE_EQ(uvble_gap_pair(B.ble, B.conn), 0);
+  REQUIRE(wait_enc(4, 4, 3000));
+  expect_stale(&A);
+  run_for(&loop, 100);
+  CHECK_EQ(A.enc_events, 4);
+  CHECK_EQ(sec_count(&B, UVBLE_SECRET_OUR_SEC), 0); /* nothing new bonded */
+  CHECK_EQ(A.sets, a_sets);                         /* A's bond untouched */
+  /* The application forgets the bond, then pairs: both bonded anew. */
+  CHECK_EQ(uvble_forget_bond_conn(A.ble, 0x0eee), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_forget_bond_conn(A.ble, A.conn), 0);
+  CHECK_EQ(sec_count(&A, UVBLE_SECRET_PEER_SEC), 0);
+  CHECK_EQ(sec_count(&A, UVBLE_SECRET_OUR_SEC), 0);
+  CHECK_EQ(uvble_forget_bond_conn(A.ble, A.conn), UVBLE_ENOENT);
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(5, 5, 3000));
   expect_secure(&A, false, true);
   expect_secure(&B, false, true);
+  CHECK(!A.enc.stale_bond);
+  CHECK(!B.enc.stale_bond);
+  down();
+}
+
+TEST(forget_bond_by_identity_or_rpa) {
+  up();
+  link_up();
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(1, 1, 3000));
+  link_down();
+  uvble_addr_t bid, other;
+  REQUIRE_EQ(uvble_config_get_mac(B.ble, &bid), 0);
+  CHECK_EQ(uvble_forget_bond(A.ble, NULL), UVBLE_EINVAL);
+  other = bid;
+  other.type = 7;
+  CHECK_EQ(uvble_forget_bond(A.ble, &other), UVBLE_EINVAL);
+  other = bid;
+  other.val[5] ^= 1;
+  CHECK_EQ(uvble_forget_bond(A.ble, &other), UVBLE_ENOENT);
+  /* By an RPA made with B's IRK: the identity behind it. */
+  const struct secret *birk =
+      sec_find(&B, UVBLE_SECRET_OUR_IRK, (const uint8_t *)"irk", 3);
+  REQUIRE(birk != NULL);
+  uint8_t hci[6];
+  REQUIRE_EQ(uvble_sm_rpa_generate(birk->val, hci), 0);
+  uvble_addr_t rpa, id;
+  ble_addr_from_hci(&rpa, UVBLE_ADDR_RANDOM, hci);
+  REQUIRE(uvble_resolve_peer(A.ble, &rpa, &id));
+  CHECK_EQ(uvble_forget_bond(A.ble, &rpa), 0);
+  CHECK_EQ(sec_count(&A, UVBLE_SECRET_PEER_SEC), 0);
+  CHECK(!uvble_resolve_peer(A.ble, &rpa, &id)); /* its IRK went with it */
+  CHECK_EQ(uvble_forget_bond(A.ble, &bid), UVBLE_ENOENT);
+  /* B's side by identity address. */
+  uvble_addr_t aid;
+  REQUIRE_EQ(uvble_config_get_mac(A.ble, &aid), 0);
+  CHECK_EQ(uvble_forget_bond(B.ble, &aid), 0);
+  CHECK_EQ(sec_count(&B, UVBLE_SECRET_OUR_SEC), 0);
+  CHECK_EQ(sec_count(&B, UVBLE_SECRET_PEER_SEC), 0);
   down();
 }
 

@@ -40,6 +40,17 @@ static void sc_jw_stage1(struct peer *p) {
   smp_in2(SMP_PAIRING_RANDOM, p->n_own, 16);
 }
 
+/* The link drops and the peer comes back on the same handle; the script's
+ * records start afresh. */
+static void reconnect(void) {
+  sc_disconnect(sc, H, 0x13);
+  run_for(&loop, 10);
+  sc_connect(sc, H, 0, PEER);
+  run_for(&loop, 10);
+  sc_clear(sc);
+  acl_cursor = 0;
+}
+
 TEST(pairing_request_carries_our_config) {
   bring(0);
   struct peer p;
@@ -105,12 +116,7 @@ TEST(sc_just_works_values_match_the_spec_and_keys_complete_it) {
   CHECK(enc.bonded);
   CHECK(!enc.authenticated);
   /* Reconnection: gap_pair encrypts with the stored LTK, no SMP. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
-  acl_cursor = 0;
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   EXPECT_NOTHING();
   REQUIRE(enc_started(0, ltk, &ediv, rand));
@@ -207,11 +213,7 @@ TEST(legacy_just_works_stk_and_stored_peripheral_key) {
   REQUIRE_EQ(enc_events, 1);
   CHECK(enc.bonded);
   /* Back again: the central uses the peripheral's key, EDIV and Rand. */
-  sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
-  sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
-  sc_clear(sc);
+  reconnect();
   REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
   REQUIRE(enc_started(0, ltk, &ediv, rand));
   CHECK_MEM(ltk, pltk, 16);
@@ -231,6 +233,16 @@ TEST(responses_out_of_range_fail) {
   peer_rsp(&p, 3, 0x09, 7, 0, 0); /* below our 16 */
   EXPECT_FAILED(UVBLE_SMP_ENC_KEY_SIZE);
   CHECK_EQ(enc.status, UVBLE_SMP_ENC_KEY_SIZE);
+  /* Outside Maximum Encryption Key Size's 7..16 (Vol 3, Part H, 3.5.1):
+   * Invalid Parameters (0x0A), not Encryption Key Size (3.5.5). */
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 17, 0, 0);
+  EXPECT_FAILED(0x0A);
+  CHECK_EQ(enc.status, 0x0A);
+  start(&p);
+  peer_rsp(&p, 3, 0x09, 6, 0, 0);
+  EXPECT_FAILED(0x0A);
+  CHECK_EQ(enc.status, 0x0A);
   start(&p);
   peer_rsp(&p, 9, 0x09, 16, 0, 0);
   EXPECT_FAILED(UVBLE_SMP_INVALID_PARAMS);
@@ -345,6 +357,82 @@ TEST(security_request_starts_pairing_or_encryption) {
   finish();
 }
 
+static uint64_t bond_rejected(void) {
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  return st.smp_bond_rejected;
+}
+
+/* The stored key the controller was handed (n-th LE Enable Encryption). */
+static void expect_stored_key(int n, const uint8_t want[16]) {
+  uint8_t ltk[16], rand[8];
+  uint16_t ediv;
+  REQUIRE(enc_started(n, ltk, &ediv, rand));
+  CHECK_MEM(ltk, want, 16);
+}
+
+static void expect_stale(int events, uint8_t hci_status) {
+  REQUIRE_EQ(enc_events, events);
+  CHECK_EQ(enc.status, UVBLE_EHCI);
+  CHECK_EQ(enc.hci_status, hci_status);
+  CHECK(enc.stale_bond);
+  CHECK(!enc.encrypted);
+}
+
+TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
+  bring(0);
+  struct peer p;
+  sc_to_encryption(&p, 0, 0);
+  inject_enc_change(0, 1);
+  REQUIRE_EQ(enc_events, 1);
+  CHECK(enc.bonded);
+  CHECK(!enc.stale_bond);
+  reconnect();
+  uint64_t r0 = bond_rejected();
+  /* Encryption Change: Authentication Failure (the peer holds another
+   * key). */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  expect_stored_key(0, p.ltk);
+  inject_enc_change(0x05, 0);
+  expect_stale(2, 0x05);
+  /* Asked again: the stored key again, no Pairing Request. */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  EXPECT_NOTHING();
+  expect_stored_key(1, p.ltk);
+  inject_enc_change(0x06, 0); /* PIN or Key Missing: the peer lost it */
+  expect_stale(3, 0x06);
+  /* The peer's Security Request: the stored key once more, never a
+   * pairing the peer could use to replace the bond. */
+  smp_in2(SMP_SECURITY_REQ, (uint8_t[]){0x09}, 1);
+  EXPECT_NOTHING();
+  expect_stored_key(2, p.ltk);
+  inject_enc_change(0x06, 0);
+  expect_stale(4, 0x06);
+  /* Reported as Encryption Key Refresh Complete (Vol 4, Part E, 7.7.39:
+   * status, handle): the same. */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  expect_stored_key(3, p.ltk);
+  uint8_t kr[3] = {0x06, H & 0xff, H >> 8};
+  sc_send_event(sc, 0x30, kr, sizeof kr);
+  run_for(&loop, 5);
+  expect_stale(5, 0x06);
+  CHECK_EQ(bond_rejected(), r0 + 4);
+  /* Another failure of the same link is no stale bond. */
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  expect_stored_key(4, p.ltk);
+  inject_enc_change(0x3D, 0); /* MIC failure */
+  REQUIRE_EQ(enc_events, 6);
+  CHECK_EQ(enc.hci_status, 0x3D);
+  CHECK(!enc.stale_bond);
+  CHECK_EQ(bond_rejected(), r0 + 4);
+  /* The application forgets the bond: gap_pair pairs. */
+  CHECK_EQ(uvble_forget_bond_conn(ble, H), 0);
+  REQUIRE_EQ(uvble_gap_pair(ble, H), 0);
+  EXPECT_PDU(SMP_PAIRING_REQ, 6, NULL);
+  CHECK(sc_find_cmd(sc, 0x2019, 5) < 0);
+  finish();
+}
+
 TEST(encryption_refused_by_the_controller) {
   bring(0);
   struct peer p;
@@ -376,6 +464,7 @@ TEST(encryption_refused_by_the_controller) {
   CHECK_EQ(enc.status, UVBLE_EHCI);
   CHECK_EQ(enc.hci_status, 0x05);
   CHECK(!enc.encrypted);
+  CHECK(!enc.stale_bond); /* a pairing's own key: no bond involved */
   finish();
 }
 

@@ -166,6 +166,31 @@ TEST(legacy_just_works_stk_and_distributed_ltk_match_the_spec) {
   finish();
 }
 
+TEST(central_resuming_a_bond_we_do_not_hold_is_reported) {
+  bring(1);
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  uint64_t refused0 = st.smp_ltk_refused;
+  static const uint8_t r[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  inject_ltk_request(0x1234, r);
+  CHECK(sc_find_cmd(sc, 0x201B, 0) >= 0); /* Negative Reply */
+  REQUIRE_EQ(enc_events, 1);
+  CHECK_EQ(enc.status, UVBLE_EHCI);
+  CHECK_EQ(enc.hci_status, 0x06);
+  CHECK(enc.stale_bond);
+  CHECK(!enc.encrypted);
+  /* A controller that reports the failure as well: told once. */
+  inject_enc_change(0x06, 0);
+  CHECK_EQ(enc_events, 1);
+  uvble_get_stats(ble, &st);
+  CHECK_EQ(st.smp_ltk_refused, refused0 + 1);
+  /* The central then pairs: an ordinary pairing, answered. */
+  struct peer p;
+  peer_req(&p, 3, 0x09, 16, 0, 0);
+  expect_rsp(&p);
+  finish();
+}
+
 TEST(legacy_passkey_we_display_and_the_tk_is_the_passkey) {
   bring(1);
   CHECK_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_ONLY), 0);
@@ -291,8 +316,11 @@ TEST(pairing_request_fields_out_of_range) {
   } cases[] = {
       {5, 0, 1, 16, UVBLE_SMP_INVALID_PARAMS},      /* IO capability */
       {3, 2, 1, 16, UVBLE_SMP_INVALID_PARAMS},      /* OOB flag */
-      {3, 0, 1, 6, UVBLE_SMP_ENC_KEY_SIZE},         /* below 7 */
-      {3, 0, 1, 17, UVBLE_SMP_ENC_KEY_SIZE},        /* above 16 */
+      /* Maximum Encryption Key Size outside 7..16 (3.5.1): Invalid
+       * Parameters; in range but below our minimum: Encryption Key Size
+       * (3.5.5). */
+      {3, 0, 1, 6, UVBLE_SMP_INVALID_PARAMS},       /* below 7 */
+      {3, 0, 1, 17, UVBLE_SMP_INVALID_PARAMS},      /* above 16 */
       {3, 0, 1, 15, UVBLE_SMP_ENC_KEY_SIZE},        /* below our 16 */
       {3, 1, 0x09, 16, UVBLE_SMP_OOB_NOT_AVAILABLE}, /* SC with OOB data */
   };

@@ -73,6 +73,19 @@ static void outcome(const uvble_future_t *f) {
   printf("\n");
 }
 
+/* The link as the controller reported it so far (the automatic data
+ * length and PHY requests may still be under way). */
+static void link_line(const uvble_connection_t *c) {
+  static const char *PHY[] = {"?", "1M", "2M", "Coded"};
+  uvble_conn_info_t i;
+  if (uvble_connection_info(c, &i) != 0) return;
+  printf("Link: LE %s/%s, data length %u/%u octets (%u/%u us), interval %.2f ms, "
+         "latency %u, timeout %u ms\n",
+         PHY[i.tx_phy <= 3 ? i.tx_phy : 0], PHY[i.rx_phy <= 3 ? i.rx_phy : 0],
+         i.tx_octets, i.rx_octets, i.tx_time_us, i.rx_time_us, i.interval * 1.25,
+         i.latency, i.supervision_timeout * 10u);
+}
+
 static void props(uint8_t p) {
   static const struct {
     uint8_t bit;
@@ -104,6 +117,7 @@ static int dump_fn(uvble_task_t *t) {
   printf("Device %s%s%s%s, MTU %u\n", uvble_device_addr_hex(&TOOL.dev, addr),
          TOOL.dev_name[0] ? " (" : "", TOOL.dev_name, TOOL.dev_name[0] ? ")" : "",
          uvble_connection_mtu(TOOL.conn));
+  link_line(TOOL.conn);
   UVBLE_AWAIT(t, (uvble_connection_services(&D.f, TOOL.conn, NULL, D.svcs, MAX_SVC,
                                             TOOL_TIMEOUT_MS),
                   &D.f));

@@ -1,0 +1,122 @@
+/* The link through the async layer against a scripted controller with LE
+ * 2M: uvble_connection_info follows the controller's events, and
+ * uvble_connection_set_phy completes on LE PHY Update Complete (success,
+ * HCI failure with proto_status, refusal at once), on its timeout, when
+ * the link drops (EDISCONNECTED) and when the context closes (ECANCELED). */
+#include "test_gap_common.h"
+#include "uvble/async.h"
+
+static sc_t *sc;
+static uvble_t *ble;
+static uvble_async_t *A;
+static bool closed;
+static const uint8_t PEER[6] = {1, 2, 3, 4, 5, 6};
+
+static bool done(void *f) { return uvble_future_done(f); }
+static void on_closed(uvble_async_t *a, void *arg) {
+  (void)a;
+  (void)arg;
+  closed = true;
+}
+static bool closed_pred(void *arg) {
+  (void)arg;
+  return closed;
+}
+
+static uvble_connection_t *a_up(void) {
+  uv_loop_init(&loop);
+  uvble_transport_t *host;
+  sc = sc_new(&loop, &host);
+  struct sc_config *c = sc_config(sc);
+  c->le_features[1] |= 0x01;       /* LE 2M PHY */
+  c->commands[35] |= 0x20 | 0x40; /* LE Set Default PHY, LE Set PHY */
+  REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
+  uvble_gap_link_config_t cfg;
+  uvble_gap_get_link_config(ble, &cfg);
+  cfg.auto_phy = false; /* the test asks */
+  REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  REQUIRE(uvble_is_active(ble));
+  REQUIRE_EQ(uvble_async_new(ble, NULL, NULL, &A), 0);
+  sc_connect(sc, 0x0043, 0, PEER);
+  run_for(&loop, 20);
+  uvble_connection_t *conn = uvble_async_connection(A, 0x0043);
+  REQUIRE(conn != NULL);
+  return conn;
+}
+
+static void a_down(void) {
+  closed = false;
+  uvble_async_close(A, on_closed, NULL);
+  REQUIRE(run_until_pred(&loop, closed_pred, NULL, 2000));
+  sc_free(sc);
+  run_for(&loop, 5);
+  loop_teardown(&loop);
+}
+
+static void phy_update(uint8_t status, uint8_t tx, uint8_t rx) {
+  uint8_t p[5] = {status, 0x43, 0x00, tx, rx};
+  send_meta(sc, 0x0C, p, sizeof p);
+}
+
+TEST(set_phy_completes_on_phy_update_complete) {
+  uvble_connection_t *c = a_up();
+  uvble_conn_info_t i;
+  REQUIRE_EQ(uvble_connection_info(c, &i), 0);
+  CHECK_EQ(i.tx_phy, UVBLE_PHY_1M);
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 1000), 0);
+  run_for(&loop, 10);
+  CHECK_EQ(cmd_count(sc, 0x2032), 1);
+  CHECK(!uvble_future_done(&f));
+  phy_update(0, UVBLE_PHY_2M, UVBLE_PHY_2M);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, 0);
+  REQUIRE_EQ(uvble_connection_info(c, &i), 0);
+  CHECK_EQ(i.tx_phy, UVBLE_PHY_2M);
+  CHECK_EQ(i.rx_phy, UVBLE_PHY_2M);
+  /* The peer's link layer refuses: the HCI status comes back. */
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_1M, 1000), 0);
+  phy_update(0x1A, 0, 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EHCI);
+  CHECK_EQ(f.proto_status, 0x1A);
+  /* What the core refuses at once. */
+  CHECK_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_CODED, 1000),
+           UVBLE_ENOTSUP);
+  CHECK(uvble_future_done(&f));
+  CHECK_EQ(uvble_connection_set_phy(&f, c, 42, 1000), UVBLE_EINVAL);
+  a_down();
+}
+
+TEST(set_phy_times_out_and_ends_with_the_link) {
+  uvble_connection_t *c = a_up();
+  uvble_connection_ref(c);
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 50), 0);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_ETIMEDOUT);
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 5000), 0);
+  sc_disconnect(sc, 0x0043, 0x08);
+  REQUIRE(run_until_pred(&loop, done, &f, 1000));
+  CHECK_EQ(f.status, UVBLE_EDISCONNECTED);
+  uvble_conn_info_t i;
+  CHECK_EQ(uvble_connection_info(c, &i), UVBLE_ENOTCONN);
+  CHECK_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 50),
+           UVBLE_ENOTCONN);
+  uvble_connection_release(c);
+  a_down();
+}
+
+TEST(closing_cancels_a_pending_set_phy) {
+  uvble_connection_t *c = a_up();
+  uvble_future_t f = {0};
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 5000), 0);
+  run_for(&loop, 10);
+  a_down();
+  CHECK(uvble_future_done(&f));
+  CHECK_EQ(f.status, UVBLE_ECANCELED);
+}
+
+TEST_MAIN()
