@@ -733,7 +733,7 @@ static int run_mem(const struct opts *o) {
   cli.o = srv.o = o;
   srv.server = true;
   memctl_t *mc = NULL;
-  struct memctl_config cfg = {251, 8, 0};
+  struct memctl_config cfg = {.acl_mtu = 251, .acl_pkts = 8};
   int r = memctl_bring_up(&loop, &cfg, &mc, &cli.ble, &srv.ble);
   if (r == 0) r = host_setup(&cli);
   if (r == 0) r = host_setup(&srv);

@@ -312,8 +312,9 @@ static bool all_done(const struct end *tx, const struct end *rx) {
 static int run_mem(const struct opts *o, struct result *r) {
   uv_loop_t loop;
   uv_loop_init(&loop);
-  struct memctl_config cfg = {(uint16_t)o->acl_mtu, (uint8_t)o->acl_pkts,
-                              o->completed_batch};
+  struct memctl_config cfg = {.acl_mtu = (uint16_t)o->acl_mtu,
+                              .acl_pkts = (uint8_t)o->acl_pkts,
+                              .completed_batch = o->completed_batch};
   memctl_t *mc;
   struct end tx, rx;
   end_init(&tx, o);
