@@ -141,9 +141,11 @@ static bool settled(uvble_t *ble, uint16_t conn, const air_want_t *w,
 }
 
 const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
-                       const air_want_t *w, air_link_t *tx, air_link_t *rx) {
-  if (w->phy == AIR_PHY_2M) uvble_gap_set_phy(ble, conn, UVBLE_PHY_PREF_2M);
-  if (w->data_length > 27) uvble_gap_set_data_length(ble, conn, 0, 0);
+                       const air_want_t *w, bool ask, air_link_t *tx,
+                       air_link_t *rx) {
+  if (ask && w->phy == AIR_PHY_2M)
+    uvble_gap_set_phy(ble, conn, UVBLE_PHY_PREF_2M);
+  if (ask && w->data_length > 27) uvble_gap_set_data_length(ble, conn, 0, 0);
   uv_timer_t tick;
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
@@ -172,8 +174,9 @@ int air_connect(uvble_t *ble, const uvble_addr_t *peer, const air_want_t *w) {
 }
 
 const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
-                       const air_want_t *w, air_link_t *tx, air_link_t *rx) {
-  (void)loop, (void)ble, (void)conn, (void)w;
+                       const air_want_t *w, bool ask, air_link_t *tx,
+                       air_link_t *rx) {
+  (void)loop, (void)ble, (void)conn, (void)w, (void)ask;
   /* What a host that never asks gets; the interval is not known. */
   *tx = (air_link_t){AIR_PHY_1M, 27, 0, 0, false};
   *rx = *tx;

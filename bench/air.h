@@ -64,12 +64,14 @@ int air_parse_opt(air_want_t *w, const char *arg, const char *v);
 void air_configure(uvble_t *ble, const air_want_t *w);
 /* Connects (as central) with the preset when asked and the API has it. */
 int air_connect(uvble_t *ble, const uvble_addr_t *peer, const air_want_t *w);
-/* Once connected: asks for the PHY and data length, runs loop until the
- * link reports them (or 5 s), and fills tx (what we send to the peer) and
+/* Once connected: asks for the PHY and data length (when ask: the central
+ * only, since both ends asking for a PHY at once loses the link on Zephyr
+ * 4.1), runs loop until the link reports them (or 5 s), and fills tx (what we send to the peer) and
  * rx (what it sends us) from what the controller reported. Returns "" or
  * a short text saying what did not happen, for the JSON's "note". */
 const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
-                       const air_want_t *w, air_link_t *tx, air_link_t *rx);
+                       const air_want_t *w, bool ask, air_link_t *tx,
+                       air_link_t *rx);
 /* The JSON members: ,"air_limit_kbps":..,"air_ratio":..,"phy":..,... */
 void air_json(FILE *out, const air_link_t *l, double goodput_kbps,
               double payload_per_pdu, double hci_limit_kbps, const char *note);

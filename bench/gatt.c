@@ -827,8 +827,8 @@ static int run_client(struct host *h) {
   struct ctx x = {.o = h->o, .loop = h->loop, .cli = h, .link = h->o->link};
   x.acl_mtu = info.acl_mtu;
   if (h->o->air)
-    x.air_note = air_settle(h->loop, h->ble, h->conn, &h->o->want, &x.air_tx,
-                            &x.air_rx);
+    x.air_note = air_settle(h->loop, h->ble, h->conn, &h->o->want, true,
+                            &x.air_tx, &x.air_rx);
   snprintf(x.extra, sizeof x.extra, ",\"acl_mtu\":%u,\"acl_bufs\":%u",
            info.acl_mtu, info.acl_max_pkts);
   uv_timer_init(h->loop, &x.tick);

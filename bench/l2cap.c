@@ -435,7 +435,7 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
     while (!e->link_up && uv_run(loop, UV_RUN_ONCE)) {
     }
     air_link_t tx, rx;
-    air_settle(loop, e->ble, e->conn, &o->want, &tx, &rx);
+    air_settle(loop, e->ble, e->conn, &o->want, false, &tx, &rx);
     uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
   }
   while (!e->done && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
@@ -464,7 +464,7 @@ static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
     while (!e->link_up && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
     }
     air_link_t rx;
-    if (e->link_up) *note = air_settle(loop, e->ble, e->conn, &o->want, air, &rx);
+    if (e->link_up) *note = air_settle(loop, e->ble, e->conn, &o->want, true, air, &rx);
   }
   while (!e->open && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
