@@ -143,9 +143,10 @@ static bool settled(uvble_t *ble, uint16_t conn, const air_want_t *w,
 const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
                        const air_want_t *w, bool ask, air_link_t *tx,
                        air_link_t *rx) {
-  if (ask && w->phy == AIR_PHY_2M)
-    uvble_gap_set_phy(ble, conn, UVBLE_PHY_PREF_2M);
-  if (ask && w->data_length > 27) uvble_gap_set_data_length(ble, conn, 0, 0);
+  /* air_configure had the stack ask by itself (as central) when the link
+   * came up; asking again while those procedures run lost the link on
+   * Zephyr 4.1, so this only waits. */
+  (void)ask;
   uv_timer_t tick;
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
