@@ -166,8 +166,7 @@ static inline void conf_child_abort(void) {
 }
 
 static inline const char *conf_transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 /* print(): one line in the instance's log (and on stdout, for the log). */

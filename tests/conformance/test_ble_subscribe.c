@@ -12,7 +12,9 @@
  * _IRQ_GATTC_INDICATE to that text); the expected lines keep it. */
 #include "conformance.h"
 
-#define SLEEP_MS 50
+/* Room for a notification to cross: a connection event or two on a real
+ * link layer (label ll), hence scaled. */
+#define SLEEP_MS test_scaled_ms(50)
 
 static const char *const EXP0[] = {
     "gap_advertise",

@@ -7,7 +7,7 @@
 # exits by itself (status 0) once the file is through, in both modes.
 source "$(dirname "$0")/lib.sh"
 
-size=1048576
+size=${UVBLE_EXAMPLE_BYTES:-1048576} # smaller on the real link layer (tests/ll)
 head -c $size /dev/urandom >"$T/to_pty.bin"
 head -c $size /dev/urandom >"$T/from_pty.bin"
 

@@ -33,8 +33,7 @@ struct inst {
 };
 
 static inline const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 static inline void out(struct inst *in, const char *fmt, ...)

@@ -13,8 +13,7 @@
 static uv_loop_t loop;
 
 static const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 struct host {

@@ -56,8 +56,7 @@ struct host {
 };
 
 static inline const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 PAIR_FN struct secret *sec_find(struct host *h, uint8_t type, const uint8_t *k,

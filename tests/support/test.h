@@ -77,6 +77,18 @@ void test_set_abort_hook(void (*hook)(void));
                 #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");        \
   } while (0)
 
+/* The transport for the next host of this case: UVBLE_LL_TRANSPORTS' entries
+ * in turn (one per simulated controller, from tests/support/with-zephyr-ll;
+ * past the last one the case fails),
+ * else UVBLE_TRANSPORT, else btvirt's default socket. The string stays valid
+ * until the next call. */
+const char *test_transport(void);
+
+/* ms times UVBLE_TEST_TIME_SCALE (1 unless set; with-zephyr-ll sets 4):
+ * for waits a scenario sizes to the link's speed. run_until*() apply it to
+ * their limits themselves. */
+unsigned test_scaled_ms(unsigned ms);
+
 /* Runs loop until *flag becomes true or timeout_ms passes; returns *flag. */
 bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
