@@ -179,11 +179,28 @@ static void linger_reset(uvble_t *ble) {
     linger_finish(ble);
 }
 
+/* Every link still up is ended with Remote Device Terminated Connection
+ * due to Power Off (Vol 1, Part F, 0x15), as a host powering down does:
+ * HCI Reset alone leaves the peer to find out at its supervision timeout
+ * (btvirt, which has none, keeps the link for good). Returns whether a
+ * Disconnection Complete is still awaited. */
+static bool linger_disconnect_all(uvble_t *ble) {
+  bool awaited = false;
+  for (struct ble_conn *c = ble->linger; c; c = c->next) {
+    if (!c->disc_sent) {
+      c->disc_reason = HCI_POWER_OFF;
+      if (send_disconnect(ble, c) < 0) continue;
+    }
+    awaited = true;
+  }
+  return awaited;
+}
+
 void conn_linger_check(uvble_t *ble) {
   if (!ble->hci.lingering || !linger_idle(ble)) return;
   if (ble->hci.linger_reset)
     linger_finish(ble);
-  else
+  else if (!linger_disconnect_all(ble))
     linger_reset(ble);
 }
 
