@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Advertising until a central connects (aioble's peripheral module). */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async context (aioble's core module): the irq handler that feeds
  * every event to the waiting futures, power (start/stop), fatal errors and
  * closing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async layer's private contracts: future bookkeeping shared by every
  * operation, and the scheduler. Only public headers below this layer: the
  * async layer sees the core as an application does. */

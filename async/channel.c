@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP credit-based channels as objects (aioble's l2cap module), without
  * aioble's limits: many channels per connection, listening and connecting
  * at once, and a small backlog of channels peers opened before anyone

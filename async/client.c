@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client objects (aioble's client module): discovery, read, write,
  * notified/indicated with bounded queues, subscribe.
  *

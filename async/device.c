@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Devices and connections (aioble's device module): connection objects
  * and their lifetime, connecting (a queue in front of the controller's one
  * attempt at a time), disconnecting, MTU exchange. */

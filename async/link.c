@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The link on a connection object: what the controller reports (data
  * length, PHY, parameters) and the PHY request as a future. The core's
  * link listener (uvble_gap_link_listen) feeds it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing and passkeys (aioble's security module). */
 #include "async_internal.h"
 #include "uvble/security.h"

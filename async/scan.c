@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scanning as an iteration (aioble's scan): one result object per device,
  * merged from advertisements and scan responses, handed out again when it
  * changes. Bounded: at most scan_max_devices results per scan, and each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scheduler: futures' deadlines (one libuv timer for all of them) and
  * the ready queue (one idle handle), so that every future completes exactly
  * once and its callback runs from the loop, never inside the call that
@@ -7,13 +8,12 @@
 
 #include "async_internal.h"
 
-/* Deadlines are armed from the clock, not the loop's cached time: a future
- * created after the loop was held up (setup before uv_run, a slow
- * callback) must not start out already expired. The uv timer counts from
- * the loop's time and may fire early; on_timer re-checks and re-arms. */
+/* Deadlines are armed from the current time, not the loop's cached one: a
+ * future created after the loop was held up (setup before uv_run, a slow
+ * callback) must not start out already expired. */
 static uint64_t now_ms(uv_loop_t *loop) {
-  (void)loop;
-  return uv_hrtime() / 1000000u;
+  uv_update_time(loop);
+  return uv_now(loop);
 }
 
 #define NO_DEADLINE UINT64_MAX

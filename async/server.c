@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server objects (aioble's server module): services, characteristics
  * and descriptors with written() (plain or capturing), on_read hooks,
  * notify and awaitable indicate. */

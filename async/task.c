@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tasks, task groups and timeout scopes: the runtime behind uvble/co.h. */
 #include <string.h>
 

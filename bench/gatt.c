@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT benchmark: read round trip, notification ping-pong, notification and
  * write-without-response throughput at ATT_MTU 23 and 517.
  *
@@ -12,7 +13,11 @@
  * Options: --phases LIST (comma-separated, default
  * read,ping,notify23,wwr23,notify517,wwr517), --reads N, --pings N,
  * --stream23 N, --stream517 N (notifications / write commands per stream),
- * --link-name NAME (label in the JSON for process mode).
+ * --link-name NAME (label in the JSON for process mode). On a real link
+ * layer (bench/run gatt ll): --phy, --data-length, --conn (air.h; any of
+ * them, or --air, makes the stream lines give goodput in kbit/s and the
+ * air-time limit), --value-len N (cap on the streams' value length: 244
+ * fills one 251-octet PDU), --hci-baud N (the controller UART's limit).
  *
  * The server (peripheral) and the client (central) register the same
  * service, so a value handle is the same on both (as in MicroPython's
@@ -50,6 +55,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "air.h"
 #include "memctl.h"
 #include "uvble/gap.h"
 #include "uvble/gattc.h"
@@ -63,6 +69,12 @@
 struct opts {
   const char *link, *role, *transport, *peer, *ready, *phases;
   unsigned reads, pings, stream23, stream517;
+  /* On a real link layer (--air or any option of air.h): the link asked
+   * for; value_len caps the streams' value (0: MTU - 3); hci_baud: the
+   * controller UART's rate, for its limit in the JSON (0: none). */
+  bool air;
+  air_want_t want;
+  unsigned value_len, hci_baud;
 };
 
 /* ---- clocks ------------------------------------------------------------------ */
@@ -393,6 +405,9 @@ struct ctx {
   bool mem; /* one process: CPU per side unknown */
   uv_timer_t tick;
   char extra[256];
+  air_link_t air_tx, air_rx; /* the link each way, for air runs */
+  const char *air_note;
+  unsigned acl_mtu;
 };
 
 static void on_tick(uv_timer_t *t) { (void)t; }
@@ -538,12 +553,21 @@ static void print_stream(struct ctx *x, bool notify, unsigned n, size_t len,
                          double cpu_send, double cpu_recv) {
   struct host *h = x->cli;
   bool lossless = got == n && bad == 0 && sums_ok;
-  printf("{\"bench\":\"gatt\",\"link\":\"%s\",\"metric\":\"%s\",\"value\":%.0f,"
-         "\"unit\":\"packets/s\",\"kb_per_s\":%.1f,\"lossless\":%s,"
+  double kbps = (double)got * len * 8 / 1e3 / secs;
+  if (x->o->air) /* the figure is goodput in kbit/s; packets/s beside it */
+    printf("{\"bench\":\"gatt\",\"link\":\"%s\",\"metric\":\"%s\","
+           "\"value\":%.1f,\"unit\":\"kbit/s\",\"packets_per_s\":%.0f",
+           x->link, notify ? "notify_throughput" : "write_cmd_throughput", kbps,
+           (double)got / secs);
+  else
+    printf("{\"bench\":\"gatt\",\"link\":\"%s\",\"metric\":\"%s\","
+           "\"value\":%.0f,\"unit\":\"packets/s\"",
+           x->link, notify ? "notify_throughput" : "write_cmd_throughput",
+           (double)got / secs);
+  printf(",\"kb_per_s\":%.1f,\"lossless\":%s,"
          "\"sent\":%u,\"received\":%" PRIu64 ",\"bad\":%" PRIu64 ","
          "\"payload\":%zu,\"mtu\":%u,\"seconds\":%.3f",
-         x->link, notify ? "notify_throughput" : "write_cmd_throughput",
-         (double)got / secs, (double)got * len / 1e3 / secs,
+         (double)got * len / 1e3 / secs,
          lossless ? "true" : "false", n, got, bad, len, h->mtu, secs);
   if (x->mem)
     printf(",\"cpu_us_per_packet_total\":%.2f", cpu_send / (double)(got ? got : 1) * 1e6);
@@ -551,6 +575,19 @@ static void print_stream(struct ctx *x, bool notify, unsigned n, size_t len,
     printf(",\"cpu_us_per_packet_send\":%.2f,\"cpu_us_per_packet_recv\":%.2f",
            cpu_send / (double)(n ? n : 1) * 1e6,
            cpu_recv / (double)(got ? got : 1) * 1e6);
+  if (x->o->air) {
+    const air_link_t *l = notify ? &x->air_rx : &x->air_tx;
+    double hci = x->o->hci_baud
+                     ? air_hci_limit_kbps(x->o->hci_baud, x->acl_mtu,
+                                          air_att_payload_per_pdu(
+                                              (unsigned)len, x->acl_mtu))
+                     : 0;
+    double mb = (double)got * len / 1e6;
+    printf(",\"cpu_s_per_mb_send\":%.4f,\"cpu_s_per_mb_recv\":%.4f",
+           mb > 0 ? cpu_send / mb : 0, mb > 0 ? cpu_recv / mb : 0);
+    air_json(stdout, l, kbps, air_att_payload_per_pdu((unsigned)len, l->octets),
+             hci, x->air_note);
+  }
   json_tail(x);
 }
 
@@ -558,6 +595,7 @@ static void print_stream(struct ctx *x, bool notify, unsigned n, size_t len,
 static int notify_phase(struct ctx *x, unsigned n) {
   struct host *h = x->cli;
   size_t len = (size_t)h->mtu - 3;
+  if (x->o->value_len && len > x->o->value_len) len = x->o->value_len;
   int r = ctl(x, CMD_RESET, 0, 0);
   if (r) return r;
   memset(&h->nrx, 0, sizeof h->nrx);
@@ -594,6 +632,7 @@ static int wwr_phase(struct ctx *x, unsigned n) {
   struct host *h = x->cli;
   size_t len = (size_t)h->mtu - 3;
   if (len > 512) len = 512; /* an attribute value's longest */
+  if (x->o->value_len && len > x->o->value_len) len = x->o->value_len;
   int r = ctl(x, CMD_RESET, (uint16_t)len, n);
   if (r) return r;
   h->tx = h->tx_sum = 0;
@@ -706,7 +745,7 @@ static int run_mem(const struct opts *o) {
     if (!cli.up) r = UVBLE_ECONNREFUSED;
   }
   if (r == 0) {
-    struct ctx x = {o, &loop, &cli, &srv, "mem", true, {0}, ""};
+    struct ctx x = {.o = o, .loop = &loop, .cli = &cli, .srv = &srv, .link = "mem", .mem = true};
     snprintf(x.extra, sizeof x.extra,
              ",\"acl_mtu\":%u,\"acl_bufs\":%u,\"cpu_note\":\"both hosts and "
              "the controller in one process\"",
@@ -742,6 +781,7 @@ static int proc_up(struct host *h) {
   }
   int st = 1;
   uvble_set_data(h->ble, &st);
+  if (h->o->air) air_configure(h->ble, &h->o->want);
   if ((r = uvble_active(h->ble, true, on_active)) < 0) return r;
   while (st == 1 && uv_run(h->loop, UV_RUN_ONCE)) {
   }
@@ -777,13 +817,19 @@ static int run_client(struct host *h) {
   if (r) return r;
   uvble_addr_t peer = {UVBLE_ADDR_PUBLIC, {0}};
   if (uvble_addr_parse(&peer, h->o->peer) < 0) return UVBLE_EINVAL;
-  if ((r = uvble_gap_connect(h->ble, &peer, 5000, 0, 0)) < 0) return r;
+  if ((r = h->o->air ? air_connect(h->ble, &peer, &h->o->want)
+                     : uvble_gap_connect(h->ble, &peer, 5000, 0, 0)) < 0)
+    return r;
   while (!h->up && !h->down && uv_run(h->loop, UV_RUN_ONCE)) {
   }
   if (!h->up) return UVBLE_ECONNREFUSED;
   uvble_controller_info_t info;
   uvble_controller_info(h->ble, &info);
-  struct ctx x = {h->o, h->loop, h, NULL, h->o->link, false, {0}, ""};
+  struct ctx x = {.o = h->o, .loop = h->loop, .cli = h, .link = h->o->link};
+  x.acl_mtu = info.acl_mtu;
+  if (h->o->air)
+    x.air_note = air_settle(h->loop, h->ble, h->conn, &h->o->want, true,
+                            &x.air_tx, &x.air_rx);
   snprintf(x.extra, sizeof x.extra, ",\"acl_mtu\":%u,\"acl_bufs\":%u",
            info.acl_mtu, info.acl_max_pkts);
   uv_timer_init(h->loop, &x.tick);
@@ -823,16 +869,21 @@ static int usage(void) {
           "       gatt --role server --transport SPEC --ready FILE [options]\n"
           "       gatt --role client --transport SPEC --peer ADDR "
           "[--link-name NAME] [options]\n"
-          "phases: read,ping,notify23,wwr23,notify517,wwr517\n");
+          "phases: read,ping,notify23,wwr23,notify517,wwr517\n"
+          "on a real link layer: [--air] [--phy 1m|2m] [--data-length N]\n"
+          "            [--conn throughput|default] [--value-len N] "
+          "[--hci-baud N]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL,
                    "read,ping,notify23,wwr23,notify517,wwr517",
-                   20000, 20000, 50000, 10000};
+                   20000, 20000, 50000, 10000,
+                   false, {AIR_PHY_2M, 251, true}, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int air_opt;
 #define OPT(name) (strcmp(a, name) == 0 && v && ++i)
     if (OPT("--link")) o.link = v;
     else if (OPT("--link-name")) o.link = v;
@@ -845,7 +896,14 @@ int main(int argc, char **argv) {
     else if (OPT("--pings")) o.pings = (unsigned)strtoul(v, NULL, 0);
     else if (OPT("--stream23")) o.stream23 = (unsigned)strtoul(v, NULL, 0);
     else if (OPT("--stream517")) o.stream517 = (unsigned)strtoul(v, NULL, 0);
-    else return usage();
+    else if (OPT("--value-len")) o.value_len = (unsigned)strtoul(v, NULL, 0);
+    else if (OPT("--hci-baud")) o.hci_baud = (unsigned)strtoul(v, NULL, 0);
+    else if (strcmp(a, "--air") == 0) o.air = true;
+    else if (v && (air_opt = air_parse_opt(&o.want, a, v)) != 0) {
+      if (air_opt < 0) return usage();
+      i++;
+      o.air = true;
+    } else return usage();
 #undef OPT
   }
   if (!o.reads || !o.pings || !o.stream23 || !o.stream517) return usage();

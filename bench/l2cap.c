@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE credit-based channel throughput.
  *
  *   l2cap --link mem [options]                 both hosts in this process,
@@ -16,6 +17,12 @@
  * (both ends; default the largest SDU), --credits N (the receiver's credit
  * window), --acl-mtu N --acl-pkts N --completed-batch N (memctl only),
  * --link-name NAME (label in the JSON for process mode).
+ * On a real link layer (bench/run l2cap ll): --air, --phy 1m|2m (default
+ * 2m), --data-length N (default 251; 27 keeps the default), --conn
+ * throughput|default (connection parameter preset, default throughput),
+ * --hci-baud N (the controller UART's rate: its limit goes in the JSON).
+ * Any of them sets --air: the JSON then gives kbit/s and the air-time
+ * limit (bench/air.h, bench/README.md).
  *
  * Each SDU starts with its 8-byte sequence number; the receiver checks the
  * sequence, every SDU's length and a 64-bit checksum of all payload bytes,
@@ -31,6 +38,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "air.h"
 #include "memctl.h"
 #include "uvble/gap.h"
 #include "uvble/l2cap.h"
@@ -47,6 +55,11 @@ struct opts {
   size_t sdu_min, sdu_max;
   unsigned mtu, credits;
   unsigned acl_mtu, acl_pkts, completed_batch;
+  /* Process mode on a real link layer (--air): PHY, data length, preset;
+   * hci_baud for the UART's own limit in the JSON (0: not printed). */
+  bool air;
+  air_want_t want;
+  unsigned hci_baud;
 };
 
 /* ---- SDU sizes and contents ------------------------------------------------
@@ -170,7 +183,9 @@ static int on_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) {
     case UVBLE_IRQ_CENTRAL_CONNECT:
       e->conn = d->connect.conn_handle;
       e->link_up = d->connect.addr.type != UVBLE_ADDR_NONE;
-      if (ev == UVBLE_IRQ_PERIPHERAL_CONNECT && e->link_up)
+      /* On the air the receiver opens the channel once the link has its
+       * PHY and data length (run_recv), so the clock starts then. */
+      if (ev == UVBLE_IRQ_PERIPHERAL_CONNECT && e->link_up && !e->o->air)
         uvble_l2cap_connect(ble, e->conn, PSM, (uint16_t)e->o->mtu);
       break;
     case UVBLE_IRQ_L2CAP_CONNECT:
@@ -252,10 +267,17 @@ static const char *sched_name(void) {
 static void print_json(const struct opts *o, const char *link,
                        const struct result *r, const char *extra) {
   double mb = (double)r->bytes / 1e6;
-  printf(
-      "{\"bench\":\"l2cap\",\"link\":\"%s\",\"metric\":\"throughput\","
-      "\"value\":%.2f,\"unit\":\"MB/s\",",
-      link, r->mbps);
+  /* On the air (kB/s-scale links) the figure is kbit/s of SDU payload. */
+  if (o->air)
+    printf(
+        "{\"bench\":\"l2cap\",\"link\":\"%s\",\"metric\":\"throughput\","
+        "\"value\":%.1f,\"unit\":\"kbit/s\",",
+        link, r->mbps * 8e3);
+  else
+    printf(
+        "{\"bench\":\"l2cap\",\"link\":\"%s\",\"metric\":\"throughput\","
+        "\"value\":%.2f,\"unit\":\"MB/s\",",
+        link, r->mbps);
   if (r->cpu_total >= 0)
     printf("\"cpu_s_per_mb\":%.5f,\"mb_per_cpu_s\":%.1f,", r->cpu_total / mb,
            mb / r->cpu_total);
@@ -385,6 +407,7 @@ static int proc_up(uv_loop_t *loop, const struct opts *o, struct end *e) {
   int st = 1;
   uvble_set_data(e->ble, &st);
   uvble_irq(e->ble, on_irq, e);
+  if (o->air) air_configure(e->ble, &o->want);
   if ((r = uvble_active(e->ble, true, on_active)) < 0) return r;
   while (st == 1 && uv_run(loop, UV_RUN_ONCE)) {
   }
@@ -409,6 +432,13 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
   if (!f) return -errno;
   fprintf(f, "%s\n", uvble_addr_to_str(&info.public_addr, a));
   fclose(f);
+  if (o->air) {
+    while (!e->link_up && uv_run(loop, UV_RUN_ONCE)) {
+    }
+    air_link_t tx, rx;
+    air_settle(loop, e->ble, e->conn, &o->want, false, &tx, &rx);
+    uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
+  }
   while (!e->done && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
   if (!e->done) return UVBLE_ECONNRESET;
@@ -423,12 +453,20 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
 }
 
 static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
-                    struct result *res) {
+                    struct result *res, air_link_t *air, const char **note) {
   int r = proc_up(loop, o, e);
   if (r) return r;
   uvble_addr_t peer = {UVBLE_ADDR_PUBLIC, {0}};
   if (uvble_addr_parse(&peer, o->peer) < 0) return UVBLE_EINVAL;
-  if ((r = uvble_gap_connect(e->ble, &peer, 5000, 0, 0)) < 0) return r;
+  if ((r = o->air ? air_connect(e->ble, &peer, &o->want)
+                  : uvble_gap_connect(e->ble, &peer, 5000, 0, 0)) < 0)
+    return r;
+  if (o->air) {
+    while (!e->link_up && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
+    }
+    air_link_t rx;
+    if (e->link_up) *note = air_settle(loop, e->ble, e->conn, &o->want, true, air, &rx);
+  }
   while (!e->open && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
   if (!e->open) return UVBLE_ECONNREFUSED;
@@ -458,6 +496,28 @@ static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
   return 0;
 }
 
+/* The air-time members of the JSON (air.h): goodput in kbit/s against the
+ * limit for the SDU size and MPS in use; and the UART's when hci_baud. */
+static void air_extra(const struct opts *o, const struct result *res,
+                      const air_link_t *l, unsigned acl_mtu, const char *note,
+                      char *out, size_t cap) {
+  double kbps = res->mbps * 8e3;
+  double per_pdu = air_l2cap_payload_per_pdu((unsigned)o->sdu_max,
+                                             res->mps_send, l->octets);
+  /* The host sends ACL packets of at most acl_mtu: the same cut as the
+   * LL's when acl_mtu is the data length. */
+  double hci = o->hci_baud ? air_hci_limit_kbps(o->hci_baud, acl_mtu,
+                               air_l2cap_payload_per_pdu(
+                                   (unsigned)o->sdu_max, res->mps_send,
+                                   acl_mtu))
+                           : 0;
+  FILE *f = fmemopen(out, cap, "w");
+  if (!f) return;
+  fprintf(f, ",\"goodput_kbps\":%.1f", kbps);
+  air_json(f, l, kbps, per_pdu, hci, note);
+  fclose(f);
+}
+
 static int run_proc(const struct opts *o) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -466,13 +526,18 @@ static int run_proc(const struct opts *o) {
   struct result res;
   memset(&res, 0, sizeof res);
   bool send = strcmp(o->role, "send") == 0;
-  int r = send ? run_send(&loop, o, &e, &res) : run_recv(&loop, o, &e);
+  air_link_t air = {0};
+  const char *note = "";
+  int r = send ? run_send(&loop, o, &e, &res, &air, &note)
+               : run_recv(&loop, o, &e);
   if (r == 0 && send) {
     uvble_controller_info_t info;
     uvble_controller_info(e.ble, &info);
-    char extra[128];
-    snprintf(extra, sizeof extra, ",\"acl_mtu\":%u,\"acl_bufs\":%u",
-             info.acl_mtu, info.acl_max_pkts);
+    char extra[1024];
+    int n = snprintf(extra, sizeof extra, ",\"acl_mtu\":%u,\"acl_bufs\":%u",
+                     info.acl_mtu, info.acl_max_pkts);
+    if (o->air) air_extra(o, &res, &air, info.acl_mtu, note, extra + n,
+                          sizeof extra - (size_t)n);
     print_json(o, o->link, &res, extra);
   }
   if (r) fprintf(stderr, "l2cap %s: %s\n", o->role, uvble_strerror(r));
@@ -565,15 +630,20 @@ static int usage(void) {
           "       l2cap --role recv|send --transport SPEC [--peer ADDR] "
           "--ready FILE "
           "--report FILE\n"
-          "             [--link-name NAME] [options]\n");
+          "             [--link-name NAME] [options]\n"
+          "             on a real link layer: [--air] [--phy 1m|2m] "
+          "[--data-length 27..251]\n"
+          "             [--conn throughput|default] [--hci-baud N]\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL, NULL, NULL, 200000000,
-                   1000,  1000,   0,    32,   251,  8,    0};
+                   1000,  1000,   0,    32,   251,  8,    0,
+                   false, {AIR_PHY_2M, 251, true}, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int air_opt;
 #define OPT(name) (strcmp(a, name) == 0 && v && ++i)
     if (OPT("--link"))
       o.link = v;
@@ -609,7 +679,15 @@ int main(int argc, char **argv) {
       o.acl_pkts = (unsigned)strtoul(v, NULL, 0);
     else if (OPT("--completed-batch"))
       o.completed_batch = (unsigned)strtoul(v, NULL, 0);
-    else
+    else if (OPT("--hci-baud"))
+      o.hci_baud = (unsigned)strtoul(v, NULL, 0);
+    else if (strcmp(a, "--air") == 0)
+      o.air = true;
+    else if (v && (air_opt = air_parse_opt(&o.want, a, v)) != 0) {
+      if (air_opt < 0) return usage();
+      i++;
+      o.air = true;
+    } else
       return usage();
 #undef OPT
   }

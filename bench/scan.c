@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Advertising report ingest: how many reports per second one host takes in
  * through the scanner's default path.
  *

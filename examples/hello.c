@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The README's core-API example (tests/readme_example checks they match). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The README's async-layer example (tests/examples/test_readme_async.sh checks they match). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* btsnoop capture writer; see btsnoop.h. */
 #include "btsnoop.h"
 

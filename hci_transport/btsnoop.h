@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* btsnoop capture writer: version 1, datalink 1002 (HCI UART / H4), so every
  * record's data starts with the H4 packet indicator. Each record goes to the
  * file with one write(), so a capture is readable while it is being written

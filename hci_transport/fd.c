@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one fd-based transport behind unix:, tcp:, uart: and hciN.
  *
  * Reading: uv_poll_t on a non-blocking fd; each readable event reads into a
@@ -293,6 +294,7 @@ int uvble__fd_transport_new(uv_loop_t *loop, int fd, int flags, const char *name
   f->obuf = NULL;
   f->ohead = f->olen = f->ocap = 0;
   uvble_h4_init(&f->h4, on_packet, &f->base);
+  if (flags & UVBLE_FD_HUNT) uvble_h4_hunt(&f->h4);
   *out = &f->base;
   return 0;
 }

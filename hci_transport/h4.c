@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 deframer and encoder; see h4.h. */
 #include "h4.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "uvble/error.h"
@@ -59,11 +61,13 @@ int uvble_h4_check_packet(uint8_t type, const uint8_t *pkt, size_t len) {
 void uvble_h4_init(uvble_h4_t *h, uvble_h4_packet_cb cb, void *arg) {
   h->cb = cb;
   h->arg = arg;
+  h->hunt_dropped = 0;
   uvble_h4_reset(h);
 }
 
 void uvble_h4_reset(uvble_h4_t *h) {
   h->err = 0;
+  h->hunt = 0;
   h->type = 0;
   h->hdr_len = 0;
   h->need = 0;
@@ -80,9 +84,55 @@ static int h4_fail(uvble_h4_t *h) {
   return UVBLE_EPROTO;
 }
 
+void uvble_h4_hunt(uvble_h4_t *h) {
+  uvble_h4_reset(h);
+  h->hunt = 1;
+}
+
+#define EVT_CMD_COMPLETE 0x0E
+#define EVT_CMD_STATUS 0x0F
+
+/* Consumes bytes until an indicator 0x04 followed by a Command Complete or
+ * Status code; then the deframer holds that event's first header byte and
+ * hunt is 3 until its length byte has been checked. */
+static size_t hunt(uvble_h4_t *h, const uint8_t *p, size_t n) {
+  size_t i = 0;
+  while (i < n && (h->hunt == 1 || h->hunt == 2)) {
+    uint8_t b = p[i++];
+    if (h->hunt == 2 && (b == EVT_CMD_COMPLETE || b == EVT_CMD_STATUS)) {
+      h->hunt = 3; /* checked once the length is in */
+      h->type = UVBLE_HCI_EVENT;
+      h->hdr_len = 2;
+      h->need = 2;
+      h->buf[0] = b;
+      h->have = 1;
+      break;
+    }
+    if (h->hunt == 2) h->hunt_dropped++; /* the 0x04 before b */
+    if (b == UVBLE_HCI_EVENT) {
+      h->hunt = 2;
+    } else {
+      h->hunt = 1;
+      h->hunt_dropped++;
+    }
+  }
+  return i;
+}
+
+/* The hunted event's length: anything else was not a real one. */
+static bool hunt_len_ok(const uint8_t *hdr) {
+  return hdr[0] == EVT_CMD_COMPLETE ? hdr[1] >= 3 : hdr[1] == 4;
+}
+
 int uvble_h4_feed(uvble_h4_t *h, const uint8_t *p, size_t n) {
   if (h->err) return h->err;
   while (n > 0) {
+    if (h->hunt == 1 || h->hunt == 2) {
+      size_t used = hunt(h, p, n);
+      p += used;
+      n -= used;
+      continue;
+    }
     if (h->type == 0) {
       /* At a packet boundary: hand up in place whatever is complete. */
       uint8_t type = p[0];
@@ -115,6 +165,16 @@ int uvble_h4_feed(uvble_h4_t *h, const uint8_t *p, size_t n) {
     n -= take;
     if (h->have < h->need) break;
     if (h->need == h->hdr_len) {
+      if (h->hunt == 3 && !hunt_len_ok(h->buf)) {
+        uint8_t len_byte = h->buf[1]; /* may start the real thing */
+        h->hunt_dropped += 2; /* indicator and code */
+        h->type = 0;
+        h->have = h->need = 0;
+        h->hunt = 1;
+        hunt(h, &len_byte, 1);
+        continue;
+      }
+      h->hunt = 0;
       long total = uvble_h4_packet_len(h->type, h->buf);
       if (total < 0) return h4_fail(h);
       h->need = (size_t)total;

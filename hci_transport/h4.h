@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 framing (Core Spec Vol 4, Part A): a packet indicator byte, then an HCI
  * packet whose header says how long it is.
  *
@@ -33,12 +34,25 @@ typedef struct {
   uint8_t hdr_len; /* its header length */
   size_t need;     /* bytes wanted in buf: hdr_len until the header is in, then the whole packet */
   size_t have;     /* bytes in buf */
+  uint8_t hunt;    /* uvble_h4_hunt(): 1 looking for 0x04, 2 for 0x0E/0x0F,
+                      3 checking the found event's length */
+  size_t hunt_dropped; /* bytes thrown away while hunting */
   uint8_t buf[UVBLE_HCI_ISO_MAX];
 } uvble_h4_t;
 
 void uvble_h4_init(uvble_h4_t *h, uvble_h4_packet_cb cb, void *arg);
 /* Forgets any partial packet and a previous framing error. */
 void uvble_h4_reset(uvble_h4_t *h);
+/* Until the first Command Complete or Command Status event, throws input
+ * away (counted in hunt_dropped) instead of failing: for a serial link
+ * opened while the controller was still talking to a previous host, where
+ * the first bytes read may be the tail of a packet that tcflush() cut
+ * (Vol 4, Part A, 3 has no way to find a packet boundary but this: the
+ * host's first command gets one of those two events). Only the event code
+ * and the indicator before it are matched, then the event's length is
+ * checked: 3 or more for Command Complete, exactly 4 for Command Status;
+ * a mismatch goes back to hunting. */
+void uvble_h4_hunt(uvble_h4_t *h);
 /* Parses len bytes. Returns 0, UVBLE_EPROTO, or a callback's non-zero value. */
 int uvble_h4_feed(uvble_h4_t *h, const uint8_t *data, size_t len);
 /* Bytes of a partial packet currently held (indicator byte not counted). */

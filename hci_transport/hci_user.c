@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hciN: the Linux HCI user channel. The kernel hands the controller to one
  * process exclusively; each read() returns one packet with the H4 indicator
  * first, each write() takes one. The kernel's definitions are repeated here

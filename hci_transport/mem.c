@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory pair: what one end sends is copied into the other end's
  * inbound queue and handed to its recv_cb from a uv_idle_t callback, so
  * never inside send(). The queue is one contiguous buffer used as a bip

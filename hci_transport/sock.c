@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unix:PATH and tcp:HOST:PORT: H4 over a stream socket. */
 #include <errno.h>
 #include <netdb.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The public transport API: spec parsing, the shared object header, delivery
  * and error reporting, btsnoop taps. The backends live in fd.c (every
  * fd-based transport), sock.c (unix:, tcp:), uart.c, hci_user.c and mem.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What every transport shares: the object header, the vtable behind it, and
  * the helpers a backend calls to hand packets and errors up. */
 #ifndef UVBLE_HCI_TRANSPORT_INTERNAL_H
@@ -85,6 +86,8 @@ enum {
   UVBLE_FD_STREAM = 0,      /* an H4 byte stream (socket, tty) */
   UVBLE_FD_SOCKET = 1,      /* flag: use send() with MSG_NOSIGNAL */
   UVBLE_FD_PACKETS = 2,     /* flag: one H4 packet per read()/write() (HCI user channel) */
+  UVBLE_FD_HUNT = 4,        /* flag: skip input up to the first Command
+                               Complete/Status (uvble_h4_hunt; serial ports) */
 };
 int uvble__fd_transport_new(uv_loop_t *loop, int fd, int flags, const char *name,
                             uvble_transport_t **out);

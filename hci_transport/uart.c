@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uart:DEVICE?baud=N&flow=0|1: H4 over a serial port in termios raw mode. */
 #include <errno.h>
 #include <fcntl.h>
@@ -169,8 +170,11 @@ int uvble__uart_open(uv_loop_t *loop, const char *spec, const char *rest,
                   flow ? " with RTS/CTS flow control" : "", strerror(e));
     return -e;
   }
-  tcflush(fd, TCIOFLUSH); /* whatever arrived before we were listening */
-  int r = uvble__fd_transport_new(loop, fd, UVBLE_FD_STREAM, spec, out);
+  /* Whatever arrived before we were listening goes; but a controller still
+   * talking to a previous host may be mid-packet, so the deframer also
+   * skips to the answer to our first command (h4.h, uvble_h4_hunt). */
+  tcflush(fd, TCIOFLUSH);
+  int r = uvble__fd_transport_new(loop, fd, UVBLE_FD_STREAM | UVBLE_FD_HUNT, spec, out);
   if (r) uvble__seterr(errbuf, errlen, "%s: %s", spec, uvble_strerror(r));
   return r;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ACL data: fragmentation against the controller's LE buffers, round-robin
  * between connections, and reassembly of incoming L2CAP PDUs.
  *

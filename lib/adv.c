@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — advertising data payloads (see include/uvble/adv.h). */
 #include "uvble/adv.h"
 

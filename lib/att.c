@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ATT bearer on the LE fixed channel (CID 4): sequencing, the transaction
  * timer, MTU exchange, and routing of inbound PDUs (see att.h). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ATT bearer on the LE fixed channel (CID 4), one per connection. Private.
  *
  * The bearer owns the protocol's sequencing rules (Core Spec Vol 3, Part F,

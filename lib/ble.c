@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack object: lifecycle, transport plumbing, irq dispatch, config. */
 #include <sodium.h>
 #include <stdio.h>
@@ -362,6 +363,10 @@ bool uvble_controller_has_le_feature(const uvble_t *ble, int bit) {
   if (bit < 0 || bit >= 64) return false;
   return (ble->info.le_features[bit / 8] >> (bit % 8)) & 1;
 }
+
+unsigned uvble_version(void) { return UVBLE_VERSION_HEX; }
+
+const char *uvble_version_string(void) { return UVBLE_VERSION_STRING; }
 
 const char *uvble_hci_version_name(uint8_t v) {
   static const char *names[] = {"1.0b", "1.1", "1.2", "2.0", "2.1", "3.0",

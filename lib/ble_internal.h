@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The stack object and what its layers share. Private. */
 #ifndef UVBLE_BLE_INTERNAL_H
 #define UVBLE_BLE_INTERNAL_H
@@ -99,17 +100,15 @@ void ble_fail(uvble_t *ble, int status);
 /* A libuv handle owned by a layer finished closing. */
 void ble_handle_closed(uvble_t *ble);
 
-/* The current time in milliseconds, for arming deadlines: read from the
- * clock, not the loop's cached time, so a deadline armed after the loop
- * was held up (a slow callback, setup before uv_run) is not already past.
- * The loop's own time is left alone (updating it inside a timer callback
- * would let other timers fire before the loop reads the answers waiting
- * for them). A uv timer armed for (deadline - ble_now_ms()) counts from
- * the loop's time, which may lag: it can fire early, so every timer
- * callback compares ble_now_ms() with its deadlines and re-arms. */
+/* The current time in milliseconds, for arming deadlines: the loop's
+ * cached time is refreshed first, so a deadline armed after the loop was
+ * held up (a slow callback, setup before uv_run) is not already past, and
+ * the uv timer armed with it counts from the same fresh time. Timer
+ * callbacks still compare ble_now_ms() with their deadlines and re-arm
+ * when woken early. */
 static inline uint64_t ble_now_ms(uv_loop_t *loop) {
-  (void)loop;
-  return uv_hrtime() / 1000000u;
+  uv_update_time(loop);
+  return uv_now(loop);
 }
 
 /* True once uvble_close() has been called or the stack failed: callers that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The built-in secret store (bond_store.h): one XChaCha20-Poly1305 file,
  * format in bond_store_internal.h.
  *

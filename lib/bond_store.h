@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The built-in secret store: what MicroPython's GET_SECRET / SET_SECRET
  * handlers keep, in one encrypted file. Private.
  *

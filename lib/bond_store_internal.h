@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The bond store's file format and test hooks. Private to bond_store.c, its
  * unit test and its fuzz harness; nothing else includes this.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The connection table and the fixed-channel L2CAP dispatch. */
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,9 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   if (*pp) conn_unlink(ble, pp, conn);
   free(conn->rx_buf);
   conn->rx_buf = NULL;
-  if (ble->state == BLE_CLOSING && ble->hci.edge_timer_open &&
-      !acl_tx_idle(conn)) {
-    /* uvble_close(): the link's data may still go out (conn_edge.c). */
+  if (ble->state == BLE_CLOSING && ble->hci.edge_timer_open) {
+    /* uvble_close(): the link's data may still go out, then the link is
+     * ended so that the peer learns it at once (conn_edge.c). */
     conn->next = ble->linger;
     ble->linger = conn;
   } else {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connections: the table, each one's ACL transmit queue and receive
  * reassembly, and the fixed-channel L2CAP send path. Private. */
 #ifndef UVBLE_CONN_H

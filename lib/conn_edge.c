@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The edges of a link and of the stack: what we owe the controller before
  * ending either.
  *
@@ -24,6 +25,7 @@
 #include "ble_internal.h"
 
 #define UVBLE_CLOSE_LINGER_MAX_MS 1000
+#define DISCONNECT_RETRY_MS 100
 
 static void on_edge_timer(uv_timer_t *t);
 
@@ -73,9 +75,10 @@ int conn_disconnect(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
 static void drain_end(uvble_t *ble, struct ble_conn *c) {
   c->drain_deadline = 0;
   ble->stats.acl_tx_dropped += acl_tx_discard(c);
-  /* The command queue full: the link stays refused to senders but up;
-   * there is nothing better to do than count it. */
-  if (send_disconnect(ble, c) < 0) ble->stats.acl_tx_dropped++;
+  /* The command queue is full: try again shortly rather than leave the
+   * link up and refusing senders for good. */
+  if (send_disconnect(ble, c) < 0)
+    c->drain_deadline = ble_now_ms(ble->loop) + DISCONNECT_RETRY_MS;
 }
 
 void conn_edge_on_progress(uvble_t *ble, struct ble_conn *c) {
@@ -176,11 +179,28 @@ static void linger_reset(uvble_t *ble) {
     linger_finish(ble);
 }
 
+/* Every link still up is ended with Remote Device Terminated Connection
+ * due to Power Off (Vol 1, Part F, 0x15), as a host powering down does:
+ * HCI Reset alone leaves the peer to find out at its supervision timeout
+ * (btvirt, which has none, keeps the link for good). Returns whether a
+ * Disconnection Complete is still awaited. */
+static bool linger_disconnect_all(uvble_t *ble) {
+  bool awaited = false;
+  for (struct ble_conn *c = ble->linger; c; c = c->next) {
+    if (!c->disc_sent) {
+      c->disc_reason = HCI_POWER_OFF;
+      if (send_disconnect(ble, c) < 0) continue;
+    }
+    awaited = true;
+  }
+  return awaited;
+}
+
 void conn_linger_check(uvble_t *ble) {
   if (!ble->hci.lingering || !linger_idle(ble)) return;
   if (ble->hci.linger_reset)
     linger_finish(ble);
-  else
+  else if (!linger_disconnect_all(ble))
     linger_reset(ble);
 }
 

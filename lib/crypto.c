@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — LE security crypto toolbox on OpenSSL 3 and libsodium.
  *
  * The API (crypto.h) is LSB-first throughout; the specification's

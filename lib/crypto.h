@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — LE security crypto toolbox (private header).
  *
  * The functions of the Core Specification, Vol 3, Part H, 2.2 (security

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "uvble/error.h"
 
 const char *uvble_strerror(int err) {

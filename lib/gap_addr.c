@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP: our own address. addr_mode picks the public address, the static
  * random address, a resolvable private address (RPA, from our IRK) or a
  * non-resolvable one (NRPA); private addresses rotate on a timer (Vol 3,

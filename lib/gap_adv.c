@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP broadcaster: legacy advertising (Vol 4, Part E, 7.8.5-7.8.9) or one
  * extended advertising set (7.8.53-7.8.56), as gap_mode() decides. */
 #include <string.h>

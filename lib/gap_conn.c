@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP: the module hooks, connection establishment and teardown events, and
  * connection parameters (updates we ask for, requests peers make). */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP central: LE (Extended) Create Connection (Vol 4, Part E, 7.8.12 and
  * 7.8.66), its timeout and cancel (7.8.13).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection-level HCI events handed from the HCI core to GAP. Private. */
 #ifndef UVBLE_GAP_EVENTS_H
 #define UVBLE_GAP_EVENTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP's state and the functions its role files share. Private.
  *
  *   gap_conn.c     module hooks, connection events, connection parameters

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP: the link layer's state per connection. Data Length Extension (Vol 6,
  * Part B, 4.5.10; HCI Vol 4, Part E, 7.8.33, 7.7.65.7), PHY update (Vol 6,
  * Part B, 5.1.10; 7.8.49, 7.7.65.12), what the stack asks for by itself when
@@ -221,8 +222,14 @@ void gap_link_open(uvble_t *ble, struct ble_conn *c) {
     max_data_length(ble, &octets, &time);
     send_data_length(ble, c->handle, octets, time);
   }
+  /* The PHY only as central: when both ends start a PHY update at once
+   * (LL_PHY_REQ crossing, Vol 6, Part B, 5.1.10), Zephyr 4.1's controller
+   * loses the link (the peripheral ends it with 0x24, the central sees a
+   * supervision timeout; tests/ll, label ll). The central's request covers
+   * both directions; a peripheral can still ask with uvble_gap_set_phy. */
   struct hci_phy_bits b;
-  if (cfg->auto_phy && cfg->default_phy != UVBLE_PHY_PREF_ANY &&
+  if (cfg->auto_phy && c->role == CONN_ROLE_CENTRAL &&
+      cfg->default_phy != UVBLE_PHY_PREF_ANY &&
       cfg->default_phy != UVBLE_PHY_PREF_1M &&
       uvble_controller_has_command(ble, HCI_CMD_LE_SET_PHY) &&
       hci_phy_bits(ble, cfg->default_phy, &b))

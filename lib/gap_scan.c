@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GAP observer: scanning (legacy 7.8.10-11 or extended 7.8.64-65), the LE
  * (Extended) Advertising Report parsers, and CircuitPython's scan filters.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client: the per-connection operation queue, response dispatch,
  * notifications and indications, and the layer hooks. The procedures
  * themselves live in gattc_discover.c and gattc_rw.c. */

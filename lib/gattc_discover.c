@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client discovery procedures (Core Spec Vol 3, Part G, 4.4-4.7):
  * primary services (all, or by UUID), characteristics, descriptors.
  *

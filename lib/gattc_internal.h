@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client internals: the per-connection operation queue (gattc.c) and
  * the procedures that run on it (gattc_discover.c, gattc_rw.c). Private.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client reads and writes (Core Spec Vol 3, Part G, 4.8-4.9): Read with
  * Read Blob for long values, Write Request, Prepare/Execute Write for long
  * values, Write Command. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: registration, local value access, subscriptions (CCCD state
  * per connection), notifications and indications, Service Changed. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: client configuration of bonded clients across connections
  * (Core Spec Vol 3, Part G, 3.3.3.3: CCCD values persist for bonded
  * devices) and Service Changed for a bonded client that was away while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: the attribute database (Vol 3, Part G, 3) and its value
  * buffers with MicroPython's and CircuitPython's rules. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server internals shared by gatts.c (API, subscriptions,
  * indications), gatts_db.c (the attribute database and value buffers) and
  * gatts_pdu.c (the ATT server's request handlers). Private. */

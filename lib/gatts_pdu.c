@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: the ATT requests and commands a peer's client sends (Vol 3,
  * Part F, 3.4), answered from the attribute database.
  *

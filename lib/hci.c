@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HCI command queue and event dispatch.
  *
  * Commands wait in a queue until the controller grants a command credit

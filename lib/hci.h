@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HCI core: command queue with flow control and timeouts, event parsing and
  * dispatch, the controller init sequence. Private. */
 #ifndef UVBLE_HCI_H
@@ -86,6 +87,7 @@ enum {
   HCI_UNSUPPORTED_FEATURE = 0x11,
   HCI_REMOTE_USER_TERMINATED = 0x13,
   HCI_REMOTE_LOW_RESOURCES = 0x14,
+  HCI_POWER_OFF = 0x15,
   HCI_LOCAL_HOST_TERMINATED = 0x16,
   HCI_UNSUPPORTED_REMOTE_FEATURE = 0x1A,
   HCI_UNSPECIFIED_ERROR = 0x1F,

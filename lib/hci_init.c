@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The controller init sequence run by uvble_active(ble, true).
  *
  * Reset, then what the host needs to know (version, supported commands and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The secrets layer (keys.h): the app's GET_SECRET / SET_SECRET handler
  * first (MicroPython's model), the built-in bond store second; bond
  * records, our IRK, and the resolution of peers' RPAs against the IRKs of
@@ -493,4 +494,30 @@ int uvble_erase_bonding(uvble_t *ble) {
   }
   if ((k = ks(ble))) cache_clear(k);
   return err;
+}
+
+int uvble_bond_list(uvble_t *ble, uvble_bond_info_t *out, size_t cap) {
+  if (!ble || (!out && cap) || !ks(ble) || ble_dead(ble)) return UVBLE_EINVAL;
+  size_t n = 0;
+  uvble_addr_t *ids = malloc(KEYS_ITER_MAX * sizeof *ids);
+  if (!ids) return UVBLE_ENOMEM;
+  collect_ids(ble, UVBLE_SECRET_PEER_SEC, ids, &n, KEYS_ITER_MAX);
+  collect_ids(ble, UVBLE_SECRET_OUR_SEC, ids, &n, KEYS_ITER_MAX);
+  for (size_t i = 0; i < n && i < cap; i++) {
+    struct keys_bond peer, ours;
+    bool have_peer = keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &ids[i], &peer) == 0;
+    bool have_ours = keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, &ids[i], &ours) == 0;
+    const struct keys_bond *b = have_peer ? &peer : &ours;
+    out[i] = (uvble_bond_info_t){
+        .identity = ids[i],
+        .key_size = have_peer || have_ours ? b->key_size : 0,
+        .authenticated = (have_peer || have_ours) && (b->flags & KEYS_F_AUTH),
+        .secure_connections = (have_peer || have_ours) && (b->flags & KEYS_F_SC),
+        .peer_irk = have_peer && (peer.flags & KEYS_F_IRK),
+    };
+    uvble_sm_wipe(&peer, sizeof peer);
+    uvble_sm_wipe(&ours, sizeof ours);
+  }
+  free(ids);
+  return (int)n;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The secrets layer: bonds, our IRK, peers' IRKs, CCCD persistence. Private.
  *
  * Every secret is a (sec_type, key) -> value entry (MicroPython's model,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE signalling (CID 5) as other layers use it. Private.
  * l2cap_signal.c implements it; gap (connection parameters) uses it. */
 #ifndef UVBLE_LIB_L2CAP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE credit-based channels: setup and teardown (Core Spec Vol 3,
  * Part A, 4.6, 4.7, 4.22-4.24), listeners, and the control half of the
  * core API (listen, connect, disconnect, options, introspection). The data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE credit-based connection-oriented channels (Core Spec Vol 3,
  * Part A, 3.4.3, 4.22-4.24 and 10.1): channel setup and teardown, SDU
  * segmentation and reassembly, credits, and the core API (uvble/l2cap.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP on LE: what the signalling channel (l2cap_signal.c) and the
  * credit-based channels (l2cap_coc.c) share. Private.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE signalling channel (CID 5): command parsing and Command Reject,
  * identifiers and response timeouts for our requests, the Connection
  * Parameter Update procedure, and the layer's module hooks. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The layers above HCI and how the core drives them. Private.
  *
  * Every layer X in {gap, att, gatts, gattc, l2cap, smp} implements:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Security Manager: module hooks, PDU dispatch and sequencing, the pairing
  * feature exchange in both roles, Security Request, the SMP timeout, failure
  * and the repeated-attempts back-off, and the public API (Vol 3, Part H).

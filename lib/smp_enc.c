@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Link encryption and key distribution (Vol 3, Part H, 2.4 and 3.6).
  *
  * The central hands a key to its controller with LE Enable Encryption

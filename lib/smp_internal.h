@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Security Manager internals (Vol 3, Part H). Private.
  *
  *   smp.c         module hooks, PDU dispatch and sequencing, feature

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE legacy pairing, phase 2 (Vol 3, Part H, 2.3.5.2 - 2.3.5.5): the TK
  * from Just Works (zero) or Passkey Entry, the c1 confirm / random
  * exchange, and the STK = s1(TK, Srand, Mrand) the link is encrypted with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE Secure Connections pairing, phase 2 (Vol 3, Part H, 2.3.5.6):
  * public key exchange with a fresh P-256 key pair per pairing,
  * authentication stage 1 (Just Works / Numeric Comparison: one f4 commit

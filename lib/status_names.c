@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Protocol status codes by their Core Specification names (uvble/status.h).
  * Tables indexed by code; a NULL slot is a reserved value. */
 #include "uvble/status.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — Bluetooth UUIDs (see include/uvble/uuid.h).
  *
  * Bytes are little-endian as on the air; text is big-endian. The rules

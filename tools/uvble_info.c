@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble-info: bring up each controller named on the command line (or
  * $UVBLE_TRANSPORT, or unix:/tmp/bt-server-le) and print what it reports:
  * address, versions, manufacturer, LE features, ACL buffers and the
@@ -7,7 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "uvble/uvble.h"
+
+/* Built twice: as uvble-info, and as `uvble info` with main renamed. */
+#ifdef main
+#define PROG "uvble info"
+#else
+#define PROG "uvble-info"
+#endif
 
 static const struct {
   int bit;
@@ -134,7 +143,7 @@ static void on_active(uvble_t *ble, int status) {
   if (status == 0)
     print_info(j);
   else
-    fprintf(stderr, "uvble-info: %s: %s\n", j->spec, uvble_strerror(status));
+    fprintf(stderr, PROG ": %s: %s\n", j->spec, uvble_strerror(status));
   uvble_close(ble, NULL);
   remaining--;
 }
@@ -143,17 +152,38 @@ int main(int argc, char **argv) {
   bool json = false;
   const char *specs[64];
   int n = 0;
+  cli_set_prog(PROG);
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) {
       json = true;
     } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-      printf("usage: uvble-info [--json] [TRANSPORT...]\n"
+      printf("usage: " PROG " [--json] [-t TRANSPORT]... [TRANSPORT...]\n"
              "  TRANSPORT: hci0 | uart:/dev/ttyACM0?baud=1000000&flow=1 |\n"
              "             unix:/tmp/bt-server-le | tcp:HOST:PORT\n"
              "  default: $UVBLE_TRANSPORT, else unix:/tmp/bt-server-le\n");
       return 0;
-    } else if (n < 64) {
-      specs[n++] = argv[i];
+    } else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+      return cli_version();
+    } else if (argv[i][0] == '-' && strcmp(argv[i], "-t") && strcmp(argv[i], "--transport") &&
+               strncmp(argv[i], "--transport=", 12)) {
+      fprintf(stderr, PROG ": unknown option '%s' (see --help)\n", argv[i]);
+      return 2;
+    } else {
+      const char *spec = argv[i];
+      if (!strncmp(spec, "--transport=", 12)) {
+        spec += 12;
+      } else if (spec[0] == '-') { /* -t T, --transport T */
+        if (i + 1 == argc) {
+          fprintf(stderr, PROG ": %s: needs a TRANSPORT\n", spec);
+          return 2;
+        }
+        spec = argv[++i];
+      }
+      if (n == 64) {
+        fprintf(stderr, PROG ": at most 64 transports\n");
+        return 2;
+      }
+      specs[n++] = spec;
     }
   }
   if (n == 0) {
@@ -170,16 +200,16 @@ int main(int argc, char **argv) {
     if (r < 0) {
       /* The transport's sentence already names the controller. */
       if (err[0])
-        fprintf(stderr, "uvble-info: %s\n", err);
+        fprintf(stderr, PROG ": %s\n", err);
       else
-        fprintf(stderr, "uvble-info: %s: %s\n", specs[i], uvble_strerror(r));
+        fprintf(stderr, PROG ": %s: %s\n", specs[i], uvble_strerror(r));
       failures++;
       continue;
     }
     uvble_set_data(jobs[i].ble, &jobs[i]);
     r = uvble_active(jobs[i].ble, true, on_active);
     if (r < 0) {
-      fprintf(stderr, "uvble-info: %s: %s\n", specs[i], uvble_strerror(r));
+      fprintf(stderr, PROG ": %s: %s\n", specs[i], uvble_strerror(r));
       uvble_close(jobs[i].ble, NULL);
       failures++;
       continue;

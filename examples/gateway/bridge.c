@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the gateway tells the world and what it takes from it: JSON lines
  * on stdout, MQTT topics, Home Assistant discovery, writes from /set.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's configuration: a JSON file parsed with cJSON, checked
  * strictly (an unknown key, a wrong type or a value out of range is an
  * error naming the file and the key), plus the built-in knowledge of the

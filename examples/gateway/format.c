@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Values of characteristics (see format.h). */
 #include "format.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Values of characteristics: how the gateway shows them (decoders, in the
  * JSON it prints and publishes) and how it turns what arrives on a /set
  * topic into bytes to write (numbers and JSON for known formats, hex for

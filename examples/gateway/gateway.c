@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* gateway: finds peripherals offering given GATT services (or the ones a
  * config file lists), connects to several at once, reads their
  * characteristics, subscribes to the notifying ones, polls the ones asked

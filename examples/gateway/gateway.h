@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway's state, shared by gateway.c (devices, scanning, the
  * lifecycle) and bridge.c (what goes to stdout and MQTT, what comes back
  * from it, Home Assistant discovery). */

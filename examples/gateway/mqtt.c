@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MQTT over libmosquitto on the libuv loop (see mqtt.h).
  *
  * libmosquitto's "external loop" interface: we watch mosquitto_socket()

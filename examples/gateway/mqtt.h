@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small MQTT client on the libuv loop: libmosquitto driven through
  * mosquitto_socket() / mosquitto_loop_read() / _write() / _misc() from a
  * uv_poll_t and a uv_timer_t, so the gateway needs no thread, and nothing

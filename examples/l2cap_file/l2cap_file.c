@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* l2cap_file: send a file over an LE credit-based L2CAP channel.
  *
  *   uvble-l2cap-file recv [-t T] [--name NAME] [--psm PSM] [-o DIR|FILE] [--once]
@@ -24,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
 #include "uvble/uvble.h"
@@ -31,6 +33,7 @@
 #define CHAN_MTU 4096
 #define CHUNK 65536
 #define OP_TIMEOUT_MS 10000
+#define FIND_S 10 /* how long the sender looks for the receiver */
 #define HDR_MAX (15 + 255)
 
 static struct app {
@@ -108,7 +111,12 @@ static void on_fatal(uvble_t *ble, int status) {
 }
 
 static int failed(const char *what, int status) {
-  if (!A.quitting) fprintf(stderr, "l2cap_file: %s: %s\n", what, uvble_strerror(status));
+  char why[160];
+  /* The protocol status (an L2CAP result, say) by name when the future
+   * that failed carries one. */
+  if (!A.quitting)
+    fprintf(stderr, "l2cap_file: %s: %s\n", what,
+            cli_status(status, status == A.f.status ? A.f.proto_status : -1, why, sizeof why));
   quit(1);
   return status ? status : 1;
 }
@@ -176,7 +184,7 @@ static int send_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, (uvble_async_start(&A.f, A.a, 10000), &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("starting the controller", A.f.status));
   {
-    uvble_scan_params_t p = {.duration_ms = 10000, .interval_us = 100000,
+    uvble_scan_params_t p = {.duration_ms = FIND_S * 1000, .interval_us = 100000,
                              .window_us = 100000, .active = true};
     if (uvble_scan_start(A.a, &p, &A.scan) < 0) A.scan = NULL;
   }
@@ -192,7 +200,12 @@ static int send_fn(uvble_task_t *t) {
   if (A.scan) uvble_scan_free(A.scan);
   A.scan = NULL;
   if (A.quitting) UVBLE_CO_RETURN(t, 1);
-  if (!A.found) UVBLE_CO_RETURN(t, failed("finding the receiver", UVBLE_ENOENT));
+  if (!A.found) {
+    fprintf(stderr, "l2cap_file: receiver %s not found within %d s\n",
+            A.address ? A.address : A.name, FIND_S);
+    quit(1);
+    UVBLE_CO_RETURN(t, 1);
+  }
   UVBLE_AWAIT(t, (uvble_device_connect(&A.f, A.a, &A.dev, NULL, OP_TIMEOUT_MS), &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("connecting", A.f.status));
   A.conn = A.f.result.conn;
@@ -381,7 +394,8 @@ static void usage(FILE *f) {
           "  -a, --address    send: connect to this address instead\n"
           "  -p, --psm        the channel's SPSM (default 0x80)\n"
           "  -o, --output     recv: directory (default .) or file to write\n"
-          "  -1, --once       recv: exit after one file\n");
+          "  -1, --once       recv: exit after one file\n"
+          "  -V, --version    the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -390,7 +404,11 @@ int main(int argc, char **argv) {
       {"transport", required_argument, NULL, 't'}, {"name", required_argument, NULL, 'n'},
       {"address", required_argument, NULL, 'a'},   {"psm", required_argument, NULL, 'p'},
       {"output", required_argument, NULL, 'o'},    {"once", no_argument, NULL, '1'},
-      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+      {"help", no_argument, NULL, 'h'},            {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0}};
+  cli_set_prog("uvble-l2cap-file");
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+    return cli_version();
   if (argc < 2 || (strcmp(argv[1], "send") && strcmp(argv[1], "recv"))) {
     bool help = argc >= 2 && !strcmp(argv[1], "--help");
     usage(help ? stdout : stderr);
@@ -401,16 +419,25 @@ int main(int argc, char **argv) {
   A.psm = 0x80;
   optind = 2;
   int c;
-  while ((c = getopt_long(argc, argv, "t:n:a:p:o:1h", opts, NULL)) != -1) {
+  uint64_t v;
+  uvble_addr_t check;
+  while ((c = getopt_long(argc, argv, "t:n:a:p:o:1hV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': A.name = optarg; break;
-      case 'a': A.address = optarg; break;
-      case 'p': A.psm = (uint16_t)strtoul(optarg, NULL, 0); break;
+      case 'a':
+        if (cli_addr("--address", optarg, &check) < 0) return 2;
+        A.address = optarg;
+        break;
+      case 'p':
+        if (cli_uint("--psm", optarg, 0x01, 0xff, CLI_HEX, &v) < 0) return 2;
+        A.psm = (uint16_t)v;
+        break;
       case 'o': A.out = optarg; break;
       case '1': A.once = true; break;
       case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 'V': return cli_version();
+      default: return 2; /* getopt named the option */
     }
   }
   if (A.sender) {
@@ -428,10 +455,6 @@ int main(int argc, char **argv) {
     A.size = (uint64_t)st.st_size;
   } else if (optind != argc) {
     usage(stderr);
-    return 2;
-  }
-  if (A.psm == 0 || A.psm > 0xff) {
-    fprintf(stderr, "l2cap_file: the SPSM must be 0x01..0xff\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;

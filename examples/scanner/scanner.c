@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* scanner: what is advertising around, with filters.
  *
  *   uvble-scanner [-t TRANSPORT] [--passive] [--name TEXT] [--service UUID]...
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "uvble/adv.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
@@ -142,75 +144,9 @@ static bool matches(const uvble_scan_result_t *r) {
 
 /* ---- output ------------------------------------------------------------------- */
 
-static const char *addr_type(uint8_t t) {
-  switch (t) {
-    case UVBLE_ADDR_PUBLIC: return "public";
-    case UVBLE_ADDR_RANDOM: return "random";
-    case UVBLE_ADDR_PUBLIC_ID: return "public-id";
-    case UVBLE_ADDR_RANDOM_ID: return "random-id";
-    default: return "?";
-  }
-}
-
-static void put_json_str(FILE *o, const char *s) {
-  fputc('"', o);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(o, "\\%c", c);
-    else if (c < 0x20 || c == 0x7f) fprintf(o, "\\u%04x", c);
-    else fputc(c, o);
-  }
-  fputc('"', o);
-}
-
+/* The schema `uvble scan --json` prints too (tools/common/cli.h). */
 static void print_json(const uvble_scan_result_t *r) {
-  char addr[UVBLE_ADDR_STR_LEN], name[64], ts[40];
-  struct timeval tv;
-  struct tm tm;
-  gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
-  size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(ts + n, sizeof ts - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
-  printf("{\"time\":\"%s\",\"address\":\"%s\",\"type\":\"%s\",\"rssi\":", ts,
-         uvble_device_addr_hex(&r->device, addr), addr_type(r->device.addr.type));
-  if (r->rssi == 127) printf("null"); else printf("%d", r->rssi);
-  printf(",\"connectable\":%s,\"adv_type\":%u", r->connectable ? "true" : "false",
-         r->adv_type);
-  if (uvble_scan_result_name(r, name, sizeof name) >= 0) {
-    printf(",\"name\":");
-    put_json_str(stdout, name);
-  }
-  uvble_uuid_t svc[16];
-  int ns = uvble_scan_result_services(r, svc, 16);
-  if (ns > 0) {
-    printf(",\"services\":[");
-    for (int i = 0; i < ns && i < 16; i++) {
-      char u[UVBLE_UUID_STR_LEN];
-      uvble_uuid_to_str(&svc[i], u, sizeof u);
-      printf("%s\"%s\"", i ? "," : "", u);
-    }
-    printf("]");
-  }
-  uvble_adv_iter_t it;
-  uint16_t id;
-  const uint8_t *data;
-  size_t len;
-  int k = 0;
-  uvble_scan_result_iter(r, &it);
-  while (uvble_adv_iter_manufacturer(&it, UVBLE_ADV_ANY_COMPANY, &id, &data, &len) == 1) {
-    printf("%s{\"id\":%u,\"data\":\"", k++ ? "," : ",\"manufacturer\":[", id);
-    for (size_t i = 0; i < len; i++) printf("%02x", data[i]);
-    printf("\"}");
-  }
-  if (k) printf("]");
-  int8_t tx;
-  if (uvble_adv_tx_power(r->adv_data, r->adv_len, r->resp_data, r->resp_len, &tx) == 0)
-    printf(",\"tx_power\":%d", tx);
-  uint16_t app;
-  if (uvble_adv_appearance(r->adv_data, r->adv_len, r->resp_data, r->resp_len, &app) == 0)
-    printf(",\"appearance\":%u", app);
-  printf(",\"reports\":%llu}\n", (unsigned long long)r->reports);
-  fflush(stdout);
+  cli_json_line(cli_scan_json(r, NULL, false));
 }
 
 static int by_rssi(const void *x, const void *y) {
@@ -260,7 +196,7 @@ static void draw(void) {
       snprintf(mfr, sizeof mfr, "0x%04x+%zuB", id, len);
     if (r->rssi != 127) snprintf(rssi, sizeof rssi, "%d", r->rssi);
     printf("%-17s %-6s %4s  %-20s %-24s %-14s %.1fs ago\n",
-           uvble_device_addr_hex(&r->device, addr), addr_type(r->device.addr.type),
+           uvble_device_addr_hex(&r->device, addr), cli_addr_type(r->device.addr.type),
            rssi, name, svcs, mfr, (now - S.seen[i].last_ms) / 1000.0);
   }
   fflush(stdout);
@@ -288,8 +224,9 @@ static int scan_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   UVBLE_AWAIT(t, (uvble_async_start(&S.f, S.a, 10000), &S.f));
   if (S.f.status) {
+    char why[160];
     fprintf(stderr, "scanner: cannot start the controller: %s\n",
-            uvble_strerror(S.f.status));
+            cli_fstatus(&S.f, why, sizeof why));
     quit(1);
     UVBLE_CO_RETURN(t, S.f.status);
   }
@@ -333,7 +270,8 @@ static void usage(FILE *f) {
           "  -r, --min-rssi      RSSI at least DBM\n"
           "  -d, --duration      stop after SEC seconds (default: until Ctrl-C)\n"
           "  -j, --json          one JSON object per update (default when piped)\n"
-          "  -T, --table         the live table (default on a terminal)\n");
+          "  -T, --table         the live table (default on a terminal)\n"
+          "  -V, --version       the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -349,42 +287,53 @@ int main(int argc, char **argv) {
       {"json", no_argument, NULL, 'j'},
       {"table", no_argument, NULL, 'T'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
+  cli_set_prog("uvble-scanner");
   int mode = isatty(STDOUT_FILENO) ? 'T' : 'j';
   S.active = true;
   S.min_rssi = -128;
   int c;
-  while ((c = getopt_long(argc, argv, "t:pn:s:m:r:d:jTh", opts, NULL)) != -1) {
+  uint64_t v;
+  int64_t sv;
+  while ((c = getopt_long(argc, argv, "t:pn:s:m:r:d:jThV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'p': S.active = false; break;
       case 'n': S.name = optarg; break;
       case 's':
-        if (S.nservices == MAX_FILTER ||
-            uvble_uuid_parse(&S.services[S.nservices++], optarg) < 0) {
-          fprintf(stderr, "scanner: bad service UUID %s\n", optarg);
+        if (S.nservices == MAX_FILTER)
+          {
+          cli_bad("--service", optarg, "is one too many (at most 16)");
           return 2;
         }
+        if (cli_uuid("--service", optarg, &S.services[S.nservices++]) < 0) return 2;
         break;
-      case 'm': {
-        char *end;
-        long id = strtol(optarg, &end, 0);
-        if (*end || id < 0 || id > 0xffff || S.ncompanies == MAX_FILTER) {
-          fprintf(stderr, "scanner: bad company id %s (e.g. 0x0059)\n", optarg);
+      case 'm':
+        if (S.ncompanies == MAX_FILTER)
+          {
+          cli_bad("--manufacturer", optarg, "is one too many (at most 16)");
           return 2;
         }
-        S.companies[S.ncompanies++] = (int)id;
+        if (cli_uint("--manufacturer", optarg, 0, 0xffff, CLI_HEX, &v) < 0) return 2;
+        S.companies[S.ncompanies++] = (int)v;
         break;
-      }
-      case 'r': S.min_rssi = atoi(optarg); break;
-      case 'd': S.duration_s = (unsigned)strtoul(optarg, NULL, 0); break;
+      case 'r':
+        if (cli_int("--min-rssi", optarg, -127, 20, &sv) < 0) return 2;
+        S.min_rssi = (int)sv;
+        break;
+      case 'd':
+        if (cli_uint("--duration", optarg, 1, 86400, CLI_DEC, &v) < 0) return 2;
+        S.duration_s = (unsigned)v;
+        break;
       case 'j': case 'T': mode = c; break;
       case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 'V': return cli_version();
+      default: return 2; /* getopt named the option */
     }
   }
   if (optind != argc) {
-    usage(stderr);
+    fprintf(stderr, "uvble-scanner: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   S.table = mode == 'T';

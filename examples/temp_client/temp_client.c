@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* temp_client: aioble's temp_client.py on uvble's async layer.
  *
  * Scans (active, 5 s) for a device advertising the Environmental Sensing
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
 #include "uvble/uvble.h"
@@ -109,7 +111,11 @@ static bool matches(const uvble_scan_result_t *r) {
 
 static int fail(uvble_task_t *t, const char *what, int status) {
   if (!C.quitting)
-    fprintf(stderr, "temp_client: %s: %s\n", what, uvble_strerror(status));
+  {
+    char why[160];
+    fprintf(stderr, "temp_client: %s: %s\n", what,
+            cli_status(status, C.f.proto_status, why, sizeof why));
+  }
   quit(C.quitting ? C.exit_code : 1);
   t->status = status;
   return status;
@@ -151,7 +157,7 @@ static int client_fn(uvble_task_t *t) {
   C.scan = NULL;
   if (C.quitting) UVBLE_CO_RETURN(t, 0);
   if (!C.found) {
-    fprintf(stderr, "temp_client: no sensor named %s found\n", C.name);
+    fprintf(stderr, "temp_client: no sensor named %s found within 5 s\n", C.name);
     quit(1);
     UVBLE_CO_RETURN(t, UVBLE_ENOENT);
   }
@@ -215,7 +221,8 @@ static void usage(FILE *f) {
           "  -t, --transport  controller (default: $UVBLE_TRANSPORT, else hci0)\n"
           "  -n, --name       the sensor's advertised name (default uvble-temp)\n"
           "  -c, --count      exit after N values (default: run until Ctrl-C)\n"
-          "  -N, --notify     subscribe instead of reading every second\n");
+          "  -N, --notify     subscribe instead of reading every second\n"
+          "  -V, --version    the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -226,21 +233,28 @@ int main(int argc, char **argv) {
       {"count", required_argument, NULL, 'c'},
       {"notify", no_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
+  cli_set_prog("uvble-temp-client");
   C.name = "uvble-temp";
   int c;
-  while ((c = getopt_long(argc, argv, "t:n:c:Nh", opts, NULL)) != -1) {
+  uint64_t v;
+  while ((c = getopt_long(argc, argv, "t:n:c:NhV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': C.name = optarg; break;
-      case 'c': C.count = strtol(optarg, NULL, 0); break;
+      case 'c':
+        if (cli_uint("--count", optarg, 1, 1000000000, CLI_DEC, &v) < 0) return 2;
+        C.count = (long)v;
+        break;
       case 'N': C.notify = true; break;
       case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 'V': return cli_version();
+      default: return 2; /* getopt named the option */
     }
   }
   if (optind != argc) {
-    usage(stderr);
+    fprintf(stderr, "uvble-temp-client: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   if (!transport || !*transport) transport = "hci0";

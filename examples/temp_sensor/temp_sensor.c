@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* temp_sensor: aioble's temp_sensor.py on uvble's async layer.
  *
  * A peripheral with the Environmental Sensing service (0x181A): a
@@ -28,8 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
+#include "uvble/gatts.h"
 #include "uvble/security.h"
 #include "uvble/uvble.h"
 
@@ -63,6 +66,7 @@ struct sensor {
   uvble_task_t write_task;
   uvble_future_t write_f;
   uint8_t wbuf[8];
+  char why[160]; /* a status in words */
 };
 
 static struct sensor S;
@@ -224,11 +228,13 @@ static int adv_fn(uvble_task_t *t) {
   UVBLE_AWAIT(t, (uvble_async_start(&S.adv_f, S.a, 10000), &S.adv_f));
   if (S.adv_f.status) {
     fprintf(stderr, "temp_sensor: cannot start the controller: %s\n",
-            uvble_strerror(S.adv_f.status));
+            cli_fstatus(&S.adv_f, S.why, sizeof S.why));
     quit(1);
     UVBLE_CO_RETURN(t, S.adv_f.status);
   }
   uvble_config_set_name(S.ble, S.name, strlen(S.name));
+  /* GAP's Appearance characteristic says what the advertising says. */
+  uvble_gatts_set_appearance(S.ble, APPEARANCE_THERMOMETER);
   if (S.passkey) {
     uvble_config_set_int(S.ble, UVBLE_CONFIG_IO, UVBLE_IO_DISPLAY_ONLY);
     uvble_config_set_int(S.ble, UVBLE_CONFIG_MITM, 1);
@@ -266,7 +272,7 @@ static int adv_fn(uvble_task_t *t) {
     if (S.adv_f.status) {
       if (S.quitting || S.adv_f.status == UVBLE_ECANCELED) break;
       fprintf(stderr, "temp_sensor: advertising: %s\n",
-              uvble_strerror(S.adv_f.status));
+              cli_fstatus(&S.adv_f, S.why, sizeof S.why));
       UVBLE_AWAIT(t, (uvble_sleep(&S.adv_f, S.sched, 1000), &S.adv_f));
       continue;
     }
@@ -293,7 +299,8 @@ static void usage(FILE *f) {
           "  -i, --interval   update period in ms (default 1000)\n"
           "  -s, --seed       random seed of the simulated temperature\n"
           "  -v, --verbose    print every value\n"
-          "  -p, --passkey    pairing needs MITM protection: show a passkey\n");
+          "  -p, --passkey    pairing needs MITM protection: show a passkey\n"
+          "  -V, --version    the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -306,25 +313,35 @@ int main(int argc, char **argv) {
       {"verbose", no_argument, NULL, 'v'},
       {"passkey", no_argument, NULL, 'p'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
+  cli_set_prog("uvble-temp-sensor");
   S.name = "uvble-temp";
   S.interval_ms = 1000;
   unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
   int c;
-  while ((c = getopt_long(argc, argv, "t:n:i:s:vph", opts, NULL)) != -1) {
+  uint64_t v;
+  while ((c = getopt_long(argc, argv, "t:n:i:s:vphV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': S.name = optarg; break;
-      case 'i': S.interval_ms = (unsigned)strtoul(optarg, NULL, 0); break;
-      case 's': seed = (unsigned)strtoul(optarg, NULL, 0); break;
+      case 'i':
+        if (cli_uint("--interval", optarg, 100, 3600000, CLI_DEC, &v) < 0) return 2;
+        S.interval_ms = (unsigned)v;
+        break;
+      case 's':
+        if (cli_uint("--seed", optarg, 0, UINT32_MAX, CLI_DEC, &v) < 0) return 2;
+        seed = (unsigned)v;
+        break;
       case 'v': S.verbose = true; break;
       case 'p': S.passkey = true; break;
       case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 'V': return cli_version();
+      default: return 2; /* getopt named the option */
     }
   }
-  if (optind != argc || S.interval_ms < 100) {
-    usage(stderr);
+  if (optind != argc) {
+    fprintf(stderr, "uvble-temp-sensor: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   if (!transport || !*transport) transport = "hci0";

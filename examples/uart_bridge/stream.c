@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Byte sources and sinks on the libuv loop; see stream.h. */
 #include "stream.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Byte streams for the UART bridge, on the libuv loop: a source that reads
  * into a bounded buffer and pauses when it is full (the bridge's flow
  * control: nothing more is read from the PTY or stdin than the radio can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uart_bridge: the Nordic UART Service (NUS) in both roles.
  *
  *   uvble-uart-bridge peripheral [-t T] [--name NAME] [--link PATH]
@@ -5,7 +6,11 @@
  *       minicom, pyserial) opened on the PTY talks to the connected central.
  *       Prints "pty /dev/pts/N" and "advertising as ADDR (NAME)".
  *   uvble-uart-bridge central [-t T] [--name NAME | --address ADDR] [--fast]
- *       connects to a NUS device and bridges it to stdin/stdout.
+ *                             [--linger MS]
+ *       connects to a NUS device and bridges it to stdin/stdout. At the end
+ *       of stdin, once every byte is written (and, by default, acknowledged)
+ *       and nothing has arrived for --linger MS (default 1000), it
+ *       disconnects and exits 0: `uvble-uart-bridge central < file > out`.
  *
  * NUS: service 6e400001-b5a3-f393-e0a9-e50e24dcca9e; RX 6e400002 (the
  * central writes), TX 6e400003 (the peripheral notifies or indicates).
@@ -26,6 +31,9 @@
  *    link layer acknowledges; on btvirt, which drops packets a busy host
  *    does not read in time, prefer the default).
  *
+ * RX is written with Write Requests when it does not allow Write Commands,
+ * whatever the mode.
+ *
  * Ctrl-C exits; a central whose link drops exits with status 1. */
 #define _GNU_SOURCE /* posix_openpt, ptsname, cfmakeraw */
 #include <fcntl.h>
@@ -37,6 +45,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "stream.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
@@ -84,6 +93,11 @@ static struct bridge {
   uvble_future_t nf, wake;
   uint8_t nbuf[UVBLE_GATT_MAX_ATTR_LEN];
   size_t chunk;
+  int write_mode;       /* 1: Write Request, 0: Write Command */
+  unsigned linger_ms;   /* quiet time after the end of stdin */
+  char why[160];
+  uint64_t last_rx_ms;  /* when the peripheral last sent something */
+  bool leaving;         /* we are ending the link: its drop is no error */
 } B;
 
 /* ---- lifecycle -------------------------------------------------------------------- */
@@ -366,13 +380,14 @@ static void arm_listener(void);
 
 static void on_value(uvble_future_t *f) {
   if (f->status) {
-    if (!B.quitting && f->status == UVBLE_EDISCONNECTED) {
+    if (!B.quitting && !B.leaving && f->status == UVBLE_EDISCONNECTED) {
       fprintf(stderr, "uart_bridge: the link dropped\n");
       quit(1);
     }
     return;
   }
   deliver(B.nbuf, f->len < sizeof B.nbuf ? f->len : sizeof B.nbuf);
+  B.last_rx_ms = uv_now(B.loop);
   arm_listener();
 }
 
@@ -403,7 +418,8 @@ static bool wanted(const uvble_scan_result_t *r) {
   do {                                                                       \
     if (B.f.status) {                                                        \
       if (!B.quitting)                                                       \
-        fprintf(stderr, "uart_bridge: %s: %s\n", what, uvble_strerror(B.f.status)); \
+        fprintf(stderr, "uart_bridge: %s: %s\n", what,                       \
+                cli_fstatus(&B.f, B.why, sizeof B.why));                     \
       quit(1);                                                               \
       UVBLE_CO_RETURN(t, B.f.status);                                        \
     }                                                                        \
@@ -432,7 +448,8 @@ static int central_fn(uvble_task_t *t) {
   B.scan = NULL;
   if (B.quitting) UVBLE_CO_RETURN(t, 0);
   if (!B.found) {
-    fprintf(stderr, "uart_bridge: no Nordic UART Service device found\n");
+    fprintf(stderr, "uart_bridge: no Nordic UART Service device%s%s found within 10 s\n",
+            B.address || B.name ? " " : "", B.address ? B.address : B.name ? B.name : "");
     quit(1);
     UVBLE_CO_RETURN(t, UVBLE_ENOENT);
   }
@@ -466,6 +483,9 @@ static int central_fn(uvble_task_t *t) {
   B.reliable = !B.fast && (B.ctx->properties & UVBLE_FLAG_INDICATE) &&
                (B.crx->properties & UVBLE_FLAG_WRITE);
   if (!B.reliable && !(B.ctx->properties & UVBLE_FLAG_NOTIFY)) B.reliable = true;
+  /* Write Commands only where RX allows them (a peer may refuse or drop
+   * what its properties do not permit). */
+  B.write_mode = B.reliable || !(B.crx->properties & UVBLE_FLAG_WRITE_NO_RESPONSE) ? 1 : 0;
   /* Values arriving while stdout is busy wait here, never dropped. */
   uvble_client_characteristic_set_queue(B.ctx, 1024);
   arm_listener();
@@ -477,13 +497,26 @@ static int central_fn(uvble_task_t *t) {
   fprintf(stderr, "uart_bridge: connected to %s, MTU %u, %s\n",
           uvble_device_addr_hex(&B.dev, addr), uvble_connection_mtu(B.conn),
           B.reliable ? "acknowledged (indications, write requests)"
-                     : "fast (notifications, write commands)");
+          : B.write_mode ? "fast (notifications; write requests: RX allows no write commands)"
+                         : "fast (notifications, write commands)");
+  B.last_rx_ms = uv_now(B.loop);
   /* stdin -> RX, one chunk at a time. */
   while (!B.quitting) {
     if (!B.in.len) {
       if (B.src.eof) {
-        /* Nothing more to send: keep receiving until Ctrl-C or a drop. */
-        UVBLE_AWAIT(t, (uvble_connection_disconnected(&B.f, B.conn, 0), &B.f));
+        /* Everything is written (and acknowledged, with write requests):
+         * wait until the peripheral has been quiet for linger_ms, then
+         * end the link (queued PDUs go out first) and exit. */
+        uv_update_time(B.loop);
+        if (uv_now(B.loop) < B.last_rx_ms + B.linger_ms) {
+          UVBLE_AWAIT(t, (uvble_sleep(&B.f, B.sched,
+                                      (uint32_t)(B.last_rx_ms + B.linger_ms - uv_now(B.loop))),
+                          &B.f));
+          continue;
+        }
+        B.leaving = true;
+        UVBLE_AWAIT(t, (uvble_connection_disconnect(&B.f, B.conn, OP_TIMEOUT_MS), &B.f));
+        quit(0);
         break;
       }
       UVBLE_AWAIT(t, (uvble_future_start(&B.wake, B.sched, 0), &B.wake));
@@ -491,8 +524,8 @@ static int central_fn(uvble_task_t *t) {
     }
     {
       size_t n = B.in.len < B.chunk ? B.in.len : B.chunk;
-      uvble_client_characteristic_write(&B.f, B.crx, buf_data(&B.in), n,
-                                        B.reliable ? 1 : 0, OP_TIMEOUT_MS);
+      uvble_client_characteristic_write(&B.f, B.crx, buf_data(&B.in), n, B.write_mode,
+                                        OP_TIMEOUT_MS);
       B.inflight = n;
     }
     UVBLE_AWAIT(t, &B.f);
@@ -524,7 +557,10 @@ static void usage(FILE *f) {
           "  -a, --address    central: connect to this address\n"
           "  -l, --link       peripheral: also make PATH a symlink to the PTY\n"
           "  -f, --fast       central: notifications and write commands, no\n"
-          "                   end-to-end acknowledgement\n");
+          "                   end-to-end acknowledgement\n"
+          "  -L, --linger     central: after the end of stdin, exit once nothing\n"
+          "                   arrived for MS milliseconds (0..600000, default 1000)\n"
+          "  -V, --version    the version\n");
 }
 
 int main(int argc, char **argv) {
@@ -535,8 +571,14 @@ int main(int argc, char **argv) {
       {"address", required_argument, NULL, 'a'},
       {"link", required_argument, NULL, 'l'},
       {"fast", no_argument, NULL, 'f'},
+      {"linger", required_argument, NULL, 'L'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
+  cli_set_prog("uvble-uart-bridge");
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
+    return cli_version();
+  B.linger_ms = 1000;
   if (argc < 2 || (strcmp(argv[1], "peripheral") && strcmp(argv[1], "central"))) {
     usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
@@ -544,19 +586,29 @@ int main(int argc, char **argv) {
   B.central = argv[1][0] == 'c';
   optind = 2;
   int c;
-  while ((c = getopt_long(argc, argv, "t:n:a:l:fh", opts, NULL)) != -1) {
+  uint64_t v;
+  uvble_addr_t check;
+  while ((c = getopt_long(argc, argv, "t:n:a:l:fL:hV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': B.name = optarg; break;
-      case 'a': B.address = optarg; break;
+      case 'a':
+        if (cli_addr("--address", optarg, &check) < 0) return 2;
+        B.address = optarg;
+        break;
       case 'l': B.link = optarg; break;
       case 'f': B.fast = true; break;
+      case 'L':
+        if (cli_uint("--linger", optarg, 0, 600000, CLI_DEC, &v) < 0) return 2;
+        B.linger_ms = (unsigned)v;
+        break;
       case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case 'V': return cli_version();
+      default: return 2; /* getopt named the option */
     }
   }
   if (optind != argc) {
-    usage(stderr);
+    fprintf(stderr, "uvble-uart-bridge: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   if (!B.central && !B.name) B.name = "uvble-uart";

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — advertising data (AD) payloads: building and parsing.
  *
  * An advertising or scan response payload is a run of AD structures:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — the async layer: futures with timeouts and the aioble surface.
  *
  * The core (uvble.h and the per-layer headers) is MicroPython's callback

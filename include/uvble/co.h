@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — coroutine helpers: tasks written as sequential code.
  *
  * A task is a function that the scheduler calls again each time the future

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — error codes.
  *
  * Every uvble call returns 0 (or a non-negative count) on success and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — GAP: advertising (broadcaster), scanning (observer), connecting
  * (central), connections and connection parameters, own addresses.
  *
@@ -335,8 +336,9 @@ int uvble_gap_set_data_length(uvble_t *ble, uint16_t conn_handle,
  * Suggested Default Data Length); when it supports LE 2M or Coded it sets
  * default_phy (LE Set Default PHY). After every connection comes up it asks
  * for the maximum data length (auto_data_length) and for default_phy
- * (auto_phy, when default_phy is 2M or coded and the controller has it), as
- * BlueZ and Zephyr do. The coded options put extended advertising (primary
+ * (auto_phy: as central only, when default_phy is 2M or coded and the
+ * controller has it; both ends asking at once makes Zephyr 4.1 lose the
+ * link), as BlueZ and Zephyr do. The coded options put extended advertising (primary
  * and secondary LE Coded; non-legacy PDUs, so a connectable set carries no
  * scan response), extended scanning and extended connecting (LE 1M and LE
  * Coded) on the long-range PHY when the controller supports it; they take

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — constants shared by the GATT server and client.
  *
  * Characteristic and descriptor flags keep MicroPython's values (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — GATT client: MicroPython's gattc_* calls.
  *
  * Every call returns 0 when the operation started (or was queued) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — GATT server: MicroPython's gatts_* calls.
  *
  *   static const uvble_gatts_characteristic_t chars[] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — L2CAP LE credit-based connection-oriented channels.
  *
  * MicroPython's l2cap_* calls, without its limit of one channel: a device

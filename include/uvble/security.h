@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — security: pairing, bonding, encryption, privacy.
  *
  * MicroPython's pairing API (gap_pair, gap_passkey, the ENCRYPTION_UPDATE,
@@ -215,6 +216,20 @@ int uvble_forget_bond(uvble_t *ble, const uvble_addr_t *peer);
  * would re-encrypt with). Also UVBLE_ENOTCONN for an unknown handle. The
  * connection stays as it is. */
 int uvble_forget_bond_conn(uvble_t *ble, uint16_t conn_handle);
+
+/* One bond, as uvble_bond_list reports it (no keys). */
+typedef struct {
+  uvble_addr_t identity; /* type UVBLE_ADDR_PUBLIC or UVBLE_ADDR_RANDOM */
+  uint8_t key_size;      /* 7..16 */
+  bool authenticated;    /* the pairing had MITM protection */
+  bool secure_connections;
+  bool peer_irk;         /* the peer gave its IRK: its RPAs resolve */
+} uvble_bond_info_t;
+
+/* The bonds held (by the app's GET_SECRET handler or the built-in store):
+ * fills out[0..cap) and returns how many there are (more than cap: only
+ * cap are filled), or UVBLE_EINVAL. */
+int uvble_bond_list(uvble_t *ble, uvble_bond_info_t *out, size_t cap);
 
 /* Sets the smallest encryption key size (in octets) pairing accepts:
  * 7..16 (default 16). UVBLE_EINVAL outside that range. */

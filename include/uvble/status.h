@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — protocol status codes by name.
  *
  * The statuses the stack reports as they were sent (an HCI error code in a

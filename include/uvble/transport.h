@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — HCI transports.
  *
  * A transport moves whole HCI packets between the host and a controller.

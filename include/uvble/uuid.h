@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — Bluetooth UUIDs, as MicroPython's bluetooth.UUID.
  *
  * A UUID is 16, 32 or 128 bits. Bytes are kept little-endian, as they

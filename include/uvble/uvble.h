@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — a Bluetooth Low Energy host stack on libuv.
  *
  * The core API mirrors MicroPython's `bluetooth.BLE`: one object per
@@ -9,7 +10,9 @@
  * mode). Copy what you need to keep.
  *
  *   uvble_t *ble;
- *   uvble_new(loop, "unix:/tmp/bt-server-le", &ble);
+ *   char err[256];
+ *   if (uvble_new(loop, "unix:/tmp/bt-server-le", &ble, err, sizeof err) < 0)
+ *     fprintf(stderr, "%s\n", err);     // names the problem and its fix
  *   uvble_irq(ble, on_irq, NULL);
  *   uvble_active(ble, true, on_active);   // init sequence; on_active(ble, 0)
  *   ...
@@ -27,14 +30,20 @@
 #include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
+#include "uvble/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define UVBLE_VERSION_MAJOR 0
-#define UVBLE_VERSION_MINOR 1
-#define UVBLE_VERSION_PATCH 0
+/* ---- version ---------------------------------------------------------------
+ * UVBLE_VERSION_MAJOR/MINOR/PATCH/STRING (uvble/version.h, generated from
+ * the build's project version) are what the application was compiled
+ * against; these are the library it runs with. */
+/* 0x00MMmmpp, as UVBLE_VERSION_HEX. */
+unsigned uvble_version(void);
+/* "MAJOR.MINOR.PATCH". */
+const char *uvble_version_string(void);
 
 typedef struct uvble uvble_t;
 

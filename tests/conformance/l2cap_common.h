@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by ble_l2cap and perf_l2cap: payloads from a seeded generator
  * (MicroPython's random.seed(22) + random.randint(0, 255); here a
  * xorshift generator, seeded the same on both instances, so the receiver

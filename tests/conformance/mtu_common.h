@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by ble_mtu and ble_mtu_peripheral: one MTU exchange per
  * connection (started by the central or by the peripheral), then a 64-byte
  * notification from the server and a write of MTU + 20 bytes from the
@@ -40,10 +41,15 @@ static void irq(struct inst *i, int ev, const uvble_irq_data_t *d) {
   }
 }
 
+/* Both instances know the characteristic's UUID (the central's handler
+ * looks for it). */
+static void mtu_init(void) {
+  char_uuid = parse_uuid("00000000-1111-2222-3333-444444444444");
+}
+
 /* The peripheral's service: one characteristic with a 500-byte buffer
  * (gatts_set_buffer(char_handle, 500, False)). */
 static uint16_t register_mtu_service(struct inst *i0) {
-  char_uuid = parse_uuid("00000000-1111-2222-3333-444444444444");
   uvble_gatts_characteristic_t chr = {
       .uuid = char_uuid,
       .flags = UVBLE_FLAG_READ | UVBLE_FLAG_WRITE | UVBLE_FLAG_NOTIFY};
@@ -61,56 +67,64 @@ static uint16_t register_mtu_service(struct inst *i0) {
  * the peripheral i0), then the notify and the write. Returns the MTU. */
 static long mtu_round(struct inst *i0, struct inst *i1, uint16_t char_handle,
                       int iteration, bool central_initiates) {
-  out(i0, "gap_advertise");
-  advertise(i0, 20000, true);
-
-  out(i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(i1, i0, 5000), 0);
-  uint16_t c1 = (uint16_t)wait_for(i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  uint16_t c0 = (uint16_t)wait_for(i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+  long c0 = 0, mtu = 0, mtu0 = 0;
+  uint16_t c1 = connect_steps(i0, i1, &c0), vh = 0;
 
   struct inst *init = central_initiates ? i1 : i0;
-  out(init, "gattc_exchange_mtu");
-  REQUIRE_EQ(uvble_gattc_exchange_mtu(init->ble, central_initiates ? c1 : c0), 0);
-  long mtu = wait_for(i1, UVBLE_IRQ_MTU_EXCHANGED, CONF_TIMEOUT_MS);
-  CHECK_EQ(wait_for(i0, UVBLE_IRQ_MTU_EXCHANGED, CONF_TIMEOUT_MS), mtu);
+  AS(init) {
+    out(init, "gattc_exchange_mtu");
+    REQUIRE_EQ(uvble_gattc_exchange_mtu(init->ble, central_initiates ? c1 : (uint16_t)c0),
+               0);
+  }
+  AS(i1) mtu = wait_for(i1, UVBLE_IRQ_MTU_EXCHANGED, CONF_TIMEOUT_MS);
+  AS(i0) mtu0 = wait_for(i0, UVBLE_IRQ_MTU_EXCHANGED, CONF_TIMEOUT_MS);
+  SHARE(i1, mtu);
+  AS(i0) CHECK_EQ(mtu0, mtu);
 
-  out(i1, "gattc_discover_characteristics");
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1->ble, c1, 1, 0xffff, NULL), 0);
-  uint16_t vh = (uint16_t)wait_for(i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
-  wait_for(i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+  AS(i1) {
+    out(i1, "gattc_discover_characteristics");
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1->ble, c1, 1, 0xffff, NULL), 0);
+    vh = (uint16_t)wait_for(i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
+    wait_for(i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+  }
 
   /* str(i) * 64: truncated to MTU - 3 by the server. */
-  char note[64];
-  memset(note, '0' + iteration, sizeof note);
-  out(i0, "gatts_notify");
-  REQUIRE_EQ(uvble_gatts_notify(i0->ble, c0, char_handle, note, sizeof note), 0);
-  wait_for(i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
+  AS(i0) {
+    char note[64];
+    memset(note, '0' + iteration, sizeof note);
+    out(i0, "gatts_notify");
+    REQUIRE_EQ(uvble_gatts_notify(i0->ble, (uint16_t)c0, char_handle, note, sizeof note),
+               0);
+  }
 
   /* Write 20 more than the MTU. MicroPython truncates the write to MTU - 3;
    * uvble writes it whole with Prepare/Execute Write (gattc.h), so the
    * server receives MTU + 20 bytes. */
-  char w[600];
-  memset(w, 'a' + iteration, (size_t)mtu + 20);
-  out(i1, "gattc_write");
-  REQUIRE_EQ(uvble_gattc_write(i1->ble, c1, vh, w, (size_t)mtu + 20, 1), 0);
-  wait_for(i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+  AS(i1) {
+    wait_for(i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
+    char w[600];
+    memset(w, 'a' + iteration, (size_t)mtu + 20);
+    out(i1, "gattc_write");
+    REQUIRE_EQ(uvble_gattc_write(i1->ble, c1, vh, w, (size_t)mtu + 20, 1), 0);
+    wait_for(i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
+  AS(i0) {
+    wait_for(i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+    out(i0, "gatts_read");
+    uint8_t buf[600];
+    size_t len = 0;
+    REQUIRE_EQ(uvble_gatts_read(i0->ble, char_handle, buf, sizeof buf, &len), 0);
+    out(i0, "characteristic len: %zu %c", len, len ? buf[0] : '?');
+  }
 
-  out(i0, "gatts_read");
-  uint8_t buf[600];
-  size_t len = 0;
-  REQUIRE_EQ(uvble_gatts_read(i0->ble, char_handle, buf, sizeof buf, &len), 0);
-  out(i0, "characteristic len: %zu %c", len, len ? buf[0] : '?');
-
-  out(i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1->ble, c1)));
-  wait_for(i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  disconnect_steps(i1, c1, i0);
   if (!central_initiates) {
     /* ble_mtu_peripheral's peripheral advertises again after each
      * disconnect, and once more at the start of its next round. */
-    out(i0, "gap_advertise");
-    advertise(i0, 20000, true);
+    AS(i0) {
+      out(i0, "gap_advertise");
+      advertise(i0, 20000, true);
+    }
   }
   return mtu;
 }

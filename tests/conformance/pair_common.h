@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by ble_gap_pair and ble_gap_pair_bond: Just Works pairing started
  * by the central (config mitm=True, le_secure=True and the default IO
  * capability, so nothing can authenticate: "1 0 x"), then a read of a
@@ -10,6 +11,7 @@
 
 static uvble_uuid_t char_uuid;
 static bool bond_cfg;
+static uint16_t vh;
 
 static void irq(struct inst *i, int ev, const uvble_irq_data_t *d) {
   if (print_conn_events(i, ev, d)) return;
@@ -70,34 +72,32 @@ static void pair_scenario(bool bond, const char *const *exp0,
       .uuid = parse_uuid("A5A5A5A5-FFFF-9999-1111-5A5A5A5A5A5A"),
       .characteristics = &chr,
       .num_characteristics = 1};
-  uint16_t h;
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &h, 1), 1);
-  REQUIRE_EQ(uvble_gatts_write(i0.ble, h, "encrypted", 9, false), 0);
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
+  AS(&i0) {
+    uint16_t h;
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &h, 1), 1);
+    REQUIRE_EQ(uvble_gatts_write(i0.ble, h, "encrypted", 9, false), 0);
+  }
+  uint16_t c1 = connect_steps(&i0, &i1, NULL);
 
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, 4000);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, 4000);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
+    vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, 4000);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, 4000);
 
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
-  uint16_t vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, 4000);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, 4000);
+    out(&i1, "gap_pair");
+    REQUIRE_EQ(uvble_gap_pair(i1.ble, c1), 0);
+    wait_for(&i1, UVBLE_IRQ_ENCRYPTION_UPDATE, 4000);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_ENCRYPTION_UPDATE, 4000);
 
-  out(&i1, "gap_pair");
-  REQUIRE_EQ(uvble_gap_pair(i1.ble, c1), 0);
-  wait_for(&i1, UVBLE_IRQ_ENCRYPTION_UPDATE, 4000);
-  wait_for(&i0, UVBLE_IRQ_ENCRYPTION_UPDATE, 4000);
+  AS(&i1) {
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, c1, vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, 4000);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_GATTS_READ_REQUEST, 4000);
 
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, c1, vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, 4000);
-  wait_for(&i0, UVBLE_IRQ_GATTS_READ_REQUEST, 4000);
-
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 4000);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, 4000);
+  disconnect_steps(&i1, c1, &i0);
 
   expect_lines(&i0, exp0);
   expect_lines(&i1, exp1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_characteristic.py: characteristic
  * read, write with and without response, notify (the stored value, or a
  * payload given with the call, which leaves the stored value alone) and
@@ -115,81 +116,92 @@ TEST(ble_characteristic) {
       .uuid = parse_uuid("A5A5A5A5-FFFF-9999-1111-5A5A5A5A5A5A"),
       .characteristics = &chr,
       .num_characteristics = 1};
-  uint16_t char_handle;
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &char_handle, 1), 1);
+  uint16_t char_handle = 0;
+  AS(&i0) {
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &char_handle, 1), 1);
+    gwrite(&i0, char_handle, "periph0");
+  }
+  SHARE(&i0, char_handle);
 
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  gwrite(&i0, char_handle, "periph0");
+  long conn0 = 0;
+  uint16_t conn1 = connect_steps(&i0, &i1, &conn0);
 
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  long conn1 = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  long conn0 = wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+  long vh = 0;
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, conn1, 1, 0xffff, NULL),
+               0);
+    vh = wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+    CHECK_EQ(vh, char_handle);
 
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, (uint16_t)conn1, 1,
-                                                   0xffff, NULL),
-             0);
-  long vh = wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
-  CHECK_EQ(vh, char_handle);
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, conn1, (uint16_t)vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
 
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn1, (uint16_t)vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    /* A: a write, answered with a notification of the stored value. */
+    out(&i1, "gattc_write");
+    cwrite(&i1, conn1, vh, "central0", 1);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+    out(&i0, "gatts_write");
+    gwrite(&i0, char_handle, "periph1");
+    out(&i0, "gatts_notify");
+    REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
+  }
+  AS(&i1) {
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, conn1, (uint16_t)vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
 
-  /* A: a write, answered with a notification of the stored value. */
-  out(&i1, "gattc_write");
-  cwrite(&i1, conn1, vh, "central0", 1);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i0, "gatts_write");
-  gwrite(&i0, char_handle, "periph1");
-  out(&i0, "gatts_notify");
-  REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn1, (uint16_t)vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    /* B: a notification carrying its own payload; the value stays. */
+    out(&i1, "gattc_write");
+    cwrite(&i1, conn1, vh, "central1", 1);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+    out(&i0, "gatts_notify");
+    REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, "periph2", 7), 0);
+  }
+  AS(&i1) {
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, conn1, (uint16_t)vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
 
-  /* B: a notification carrying its own payload; the value stays. */
-  out(&i1, "gattc_write");
-  cwrite(&i1, conn1, vh, "central1", 1);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i0, "gatts_notify");
-  REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, "periph2", 7), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn1, (uint16_t)vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    /* C: an indication, confirmed. */
+    out(&i1, "gattc_write");
+    cwrite(&i1, conn1, vh, "central2", 1);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+    out(&i0, "gatts_write");
+    gwrite(&i0, char_handle, "periph3");
+    out(&i0, "gatts_indicate");
+    REQUIRE_EQ(uvble_gatts_indicate(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
+    wait_for(&i0, UVBLE_IRQ_GATTS_INDICATE_DONE, CONF_TIMEOUT_MS);
+  }
+  AS(&i1) {
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_INDICATE, CONF_TIMEOUT_MS);
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, conn1, (uint16_t)vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
 
-  /* C: an indication, confirmed. */
-  out(&i1, "gattc_write");
-  cwrite(&i1, conn1, vh, "central2", 1);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i0, "gatts_write");
-  gwrite(&i0, char_handle, "periph3");
-  out(&i0, "gatts_indicate");
-  REQUIRE_EQ(uvble_gatts_indicate(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
-  wait_for(&i0, UVBLE_IRQ_GATTS_INDICATE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_INDICATE, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn1, (uint16_t)vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    /* D: a write without response, answered with a notification. */
+    cwrite(&i1, conn1, vh, "central3", 0);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+    out(&i0, "gatts_notify");
+    REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
+  }
+  AS(&i1) wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
 
-  /* D: a write without response, answered with a notification. */
-  cwrite(&i1, conn1, vh, "central3", 0);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i0, "gatts_notify");
-  REQUIRE_EQ(uvble_gatts_notify(i0.ble, (uint16_t)conn0, char_handle, NULL, 0), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_NOTIFY, CONF_TIMEOUT_MS);
-
-  out(&i1, "gap_disconnect: %s",
-      pybool(uvble_gap_disconnect(i1.ble, (uint16_t)conn1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  disconnect_steps(&i1, conn1, &i0);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

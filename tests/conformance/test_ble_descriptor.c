@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_descriptor.py: a user descriptor
  * registered with its characteristic (the handles come back as (char,
  * desc)), found by descriptor discovery over the characteristic's (value,
@@ -99,56 +100,57 @@ TEST(ble_descriptor) {
       .uuid = parse_uuid("A5A5A5A5-FFFF-9999-1111-5A5A5A5A5A5A"),
       .characteristics = &chr,
       .num_characteristics = 1};
-  uint16_t h[2];
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, h, 2), 2);
+  uint16_t h[2] = {0, 0};
+  AS(&i0) {
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, h, 2), 2);
+    REQUIRE_EQ(uvble_gatts_write(i0.ble, h[0], "periph0", 7, false), 0);
+    REQUIRE_EQ(uvble_gatts_write(i0.ble, h[1], "desc_periph0", 12, false), 0);
+  }
+  SHARE(&i0, h); /* the central checks what discovery finds against them */
   uint16_t char_handle = h[0], desc_handle = h[1];
 
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  REQUIRE_EQ(uvble_gatts_write(i0.ble, char_handle, "periph0", 7, false), 0);
-  REQUIRE_EQ(uvble_gatts_write(i0.ble, desc_handle, "desc_periph0", 12, false), 0);
+  uint16_t c = connect_steps(&i0, &i1, NULL);
 
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c, 1, 0xffff, NULL), 0);
+    long ve = wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+    uint16_t vh = (uint16_t)(ve >> 16), eh = (uint16_t)ve;
+    CHECK_EQ(vh, char_handle);
 
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c, 1, 0xffff, NULL), 0);
-  long ve = wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
-  uint16_t vh = (uint16_t)(ve >> 16), eh = (uint16_t)ve;
-  CHECK_EQ(vh, char_handle);
+    REQUIRE_EQ(uvble_gattc_discover_descriptors(i1.ble, c, vh, eh), 0);
+    uint16_t dh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, CONF_TIMEOUT_MS);
+    CHECK_EQ(dh, desc_handle);
 
-  REQUIRE_EQ(uvble_gattc_discover_descriptors(i1.ble, c, vh, eh), 0);
-  uint16_t dh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, CONF_TIMEOUT_MS);
-  CHECK_EQ(dh, desc_handle);
+    out(&i1, "gattc_read characteristic");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, c, vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    out(&i1, "gattc_read descriptor");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, c, dh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
 
-  out(&i1, "gattc_read characteristic");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, c, vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_read descriptor");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, c, dh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
-
-  out(&i1, "gattc_write characteristic");
-  REQUIRE_EQ(uvble_gattc_write(i1.ble, c, vh, "central0", 8, 1), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_write descriptor");
-  REQUIRE_EQ(uvble_gattc_write(i1.ble, c, dh, "desc_central0", 13, 1), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
-  out(&i1, "gattc_write descriptor");
-  REQUIRE_EQ(uvble_gattc_write(i1.ble, c, dh, "desc_central1", 13, 0), 0);
+    out(&i1, "gattc_write characteristic");
+    REQUIRE_EQ(uvble_gattc_write(i1.ble, c, vh, "central0", 8, 1), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    out(&i1, "gattc_write descriptor");
+    REQUIRE_EQ(uvble_gattc_write(i1.ble, c, desc_handle, "desc_central0", 13, 1), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    out(&i1, "gattc_write descriptor");
+    REQUIRE_EQ(uvble_gattc_write(i1.ble, c, desc_handle, "desc_central1", 13, 0), 0);
+  }
 
   /* instance0 waits for each of its three writes in turn; instance1
    * sleeps 500 ms before disconnecting. */
-  wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
 
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  disconnect_steps(&i1, c, &i0);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_advertise.py: advertising and
  * scanning. instance0 advertises non-connectable (100 ms), then connectable
  * (20 ms), then stops; instance1 runs one passive scan across both phases
@@ -78,37 +79,50 @@ TEST(ble_gap_advertise) {
   s.bdaddr = &i0.addr; /* multitest.globals(BDADDR=ble.config("mac")) */
 
   /* instance1: ble.gap_scan(2 * ADV_TIME_MS, 30000, 30000) */
-  REQUIRE_EQ(uvble_gap_scan(i1.ble, 2 * ADV_TIME_MS, 30000, 30000, false), 0);
-  settle(&i1);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gap_scan(i1.ble, 2 * ADV_TIME_MS, 30000, 30000, false), 0);
+    settle(&i1);
+  }
 
-  out(&i0, "gap_advertise(100_000, connectable=False)");
-  advertise(&i0, 100000, false);
+  /* Each advertising phase ends when the scanner has heard it. */
   struct type_wait w = {&s, 2};
-  run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
-  out(&i0, "gap_advertise(20_000, connectable=True)");
-  advertise(&i0, 20000, true);
-  w.type = 0;
-  run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
-  out(&i0, "gap_advertise(None)");
-  REQUIRE_EQ(uvble_gap_advertise(i0.ble, -1, NULL, 0, NULL, 0, false), 0);
-  settle(&i0);
+  AS(&i0) {
+    out(&i0, "gap_advertise(100_000, connectable=False)");
+    advertise(&i0, 100000, false);
+  }
+  AS(&i1) run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
+  AS(&i0) {
+    out(&i0, "gap_advertise(20_000, connectable=True)");
+    advertise(&i0, 20000, true);
+  }
+  AS(&i1) {
+    w.type = 0;
+    run_until_pred(&loop, seen_type_pred, &w, ADV_TIME_MS);
+  }
+  AS(&i0) {
+    out(&i0, "gap_advertise(None)");
+    REQUIRE_EQ(uvble_gap_advertise(i0.ble, -1, NULL, 0, NULL, 0, false), 0);
+    settle(&i0);
+  }
 
   /* while not finished: machine.idle() */
-  REQUIRE(run_until_pred(&loop, finished_pred, &s, 3 * ADV_TIME_MS + 2000));
-  char types[64] = "[";
-  for (int t = 0; t < 8; t++)
-    if (s.types[t])
-      snprintf(types + strlen(types), sizeof types - strlen(types), "%s%d",
-               strlen(types) > 1 ? ", " : "", t);
-  strcat(types, "]");
-  out(&i1, "adv_types: %s", types);
-  if (s.mismatch)
-    out(&i1, "adv_data: b'MISMATCH'");
-  else if (!s.have_data)
-    out(&i1, "adv_data: None");
-  else
-    out(&i1, "adv_data: %s", pybytes(s.data, s.len));
-  CHECK_EQ(i1.count[UVBLE_IRQ_SCAN_DONE], 1);
+  AS(&i1) {
+    REQUIRE(run_until_pred(&loop, finished_pred, &s, 3 * ADV_TIME_MS + 2000));
+    char types[64] = "[";
+    for (int t = 0; t < 8; t++)
+      if (s.types[t])
+        snprintf(types + strlen(types), sizeof types - strlen(types), "%s%d",
+                 strlen(types) > 1 ? ", " : "", t);
+    strcat(types, "]");
+    out(&i1, "adv_types: %s", types);
+    if (s.mismatch)
+      out(&i1, "adv_data: b'MISMATCH'");
+    else if (!s.have_data)
+      out(&i1, "adv_data: None");
+    else
+      out(&i1, "adv_data: %s", pybytes(s.data, s.len));
+    CHECK_EQ(i1.count[UVBLE_IRQ_SCAN_DONE], 1);
+  }
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_connect.py: connect and
  * disconnect in both directions. The peripheral advertises; the central
  * connects and disconnects; the peripheral advertises again, the central
@@ -36,32 +37,46 @@ TEST(ble_gap_connect) {
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
 
+  long c0 = 0, c1 = 0;
+
   /* instance0: advertise, then multitest.next() */
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
+  AS(&i0) {
+    out(&i0, "gap_advertise");
+    advertise(&i0, 20000, true);
+  }
 
   /* instance1: connect to the peripheral and then disconnect. */
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  long c1 = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, (uint16_t)c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    out(&i1, "gap_connect");
+    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+    c1 = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, (uint16_t)c1)));
+    wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
 
-  /* instance0 starts advertising again; instance1 waits 100 ms for it. */
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  run_for(&loop, 100);
+    /* instance0 starts advertising again; instance1 waits 100 ms for it. */
+    out(&i0, "gap_advertise");
+    advertise(&i0, 20000, true);
+  }
+  AS(&i1) {
+    run_for(&loop, 100);
 
-  /* Connect again and let the peripheral disconnect us. */
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  long c0 = wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-  out(&i0, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i0.ble, (uint16_t)c0)));
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
+    /* Connect again and let the peripheral disconnect us. */
+    out(&i1, "gap_connect");
+    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+    wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) {
+    c0 = wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+    out(&i0, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i0.ble, (uint16_t)c0)));
+    wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i1) wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_device_name.py: the GAP device
  * name set and read back locally before and after registering (empty)
  * services, and read remotely through the Device Name characteristic
@@ -77,43 +78,51 @@ TEST(ble_gap_device_name) {
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
 
-  set_name(&i0, "GAP_NAME");
-  print_name(&i0);
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, NULL, 0, NULL, 0), 0);
-  out(&i0, "gap_advertise");
-
-  long value_handle = 0;
-  for (int iteration = 0; iteration < 2; iteration++) {
-    char name[16];
-    snprintf(name, sizeof name, "GAP_NAME%d", iteration);
-    set_name(&i0, name);
+  AS(&i0) {
+    set_name(&i0, "GAP_NAME");
     print_name(&i0);
-    /* gap_advertise(20_000): no payload given, the previous one is kept. */
-    REQUIRE_EQ(uvble_gap_advertise(i0.ble, 20000, NULL, 0, NULL, 0, true), 0);
-    settle(&i0);
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, NULL, 0, NULL, 0), 0);
+    out(&i0, "gap_advertise");
+  }
 
-    run_for(&loop, 50); /* time.sleep_ms(500), shortened */
-    out(&i1, "gap_connect");
-    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-    long conn = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-    wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-    if (iteration == 0) {
-      out(&i1, "gattc_discover_characteristics");
-      REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, (uint16_t)conn,
-                                                       1, 0xffff, NULL),
-                 0);
-      value_handle =
-          wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
-      wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
-      CHECK_EQ(value_handle, UVBLE_GATTS_DEVICE_NAME_HANDLE);
+  long value_handle = 0, conn = 0;
+  for (int iteration = 0; iteration < 2; iteration++) {
+    AS(&i0) {
+      char name[16];
+      snprintf(name, sizeof name, "GAP_NAME%d", iteration);
+      set_name(&i0, name);
+      print_name(&i0);
+      /* gap_advertise(20_000): no payload given, the previous one is kept. */
+      REQUIRE_EQ(uvble_gap_advertise(i0.ble, 20000, NULL, 0, NULL, 0, true), 0);
+      settle(&i0);
     }
-    out(&i1, "gattc_read");
-    REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn, (uint16_t)value_handle), 0);
-    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
-    out(&i1, "gap_disconnect: %s",
-        pybool(uvble_gap_disconnect(i1.ble, (uint16_t)conn)));
-    wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-    wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+
+    AS(&i1) {
+      run_for(&loop, 50); /* time.sleep_ms(500), shortened */
+      out(&i1, "gap_connect");
+      REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+      conn = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
+    }
+    AS(&i0) wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+    AS(&i1) {
+      if (iteration == 0) {
+        out(&i1, "gattc_discover_characteristics");
+        REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, (uint16_t)conn,
+                                                         1, 0xffff, NULL),
+                   0);
+        value_handle =
+            wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
+        wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+        CHECK_EQ(value_handle, UVBLE_GATTS_DEVICE_NAME_HANDLE);
+      }
+      out(&i1, "gattc_read");
+      REQUIRE_EQ(uvble_gattc_read(i1.ble, (uint16_t)conn, (uint16_t)value_handle), 0);
+      wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+      out(&i1, "gap_disconnect: %s",
+          pybool(uvble_gap_disconnect(i1.ble, (uint16_t)conn)));
+      wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
+    }
+    AS(&i0) wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
   }
 
   expect_lines(&i0, EXP0);

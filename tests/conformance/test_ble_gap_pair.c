@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gap_pair.py: Just Works pairing
  * started by the central with bond=False, then a read of a characteristic
  * that needs encryption. ENCRYPTION_UPDATE reports (encrypted,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gatt_data_transfer.py: a receive
  * characteristic in append mode (gatts_set_buffer(h, 100, True))
  * accumulates four writes of both kinds and gatts_read returns them all at
@@ -105,56 +106,55 @@ TEST(ble_gatt_data_transfer) {
       .uuid = parse_uuid("00000001-1111-2222-3333-444444444444"),
       .characteristics = chrs,
       .num_characteristics = 3};
-  uint16_t h[3];
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, h, 3), 3);
-  ctrl_h0 = h[0];
-  REQUIRE_EQ(uvble_gatts_set_buffer(i0.ble, h[1], 100, true), 0);
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  uint16_t c0 = (uint16_t)wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
-  REQUIRE(ctrl_vh && rx_vh && tx_vh);
-
-  for (int k = 0; k < 4; k++) {
-    char v[16];
-    snprintf(v, sizeof v, "central%d", k);
-    out(&i1, "gattc_write");
-    REQUIRE_EQ(uvble_gattc_write(i1.ble, c1, rx_vh, v, strlen(v), k & 1), 0);
-    if (k & 1) wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-    run_for(&loop, SLEEP_MS);
+  uint16_t h[3] = {0, 0, 0};
+  AS(&i0) {
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, h, 3), 3);
+    ctrl_h0 = h[0];
+    REQUIRE_EQ(uvble_gatts_set_buffer(i0.ble, h[1], 100, true), 0);
   }
-  REQUIRE_EQ(uvble_gattc_write(i1.ble, c1, ctrl_vh, "OK", 2, 1), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  long c0l = 0;
+  uint16_t c1 = connect_steps(&i0, &i1, &c0l), c0 = (uint16_t)c0l;
+
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+    REQUIRE(ctrl_vh && rx_vh && tx_vh);
+
+    for (int k = 0; k < 4; k++) {
+      char v[16];
+      snprintf(v, sizeof v, "central%d", k);
+      out(&i1, "gattc_write");
+      REQUIRE_EQ(uvble_gattc_write(i1.ble, c1, rx_vh, v, strlen(v), k & 1), 0);
+      if (k & 1) wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+      run_for(&loop, SLEEP_MS);
+    }
+    REQUIRE_EQ(uvble_gattc_write(i1.ble, c1, ctrl_vh, "OK", 2, 1), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
 
   /* The server waits for the control write, then reads what accumulated. */
-  REQUIRE(run_until_pred(&loop, flag_pred, &ctrl_written, 2 * CONF_TIMEOUT_MS));
-  uint8_t buf[100];
-  size_t len = 0;
-  REQUIRE_EQ(uvble_gatts_read(i0.ble, h[1], buf, sizeof buf, &len), 0);
-  out(&i0, "gatts_read: %s", pybytes(buf, len));
-  /* Append mode: the read emptied the buffer. */
-  REQUIRE_EQ(uvble_gatts_read(i0.ble, h[1], buf, sizeof buf, &len), 0);
-  CHECK_EQ(len, 0);
+  AS(&i0) {
+    REQUIRE(run_until_pred(&loop, flag_pred, &ctrl_written, 2 * CONF_TIMEOUT_MS));
+    uint8_t buf[100];
+    size_t len = 0;
+    REQUIRE_EQ(uvble_gatts_read(i0.ble, h[1], buf, sizeof buf, &len), 0);
+    out(&i0, "gatts_read: %s", pybytes(buf, len));
+    /* Append mode: the read emptied the buffer. */
+    REQUIRE_EQ(uvble_gatts_read(i0.ble, h[1], buf, sizeof buf, &len), 0);
+    CHECK_EQ(len, 0);
 
-  for (int k = 0; k < 4; k++) {
-    char v[16];
-    snprintf(v, sizeof v, "message%d", k);
+    for (int k = 0; k < 4; k++) {
+      char v[16];
+      snprintf(v, sizeof v, "message%d", k);
+      run_for(&loop, SLEEP_MS);
+      REQUIRE_EQ(uvble_gatts_notify(i0.ble, c0, h[2], v, strlen(v)), 0);
+    }
     run_for(&loop, SLEEP_MS);
-    REQUIRE_EQ(uvble_gatts_notify(i0.ble, c0, h[2], v, strlen(v)), 0);
+    REQUIRE_EQ(uvble_gatts_notify(i0.ble, c0, h[0], "OK", 2), 0);
   }
-  run_for(&loop, SLEEP_MS);
-  REQUIRE_EQ(uvble_gatts_notify(i0.ble, c0, h[0], "OK", 2), 0);
 
-  REQUIRE(run_until_pred(&loop, flag_pred, &ctrl_notified, CONF_TIMEOUT_MS));
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  AS(&i1) REQUIRE(run_until_pred(&loop, flag_pred, &ctrl_notified, CONF_TIMEOUT_MS));
+  disconnect_steps(&i1, c1, &i0);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

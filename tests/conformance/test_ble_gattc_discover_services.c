@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_gattc_discover_services.py: primary
  * service discovery finds a 16-bit and a 128-bit service (each registered
  * without characteristics) next to the GAP and GATT services. */
@@ -48,21 +49,14 @@ TEST(ble_gattc_discover_services) {
   insts_up(all, NULL);
 
   uvble_gatts_service_t services[2] = {{.uuid = uuid_a}, {.uuid = uuid_b}};
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, services, 2, NULL, 0), 0);
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  long conn = wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-  REQUIRE_EQ(uvble_gattc_discover_services(i1.ble, (uint16_t)conn, NULL), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_SERVICE_DONE, CONF_TIMEOUT_MS);
-  out(&i1, "discovered: %d", num_service_result);
-  out(&i1, "gap_disconnect: %s",
-      pybool(uvble_gap_disconnect(i1.ble, (uint16_t)conn)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  AS(&i0) REQUIRE_EQ(uvble_gatts_register_services(i0.ble, services, 2, NULL, 0), 0);
+  uint16_t conn = connect_steps(&i0, &i1, NULL);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_services(i1.ble, conn, NULL), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_SERVICE_DONE, CONF_TIMEOUT_MS);
+    out(&i1, "discovered: %d", num_service_result);
+  }
+  disconnect_steps(&i1, conn, &i0);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

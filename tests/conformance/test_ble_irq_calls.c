@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_irq_calls.py: the central runs its
  * whole client sequence from inside the irq handler — on connect it starts
  * service discovery by UUID, on each DONE it starts the next step
@@ -154,10 +155,12 @@ static void periph_irq(struct inst *i, int ev, const uvble_irq_data_t *d) {
   if (ev == UVBLE_IRQ_CENTRAL_DISCONNECT) periph_done = true;
 }
 
-static bool done_pred(void *arg) {
+static bool central_done_pred(void *arg) {
   struct central *c = arg;
-  return c->done && c->conn == -1 && periph_done;
+  return c->done && c->conn == -1;
 }
+
+static bool flag_pred(void *arg) { return *(bool *)arg; }
 
 TEST(ble_irq_calls) {
   uv_loop_init(&loop);
@@ -177,22 +180,27 @@ TEST(ble_irq_calls) {
       .uuid = state_uuid, .flags = UVBLE_FLAG_READ | UVBLE_FLAG_NOTIFY};
   uvble_gatts_service_t svc = {
       .uuid = accessory_uuid, .characteristics = &chr, .num_characteristics = 1};
-  uint16_t h;
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &h, 1), 1);
-  /* advertising_payload("acc", (ACCESSORY_UUID,)) */
-  uint8_t adv[31];
-  size_t adv_len = 0;
-  uint8_t flags = 0x06;
-  REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_FLAGS, &flags, 1), 0);
-  REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_NAME_COMPLETE, "acc", 3), 0);
-  REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_UUID128_COMPLETE,
-                              accessory_uuid.data, 16),
-             0);
-  REQUIRE_EQ(uvble_gap_advertise(i0.ble, 500000, adv, adv_len, NULL, 0, true), 0);
-  settle(&i0);
+  AS(&i0) {
+    uint16_t h;
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &h, 1), 1);
+    /* advertising_payload("acc", (ACCESSORY_UUID,)) */
+    uint8_t adv[31];
+    size_t adv_len = 0;
+    uint8_t flags = 0x06;
+    REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_FLAGS, &flags, 1), 0);
+    REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_NAME_COMPLETE, "acc", 3), 0);
+    REQUIRE_EQ(uvble_adv_append(adv, sizeof adv, &adv_len, UVBLE_AD_UUID128_COMPLETE,
+                                accessory_uuid.data, 16),
+               0);
+    REQUIRE_EQ(uvble_gap_advertise(i0.ble, 500000, adv, adv_len, NULL, 0, true), 0);
+    settle(&i0);
+  }
 
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  REQUIRE(run_until_pred(&loop, done_pred, &c, 10000));
+  AS(&i1) {
+    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+    REQUIRE(run_until_pred(&loop, central_done_pred, &c, 10000));
+  }
+  AS(&i0) REQUIRE(run_until_pred(&loop, flag_pred, &periph_done, 10000));
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

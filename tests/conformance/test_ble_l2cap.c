@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_l2cap.py: an LE credit-based
  * channel (SPSM 22, MTU 450 both ends): 16 SDUs of 400 down to 55 bytes
  * (3640 bytes) from central to peripheral, checked byte by byte, then the
@@ -80,50 +81,64 @@ TEST(ble_l2cap) {
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
 
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+  uint16_t c1 = connect_steps(&i0, &i1, NULL);
 
-  out(&i0, "l2cap_listen");
-  REQUIRE_EQ(uvble_l2cap_listen(i0.ble, L2CAP_PSM, L2CAP_MTU), 0);
-  out(&i1, "l2cap_connect");
-  int cid = uvble_l2cap_connect(i1.ble, c1, L2CAP_PSM, L2CAP_MTU);
-  REQUIRE(cid > 0);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_ACCEPT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
-  CHECK_EQ(ch1.cid, cid);
+  AS(&i0) {
+    out(&i0, "l2cap_listen");
+    REQUIRE_EQ(uvble_l2cap_listen(i0.ble, L2CAP_PSM, L2CAP_MTU), 0);
+  }
+  int cid = 0;
+  AS(&i1) {
+    out(&i1, "l2cap_connect");
+    cid = uvble_l2cap_connect(i1.ble, c1, L2CAP_PSM, L2CAP_MTU);
+    REQUIRE(cid > 0);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_L2CAP_ACCEPT, CONF_TIMEOUT_MS);
+    wait_for(&i0, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i1) {
+    wait_for(&i1, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
+    CHECK_EQ(ch1.cid, cid);
+  }
 
   /* Central -> peripheral. */
   rng_seed(&ch0);
   rng_seed(&ch1);
   ch0.expected = ch1.expected = EXPECTED_BYTES;
-  out(&i0, "l2cap_recvinto %d", EXPECTED_BYTES);
-  ch0.receiving = true;
-  out(&i1, "l2cap_send %d %d", NUM_PAYLOADS, PAYLOAD_LEN);
-  chan_send(&i1, &ch1, NUM_PAYLOADS, PAYLOAD_LEN, PAYLOAD_LEN_STEP);
-  REQUIRE(run_until_pred(&loop, chan_received_pred, &ch0, CONF_TIMEOUT_MS));
+  AS(&i0) {
+    out(&i0, "l2cap_recvinto %d", EXPECTED_BYTES);
+    ch0.receiving = true;
+  }
+  AS(&i1) {
+    out(&i1, "l2cap_send %d %d", NUM_PAYLOADS, PAYLOAD_LEN);
+    chan_send(&i1, &ch1, NUM_PAYLOADS, PAYLOAD_LEN, PAYLOAD_LEN_STEP);
+  }
+  AS(&i0) REQUIRE(run_until_pred(&loop, chan_received_pred, &ch0, CONF_TIMEOUT_MS));
 
   /* Peripheral -> central. */
-  out(&i1, "l2cap_recvinto %d", EXPECTED_BYTES);
-  ch1.receiving = true;
-  out(&i0, "l2cap_send %d %d", NUM_PAYLOADS, PAYLOAD_LEN);
-  chan_send(&i0, &ch0, NUM_PAYLOADS, PAYLOAD_LEN, PAYLOAD_LEN_STEP);
-  REQUIRE(run_until_pred(&loop, chan_received_pred, &ch1, CONF_TIMEOUT_MS));
+  AS(&i1) {
+    out(&i1, "l2cap_recvinto %d", EXPECTED_BYTES);
+    ch1.receiving = true;
+  }
+  AS(&i0) {
+    out(&i0, "l2cap_send %d %d", NUM_PAYLOADS, PAYLOAD_LEN);
+    chan_send(&i0, &ch0, NUM_PAYLOADS, PAYLOAD_LEN, PAYLOAD_LEN_STEP);
+  }
+  AS(&i1) {
+    REQUIRE(run_until_pred(&loop, chan_received_pred, &ch1, CONF_TIMEOUT_MS));
 
-  out(&i1, "l2cap_disconnect");
-  REQUIRE_EQ(uvble_l2cap_disconnect(i1.ble, c1, ch1.cid), 0);
-  wait_for(&i1, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
-  out(&i0, "received %zu %zu", ch0.recv_bytes, ch0.recv_correct);
-  out(&i1, "received %zu %zu", ch1.recv_bytes, ch1.recv_correct);
+    out(&i1, "l2cap_disconnect");
+    REQUIRE_EQ(uvble_l2cap_disconnect(i1.ble, c1, ch1.cid), 0);
+    wait_for(&i1, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
+    out(&i0, "received %zu %zu", ch0.recv_bytes, ch0.recv_correct);
+  }
+  AS(&i1) out(&i1, "received %zu %zu", ch1.recv_bytes, ch1.recv_correct);
 
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  disconnect_steps(&i1, c1, &i0);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

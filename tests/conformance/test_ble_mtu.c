@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_mtu.py: MTU exchange started by
  * the central (preferred MTU 300) with a peripheral preferring 256, 200,
  * 400 and 50 in turn: the result is the smaller of the two (256, 200, 300,
@@ -45,12 +46,14 @@ TEST(ble_mtu) {
   struct inst i1 = {.name = "instance1", .handler = irq};
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
-  uint16_t h = register_mtu_service(&i0);
+  uint16_t h = 0;
+  mtu_init();
+  AS(&i0) h = register_mtu_service(&i0);
 
   static const int periph_mtu[] = {256, 200, 400, 50};
-  REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, 300), 0);
+  AS(&i1) REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, 300), 0);
   for (int k = 0; k < 4; k++) {
-    REQUIRE_EQ(uvble_config_set_int(i0.ble, UVBLE_CONFIG_MTU, periph_mtu[k]), 0);
+    AS(&i0) REQUIRE_EQ(uvble_config_set_int(i0.ble, UVBLE_CONFIG_MTU, periph_mtu[k]), 0);
     mtu_round(&i0, &i1, h, k, true);
   }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_mtu_peripheral.py: MTU exchange
  * started by the peripheral (requesting 290) with a central preferring 256,
  * 190 and 350: results 256, 190, 290 on both sides; the 64-byte
@@ -37,12 +38,14 @@ TEST(ble_mtu_peripheral) {
   struct inst i1 = {.name = "instance1", .handler = irq};
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
-  uint16_t h = register_mtu_service(&i0);
+  uint16_t h = 0;
+  mtu_init();
+  AS(&i0) h = register_mtu_service(&i0);
 
   static const int central_mtu[] = {256, 190, 350};
   for (int k = 0; k < 3; k++) {
-    REQUIRE_EQ(uvble_config_set_int(i0.ble, UVBLE_CONFIG_MTU, 290), 0);
-    REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, central_mtu[k]), 0);
+    AS(&i0) REQUIRE_EQ(uvble_config_set_int(i0.ble, UVBLE_CONFIG_MTU, 290), 0);
+    AS(&i1) REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, central_mtu[k]), 0);
     mtu_round(&i0, &i1, h, k, false);
   }
   expect_lines(&i0, EXP0);

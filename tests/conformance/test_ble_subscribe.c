@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/ble_subscribe.py: the CCCD decides what
  * gatts_write(send_update=True) sends (nothing when unsubscribed, a
  * notification when subscribed for notify, an indication when subscribed
@@ -11,7 +12,9 @@
  * _IRQ_GATTC_INDICATE to that text); the expected lines keep it. */
 #include "conformance.h"
 
-#define SLEEP_MS 50
+/* Room for a notification to cross: a connection event or two on a real
+ * link layer (label ll), hence scaled. */
+#define SLEEP_MS test_scaled_ms(50)
 
 static const char *const EXP0[] = {
     "gap_advertise",
@@ -119,16 +122,20 @@ static void gnotify(struct ctx *x) {
 /* The client writes the value (triggers a phase), the server syncs on its
  * GATTS_WRITE and runs the phase. */
 static void client_trigger(struct ctx *x, const char *value) {
-  out(x->i1, "gattc_write");
-  REQUIRE_EQ(uvble_gattc_write(x->i1->ble, x->c1, x->vh, value, strlen(value), 1), 0);
-  wait_for(x->i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
-  wait_for(x->i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
+  AS(x->i1) {
+    out(x->i1, "gattc_write");
+    REQUIRE_EQ(uvble_gattc_write(x->i1->ble, x->c1, x->vh, value, strlen(value), 1), 0);
+    wait_for(x->i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
+  AS(x->i0) wait_for(x->i0, UVBLE_IRQ_GATTS_WRITE, CONF_TIMEOUT_MS);
 }
 
 static void client_cccd(struct ctx *x, uint8_t bits) {
   uint8_t v[2] = {bits, 0};
-  REQUIRE_EQ(uvble_gattc_write(x->i1->ble, x->c1, x->cccd, v, 2, 1), 0);
-  wait_for(x->i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  AS(x->i1) {
+    REQUIRE_EQ(uvble_gattc_write(x->i1->ble, x->c1, x->cccd, v, 2, 1), 0);
+    wait_for(x->i1, UVBLE_IRQ_GATTC_WRITE_DONE, CONF_TIMEOUT_MS);
+  }
 }
 
 TEST(ble_subscribe) {
@@ -148,74 +155,80 @@ TEST(ble_subscribe) {
       .uuid = parse_uuid("A5A5A5A5-FFFF-9999-1111-5A5A5A5A5A5A"),
       .characteristics = &chr,
       .num_characteristics = 1};
-  REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &x.h0, 1), 1);
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  gwrite(&x, "periph0", false);
+  AS(&i0) {
+    REQUIRE_EQ(uvble_gatts_register_services(i0.ble, &svc, 1, &x.h0, 1), 1);
+    gwrite(&x, "periph0", false);
+  }
+  long c0 = 0;
+  x.c1 = connect_steps(&i0, &i1, &c0);
+  x.c0 = (uint16_t)c0;
 
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  x.c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  x.c0 = (uint16_t)wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, 10 * CONF_TIMEOUT_MS);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, x.c1, 1, 0xffff, NULL), 0);
+    x.vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
+    REQUIRE_EQ(uvble_gattc_discover_descriptors(i1.ble, x.c1, x.vh, x.vh + 5), 0);
+    x.cccd = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, CONF_TIMEOUT_MS);
+    wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, CONF_TIMEOUT_MS);
 
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, x.c1, 1, 0xffff, NULL), 0);
-  x.vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, CONF_TIMEOUT_MS);
-  REQUIRE_EQ(uvble_gattc_discover_descriptors(i1.ble, x.c1, x.vh, x.vh + 5), 0);
-  x.cccd = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, CONF_TIMEOUT_MS);
-
-  out(&i1, "gattc_read");
-  REQUIRE_EQ(uvble_gattc_read(i1.ble, x.c1, x.vh), 0);
-  wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+    out(&i1, "gattc_read");
+    REQUIRE_EQ(uvble_gattc_read(i1.ble, x.c1, x.vh), 0);
+    wait_for(&i1, UVBLE_IRQ_GATTC_READ_RESULT, CONF_TIMEOUT_MS);
+  }
 
   /* A: unsubscribed. Only the forced notification arrives. */
   client_trigger(&x, "central0");
-  out(&i0, "sync A");
-  gwrite(&x, "periph1", false);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph2", false);
-  gnotify(&x);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph3", true);
-  run_for(&loop, SLEEP_MS);
+  AS(&i0) {
+    out(&i0, "sync A");
+    gwrite(&x, "periph1", false);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph2", false);
+    gnotify(&x);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph3", true);
+    run_for(&loop, SLEEP_MS);
+  }
 
   /* B: subscribed for notify. */
   client_cccd(&x, UVBLE_CCCD_NOTIFY);
   client_trigger(&x, "central1");
-  out(&i0, "sync B");
-  gwrite(&x, "periph4", false);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph5", true);
-  run_for(&loop, SLEEP_MS);
+  AS(&i0) {
+    out(&i0, "sync B");
+    gwrite(&x, "periph4", false);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph5", true);
+    run_for(&loop, SLEEP_MS);
+  }
 
   /* C: subscribed for indicate. */
   client_cccd(&x, UVBLE_CCCD_INDICATE);
   client_trigger(&x, "central2");
-  out(&i0, "sync C");
-  gwrite(&x, "periph6", false);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph7", true);
-  run_for(&loop, SLEEP_MS);
+  AS(&i0) {
+    out(&i0, "sync C");
+    gwrite(&x, "periph6", false);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph7", true);
+    run_for(&loop, SLEEP_MS);
+  }
 
   /* D: unsubscribed again. */
   client_cccd(&x, 0);
   client_trigger(&x, "central3");
-  out(&i0, "sync D");
-  gwrite(&x, "periph8", false);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph9", true);
-  run_for(&loop, SLEEP_MS);
-  gwrite(&x, "periph10", false);
-  gnotify(&x);
-  run_for(&loop, SLEEP_MS);
+  AS(&i0) {
+    out(&i0, "sync D");
+    gwrite(&x, "periph8", false);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph9", true);
+    run_for(&loop, SLEEP_MS);
+    gwrite(&x, "periph10", false);
+    gnotify(&x);
+    run_for(&loop, SLEEP_MS);
+  }
 
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, x.c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+  disconnect_steps(&i1, x.c1, &i0);
 
   /* The indication of phase C was confirmed by the client's stack. */
-  CHECK_EQ(i0.count[UVBLE_IRQ_GATTS_INDICATE_DONE], 1);
+  AS(&i0) CHECK_EQ(i0.count[UVBLE_IRQ_GATTS_INDICATE_DONE], 1);
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);
   insts_down(all);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/perf_gatt_char_write.py: 40 writes
  * without response (retried while the transmit queue is full, as the
  * original retries on OSError) then 40 with response, 128 bytes each at
@@ -90,55 +91,33 @@ static uint16_t register_service(struct inst *i) {
   return h;
 }
 
-TEST(perf_gatt_char_write) {
-  uv_loop_init(&loop);
-  char_uuid = parse_uuid("00000000-1111-2222-3333-444444444444");
-  struct seq s0 = {0}, s1 = {0};
-  struct inst i0 = {.name = "instance0", .handler = irq, .ctx = &s0};
-  struct inst i1 = {.name = "instance1", .handler = irq, .ctx = &s1};
-  struct inst *all[] = {&i0, &i1, NULL};
-  insts_up(all, NULL);
-
-  uint16_t h0 = register_service(&i0);
-  REQUIRE_EQ(uvble_gatts_set_buffer(i0.ble, h0, CHAR_SIZE, false), 0);
-  out(&i0, "gap_advertise");
-  advertise(&i0, 20000, true);
-  register_service(&i1);
-
-  out(&i1, "gap_connect");
-  REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, MTU_SIZE), 0);
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, 2000);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, 2000);
-  REQUIRE_EQ(uvble_gattc_exchange_mtu(i1.ble, c1), 0);
-  REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
-  uint16_t vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, 2000);
-  wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, 2000);
-
+/* The central's two rounds of NUM_WRITES writes: without response (retried
+ * while the stack's queue is full), then with response. */
+static void write_burst(struct inst *i1, struct seq *s1, uint16_t c1, uint16_t vh) {
   uint8_t data[CHAR_SIZE];
   for (int k = 0; k < CHAR_SIZE; k++) data[k] = (uint8_t)('A' + k % 64);
   for (int mode = 0; mode < 2; mode++) {
     uint64_t t0 = uv_hrtime();
     int retries = 0;
     for (int k = 0; k < NUM_WRITES; k++) {
-      int q = s1.packet_sequence;
+      int q = s1->packet_sequence;
       data[0] = (uint8_t)q;
       data[CHAR_SIZE - 1] = (uint8_t)(256 - q);
-      if (q % 10 == 0) out(&i1, "gattc_write %d", q);
+      if (q % 10 == 0) out(i1, "gattc_write %d", q);
       if (mode == 0) {
         int r;
         /* while True: try: gattc_write(...); break / except OSError: pass */
-        while ((r = uvble_gattc_write(i1.ble, c1, vh, data, sizeof data, 0)) ==
+        while ((r = uvble_gattc_write(i1->ble, c1, vh, data, sizeof data, 0)) ==
                UVBLE_ENOBUFS) {
           retries++;
           uv_run(&loop, UV_RUN_ONCE);
         }
         REQUIRE_EQ(r, 0);
       } else {
-        REQUIRE_EQ(uvble_gattc_write(i1.ble, c1, vh, data, sizeof data, 1), 0);
-        wait_for(&i1, UVBLE_IRQ_GATTC_WRITE_DONE, 2000);
+        REQUIRE_EQ(uvble_gattc_write(i1->ble, c1, vh, data, sizeof data, 1), 0);
+        wait_for(i1, UVBLE_IRQ_GATTC_WRITE_DONE, 2000);
       }
-      s1.packet_sequence++;
+      s1->packet_sequence++;
     }
     uint64_t us = (uv_hrtime() - t0) / 1000;
     if (us == 0) us = 1;
@@ -149,11 +128,46 @@ TEST(perf_gatt_char_write) {
            retries);
     run_for(&loop, 100);
   }
+}
 
-  out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c1)));
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 20000);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, 30000);
-  out(&i0, "final packet_sequence: %d", s0.packet_sequence);
+TEST(perf_gatt_char_write) {
+  uv_loop_init(&loop);
+  char_uuid = parse_uuid("00000000-1111-2222-3333-444444444444");
+  struct seq s0 = {0}, s1 = {0};
+  struct inst i0 = {.name = "instance0", .handler = irq, .ctx = &s0};
+  struct inst i1 = {.name = "instance1", .handler = irq, .ctx = &s1};
+  struct inst *all[] = {&i0, &i1, NULL};
+  insts_up(all, NULL);
+
+  AS(&i0) {
+    uint16_t h0 = register_service(&i0);
+    REQUIRE_EQ(uvble_gatts_set_buffer(i0.ble, h0, CHAR_SIZE, false), 0);
+    out(&i0, "gap_advertise");
+    advertise(&i0, 20000, true);
+  }
+  uint16_t c1 = 0, vh = 0;
+  AS(&i1) {
+    register_service(&i1);
+
+    out(&i1, "gap_connect");
+    REQUIRE_EQ(uvble_config_set_int(i1.ble, UVBLE_CONFIG_MTU, MTU_SIZE), 0);
+    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+    c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, 2000);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, 2000);
+  AS(&i1) {
+    REQUIRE_EQ(uvble_gattc_exchange_mtu(i1.ble, c1), 0);
+    REQUIRE_EQ(uvble_gattc_discover_characteristics(i1.ble, c1, 1, 0xffff, NULL), 0);
+    vh = (uint16_t)wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT, 2000);
+    wait_for(&i1, UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, 2000);
+    write_burst(&i1, &s1, c1, vh);
+    out(&i1, "gap_disconnect: %s", pybool(uvble_gap_disconnect(i1.ble, c1)));
+    wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 20000);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, 30000);
+    out(&i0, "final packet_sequence: %d", s0.packet_sequence);
+  }
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MicroPython tests/multi_bluetooth/perf_l2cap.py: 20 SDUs of 512 bytes
  * (MTU 512) from peripheral to central as fast as the channel allows,
  * checked against the seeded sequence. The original prints nothing (its
@@ -42,37 +43,47 @@ TEST(perf_l2cap) {
   struct inst *all[] = {&i0, &i1, NULL};
   insts_up(all, NULL);
 
-  advertise(&i0, 20000, true);
-  REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
-  uint16_t c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
-  REQUIRE_EQ(uvble_l2cap_listen(i0.ble, L2CAP_PSM, L2CAP_MTU), 0);
-  REQUIRE(uvble_l2cap_connect(i1.ble, c1, L2CAP_PSM, L2CAP_MTU) > 0);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_ACCEPT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i1, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
+  AS(&i0) advertise(&i0, 20000, true);
+  uint16_t c1 = 0;
+  AS(&i1) {
+    REQUIRE_EQ(conf_gap_connect(&i1, &i0, 0), 0);
+    c1 = (uint16_t)wait_for(&i1, UVBLE_IRQ_PERIPHERAL_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_CENTRAL_CONNECT, CONF_TIMEOUT_MS);
+    REQUIRE_EQ(uvble_l2cap_listen(i0.ble, L2CAP_PSM, L2CAP_MTU), 0);
+  }
+  AS(&i1) REQUIRE(uvble_l2cap_connect(i1.ble, c1, L2CAP_PSM, L2CAP_MTU) > 0);
+  AS(&i0) {
+    wait_for(&i0, UVBLE_IRQ_L2CAP_ACCEPT, CONF_TIMEOUT_MS);
+    wait_for(&i0, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i1) wait_for(&i1, UVBLE_IRQ_L2CAP_CONNECT, CONF_TIMEOUT_MS);
 
   rng_seed(&ch0);
   rng_seed(&ch1);
   ch1.expected = PAYLOAD_LEN * NUM_PAYLOADS;
   ch1.receiving = true;
-  chan_send(&i0, &ch0, NUM_PAYLOADS, PAYLOAD_LEN, 0);
-  REQUIRE(run_until_pred(&loop, chan_received_pred, &ch1, 10000));
+  AS(&i0) chan_send(&i0, &ch0, NUM_PAYLOADS, PAYLOAD_LEN, 0);
+  AS(&i1) {
+    REQUIRE(run_until_pred(&loop, chan_received_pred, &ch1, 10000));
+    REQUIRE_EQ(uvble_l2cap_disconnect(i1.ble, c1, ch1.cid), 0);
+    wait_for(&i1, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
+  AS(&i1) {
+    uint64_t us = (ch1.t_last - ch1.t_first) / 1000;
+    if (us == 0) us = 1;
+    metric("perf_l2cap: Received %zu/%zu bytes in %.3f ms. %llu B/s", ch1.recv_bytes,
+           ch1.recv_correct, us / 1000.0,
+           (unsigned long long)(ch1.recv_bytes * 1000000 / us));
+    CHECK_EQ(ch1.recv_bytes, PAYLOAD_LEN * NUM_PAYLOADS);
+    CHECK_EQ(ch1.recv_correct, PAYLOAD_LEN * NUM_PAYLOADS);
 
-  REQUIRE_EQ(uvble_l2cap_disconnect(i1.ble, c1, ch1.cid), 0);
-  wait_for(&i1, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_L2CAP_DISCONNECT, CONF_TIMEOUT_MS);
-  uint64_t us = (ch1.t_last - ch1.t_first) / 1000;
-  if (us == 0) us = 1;
-  metric("perf_l2cap: Received %zu/%zu bytes in %.3f ms. %llu B/s", ch1.recv_bytes,
-         ch1.recv_correct, us / 1000.0,
-         (unsigned long long)(ch1.recv_bytes * 1000000 / us));
-  CHECK_EQ(ch1.recv_bytes, PAYLOAD_LEN * NUM_PAYLOADS);
-  CHECK_EQ(ch1.recv_correct, PAYLOAD_LEN * NUM_PAYLOADS);
-
-  CHECK_EQ(uvble_gap_disconnect(i1.ble, c1), 1);
-  wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
-  wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
+    CHECK_EQ(uvble_gap_disconnect(i1.ble, c1), 1);
+    wait_for(&i1, UVBLE_IRQ_PERIPHERAL_DISCONNECT, CONF_TIMEOUT_MS);
+  }
+  AS(&i0) wait_for(&i0, UVBLE_IRQ_CENTRAL_DISCONNECT, CONF_TIMEOUT_MS);
 
   expect_lines(&i0, EXP0);
   expect_lines(&i1, EXP1);

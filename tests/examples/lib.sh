@@ -62,8 +62,36 @@ start() {
   # a late SIGCONT that lands while LeakSanitizer stops the exiting
   # program's threads (ptrace, SIGSTOP) cancels the stop and leaves the
   # leak check waiting for ever, until the kill timer (status 137).
-  timeout --foreground -k 15 "$LIMIT" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
+  local env=()
+  if [[ -n ${UVBLE_LL_TRANSPORTS:-} && "$*" == *"$BIN/"* ]]; then
+    ll_take "$name"
+    env=(env "UVBLE_TRANSPORT=$LL_T")
+  fi
+  timeout --foreground -k 15 "$LIMIT" "${env[@]}" "$@" <"$in" >"$T/$name.out" 2>"$T/$name.err" &
   PID[$name]=$!
+}
+
+# On Zephyr's link layer (tests/support/with-zephyr-ll) a controller is a
+# PTY that one program opens at a time: start() gives each of our programs
+# a free one (ll_take NAME sets LL_T), stop() and finish() give it back.
+declare -A LL_HOLDER=()
+LL_T=
+ll_take() {
+  local t
+  for t in $UVBLE_LL_TRANSPORTS; do
+    if [[ -z ${LL_HOLDER[$t]:-} ]]; then
+      LL_HOLDER[$t]=$1
+      LL_T=$t
+      return
+    fi
+  done
+  fail "$1: every simulated controller is in use ($UVBLE_LL_TRANSPORTS)"
+}
+ll_give() {
+  local t
+  for t in "${!LL_HOLDER[@]}"; do
+    [[ ${LL_HOLDER[$t]} == "$1" ]] && unset "LL_HOLDER[$t]"
+  done
 }
 
 # wait_for FILE REGEX [SECONDS [COUNT]]: until FILE has COUNT lines (default
@@ -114,6 +142,7 @@ stop() {
   wait "$pid"
   status=$?
   unset "PID[$name]"
+  ll_give "$name"
   ((status == 0)) || fail "$name exited with status $status after Ctrl-C"
 }
 
@@ -124,6 +153,7 @@ finish() {
   wait "$pid"
   status=$?
   unset "PID[$name]"
+  ll_give "$name"
   return "$status"
 }
 

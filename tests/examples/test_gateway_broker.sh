@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The broker restarts without persistence (every retained message lost):
 # the gateway notices, reconnects with back-off and publishes its retained
 # state again — its status, each device's status, Home Assistant discovery

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway with a config file against a real Mosquitto on loopback that
 # wants a password (given through the environment, never on the command
 # line): Home Assistant MQTT discovery payloads checked field by field

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `cmake --install` of the gateway into a fresh prefix: the program, the
 # sample configuration (which passes --check) and the systemd unit, whose
 # paths name that prefix and which asks for the user channel's two

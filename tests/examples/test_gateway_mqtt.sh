@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway serves two temperature sensors at once and publishes their
 # notifications to a real Mosquitto broker on loopback (read back with
 # mosquitto_sub); a write sent to the command topic reaches the sensor.

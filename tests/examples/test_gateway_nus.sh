@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A Nordic UART Service device through the gateway as Home Assistant sees
 # it: one text entity (its discovery payload checked against Home
 # Assistant's MQTT text schema) whose state is what the device sends (TX)

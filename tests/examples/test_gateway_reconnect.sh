@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway reconnects with back-off when a device drops: the sensor
 # drops its central twice (SIGHUP, as if carried out of range and back);
 # each time the gateway reports the device disconnected, waits at least its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway as a service lives through: SIGHUP re-reads its config file
 # and says what changed (a new alias reaches Home Assistant's device name,
 # a poll starts; a broken file changes nothing); SIGKILL leaves its last

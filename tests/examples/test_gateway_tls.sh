@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The gateway reaches its broker over TLS (mqtts://, a host name resolved
 # without blocking the loop, the certificate checked against it and a CA
 # from the config file) and over IPv6 ([::1]); a broker that never answers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A file sent over an L2CAP credit-based channel arrives whole: the
 # receiver's and the sender's SHA-256 both match sha256sum's; a second file
 # over a new connection to the same receiver works too; a sender aimed at a
@@ -6,8 +7,10 @@
 source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/in" "$T/out"
-head -c 1048576 /dev/urandom >"$T/in/one.bin"
-head -c 300001 /dev/urandom >"$T/in/two.bin"
+# UVBLE_EXAMPLE_BYTES: smaller files on the real link layer (tests/ll).
+big=${UVBLE_EXAMPLE_BYTES:-1048576}
+head -c "$big" /dev/urandom >"$T/in/one.bin"
+head -c $((big * 2 / 7 + 1)) /dev/urandom >"$T/in/two.bin"
 
 start recv "$EX/uvble-l2cap-file" recv --name uvble-file-test -o "$T/out"
 address_of recv >/dev/null

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The README's async-layer example is examples/hello_async.c (the two must
 # not drift apart), and it does what the README says: lists what
 # advertises, then exits 0 with everything freed.
@@ -7,7 +8,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 
 awk '/^## The async layer in 20 lines/{f=1} f&&/^```c$/{p=1;next} p&&/^```$/{exit} p' \
   "$src/README.md" >"$T/readme.c"
-tail -n +2 "$src/examples/hello_async.c" | diff -u "$T/readme.c" - ||
+tail -n +3 "$src/examples/hello_async.c" | diff -u "$T/readme.c" - ||
   fail "README.md and examples/hello_async.c differ"
 
 start hello "$BIN/example_hello_async"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The scanner piped (JSON lines) lists the demo's peripherals — the
 # temperature sensor and the UART bridge — with their names, services and
 # addresses; its filters keep what they should; --duration ends it with

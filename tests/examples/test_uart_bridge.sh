@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # 1 MiB each way through the UART bridge arrives intact: into the central's
 # stdin and out of the peripheral's PTY, into the PTY and out of the
 # central's stdout — the default (acknowledged) mode, as a user runs it.
+# Then `uvble-uart-bridge central < file > out`, as the README shows it,
+# exits by itself (status 0) once the file is through, in both modes.
 source "$(dirname "$0")/lib.sh"
 
-size=1048576
+size=${UVBLE_EXAMPLE_BYTES:-1048576} # smaller on the real link layer (tests/ll)
 head -c $size /dev/urandom >"$T/to_pty.bin"
 head -c $size /dev/urandom >"$T/from_pty.bin"
 
@@ -34,6 +37,22 @@ grep -q "MTU 247, acknowledged" "$T/central.err" || fail "the central did not us
 stop central
 grep -q "sent $size, received $size bytes" "$T/central.err" || fail "central's byte counts"
 wait_for "$T/periph.out" "^disconnected .*sent $size, received $size bytes" 10
+
+# A file through, and the central ends by itself after the end of its input.
+for mode in acked fast; do
+  small=$((64 * 1024 + 17))
+  head -c $small /dev/urandom >"$T/file_$mode.bin"
+  start ptyread_$mode head -c $small "$pty"
+  args=()
+  [[ $mode == fast ]] && args=(--fast)
+  # shellcheck disable=SC2034  # read by start()
+  declare "file_${mode}_STDIN=$T/file_$mode.bin"
+  start file_$mode "$EX/uvble-uart-bridge" central --name uvble-uart-test --linger 500 "${args[@]}"
+  finish file_$mode || fail "central < file ($mode) exited with status $?"
+  finish ptyread_$mode || fail "reading the PTY ($mode) failed"
+  cmp "$T/file_$mode.bin" "$T/ptyread_$mode.out" || fail "central < file ($mode): the bytes differ"
+  grep -q "sent $small, received 0 bytes" "$T/file_$mode.err" || fail "central < file ($mode): byte counts"
+done
 stop periph
 [[ -e $T/tty ]] && fail "the --link symlink was left behind"
 echo "examples.uart_bridge: ok"

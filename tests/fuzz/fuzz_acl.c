@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ACL reassembly: arbitrary fragments (start, continuation, bad lengths)
  * interleaved with connection events, delivered to fixed channels that read
  * every byte. */

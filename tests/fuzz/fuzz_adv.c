@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the AD payload parser, every query, and the builder.
  *
  * Parse half: the first input byte is the advertising payload's length

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE Advertising Report and LE Extended Advertising Report parsing (with
  * fragment reassembly and the scan filters) on arbitrary events, through
  * the HCI event path of a stack that is scanning.

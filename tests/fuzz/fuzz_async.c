@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async layer's event routing under arbitrary event sequences: the
  * fuzzer's script interleaves async operations (discoveries, reads,
  * writes, notified, subscribe, written, indicate, scans, L2CAP, pair,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client response handling: the fuzzer's script starts client
  * operations (discoveries, reads, writes, MTU exchange) on a connection and
  * answers them with arbitrary PDUs from the "server", through the real ATT

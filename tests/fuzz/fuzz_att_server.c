@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ATT bearer and GATT server: arbitrary PDUs from a peer's client (and
  * anything else a peer may send on CID 4) delivered to a connection whose
  * server holds a database with every kind of attribute, interleaved with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the bond store's file reader and its plaintext parser.
  *
  * The first input byte picks the mode; the rest is the payload:

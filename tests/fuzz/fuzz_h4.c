@@ -1,9 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* H4 deframer fuzz harness. The input starts with the sizes of the chunks
  * the rest is fed in (so libFuzzer explores splits as well as contents). Invariants: every packet handed up has a known type, a length
  * equal to its header-declared length plus the header, within the type's
  * maximum, and lies inside the input's bytes; the packets' bytes
  * re-encoded equal the consumed prefix of the stream; after an error every
- * feed keeps failing until reset. */
+ * feed keeps failing until reset. Bit 4 of the first byte starts the
+ * deframer hunting (uvble_h4_hunt): then the first packet must be a Command
+ * Complete (length >= 3) or Command Status (length 4) that starts right
+ * after the hunt_dropped bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@ typedef struct {
   size_t stream_len;
   size_t consumed; /* bytes of the stream accounted for by delivered packets */
   size_t packets;
+  int hunting;
 } check_t;
 
 static check_t chk;
@@ -25,6 +30,11 @@ static uvble_h4_t h4;
 
 static int on_packet(void *arg, uint8_t type, const uint8_t *pkt, size_t len) {
   check_t *c = arg;
+  if (c->hunting && c->packets == 0) {
+    if (type != UVBLE_HCI_EVENT || h4.hunt != 0) abort();
+    if (pkt[0] == 0x0e ? pkt[1] < 3 : (pkt[0] != 0x0f || pkt[1] != 4)) abort();
+    c->consumed = h4.hunt_dropped;
+  }
   size_t hl = uvble_h4_header_len(type);
   if (hl == 0) abort();
   if (len < hl) abort();
@@ -54,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * the H4 stream, fed in chunks of those sizes, cycling. */
   if (size < 1) return 0;
   size_t nsizes = data[0] & 15;
+  int hunting = data[0] & 16;
   if (size < 1 + nsizes) return 0;
   const uint8_t *sizes = data + 1;
   data += 1 + nsizes;
@@ -61,7 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&chk, 0, sizeof chk);
   chk.stream = data;
   chk.stream_len = size;
+  chk.hunting = hunting;
   uvble_h4_init(&h4, on_packet, &chk);
+  if (hunting) uvble_h4_hunt(&h4);
   size_t off = 0, k = 0;
   int err = 0;
   while (off < size) {
@@ -87,6 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     chk.stream_len = sizeof evt;
     chk.consumed = 0;
     if (uvble_h4_feed(&h4, evt, sizeof evt) != 0 || chk.packets != before + 1) abort();
+  } else if (hunting && chk.packets == 0) {
+    /* Nothing delivered yet: all dropped but a pending 0x04, or the found
+     * event's indicator and the part of it held. */
+    size_t held = h4.hunt == 2 ? 1 : h4.hunt == 1 ? 0 : 1 + uvble_h4_buffered(&h4);
+    if (h4.hunt_dropped + held != size) abort();
   } else {
     /* Everything fed is either a delivered packet or the partial one held. */
     if (chk.consumed > size) abort();

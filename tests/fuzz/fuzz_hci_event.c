@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HCI event parsing and dispatch (command completion, connection events,
  * completed packets, LE meta) on arbitrary packets. */
 #include "fuzz_stack_input.h"

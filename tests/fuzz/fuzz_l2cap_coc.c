@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE credit-based channel data path: K-frames (SDU length fields, sizes
  * around MPS and MTU, credits) into an open channel, with reads of any
  * size, credit indications, sends and buffer completions in between.

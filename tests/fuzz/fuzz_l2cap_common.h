@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the L2CAP fuzz harnesses: a stack that believes the init
  * sequence ran, with one connection whose layers are all set up, fed
  * L2CAP PDUs and API calls straight from the fuzzer's bytes. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE signalling (CID 5): arbitrary commands interleaved with K-frames
  * on dynamic CIDs, API calls (connect, disconnect, send, listen, parameter
  * update) and buffer completions, on a central or peripheral link.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SMP in both roles: PDUs on the SMP channel of a link where we are
  * central and of one where we are peripheral, interleaved with the
  * controller's encryption events (LTK Request, Encryption Change, Key

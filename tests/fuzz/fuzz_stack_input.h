@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the HCI-event and ACL fuzz harnesses: a stack that believes the
  * init sequence ran, fed packets straight from the fuzzer's bytes. */
 #ifndef UVBLE_FUZZ_STACK_INPUT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replays a fuzz harness's corpus without libFuzzer (gcc builds): every file
  * under the given directories, or the given files, is fed to
  * LLVMFuzzerTestOneInput once. Exits non-zero if a directory is missing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_advertise_services: advertise() builds the payload
  * from a name and four services (two 16-bit, two 32-bit), an active scan
  * iterates one result per device and its services() parse back; then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_bond: pairing with bonding (both sides keep their
  * secrets in the built-in bond store, aioble's ble_secrets.json), then
  * reading a READ_ENCRYPTED characteristic. Beyond aioble's script: after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_buffered_characteristic: a default 20-byte buffer
  * truncates remote writes; max_len=40 holds more; append=True with
  * max_len=80 concatenates two writes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_characteristic: read, write with response,
  * notified() (the database value and an explicit payload), indicated()
  * with an awaited indicate(), disconnect — as two tasks on btvirt. */

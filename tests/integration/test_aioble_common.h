@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the aioble scenario tests: MicroPython's aioble multitests
  * (micropython-lib, aioble/multitests) rewritten as C tasks on the async
  * layer. Each "instance" is a uvble stack on its own btvirt controller with
@@ -32,8 +33,7 @@ struct inst {
 };
 
 static inline const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 static inline void out(struct inst *in, const char *fmt, ...)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_descriptor: characteristic and descriptor discovery
  * (the automatic CCCD included), descriptor read and write, written() on a
  * server descriptor. */

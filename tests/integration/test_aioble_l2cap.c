@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP channels through the async layer on btvirt:
  *  - MicroPython's ble_l2cap scenario: 16 payloads from 400 down to 55
  *    bytes each way over a channel with MTU 450 (3640 bytes), then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_notify: nothing arrives while unsubscribed
  * (write with send_update honours the CCCD), subscribe(notify=True)
  * delivers, unsubscribing stops it; direct notifications and the queue.

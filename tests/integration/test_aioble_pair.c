@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_pair: Just Works pairing without bonding from the
  * central, then reading a READ_ENCRYPTED characteristic; the peripheral
  * watches the connection's security attributes. Also: a read of that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest perf_gatt_notify: 50 notifications ping-ponged between
  * two devices that are each GATT server and client of the other. Every
  * echo must carry the ping it answers; the metric is printed as aioble's

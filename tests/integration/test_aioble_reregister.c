@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_reregister: the same service objects registered
  * again across three stop/start cycles keep their initial values. */
 #include "test_aioble_common.h"

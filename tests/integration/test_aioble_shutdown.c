@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitest ble_shutdown: three cycles of register -> advertise ->
  * connect -> three L2CAP channels (accept / connect, send, recvinto,
  * disconnect) -> disconnect -> stop (aioble.stop()), then start again; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* aioble multitests ble_write_capture and ble_write_order.
  *
  * write_capture: without capture, written() only says "something was

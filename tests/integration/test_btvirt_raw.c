@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proves the btvirt harness with no uvble code in the way: plain unix
  * sockets to $UVBLE_BTVIRT_SOCKET, H4 bytes written and parsed by hand.
  *   - every connection is a controller that answers HCI Reset;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Act, then at once disconnect (tests/support/edge_scenarios.h) on btvirt:
  * two uvble hosts in one process on two of its controllers. btvirt's
  * controllers forward ACL between them over its simulated radio and

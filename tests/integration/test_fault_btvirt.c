@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Faults on btvirt: the transport cut under a busy host; every controller
  * vanishing at once with links up and operations pending on both sides
  * (what the hosts see when btvirt dies); a connected controller that stops

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the GAP integration tests: uvble hosts on btvirt's virtual
  * controllers, each recording the irq events it receives (with copies of
  * their borrowed payloads). */
@@ -43,8 +44,7 @@ struct host {
 static uv_loop_t loop;
 
 static inline const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 static inline int host_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Central and peripheral on btvirt: connect and disconnect from each side
  * with the right events on both, a connect that stops a scan, cancelling a
  * pending connect, connecting to an absent address, one central with three

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The GATT server on btvirt, driven by uvble's GATT client on a second
  * controller: MicroPython's multi_bluetooth scenarios ble_characteristic,
  * ble_descriptor, ble_subscribe, ble_gatt_data_transfer and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server integration tests: a uvble peripheral (the server under
  * test) and a uvble central (its client) on btvirt's virtual controllers.
  * Each node records every irq event with a copy of its data. */
@@ -74,11 +75,10 @@ static inline bool nodes_up_pred(void *arg) {
 /* Two fresh btvirt controllers: n[0] the peripheral, n[1] the central. */
 static inline void nodes_up(struct node *n) {
   uv_loop_init(&loop);
-  const char *t = getenv("UVBLE_TRANSPORT");
   for (int i = 0; i < 2; i++) {
     memset(&n[i], 0, sizeof n[i]);
     char err[256] = "";
-    int r = uvble_new(&loop, t ? t : "unix:/tmp/bt-server-le", &n[i].ble, err,
+    int r = uvble_new(&loop, test_transport(), &n[i].ble, err,
                       sizeof err);
     if (r < 0) fprintf(stderr, "  uvble_new: %s\n", err);
     REQUIRE_EQ(r, 0);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MTU exchange from either side and values longer than the MTU both ways,
  * on btvirt: MicroPython's ble_mtu (central-initiated, min of both
  * preferences, notifications truncated to MTU-3) and ble_mtu_peripheral

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client against uvble's own GATT server on btvirt, mirroring
  * MicroPython's multi_bluetooth scenarios: ble_gattc_discover_services,
  * ble_characteristic, ble_descriptor, ble_irq_calls, ble_gap_device_name,

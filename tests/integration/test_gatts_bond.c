@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CCCDs of bonded clients on btvirt (Vol 3, Part G, 3.3.3.3): h[0] is the
  * central and GATT client, h[1] the peripheral and GATT server. A bonded
  * client that comes back and re-encrypts gets its subscriptions served

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Two uvble hosts on btvirt's virtual LE controllers: both come up, read
  * distinct identities and their buffer sizes; one host's traffic is
  * captured to btsnoop and decoded by btmon. */
@@ -12,8 +13,7 @@
 static uv_loop_t loop;
 
 static const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
 struct host {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE credit-based channels between two uvble hosts on btvirt: bulk data in
  * random SDU sizes with every byte checked, a late reader stalling the
  * sender, several channels at once both ways, disconnects from either side

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing on btvirt between two uvble hosts (h[0] central, h[1]
  * peripheral): LE Secure Connections Just Works with bonding and
  * re-encryption without pairing, Passkey Entry both ways, Numeric

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bonds on btvirt: the built-in bond store across a process restart,
  * GATT attribute security against the real link state, and a bonded peer
  * that advertises with a resolvable private address.

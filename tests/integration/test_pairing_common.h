@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing on btvirt: uvble hosts on btvirt's virtual LE controllers, which
  * encrypt a link only when the central's LE Enable Encryption key and the
  * peripheral host's LTK Request Reply key are the same (and report Key
@@ -13,6 +14,7 @@
 
 #include "ble_internal.h"
 #include "crypto.h"
+#include "secrets.h"
 #include "test.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"
@@ -22,14 +24,6 @@
 #define PAIR_FN static __attribute__((unused))
 
 static uv_loop_t loop;
-
-#define NSECRETS 32
-
-struct secret {
-  bool used;
-  uint8_t type, key[32], val[UVBLE_SECRET_VALUE_MAX];
-  size_t klen, vlen;
-};
 
 struct host {
   uvble_t *ble;
@@ -41,7 +35,7 @@ struct host {
   bool connected;
   int connects, disconnects;
   bool app_secrets;
-  struct secret sec[NSECRETS];
+  struct secrets sec;
   int enc_events;
   uvble_evt_encryption_t enc;
   int actions;
@@ -62,56 +56,24 @@ struct host {
 };
 
 static inline const char *transport(void) {
-  const char *t = getenv("UVBLE_TRANSPORT");
-  return t ? t : "unix:/tmp/bt-server-le";
+  return test_transport(); /* tests/support/test.c */
 }
 
-static struct secret *sec_find(struct host *h, uint8_t type, const uint8_t *k,
-                               size_t n) {
-  for (int i = 0; i < NSECRETS; i++)
-    if (h->sec[i].used && h->sec[i].type == type && h->sec[i].klen == n &&
-        memcmp(h->sec[i].key, k, n) == 0)
-      return &h->sec[i];
-  return NULL;
+PAIR_FN struct secret *sec_find(struct host *h, uint8_t type, const uint8_t *k,
+                                size_t n) {
+  return secrets_find(&h->sec, type, k, n);
 }
 
 PAIR_FN int sec_count(struct host *h, uint8_t type) {
-  int n = 0;
-  for (int i = 0; i < NSECRETS; i++) n += h->sec[i].used && h->sec[i].type == type;
-  return n;
+  return secrets_count(&h->sec, type);
 }
 
 PAIR_FN int get_secret(struct host *h, const uvble_evt_get_secret_t *g) {
-  const struct secret *s = NULL;
-  if (g->key) {
-    s = sec_find(h, g->sec_type, g->key, g->key_len);
-  } else {
-    for (int i = 0, n = 0; i < NSECRETS && !s; i++)
-      if (h->sec[i].used && h->sec[i].type == g->sec_type && n++ == g->index)
-        s = &h->sec[i];
-  }
-  if (!s || s->vlen > g->value_cap) return 0;
-  memcpy(g->value, s->val, s->vlen);
-  *g->value_len = s->vlen;
-  return 1;
+  return secrets_get(&h->sec, g);
 }
 
 PAIR_FN int set_secret(struct host *h, const uvble_evt_set_secret_t *e) {
-  struct secret *s = sec_find(h, e->sec_type, e->key, e->key_len);
-  if (!e->value) {
-    if (s) s->used = false;
-    return 1;
-  }
-  for (int i = 0; i < NSECRETS && !s; i++)
-    if (!h->sec[i].used) s = &h->sec[i];
-  if (!s || e->key_len > sizeof s->key || e->value_len > sizeof s->val) return 0;
-  s->used = true;
-  s->type = e->sec_type;
-  memcpy(s->key, e->key, e->key_len);
-  s->klen = e->key_len;
-  memcpy(s->val, e->value, e->value_len);
-  s->vlen = e->value_len;
-  return 1;
+  return secrets_set(&h->sec, e);
 }
 
 PAIR_FN void try_input(struct host *h) {

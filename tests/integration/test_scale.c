@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scale on btvirt: one central with 32 simultaneous connections,
  * notifications flowing on all of them in rounds, every one arriving, in
  * order, on the right connection. All hosts run in this one process on
@@ -105,7 +106,7 @@ static void hosts_up_batch(struct host *h, int n, uvble_irq_cb irq) {
   for (int i = 0; i < n; i++) {
     memset(&h[i], 0, sizeof h[i]);
     char err[256] = "";
-    int r = uvble_new(&loop, getenv("UVBLE_TRANSPORT"), &h[i].ble, err, sizeof err);
+    int r = uvble_new(&loop, test_transport(), &h[i].ble, err, sizeof err);
     if (r) fprintf(stderr, "  uvble_new #%d: %s\n", i, err);
     REQUIRE_EQ(r, 0);
     uvble_set_data(h[i].ble, &h[i]);

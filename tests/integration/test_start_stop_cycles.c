@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* 200 start/stop cycles of peripherals and centrals on one btvirt leave it
  * alive. uvble_close() waits (bounded) for the replies to commands already
  * sent and for queued data before closing its socket: btvirt writing a
@@ -43,17 +44,42 @@ static void cycle_adv_scan(void) {
   close_both(h);
 }
 
+static bool advertising(void *arg) { return uvble_gap_advertising(arg); }
+
+struct attempt {
+  struct host *c;
+  int connects, fails;
+};
+static bool attempt_over(void *arg) {
+  struct attempt *a = arg;
+  return a->c->count[UVBLE_IRQ_PERIPHERAL_CONNECT] > a->connects ||
+         a->c->count[UVBLE_IRQ_PERIPHERAL_DISCONNECT] > a->fails;
+}
+
+/* Connects c to p, retrying while btvirt refuses a connect to an address
+ * not advertising yet (it fails such a connect at once). */
+static void connect_to(struct host *c, struct host *p) {
+  REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, ADV, sizeof ADV, NULL, 0,
+                                 true),
+             0);
+  REQUIRE(run_until_pred(&loop, advertising, p->ble, 3000));
+  for (int tries = 0; tries < 20; tries++) {
+    struct attempt a = {c, c->count[UVBLE_IRQ_PERIPHERAL_CONNECT],
+                        c->count[UVBLE_IRQ_PERIPHERAL_DISCONNECT]};
+    REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
+    REQUIRE(run_until_pred(&loop, attempt_over, &a, 5000));
+    if (c->count[UVBLE_IRQ_PERIPHERAL_CONNECT] > a.connects) return;
+    run_for(&loop, 20);
+  }
+  REQUIRE(!"connected");
+}
+
 /* Connected; the central disconnects with a PDU queued and both close. */
 static void cycle_connected(void) {
   struct host h[2];
   hosts_up(h, 2);
   struct host *p = &h[0], *c = &h[1];
-  REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, ADV, sizeof ADV, NULL, 0,
-                                 true),
-             0);
-  run_for(&loop, 20); /* advertising is on */
-  REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
-  REQUIRE(wait_event(c, UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
+  connect_to(c, p);
   uint16_t hc = c->connect[UVBLE_IRQ_PERIPHERAL_CONNECT].conn_handle;
   struct ble_conn *conn = conn_find(c->ble, hc);
   REQUIRE(conn);
@@ -80,12 +106,7 @@ TEST(two_hundred_start_stop_cycles_leave_btvirt_alive) {
   /* btvirt is still there: a new pair comes up and connects. */
   struct host h[2];
   hosts_up(h, 2);
-  REQUIRE_EQ(uvble_gap_advertise(h[0].ble, 20000, ADV, sizeof ADV, NULL, 0,
-                                 true),
-             0);
-  run_for(&loop, 20);
-  REQUIRE_EQ(uvble_gap_connect(h[1].ble, &h[0].addr, 0, 0, 0), 0);
-  REQUIRE(wait_event(&h[1], UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
+  connect_to(&h[1], &h[0]);
   hosts_down(h, 2);
   loop_teardown(&loop);
 }

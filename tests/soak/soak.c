@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Soak: connect / discover / read / disconnect cycles between two hosts on
  * btvirt, with the process's memory sampled every 100 cycles:
  *   live     allocations made and not yet freed, and their bytes (malloc,

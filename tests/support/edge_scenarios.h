@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Act, then at once disconnect: the scenarios shared by the in-memory
  * (tests/unit/test_edge_e2e.c, a slow radio) and btvirt
  * (tests/integration/test_edge_btvirt.c) tests. Every act must have

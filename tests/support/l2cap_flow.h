@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test helper for L2CAP credit-based channels: "flows", one direction of
  * one channel each. The sender pumps a deterministic stream of SDUs (sizes
  * and bytes from a seed) until send() stalls and again on SEND_READY; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory controller pair (memctl.h). */
 #include "memctl.h"
 

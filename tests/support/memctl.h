@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-memory controller pair: two uvble hosts in one process joined by a
  * tiny forwarding "controller" on two uvble_transport_mem_pair()s. It
  * answers the init sequence like a plain LE 5.0 controller, creates a

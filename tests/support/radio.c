@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory radio (radio.h). */
 #include "radio.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-memory "radio": any number of uvble hosts, each on its own
  * controller (one uvble_transport_mem_pair per host), all controllers in
  * this process sharing one simulated air for advertising, like btvirt's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A scripted controller for unit tests: the far end of an in-memory
  * transport that answers HCI commands (by default like a plain LE 5.0
  * controller, or as each test scripts), records what the host sent, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small test framework: TEST(name) { ... } defines a case, CHECK* macros
  * record failures (the case goes on), REQUIRE* abort the case. main() comes
  * from TEST_MAIN(), which runs every case (or those named on the command
@@ -18,6 +19,12 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void test_abort_case(void) __attribute__((noreturn));
 int test_main(int argc, char **argv);
+/* Whether the running case has failed so far. */
+bool test_case_failed(void);
+/* Replaces what test_abort_case() does (a case running in a child process
+ * of its own ends the process instead of returning to test_main); NULL
+ * restores the default. The hook must not return. */
+void test_set_abort_hook(void (*hook)(void));
 
 #define TEST(name)                                                     \
   static void test_##name(void);                                       \
@@ -69,6 +76,18 @@ int test_main(int argc, char **argv);
       test_fail(__FILE__, __LINE__, "CHECK_STR(%s, %s): \"%s\" != \"%s\"", \
                 #a, #b, _a ? _a : "(null)", _b ? _b : "(null)");        \
   } while (0)
+
+/* The transport for the next host of this case: UVBLE_LL_TRANSPORTS' entries
+ * in turn (one per simulated controller, from tests/support/with-zephyr-ll;
+ * past the last one the case fails),
+ * else UVBLE_TRANSPORT, else btvirt's default socket. The string stays valid
+ * until the next call. */
+const char *test_transport(void);
+
+/* ms times UVBLE_TEST_TIME_SCALE (1 unless set; with-zephyr-ll sets 4):
+ * for waits a scenario sizes to the link's speed. run_until*() apply it to
+ * their limits themselves. */
+unsigned test_scaled_ms(unsigned ms);
 
 /* Runs loop until *flag becomes true or timeout_ms passes; returns *flag. */
 bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);

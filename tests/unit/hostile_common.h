@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the hostile-input regression tests (test_hostile_*.c): one
  * uvble host on the scripted controller with a connection, the test playing
  * a hostile peer (or controller) byte by byte. Each test sends one class of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ACL data path against a scripted controller: fragmentation, buffer
  * credits, round-robin, reassembly, and malformed input. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Controller ACL buffers kept busy (issue 15): with the buffer shapes of
  * Zephyr's controller (7 x 27 bytes stock, 10 x 251 with Data Length
  * Extension) the host keeps every buffer in use while it has data, shares

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Advertising data: the appender, the aioble-style builder (field order,
  * spilling into the scan response, the full 31 bytes, overflow, name
  * shortening), the bounded parser and every query. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scanning, connecting and advertising through the async layer against a
  * scripted controller: results merged per device and handed out once per
  * change, the device bound, one scan at a time, connects queued behind

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async GATT client against a scripted peer (the test plays the remote
  * ATT server, tests/unit/test_gattc_peer.h): timeouts and cancels whose
  * late answers are swallowed without confusing the next operation, ATT

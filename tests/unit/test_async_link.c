@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The async layer end to end on the in-memory controller pair (memctl):
  * host A is the central and GATT client, host B the peripheral and GATT
  * server. The link dropping under a pending indicate, L2CAP send and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The link through the async layer against a scripted controller with LE
  * 2M: uvble_connection_info follows the controller's events, and
  * uvble_connection_set_phy completes on LE PHY Update Complete (success,

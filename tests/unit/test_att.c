@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ATT bearer against a scripted controller: MTU exchange both ways,
  * sequencing of requests and indications, the transaction timeout, routing
  * of notifications and indications, malformed and unexpected PDUs, and the

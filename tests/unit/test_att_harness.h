@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scripted client for the ATT bearer's and GATT server's unit tests: a
  * stack connected to a scripted controller where the test plays the remote
  * ATT client (or server). peer_send() injects an ATT PDU on CID 4;

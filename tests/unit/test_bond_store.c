@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The built-in bond store: round trips in both key modes, wrong keys,
  * altered/truncated/foreign files, key file rules, limits, and crash safety
  * (a fault at every step of the atomic write, and a writer SIGKILLed at a

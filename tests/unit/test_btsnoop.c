@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* btsnoop captures: the file, byte by byte, and what btmon (BlueZ) makes
  * of it. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The edges of a link and of the stack against a scripted controller that
  * completes packets only when told: a disconnect drains the link's queue
  * first (bounded, drops counted), control PDUs go ahead of queued data,

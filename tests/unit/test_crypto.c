@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The LE security crypto toolbox against the Core Specification's sample
  * data (Vol 3, Part H, Appendix D and 2.2.3 / 2.2.4 / 2.3.5.6.1).
  *

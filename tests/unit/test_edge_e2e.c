@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Act, then at once disconnect (tests/support/edge_scenarios.h) on the
  * in-memory controller pair with a slow radio: two ACL buffers, each
  * packet in the air for 3 ms, so what an app queues just before ending the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Faults from the controller and the transport, against the scripted
  * controller:
  *  - each command of the init sequence in turn answered with an error

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Faults: the peer vanishes (the link drops, as a supervision timeout ends
  * it) while operations are pending on it: service discovery, a long read,
  * a long write, an indication, L2CAP transfers and channel requests, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Deadlines are armed from the current time, not the loop's cached one.
  * Two hosts on the in-memory controller pair; the process sleeps 3 s
  * between uvble_new()/uvble_active() and uv_run(), and again before

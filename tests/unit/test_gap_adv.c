@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Broadcaster against a scripted controller: the exact HCI parameters of
  * legacy and extended advertising, interval rounding, payload rules (NULL
  * keeps, empty clears, 31 bytes legacy, fragments extended), own address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the GAP unit tests: a stack on a scripted controller (legacy,
  * or listing the extended advertising commands and feature), an irq
  * recorder, and helpers to find and read the commands the host sent. */

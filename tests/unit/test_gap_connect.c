@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Central against a scripted controller: LE (Extended) Create Connection
  * parameters, the connect timeout that cancels, cancel by the app, the
  * MicroPython failure event (PERIPHERAL_DISCONNECT, 0xff, zero address),

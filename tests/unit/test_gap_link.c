@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The link's state from the controller's events: LE Data Length Change
  * (Vol 4, Part E, 7.7.65.7) and LE PHY Update Complete (7.7.65.12) tracked
  * per connection, delivered to the link listeners and uvble_gap_conn_info,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection parameters against a scripted controller: LE Connection
  * Update Complete and the CONNECTION_UPDATE event, updates we ask for (as
  * central: LE Connection Update; as peripheral: L2CAP), peers' requests

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Observer against a scripted controller: the exact scan commands (legacy
  * and extended), duration and stop with SCAN_DONE, LE Advertising Report
  * and LE Extended Advertising Report parsing (multi-report events,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client discovery against a scripted server: services (all, by
  * UUID), characteristics with MicroPython's end handles, descriptors. */
 #include "test_gattc_peer.h"

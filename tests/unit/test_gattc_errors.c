@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client against a misbehaving or vanishing server: malformed
  * responses, transaction timeouts, the link dropping while operations are
  * pending, and the stack closed or powered down from inside an irq. */

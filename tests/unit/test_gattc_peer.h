@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The scripted peer for the GATT client's unit tests: a stack connected (as
  * central) to a scripted controller, where the test plays the remote ATT
  * server. peer_recv() returns the next ATT PDU the client sent (CID 4);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT client reads, writes, notifications, indications and MTU exchange
  * against a scripted server. */
 #include "test_gattc_peer.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The GATT client holds a server to Vol 3, Part G, 3.3.1 and 3.3.2: a
  * characteristic's value follows its declaration at once, inside its
  * service. A misbehaving scripted server breaks that in every way; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server against a scripted client: registration layout, discovery
  * PDUs, reads, writes, permissions, and malformed requests.
  *

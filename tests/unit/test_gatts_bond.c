@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CCCDs of bonded clients across connections (Vol 3, Part G, 3.3.3.3) and
  * Service Changed for a bonded client that was away while the database
  * changed (7.1), end to end on the in-memory controller pair: A is the
@@ -134,8 +135,8 @@ static int old_vh_sub(void) {
 }
 
 static struct secret *cccd_secret(void) {
-  for (int i = 0; i < MAX_SECRETS; i++)
-    if (B.sec[i].used && B.sec[i].type == UVBLE_SECRET_CCCD) return &B.sec[i];
+  for (int i = 0; i < SECRETS_MAX; i++)
+    if (B.sec.s[i].used && B.sec.s[i].type == UVBLE_SECRET_CCCD) return &B.sec.s[i];
   return NULL;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CCCD persistence on the wire, against the scripted controller: our host
  * is the peripheral and GATT server; the test is the controller and the
  * bonded central. The app holds a bond and a stored CCCD table; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: notifications and indications (explicit and through the
  * CCCD with gatts_write(send_update)), INDICATE_DONE with confirmation,
  * timeout and disconnect, Service Changed after re-registration. Handles as

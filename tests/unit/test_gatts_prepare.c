@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* GATT server: queued writes (Prepare Write / Execute Write, Vol 3, Part F,
  * 3.4.6) against a scripted client. Handles as in test_gatts.c. */
 #include "test_att_harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The H4 deframer and encoder, driven directly. */
 #include <stdlib.h>
 
@@ -320,6 +321,77 @@ TEST(check_packet_for_datagrams) {
   CHECK_EQ(uvble_h4_check_packet(UVBLE_HCI_EVENT, evt, 2), UVBLE_EPROTO);
   CHECK_EQ(uvble_h4_check_packet(UVBLE_HCI_EVENT, evt, 1), UVBLE_EPROTO);
   CHECK_EQ(uvble_h4_check_packet(0x09, evt, 3), UVBLE_EPROTO);
+}
+
+/* uvble_h4_hunt: a serial port opened mid-stream. The bytes below are the
+ * tail of an LE Advertising Report (an indicator 0x04 and a code other than
+ * 0x0E/0x0F inside), a fake Command Status with a wrong length (0x0F, 0x05:
+ * Command Status is always 4 long, Vol 4, Part E, 7.7.15), then a real
+ * Command Complete for HCI_Reset (7.7.14: 0x0E, length 4, Num_HCI_Command_
+ * Packets, opcode 0x0C03, status) and an ordinary event after it. */
+static const uint8_t hunt_in[] = {
+    0x00, 0x3e, 0x04, 0x3e, 0xc5,             /* tail: 5 bytes */
+    0x04, 0x0f, 0x05,                         /* fake status header */
+    0x04, 0x0e, 0x04, 0x01, 0x03, 0x0c, 0x00, /* Command Complete (Reset) */
+    0x04, 0x05, 0x04, 0x00, 0x40, 0x00, 0x16, /* Disconnection Complete */
+};
+
+static void hunt_check(const sink_t *s, const uvble_h4_t *h) {
+  REQUIRE_EQ(s->n, 2);
+  CHECK_EQ(s->pkts[0].type, UVBLE_HCI_EVENT);
+  CHECK_EQ(s->pkts[0].len, 6);
+  CHECK_MEM(s->pkts[0].data, hunt_in + 9, 6);
+  CHECK_EQ(s->pkts[1].len, 6);
+  CHECK_MEM(s->pkts[1].data, hunt_in + 16, 6);
+  CHECK_EQ(h->hunt_dropped, 8); /* the tail and the fake header */
+  CHECK_EQ(h->hunt, 0);
+}
+
+TEST(hunt_skips_to_the_first_command_complete) {
+  static uvble_h4_t h;
+  sink_t s = {0};
+  uvble_h4_init(&h, on_packet, &s);
+  uvble_h4_hunt(&h);
+  CHECK_EQ(uvble_h4_feed(&h, hunt_in, sizeof hunt_in), 0);
+  hunt_check(&s, &h);
+  sink_free(&s);
+}
+
+TEST(hunt_byte_at_a_time_and_split_everywhere) {
+  static uvble_h4_t h;
+  for (size_t cut = 0; cut <= sizeof hunt_in; cut++) {
+    sink_t s = {0};
+    uvble_h4_init(&h, on_packet, &s);
+    uvble_h4_hunt(&h);
+    CHECK_EQ(uvble_h4_feed(&h, hunt_in, cut), 0);
+    CHECK_EQ(uvble_h4_feed(&h, hunt_in + cut, sizeof hunt_in - cut), 0);
+    hunt_check(&s, &h);
+    sink_free(&s);
+  }
+  sink_t s = {0};
+  uvble_h4_init(&h, on_packet, &s);
+  uvble_h4_hunt(&h);
+  for (size_t i = 0; i < sizeof hunt_in; i++)
+    CHECK_EQ(uvble_h4_feed(&h, hunt_in + i, 1), 0);
+  hunt_check(&s, &h);
+  sink_free(&s);
+}
+
+TEST(after_the_hunt_the_deframer_is_strict_again) {
+  static uvble_h4_t h;
+  sink_t s = {0};
+  uvble_h4_init(&h, on_packet, &s);
+  uvble_h4_hunt(&h);
+  const uint8_t in[] = {0x04, 0x0f, 0x04, 0x00, 0x01, 0x06, 0x20, 0x00};
+  CHECK_EQ(uvble_h4_feed(&h, in, sizeof in), UVBLE_EPROTO);
+  CHECK_EQ(s.n, 1);
+  CHECK_EQ(h.hunt_dropped, 0);
+  /* Without hunting (the default) the same garbage is an error at once. */
+  sink_free(&s);
+  uvble_h4_init(&h, on_packet, &s);
+  CHECK_EQ(uvble_h4_feed(&h, hunt_in, sizeof hunt_in), UVBLE_EPROTO);
+  CHECK_EQ(s.n, 0);
+  sink_free(&s);
 }
 
 TEST_MAIN()

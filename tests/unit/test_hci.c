@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HCI core against a scripted controller: init sequence, command flow
  * control and timeouts, stray and malformed events, failure and close. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every HCI command the stack sends, byte for byte, against the Core
  * Specification's parameter tables (Vol 4, Part E, 7.x). The expected bytes
  * are written here from the tables (each test lists the fields with their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input regressions, ATT (SweynTooth's "Sequential ATT Deadlock"
  * and relatives): requests sent without waiting for the responses, an
  * Exchange MTU below the minimum of 23, PDUs that are empty, truncated,

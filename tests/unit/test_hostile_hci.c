@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input regressions from the controller side and the air: HCI
  * events whose length disagrees with their parameters (header against
  * packet, and parameters shorter or longer than the event needs), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input regressions, ACL and L2CAP (the SweynTooth family's
  * "Truncated L2CAP", "Silent Length Overflow", "Invalid L2CAP Fragment" and
  * relatives, seen from the host): zero-length and truncated frames, ACL

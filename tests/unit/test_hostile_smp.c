@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hostile-input regressions, Security Manager (the SweynTooth family's
  * "Key Size Overflow" and "DHCheck Skipping", and the invalid-curve attack
  * of CVE-2018-5383): a peer playing the central PDU by PDU

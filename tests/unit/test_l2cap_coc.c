@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* LE credit-based channels end to end: two stacks on the in-memory
  * controller pair (memctl), the application's view through the core API. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* L2CAP LE signalling and credit-based channel framing against a scripted
  * controller: the test plays the peer, byte by byte, and checks each
  * malformed input gets the Core Specification's response (Vol 3, Part A). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scale: one scanner seeing 200 advertisers, 201 uvble hosts in this
  * process on one loop, each on its own controller of the in-memory radio
  * (tests/support/radio.h; btvirt serves at most 16 controllers). Every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bonds end to end on the in-memory controller pair: Security Requests,
  * re-encryption in both directions, a peer that lost its keys, the
  * built-in bond store across a restart, erasing bonds, resolving a bonded

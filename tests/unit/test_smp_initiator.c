@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SMP with us as central (initiator), the test playing the peripheral PDU
  * by PDU: our Pairing Request, the values the spec defines (confirms, STK,
  * LTK, DHKey checks, the key given to LE Enable Encryption), key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The secrets layer (lib/keys.c): the app's GET_SECRET / SET_SECRET
  * handler first, the built-in bond store second; bond records; RPA
  * resolution over both; CCCD persistence; erasing bonds. */
@@ -177,6 +178,63 @@ TEST(rpas_resolve_against_app_and_store_bonds) {
   CHECK_EQ(keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &id2, &d), UVBLE_ENOENT);
   rpa.type = UVBLE_ADDR_RANDOM;
   CHECK(!uvble_resolve_peer(ble, &rpa, &out));
+  finish();
+  remove_store();
+}
+
+/* uvble_bond_list, and uvble_forget_bond (what `uvble bonds` uses): every
+ * identity once, whichever record it has; removal forgets one peer only,
+ * and its RPAs stop resolving. */
+TEST(bonds_are_listed_and_removed_one_by_one) {
+  bring(0);
+  open_store();
+  app_secrets = false;
+  uint8_t irk1[16] = {0x31}, irk2[16] = {0x32};
+  struct keys_bond b1 = make_bond(1, irk1), b2 = make_bond(2, irk2), b3 = make_bond(3, NULL);
+  b2.flags |= KEYS_F_AUTH;
+  b3.key_size = 7;
+  uvble_addr_t id1 = id_of(&b1), id2 = id_of(&b2), id3 = id_of(&b3), out;
+  REQUIRE_EQ(keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id1, &b1), 0);
+  REQUIRE_EQ(keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id1, &b1), 0);
+  REQUIRE_EQ(keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id2, &b2), 0);
+  REQUIRE_EQ(keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id3, &b3), 0);
+  keys_irk_cache_invalidate(ble);
+  uvble_bond_info_t info[4];
+  CHECK_EQ(uvble_bond_list(ble, NULL, 0), 3);
+  CHECK_EQ(uvble_bond_list(ble, info, 1), 3); /* only one filled */
+  REQUIRE_EQ(uvble_bond_list(ble, info, 4), 3);
+  bool seen[3] = {false, false, false};
+  for (int i = 0; i < 3; i++) {
+    int k = info[i].identity.val[5] - 1; /* display order: last byte first in HCI */
+    REQUIRE(k >= 0 && k < 3);
+    seen[k] = true;
+    CHECK_EQ(info[i].identity.type, UVBLE_ADDR_PUBLIC);
+    CHECK_EQ(info[i].key_size, k == 2 ? 7 : 16);
+    CHECK_EQ(info[i].authenticated, k == 1);
+    CHECK_EQ(info[i].peer_irk, k != 2);
+    CHECK(info[i].secure_connections);
+  }
+  CHECK(seen[0] && seen[1] && seen[2]);
+  uint8_t hci[6];
+  uvble_addr_t rpa;
+  REQUIRE_EQ(uvble_sm_rpa_generate(irk1, hci), 0);
+  ble_addr_from_hci(&rpa, UVBLE_ADDR_RANDOM, hci);
+  CHECK(uvble_resolve_peer(ble, &rpa, &out));
+  /* Remove the first: both its records go, the others stay. */
+  uvble_addr_t resolved = id1;
+  resolved.type = UVBLE_ADDR_PUBLIC_ID;
+  CHECK_EQ(uvble_forget_bond(ble, &resolved), 0);
+  CHECK_EQ(uvble_forget_bond(ble, &id1), UVBLE_ENOENT);
+  struct keys_bond d;
+  CHECK_EQ(keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &id1, &d), UVBLE_ENOENT);
+  CHECK_EQ(keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, &id1, &d), UVBLE_ENOENT);
+  CHECK(!uvble_resolve_peer(ble, &rpa, &out));
+  CHECK_EQ(uvble_bond_list(ble, info, 4), 2);
+  CHECK_EQ(uvble_forget_bond(ble, &id3), 0);
+  REQUIRE_EQ(uvble_bond_list(ble, info, 4), 1);
+  CHECK_MEM(info[0].identity.val, id2.val, 6);
+  CHECK_EQ(uvble_forget_bond(ble, NULL), UVBLE_EINVAL);
+  CHECK_EQ(uvble_bond_list(ble, NULL, 1), UVBLE_EINVAL);
   finish();
   remove_store();
 }

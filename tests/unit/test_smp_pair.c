@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing end to end: two uvble hosts on the in-memory controller pair,
  * which encrypts a link only when both hosts hand it the same key (as
  * btvirt does). Each method in both roles, bonding and re-encryption,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Two uvble hosts joined by the in-memory controller pair (memctl), each
  * with an app that keeps its secrets in memory (MicroPython's GET_SECRET /
  * SET_SECRET model), answers passkey actions as a user would, and records
@@ -12,22 +13,13 @@
 #include "crypto.h"
 #include "memctl.h"
 #include "smp_internal.h"
+#include "secrets.h"
 #include "test.h"
 #include "uvble/gap.h"
 #include "uvble/security.h"
 
 static uv_loop_t loop;
 
-#define MAX_SECRETS 32
-
-struct secret {
-  bool used;
-  uint8_t type;
-  uint8_t key[32];
-  size_t klen;
-  uint8_t val[UVBLE_SECRET_VALUE_MAX];
-  size_t vlen;
-};
 
 struct host {
   uvble_t *ble;
@@ -37,7 +29,7 @@ struct host {
   int disconnects;
   /* secrets */
   bool app_secrets; /* the handler answers GET/SET_SECRET */
-  struct secret sec[MAX_SECRETS];
+  struct secrets sec;
   int gets, sets;
   /* ENCRYPTION_UPDATE */
   int enc_events;
@@ -58,57 +50,23 @@ struct host {
 static struct host A, B; /* A central, B peripheral */
 static memctl_t *mc;
 
-static struct secret *sec_find(struct host *h, uint8_t type, const uint8_t *k,
-                               size_t klen) {
-  for (int i = 0; i < MAX_SECRETS; i++)
-    if (h->sec[i].used && h->sec[i].type == type && h->sec[i].klen == klen &&
-        memcmp(h->sec[i].key, k, klen) == 0)
-      return &h->sec[i];
-  return NULL;
+static inline struct secret *sec_find(struct host *h, uint8_t type,
+                                      const uint8_t *k, size_t klen) {
+  return secrets_find(&h->sec, type, k, klen);
 }
 
-static int sec_count(struct host *h, uint8_t type) {
-  int n = 0;
-  for (int i = 0; i < MAX_SECRETS; i++)
-    if (h->sec[i].used && h->sec[i].type == type) n++;
-  return n;
+static inline int sec_count(struct host *h, uint8_t type) {
+  return secrets_count(&h->sec, type);
 }
 
 static int on_get_secret(struct host *h, const uvble_evt_get_secret_t *g) {
   h->gets++;
-  const struct secret *s = NULL;
-  if (g->key) {
-    s = sec_find(h, g->sec_type, g->key, g->key_len);
-  } else {
-    int n = 0;
-    for (int i = 0; i < MAX_SECRETS && !s; i++)
-      if (h->sec[i].used && h->sec[i].type == g->sec_type && n++ == g->index)
-        s = &h->sec[i];
-  }
-  if (!s || s->vlen > g->value_cap) return 0;
-  memcpy(g->value, s->val, s->vlen);
-  *g->value_len = s->vlen;
-  return 1;
+  return secrets_get(&h->sec, g);
 }
 
 static int on_set_secret(struct host *h, const uvble_evt_set_secret_t *e) {
   h->sets++;
-  struct secret *s = sec_find(h, e->sec_type, e->key, e->key_len);
-  if (!e->value) {
-    if (s) s->used = false;
-    return 1;
-  }
-  if (!s)
-    for (int i = 0; i < MAX_SECRETS && !s; i++)
-      if (!h->sec[i].used) s = &h->sec[i];
-  if (!s || e->key_len > sizeof s->key || e->value_len > sizeof s->val) return 0;
-  s->used = true;
-  s->type = e->sec_type;
-  memcpy(s->key, e->key, e->key_len);
-  s->klen = e->key_len;
-  memcpy(s->val, e->value, e->value_len);
-  s->vlen = e->value_len;
-  return 1;
+  return secrets_set(&h->sec, e);
 }
 
 /* Types the number the peer shows, if it has shown one. */

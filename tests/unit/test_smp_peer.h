@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A scripted SMP peer for unit tests: one uvble host on the scripted
  * controller (sc), the test playing the other side's Security Manager PDU
  * by PDU with the crypto toolbox (computing what the Core Specification

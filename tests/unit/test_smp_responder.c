@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SMP with us as peripheral (responder), the test playing the central PDU
  * by PDU: the values the spec defines (confirms, STK, LTK, DHKey checks,
  * the key handed to the controller), key distribution, re-encryption from

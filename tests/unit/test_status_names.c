@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble/status.h: every table against the Core Specification's own tables.
  * The expected names are typed here from the specification (Vol 1 Part F
  * 1.3; Vol 3 Part F 3.4.1.1 Table 3.4 and CSS Part B 1.2; Vol 3 Part H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Transports as a user sees them: spec strings and their error sentences,
  * unix:, tcp: and uart: against real sockets and a pty, the in-memory pair,
  * closing from inside callbacks. */

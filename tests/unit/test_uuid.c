@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UUIDs: MicroPython's bluetooth.UUID rules, text round trips, base-UUID
  * expansion and shrinking, bad input. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_peer: uvble on one controller, driven step by step from the command
  * line, so that a VM scenario (a shell script) can play it against the
  * kernel's host and check what each side saw. See vm_peer.c for the steps.

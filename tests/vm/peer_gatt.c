@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_peer's GATT steps: uvble's server for BlueZ's client, uvble's client
  * for BlueZ's server.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_peer's L2CAP steps: LE credit-based channels against the kernel's
  * L2CAP (l2test on the other side).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_peer's security steps: pairing with the kernel's SMP.
  *
  *   config=KEY,VALUE       uvble_config_set_int (io, mitm, bond, le_secure)

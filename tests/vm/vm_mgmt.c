@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_mgmt: the kernel's side of pairing, through the management interface
  * (what bluetoothd's agent does), with a fixed passkey and output that is
  * written as it happens (btmgmt's reaches a file only when it exits, and it

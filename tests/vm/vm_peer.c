@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_peer TRANSPORT STEP...
  *
  * Runs uvble on TRANSPORT (hci1 in the VM) through the steps given, in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vm_runas: the two privilege steps the VM's user-channel scenario needs and
  * busybox lacks (its setpriv cannot change user, and the image carries no
  * libcap tools):

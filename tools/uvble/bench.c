@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble bench l2cap: throughput of an LE credit-based channel between two
  * controllers driven by this one process (on btvirt, two virtual
  * controllers; on hardware, two dongles: -t hci0 -t hci1). Prints one JSON
@@ -36,6 +37,19 @@ static struct {
 } BN;
 
 static void on_quit(uv_timer_t *t);
+
+int bench_open(uv_loop_t *loop, uvble_sched_t *sched, const char *spec, uvble_t **ble,
+               uvble_async_t **a) {
+  char err[256] = "";
+  int r = uvble_new(loop, spec, ble, err, sizeof err);
+  if (r >= 0) r = uvble_async_new(*ble, sched, NULL, a);
+  if (r < 0) {
+    fprintf(stderr, "%s: %s: %s\n", cli_prog(), spec, err[0] ? err : uvble_strerror(r));
+    if (*ble && !*a) uvble_close(*ble, NULL);
+    return 1;
+  }
+  return 0;
+}
 
 /* Closing waits for the next loop iteration: not from inside a task. */
 static void finish(int status) {
@@ -126,8 +140,11 @@ static void on_quit(uv_timer_t *t) {
 static void on_task_done(uvble_task_t *t) {
   if (BN.quitting) return;
   if (t->status) {
+    char why[160];
+    const struct side *s = t == &S[0].task ? &S[0] : &S[1];
     fprintf(stderr, "uvble bench: %s side: %s\n", t == &S[0].task ? "receiving" : "sending",
-            uvble_strerror(t->status));
+            cli_status(t->status, t->status == s->f.status ? s->f.proto_status : -1, why,
+                       sizeof why));
     finish(1);
   } else if (!uvble_task_running(&S[0].task) && !uvble_task_running(&S[1].task)) {
     finish(0);
@@ -142,23 +159,34 @@ int cmd_bench(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   static const char *usage =
-      "usage: uvble bench l2cap [-t T1 [-t T2]] [--bytes N (default 2000000)] [--sdu N]\n";
+      "usage: uvble bench l2cap [-t T1 [-t T2]] [--bytes N (default 2000000)] [--sdu N]\n"
+      "       uvble bench gatt --help\n";
+  if (argc >= 2 && !strcmp(argv[1], "gatt")) return cmd_bench_gatt(argc, argv);
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) return cli_version();
   if (argc < 2 || strcmp(argv[1], "l2cap")) {
     fputs(usage, argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
   }
   BN.bytes = 2000000;
+  cli_set_prog("uvble bench l2cap");
   int n = 0, c;
+  uint64_t v;
   optind = 2;
   while ((c = getopt_long(argc, argv, "t:b:s:h", opts, NULL)) != -1) {
     switch (c) {
       case 't':
         if (n < 2) S[n++].transport = optarg;
         break;
-      case 'b': BN.bytes = strtoull(optarg, NULL, 0); break;
-      case 's': BN.sdu = strtoul(optarg, NULL, 0); break;
+      case 'b':
+        if (cli_uint("--bytes", optarg, 1, 1u << 30, CLI_DEC, &v) < 0) return 2;
+        BN.bytes = v;
+        break;
+      case 's':
+        if (cli_uint("--sdu", optarg, 1, 1u << 30, CLI_DEC, &v) < 0) return 2;
+        BN.sdu = (size_t)v;
+        break;
       case 'h': fputs(usage, stdout); return 0;
-      default: fputs(usage, stderr); return 2;
+      default: return 2; /* getopt named the option */
     }
   }
   const char *env = getenv("UVBLE_TRANSPORT");
@@ -172,17 +200,8 @@ int cmd_bench(int argc, char **argv) {
   for (uint64_t i = 0; i < BN.bytes; i++) BN.buf[65536 + i] = (uint8_t)(i * 31 + 7);
   uv_loop_t *loop = uv_default_loop();
   uvble_sched_new(loop, &BN.sched);
-  for (int i = 0; i < 2; i++) {
-    char err[256] = "";
-    int r = uvble_new(loop, S[i].transport, &S[i].ble, err, sizeof err);
-    if (r >= 0) r = uvble_async_new(S[i].ble, BN.sched, NULL, &S[i].a);
-    if (r < 0) {
-      fprintf(stderr, "uvble bench: %s: %s\n", S[i].transport, err[0] ? err : uvble_strerror(r));
-      if (S[i].ble && !S[i].a) uvble_close(S[i].ble, NULL);
-      BN.status = 1;
-      break;
-    }
-  }
+  for (int i = 0; i < 2 && BN.status == 0; i++)
+    BN.status = bench_open(loop, BN.sched, S[i].transport, &S[i].ble, &S[i].a);
   uv_timer_init(loop, &BN.quit_timer);
   if (BN.status == 0) {
     uvble_future_start(&BN.rx_ready, BN.sched, 0);

@@ -1,150 +1,203 @@
-/* uvble pair: connects to a device and pairs (bonding by default),
- * answering passkey prompts on the terminal; with --bond-store the keys
- * are kept in uvble's encrypted bond store, so a later `uvble pair` with
- * the same store re-encrypts without pairing again. */
+/* SPDX-License-Identifier: Apache-2.0 */
+/* uvble pair: pairs with a device (bonding by default), answering passkey
+ * prompts on the terminal. As a central it finds and connects to the
+ * device; with --wait it is the peripheral: it advertises and accepts the
+ * central that connects and pairs. With --bond-store the keys are kept in
+ * uvble's encrypted bond store, so a later `uvble pair` (or read, write,
+ * subscribe, gatt-dump with --bond-store) re-encrypts without pairing.
+ * A stored bond the device no longer has is never replaced silently:
+ * --repair removes it and pairs again, on the user's word. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tool.h"
+#include "uvble/gap.h"
 #include "uvble/security.h"
 
 static struct {
-  uvble_pair_params_t params;
-  const char *store;
-  uvble_task_t task, pk_task;
-  uvble_future_t f, pk, line_f;
-  char line[64];
+  bool wait, repair;
+  const char *adv_name;
+  unsigned wait_s;
+  uvble_task_t task;
+  uvble_future_t f;
 } P;
 
-static bool yes(const char *s) { return s[0] == 'y' || s[0] == 'Y'; }
-
-/* Passkey prompts. The answer is read from stdin while the loop runs on
- * (the link and its timers stay served); the SMP timeout (30 s) is the
- * user's limit. */
-static int passkey_fn(uvble_task_t *t) {
-  UVBLE_CO_BEGIN(t);
-  for (;;) {
-    UVBLE_AWAIT(t, (uvble_connection_passkey_action(&P.pk, TOOL.conn, 0), &P.pk));
-    if (P.pk.status) break;
-    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_DISPLAY) {
-      printf("passkey: %06u (type it on the device)\n", P.pk.result.passkey.passkey);
-      fflush(stdout);
-      continue;
-    }
-    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_INPUT)
-      printf("enter the passkey the device shows: ");
-    else if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_NUMCMP)
-      printf("does the device show %06u? [y/n] ", P.pk.result.passkey.passkey);
-    else
-      continue;
-    fflush(stdout);
-    UVBLE_AWAIT(t, (tool_read_line(&P.line_f, P.line, sizeof P.line, 30000), &P.line_f));
-    if (P.line_f.status == UVBLE_ECANCELED) break;
-    if (!isatty(0)) putchar('\n'); /* a terminal echoed the user's own */
-    if (P.pk.result.passkey.action == UVBLE_PASSKEY_ACTION_INPUT) {
-      if (P.line_f.status) /* end of input or no answer in time */
-        UVBLE_CO_RETURN(t, tool_fail("pair", "reading the passkey", P.line_f.status));
-      uvble_connection_passkey(TOOL.conn, UVBLE_PASSKEY_ACTION_INPUT,
-                               (uint32_t)strtoul(P.line, NULL, 10));
-    } else {
-      uvble_connection_passkey(TOOL.conn, UVBLE_PASSKEY_ACTION_NUMCMP,
-                               P.line_f.status == 0 && yes(P.line));
-    }
-  }
-  UVBLE_CO_END(t);
-}
-
-static int pair_fn(uvble_task_t *t) {
-  char addr[UVBLE_ADDR_STR_LEN];
-  UVBLE_CO_BEGIN(t);
-  uvble_task_spawn(TOOL.sched, &TOOL.find_task, find_fn, NULL);
-  UVBLE_AWAIT(t, (uvble_task_join(&P.f, &TOOL.find_task, 0), &P.f));
-  if (P.f.status)
-    UVBLE_CO_RETURN(t, tool_fail("pair", TOOL.address ? TOOL.address : TOOL.name, P.f.status));
-  UVBLE_AWAIT(t, (uvble_device_connect(&P.f, TOOL.a, &TOOL.dev, NULL, TOOL_TIMEOUT_MS), &P.f));
-  if (P.f.status) UVBLE_CO_RETURN(t, tool_fail("pair", "connecting", P.f.status));
-  TOOL.conn = P.f.result.conn;
-  printf("connected to %s\n", uvble_device_addr_hex(&TOOL.dev, addr));
-  uvble_task_spawn(TOOL.sched, &P.pk_task, passkey_fn, NULL);
-  UVBLE_AWAIT(t, (uvble_connection_pair(&P.f, TOOL.conn, &P.params, 35000), &P.f));
-  if (P.f.status == UVBLE_ESMP) {
-    printf("pairing failed: SMP reason 0x%02x\n", P.f.proto_status);
-    tool_quit(1);
-    UVBLE_CO_RETURN(t, 1);
-  }
-  if (P.f.status) UVBLE_CO_RETURN(t, tool_fail("pair", "pairing", P.f.status));
+static void print_result(void) {
   printf("paired: encrypted %s, authenticated %s, bonded %s, key size %u\n",
          uvble_connection_encrypted(TOOL.conn) ? "yes" : "no",
          uvble_connection_authenticated(TOOL.conn) ? "yes" : "no",
          uvble_connection_bonded(TOOL.conn) ? "yes" : "no",
          uvble_connection_key_size(TOOL.conn));
   fflush(stdout);
+}
+
+/* The central: find, connect, (with --repair) forget the stale bond, pair. */
+static int pair_fn(uvble_task_t *t) {
+  char addr[UVBLE_ADDR_STR_LEN];
+  uvble_addr_t id;
+  UVBLE_CO_BEGIN(t);
+  uvble_task_spawn(TOOL.sched, &TOOL.find_task, find_fn, NULL);
+  UVBLE_AWAIT(t, (uvble_task_join(&P.f, &TOOL.find_task, 0), &P.f));
+  if (P.f.status == UVBLE_ENOENT) {
+    fprintf(stderr, "uvble pair: device %s not found within %d s\n",
+            TOOL.address ? TOOL.address : TOOL.name, TOOL_FIND_S);
+    tool_quit(1);
+    UVBLE_CO_RETURN(t, 1);
+  }
+  if (P.f.status) UVBLE_CO_RETURN(t, tool_ffail(TOOL.address ? TOOL.address : TOOL.name, &P.f));
+  if (P.repair && tool_have_bond(&id)) {
+    int r = uvble_forget_bond(TOOL.ble, &id);
+    if (r < 0) UVBLE_CO_RETURN(t, tool_fail("removing the stale bond", r));
+    printf("removed the stored bond with %s\n", uvble_addr_to_str(&id, addr));
+  }
+  UVBLE_AWAIT(t, (uvble_device_connect(&P.f, TOOL.a, &TOOL.dev, NULL, TOOL_TIMEOUT_MS), &P.f));
+  if (P.f.status) UVBLE_CO_RETURN(t, tool_ffail("connecting", &P.f));
+  TOOL.conn = P.f.result.conn;
+  printf("connected to %s\n", uvble_device_addr_hex(&TOOL.dev, addr));
+  uvble_task_spawn(TOOL.sched, &TOOL.pk_task, tool_passkey_fn, NULL);
+  UVBLE_AWAIT(t, (uvble_connection_pair(&P.f, TOOL.conn, &TOOL.pair_params, 35000), &P.f));
+  if (P.f.status) {
+    tool_pair_failed(&P.f);
+    tool_quit(1);
+    UVBLE_CO_RETURN(t, 1);
+  }
+  print_result();
   UVBLE_AWAIT(t, (uvble_connection_disconnect(&P.f, TOOL.conn, TOOL_TIMEOUT_MS), &P.f));
   tool_quit(0);
   UVBLE_CO_END(t);
 }
 
-static const char *IO_NAMES[] = {"display", "yesno", "keyboard", "none", "keyboard-display"};
+/* The peripheral: advertise, accept one central, wait for its pairing
+ * (a Security Request invites it), report, then wait for it to leave. */
+static int wait_fn(uvble_task_t *t) {
+  char addr[UVBLE_ADDR_STR_LEN];
+  UVBLE_CO_BEGIN(t);
+  UVBLE_AWAIT(t, (uvble_async_start(&P.f, TOOL.a, TOOL_TIMEOUT_MS), &P.f));
+  if (P.f.status) UVBLE_CO_RETURN(t, tool_ffail("starting", &P.f));
+  {
+    uvble_addr_t own;
+    uvble_config_get_mac(TOOL.ble, &own);
+    uvble_advertise_params_t p;
+    uvble_advertise_params_init(&p);
+    p.interval_us = 100000;
+    p.fields.name = P.adv_name;
+    printf("advertising as %s (%s); waiting %u s for a central to pair\n",
+           uvble_addr_to_str(&own, addr), P.adv_name, P.wait_s);
+    fflush(stdout);
+    uvble_advertise(&P.f, TOOL.a, &p, P.wait_s * 1000u);
+  }
+  UVBLE_AWAIT(t, &P.f);
+  if (P.f.status == UVBLE_ETIMEDOUT) {
+    fprintf(stderr, "uvble pair: no central connected within %u s\n", P.wait_s);
+    tool_quit(1);
+    UVBLE_CO_RETURN(t, 1);
+  }
+  if (P.f.status) UVBLE_CO_RETURN(t, tool_ffail("advertising", &P.f));
+  TOOL.conn = P.f.result.conn;
+  printf("connected from %s\n",
+         uvble_device_addr_hex(uvble_connection_device(TOOL.conn), addr));
+  fflush(stdout);
+  uvble_task_spawn(TOOL.sched, &TOOL.pk_task, tool_passkey_fn, NULL);
+  /* A quick central may have paired already (then there is nothing to
+   * wait for), or may pair and leave while we wait. */
+  if (!uvble_connection_encrypted(TOOL.conn)) {
+    UVBLE_AWAIT(t, (uvble_connection_pair(&P.f, TOOL.conn, &TOOL.pair_params, 35000), &P.f));
+    if (P.f.status && !(P.f.status == UVBLE_EDISCONNECTED &&
+                        uvble_connection_encrypted(TOOL.conn))) {
+      tool_pair_failed(&P.f);
+      tool_quit(1);
+      UVBLE_CO_RETURN(t, 1);
+    }
+  }
+  print_result();
+  /* The central decides when the link ends (its last key PDUs may still
+   * be on the way); bounded. */
+  UVBLE_AWAIT(t, (uvble_connection_disconnected(&P.f, TOOL.conn, 5000), &P.f));
+  tool_quit(0);
+  UVBLE_CO_END(t);
+}
+
+static const char *const IO_NAMES[] = {"display", "yesno", "keyboard", "none",
+                                       "keyboard-display"};
+
+static const char USAGE[] =
+    "usage: uvble pair [-t T] (--name NAME | --address ADDR | ADDR)\n"
+    "                  [--io display|yesno|keyboard|none|keyboard-display]\n"
+    "                  [--mitm] [--legacy] [--no-bond] [--bond-store FILE] [--repair]\n"
+    "       uvble pair --wait [SEC] [--adv-name NAME] [options as above]\n"
+    "  --bond-store FILE  keep bonds in FILE (encrypted; its key in FILE.key)\n"
+    "  --repair           the device lost our bond: remove ours and pair again\n"
+    "  --wait [SEC]       be the peripheral: advertise (as --adv-name, default\n"
+    "                     uvble-pair) and accept the central that pairs (default 60 s)\n";
 
 int cmd_pair(int argc, char **argv) {
   static const struct option opts[] = {
-      {"transport", required_argument, NULL, 't'},
-      {"name", required_argument, NULL, 'n'},
-      {"address", required_argument, NULL, 'a'},
+      TOOL_COMMON_LONG,
       {"io", required_argument, NULL, 'i'},
       {"mitm", no_argument, NULL, 'm'},
       {"legacy", no_argument, NULL, 'l'},
       {"no-bond", no_argument, NULL, 'b'},
-      {"bond-store", required_argument, NULL, 's'},
-      {"help", no_argument, NULL, 'h'},
+      {"repair", no_argument, NULL, 'r'},
+      {"wait", optional_argument, NULL, 'w'},
+      {"adv-name", required_argument, NULL, 'N'},
       {NULL, 0, NULL, 0}};
-  static const char *usage =
-      "usage: uvble pair [-t T] (--name NAME | --address ADDR | ADDR)\n"
-      "                  [--io display|yesno|keyboard|none|keyboard-display]\n"
-      "                  [--mitm] [--legacy] [--no-bond] [--bond-store FILE]\n"
-      "  --bond-store FILE  keep bonds in FILE (encrypted; its key in FILE.key)\n";
-  uvble_pair_params_default(&P.params);
+  tool_begin("pair");
+  P.adv_name = "uvble-pair";
+  P.wait_s = 60;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "t:n:a:i:mlbs:h", opts, NULL)) != -1) {
-    if (tool_common_opt(c, optarg)) continue;
+  while ((c = getopt_long(argc, argv, TOOL_COMMON_SHORT "i:mlbrw::N:", opts, NULL)) != -1) {
+    int r = tool_common_opt(c, optarg, USAGE);
+    if (r == TOOL_OPT_EXIT) return 0;
+    if (r == TOOL_OPT_BAD) return 2;
+    if (r) continue;
     switch (c) {
-      case 'i': {
-        int k = -1;
-        for (int j = 0; j < 5; j++)
-          if (!strcmp(optarg, IO_NAMES[j])) k = j;
-        if (k < 0) {
-          fputs(usage, stderr);
-          return 2;
-        }
-        P.params.io = k;
+      case 'i':
+        if (cli_choice("--io", optarg, IO_NAMES, 5, &TOOL.pair_params.io) < 0) return 2;
+        break;
+      case 'm': TOOL.pair_params.mitm = true; break;
+      case 'l': TOOL.pair_params.le_secure = false; break;
+      case 'b': TOOL.pair_params.bond = false; break;
+      case 'r': P.repair = true; break;
+      case 'w': {
+        P.wait = true;
+        uint64_t s;
+        /* --wait=SEC, or --wait SEC when the next word is a number */
+        const char *v = optarg ? optarg
+                               : (optind < argc && argv[optind][0] >= '0' &&
+                                  argv[optind][0] <= '9') ? argv[optind++] : NULL;
+        if (v && cli_uint("--wait", v, 1, 86400, CLI_DEC, &s) < 0) return 2;
+        if (v) P.wait_s = (unsigned)s;
         break;
       }
-      case 'm': P.params.mitm = true; break;
-      case 'l': P.params.le_secure = false; break;
-      case 'b': P.params.bond = false; break;
-      case 's': P.store = optarg; break;
-      case 'h': fputs(usage, stdout); return 0;
-      default: fputs(usage, stderr); return 2;
+      case 'N': P.adv_name = optarg; break;
+      default: return 2;
     }
   }
-  if (optind < argc) TOOL.address = argv[optind++];
-  if (optind != argc || (!TOOL.name && !TOOL.address)) {
-    fputs(usage, stderr);
+  if (P.repair && !TOOL.store) {
+    fprintf(stderr, "uvble pair: --repair: needs --bond-store FILE (the store that holds the stale bond)\n");
+    return 2;
+  }
+  if (P.wait) {
+    if (optind != argc || TOOL.name || TOOL.address) {
+      fprintf(stderr, "uvble pair: --wait: the central comes to us; give no device\n");
+      return 2;
+    }
+  } else {
+    int r = tool_target(argc, argv, USAGE);
+    if (r) return r;
+  }
+  if (optind != argc) {
+    fprintf(stderr, "uvble pair: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   if (tool_open("pair")) return 1;
-  if (P.store) {
-    char key[4096], err[256] = "";
-    snprintf(key, sizeof key, "%s.key", P.store);
-    if (uvble_bond_store_open(TOOL.ble, P.store, key, NULL, err, sizeof err) < 0) {
-      fprintf(stderr, "uvble pair: %s\n", err);
-      tool_quit(1);
-      return tool_run();
-    }
+  if (tool_open_store()) {
+    tool_quit(1);
+    return tool_run();
   }
-  uvble_task_spawn(TOOL.sched, &P.task, pair_fn, NULL);
+  uvble_task_spawn(TOOL.sched, &P.task, P.wait ? wait_fn : pair_fn, NULL);
   return tool_run();
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the gateway example's parsers (registered by
  * examples/gateway/CMakeLists.txt). The first input byte picks one; the
  * rest is its input, in a buffer of exactly its size:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An LD_PRELOAD shim that emulates the two AF_ALG algorithms BlueZ's
  * src/shared/crypto.c asks the kernel for ("skcipher"/"ecb(aes)" and
  * "hash"/"cmac(aes)"), so btvirt can create LE controllers on kernels built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks the AF_ALG shim (or the kernel's AF_ALG, run without it) through
  * the calls BlueZ's src/shared/crypto.c makes: socket/bind/setsockopt/accept,
  * then sendmsg(ALG_SET_OP)+read for ecb(aes) and send+read for cmac(aes).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The gateway example's parsers, each with what it must accept and what it
  * must refuse (with an error naming what is wrong): /set payloads
  * (fmt_encode), value decoders (fmt_decode), short UUIDs in topics
