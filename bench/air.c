@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Air-time limits and bulk-link setup; see air.h and bench/README.md. */
 #include "air.h"
 

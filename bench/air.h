@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the air allows: the goodput bound of an LE link (bench/README.md,
  * "Air-time limit"), and setting a link up for bulk transfer on a real link
  * layer. Shared by bench/l2cap.c and bench/gatt.c for their "ll" runs. */

@@ -83,10 +83,13 @@ static int get_num(struct ctx *x, const cJSON *obj, const char *where, const cha
   char key[160];
   if (!v) return 0;
   join(key, sizeof key, where, name);
-  if (!cJSON_IsNumber(v) || (integer && v->valuedouble != (double)(long long)v->valuedouble))
+  if (!cJSON_IsNumber(v))
     return fail(x, key, "must be %s", integer ? "an integer" : "a number");
-  if (v->valuedouble < lo || v->valuedouble > hi)
+  /* The range first: converting a double beyond long long is undefined. */
+  if (!(v->valuedouble >= lo && v->valuedouble <= hi))
     return fail(x, key, "must be from %g to %g", lo, hi);
+  if (integer && v->valuedouble != (double)(long long)v->valuedouble)
+    return fail(x, key, "must be an integer");
   *out = v->valuedouble;
   return 1;
 }

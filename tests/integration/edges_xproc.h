@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* "Act, then at once disconnect or close", with each host in a process of
  * its own on one btvirt (conformance.h's harness, forced across processes:
  * in one process both hosts share a loop, their queues drain before the

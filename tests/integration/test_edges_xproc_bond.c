@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pairing with bonding, then at once gap_disconnect() or uvble_close(),
  * across processes (see edges_xproc.h), in both roles: the central starts
  * the pairing (gap_pair), or the peripheral does (gap_pair as peripheral:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* uvble_close() with a link up, across processes (see edges_xproc.h): the
  * peer must learn the link is gone. */
 #include "edges_xproc.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Data, then at once gap_disconnect() or uvble_close(), across processes
  * (see edges_xproc.h): write commands, a write request, notifications, an
  * indication and an L2CAP SDU, each queued by one host which ends the link

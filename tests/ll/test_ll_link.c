@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What only a real link layer shows (label ll; tests/ll/README.md): an
  * advertiser is reported at every advertising event, scan responses come
  * with them, a link holds for seconds (a malformed LE Set Extended

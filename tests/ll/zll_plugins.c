@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Stand-ins for the BabbleSim 2.4 GHz phy's channel and modem plug-ins
  * (lib/lib_2G4Channel_NtNcable.so, lib/lib_2G4Modem_Magic.so), for a
  * zephyr-ll package whose lib/ is missing. The phy (bs_2G4_phy_v1) dlopen()s

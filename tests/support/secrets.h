@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An application's secret store kept in memory, as a test's irq handler
  * answers GET_SECRET / SET_SECRET (MicroPython's model: (sec_type, key) ->
  * value; see uvble/security.h, SECRETS). */

@@ -81,6 +81,8 @@ int test_main(int argc, char **argv) {
  * case take them in turn, and a case with more hosts than controllers
  * fails (register it with a larger --count). Elsewhere every host opens UVBLE_TRANSPORT, where
  * btvirt makes each connection a fresh controller. */
+void test_transport_release(void) { transport_next = 0; }
+
 const char *test_transport(void) {
   static char spec[256];
   const char *list = getenv("UVBLE_LL_TRANSPORTS");

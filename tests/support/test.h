@@ -83,6 +83,9 @@ void test_set_abort_hook(void (*hook)(void));
  * else UVBLE_TRANSPORT, else btvirt's default socket. The string stays valid
  * until the next call. */
 const char *test_transport(void);
+/* Every host of the case has closed: test_transport() hands out the
+ * controllers again from the first. */
+void test_transport_release(void);
 
 /* ms times UVBLE_TEST_TIME_SCALE (1 unless set; with-zephyr-ll sets 4):
  * for waits a scenario sizes to the link's speed. run_until*() apply it to

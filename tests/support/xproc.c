@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One process per instance, kept in step through the parent (xproc.h).
  *
  * The channels are SOCK_SEQPACKET socketpairs, so a message is one packet:

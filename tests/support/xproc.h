@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests across processes: one child process per instance, each with its own
  * libuv loop and its own uvble host (its own btvirt controller), kept in
  * step through the parent, as MicroPython's run-multitests.py keeps its
