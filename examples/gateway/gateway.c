@@ -39,6 +39,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "gateway.h"
 #include "uvble/co.h"
 
@@ -537,7 +538,8 @@ static void usage(FILE *f) {
           "                   mqtts:// for TLS, [IPv6]); credentials also from\n"
           "                   $UVBLE_MQTT_USERNAME / $UVBLE_MQTT_PASSWORD\n"
           "  -i, --id         the gateway's name in topics (default: the host name)\n"
-          "      --check      check the configuration (file and options) and exit\n");
+          "      --check      check the configuration (file and options) and exit\n"
+          "      --version    print the version and exit\n");
 }
 
 /* A whole decimal number in [lo, hi], or -1 after saying what is wrong. */
@@ -563,6 +565,7 @@ static int parse_args(int argc, char **argv) {
       {"id", required_argument, NULL, 'i'},
       {"check", no_argument, NULL, 'C'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   int opt;
   long v;
@@ -596,6 +599,7 @@ static int parse_args(int argc, char **argv) {
       case 'i': CLI.id = optarg; break;
       case 'C': G.check_only = true; break;
       case 'h': usage(stdout); return 0;
+      case 'V': return cli_version();
       default: usage(stderr); return 2;
     }
   }
@@ -632,6 +636,7 @@ static int open_controllers(char *err, size_t errlen) {
 
 int main(int argc, char **argv) {
   char err[600] = "";
+  cli_set_prog("uvble-gateway");
   int rc = parse_args(argc, argv);
   if (rc >= 0) return rc;
   if (G.config_path) {

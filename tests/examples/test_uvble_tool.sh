@@ -124,7 +124,8 @@ sleep 8.5
 kill -0 "$(pgrep -P "${PID[octal]}")" 2>/dev/null || fail "--duration 010 ended before 10 s (octal?)"
 finish octal || fail "scan --duration 010 failed"
 for prog in "$UVBLE" "$UVBLE scan" "$UVBLE info" "$BIN/uvble-info" "$EX/uvble-scanner" \
-  "$EX/uvble-temp-sensor" "$EX/uvble-temp-client" "$EX/uvble-uart-bridge" "$EX/uvble-l2cap-file"; do
+  "$EX/uvble-temp-sensor" "$EX/uvble-temp-client" "$EX/uvble-uart-bridge" "$EX/uvble-l2cap-file" \
+  "$EX/uvble-gateway"; do
   # shellcheck disable=SC2086
   $prog --version | grep -qE "^[a-z0-9 -]+ \(uvble\) [0-9]+\.[0-9]+\.[0-9]+$" || fail "$prog --version"
 done
