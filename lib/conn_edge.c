@@ -184,12 +184,26 @@ static void linger_reset(uvble_t *ble) {
  * HCI Reset alone leaves the peer to find out at its supervision timeout
  * (btvirt, which has none, keeps the link for good). Returns whether a
  * Disconnection Complete is still awaited. */
+static void on_linger_disconnect(uvble_t *ble, int err, uint8_t st,
+                                 const uint8_t *ret, size_t ret_len,
+                                 void *arg) {
+  /* Refused (the link is already going, say): no Disconnection Complete
+   * will come for it, and waiting out the linger would skip the Reset. */
+  if (err && ble->hci.lingering)
+    conn_linger_on_disconnected(ble, (uint16_t)(uintptr_t)arg);
+}
+
 static bool linger_disconnect_all(uvble_t *ble) {
   bool awaited = false;
   for (struct ble_conn *c = ble->linger; c; c = c->next) {
     if (!c->disc_sent) {
-      c->disc_reason = HCI_POWER_OFF;
-      if (send_disconnect(ble, c) < 0) continue;
+      uint8_t cmd[3];
+      put_le16(cmd, c->handle);
+      cmd[2] = HCI_POWER_OFF;
+      if (hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, on_linger_disconnect,
+                       (void *)(uintptr_t)c->handle) < 0)
+        continue;
+      c->disc_sent = true;
     }
     awaited = true;
   }
