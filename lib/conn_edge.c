@@ -194,20 +194,22 @@ static void on_linger_disconnect(uvble_t *ble, int err, uint8_t st,
 }
 
 static bool linger_disconnect_all(uvble_t *ble) {
-  bool awaited = false;
-  for (struct ble_conn *c = ble->linger; c; c = c->next) {
-    if (!c->disc_sent) {
-      uint8_t cmd[3];
-      put_le16(cmd, c->handle);
-      cmd[2] = HCI_POWER_OFF;
-      if (hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, on_linger_disconnect,
-                       (void *)(uintptr_t)c->handle) < 0)
-        continue;
-      c->disc_sent = true;
-    }
-    awaited = true;
+  struct ble_conn *next;
+  for (struct ble_conn *c = ble->linger; c; c = next) {
+    next = c->next;
+    if (c->disc_sent) continue;
+    c->disc_sent = true;
+    uint8_t cmd[3];
+    put_le16(cmd, c->handle);
+    cmd[2] = HCI_POWER_OFF;
+    /* A refusal may free c inside the call (on_linger_disconnect): c is
+     * not touched after it. */
+    hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, on_linger_disconnect,
+                 (void *)(uintptr_t)c->handle);
   }
-  return awaited;
+  for (const struct ble_conn *c = ble->linger; c; c = c->next)
+    if (c->disc_sent) return true;
+  return false;
 }
 
 void conn_linger_check(uvble_t *ble) {
