@@ -47,11 +47,17 @@ static void arm(uvble_t *ble) {
                  0);
 }
 
-static int send_disconnect(uvble_t *ble, struct ble_conn *c) {
+static int send_disconnect_cb(uvble_t *ble, struct ble_conn *c,
+                              hci_cmd_cb cb) {
   uint8_t cmd[3];
   put_le16(cmd, c->handle);
   cmd[2] = c->disc_reason;
-  int r = hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
+  return hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, cb,
+                      (void *)(uintptr_t)c->handle);
+}
+
+static int send_disconnect(uvble_t *ble, struct ble_conn *c) {
+  int r = send_disconnect_cb(ble, c, NULL);
   if (r == 0) c->disc_sent = true;
   return r;
 }
@@ -199,13 +205,10 @@ static bool linger_disconnect_all(uvble_t *ble) {
     next = c->next;
     if (c->disc_sent) continue;
     c->disc_sent = true;
-    uint8_t cmd[3];
-    put_le16(cmd, c->handle);
-    cmd[2] = HCI_POWER_OFF;
+    c->disc_reason = HCI_POWER_OFF;
     /* A refusal may free c inside the call (on_linger_disconnect): c is
      * not touched after it. */
-    hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, on_linger_disconnect,
-                 (void *)(uintptr_t)c->handle);
+    send_disconnect_cb(ble, c, on_linger_disconnect);
   }
   for (const struct ble_conn *c = ble->linger; c; c = c->next)
     if (c->disc_sent) return true;
