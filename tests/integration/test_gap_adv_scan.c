@@ -412,7 +412,7 @@ TEST(payload_over_31_bytes_needs_extended_advertising) {
        * build: 31 bytes) and the stack counts the refusal. The call itself
        * returned 0: uvble does not read the maximum, and the set goes on
        * without the payload (tests/ll/README.md). No scanner ever sees it. */
-      uvble_gap_stats_t gs;
+      uvble_gap_stats_t gs = {0};
       for (int t = 0; t < 300; t++) {
         uvble_gap_get_stats(a->ble, &gs);
         if (gs.adv_errors) break;
