@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "util/queue.h"
+
 typedef struct uvble uvble_t;
 
 /* Opcodes (OGF << 10 | OCF) used by the core. */
@@ -104,6 +106,20 @@ typedef void (*hci_cmd_cb)(uvble_t *ble, int err, uint8_t hci_status,
 
 struct hci_cmd;
 
+/* Blocks for outgoing ACL packets (acl.c): taken when a PDU is queued,
+ * back when the controller completes them. At most `max` in use over all
+ * links (past it a send is refused, counted in acl_tx_pool_full); freed
+ * ones are kept for reuse, a few times the controller's buffers' worth,
+ * so a steady stream allocates nothing. */
+struct acl_pool {
+  struct sq free;
+  uint16_t frag_cap; /* payload room of the kept blocks (the ACL MTU) */
+  size_t in_use;
+  size_t max;        /* 0: four links' queues (4 x conn_txq_max) */
+  size_t keep;       /* free blocks kept for reuse */
+  bool closed;       /* the stack is going: blocks are freed, not kept */
+};
+
 struct hci {
   struct hci_cmd *queue_head, *queue_tail; /* not yet sent */
   struct hci_cmd *inflight_head, *inflight_tail;
@@ -127,6 +143,9 @@ struct hci {
   struct ble_conn *rr_next; /* round-robin cursor */
   size_t l2cap_rx_max_pdu;  /* largest L2CAP PDU reassembled (header incl.) */
   size_t conn_txq_max;      /* bytes queued per connection before refusing */
+  struct acl_pool acl_pool;
+  uint8_t *rx_spare;        /* a reassembly buffer kept for the next PDU */
+  size_t rx_spare_cap;
   void (*tx_done_obs[4])(uvble_t *ble); /* acl_on_tx_done observers */
 
   /* The edges (conn_edge.c): one timer bounds both the drains of links
@@ -171,6 +190,9 @@ void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
 void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
 /* Sends whatever the controller has buffer space for. */
 void acl_pump(uvble_t *ble);
+/* Frees the pool's kept blocks and the spare reassembly buffer; blocks
+ * still in use are freed when their links go (hci_close). */
+void acl_close(uvble_t *ble);
 
 /* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
  * and never more than 1 s, for the replies to commands already sent and
