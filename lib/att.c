@@ -178,14 +178,29 @@ static void complete_one(struct att_bearer *b, struct att_op **slot,
 }
 
 /* ---- sending ---------------------------------------------------------------- */
-int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
-                 size_t len) {
+/* The checks of every PDU that expects no answer; iov holds len bytes. */
+static int send_iov(uvble_t *ble, struct ble_conn *c, const uvble_iov_t *iov,
+                    int iovcnt, size_t len) {
   struct att_bearer *b = c->att;
   if (!b) return UVBLE_ENOTCONN;
   if (b->dead) return UVBLE_EIO;
   if (len == 0) return UVBLE_EINVAL;
   if (len > b->mtu) return UVBLE_EMSGSIZE;
-  return raw_send(ble, c, pdu, len);
+  return l2cap_send_pdu(ble, c, L2CAP_CID_ATT, iov, iovcnt);
+}
+
+int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                 size_t len) {
+  uvble_iov_t iov = {(void *)pdu, len};
+  return send_iov(ble, c, &iov, 1, len);
+}
+
+int att_send_value(uvble_t *ble, struct ble_conn *c, uint8_t opcode,
+                   uint16_t handle, const void *value, size_t len) {
+  uint8_t hdr[3] = {opcode, 0, 0};
+  put_le16(hdr + 1, handle);
+  uvble_iov_t iov[2] = {{hdr, 3}, {value, len}};
+  return send_iov(ble, c, iov, 2, 3 + len);
 }
 
 int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
