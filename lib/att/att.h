@@ -150,9 +150,11 @@ int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
  * when the connection has no bearer. */
 bool att_bearer_dead(const struct ble_conn *c);
 
-/* Tests only: the transaction timeout of bearers opened from now on
- * (default ATT_TRANSACTION_TIMEOUT_MS). */
+/* The test build only (UVBLE_TEST_HOOKS): the transaction timeout of
+ * bearers opened from now on (default ATT_TRANSACTION_TIMEOUT_MS). */
+#ifdef UVBLE_TEST_HOOKS
 void att_set_timeout_ms(uvble_t *ble, unsigned ms);
+#endif
 
 /* ---- implemented by the GATT server (gatts.c) ---- */
 /* A request or command from the peer's client. The server answers through

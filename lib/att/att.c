@@ -61,9 +61,11 @@ bool att_bearer_dead(const struct ble_conn *c) {
   return c->att && c->att->dead;
 }
 
+#ifdef UVBLE_TEST_HOOKS
 void att_set_timeout_ms(uvble_t *ble, unsigned ms) {
   if (ble->att) ble->att->timeout_ms = ms;
 }
+#endif
 
 /* ---- queues and the timer ------------------------------------------------ */
 static void q_push(struct sq *q, struct att_op *op) { sq_push(q, &op->node); }
