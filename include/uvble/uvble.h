@@ -509,6 +509,10 @@ typedef struct {
                                       controller: a drain before disconnect
                                       or uvble_close()'s linger ran out of
                                       time (UVBLE_CONFIG_DRAIN_MS) */
+  uint64_t acl_tx_pool_full;       /* sends refused (UVBLE_ENOBUFS) because
+                                      the stack-wide pool of outgoing ACL
+                                      packets was in use: by default four
+                                      links' queues' worth */
 } uvble_stats_t;
 
 UVBLE_EXTERN void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);

@@ -41,7 +41,8 @@ static void on_timer_closed(uv_handle_t *h) {
  * (setup between uvble_active() and uv_run(), a blocking callback). */
 static void on_io_pass(uv_check_t *h) {
   uvble_t *ble = h->data;
-  uint64_t now = ble_now_ms(ble->loop);
+  /* The poll just refreshed the loop's time: no clock read per pass. */
+  uint64_t now = uv_now(ble->loop);
   ble->hci.io_pass_at = now;
   for (struct hci_cmd *c = ble->hci.inflight_head; c; c = c->next)
     if (!c->counted) {
@@ -81,6 +82,7 @@ void hci_close(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   /* Commands still unanswered after the linger are forgotten. */
   hci_cancel_all(ble, UVBLE_ECANCELED, false);
+  acl_close(ble);
   if (hci->edge_timer_open) {
     hci->edge_timer_open = false;
     ble->pending_closes++;

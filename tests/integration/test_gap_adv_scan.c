@@ -381,7 +381,7 @@ TEST(payload_over_31_bytes_needs_extended_advertising) {
   memset(big, 0, sizeof big);
   big[0] = 39;
   big[1] = 0xff;
-  bool ext = uvble_controller_has_le_feature(a->ble, GAP_LE_FEATURE_EXT_ADV);
+  bool ext = uvble_controller_has_le_feature(a->ble, HCI_LE_FEATURE_EXT_ADV);
   CHECK_EQ(gap_mode(a->ble) == GAP_MODE_EXTENDED, ext);
   if (!ext) {
     CHECK_EQ(uvble_gap_advertise(a->ble, 0, big, sizeof big, NULL, 0, true),
