@@ -31,7 +31,7 @@
  *    link layer acknowledges). A Write Command completes once queued on the
  *    link, and the stack queues up to 256 KiB per link, far more than a
  *    slow link sends in the second a disconnect waits for it: so in --fast
- *    the central still writes with a Write Request every SYNC_BYTES and
+ *    the central still writes with a Write Request every SYNC_BYTES (8 KiB) and
  *    whenever a chunk empties its input. The response comes after every
  *    Write Command before it (one ATT bearer, in order), which keeps the
  *    queue within SYNC_BYTES of the air and makes sure that, at the end of
@@ -65,7 +65,10 @@
 #define IN_BUFFER (256 * 1024)
 #define OUT_LIMIT (8 * 1024 * 1024)
 #define OP_TIMEOUT_MS 10000
-#define SYNC_BYTES (16 * 1024) /* --fast: Write Commands between requests */
+#define SYNC_BYTES (8 * 1024) /* --fast: Write Commands between requests */
+/* A request behind SYNC_BYTES of Write Commands waits for them to cross the
+ * air: ATT's own transaction timeout (Vol 3, Part F, 3.3.3), not ours. */
+#define SYNC_TIMEOUT_MS 30000
 
 static struct bridge {
   uv_loop_t *loop;
@@ -546,7 +549,7 @@ static int central_fn(uvble_task_t *t) {
       int mode = B.write_mode;
       if (B.can_sync && (n == B.in.len || B.unsynced + n >= SYNC_BYTES)) mode = 1;
       uvble_client_characteristic_write(&B.f, B.crx, buf_data(&B.in), n, mode,
-                                        OP_TIMEOUT_MS);
+                                        mode && B.can_sync ? SYNC_TIMEOUT_MS : OP_TIMEOUT_MS);
       B.inflight = n;
       B.unsynced = mode ? 0 : B.unsynced + n;
     }

@@ -44,7 +44,7 @@ wait_for "$T/periph.out" "^disconnected .*sent $size, received $size bytes" 10
 # through (it used to, after the stack's 1 s drain, losing most of the file
 # on a slow link; the stack counted them in acl_tx_dropped).
 for mode in acked fast; do
-  small=$((size < 65536 ? size + 17 : 64 * 1024 + 17)) # over --fast's 16 KiB between requests
+  small=$((size < 65536 ? size + 17 : 64 * 1024 + 17)) # over --fast's 8 KiB between requests
   head -c $small /dev/urandom >"$T/file_$mode.bin"
   start ptyread_$mode head -c $small "$pty"
   args=()
