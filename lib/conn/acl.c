@@ -18,7 +18,7 @@
 #include "ble_internal.h"
 #include "gatts_internal.h"
 #include "l2cap.h"
-#include "util/pdu_reader.h"
+#include "pdu_reader.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
 #define PB_FIRST_NON_FLUSHABLE 0x0

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "util/queue.h"
+#include "queue.h"
 
 typedef struct uvble uvble_t;
 
