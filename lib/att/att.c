@@ -6,7 +6,7 @@
 
 #include "att.h"
 #include "ble_internal.h"
-#include "util/queue.h"
+#include "queue.h"
 #include "uvble/gatt.h"
 
 /* Bounds of the per-connection queues (DESIGN: no unbounded queue). */

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
-#include "util/pdu_reader.h"
+#include "pdu_reader.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
 #define PB_FIRST_NON_FLUSHABLE 0x0

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/queue.h"
+#include "queue.h"
 #include "uvble/uvble.h"
 
 enum { CONN_ROLE_CENTRAL = 0, CONN_ROLE_PERIPHERAL = 1 };

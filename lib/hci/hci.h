@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "hci_defs.h"
-#include "util/queue.h"
+#include "queue.h"
 
 typedef struct uvble uvble_t;
 

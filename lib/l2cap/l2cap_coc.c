@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "l2cap_internal.h"
-#include "util/pdu_reader.h"
+#include "pdu_reader.h"
 
 #define NO_HANDLE 0xffff
 

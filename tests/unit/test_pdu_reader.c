@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/util/pdu_reader.h: bounds-checked reads that fail for good on the
+/* lib/core/pdu_reader.h: bounds-checked reads that fail for good on the
  * first underrun. */
 #include <stdint.h>
 
 #include "test.h"
-#include "util/pdu_reader.h"
+#include "pdu_reader.h"
 
 TEST(reads_little_endian_fields_in_order) {
   const uint8_t p[] = {0x01, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 0xaa, 0xbb};

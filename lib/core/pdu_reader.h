@@ -11,8 +11,8 @@
  *   uint16_t count = pdu_get_le16(&r);
  *   if (!pdu_ok(&r)) { ...count a malformed packet...; return; }
  */
-#ifndef UVBLE_UTIL_PDU_READER_H
-#define UVBLE_UTIL_PDU_READER_H
+#ifndef UVBLE_CORE_PDU_READER_H
+#define UVBLE_CORE_PDU_READER_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/util/queue.h: the intrusive FIFO every touched core queue uses. */
+/* lib/core/queue.h: the intrusive FIFO every touched core queue uses. */
 #include <stdint.h>
 
 #include "test.h"
-#include "util/queue.h"
+#include "queue.h"
 
 struct item {
   int v;

@@ -12,8 +12,8 @@
  *   for (struct sq_node **at = &q.head; *at;)   // remove while walking
  *     if (drop(SQ_ENTRY(*at, struct item, node))) sq_unlink(&q, at, prev);
  */
-#ifndef UVBLE_UTIL_QUEUE_H
-#define UVBLE_UTIL_QUEUE_H
+#ifndef UVBLE_CORE_QUEUE_H
+#define UVBLE_CORE_QUEUE_H
 
 #include <stdbool.h>
 #include <stddef.h>
