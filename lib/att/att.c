@@ -6,7 +6,6 @@
 
 #include "att.h"
 #include "ble_internal.h"
-#include "gatts_internal.h"
 #include "uvble/gatt.h"
 
 /* Bounds of the per-connection queues (DESIGN: no unbounded queue). */
@@ -17,6 +16,8 @@
 
 struct att_state {
   unsigned timeout_ms;
+  att_server_fn server;
+  att_value_fn client;
 };
 
 /* A queued request or indication, the whole PDU kept for sending. */
@@ -355,6 +356,12 @@ static bool still_open(uvble_t *ble, struct ble_conn *c, uint16_t handle,
   return conn_find(ble, handle) == c && c->att == b && !b->dead;
 }
 
+/* To the GATT client registered with att_set_client. */
+static void deliver_value(uvble_t *ble, struct ble_conn *c, bool ind,
+                          uint16_t handle, const uint8_t *v, size_t n) {
+  if (ble->att->client) ble->att->client(ble, c, ind, handle, v, n);
+}
+
 static void on_value(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                      size_t len) {
   struct att_bearer *b = c->att;
@@ -364,7 +371,7 @@ static void on_value(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
     return;
   }
   uint16_t conn_handle = c->handle;
-  gattc_on_value(ble, c, ind, get_le16(pdu + 1), pdu + 3, len - 3);
+  deliver_value(ble, c, ind, get_le16(pdu + 1), pdu + 3, len - 3);
   if (!ind || !still_open(ble, c, conn_handle, b)) return;
   static const uint8_t cfm = ATT_HANDLE_VALUE_CFM;
   if (att_send_pdu(ble, c, &cfm, 1) < 0) ble->stats.att_tx_dropped++;
@@ -393,7 +400,7 @@ static void on_multi_value(uvble_t *ble, struct ble_conn *c,
   uint16_t conn_handle = c->handle;
   for (off = 1; off < len;) {
     uint16_t h = get_le16(pdu + off), vlen = get_le16(pdu + off + 2);
-    gattc_on_value(ble, c, false, h, pdu + off + 4, vlen);
+    deliver_value(ble, c, false, h, pdu + off + 4, vlen);
     if (!still_open(ble, c, conn_handle, b)) return;
     off += 4 + (size_t)vlen;
   }
@@ -492,8 +499,8 @@ static void att_on_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
       return;
     }
     complete_one(b, &b->req, pdu, len);
-  } else if (is_server_pdu(op)) {
-    gatts_on_pdu(ble, c, pdu, len);
+  } else if (is_server_pdu(op) && ble->att->server) {
+    ble->att->server(ble, c, pdu, len);
   } else if (!(op & ATT_CMD_FLAG)) {
     /* Unknown request (or a PDU we never expect, e.g. a stray opcode):
      * 3.4.1.1 says Request Not Supported, handle 0. */
@@ -506,8 +513,15 @@ int att_init(uvble_t *ble) {
   ble->att = calloc(1, sizeof *ble->att);
   if (!ble->att) return UVBLE_ENOMEM;
   ble->att->timeout_ms = ATT_TRANSACTION_TIMEOUT_MS;
-  ble->fixed_rx[L2CAP_CID_ATT] = att_on_rx;
-  return 0;
+  return l2cap_register_fixed(ble, L2CAP_CID_ATT, att_on_rx);
+}
+
+void att_set_server(uvble_t *ble, att_server_fn fn) {
+  if (ble->att) ble->att->server = fn;
+}
+
+void att_set_client(uvble_t *ble, att_value_fn fn) {
+  if (ble->att) ble->att->client = fn;
 }
 
 void att_stop(uvble_t *ble, int err) {
@@ -520,7 +534,7 @@ void att_stop(uvble_t *ble, int err) {
 void att_close(uvble_t *ble) {
   free(ble->att);
   ble->att = NULL;
-  ble->fixed_rx[L2CAP_CID_ATT] = NULL;
+  l2cap_register_fixed(ble, L2CAP_CID_ATT, NULL);
 }
 
 void att_conn_open(uvble_t *ble, struct ble_conn *c) {

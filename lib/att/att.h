@@ -5,9 +5,9 @@
  * 3.3): one outstanding request and one outstanding indication per
  * direction, each with the 30 s transaction timeout after which the bearer
  * is unusable until the link drops. It routes inbound PDUs:
- *   - requests and commands (client -> server)  -> gatts_on_pdu()
+ *   - requests and commands (client -> server)  -> the registered server
  *   - responses and Error Response              -> the pending request's cb
- *   - notifications and indications             -> gattc_on_value()
+ *   - notifications and indications             -> the registered client
  *                                                  (the bearer sends the
  *                                                  confirmation itself)
  *   - Handle Value Confirmation                 -> the pending indication's cb
@@ -151,16 +151,24 @@ bool att_bearer_dead(const struct ble_conn *c);
 void att_set_timeout_ms(uvble_t *ble, unsigned ms);
 #endif
 
-/* ---- implemented by the GATT server (gatts.c) ---- */
-/* A request or command from the peer's client. The server answers through
- * att_send_pdu (response or Error Response) or stays silent (commands). */
-void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
-                  size_t len);
+/* The bearer's slot for the GATT server's per-connection state (NULL when
+ * the connection has no bearer); the bearer only holds it. */
+struct gatts_conn;
+struct gatts_conn **att_gatts_slot(struct ble_conn *c);
 
-/* ---- implemented by the GATT client (gattc.c) ---- */
-/* A Handle Value Notification or Indication from the peer's server (the
- * bearer has validated the length and will confirm an indication). */
-void gattc_on_value(uvble_t *ble, struct ble_conn *c, bool indication,
-                    uint16_t handle, const uint8_t *value, size_t len);
+/* ---- registered by the layers above (ble/modules.c) ---- */
+/* The GATT server: a request or command from the peer's client. The server
+ * answers through att_send_pdu (response or Error Response) or stays
+ * silent (commands). Without one, requests get Request Not Supported. */
+typedef void (*att_server_fn)(uvble_t *ble, struct ble_conn *c,
+                              const uint8_t *pdu, size_t len);
+/* The GATT client: a Handle Value Notification or Indication from the
+ * peer's server (the bearer has validated the length and will confirm an
+ * indication). */
+typedef void (*att_value_fn)(uvble_t *ble, struct ble_conn *c, bool indication,
+                             uint16_t handle, const uint8_t *value,
+                             size_t len);
+void att_set_server(uvble_t *ble, att_server_fn fn);
+void att_set_client(uvble_t *ble, att_value_fn fn);
 
 #endif

@@ -354,16 +354,6 @@ int uvble_controller_info(const uvble_t *ble, uvble_controller_info_t *out) {
   return 0;
 }
 
-bool uvble_controller_has_command(const uvble_t *ble, int octet, int bit) {
-  if (octet < 0 || octet >= 64 || bit < 0 || bit > 7) return false;
-  return (ble->info.commands[octet] >> bit) & 1;
-}
-
-bool uvble_controller_has_le_feature(const uvble_t *ble, int bit) {
-  if (bit < 0 || bit >= 64) return false;
-  return (ble->info.le_features[bit / 8] >> (bit % 8)) & 1;
-}
-
 unsigned uvble_version(void) { return UVBLE_VERSION_HEX; }
 
 const char *uvble_version_string(void) { return UVBLE_VERSION_STRING; }

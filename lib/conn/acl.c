@@ -11,8 +11,6 @@
 #include <string.h>
 
 #include "ble_internal.h"
-#include "gatts_internal.h"
-#include "l2cap.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
 #define PB_FIRST_NON_FLUSHABLE 0x0
@@ -160,9 +158,18 @@ void acl_on_completed(uvble_t *ble, const uint8_t *p, size_t len) {
   }
   for (int i = 0; i < ACL_TX_OBSERVERS && !ble_dead(ble); i++)
     if (hci->tx_done_obs[i]) hci->tx_done_obs[i](ble);
-  if (ble_dead(ble)) return;
-  l2cap_on_acl_completed(ble);
-  gatts_on_acl_completed(ble);
+  for (int i = 0; i < ACL_ROOM_OBSERVERS && !ble_dead(ble); i++)
+    if (ble->conns.room_obs[i]) ble->conns.room_obs[i](ble);
+}
+
+int acl_on_room(uvble_t *ble, acl_room_fn fn) {
+  for (int i = 0; i < ACL_ROOM_OBSERVERS; i++) {
+    if (!ble->conns.room_obs[i]) {
+      ble->conns.room_obs[i] = fn;
+      return 0;
+    }
+  }
+  return UVBLE_ENOBUFS;
 }
 
 int acl_on_tx_done(uvble_t *ble, acl_tx_done_fn fn) {

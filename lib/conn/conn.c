@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "ble_internal.h"
-#include "l2cap.h"
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
   for (struct ble_conn *c = ble->conns.head; c; c = c->next)
@@ -61,7 +60,7 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   /* Layers complete what is pending on the link while it is still in the
    * table (they may look it up), then it goes. */
   ble->conn_removals++;
-  modules_conn_closed(ble, conn, reason);
+  conn_observers_closed(ble, conn, reason);
   ble->conn_removals--;
   pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
@@ -90,51 +89,23 @@ void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
    * length. */
   uint16_t cid = get_le16(pdu + 2);
   ble->stats.l2cap_rx_pdus++;
-  if (cid < sizeof ble->fixed_rx / sizeof ble->fixed_rx[0] &&
-      ble->fixed_rx[cid]) {
-    ble->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
+  struct ble_conns *cs = &ble->conns;
+  if (cid < L2CAP_FIXED_CIDS && cs->fixed_rx[cid]) {
+    cs->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
     return;
   }
-  if (cid >= 0x0040 && l2cap_dyn_rx(ble, conn, cid, pdu + 4, len - 4)) return;
+  if (cid >= 0x0040 && cs->dyn_rx &&
+      cs->dyn_rx(ble, conn, cid, pdu + 4, len - 4))
+    return;
   ble->stats.l2cap_rx_unknown_cid++;
 }
 
-/* ---- layer hooks ------------------------------------------------------------ */
-int modules_init(uvble_t *ble) {
-  int r;
-#define X(m)                     \
-  if ((r = m##_init(ble)) < 0) { \
-    return r;                    \
-  }
-  UVBLE_MODULES(X)
-#undef X
+int l2cap_register_fixed(uvble_t *ble, uint16_t cid, l2cap_fixed_rx_fn fn) {
+  if (cid >= L2CAP_FIXED_CIDS) return UVBLE_EINVAL;
+  ble->conns.fixed_rx[cid] = fn;
   return 0;
 }
 
-/* Closing runs in reverse order: upper layers first. */
-#define REVERSE_CALL(call) \
-  call(smp) call(l2cap) call(gattc) call(gatts) call(att) call(gap)
-
-void modules_stop(uvble_t *ble, int err) {
-#define X(m) m##_stop(ble, err);
-  REVERSE_CALL(X)
-#undef X
-}
-
-void modules_close(uvble_t *ble) {
-#define X(m) m##_close(ble);
-  REVERSE_CALL(X)
-#undef X
-}
-
-void modules_conn_open(uvble_t *ble, struct ble_conn *c) {
-#define X(m) m##_conn_open(ble, c);
-  UVBLE_MODULES(X)
-#undef X
-}
-
-void modules_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
-#define X(m) m##_conn_closed(ble, c, reason);
-  REVERSE_CALL(X)
-#undef X
+void l2cap_register_dyn(uvble_t *ble, l2cap_dyn_rx_fn fn) {
+  ble->conns.dyn_rx = fn;
 }

@@ -83,10 +83,76 @@ struct ble_conn {
   struct smp_conn *smp;
 };
 
+/* What the layers above register with the connection layer. */
+typedef void (*conn_open_fn)(uvble_t *ble, struct ble_conn *c);
+typedef void (*conn_closed_fn)(uvble_t *ble, struct ble_conn *c,
+                               uint8_t reason);
+#define CONN_OBSERVERS 8
+struct conn_observer {
+  conn_open_fn open;
+  conn_closed_fn closed;
+};
+
+/* GAP's part in establishing a link (gap_connect.c, gap_adv.c). */
+struct conn_gap_hooks {
+  /* A failed LE Connection Complete: true when it ended our own attempt
+   * (GAP reported it). */
+  bool (*initiator_failed)(uvble_t *ble, uint8_t status);
+  /* A link came up with us as central: false when its attempt was already
+   * reported failed (the link is then ended). */
+  bool (*initiator_connected)(uvble_t *ble);
+  /* A link came up with us as peripheral: advertising has stopped (Vol 6,
+   * Part B, 4.4.2). */
+  void (*peripheral_connected)(uvble_t *ble);
+};
+
+/* A fixed L2CAP channel's receiver (ATT, signalling, SMP), and the
+ * receiver for dynamic CIDs (LE credit-based channels): false when no
+ * channel owns the CID. */
+typedef void (*l2cap_fixed_rx_fn)(uvble_t *ble, struct ble_conn *conn,
+                                  const uint8_t *data, size_t len);
+typedef bool (*l2cap_dyn_rx_fn)(uvble_t *ble, struct ble_conn *conn,
+                                uint16_t cid, const uint8_t *data, size_t len);
+#define L2CAP_FIXED_CIDS 8
+
+#define L2CAP_CID_ATT 0x0004
+#define L2CAP_CID_LE_SIGNALING 0x0005
+#define L2CAP_CID_SMP 0x0006
+
+/* "Room to send": run after each Number Of Completed Packets, once the
+ * acl_on_tx_done observers have, so senders top up the transmit queues. */
+#define ACL_ROOM_OBSERVERS 4
+typedef void (*acl_room_fn)(uvble_t *ble);
+
 struct ble_conns {
   struct ble_conn *head;
   unsigned count;
+  struct conn_observer obs[CONN_OBSERVERS]; /* in registration order */
+  unsigned nobs;
+  struct conn_gap_hooks gap;
+  l2cap_fixed_rx_fn fixed_rx[L2CAP_FIXED_CIDS]; /* by CID */
+  l2cap_dyn_rx_fn dyn_rx;
+  acl_room_fn room_obs[ACL_ROOM_OBSERVERS];
 };
+
+/* Registers a layer's per-connection hooks (either may be NULL): open runs
+ * when a link comes up, before the CONNECT irq, in registration order;
+ * closed when it goes, before the DISCONNECT irq, in reverse order (upper
+ * layers first). Returns 0 or UVBLE_ENOBUFS. */
+int conn_add_observer(uvble_t *ble, conn_open_fn open, conn_closed_fn closed);
+void conn_observers_open(uvble_t *ble, struct ble_conn *c);
+void conn_observers_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
+void conn_set_gap_hooks(uvble_t *ble, const struct conn_gap_hooks *h);
+/* Registers the connection layer's own HCI event handlers (connection
+ * complete, disconnection complete, completed packets, the linger). */
+int conn_layer_init(uvble_t *ble);
+
+/* The L2CAP channel registry: a fixed channel's receiver (NULL removes
+ * it), the dynamic-CID receiver. Returns 0 or UVBLE_EINVAL. */
+int l2cap_register_fixed(uvble_t *ble, uint16_t cid, l2cap_fixed_rx_fn fn);
+void l2cap_register_dyn(uvble_t *ble, l2cap_dyn_rx_fn fn);
+/* Adds a "room to send" observer; 0 or UVBLE_ENOBUFS. */
+int acl_on_room(uvble_t *ble, acl_room_fn fn);
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
@@ -146,5 +212,29 @@ void conn_edge_on_progress(uvble_t *ble, struct ble_conn *conn);
 /* A reassembled PDU from the ACL layer (basic header included). */
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
                   size_t len);
+
+/* ACL data path (acl.c). */
+void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
+void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
+/* Sends whatever the controller has buffer space for. */
+void acl_pump(uvble_t *ble);
+
+/* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
+ * and never more than 1 s, for the replies to commands already sent and
+ * for the kept links' data to be completed, resets a controller that was
+ * started (was_started) so it goes quiet, then calls done. */
+void conn_linger(uvble_t *ble, bool was_started, void (*done)(uvble_t *ble));
+/* uvble_active(false) (conn_edge.c): refuses new sends on every link and
+ * lets what is queued reach the controller and be completed, bounded by
+ * the drain timeout (drops counted), then calls done. */
+void conn_drain_all(uvble_t *ble, void (*done)(uvble_t *ble));
+/* A link went or made progress: ends conn_drain_all once all are idle. */
+void conn_drain_all_check(uvble_t *ble);
+/* Progress during the linger: ends it once nothing is left. */
+void conn_linger_check(uvble_t *ble);
+/* Disconnection Complete during the linger. */
+void conn_linger_on_disconnected(uvble_t *ble, uint16_t handle);
+/* The transport failed during the linger: stop waiting. */
+void conn_linger_abort(uvble_t *ble);
 
 #endif

@@ -34,14 +34,6 @@ struct ble_config {
   uvble_gap_link_config_t link; /* DLE / PHY requests (gap_link.c) */
 };
 
-/* A fixed L2CAP channel's receiver (ATT, signalling, SMP). */
-typedef void (*l2cap_fixed_rx_fn)(uvble_t *ble, struct ble_conn *conn,
-                                  const uint8_t *data, size_t len);
-
-#define L2CAP_CID_ATT 0x0004
-#define L2CAP_CID_LE_SIGNALING 0x0005
-#define L2CAP_CID_SMP 0x0006
-
 struct uvble {
   uv_loop_t *loop;
   uvble_transport_t *transport;
@@ -64,7 +56,6 @@ struct uvble {
 
   struct hci hci;
   struct ble_conns conns;
-  l2cap_fixed_rx_fn fixed_rx[8]; /* by CID, 0..7 */
 
   /* Each layer's own state, owned and allocated by that layer's init
    * (modules.h) and freed by its close. */

@@ -19,7 +19,8 @@
  *                                        UVBLE_EDISCONNECTED, free per-conn
  *                                        state (runs before the DISCONNECT
  *                                        irq; c is freed right after)
- * The core calls them in the order of MODULES below (closing: reverse).
+ * ble/modules.c calls them in the order of MODULES below (closing:
+ * reverse).
  * X_stop and X_close must cope with X_init never having run (state NULL).
  */
 #ifndef UVBLE_MODULES_H
@@ -42,16 +43,11 @@ struct ble_conn;
 UVBLE_MODULES(X)
 #undef X
 
-/* Run every module's hook (conn.c). */
+/* Create, stop and free every layer (ble/modules.c): init also registers
+ * each layer's conn_open/conn_closed hooks with the connection layer
+ * (conn_add_observer), which runs them in MODULES order (closing: reverse). */
 int modules_init(uvble_t *ble);
 void modules_stop(uvble_t *ble, int err);
 void modules_close(uvble_t *ble);
-void modules_conn_open(uvble_t *ble, struct ble_conn *c);
-void modules_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
-
-/* Security events from the controller, routed to SMP (hci.c, gap_conn.c). */
-void smp_on_encryption_change(uvble_t *ble, const uint8_t *p, size_t len);
-void smp_on_key_refresh(uvble_t *ble, const uint8_t *p, size_t len);
-void smp_on_ltk_request(uvble_t *ble, const uint8_t *p, size_t len);
 
 #endif

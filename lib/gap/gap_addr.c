@@ -149,7 +149,7 @@ int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type, uvble_addr_t *used) {
   }
   uint8_t hci[6];
   ble_addr_to_hci(&want, hci);
-  int r = hci_send_cmd(ble, GAP_OP_LE_SET_RANDOM_ADDRESS, hci, 6, on_random_set,
+  int r = hci_send_cmd(ble, HCI_OP_LE_SET_RANDOM_ADDRESS, hci, 6, on_random_set,
                        gap_tag_arg(gap_new_tag(g)));
   if (r < 0) return r;
   a->ctrl = want;

@@ -35,7 +35,7 @@ static void on_disable_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   (void)r;
   (void)n;
   if (!err || !gap_tag_live(ble, arg)) return;
-  if (err == UVBLE_EHCI && st == GAP_HCI_COMMAND_DISALLOWED) return;
+  if (err == UVBLE_EHCI && st == HCI_COMMAND_DISALLOWED) return;
   ble->gap->stats.adv_errors++;
 }
 
@@ -56,7 +56,7 @@ static void on_remove_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   (void)r;
   (void)n;
   if (!err || !gap_tag_live(ble, arg)) return;
-  if (err == UVBLE_EHCI && st == GAP_HCI_UNKNOWN_ADV_ID) return;
+  if (err == UVBLE_EHCI && st == HCI_UNKNOWN_ADV_ID) return;
   ble->gap->stats.adv_errors++;
 }
 
@@ -70,11 +70,11 @@ static int adv_cmd(uvble_t *ble, uint16_t op, const void *p, size_t len,
 static int queue_disable(uvble_t *ble) {
   if (gap_mode(ble) == GAP_MODE_EXTENDED) {
     uint8_t p[6] = {0x00, 1, GAP_ADV_HANDLE, 0, 0, 0};
-    return adv_cmd(ble, GAP_OP_LE_SET_EXT_ADV_ENABLE, p, sizeof p,
+    return adv_cmd(ble, HCI_OP_LE_SET_EXT_ADV_ENABLE, p, sizeof p,
                    on_disable_done);
   }
   uint8_t off = 0x00;
-  return adv_cmd(ble, GAP_OP_LE_SET_ADV_ENABLE, &off, 1, on_disable_done);
+  return adv_cmd(ble, HCI_OP_LE_SET_ADV_ENABLE, &off, 1, on_disable_done);
 }
 
 /* LE Set Advertising / Scan Response Data carry 31 bytes, zero padded. */
@@ -102,16 +102,16 @@ static int start_legacy(uvble_t *ble) {
   p[5] = own;
   p[13] = 0x07; /* all three primary channels */
   p[14] = 0x00; /* no filter accept list */
-  if ((r = adv_cmd(ble, GAP_OP_LE_SET_ADV_PARAMS, p, sizeof p, on_cmd_done)) <
+  if ((r = adv_cmd(ble, HCI_OP_LE_SET_ADV_PARAMS, p, sizeof p, on_cmd_done)) <
           0 ||
-      (r = queue_legacy_data(ble, GAP_OP_LE_SET_ADV_DATA, a->data,
+      (r = queue_legacy_data(ble, HCI_OP_LE_SET_ADV_DATA, a->data,
                              a->data_len)) < 0 ||
-      (r = queue_legacy_data(ble, GAP_OP_LE_SET_SCAN_RSP_DATA, a->resp,
+      (r = queue_legacy_data(ble, HCI_OP_LE_SET_SCAN_RSP_DATA, a->resp,
                              a->resp_len)) < 0)
     return r;
   uint8_t on = 0x01;
   a->tag = gap_new_tag(ble->gap);
-  return hci_send_cmd(ble, GAP_OP_LE_SET_ADV_ENABLE, &on, 1, on_enable_done,
+  return hci_send_cmd(ble, HCI_OP_LE_SET_ADV_ENABLE, &on, 1, on_enable_done,
                       gap_tag_arg(a->tag));
 }
 
@@ -180,7 +180,7 @@ static int queue_ext_params(uvble_t *ble, uint16_t props, uint8_t own,
   p[21] = 0x00;                /* Secondary_Advertising_Max_Skip */
   p[22] = coded ? 0x03 : 0x01; /* Secondary_Advertising_PHY */
   /* p[23] Advertising_SID 0, p[24] Scan_Request_Notification_Enable 0 */
-  return adv_cmd(ble, GAP_OP_LE_SET_EXT_ADV_PARAMS, p, sizeof p, on_cmd_done);
+  return adv_cmd(ble, HCI_OP_LE_SET_EXT_ADV_PARAMS, p, sizeof p, on_cmd_done);
 }
 
 static int start_extended(uvble_t *ble) {
@@ -191,9 +191,9 @@ static int start_extended(uvble_t *ble) {
   /* A set keeps data that may not suit new properties (e.g. more than 31
    * bytes when switching to legacy PDUs): start from a fresh set. */
   if (a->set_exists && a->set_props != props &&
-      uvble_controller_has_command(ble, GAP_CMD_LE_REMOVE_ADV_SET)) {
+      uvble_controller_has_command(ble, HCI_CMD_LE_REMOVE_ADV_SET)) {
     uint8_t h = GAP_ADV_HANDLE;
-    if ((r = adv_cmd(ble, GAP_OP_LE_REMOVE_ADV_SET, &h, 1, on_remove_done)) < 0)
+    if ((r = adv_cmd(ble, HCI_OP_LE_REMOVE_ADV_SET, &h, 1, on_remove_done)) < 0)
       return r;
   }
   uvble_addr_t rnd;
@@ -209,7 +209,7 @@ static int start_extended(uvble_t *ble) {
     uint8_t p[7];
     p[0] = GAP_ADV_HANDLE;
     ble_addr_to_hci(&rnd, p + 1);
-    if ((r = adv_cmd(ble, GAP_OP_LE_SET_ADV_SET_RANDOM_ADDR, p, 7,
+    if ((r = adv_cmd(ble, HCI_OP_LE_SET_ADV_SET_RANDOM_ADDR, p, 7,
                      on_cmd_done)) < 0)
       return r;
   }
@@ -217,16 +217,16 @@ static int start_extended(uvble_t *ble) {
    * no scan response (7.8.54, 7.8.55). */
   bool legacy = props & PROP_LEGACY;
   if ((legacy || !(props & PROP_SCANNABLE)) &&
-      (r = queue_ext_data(ble, GAP_OP_LE_SET_EXT_ADV_DATA, a->data,
+      (r = queue_ext_data(ble, HCI_OP_LE_SET_EXT_ADV_DATA, a->data,
                           a->data_len)) < 0)
     return r;
   if ((props & PROP_SCANNABLE) &&
-      (r = queue_ext_data(ble, GAP_OP_LE_SET_EXT_SCAN_RSP_DATA, a->resp,
+      (r = queue_ext_data(ble, HCI_OP_LE_SET_EXT_SCAN_RSP_DATA, a->resp,
                           a->resp_len)) < 0)
     return r;
   uint8_t p[6] = {0x01, 1, GAP_ADV_HANDLE, 0, 0, 0}; /* no duration limit */
   a->tag = gap_new_tag(ble->gap);
-  return hci_send_cmd(ble, GAP_OP_LE_SET_EXT_ADV_ENABLE, p, sizeof p,
+  return hci_send_cmd(ble, HCI_OP_LE_SET_EXT_ADV_ENABLE, p, sizeof p,
                       on_enable_done, gap_tag_arg(a->tag));
 }
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* GAP: the module hooks, connection establishment and teardown events, and
- * connection parameters (updates we ask for, requests peers make). */
+/* GAP: the module hooks, GAP's part in connection establishment (the
+ * connection layer runs it: conn_mgr.c), connection parameters (updates we
+ * ask for, requests peers make), and what GAP registers with HCI. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "gap_events.h"
 #include "gap_internal.h"
 #include "l2cap.h"
 
@@ -19,15 +19,15 @@ enum gap_mode gap_mode(uvble_t *ble) {
   if (g->mode != GAP_MODE_UNKNOWN) return g->mode;
   /* One command set per power cycle (Vol 4, Part E, 3.1.1). Extended only
    * when everything GAP needs from it is there. */
-  bool ext = uvble_controller_has_le_feature(ble, GAP_LE_FEATURE_EXT_ADV) &&
-             has_cmd(ble, GAP_CMD_LE_SET_ADV_SET_RANDOM_ADDR) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_PARAMS) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_DATA) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_RSP_DATA) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_ADV_ENABLE) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_PARAMS) &&
-             has_cmd(ble, GAP_CMD_LE_SET_EXT_SCAN_ENABLE) &&
-             has_cmd(ble, GAP_CMD_LE_EXT_CREATE_CONN);
+  bool ext = uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_EXT_ADV) &&
+             has_cmd(ble, HCI_CMD_LE_SET_ADV_SET_RANDOM_ADDR) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_ADV_PARAMS) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_ADV_DATA) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_SCAN_RSP_DATA) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_ADV_ENABLE) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_SCAN_PARAMS) &&
+             has_cmd(ble, HCI_CMD_LE_SET_EXT_SCAN_ENABLE) &&
+             has_cmd(ble, HCI_CMD_LE_EXT_CREATE_CONN);
   g->mode = ext ? GAP_MODE_EXTENDED : GAP_MODE_LEGACY;
   return g->mode;
 }
@@ -78,6 +78,8 @@ static const uvble_gap_param_bounds_t DEFAULT_BOUNDS = {
     .max_timeout_ms = 32000,
 };
 
+static int register_events(uvble_t *ble);
+
 int gap_init(uvble_t *ble) {
   struct gap_state *g = calloc(1, sizeof *g);
   if (!g) return UVBLE_ENOMEM;
@@ -88,7 +90,8 @@ int gap_init(uvble_t *ble) {
   g->scan.min_rssi = UVBLE_GAP_RSSI_ANY;
   ble->gap = g;
   gap_link_init(ble);
-  int r = gap_addr_init(ble);
+  int r = register_events(ble);
+  if (r == 0) r = gap_addr_init(ble);
   if (r == 0) r = gap_scan_init(ble);
   if (r == 0) r = gap_connect_init(ble);
   return r;
@@ -147,131 +150,7 @@ int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
   return UVBLE_ENOMEM;
 }
 
-/* ---- connection events ----------------------------------------------- */
-
-static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
-  uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = c->handle;
-  d.connect.addr = c->peer;
-  ble_irq(ble,
-          c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
-                                       : UVBLE_IRQ_CENTRAL_CONNECT,
-          &d);
-}
-
-static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
-                            const uvble_addr_t *peer, uint8_t reason) {
-  uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = handle;
-  d.connect.addr = *peer;
-  d.connect.reason = reason;
-  ble_irq(ble,
-          role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
-                                    : UVBLE_IRQ_CENTRAL_DISCONNECT,
-          &d);
-}
-
-static void send_disconnect(uvble_t *ble, uint16_t handle, uint8_t reason) {
-  uint8_t cmd[3];
-  put_le16(cmd, handle);
-  cmd[2] = reason;
-  hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
-}
-
-static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
-  /* A failure while we initiate is that attempt's end (whatever role byte
-   * the controller put in an event that carries no connection). */
-  if (gap_connect_on_failed(ble, status)) return;
-  if (role == 0x01) {
-    /* An incoming connection failed (e.g. directed advertising timed out):
-     * MicroPython reports CENTRAL_DISCONNECT with no address. */
-    uvble_addr_t none;
-    memset(&none, 0, sizeof none);
-    none.type = UVBLE_ADDR_NONE;
-    emit_disconnect(ble, 0xffff, CONN_ROLE_PERIPHERAL, &none, status);
-    return;
-  }
-  ble->stats.hci_events_unexpected++;
-}
-
-/* LE (Enhanced) Connection Complete: the common fields, Vol 4, Part E,
- * 7.7.65.1 and 7.7.65.10. */
-static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
-                                   bool enhanced) {
-  size_t need = enhanced ? 30 : 18;
-  if (len != need) {
-    ble->stats.hci_events_malformed++;
-    return;
-  }
-  uint8_t status = p[0];
-  uint16_t handle = get_le16(p + 1) & 0x0fff;
-  uint8_t role = p[3];
-  uvble_addr_t peer;
-  ble_addr_from_hci(&peer, p[4], p + 5);
-  if (status != HCI_SUCCESS) {
-    on_connection_failed(ble, status, role);
-    return;
-  }
-  if (conn_find(ble, handle)) {
-    ble->stats.hci_events_unexpected++;
-    return;
-  }
-  if (role == 0x00 && !gap_connect_on_success(ble)) {
-    /* An attempt already reported failed (the controller could not cancel
-     * it): the app does not know this link, so end it. */
-    send_disconnect(ble, handle, HCI_REMOTE_USER_TERMINATED);
-    return;
-  }
-  if (role == 0x01) gap_adv_on_peripheral_connected(ble);
-  const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
-  struct ble_conn *c = conn_add(
-      ble, handle, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
-  if (!c) {
-    /* Out of memory: the link cannot be served, so end it. */
-    send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
-    return;
-  }
-  c->interval = get_le16(q);
-  c->latency = get_le16(q + 2);
-  c->supervision_timeout = get_le16(q + 4);
-  modules_conn_open(ble, c);
-  if (ble_dead(ble)) return;
-  emit_connect(ble, c);
-}
-
-void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 4) {
-    ble->stats.hci_events_malformed++;
-    return;
-  }
-  if (p[0] != HCI_SUCCESS) return; /* the link is still up */
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
-  if (!c) {
-    ble->stats.hci_events_unexpected++;
-    return;
-  }
-  uint16_t handle = c->handle;
-  uint8_t role = c->role;
-  uvble_addr_t peer = c->peer;
-  uint8_t reason = p[3];
-  conn_remove(ble, c, reason);
-  emit_disconnect(ble, handle, role, &peer, reason);
-  if (!ble_dead(ble)) acl_pump(ble);
-}
-
-void conn_drop_all(uvble_t *ble) {
-  while (ble->conns.head) {
-    struct ble_conn *c = ble->conns.head;
-    uint16_t handle = c->handle;
-    uint8_t role = c->role;
-    uvble_addr_t peer = c->peer;
-    conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
-    if (ble->state != BLE_CLOSING)
-      emit_disconnect(ble, handle, role, &peer, HCI_LOCAL_HOST_TERMINATED);
-  }
-}
+/* ---- connections (the connection layer manages them: conn_mgr.c) ---- */
 
 int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
@@ -375,7 +254,7 @@ static int send_conn_update(uvble_t *ble, uint16_t handle,
   put_le16(cmd + 8, p->timeout);
   put_le16(cmd + 10, ce_min);
   put_le16(cmd + 12, ce_max);
-  return hci_send_cmd(ble, GAP_OP_LE_CONN_UPDATE, cmd, sizeof cmd,
+  return hci_send_cmd(ble, HCI_OP_LE_CONN_UPDATE, cmd, sizeof cmd,
                       on_update_cmd_done, (void *)(uintptr_t)handle);
 }
 
@@ -416,8 +295,8 @@ static void on_remote_conn_param_request(uvble_t *ble, const uint8_t *p,
     g->stats.conn_param_rejected++;
     uint8_t cmd[3];
     put_le16(cmd, handle);
-    cmd[2] = GAP_HCI_UNACCEPTABLE_CONN_PARAMS;
-    hci_send_cmd(ble, GAP_OP_LE_CONN_PARAM_NEG_REPLY, cmd, 3, NULL, NULL);
+    cmd[2] = HCI_UNACCEPTABLE_CONN_PARAMS;
+    hci_send_cmd(ble, HCI_OP_LE_CONN_PARAM_NEG_REPLY, cmd, 3, NULL, NULL);
     return;
   }
   g->stats.conn_param_accepted++;
@@ -429,7 +308,7 @@ static void on_remote_conn_param_request(uvble_t *ble, const uint8_t *p,
   put_le16(cmd + 8, out.timeout);
   put_le16(cmd + 10, 0);
   put_le16(cmd + 12, 0);
-  hci_send_cmd(ble, GAP_OP_LE_CONN_PARAM_REPLY, cmd, sizeof cmd, NULL, NULL);
+  hci_send_cmd(ble, HCI_OP_LE_CONN_PARAM_REPLY, cmd, sizeof cmd, NULL, NULL);
 }
 
 static void on_l2cap_update_done(uvble_t *ble, struct ble_conn *c, int result,
@@ -495,46 +374,30 @@ void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out) {
     memset(out, 0, sizeof *out);
 }
 
-/* ---- LE meta dispatch ------------------------------------------------ */
+/* ---- what GAP registers with the layers below ----------------------- */
 
-void gap_on_le_meta(uvble_t *ble, uint8_t subevent, const uint8_t *p,
-                    size_t len) {
-  if (!ble->gap) return;
-  switch (subevent) {
-    case HCI_LE_CONNECTION_COMPLETE:
-      on_connection_complete(ble, p, len, false);
-      break;
-    case HCI_LE_ENHANCED_CONNECTION_COMPLETE:
-      on_connection_complete(ble, p, len, true);
-      break;
-    case HCI_LE_ADVERTISING_REPORT:
-      gap_scan_on_adv_report(ble, p, len);
-      break;
-    case GAP_LE_EXT_ADV_REPORT:
-      gap_scan_on_ext_adv_report(ble, p, len);
-      break;
-    case HCI_LE_CONNECTION_UPDATE_COMPLETE:
-      on_conn_update_complete(ble, p, len);
-      break;
-    case HCI_LE_REMOTE_CONN_PARAM_REQUEST:
-      on_remote_conn_param_request(ble, p, len);
-      break;
-    case GAP_LE_ADV_SET_TERMINATED:
-      gap_adv_on_set_terminated(ble, p, len);
-      break;
-    case HCI_LE_LONG_TERM_KEY_REQUEST:
-      smp_on_ltk_request(ble, p, len);
-      break;
-    case HCI_LE_DATA_LENGTH_CHANGE:
-      gap_link_on_data_length_change(ble, p, len);
-      break;
-    case HCI_LE_PHY_UPDATE_COMPLETE:
-      gap_link_on_phy_update(ble, p, len);
-      break;
-    default:
-      /* Scan timeout (we time scans ourselves), channel selection:
-       * nothing GAP acts on. */
-      ble->stats.hci_events_unhandled++;
-      break;
+static int register_events(uvble_t *ble) {
+  static const struct {
+    uint8_t subevent;
+    hci_event_fn fn;
+  } le[] = {
+      {HCI_LE_ADVERTISING_REPORT, gap_scan_on_adv_report},
+      {HCI_LE_EXT_ADV_REPORT, gap_scan_on_ext_adv_report},
+      {HCI_LE_CONNECTION_UPDATE_COMPLETE, on_conn_update_complete},
+      {HCI_LE_REMOTE_CONN_PARAM_REQUEST, on_remote_conn_param_request},
+      {HCI_LE_ADV_SET_TERMINATED, gap_adv_on_set_terminated},
+      {HCI_LE_DATA_LENGTH_CHANGE, gap_link_on_data_length_change},
+      {HCI_LE_PHY_UPDATE_COMPLETE, gap_link_on_phy_update},
+  };
+  for (size_t i = 0; i < sizeof le / sizeof le[0]; i++) {
+    int r = hci_add_le_event_handler(ble, le[i].subevent, le[i].fn);
+    if (r < 0) return r;
   }
+  static const struct conn_gap_hooks hooks = {
+      .initiator_failed = gap_connect_on_failed,
+      .initiator_connected = gap_connect_on_success,
+      .peripheral_connected = gap_adv_on_peripheral_connected,
+  };
+  conn_set_gap_hooks(ble, &hooks);
+  return 0;
 }

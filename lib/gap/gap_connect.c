@@ -122,7 +122,7 @@ static int start_cancel(uvble_t *ble) {
   struct gap_connect *c = &ble->gap->conn;
   c->state = GAP_CONNECT_CANCELING;
   if (c->timer_open) uv_timer_start(&c->timer, on_timer, CANCEL_GUARD_MS, 0);
-  int r = hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN_CANCEL, NULL, 0,
+  int r = hci_send_cmd(ble, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, 0,
                        on_cancel_done, gap_tag_arg(c->tag));
   if (r < 0) fail(ble, HCI_UNKNOWN_CONNECTION_ID);
   return r;
@@ -196,7 +196,7 @@ static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
     p[9] = coded ? 0x05 : 0x01;
     put_init_phy(p + 10, cp);
     if (coded) put_init_phy(p + 26, cp);
-    return hci_send_cmd(ble, GAP_OP_LE_EXT_CREATE_CONN, p,
+    return hci_send_cmd(ble, HCI_OP_LE_EXT_CREATE_CONN, p,
                         coded ? sizeof p : 26, on_create_done,
                         gap_tag_arg(c->tag));
   }
@@ -214,7 +214,7 @@ static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
   put_le16(p + 19, cp->timeout);
   put_le16(p + 21, cp->ce_min);
   put_le16(p + 23, cp->ce_max);
-  return hci_send_cmd(ble, GAP_OP_LE_CREATE_CONN, p, sizeof p, on_create_done,
+  return hci_send_cmd(ble, HCI_OP_LE_CREATE_CONN, p, sizeof p, on_create_done,
                       gap_tag_arg(c->tag));
 }
 

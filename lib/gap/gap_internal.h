@@ -26,59 +26,7 @@
 #include "uvble/adv.h"
 #include "uvble/gap.h"
 
-/* HCI commands GAP sends (Vol 4, Part E, 7.8). */
-enum {
-  GAP_OP_LE_SET_RANDOM_ADDRESS = 0x2005,
-  GAP_OP_LE_SET_ADV_PARAMS = 0x2006,
-  GAP_OP_LE_SET_ADV_DATA = 0x2008,
-  GAP_OP_LE_SET_SCAN_RSP_DATA = 0x2009,
-  GAP_OP_LE_SET_ADV_ENABLE = 0x200A,
-  GAP_OP_LE_SET_SCAN_PARAMS = 0x200B,
-  GAP_OP_LE_SET_SCAN_ENABLE = 0x200C,
-  GAP_OP_LE_CREATE_CONN = 0x200D,
-  GAP_OP_LE_CREATE_CONN_CANCEL = 0x200E,
-  GAP_OP_LE_CONN_UPDATE = 0x2013,
-  GAP_OP_LE_CONN_PARAM_REPLY = 0x2020,
-  GAP_OP_LE_CONN_PARAM_NEG_REPLY = 0x2021,
-  GAP_OP_LE_SET_ADV_SET_RANDOM_ADDR = 0x2035,
-  GAP_OP_LE_SET_EXT_ADV_PARAMS = 0x2036,
-  GAP_OP_LE_SET_EXT_ADV_DATA = 0x2037,
-  GAP_OP_LE_SET_EXT_SCAN_RSP_DATA = 0x2038,
-  GAP_OP_LE_SET_EXT_ADV_ENABLE = 0x2039,
-  GAP_OP_LE_REMOVE_ADV_SET = 0x203C,
-  GAP_OP_LE_SET_EXT_SCAN_PARAMS = 0x2041,
-  GAP_OP_LE_SET_EXT_SCAN_ENABLE = 0x2042,
-  GAP_OP_LE_EXT_CREATE_CONN = 0x2043,
-};
-
-/* LE meta subevents beyond those in hci.h. */
-enum {
-  GAP_LE_EXT_ADV_REPORT = 0x0D,
-  GAP_LE_SCAN_TIMEOUT = 0x11,
-  GAP_LE_ADV_SET_TERMINATED = 0x12,
-  GAP_LE_CHANNEL_SELECTION_ALGORITHM = 0x14,
-};
-
-/* HCI status codes GAP looks at. */
-enum {
-  GAP_HCI_COMMAND_DISALLOWED = 0x0C,
-  GAP_HCI_UNACCEPTABLE_CONN_PARAMS = 0x3B,
-  GAP_HCI_CONN_FAILED_TO_ESTABLISH = 0x3E,
-  GAP_HCI_UNKNOWN_ADV_ID = 0x42,
-};
-
-/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
-#define GAP_CMD_LE_CREATE_CONN_CANCEL 26, 5
-#define GAP_CMD_LE_SET_ADV_SET_RANDOM_ADDR 36, 1
-#define GAP_CMD_LE_SET_EXT_ADV_PARAMS 36, 2
-#define GAP_CMD_LE_SET_EXT_ADV_DATA 36, 3
-#define GAP_CMD_LE_SET_EXT_SCAN_RSP_DATA 36, 4
-#define GAP_CMD_LE_SET_EXT_ADV_ENABLE 36, 5
-#define GAP_CMD_LE_REMOVE_ADV_SET 37, 0
-#define GAP_CMD_LE_SET_EXT_SCAN_PARAMS 37, 5
-#define GAP_CMD_LE_SET_EXT_SCAN_ENABLE 37, 6
-#define GAP_CMD_LE_EXT_CREATE_CONN 37, 7
-#define GAP_LE_FEATURE_EXT_ADV 12
+struct l2cap_conn_params;
 
 enum gap_mode { GAP_MODE_UNKNOWN = 0, GAP_MODE_LEGACY, GAP_MODE_EXTENDED };
 
@@ -272,5 +220,11 @@ bool gap_connect_on_failed(uvble_t *ble, uint8_t status);
 /* A central connection came up: false when it belongs to an attempt that
  * was already reported failed (the caller then ends it). */
 bool gap_connect_on_success(uvble_t *ble);
+
+/* ---- gap_conn.c ---- */
+/* Central role: a peripheral asked for new parameters over L2CAP (the
+ * handler GAP registers with l2cap_set_conn_param_handler). */
+bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
+                               const struct l2cap_conn_params *p);
 
 #endif

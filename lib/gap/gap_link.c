@@ -11,9 +11,6 @@
 
 #include "gap_internal.h"
 
-/* LE Set Data Length / LE Set PHY (Vol 4, Part E, 7.8.33, 7.8.49). */
-enum { OP_LE_SET_DATA_LEN = 0x2022, OP_LE_SET_PHY = 0x2032 };
-
 /* A link before any Data Length Change: the LE 1M minimum (Vol 6, Part B,
  * 4.5.10). */
 enum { DEFAULT_OCTETS = 27, DEFAULT_TIME = 328 };
@@ -152,7 +149,7 @@ static int send_data_length(uvble_t *ble, uint16_t handle, uint16_t octets,
   put_le16(p, handle);
   put_le16(p + 2, octets);
   put_le16(p + 4, time);
-  return hci_send_cmd(ble, OP_LE_SET_DATA_LEN, p, sizeof p,
+  return hci_send_cmd(ble, HCI_OP_LE_SET_DATA_LEN, p, sizeof p,
                       on_set_data_len_done, (void *)(uintptr_t)handle);
 }
 
@@ -191,7 +188,7 @@ static int send_phy(uvble_t *ble, uint16_t handle,
   p[3] = b->tx;
   p[4] = b->rx;
   put_le16(p + 5, b->options);
-  return hci_send_cmd(ble, OP_LE_SET_PHY, p, sizeof p, on_set_phy_done,
+  return hci_send_cmd(ble, HCI_OP_LE_SET_PHY, p, sizeof p, on_set_phy_done,
                       (void *)(uintptr_t)handle);
 }
 

@@ -57,7 +57,7 @@ static void on_disable_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
   (void)n;
   if (!gap_tag_live(ble, arg)) return;
   struct gap_scan *s = &ble->gap->scan;
-  if (err && !(err == UVBLE_EHCI && st == GAP_HCI_COMMAND_DISALLOWED))
+  if (err && !(err == UVBLE_EHCI && st == HCI_COMMAND_DISALLOWED))
     ble->gap->stats.scan_errors++;
   if (s->done_owed == 0) return;
   s->done_owed--;
@@ -73,7 +73,7 @@ void gap_scan_halt(uvble_t *ble) {
   s->done_owed++;
   uint8_t p[6] = {0};
   bool ext = gap_mode(ble) == GAP_MODE_EXTENDED;
-  uint16_t op = ext ? GAP_OP_LE_SET_EXT_SCAN_ENABLE : GAP_OP_LE_SET_SCAN_ENABLE;
+  uint16_t op = ext ? HCI_OP_LE_SET_EXT_SCAN_ENABLE : HCI_OP_LE_SET_SCAN_ENABLE;
   int r = hci_send_cmd(ble, op, p, ext ? 6 : 2, on_disable_done,
                        gap_tag_arg(gap_new_tag(ble->gap)));
   if (r < 0) {
@@ -131,13 +131,13 @@ static int queue_start(uvble_t *ble, uint16_t interval, uint16_t window,
       put_le16(p + 4 + 5 * i, interval);
       put_le16(p + 6 + 5 * i, window);
     }
-    r = hci_send_cmd(ble, GAP_OP_LE_SET_EXT_SCAN_PARAMS, p, coded ? 13 : 8,
+    r = hci_send_cmd(ble, HCI_OP_LE_SET_EXT_SCAN_PARAMS, p, coded ? 13 : 8,
                      on_params_done, gap_tag_arg(ptag));
     if (r < 0) return r;
     /* No duplicate filtering (MicroPython), no controller duration: the
      * host times the scan. */
     uint8_t e[6] = {0x01, 0x00, 0, 0, 0, 0};
-    return hci_send_cmd(ble, GAP_OP_LE_SET_EXT_SCAN_ENABLE, e, sizeof e,
+    return hci_send_cmd(ble, HCI_OP_LE_SET_EXT_SCAN_ENABLE, e, sizeof e,
                         on_enable_done, gap_tag_arg(g->scan.tag));
   }
   uint8_t p[7] = {active ? 0x01 : 0x00};
@@ -145,11 +145,11 @@ static int queue_start(uvble_t *ble, uint16_t interval, uint16_t window,
   put_le16(p + 3, window);
   p[5] = own;
   p[6] = 0x00; /* accept all advertisements */
-  r = hci_send_cmd(ble, GAP_OP_LE_SET_SCAN_PARAMS, p, sizeof p, on_params_done,
+  r = hci_send_cmd(ble, HCI_OP_LE_SET_SCAN_PARAMS, p, sizeof p, on_params_done,
                    gap_tag_arg(ptag));
   if (r < 0) return r;
   uint8_t e[2] = {0x01, 0x00};
-  return hci_send_cmd(ble, GAP_OP_LE_SET_SCAN_ENABLE, e, sizeof e,
+  return hci_send_cmd(ble, HCI_OP_LE_SET_SCAN_ENABLE, e, sizeof e,
                       on_enable_done, gap_tag_arg(g->scan.tag));
 }
 

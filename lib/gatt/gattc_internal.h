@@ -151,6 +151,10 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
                  struct gattc_op *op);
 
 /* Discovery result status: Attribute Not Found ends a discovery normally. */
+/* A notification or indication from the peer's server (att_set_client). */
+void gattc_on_value(uvble_t *ble, struct ble_conn *c, bool indication,
+                    uint16_t handle, const uint8_t *value, size_t len);
+
 static inline int gattc_disc_status(int status) {
   return status == UVBLE_ATT_ERR_ATTRIBUTE_NOT_FOUND ? 0 : status;
 }

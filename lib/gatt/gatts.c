@@ -252,13 +252,17 @@ static void indicate_service_changed(uvble_t *ble) {
   }
 }
 
+void gatts_set_adv_query(uvble_t *ble, bool (*advertising)(const uvble_t *)) {
+  if (ble->gatts) ble->gatts->advertising = advertising;
+}
+
 int uvble_gatts_register_services(uvble_t *ble,
                                   const uvble_gatts_service_t *services,
                                   size_t n, uint16_t *handles_out,
                                   size_t handles_cap) {
   struct gatts_state *st = ble ? ble->gatts : NULL;
   if (!st) return UVBLE_EINVAL;
-  if (uvble_gap_advertising(ble)) return UVBLE_EBUSY;
+  if (st->advertising && st->advertising(ble)) return UVBLE_EBUSY;
   struct gatts_db db;
   size_t nh = 0;
   int r = gatts_db_build(&db, st, services, n, handles_out, handles_cap, &nh);

@@ -60,6 +60,7 @@ struct gatts_state {
   uint32_t generation; /* bumped by every registration */
   uint64_t layout;     /* gatts_db_layout(db): what a client caches */
   bool bond_hooked;    /* gatts_bond_link registered with keys */
+  bool (*advertising)(const uvble_t *ble); /* gatts_set_adv_query */
   uint16_t appearance;
   bool name_writable;
   uvble_gatts_authorize_cb authorize;
@@ -100,13 +101,16 @@ struct gatts_conn {
   bool bond_seen;         /* the bond hook ran on this link */
 };
 
-/* att.c: the bearer's slot for the server's per-connection state (NULL
- * when the connection has no bearer). */
-struct gatts_conn **att_gatts_slot(struct ble_conn *c);
 struct gatts_conn *gatts_conn_of(struct ble_conn *c);
 /* The controller took data: links that refused a notification and have
  * room again get the tx_ready callback. */
 void gatts_on_acl_completed(uvble_t *ble);
+/* A request or command from the peer's client (att_set_server). */
+void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                  size_t len);
+/* Registration changes the database under the advertising data's feet:
+ * refused while this says advertising runs (GAP's, ble/modules.c). */
+void gatts_set_adv_query(uvble_t *ble, bool (*advertising)(const uvble_t *));
 
 /* ---- gatts_db.c ---- */
 /* Builds a database: the fixed services then the application's. handles

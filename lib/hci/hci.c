@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "ble_internal.h"
-#include "gap_events.h"
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
@@ -307,7 +306,7 @@ static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
 }
 
 /* uvble_close() lingers: only what it waits for matters (the layers are
- * gone). */
+ * gone); conn_edge.c registered what it waits for. */
 static void on_event_lingering(uvble_t *ble, uint8_t code, const uint8_t *p,
                                size_t len) {
   switch (code) {
@@ -317,17 +316,46 @@ static void on_event_lingering(uvble_t *ble, uint8_t code, const uint8_t *p,
     case HCI_EV_COMMAND_STATUS:
       on_command_status(ble, p, len);
       break;
-    case HCI_EV_NUM_COMPLETED_PACKETS:
-      acl_on_completed(ble, p, len);
-      break;
-    case HCI_EV_DISCONNECTION_COMPLETE:
-      if (len == 4 && p[0] == HCI_SUCCESS)
-        conn_linger_on_disconnected(ble, get_le16(p + 1) & 0x0fff);
-      break;
     default:
       break;
   }
-  conn_linger_check(ble);
+  if (ble->hci.linger_fn) ble->hci.linger_fn(ble, code, p, len);
+}
+
+int hci_add_event_handler(uvble_t *ble, uint8_t code, hci_event_fn fn) {
+  if (code >= HCI_EVENT_CODES || code == HCI_EV_COMMAND_COMPLETE ||
+      code == HCI_EV_COMMAND_STATUS || code == HCI_EV_HARDWARE_ERROR ||
+      code == HCI_EV_LE_META || !fn)
+    return UVBLE_EINVAL;
+  if (ble->hci.ev_fn[code]) return UVBLE_EBUSY;
+  ble->hci.ev_fn[code] = fn;
+  return 0;
+}
+
+int hci_add_le_event_handler(uvble_t *ble, uint8_t subevent, hci_event_fn fn) {
+  if (subevent >= HCI_LE_SUBEVENT_CODES || !fn) return UVBLE_EINVAL;
+  if (ble->hci.le_fn[subevent]) return UVBLE_EBUSY;
+  ble->hci.le_fn[subevent] = fn;
+  return 0;
+}
+
+void hci_set_linger_handler(uvble_t *ble, hci_linger_fn fn) {
+  ble->hci.linger_fn = fn;
+}
+
+static void on_le_meta(uvble_t *ble, const uint8_t *p, size_t len) {
+  if (len < 1) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  hci_event_fn fn = p[0] < HCI_LE_SUBEVENT_CODES ? ble->hci.le_fn[p[0]] : NULL;
+  if (!fn) {
+    /* Scan timeout (scans are timed by the host), channel selection, ...:
+     * nothing a layer acts on. */
+    ble->stats.hci_events_unhandled++;
+    return;
+  }
+  fn(ble, p + 1, len - 1);
 }
 
 void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
@@ -350,34 +378,21 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
     case HCI_EV_COMMAND_STATUS:
       on_command_status(ble, p, plen);
       break;
-    case HCI_EV_NUM_COMPLETED_PACKETS:
-      acl_on_completed(ble, p, plen);
-      break;
-    case HCI_EV_DISCONNECTION_COMPLETE:
-      gap_on_disconnection_complete(ble, p, plen);
-      break;
     case HCI_EV_LE_META:
-      if (plen < 1) {
-        ble->stats.hci_events_malformed++;
-        break;
-      }
-      gap_on_le_meta(ble, p[0], p + 1, plen - 1);
-      break;
-    case HCI_EV_ENCRYPTION_CHANGE:
-      smp_on_encryption_change(ble, p, plen);
-      break;
-    case HCI_EV_ENCRYPTION_KEY_REFRESH:
-      smp_on_key_refresh(ble, p, plen);
+      on_le_meta(ble, p, plen);
       break;
     case HCI_EV_HARDWARE_ERROR:
       /* The controller needs a reset; nothing the host sends will work. */
       ble_fail(ble, UVBLE_EIO);
       break;
-    case HCI_EV_DATA_BUFFER_OVERFLOW:
-      ble->stats.hci_events_unhandled++;
+    default: {
+      /* Data Buffer Overflow among them: nothing to act on. */
+      hci_event_fn fn = code < HCI_EVENT_CODES ? ble->hci.ev_fn[code] : NULL;
+      if (fn)
+        fn(ble, p, plen);
+      else
+        ble->stats.hci_events_unhandled++;
       break;
-    default:
-      ble->stats.hci_events_unhandled++;
-      break;
+    }
   }
 }

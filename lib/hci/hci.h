@@ -9,40 +9,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "hci_defs.h"
+
 typedef struct uvble uvble_t;
-
-/* Opcodes (OGF << 10 | OCF) used by the core. */
-enum {
-  HCI_OP_DISCONNECT = 0x0406,
-  HCI_OP_SET_EVENT_MASK = 0x0C01,
-  HCI_OP_RESET = 0x0C03,
-  HCI_OP_WRITE_LE_HOST_SUPPORTED = 0x0C6D,
-  HCI_OP_SET_EVENT_MASK_PAGE_2 = 0x0C63,
-  HCI_OP_READ_LOCAL_VERSION = 0x1001,
-  HCI_OP_READ_LOCAL_COMMANDS = 0x1002,
-  HCI_OP_READ_LOCAL_FEATURES = 0x1003,
-  HCI_OP_READ_BUFFER_SIZE = 0x1005,
-  HCI_OP_READ_BD_ADDR = 0x1009,
-  HCI_OP_LE_SET_EVENT_MASK = 0x2001,
-  HCI_OP_LE_READ_BUFFER_SIZE = 0x2002,
-  HCI_OP_LE_READ_LOCAL_FEATURES = 0x2003,
-  HCI_OP_LE_WRITE_DEFAULT_DATA_LEN = 0x2024,
-  HCI_OP_LE_READ_MAX_DATA_LEN = 0x202F,
-  HCI_OP_LE_SET_DEFAULT_PHY = 0x2031,
-  HCI_OP_LE_READ_BUFFER_SIZE_V2 = 0x2060,
-};
-
-/* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
-#define HCI_CMD_LE_SET_DATA_LEN 33, 6
-#define HCI_CMD_LE_WRITE_DEFAULT_DATA_LEN 34, 0
-#define HCI_CMD_LE_READ_MAX_DATA_LEN 35, 3
-#define HCI_CMD_LE_SET_DEFAULT_PHY 35, 5
-#define HCI_CMD_LE_SET_PHY 35, 6
-
-/* LE features (Vol 6, Part B, 4.6). */
-#define HCI_LE_FEATURE_DLE 5
-#define HCI_LE_FEATURE_2M_PHY 8
-#define HCI_LE_FEATURE_CODED_PHY 11
 
 /* LE Set (Default) PHY's preference bits for a UVBLE_PHY_PREF_* (7.8.48,
  * 7.8.49): all_phys, tx/rx PHYs, PHY options. False for an unknown pref. */
@@ -52,47 +21,6 @@ struct hci_phy_bits {
 };
 bool hci_phy_bits(const uvble_t *ble, int pref, struct hci_phy_bits *out);
 
-/* Event codes. */
-enum {
-  HCI_EV_DISCONNECTION_COMPLETE = 0x05,
-  HCI_EV_ENCRYPTION_CHANGE = 0x08,
-  HCI_EV_COMMAND_COMPLETE = 0x0E,
-  HCI_EV_COMMAND_STATUS = 0x0F,
-  HCI_EV_HARDWARE_ERROR = 0x10,
-  HCI_EV_NUM_COMPLETED_PACKETS = 0x13,
-  HCI_EV_DATA_BUFFER_OVERFLOW = 0x1A,
-  HCI_EV_ENCRYPTION_KEY_REFRESH = 0x30,
-  HCI_EV_LE_META = 0x3E,
-};
-
-/* LE meta subevents. */
-enum {
-  HCI_LE_CONNECTION_COMPLETE = 0x01,
-  HCI_LE_ADVERTISING_REPORT = 0x02,
-  HCI_LE_CONNECTION_UPDATE_COMPLETE = 0x03,
-  HCI_LE_READ_REMOTE_FEATURES_COMPLETE = 0x04,
-  HCI_LE_LONG_TERM_KEY_REQUEST = 0x05,
-  HCI_LE_REMOTE_CONN_PARAM_REQUEST = 0x06,
-  HCI_LE_DATA_LENGTH_CHANGE = 0x07,
-  HCI_LE_ENHANCED_CONNECTION_COMPLETE = 0x0A,
-  HCI_LE_PHY_UPDATE_COMPLETE = 0x0C,
-};
-
-/* HCI status codes the core looks at. */
-enum {
-  HCI_SUCCESS = 0x00,
-  HCI_UNKNOWN_COMMAND = 0x01,
-  HCI_UNKNOWN_CONNECTION_ID = 0x02,
-  HCI_CONNECTION_TIMEOUT = 0x08,
-  HCI_UNSUPPORTED_FEATURE = 0x11,
-  HCI_REMOTE_USER_TERMINATED = 0x13,
-  HCI_REMOTE_LOW_RESOURCES = 0x14,
-  HCI_POWER_OFF = 0x15,
-  HCI_LOCAL_HOST_TERMINATED = 0x16,
-  HCI_UNSUPPORTED_REMOTE_FEATURE = 0x1A,
-  HCI_UNSPECIFIED_ERROR = 0x1F,
-};
-
 /* Completion of one command.
  * err: 0 when the controller answered with status 0; UVBLE_EHCI when it
  *      answered with another status (in hci_status); UVBLE_ETIMEDOUT,
@@ -101,6 +29,17 @@ enum {
  *      (empty for Command Status). */
 typedef void (*hci_cmd_cb)(uvble_t *ble, int err, uint8_t hci_status,
                            const uint8_t *ret, size_t ret_len, void *arg);
+
+/* An event's parameters (after the event header; for an LE meta event,
+ * after the subevent code). */
+typedef void (*hci_event_fn)(uvble_t *ble, const uint8_t *p, size_t len);
+/* While uvble_close() lingers the layers are gone: every event but Command
+ * Complete/Status (which HCI handles itself, first) goes to one handler. */
+typedef void (*hci_linger_fn)(uvble_t *ble, uint8_t code, const uint8_t *p,
+                              size_t len);
+
+#define HCI_EVENT_CODES 0x40    /* codes below this can be registered */
+#define HCI_LE_SUBEVENT_CODES 0x40
 
 struct hci_cmd;
 
@@ -143,6 +82,11 @@ struct hci {
 
   /* init sequence */
   int init_step;
+
+  /* What the layers above registered (hci_add_event_handler). */
+  hci_event_fn ev_fn[HCI_EVENT_CODES];
+  hci_event_fn le_fn[HCI_LE_SUBEVENT_CODES];
+  hci_linger_fn linger_fn;
 };
 
 int hci_init(uvble_t *ble);
@@ -166,28 +110,15 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len);
 /* Runs the init sequence; completes through ble->active_cb. */
 void hci_start_init(uvble_t *ble);
 
-/* ACL data path (acl.c). */
-void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
-void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
-/* Sends whatever the controller has buffer space for. */
-void acl_pump(uvble_t *ble);
-
-/* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
- * and never more than 1 s, for the replies to commands already sent and
- * for the kept links' data to be completed, resets a controller that was
- * started (was_started) so it goes quiet, then calls done. */
-void conn_linger(uvble_t *ble, bool was_started, void (*done)(uvble_t *ble));
-/* uvble_active(false) (conn_edge.c): refuses new sends on every link and
- * lets what is queued reach the controller and be completed, bounded by
- * the drain timeout (drops counted), then calls done. */
-void conn_drain_all(uvble_t *ble, void (*done)(uvble_t *ble));
-/* A link went or made progress: ends conn_drain_all once all are idle. */
-void conn_drain_all_check(uvble_t *ble);
-/* Progress during the linger: ends it once nothing is left. */
-void conn_linger_check(uvble_t *ble);
-/* Disconnection Complete during the linger. */
-void conn_linger_on_disconnected(uvble_t *ble, uint16_t handle);
-/* The transport failed during the linger: stop waiting. */
-void conn_linger_abort(uvble_t *ble);
+/* Upper layers register here for the events they handle, one handler per
+ * event code or LE subevent (as BTstack's hci_add_event_handler and
+ * Zephyr's event tables); HCI itself handles Command Complete/Status,
+ * Hardware Error and LE meta demultiplexing. An event nobody registered
+ * is counted in hci_events_unhandled. Returns 0, UVBLE_EINVAL (a code
+ * out of range or one HCI keeps) or UVBLE_EBUSY (already taken). */
+int hci_add_event_handler(uvble_t *ble, uint8_t code, hci_event_fn fn);
+int hci_add_le_event_handler(uvble_t *ble, uint8_t subevent, hci_event_fn fn);
+/* The handler for events during uvble_close()'s linger (conn_edge.c). */
+void hci_set_linger_handler(uvble_t *ble, hci_linger_fn fn);
 
 #endif

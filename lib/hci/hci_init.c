@@ -155,6 +155,18 @@ short_reply:
   finish(ble, UVBLE_EPROTO);
 }
 
+/* What Read Local Supported Commands and LE Read Local Supported Features
+ * reported (public, include/uvble/uvble.h). */
+bool uvble_controller_has_command(const uvble_t *ble, int octet, int bit) {
+  if (octet < 0 || octet >= 64 || bit < 0 || bit > 7) return false;
+  return (ble->info.commands[octet] >> bit) & 1;
+}
+
+bool uvble_controller_has_le_feature(const uvble_t *ble, int bit) {
+  if (bit < 0 || bit >= 64) return false;
+  return (ble->info.le_features[bit / 8] >> (bit % 8)) & 1;
+}
+
 static bool has_cmd(const uvble_t *ble, int octet, int bit) {
   return uvble_controller_has_command(ble, octet, bit);
 }

@@ -37,10 +37,12 @@ bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
  * credit-based channels top up the connections' transmit queues. */
 void l2cap_on_acl_completed(uvble_t *ble);
 
-/* ---- implemented by GAP (gap_conn.c) ---- */
+/* ---- registered by GAP (ble/modules.c) ---- */
 /* Central role: a peripheral asked for new parameters. Returns true to
- * accept (GAP then issues LE Connection Update) or false to reject. */
-bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
-                               const struct l2cap_conn_params *p);
+ * accept (GAP then issues LE Connection Update) or false to reject; with
+ * no handler the request is rejected. */
+typedef bool (*l2cap_conn_param_fn)(uvble_t *ble, struct ble_conn *c,
+                                    const struct l2cap_conn_params *p);
+void l2cap_set_conn_param_handler(uvble_t *ble, l2cap_conn_param_fn fn);
 
 #endif

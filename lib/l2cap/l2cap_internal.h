@@ -139,6 +139,7 @@ struct l2cap_listener {
 
 struct l2cap_state {
   uvble_t *ble;
+  l2cap_conn_param_fn conn_param_fn; /* GAP's (l2cap.h) */
   struct l2cap_listener *listeners;
   size_t nlisteners, listeners_cap;
   uint32_t opt_credits;

@@ -208,7 +208,8 @@ static void on_conn_param_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   struct l2cap_conn_params p = {get_le16(d), get_le16(d + 2), get_le16(d + 4),
                                 get_le16(d + 6)};
   uint16_t handle = c->handle;
-  bool ok = conn_params_valid(&p) && gap_on_conn_param_request(ble, c, &p);
+  l2cap_conn_param_fn fn = ble->l2cap->conn_param_fn;
+  bool ok = conn_params_valid(&p) && fn && fn(ble, c, &p);
   if (ble_dead(ble) || !(c = conn_find(ble, handle))) return;
   uint8_t rsp[2];
   put_le16(rsp, ok ? 0x0000 : 0x0001);
@@ -351,8 +352,12 @@ int l2cap_init(uvble_t *ble) {
   st->rtx_timer.data = ble;
   st->timer_open = true;
   ble->l2cap = st;
-  ble->fixed_rx[L2CAP_CID_LE_SIGNALING] = sig_rx;
-  return 0;
+  l2cap_register_dyn(ble, l2cap_dyn_rx);
+  return l2cap_register_fixed(ble, L2CAP_CID_LE_SIGNALING, sig_rx);
+}
+
+void l2cap_set_conn_param_handler(uvble_t *ble, l2cap_conn_param_fn fn) {
+  if (ble->l2cap) ble->l2cap->conn_param_fn = fn;
 }
 
 void l2cap_stop(uvble_t *ble, int err) {
@@ -376,7 +381,8 @@ void l2cap_close(uvble_t *ble) {
   struct l2cap_state *st = ble->l2cap;
   if (!st) return;
   ble->l2cap = NULL;
-  ble->fixed_rx[L2CAP_CID_LE_SIGNALING] = NULL;
+  l2cap_register_fixed(ble, L2CAP_CID_LE_SIGNALING, NULL);
+  l2cap_register_dyn(ble, NULL);
   free(st->listeners);
   st->listeners = NULL;
   if (!st->timer_open) {

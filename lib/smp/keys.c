@@ -8,7 +8,6 @@
 
 #include "bond_store.h"
 #include "crypto.h"
-#include "gap_internal.h"
 #include "smp_internal.h"
 
 #define KEYS_VERSION 1
@@ -308,10 +307,10 @@ int keys_local_irk(uvble_t *ble, uint8_t irk[16]) {
     if (n == 16) {
       memcpy(k->irk, v, 16);
       k->irk_persisted = true;
-    } else if (ble->gap) {
+    } else if (ble->gap && ble->smp->gap.local_irk) {
       /* None stored: keep the one GAP made its RPAs with, so they stay
        * resolvable. */
-      memcpy(k->irk, gap_local_irk(ble), 16);
+      memcpy(k->irk, ble->smp->gap.local_irk(ble), 16);
     } else if (uvble_sm_random(k->irk, 16) < 0) {
       uvble_sm_wipe(v, sizeof v);
       return UVBLE_EIO;
@@ -320,8 +319,10 @@ int keys_local_irk(uvble_t *ble, uint8_t irk[16]) {
     k->irk_loaded = true;
     /* GAP makes the next RPA with it (a stored IRK replaces the one it
      * started with). */
-    if (ble->gap && memcmp(gap_local_irk(ble), k->irk, 16) != 0)
-      gap_set_local_irk(ble, k->irk);
+    const struct smp_gap_hooks *h = &ble->smp->gap;
+    if (ble->gap && h->local_irk && h->set_local_irk &&
+        memcmp(h->local_irk(ble), k->irk, 16) != 0)
+      h->set_local_irk(ble, k->irk);
   }
   int r = 0;
   if (!k->irk_persisted) {

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "gap_internal.h"
 #include "smp_internal.h"
 
 /* PDU lengths, code included (3.5, 3.6). Anything else is refused with
@@ -248,7 +247,8 @@ void smp_mask_key(uint8_t key[16], uint8_t size) {
 static void own_conn_addr(uvble_t *ble, const struct ble_conn *c,
                           uvble_addr_t *out) {
   static const uint8_t zero[6];
-  if (ble->gap && gap_conn_own_addr(ble, c, out) == 0 &&
+  const struct smp_gap_hooks *h = &ble->smp->gap;
+  if (ble->gap && h->conn_own_addr && h->conn_own_addr(ble, c, out) == 0 &&
       memcmp(out->val, zero, 6) != 0) {
     out->type &= 1;
     return;
@@ -609,11 +609,24 @@ int smp_init(uvble_t *ble) {
   st->timer.data = st;
   st->timer_open = true;
   ble->smp = st;
-  ble->fixed_rx[L2CAP_CID_SMP] = smp_rx;
+  l2cap_register_fixed(ble, L2CAP_CID_SMP, smp_rx);
+  r = hci_add_event_handler(ble, HCI_EV_ENCRYPTION_CHANGE,
+                            smp_on_encryption_change);
+  if (r == 0)
+    r = hci_add_event_handler(ble, HCI_EV_ENCRYPTION_KEY_REFRESH,
+                              smp_on_key_refresh);
+  if (r == 0)
+    r = hci_add_le_event_handler(ble, HCI_LE_LONG_TERM_KEY_REQUEST,
+                                 smp_on_ltk_request);
+  if (r < 0) return r;
   /* Key distribution ends when our key PDUs are completed (smp_enc.c). */
   r = acl_on_tx_done(ble, smp_keydist_on_tx_done);
   if (r < 0) return r;
   return keys_init(ble);
+}
+
+void smp_set_gap_hooks(uvble_t *ble, const struct smp_gap_hooks *h) {
+  if (ble->smp) ble->smp->gap = *h;
 }
 
 void smp_stop(uvble_t *ble, int err) {
@@ -636,7 +649,7 @@ void smp_close(uvble_t *ble) {
   if (!st) return;
   keys_close(ble);
   ble->smp = NULL;
-  ble->fixed_rx[L2CAP_CID_SMP] = NULL;
+  l2cap_register_fixed(ble, L2CAP_CID_SMP, NULL);
   if (!st->timer_open) {
     free(st);
     return;

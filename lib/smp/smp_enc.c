@@ -35,8 +35,8 @@ static void enc_failed(uvble_t *ble, struct ble_conn *c, int status,
    * is stale. Reported as such; the app decides whether to forget it and
    * pair again. */
   if (s->phase == SMP_REENCRYPT &&
-      (hci_status == SMP_HCI_PIN_OR_KEY_MISSING ||
-       hci_status == SMP_HCI_AUTH_FAILURE)) {
+      (hci_status == HCI_PIN_OR_KEY_MISSING ||
+       hci_status == HCI_AUTH_FAILURE)) {
     s->key_missing = true;
     ble->stats.smp_bond_rejected++;
   }
@@ -65,7 +65,7 @@ int smp_enc_start(uvble_t *ble, struct ble_conn *c, const uint8_t key[16],
   memcpy(cmd + 2, rand, 8);
   put_le16(cmd + 10, ediv);
   memcpy(cmd + 12, key, 16);
-  int r = hci_send_cmd(ble, SMP_OP_LE_ENABLE_ENCRYPTION, cmd, sizeof cmd,
+  int r = hci_send_cmd(ble, HCI_OP_LE_ENABLE_ENCRYPTION, cmd, sizeof cmd,
                        on_enable_status, (void *)(uintptr_t)c->handle);
   uvble_sm_wipe(cmd, sizeof cmd);
   if (r == 0) c->smp->enc_pending = true;
@@ -114,7 +114,7 @@ static void ltk_reply(uvble_t *ble, uint16_t handle, const uint8_t ltk[16]) {
   uint8_t cmd[18];
   put_le16(cmd, handle);
   memcpy(cmd + 2, ltk, 16);
-  hci_send_cmd(ble, SMP_OP_LE_LTK_REPLY, cmd, sizeof cmd, NULL, NULL);
+  hci_send_cmd(ble, HCI_OP_LE_LTK_REPLY, cmd, sizeof cmd, NULL, NULL);
   uvble_sm_wipe(cmd, sizeof cmd);
 }
 
@@ -122,7 +122,7 @@ static void ltk_neg_reply(uvble_t *ble, uint16_t handle) {
   ble->stats.smp_ltk_refused++;
   uint8_t cmd[2];
   put_le16(cmd, handle);
-  hci_send_cmd(ble, SMP_OP_LE_LTK_NEG_REPLY, cmd, sizeof cmd, NULL, NULL);
+  hci_send_cmd(ble, HCI_OP_LE_LTK_NEG_REPLY, cmd, sizeof cmd, NULL, NULL);
 }
 
 /* LE Long Term Key Request (Vol 4, Part E, 7.7.65.5): handle, Rand, EDIV. */
@@ -182,7 +182,7 @@ void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
     if (!s->p) {
       s->key_missing = true;
       s->ltk_refused = true;
-      smp_finish(ble, c, UVBLE_EHCI, SMP_HCI_PIN_OR_KEY_MISSING);
+      smp_finish(ble, c, UVBLE_EHCI, HCI_PIN_OR_KEY_MISSING);
     }
   }
   uvble_sm_wipe(&b, sizeof b);

@@ -71,14 +71,6 @@ enum {
   SMP_DIST_ALL = SMP_DIST_ENC | SMP_DIST_ID | SMP_DIST_SIGN,
 };
 
-/* HCI (Vol 4, Part E, 7.8.24 .. 7.8.26). */
-enum {
-  SMP_OP_LE_ENABLE_ENCRYPTION = 0x2019,
-  SMP_OP_LE_LTK_REPLY = 0x201A,
-  SMP_OP_LE_LTK_NEG_REPLY = 0x201B,
-};
-#define SMP_HCI_PIN_OR_KEY_MISSING 0x06
-#define SMP_HCI_AUTH_FAILURE 0x05
 
 /* The pairing method from our side's point of view. */
 enum smp_method {
@@ -171,6 +163,18 @@ struct smp_conn {
 
 struct keys_state;
 
+/* What SMP asks GAP, which sits above it (registered by ble/modules.c):
+ * the local IRK GAP makes RPAs with (and replacing it with a stored one),
+ * and the own address GAP made a link with (0, or an error when GAP has
+ * none for it). */
+struct smp_gap_hooks {
+  const uint8_t *(*local_irk)(uvble_t *ble);
+  void (*set_local_irk)(uvble_t *ble, const uint8_t irk[16]);
+  int (*conn_own_addr)(uvble_t *ble, const struct ble_conn *c,
+                       uvble_addr_t *out);
+};
+void smp_set_gap_hooks(uvble_t *ble, const struct smp_gap_hooks *h);
+
 struct smp_backoff {
   uvble_addr_t peer;
   uint8_t failures;
@@ -185,6 +189,7 @@ struct smp_state {
   uint8_t min_key_size;
   struct smp_backoff backoff[SMP_BACKOFF_ENTRIES];
   struct keys_state *keys;
+  struct smp_gap_hooks gap;
 };
 
 /* ---- smp.c ---- */
@@ -272,5 +277,10 @@ bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
 /* The controller completed outgoing packets (acl_on_tx_done observer):
  * pairings whose keys are now out complete. */
 void smp_keydist_on_tx_done(uvble_t *ble);
+
+/* Security events from the controller (registered with HCI by smp_init). */
+void smp_on_encryption_change(uvble_t *ble, const uint8_t *p, size_t len);
+void smp_on_key_refresh(uvble_t *ble, const uint8_t *p, size_t len);
+void smp_on_ltk_request(uvble_t *ble, const uint8_t *p, size_t len);
 
 #endif

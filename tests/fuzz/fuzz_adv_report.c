@@ -66,7 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *pkt = malloc(pkt_len);
     pkt[0] = 0x3E;
     pkt[1] = (uint8_t)(1 + len);
-    pkt[2] = (sel & 1) ? GAP_LE_EXT_ADV_REPORT : HCI_LE_ADVERTISING_REPORT;
+    pkt[2] = (sel & 1) ? HCI_LE_EXT_ADV_REPORT : HCI_LE_ADVERTISING_REPORT;
     if (len) memcpy(pkt + 3, data + off, len);
     hci_on_event(ble, pkt, pkt_len);
     free(pkt);

@@ -90,7 +90,7 @@ static void start_op(uvble_t *ble, const uint8_t *p, size_t n) {
 static void link_up(uvble_t *ble) {
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
   struct ble_conn *c = conn_add(ble, FUZZ_CONN, CONN_ROLE_CENTRAL, &peer);
-  if (c) modules_conn_open(ble, c);
+  if (c) conn_observers_open(ble, c);
 }
 
 /* The controller sent every fragment: Number Of Completed Packets. */
@@ -124,10 +124,10 @@ static void step(uvble_t *ble, uint8_t cmd, const uint8_t *p, size_t n) {
       start_op(ble, p, n);
       break;
     case 1:
-      if (c && ble->fixed_rx[L2CAP_CID_ATT]) {
+      if (c && ble->conns.fixed_rx[L2CAP_CID_ATT]) {
         uint8_t *pdu = malloc(n ? n : 1); /* exact extent for ASan */
         memcpy(pdu, p, n);
-        ble->fixed_rx[L2CAP_CID_ATT](ble, c, pdu, n);
+        ble->conns.fixed_rx[L2CAP_CID_ATT](ble, c, pdu, n);
         free(pdu);
       }
       break;

@@ -134,7 +134,7 @@ static void link_up(uvble_t *ble) {
   c->encrypted = F.enc || F.auth;
   c->authenticated = F.auth;
   c->key_size = c->encrypted ? 16 : 0;
-  modules_conn_open(ble, c);
+  conn_observers_open(ble, c);
 }
 
 static void return_credits(uvble_t *ble) {
@@ -171,10 +171,10 @@ static void step(uvble_t *ble, uint8_t cmd, const uint8_t *p, size_t n) {
   size_t vlen = n > 3 ? n - 3 : 0;
   switch (cmd % 6) {
     case 0:
-      if (c && ble->fixed_rx[L2CAP_CID_ATT]) {
+      if (c && ble->conns.fixed_rx[L2CAP_CID_ATT]) {
         uint8_t *pdu = malloc(n ? n : 1); /* exact extent for ASan */
         memcpy(pdu, p, n);
-        ble->fixed_rx[L2CAP_CID_ATT](ble, c, pdu, n);
+        ble->conns.fixed_rx[L2CAP_CID_ATT](ble, c, pdu, n);
         free(pdu);
       }
       break;

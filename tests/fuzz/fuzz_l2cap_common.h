@@ -75,7 +75,7 @@ static void fz_setup(struct fz *f, uint8_t role, uint16_t acl_mtu) {
   f->c = conn_add(ble, FZ_HANDLE,
                   role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
   if (!f->c) abort();
-  modules_conn_open(ble, f->c);
+  conn_observers_open(ble, f->c);
 }
 
 /* Hands an L2CAP PDU on cid to the stack, as the ACL layer would. */

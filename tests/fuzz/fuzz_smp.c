@@ -89,10 +89,10 @@ static void one(uvble_t *ble, uint8_t op, const uint8_t *d, size_t n) {
   switch (op % 8) {
     case 0: {
       struct ble_conn *c = conn_find(ble, handle);
-      if (!c || !ble->fixed_rx[L2CAP_CID_SMP]) return;
+      if (!c || !ble->conns.fixed_rx[L2CAP_CID_SMP]) return;
       uint8_t *pdu = malloc(n ? n : 1); /* exact extent for ASan */
       if (n) memcpy(pdu, d, n);
-      ble->fixed_rx[L2CAP_CID_SMP](ble, c, pdu, n);
+      ble->conns.fixed_rx[L2CAP_CID_SMP](ble, c, pdu, n);
       free(pdu);
       return;
     }
@@ -135,9 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ble->hci.acl_total = ble->hci.acl_free = 8;
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
   struct ble_conn *c0 = conn_add(ble, 0x0040, CONN_ROLE_CENTRAL, &peer);
-  modules_conn_open(ble, c0);
+  conn_observers_open(ble, c0);
   struct ble_conn *c1 = conn_add(ble, 0x0041, CONN_ROLE_PERIPHERAL, &peer);
-  modules_conn_open(ble, c1);
+  conn_observers_open(ble, c1);
   size_t off = 0;
   while (off + 2 <= size && !ble_dead(ble)) {
     uint8_t op = data[off];

@@ -45,7 +45,7 @@ static void fuzz_feed_stack(const uint8_t *data, size_t size) {
   ble->hci.acl_mtu = 27;
   ble->hci.acl_total = ble->hci.acl_free = 4;
   ble->hci.l2cap_rx_max_pdu = 4 + 512;
-  for (int cid = 4; cid <= 6; cid++) ble->fixed_rx[cid] = fuzz_touch;
+  for (int cid = 4; cid <= 6; cid++) ble->conns.fixed_rx[cid] = fuzz_touch;
   /* Two connections exist so ACL input has somewhere to go. */
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
   conn_add(ble, 0x0040, CONN_ROLE_CENTRAL, &peer);

@@ -59,7 +59,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   memset(&rxlog, 0, sizeof rxlog);
   nirq = 0;
   uvble_irq(*ble, on_irq, NULL);
-  (*ble)->fixed_rx[L2CAP_CID_ATT] = on_att;
+  l2cap_register_fixed(*ble, L2CAP_CID_ATT, on_att);
   sc_clear(*sc);
 }
 

@@ -96,8 +96,8 @@ TEST(scan_results_merge_per_device_and_come_once_per_change) {
   uvble_scan_t *s;
   uvble_scan_params_t sp = {.active = true};
   REQUIRE_EQ(uvble_scan_start(A, &sp, &s), 0);
-  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_SCAN_ENABLE, 1), 1);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0)->params[0], 1);
+  REQUIRE_EQ(wait_cmds(HCI_OP_LE_SET_SCAN_ENABLE, 1), 1);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0)->params[0], 1);
   report(0, D1, AD_NAME, sizeof AD_NAME, -40); /* ADV_IND */
   report(4, D1, RSP_SVC, sizeof RSP_SVC, -40); /* its scan response */
   report(3, D2, AD_OTHER, sizeof AD_OTHER, -70); /* ADV_NONCONN_IND */
@@ -168,9 +168,9 @@ TEST(a_new_scan_ends_the_running_one) {
   CHECK_EQ(f.status, UVBLE_EOF);
   CHECK(!uvble_scan_running(s1));
   /* The controller scans for s2: two enables, one disable between. */
-  CHECK_EQ(wait_cmds(GAP_OP_LE_SET_SCAN_ENABLE, 3), 3);
+  CHECK_EQ(wait_cmds(HCI_OP_LE_SET_SCAN_ENABLE, 3), 3);
   CHECK(uvble_scan_running(s2));
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 2)->params[0], 1);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 2)->params[0], 1);
   report(0, D1, AD_NAME, sizeof AD_NAME, -40);
   CHECK(next_now(s2, 0) != NULL);
   uvble_scan_free(s1);
@@ -223,8 +223,8 @@ static bool cancel_ok(sc_t *s, const struct sc_cmd_rec *c, void *arg) {
 
 static void central_setup(void) {
   a_up(NULL);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN, create_status, NULL);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN_CANCEL, cancel_ok, NULL);
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN, create_status, NULL);
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN_CANCEL, cancel_ok, NULL);
 }
 
 static void device(uvble_device_t *d, const uint8_t *a) {
@@ -240,7 +240,7 @@ TEST(connects_queue_behind_the_controllers_one_attempt) {
   REQUIRE_EQ(uvble_device_connect(&f1, A, &d1, NULL, 2000), 0);
   REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 2000), 0);
   run_for(&loop, 10);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 1);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 1);
   conn_complete(0, 0x40, PEER1);
   REQUIRE(run_until_pred(&loop, done, &f1, 500));
   CHECK_EQ(f1.status, 0);
@@ -248,8 +248,8 @@ TEST(connects_queue_behind_the_controllers_one_attempt) {
   CHECK_EQ(uvble_connection_handle(f1.result.conn), 0x40);
   CHECK_MEM(uvble_connection_device(f1.result.conn)->addr.val, PEER1, 6);
   /* Now the second attempt goes out. */
-  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
-  const struct sc_cmd_rec *c = cmd_n(sc, GAP_OP_LE_CREATE_CONN, 1);
+  CHECK_EQ(wait_cmds(HCI_OP_LE_CREATE_CONN, 2), 2);
+  const struct sc_cmd_rec *c = cmd_n(sc, HCI_OP_LE_CREATE_CONN, 1);
   CHECK_EQ(c->params[6], PEER2[5]); /* peer address, HCI order */
   conn_complete(0, 0x41, PEER2);
   REQUIRE(run_until_pred(&loop, done, &f2, 500));
@@ -259,7 +259,7 @@ TEST(connects_queue_behind_the_controllers_one_attempt) {
   REQUIRE_EQ(uvble_device_connect(&f3, A, &d1, NULL, 2000), 0);
   REQUIRE(run_until_pred(&loop, done, &f3, 500));
   CHECK(f3.result.conn == f1.result.conn);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 2);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 2);
   uvble_connection_release(f1.result.conn);
   uvble_connection_release(f2.result.conn);
   uvble_connection_release(f3.result.conn);
@@ -276,9 +276,9 @@ TEST(a_timed_out_connect_is_cancelled_in_the_controller) {
   REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 2000), 0);
   REQUIRE(run_until_pred(&loop, done, &f1, 500));
   CHECK_EQ(f1.status, UVBLE_ETIMEDOUT);
-  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN_CANCEL, 1), 1);
+  CHECK_EQ(wait_cmds(HCI_OP_LE_CREATE_CONN_CANCEL, 1), 1);
   /* The next attempt started once the controller confirmed. */
-  CHECK_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
+  CHECK_EQ(wait_cmds(HCI_OP_LE_CREATE_CONN, 2), 2);
   conn_complete(0, 0x41, PEER2);
   REQUIRE(run_until_pred(&loop, done, &f2, 500));
   CHECK_EQ(f2.status, 0);
@@ -288,8 +288,8 @@ TEST(a_timed_out_connect_is_cancelled_in_the_controller) {
 
 TEST(a_link_that_comes_up_after_its_connect_ended_is_disconnected) {
   a_up(NULL);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN, create_status, NULL);
-  sc_silence(sc, GAP_OP_LE_CREATE_CONN_CANCEL); /* too late to cancel */
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN, create_status, NULL);
+  sc_silence(sc, HCI_OP_LE_CREATE_CONN_CANCEL); /* too late to cancel */
   uvble_device_t d1;
   device(&d1, PEER1);
   uvble_future_t f1 = {0};
@@ -297,7 +297,7 @@ TEST(a_link_that_comes_up_after_its_connect_ended_is_disconnected) {
   REQUIRE(run_until_pred(&loop, done, &f1, 500));
   CHECK_EQ(f1.status, UVBLE_ETIMEDOUT);
   uint8_t st = 0;
-  sc_send_cc(sc, GAP_OP_LE_CREATE_CONN_CANCEL, &st, 1);
+  sc_send_cc(sc, HCI_OP_LE_CREATE_CONN_CANCEL, &st, 1);
   conn_complete(0, 0x40, PEER1); /* it connected anyway */
   CHECK_EQ(wait_cmds(HCI_OP_DISCONNECT, 1), 1);
   CHECK_EQ(cmd_n(sc, HCI_OP_DISCONNECT, 0)->params[0], 0x40);
@@ -368,7 +368,7 @@ TEST(a_connect_the_controller_fails_completes_with_its_hci_status) {
   uvble_future_t f1 = {0}, f2 = {0};
   REQUIRE_EQ(uvble_device_connect(&f1, A, &d1, NULL, 5000), 0);
   REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 5000), 0);
-  REQUIRE_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 1), 1);
+  REQUIRE_EQ(wait_cmds(HCI_OP_LE_CREATE_CONN, 1), 1);
   conn_complete(0x3E, 0, NULL); /* Connection Failed to be Established */
   REQUIRE(run_until_pred(&loop, done, &f1, 1000));
   CHECK_EQ(f1.status, UVBLE_EHCI);
@@ -376,7 +376,7 @@ TEST(a_connect_the_controller_fails_completes_with_its_hci_status) {
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect.reason, 0x3E);
   /* The second attempt runs and succeeds. */
-  REQUIRE_EQ(wait_cmds(GAP_OP_LE_CREATE_CONN, 2), 2);
+  REQUIRE_EQ(wait_cmds(HCI_OP_LE_CREATE_CONN, 2), 2);
   conn_complete(0, 0x41, PEER2);
   REQUIRE(run_until_pred(&loop, done, &f2, 1000));
   CHECK_EQ(f2.status, 0);
@@ -393,12 +393,12 @@ TEST(advertise_stops_advertising_on_timeout_and_returns_the_connection) {
   uvble_future_t f = {0}, g = {0};
   REQUIRE_EQ(uvble_advertise(&f, A, &ap, 200), 0);
   CHECK_EQ(uvble_advertise(&g, A, &ap, 40), UVBLE_EBUSY); /* one at a time */
-  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_ADV_ENABLE, 1), 1);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_ENABLE, 0)->params[0], 1);
+  REQUIRE_EQ(wait_cmds(HCI_OP_LE_SET_ADV_ENABLE, 1), 1);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_ENABLE, 0)->params[0], 1);
   REQUIRE(run_until_pred(&loop, done, &f, 1000));
   CHECK_EQ(f.status, UVBLE_ETIMEDOUT);
-  REQUIRE_EQ(wait_cmds(GAP_OP_LE_SET_ADV_ENABLE, 2), 2);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0);
+  REQUIRE_EQ(wait_cmds(HCI_OP_LE_SET_ADV_ENABLE, 2), 2);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0);
   /* Again; a central connects. */
   REQUIRE_EQ(uvble_advertise(&f, A, &ap, 1000), 0);
   run_for(&loop, 10);

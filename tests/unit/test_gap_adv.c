@@ -18,12 +18,12 @@ TEST(legacy_parameters_data_and_enable_are_exact) {
              0);
   run_for(&loop, 20);
   /* Order: parameters, data, scan response, enable. */
-  int ip = sc_find_cmd(sc, GAP_OP_LE_SET_ADV_PARAMS, 0);
-  int id = sc_find_cmd(sc, GAP_OP_LE_SET_ADV_DATA, 0);
-  int ir = sc_find_cmd(sc, GAP_OP_LE_SET_SCAN_RSP_DATA, 0);
-  int ie = sc_find_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, 0);
+  int ip = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_PARAMS, 0);
+  int id = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_DATA, 0);
+  int ir = sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_RSP_DATA, 0);
+  int ie = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, 0);
   REQUIRE(ip >= 0 && ip < id && id < ir && ir < ie);
-  CHECK_EQ(sc_find_cmd(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0), -1);
+  CHECK_EQ(sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0), -1);
   const struct sc_cmd_rec *p = sc_cmd(sc, (size_t)ip);
   REQUIRE_EQ(p->len, 15);
   CHECK_EQ(le16(p->params), 160); /* 100 ms / 0.625 ms */
@@ -53,7 +53,7 @@ static uint16_t interval_for(int32_t us) {
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_advertise(ble, us, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
-  uint16_t v = le16(cmd_n(sc, GAP_OP_LE_SET_ADV_PARAMS, 0)->params);
+  uint16_t v = le16(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 0)->params);
   down(sc, ble);
   return v;
 }
@@ -74,11 +74,11 @@ TEST(non_connectable_is_adv_scan_ind_like_micropython) {
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_PARAMS, 0)->params[4], 0x02);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 0)->params[4], 0x02);
   /* With a scan response: the same. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, RESP, sizeof RESP, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_PARAMS, 1)->params[4], 0x02);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 1)->params[4], 0x02);
   down(sc, ble);
 }
 
@@ -93,13 +93,13 @@ TEST(restart_disables_first_null_keeps_and_empty_clears) {
   /* NULL keeps the advertising data; an empty response clears it. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, RESP, 0, true), 0);
   run_for(&loop, 20);
-  REQUIRE_EQ(sc_cmd(sc, 0)->opcode, GAP_OP_LE_SET_ADV_ENABLE);
+  REQUIRE_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_ADV_ENABLE);
   CHECK_EQ(sc_cmd(sc, 0)->params[0], 0x00); /* off first */
-  const struct sc_cmd_rec *d = cmd_n(sc, GAP_OP_LE_SET_ADV_DATA, 0);
+  const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_LE_SET_ADV_DATA, 0);
   CHECK_EQ(d->params[0], sizeof ADV);
   CHECK_MEM(d->params + 1, ADV, sizeof ADV);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_RSP_DATA, 0)->params[0], 0);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0x01);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_SCAN_RSP_DATA, 0)->params[0], 0);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0x01);
   /* Stop: one disable; stopping again sends nothing. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
@@ -142,8 +142,8 @@ TEST(random_address_mode_sets_the_static_address_first) {
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
-  int ia = sc_find_cmd(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0);
-  int ip = sc_find_cmd(sc, GAP_OP_LE_SET_ADV_PARAMS, 0);
+  int ia = sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
+  int ip = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_PARAMS, 0);
   REQUIRE(ia >= 0 && ia < ip);
   static const uint8_t HCI[6] = {0x06, 0x05, 0x04, 0x03, 0x02, 0xc1};
   CHECK_MEM(sc_cmd(sc, (size_t)ia)->params, HCI, 6);
@@ -151,7 +151,7 @@ TEST(random_address_mode_sets_the_static_address_first) {
   /* The controller holds it now: a restart does not set it again. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_RANDOM_ADDRESS), 1);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_RANDOM_ADDRESS), 1);
   uvble_addr_t own;
   REQUIRE_EQ(uvble_gap_own_addr(ble, &own), 0);
   CHECK_MEM(own.val, a.val, 6);
@@ -169,18 +169,18 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
   CHECK_EQ(uvble_gap_set_rpa_timeout(ble, 41401), UVBLE_EINVAL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *a1 = cmd_n(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0);
+  const struct sc_cmd_rec *a1 = cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
   CHECK_EQ(a1->params[5] & 0xc0, 0x40); /* RPA: top bits 01 */
   uint8_t first[6];
   memcpy(first, a1->params, 6);
   run_for(&loop, 1200);
-  const struct sc_cmd_rec *a2 = cmd_n(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 1);
+  const struct sc_cmd_rec *a2 = cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 1);
   CHECK_EQ(a2->params[5] & 0xc0, 0x40);
   CHECK(memcmp(first, a2->params, 6) != 0);
   /* Advertising was taken down, readdressed and restarted. */
-  int i2 = sc_find_cmd(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 1);
-  CHECK(sc_find_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, 1) < i2);
-  CHECK(sc_find_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, 2) > i2);
+  int i2 = sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 1);
+  CHECK(sc_find_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, 1) < i2);
+  CHECK(sc_find_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, 2) > i2);
   CHECK(uvble_gap_advertising(ble));
   /* NRPA: top bits 00. */
   REQUIRE_EQ(
@@ -188,8 +188,8 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
   run_for(&loop, 20);
-  int n = cmd_count(sc, GAP_OP_LE_SET_RANDOM_ADDRESS);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, n - 1)->params[5] & 0xc0,
+  int n = cmd_count(sc, HCI_OP_LE_SET_RANDOM_ADDRESS);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, n - 1)->params[5] & 0xc0,
            0x00);
   down(sc, ble);
 }
@@ -209,7 +209,7 @@ TEST(controller_refusals_update_the_host_view) {
   uvble_t *ble;
   up(&sc, &ble, false);
   /* A disable that finds advertising off is not an error. */
-  sc_on_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, refuse_disable, NULL);
+  sc_on_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, refuse_disable, NULL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
@@ -221,8 +221,8 @@ TEST(controller_refusals_update_the_host_view) {
   /* An enable the controller refuses leaves advertising off, counted. */
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
   run_for(&loop, 20);
-  sc_on_cmd(sc, GAP_OP_LE_SET_ADV_ENABLE, NULL, NULL);
-  sc_fail_with(sc, GAP_OP_LE_SET_ADV_ENABLE, 0x12);
+  sc_on_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, NULL, NULL);
+  sc_fail_with(sc, HCI_OP_LE_SET_ADV_ENABLE, 0x12);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   CHECK(uvble_gap_advertising(ble));
   run_for(&loop, 20);
@@ -247,7 +247,7 @@ TEST(a_central_connecting_stops_advertising) {
   CHECK_EQ(rec.count[UVBLE_IRQ_CENTRAL_CONNECT], 1);
   CHECK(!uvble_gap_advertising(ble));
   /* The link was made with the RPA we advertised (SMP needs it). */
-  const uint8_t *rpa = cmd_n(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0)->params;
+  const uint8_t *rpa = cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0)->params;
   uvble_addr_t own;
   REQUIRE_EQ(gap_conn_own_addr(ble, conn_find(ble, 0x40), &own), 0);
   CHECK_EQ(own.type, UVBLE_ADDR_RANDOM);
@@ -256,8 +256,8 @@ TEST(a_central_connecting_stops_advertising) {
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
   run_for(&loop, 20);
-  CHECK_EQ(sc_cmd(sc, 0)->opcode, GAP_OP_LE_SET_ADV_PARAMS);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_ADV_ENABLE), 1);
+  CHECK_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_ADV_PARAMS);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_ENABLE), 1);
   down(sc, ble);
 }
 
@@ -283,8 +283,8 @@ TEST(not_active_and_power_down) {
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_ADV_ENABLE), 1); /* no disable */
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_ADV_DATA, 0)->params[0], sizeof ADV);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_ENABLE), 1); /* no disable */
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_DATA, 0)->params[0], sizeof ADV);
   down(sc, ble);
 }
 
@@ -298,8 +298,8 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
                                  sizeof RESP, true),
              0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_ADV_PARAMS), 0); /* no legacy mix */
-  const struct sc_cmd_rec *p = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_PARAMS), 0); /* no legacy mix */
+  const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0);
   /* Vol 4, Part E, 7.8.53, LE Set Extended Advertising Parameters [v1],
    * opcode 0x2036, written from the spec's parameter table:
    *  off size field
@@ -337,22 +337,22 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
   };
   REQUIRE_EQ(p->len, 25);
   CHECK_MEM(p->params, EXT_PARAMS, sizeof EXT_PARAMS);
-  const struct sc_cmd_rec *d = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_DATA, 0);
+  const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_DATA, 0);
   CHECK_EQ(d->params[1], 0x03); /* complete */
   CHECK_EQ(d->params[3], sizeof ADV);
   CHECK_EQ(d->len, 4 + sizeof ADV);
   CHECK_MEM(d->params + 4, ADV, sizeof ADV);
-  const struct sc_cmd_rec *r = cmd_n(sc, GAP_OP_LE_SET_EXT_SCAN_RSP_DATA, 0);
+  const struct sc_cmd_rec *r = cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_RSP_DATA, 0);
   CHECK_EQ(r->params[3], sizeof RESP);
   CHECK_MEM(r->params + 4, RESP, sizeof RESP);
-  const struct sc_cmd_rec *e = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_ENABLE, 0);
+  const struct sc_cmd_rec *e = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_ENABLE, 0);
   static const uint8_t EN[6] = {1, 1, 0, 0, 0, 0};
   REQUIRE_EQ(e->len, 6);
   CHECK_MEM(e->params, EN, 6);
   /* Non-connectable: legacy ADV_SCAN_IND. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 1)->params + 1),
+  CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 1)->params + 1),
            0x0012);
   down(sc, ble);
 }
@@ -369,38 +369,38 @@ TEST(extended_long_payload_is_fragmented) {
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, big, sizeof big, RESP, 0, true), 0);
   run_for(&loop, 20);
   /* Off, then a fresh set (the old one had legacy properties). */
-  CHECK_EQ(sc_cmd(sc, 0)->opcode, GAP_OP_LE_SET_EXT_ADV_ENABLE);
+  CHECK_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_EXT_ADV_ENABLE);
   CHECK_EQ(sc_cmd(sc, 0)->params[0], 0x00);
-  CHECK_EQ(sc_cmd(sc, 1)->opcode, GAP_OP_LE_REMOVE_ADV_SET);
-  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
+  CHECK_EQ(sc_cmd(sc, 1)->opcode, HCI_OP_LE_REMOVE_ADV_SET);
+  CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
            0x0001); /* connectable, extended PDUs */
-  REQUIRE_EQ(cmd_count(sc, GAP_OP_LE_SET_EXT_ADV_DATA), 3);
+  REQUIRE_EQ(cmd_count(sc, HCI_OP_LE_SET_EXT_ADV_DATA), 3);
   static const uint8_t OPS[3] = {0x01, 0x00, 0x02};
   static const size_t LENS[3] = {251, 251, 98};
   size_t off = 0;
   for (int i = 0; i < 3; i++) {
-    const struct sc_cmd_rec *d = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_DATA, i);
+    const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_DATA, i);
     CHECK_EQ(d->params[1], OPS[i]);
     CHECK_EQ(d->params[3], LENS[i]);
     CHECK_MEM(d->params + 4, big + off, LENS[i]);
     off += LENS[i];
   }
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_EXT_SCAN_RSP_DATA), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_EXT_SCAN_RSP_DATA), 0);
   /* Non-connectable with only a long scan response: scannable. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, 0, big, 300, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
+  CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
            0x0002);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_EXT_ADV_DATA), 0);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_EXT_SCAN_RSP_DATA), 2);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_EXT_ADV_DATA), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_EXT_SCAN_RSP_DATA), 2);
   /* Non-connectable, long data, no response: neither. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, big, 100, RESP, 0, false), 0);
   run_for(&loop, 20);
-  CHECK_EQ(le16(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
+  CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
            0x0000);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_DATA, 0)->params[1], 0x03);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_DATA, 0)->params[1], 0x03);
   down(sc, ble);
 }
 
@@ -427,8 +427,8 @@ TEST(extended_payload_rules) {
   /* Until both sequences are out (a fixed 20 ms can end, under load,
    * before the second one's parameters are sent). */
   REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
-  int n = cmd_count(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS);
-  const uint8_t *p = cmd_n(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, n - 1)->params;
+  int n = cmd_count(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS);
+  const uint8_t *p = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, n - 1)->params;
   CHECK_EQ(p[3] | p[4] << 8 | p[5] << 16, 32000); /* no 10.24 s cap */
   down(sc, ble);
 }
@@ -444,13 +444,13 @@ TEST(extended_random_address_goes_to_the_set) {
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   run_for(&loop, 20);
-  int ip = sc_find_cmd(sc, GAP_OP_LE_SET_EXT_ADV_PARAMS, 0);
-  int ia = sc_find_cmd(sc, GAP_OP_LE_SET_ADV_SET_RANDOM_ADDR, 0);
+  int ip = sc_find_cmd(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0);
+  int ia = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_SET_RANDOM_ADDR, 0);
   REQUIRE(ip >= 0 && ia > ip); /* the set exists once parameters are set */
   CHECK_EQ(sc_cmd(sc, (size_t)ip)->params[10], 0x01);
   static const uint8_t P[7] = {0x00, 0x06, 0x05, 0x04, 0x03, 0x02, 0xc1};
   CHECK_MEM(sc_cmd(sc, (size_t)ia)->params, P, 7);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_RANDOM_ADDRESS), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_RANDOM_ADDRESS), 0);
   down(sc, ble);
 }
 
@@ -464,9 +464,9 @@ TEST(advertising_set_terminated_ends_advertising) {
   uvble_get_stats(ble, &st0);
   /* Malformed (4 bytes) and another set's: ignored and counted. */
   static const uint8_t SHORT[4] = {0, 0, 0x40, 0};
-  send_meta(sc, GAP_LE_ADV_SET_TERMINATED, SHORT, 4);
+  send_meta(sc, HCI_LE_ADV_SET_TERMINATED, SHORT, 4);
   static const uint8_t OTHER[5] = {0, 3, 0x40, 0, 1};
-  send_meta(sc, GAP_LE_ADV_SET_TERMINATED, OTHER, 5);
+  send_meta(sc, HCI_LE_ADV_SET_TERMINATED, OTHER, 5);
   run_for(&loop, 20);
   CHECK(uvble_gap_advertising(ble));
   uvble_stats_t st;
@@ -474,7 +474,7 @@ TEST(advertising_set_terminated_ends_advertising) {
   CHECK_EQ(st.hci_events_malformed, st0.hci_events_malformed + 1);
   CHECK_EQ(st.hci_events_unexpected, st0.hci_events_unexpected + 1);
   static const uint8_t OURS[5] = {0, 0, 0x40, 0, 1};
-  send_meta(sc, GAP_LE_ADV_SET_TERMINATED, OURS, 5);
+  send_meta(sc, HCI_LE_ADV_SET_TERMINATED, OURS, 5);
   run_for(&loop, 20);
   CHECK(!uvble_gap_advertising(ble));
   down(sc, ble);

@@ -48,9 +48,9 @@ static bool create_status(sc_t *sc, const struct sc_cmd_rec *c, void *arg) {
 static void central_up(sc_t **sc, uvble_t **ble, bool ext) {
   up(sc, ble, ext);
   cancels = 0;
-  sc_on_cmd(*sc, GAP_OP_LE_CREATE_CONN, create_status, NULL);
-  sc_on_cmd(*sc, GAP_OP_LE_EXT_CREATE_CONN, create_status, NULL);
-  sc_on_cmd(*sc, GAP_OP_LE_CREATE_CONN_CANCEL, cancel_ok, NULL);
+  sc_on_cmd(*sc, HCI_OP_LE_CREATE_CONN, create_status, NULL);
+  sc_on_cmd(*sc, HCI_OP_LE_EXT_CREATE_CONN, create_status, NULL);
+  sc_on_cmd(*sc, HCI_OP_LE_CREATE_CONN_CANCEL, cancel_ok, NULL);
 }
 
 static uint8_t failed_reason(void) {
@@ -71,7 +71,7 @@ TEST(create_connection_parameters_are_exact) {
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *c = cmd_n(sc, GAP_OP_LE_CREATE_CONN, 0);
+  const struct sc_cmd_rec *c = cmd_n(sc, HCI_OP_LE_CREATE_CONN, 0);
   REQUIRE_EQ(c->len, 25);
   CHECK_EQ(le16(c->params), 0x0010);     /* scan interval 10 ms */
   CHECK_EQ(le16(c->params + 2), 0x0010); /* scan window 10 ms */
@@ -108,7 +108,7 @@ static const struct sc_cmd_rec *connect_with(int32_t min_us, int32_t max_us,
   central_up(scp, blep, false);
   REQUIRE_EQ(uvble_gap_connect(*blep, &PEER, 0, min_us, max_us), 0);
   run_for(&loop, 20);
-  return cmd_n(*scp, GAP_OP_LE_CREATE_CONN, 0);
+  return cmd_n(*scp, HCI_OP_LE_CREATE_CONN, 0);
 }
 
 TEST(connection_intervals_from_microseconds) {
@@ -145,7 +145,7 @@ TEST(connection_intervals_from_microseconds) {
   bad.type = 4;
   CHECK_EQ(uvble_gap_connect(ble, &bad, 0, 0, 0), UVBLE_EINVAL);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 0);
   down(sc, ble);
 }
 
@@ -162,10 +162,10 @@ TEST(timeout_cancels_and_reports_peripheral_disconnect_with_0xff) {
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   CHECK_EQ(failed_reason(), 0x02); /* cancelled: Unknown Connection Id */
-  CHECK_EQ(sc_find_cmd(sc, GAP_OP_LE_CREATE_CONN_CANCEL, 0) >
-               sc_find_cmd(sc, GAP_OP_LE_CREATE_CONN, 0),
+  CHECK_EQ(sc_find_cmd(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0) >
+               sc_find_cmd(sc, HCI_OP_LE_CREATE_CONN, 0),
            1);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_CREATE_CONN_CANCEL, 0)->len, 0);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0)->len, 0);
   /* A new attempt may start; the default duration is 2 s. */
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
   run_for(&loop, 1900);
@@ -185,7 +185,7 @@ TEST(app_cancel_and_one_attempt_at_a_time) {
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), UVBLE_EALREADY);
   CHECK_EQ(uvble_gap_scan(ble, 0, 0, 0, false), UVBLE_EBUSY);
   run_for(&loop, 20);
-  sc_silence(sc, GAP_OP_LE_CREATE_CONN_CANCEL);
+  sc_silence(sc, HCI_OP_LE_CREATE_CONN_CANCEL);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
   CHECK_EQ(uvble_gap_connect_cancel(ble), UVBLE_EALREADY);
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), UVBLE_EBUSY);
@@ -193,7 +193,7 @@ TEST(app_cancel_and_one_attempt_at_a_time) {
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
   /* The controller ends the attempt. */
   uint8_t st = 0;
-  sc_send_cc(sc, GAP_OP_LE_CREATE_CONN_CANCEL, &st, 1);
+  sc_send_cc(sc, HCI_OP_LE_CREATE_CONN_CANCEL, &st, 1);
   conn_complete(sc, 0x02, 0, 0);
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
@@ -206,8 +206,8 @@ TEST(refused_create_connection_reports_failure) {
   sc_t *sc;
   uvble_t *ble;
   central_up(&sc, &ble, false);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN, NULL, NULL);
-  sc_fail_with(sc, GAP_OP_LE_CREATE_CONN, 0x12); /* invalid parameters */
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN, NULL, NULL);
+  sc_fail_with(sc, HCI_OP_LE_CREATE_CONN, 0x12); /* invalid parameters */
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
@@ -259,7 +259,7 @@ TEST(a_controller_that_cannot_cancel_is_handled) {
   sc_t *sc;
   uvble_t *ble;
   central_up(&sc, &ble, false);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN_CANCEL, cancel_unknown, NULL);
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN_CANCEL, cancel_unknown, NULL);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 100, 0, 0), 0);
   run_for(&loop, 150);
   /* Reported failed at once ... */
@@ -284,15 +284,15 @@ TEST(cancel_disallowed_or_unanswered_still_ends_the_attempt) {
   sc_t *sc;
   uvble_t *ble;
   central_up(&sc, &ble, false);
-  sc_on_cmd(sc, GAP_OP_LE_CREATE_CONN_CANCEL, NULL, NULL);
-  sc_fail_with(sc, GAP_OP_LE_CREATE_CONN_CANCEL, 0x0C);
+  sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN_CANCEL, NULL, NULL);
+  sc_fail_with(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0x0C);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
   run_for(&loop, 20);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   /* Cancel accepted but no Connection Complete ever comes: the guard
    * timer ends the attempt. */
-  sc_fail_with(sc, GAP_OP_LE_CREATE_CONN_CANCEL, 0);
+  sc_fail_with(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
   run_for(&loop, 1500);
@@ -311,10 +311,10 @@ TEST(connect_stops_a_scan_first) {
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
   run_for(&loop, 20);
-  int off = sc_find_cmd(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0);
+  int off = sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0);
   REQUIRE(off >= 0);
   CHECK_EQ(sc_cmd(sc, (size_t)off)->params[0], 0x00);
-  CHECK(off < sc_find_cmd(sc, GAP_OP_LE_CREATE_CONN, 0));
+  CHECK(off < sc_find_cmd(sc, HCI_OP_LE_CREATE_CONN, 0));
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   down(sc, ble);
 }
@@ -330,10 +330,10 @@ TEST(extended_create_connection_parameters_are_exact) {
       0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 300, 30000, 30000), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CREATE_CONN), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 0);
   /* Initiating with a random own address: LE Set Random Address first. */
-  int ia = sc_find_cmd(sc, GAP_OP_LE_SET_RANDOM_ADDRESS, 0);
-  int ic = sc_find_cmd(sc, GAP_OP_LE_EXT_CREATE_CONN, 0);
+  int ia = sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
+  int ic = sc_find_cmd(sc, HCI_OP_LE_EXT_CREATE_CONN, 0);
   REQUIRE(ia >= 0 && ia < ic);
   const struct sc_cmd_rec *c = sc_cmd(sc, (size_t)ic);
   REQUIRE_EQ(c->len, 26);

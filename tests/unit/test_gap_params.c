@@ -78,7 +78,7 @@ TEST(central_update_sends_le_connection_update) {
   linked_up(&sc, &ble, 0x40, 0);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 3, 4000), 0);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *u = cmd_n(sc, GAP_OP_LE_CONN_UPDATE, 0);
+  const struct sc_cmd_rec *u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 0);
   REQUIRE_EQ(u->len, 14);
   CHECK_EQ(le16(u->params), 0x40);
   CHECK_EQ(le16(u->params + 2), 12);
@@ -113,14 +113,14 @@ TEST(refused_update_is_reported_and_a_dropped_link_reports_nothing) {
   sc_t *sc;
   uvble_t *ble;
   linked_up(&sc, &ble, 0x40, 0);
-  sc_fail_with(sc, GAP_OP_LE_CONN_UPDATE, 0x0C);
+  sc_fail_with(sc, HCI_OP_LE_CONN_UPDATE, 0x0C);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000), 0);
   run_for(&loop, 20);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 0x0C);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 24);
   /* Pending when the link drops: the DISCONNECT comes, no update. */
-  sc_fail_with(sc, GAP_OP_LE_CONN_UPDATE, 0);
+  sc_fail_with(sc, HCI_OP_LE_CONN_UPDATE, 0);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000), 0);
   run_for(&loop, 20);
   sc_disconnect(sc, 0x40, 0x08);
@@ -164,7 +164,7 @@ TEST(peripheral_update_goes_through_l2cap) {
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
   run_for(&loop, 20);
   /* No HCI command: a peripheral asks its central (Vol 3, Part A, 4.20). */
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CONN_UPDATE), 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 0);
   uint8_t ident = last_param_request(sc);
   const struct sc_acl_rec *a = sc_acl(sc, sc_acl_count(sc) - 1);
   CHECK_EQ(le16(a->data + 8), 12);
@@ -208,7 +208,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   struct l2cap_conn_params p = {6, 3200, 0, 3200};
   CHECK(gap_on_conn_param_request(ble, c, &p));
   run_for(&loop, 20);
-  const struct sc_cmd_rec *u = cmd_n(sc, GAP_OP_LE_CONN_UPDATE, 0);
+  const struct sc_cmd_rec *u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 0);
   CHECK_EQ(le16(u->params + 2), 6);
   CHECK_EQ(le16(u->params + 4), 3200);
   CHECK_EQ(le16(u->params + 8), 3200);
@@ -218,7 +218,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   struct l2cap_conn_params in = {8, 40, 4, 400}; /* 10..50 ms */
   CHECK(gap_on_conn_param_request(ble, c, &in));
   run_for(&loop, 20);
-  u = cmd_n(sc, GAP_OP_LE_CONN_UPDATE, 1);
+  u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 1);
   CHECK_EQ(le16(u->params + 2), 16); /* the overlap: 20 .. 50 ms */
   CHECK_EQ(le16(u->params + 4), 40);
   CHECK_EQ(le16(u->params + 6), 4);
@@ -237,7 +237,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
     CHECK(!gap_on_conn_param_request(ble, c, &BAD[i]));
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CONN_UPDATE), 2);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 2);
   uvble_gap_stats_t gs;
   uvble_gap_get_stats(ble, &gs);
   CHECK_EQ(gs.conn_param_accepted, 2);
@@ -275,7 +275,7 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   uint8_t req[10] = {0x40, 0x00, 8, 0, 40, 0, 2, 0, 0x90, 0x01};
   send_meta(sc, HCI_LE_REMOTE_CONN_PARAM_REQUEST, req, sizeof req);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *r = cmd_n(sc, GAP_OP_LE_CONN_PARAM_REPLY, 0);
+  const struct sc_cmd_rec *r = cmd_n(sc, HCI_OP_LE_CONN_PARAM_REPLY, 0);
   REQUIRE_EQ(r->len, 14);
   CHECK_EQ(le16(r->params), 0x40);
   CHECK_EQ(le16(r->params + 2), 16);
@@ -288,7 +288,7 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   req[6] = 9;
   send_meta(sc, HCI_LE_REMOTE_CONN_PARAM_REQUEST, req, sizeof req);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *n = cmd_n(sc, GAP_OP_LE_CONN_PARAM_NEG_REPLY, 0);
+  const struct sc_cmd_rec *n = cmd_n(sc, HCI_OP_LE_CONN_PARAM_NEG_REPLY, 0);
   REQUIRE_EQ(n->len, 3);
   CHECK_EQ(le16(n->params), 0x40);
   CHECK_EQ(n->params[2], 0x3B);
@@ -299,8 +299,8 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   run_for(&loop, 20);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.hci_events_malformed, st0.hci_events_malformed + 1);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_CONN_PARAM_REPLY) +
-               cmd_count(sc, GAP_OP_LE_CONN_PARAM_NEG_REPLY),
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_PARAM_REPLY) +
+               cmd_count(sc, HCI_OP_LE_CONN_PARAM_NEG_REPLY),
            2);
   down(sc, ble);
 }

@@ -61,30 +61,30 @@ TEST(legacy_scan_commands_are_exact) {
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   run_for(&loop, 20);
-  const struct sc_cmd_rec *p = cmd_n(sc, GAP_OP_LE_SET_SCAN_PARAMS, 0);
+  const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 0);
   REQUIRE_EQ(p->len, 7);
   CHECK_EQ(p->params[0], 0x00);          /* passive */
   CHECK_EQ(le16(p->params + 1), 0x0800); /* 1.28 s */
   CHECK_EQ(le16(p->params + 3), 0x0012); /* 11.25 ms */
   CHECK_EQ(p->params[5], 0x00);
   CHECK_EQ(p->params[6], 0x00);
-  const struct sc_cmd_rec *e = cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0);
+  const struct sc_cmd_rec *e = cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0);
   REQUIRE_EQ(e->len, 2);
   CHECK_EQ(e->params[0], 0x01);
   CHECK_EQ(e->params[1], 0x00); /* no duplicate filtering */
-  CHECK(sc_find_cmd(sc, GAP_OP_LE_SET_SCAN_PARAMS, 0) <
-        sc_find_cmd(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0));
+  CHECK(sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_PARAMS, 0) <
+        sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0));
   CHECK_EQ(uvble_gap_scan(ble, 0, 0, 0, false), UVBLE_EALREADY);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   run_for(&loop, 20);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
-  const struct sc_cmd_rec *off = cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 1);
+  const struct sc_cmd_rec *off = cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 1);
   CHECK_EQ(off->params[0], 0x00);
   /* Active, window larger than interval (clamped), rounding, limits. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 100624, 200000, true), 0);
   run_for(&loop, 20);
-  p = cmd_n(sc, GAP_OP_LE_SET_SCAN_PARAMS, 0);
+  p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 0);
   CHECK_EQ(p->params[0], 0x01);
   CHECK_EQ(le16(p->params + 1), 160);
   CHECK_EQ(le16(p->params + 3), 160);
@@ -93,10 +93,10 @@ TEST(legacy_scan_commands_are_exact) {
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 20000000, 20000000, true), 0);
   run_for(&loop, 20);
-  p = cmd_n(sc, GAP_OP_LE_SET_SCAN_PARAMS, 1);
+  p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 1);
   CHECK_EQ(le16(p->params + 1), 4); /* 2.5 ms minimum */
   CHECK_EQ(le16(p->params + 3), 4);
-  p = cmd_n(sc, GAP_OP_LE_SET_SCAN_PARAMS, 2);
+  p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 2);
   CHECK_EQ(le16(p->params + 1), 0x4000); /* 10.24 s maximum */
   CHECK_EQ(le16(p->params + 3), 0x4000);
   down(sc, ble);
@@ -111,7 +111,7 @@ TEST(duration_stops_the_scan_with_scan_done) {
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 0);
   run_for(&loop, 100);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
-  CHECK_EQ(cmd_n(sc, GAP_OP_LE_SET_SCAN_ENABLE, 1)->params[0], 0x00);
+  CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 1)->params[0], 0x00);
   /* No report after SCAN_DONE reaches the app. */
   uint8_t ev[64] = {0};
   size_t n = add_legacy(ev, 1, 0, ADDR1, AD1, sizeof AD1, -40);
@@ -148,7 +148,7 @@ TEST(refused_scan_ends_with_scan_done_and_power_down_ends_a_scan) {
   sc_t *sc;
   uvble_t *ble;
   up(&sc, &ble, false);
-  sc_fail_with(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0x0C);
+  sc_fail_with(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0x0C);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   run_for(&loop, 20);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
@@ -157,8 +157,8 @@ TEST(refused_scan_ends_with_scan_done_and_power_down_ends_a_scan) {
   CHECK_EQ(gs.scan_errors, 1);
   /* A stop in flight when the stack powers down still owes its SCAN_DONE;
    * a running scan too. */
-  sc_fail_with(sc, GAP_OP_LE_SET_SCAN_ENABLE, 0);
-  sc_silence(sc, GAP_OP_LE_SET_SCAN_ENABLE);
+  sc_fail_with(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0);
+  sc_silence(sc, HCI_OP_LE_SET_SCAN_ENABLE);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
@@ -175,19 +175,19 @@ TEST(extended_scan_commands_are_exact) {
   up(&sc, &ble, true);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 30000, 30000, true), 0);
   run_for(&loop, 20);
-  CHECK_EQ(cmd_count(sc, GAP_OP_LE_SET_SCAN_PARAMS), 0);
-  const struct sc_cmd_rec *p = cmd_n(sc, GAP_OP_LE_SET_EXT_SCAN_PARAMS, 0);
+  CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_SCAN_PARAMS), 0);
+  const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_PARAMS, 0);
   static const uint8_t P[8] = {0x00, 0x00, 0x01, 0x01, 48, 0, 48, 0};
   REQUIRE_EQ(p->len, 8);
   CHECK_MEM(p->params, P, 8);
-  const struct sc_cmd_rec *e = cmd_n(sc, GAP_OP_LE_SET_EXT_SCAN_ENABLE, 0);
+  const struct sc_cmd_rec *e = cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_ENABLE, 0);
   static const uint8_t E[6] = {1, 0, 0, 0, 0, 0};
   REQUIRE_EQ(e->len, 6);
   CHECK_MEM(e->params, E, 6);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   run_for(&loop, 20);
   static const uint8_t OFF[6] = {0, 0, 0, 0, 0, 0};
-  CHECK_MEM(cmd_n(sc, GAP_OP_LE_SET_EXT_SCAN_ENABLE, 1)->params, OFF, 6);
+  CHECK_MEM(cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_ENABLE, 1)->params, OFF, 6);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   down(sc, ble);
 }
@@ -391,7 +391,7 @@ TEST(extended_reports_map_event_types_to_micropython_adv_types) {
   for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
     uint8_t ev[255] = {0};
     size_t n = add_ext(ev, 1, T[i].type, ADDR1, 0, AD1, sizeof AD1, -33);
-    send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+    send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   }
   run_for(&loop, 20);
   REQUIRE_EQ(rec.nres, (int)(sizeof T / sizeof T[0]));
@@ -405,7 +405,7 @@ TEST(extended_reports_map_event_types_to_micropython_adv_types) {
   uint8_t ev[255] = {0};
   size_t n = add_ext(ev, 1, 0x13, ADDR1, 0, AD1, sizeof AD1, -1);
   n = add_ext(ev, n, 0x1B, ADDR1, 0, AD2, sizeof AD2, -2);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   run_for(&loop, 20);
   REQUIRE_EQ(rec.nres, 14);
   CHECK_MEM(rec.data[13], AD2, sizeof AD2);
@@ -425,7 +425,7 @@ TEST(extended_fragments_are_reassembled) {
     uint16_t status = i < 2 ? 0x20 : 0x00;
     size_t n = add_ext(ev, 1, 0x01 | status, ADDR1, 3, big + cuts[i],
                        cuts[i + 1] - cuts[i], -50);
-    send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+    send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
     run_for(&loop, 5);
     CHECK_EQ(rec.nres, i < 2 ? 0 : 1);
   }
@@ -437,10 +437,10 @@ TEST(extended_fragments_are_reassembled) {
   /* Truncated: what arrived is delivered and counted. */
   uint8_t ev[255] = {0};
   size_t n = add_ext(ev, 1, 0x00 | 0x20, ADDR1, 3, big, 100, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00 | 0x40, ADDR1, 3, big + 100, 50, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   run_for(&loop, 10);
   REQUIRE_EQ(rec.nres, 2);
   CHECK_EQ(rec.len[1], 150);
@@ -454,10 +454,10 @@ TEST(extended_fragments_are_reassembled) {
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x20, ADDR1, 3, big, 100, -50);
   n = add_ext(ev, n, 0x20, ADDR2, 3, big, 50, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00, ADDR2, 3, big + 50, 10, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   run_for(&loop, 10);
   REQUIRE_EQ(rec.nres, 3);
   CHECK_EQ(rec.len[2], 60);
@@ -468,14 +468,14 @@ TEST(extended_fragments_are_reassembled) {
   for (int i = 0; i < 7; i++) {
     memset(ev, 0, sizeof ev);
     n = add_ext(ev, 1, 0x20, ADDR1, 4, big, 229, -50);
-    send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+    send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   }
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x20, ADDR1, 4, big, 229, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00, ADDR1, 4, big, 10, -50);
-  send_meta(sc, GAP_LE_EXT_ADV_REPORT, ev, n);
+  send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   run_for(&loop, 10);
   uvble_gap_get_stats(ble, &gs);
   CHECK_EQ(gs.adv_fragments_dropped, 2);
@@ -496,39 +496,39 @@ TEST(malformed_extended_reports_are_counted_and_end_the_event) {
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x13, ADDR1, 0, AD1, sizeof AD1, -1);
   n = add_ext(ev, n, 0x13, ADDR2, 0, AD2, sizeof AD2, -1);
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, n - 1, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, n - 1, &res, &bad);
   CHECK_EQ(res, 1);
   CHECK_EQ(bad, 1);
   /* A legacy PDU with more than 31 bytes, or with a data status. */
   uint8_t big[40] = {0};
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x13, ADDR1, 0, big, 32, -1);
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
   CHECK_EQ(res, 0);
   CHECK_EQ(bad, 1);
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x13 | 0x20, ADDR1, 0, AD1, sizeof AD1, -1);
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
   CHECK_EQ(bad, 1);
   /* Legacy bit with a combination no legacy PDU has. */
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x11, ADDR1, 0, AD1, sizeof AD1, -1);
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
   CHECK_EQ(res, 0);
   CHECK_EQ(bad, 1);
   /* Reserved data status 0b11. */
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x01 | 0x60, ADDR1, 0, AD1, sizeof AD1, -1);
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, n, &res, &bad);
   CHECK_EQ(bad, 1);
   /* Header cut short; Num_Reports 0 and over 10. */
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, 20, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, 20, &res, &bad);
   CHECK_EQ(bad, 1);
   ev[0] = 0;
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, 1, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, 1, &res, &bad);
   CHECK_EQ(bad, 1);
   ev[0] = 11;
-  feed(sc, ble, GAP_LE_EXT_ADV_REPORT, ev, 200, &res, &bad);
+  feed(sc, ble, HCI_LE_EXT_ADV_REPORT, ev, 200, &res, &bad);
   CHECK_EQ(bad, 1);
   CHECK_EQ(rec.nres, 1);
   down(sc, ble);

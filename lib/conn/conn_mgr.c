@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Connection management: links come up (LE (Enhanced) Connection Complete)
+ * and go down (Disconnection Complete) here, for every layer. The layers
+ * above hear about it through what they registered: per-connection
+ * observers (conn_add_observer) and GAP's establishment hooks
+ * (conn_set_gap_hooks). */
+#include <string.h>
+
+#include "ble_internal.h"
+
+int conn_add_observer(uvble_t *ble, conn_open_fn open, conn_closed_fn closed) {
+  struct ble_conns *cs = &ble->conns;
+  if (cs->nobs == CONN_OBSERVERS) return UVBLE_ENOBUFS;
+  cs->obs[cs->nobs].open = open;
+  cs->obs[cs->nobs].closed = closed;
+  cs->nobs++;
+  return 0;
+}
+
+void conn_set_gap_hooks(uvble_t *ble, const struct conn_gap_hooks *h) {
+  ble->conns.gap = *h;
+}
+
+void conn_observers_open(uvble_t *ble, struct ble_conn *c) {
+  for (unsigned i = 0; i < ble->conns.nobs; i++)
+    if (ble->conns.obs[i].open) ble->conns.obs[i].open(ble, c);
+}
+
+/* Upper layers first: the reverse of registration order. */
+void conn_observers_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
+  for (unsigned i = ble->conns.nobs; i-- > 0;)
+    if (ble->conns.obs[i].closed) ble->conns.obs[i].closed(ble, c, reason);
+}
+
+/* ---- connection events ----------------------------------------------- */
+
+static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.connect.conn_handle = c->handle;
+  d.connect.addr = c->peer;
+  ble_irq(ble,
+          c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
+                                       : UVBLE_IRQ_CENTRAL_CONNECT,
+          &d);
+}
+
+static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
+                            const uvble_addr_t *peer, uint8_t reason) {
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.connect.conn_handle = handle;
+  d.connect.addr = *peer;
+  d.connect.reason = reason;
+  ble_irq(ble,
+          role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
+                                    : UVBLE_IRQ_CENTRAL_DISCONNECT,
+          &d);
+}
+
+static void send_disconnect(uvble_t *ble, uint16_t handle, uint8_t reason) {
+  uint8_t cmd[3];
+  put_le16(cmd, handle);
+  cmd[2] = reason;
+  hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
+}
+
+static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
+  /* A failure while we initiate is that attempt's end (whatever role byte
+   * the controller put in an event that carries no connection). */
+  const struct conn_gap_hooks *h = &ble->conns.gap;
+  if (h->initiator_failed && h->initiator_failed(ble, status)) return;
+  if (role == 0x01) {
+    /* An incoming connection failed (e.g. directed advertising timed out):
+     * MicroPython reports CENTRAL_DISCONNECT with no address. */
+    uvble_addr_t none;
+    memset(&none, 0, sizeof none);
+    none.type = UVBLE_ADDR_NONE;
+    emit_disconnect(ble, 0xffff, CONN_ROLE_PERIPHERAL, &none, status);
+    return;
+  }
+  ble->stats.hci_events_unexpected++;
+}
+
+/* LE (Enhanced) Connection Complete: the common fields, Vol 4, Part E,
+ * 7.7.65.1 and 7.7.65.10. */
+static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
+                                   bool enhanced) {
+  size_t need = enhanced ? 30 : 18;
+  if (len != need) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  uint8_t status = p[0];
+  uint16_t handle = get_le16(p + 1) & 0x0fff;
+  uint8_t role = p[3];
+  uvble_addr_t peer;
+  ble_addr_from_hci(&peer, p[4], p + 5);
+  if (status != HCI_SUCCESS) {
+    on_connection_failed(ble, status, role);
+    return;
+  }
+  if (conn_find(ble, handle)) {
+    ble->stats.hci_events_unexpected++;
+    return;
+  }
+  const struct conn_gap_hooks *h = &ble->conns.gap;
+  if (role == 0x00 && h->initiator_connected && !h->initiator_connected(ble)) {
+    /* An attempt already reported failed (the controller could not cancel
+     * it): the app does not know this link, so end it. */
+    send_disconnect(ble, handle, HCI_REMOTE_USER_TERMINATED);
+    return;
+  }
+  if (role == 0x01 && h->peripheral_connected) h->peripheral_connected(ble);
+  const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
+  struct ble_conn *c = conn_add(
+      ble, handle, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
+  if (!c) {
+    /* Out of memory: the link cannot be served, so end it. */
+    send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
+    return;
+  }
+  c->interval = get_le16(q);
+  c->latency = get_le16(q + 2);
+  c->supervision_timeout = get_le16(q + 4);
+  conn_observers_open(ble, c);
+  if (ble_dead(ble)) return;
+  emit_connect(ble, c);
+}
+
+static void on_le_connection_complete(uvble_t *ble, const uint8_t *p,
+                                      size_t len) {
+  on_connection_complete(ble, p, len, false);
+}
+
+static void on_le_enhanced_connection_complete(uvble_t *ble, const uint8_t *p,
+                                               size_t len) {
+  on_connection_complete(ble, p, len, true);
+}
+
+static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
+                                      size_t len) {
+  if (len != 4) {
+    ble->stats.hci_events_malformed++;
+    return;
+  }
+  if (p[0] != HCI_SUCCESS) return; /* the link is still up */
+  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  if (!c) {
+    ble->stats.hci_events_unexpected++;
+    return;
+  }
+  uint16_t handle = c->handle;
+  uint8_t role = c->role;
+  uvble_addr_t peer = c->peer;
+  uint8_t reason = p[3];
+  conn_remove(ble, c, reason);
+  emit_disconnect(ble, handle, role, &peer, reason);
+  if (!ble_dead(ble)) acl_pump(ble);
+}
+
+void conn_drop_all(uvble_t *ble) {
+  while (ble->conns.head) {
+    struct ble_conn *c = ble->conns.head;
+    uint16_t handle = c->handle;
+    uint8_t role = c->role;
+    uvble_addr_t peer = c->peer;
+    conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
+    if (ble->state != BLE_CLOSING)
+      emit_disconnect(ble, handle, role, &peer, HCI_LOCAL_HOST_TERMINATED);
+  }
+}
+
+/* uvble_close() lingers: only what it waits for matters (the layers are
+ * gone). Command Complete/Status are HCI's own. */
+static void on_event_lingering(uvble_t *ble, uint8_t code, const uint8_t *p,
+                               size_t len) {
+  switch (code) {
+    case HCI_EV_NUM_COMPLETED_PACKETS:
+      acl_on_completed(ble, p, len);
+      break;
+    case HCI_EV_DISCONNECTION_COMPLETE:
+      if (len == 4 && p[0] == HCI_SUCCESS)
+        conn_linger_on_disconnected(ble, get_le16(p + 1) & 0x0fff);
+      break;
+    default:
+      break;
+  }
+  conn_linger_check(ble);
+}
+
+int conn_layer_init(uvble_t *ble) {
+  int r = hci_add_event_handler(ble, HCI_EV_NUM_COMPLETED_PACKETS,
+                                acl_on_completed);
+  if (r == 0)
+    r = hci_add_event_handler(ble, HCI_EV_DISCONNECTION_COMPLETE,
+                              on_disconnection_complete);
+  if (r == 0)
+    r = hci_add_le_event_handler(ble, HCI_LE_CONNECTION_COMPLETE,
+                                 on_le_connection_complete);
+  if (r == 0)
+    r = hci_add_le_event_handler(ble, HCI_LE_ENHANCED_CONNECTION_COMPLETE,
+                                 on_le_enhanced_connection_complete);
+  hci_set_linger_handler(ble, on_event_lingering);
+  return r;
+}
