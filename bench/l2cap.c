@@ -183,8 +183,8 @@ static int on_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) {
     case UVBLE_IRQ_CENTRAL_CONNECT:
       e->conn = d->connect.conn_handle;
       e->link_up = d->connect.addr.type != UVBLE_ADDR_NONE;
-      /* On the air the receiver opens the channel once the link has its
-       * PHY and data length (run_recv), so the clock starts then. */
+      /* On the air the sender opens the channel once the link has its
+       * PHY and data length (run_send). */
       if (ev == UVBLE_IRQ_PERIPHERAL_CONNECT && e->link_up && !e->o->air)
         uvble_l2cap_connect(ble, e->conn, PSM, (uint16_t)e->o->mtu);
       break;
@@ -432,13 +432,6 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
   if (!f) return -errno;
   fprintf(f, "%s\n", uvble_addr_to_str(&info.public_addr, a));
   fclose(f);
-  if (o->air) {
-    while (!e->link_up && uv_run(loop, UV_RUN_ONCE)) {
-    }
-    air_link_t tx, rx;
-    air_settle(loop, e->ble, e->conn, &o->want, false, &tx, &rx);
-    uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
-  }
   while (!e->done && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
   if (!e->done) return UVBLE_ECONNRESET;
@@ -466,6 +459,9 @@ static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
     }
     air_link_t rx;
     if (e->link_up) *note = air_settle(loop, e->ble, e->conn, &o->want, true, air, &rx);
+    /* The receiver listens; the sender (central) opens the channel once
+     * the link has its PHY and data length, so the clock starts then. */
+    if (e->link_up) uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
   }
   while (!e->open && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
