@@ -43,10 +43,17 @@ double air_l2cap_payload_per_pdu(unsigned sdu, unsigned mps, unsigned octets);
 /* The same for an ATT notification or write command of value_len bytes
  * (3-byte ATT header, 4-byte L2CAP header). */
 double air_att_payload_per_pdu(unsigned value_len, unsigned octets);
-/* What a UART HCI at baud (8N1, H4) allows for ACL packets of acl_len
- * bytes carrying payload_per_acl application bytes each: kbit/s. */
-double air_hci_limit_kbps(unsigned baud, unsigned acl_len,
-                          double payload_per_acl);
+/* What a UART HCI at baud (8N1: 10 bits a byte; H4: 1 + 4 header bytes per
+ * ACL packet) allows, in kbit/s of application payload, when both hosts
+ * cut L2CAP PDUs into ACL packets as they do here: the sender into
+ * packets of acl_send (the controller's ACL buffer size), the receiving
+ * controller one packet per LL PDU of acl_recv octets. The lower of the
+ * two UARTs. For an LE credit-based SDU of sdu bytes (K-frames of at most
+ * mps) and for an ATT notification or write command of value_len bytes. */
+double air_hci_l2cap_kbps(unsigned baud, unsigned sdu, unsigned mps,
+                          unsigned acl_send, unsigned acl_recv);
+double air_hci_att_kbps(unsigned baud, unsigned value_len, unsigned acl_send,
+                        unsigned acl_recv);
 
 const char *air_phy_name(int phy);
 
@@ -55,9 +62,15 @@ typedef struct {
   int phy;              /* AIR_PHY_1M or AIR_PHY_2M: what to ask for */
   unsigned data_length; /* 27 keeps the default; more asks for DLE */
   bool throughput;      /* connect with the throughput parameter preset */
+  double time_scale;    /* wall-clock waits x this (1/rt of a slowed-down
+                           simulation; 0 counts as 1) */
 } air_want_t;
 
-/* Parses "--phy 1m|2m", "--data-length N", "--conn throughput|default";
+/* A wall-clock wait of ms stretched by w's time scale. */
+double air_ms(const air_want_t *w, double ms);
+
+/* Parses "--phy 1m|2m", "--data-length N", "--conn throughput|default",
+ * "--time-scale X" (1..1000);
  * returns 1 when arg was one of them (v consumed), 0 when not, -1 with a
  * message on stderr for a bad value. */
 int air_parse_opt(air_want_t *w, const char *arg, const char *v);

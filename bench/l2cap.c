@@ -500,12 +500,12 @@ static void air_extra(const struct opts *o, const struct result *res,
   double kbps = res->mbps * 8e3;
   double per_pdu = air_l2cap_payload_per_pdu((unsigned)o->sdu_max,
                                              res->mps_send, l->octets);
-  /* The host sends ACL packets of at most acl_mtu: the same cut as the
-   * LL's when acl_mtu is the data length. */
-  double hci = o->hci_baud ? air_hci_limit_kbps(o->hci_baud, acl_mtu,
-                               air_l2cap_payload_per_pdu(
-                                   (unsigned)o->sdu_max, res->mps_send,
-                                   acl_mtu))
+  /* The sending host cuts K-frames into ACL packets of acl_mtu; the
+   * receiving controller hands up one per LL PDU. */
+  double hci = o->hci_baud ? air_hci_l2cap_kbps(o->hci_baud,
+                                                (unsigned)o->sdu_max,
+                                                res->mps_send, acl_mtu,
+                                                l->octets)
                            : 0;
   FILE *f = fmemopen(out, cap, "w");
   if (!f) return;
@@ -636,7 +636,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL, NULL, NULL, 200000000,
                    1000,  1000,   0,    32,   251,  8,    0,
-                   false, {AIR_PHY_2M, 251, true}, 0};
+                   false, {AIR_PHY_2M, 251, true, 1}, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int air_opt;
