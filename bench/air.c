@@ -25,39 +25,51 @@ double air_pdu_us(int phy, unsigned octets, bool mic) {
   }
 }
 
-double air_pair_us(const air_link_t *l) {
-  return air_pdu_us(l->phy, l->octets, l->encrypted) + AIR_T_IFS_US +
-         air_pdu_us(l->phy, EMPTY_PDU, false) + AIR_T_IFS_US;
-}
-
-unsigned air_pdus_per_event(const air_link_t *l) {
-  unsigned ev = l->event_us && l->event_us < l->interval_us ? l->event_us
-                                                             : l->interval_us;
-  return (unsigned)floor(ev / air_pair_us(l));
-}
-
-double air_limit_kbps(const air_link_t *l, double payload_per_pdu) {
-  if (!l->interval_us) return 0;
-  return air_pdus_per_event(l) * payload_per_pdu * 8.0 / l->interval_us * 1e3;
-}
-
 /* LL PDUs for one L2CAP PDU of len bytes (header included). */
 static unsigned pdus(unsigned len, unsigned octets) {
   return (len + octets - 1) / octets;
 }
 
-double air_l2cap_payload_per_pdu(unsigned sdu, unsigned mps, unsigned octets) {
-  unsigned left = sdu + 2, n = 0; /* SDU length field in the first K-frame */
-  while (left) {
-    unsigned k = left < mps ? left : mps;
-    n += pdus(4 + k, octets);
-    left -= k;
+/* Adds one L2CAP PDU of len bytes, cut into LL PDUs of the link's octets. */
+static void add_l2cap_pdu(const air_link_t *l, unsigned len, air_unit_t *u) {
+  double empty = air_pdu_us(l->phy, EMPTY_PDU, false);
+  for (unsigned left = len; left;) {
+    unsigned n = left < l->octets ? left : l->octets;
+    u->us += air_pdu_us(l->phy, n, l->encrypted) + AIR_T_IFS_US + empty +
+             AIR_T_IFS_US;
+    u->pdus++;
+    left -= n;
   }
-  return (double)sdu / n;
 }
 
-double air_att_payload_per_pdu(unsigned value_len, unsigned octets) {
-  return (double)value_len / pdus(4 + 3 + value_len, octets);
+air_unit_t air_l2cap_unit(const air_link_t *l, unsigned sdu, unsigned mps) {
+  air_unit_t u = {sdu, 0, 0};
+  unsigned left = sdu + 2; /* SDU length field in the first K-frame */
+  while (left && mps) {
+    unsigned k = left < mps ? left : mps;
+    add_l2cap_pdu(l, 4 + k, &u);
+    left -= k;
+  }
+  return u;
+}
+
+air_unit_t air_att_unit(const air_link_t *l, unsigned value_len) {
+  air_unit_t u = {value_len, 0, 0};
+  add_l2cap_pdu(l, 4 + 3 + value_len, &u);
+  return u;
+}
+
+unsigned air_pdus_per_event(const air_link_t *l, const air_unit_t *u) {
+  if (!u->pdus || !l->octets) return 0;
+  unsigned ev = l->event_us && l->event_us < l->interval_us ? l->event_us
+                                                             : l->interval_us;
+  return (unsigned)floor(ev / (u->us / u->pdus));
+}
+
+double air_limit_kbps(const air_link_t *l, const air_unit_t *u) {
+  if (!l->interval_us || !u->pdus) return 0;
+  return air_pdus_per_event(l, u) * ((double)u->bytes / u->pdus) * 8.0 /
+         l->interval_us * 1e3;
 }
 
 /* UART bytes for one L2CAP PDU of len bytes cut into ACL packets of acl. */
@@ -230,15 +242,18 @@ const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
 #endif
 
 void air_json(FILE *out, const air_link_t *l, double goodput_kbps,
-              double payload_per_pdu, double hci_limit_kbps, const char *note) {
-  double limit = air_limit_kbps(l, payload_per_pdu);
+              const air_unit_t *u, double hci_limit_kbps, const char *note) {
+  double limit = air_limit_kbps(l, u);
   fprintf(out,
           ",\"air_limit_kbps\":%.1f,\"air_ratio\":%.3f,\"phy\":\"%s\","
           "\"data_length\":%u,\"interval_ms\":%.2f,\"event_ms\":%.2f,"
-          "\"pdus_per_event\":%u,\"payload_per_pdu\":%.1f",
+          "\"pdus_per_event\":%u,\"payload_per_pdu\":%.2f,"
+          "\"pair_us\":%.1f",
           limit, limit > 0 ? goodput_kbps / limit : 0, air_phy_name(l->phy),
           l->octets, l->interval_us / 1e3, l->event_us / 1e3,
-          l->interval_us ? air_pdus_per_event(l) : 0, payload_per_pdu);
+          l->interval_us ? air_pdus_per_event(l, u) : 0,
+          u->pdus ? (double)u->bytes / u->pdus : 0,
+          u->pdus ? u->us / u->pdus : 0);
   if (hci_limit_kbps > 0)
     fprintf(out, ",\"hci_limit_kbps\":%.1f,\"hci_ratio\":%.3f", hci_limit_kbps,
             goodput_kbps / hci_limit_kbps);

@@ -28,21 +28,27 @@ typedef struct {
  * 2.1 and 2.2: preamble, access address, [coded: CI, TERM1,] header,
  * payload, MIC, CRC [, TERM2]). */
 double air_pdu_us(int phy, unsigned octets, bool mic);
-/* One data PDU one way, the empty PDU back, two inter-frame spaces. */
-double air_pair_us(const air_link_t *l);
-/* Data PDUs that fit in one connection event. */
-unsigned air_pdus_per_event(const air_link_t *l);
-/* The goodput bound in kbit/s for payload_per_pdu application bytes per
- * full data PDU (air_*_payload_per_pdu). */
-double air_limit_kbps(const air_link_t *l, double payload_per_pdu);
+/* One application unit (an L2CAP SDU, an ATT PDU) on the air: its bytes,
+ * the LL data PDUs it takes, and their air time, each data PDU with the
+ * empty PDU back and two inter-frame spaces. A unit's last PDU may be
+ * short and takes less time. */
+typedef struct {
+  unsigned bytes, pdus;
+  double us;
+} air_unit_t;
 
-/* Application bytes per LL PDU, averaged: an L2CAP LE credit-based SDU of
- * sdu bytes (2-byte SDU length in its first K-frame, 4-byte basic header
- * per K-frame of at most mps payload) cut into LL PDUs of octets. */
-double air_l2cap_payload_per_pdu(unsigned sdu, unsigned mps, unsigned octets);
-/* The same for an ATT notification or write command of value_len bytes
- * (3-byte ATT header, 4-byte L2CAP header). */
-double air_att_payload_per_pdu(unsigned value_len, unsigned octets);
+/* An L2CAP LE credit-based SDU of sdu bytes (2-byte SDU length in its
+ * first K-frame, 4-byte basic header per K-frame of at most mps), each
+ * K-frame cut into LL PDUs of the link's octets. */
+air_unit_t air_l2cap_unit(const air_link_t *l, unsigned sdu, unsigned mps);
+/* An ATT notification or write command of value_len bytes (3-byte ATT
+ * header, 4-byte L2CAP header). */
+air_unit_t air_att_unit(const air_link_t *l, unsigned value_len);
+/* Data PDUs that fit in one connection event, at the unit's mean pair. */
+unsigned air_pdus_per_event(const air_link_t *l, const air_unit_t *u);
+/* The goodput bound in kbit/s. */
+double air_limit_kbps(const air_link_t *l, const air_unit_t *u);
+
 /* What a UART HCI at baud (8N1: 10 bits a byte; H4: 1 + 4 header bytes per
  * ACL packet) allows, in kbit/s of application payload, when both hosts
  * cut L2CAP PDUs into ACL packets as they do here: the sender into
@@ -88,6 +94,6 @@ const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
                        air_link_t *rx);
 /* The JSON members: ,"air_limit_kbps":..,"air_ratio":..,"phy":..,... */
 void air_json(FILE *out, const air_link_t *l, double goodput_kbps,
-              double payload_per_pdu, double hci_limit_kbps, const char *note);
+              const air_unit_t *u, double hci_limit_kbps, const char *note);
 
 #endif

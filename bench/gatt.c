@@ -584,7 +584,8 @@ static void print_stream(struct ctx *x, bool notify, unsigned n, size_t len,
     double mb = (double)got * len / 1e6;
     printf(",\"cpu_s_per_mb_send\":%.4f,\"cpu_s_per_mb_recv\":%.4f",
            mb > 0 ? cpu_send / mb : 0, mb > 0 ? cpu_recv / mb : 0);
-    air_json(stdout, l, kbps, air_att_payload_per_pdu((unsigned)len, l->octets),
+    air_unit_t unit = air_att_unit(l, (unsigned)len);
+    air_json(stdout, l, kbps, &unit,
              hci, x->air_note);
   }
   json_tail(x);
@@ -643,14 +644,16 @@ static int wwr_phase(struct ctx *x, unsigned n) {
   uv_timer_start(&x->tick, on_tick, 50, 50);
   while (h->tx < h->tx_count && !h->down) uv_run(x->loop, UV_RUN_ONCE);
   /* Until our queue has drained to the controller (nothing sent for
-   * 100 ms), and the server has had the time to read what it got: a
+   * 100 ms, stretched on a slowed-down simulation: the stats request
+   * must not wait behind a long queue, ATT's 30 s timeout runs on the
+   * wall clock), and the server has had the time to read what it got: a
    * controller without flow control towards its host (btvirt) drops what
    * a host that fell behind cannot take, the stats request included, and
    * a lost request ends the bearer (ATT's 30 s timeout). */
   uvble_stats_t us;
   uvble_get_stats(h->ble, &us);
   uint64_t sent = us.acl_tx_packets, quiet = loop_ms(x);
-  while (!h->down && loop_ms(x) - quiet < 100) {
+  while (!h->down && loop_ms(x) - quiet < air_ms(&x->o->want, 100)) {
     uv_run(x->loop, UV_RUN_ONCE);
     uvble_get_stats(h->ble, &us);
     if (us.acl_tx_packets != sent) {

@@ -498,8 +498,7 @@ static void air_extra(const struct opts *o, const struct result *res,
                       const air_link_t *l, unsigned acl_mtu, const char *note,
                       char *out, size_t cap) {
   double kbps = res->mbps * 8e3;
-  double per_pdu = air_l2cap_payload_per_pdu((unsigned)o->sdu_max,
-                                             res->mps_send, l->octets);
+  air_unit_t unit = air_l2cap_unit(l, (unsigned)o->sdu_max, res->mps_send);
   /* The sending host cuts K-frames into ACL packets of acl_mtu; the
    * receiving controller hands up one per LL PDU. */
   double hci = o->hci_baud ? air_hci_l2cap_kbps(o->hci_baud,
@@ -510,7 +509,7 @@ static void air_extra(const struct opts *o, const struct result *res,
   FILE *f = fmemopen(out, cap, "w");
   if (!f) return;
   fprintf(f, ",\"goodput_kbps\":%.1f", kbps);
-  air_json(f, l, kbps, per_pdu, hci, note);
+  air_json(f, l, kbps, &unit, hci, note);
   fclose(f);
 }
 
