@@ -25,45 +25,85 @@ double air_pdu_us(int phy, unsigned octets, bool mic) {
   }
 }
 
-double air_pair_us(const air_link_t *l) {
-  return air_pdu_us(l->phy, l->octets, l->encrypted) + AIR_T_IFS_US +
-         air_pdu_us(l->phy, EMPTY_PDU, false) + AIR_T_IFS_US;
-}
-
-unsigned air_pdus_per_event(const air_link_t *l) {
-  unsigned ev = l->event_us && l->event_us < l->interval_us ? l->event_us
-                                                             : l->interval_us;
-  return (unsigned)floor(ev / air_pair_us(l));
-}
-
-double air_limit_kbps(const air_link_t *l, double payload_per_pdu) {
-  if (!l->interval_us) return 0;
-  return air_pdus_per_event(l) * payload_per_pdu * 8.0 / l->interval_us * 1e3;
-}
-
 /* LL PDUs for one L2CAP PDU of len bytes (header included). */
 static unsigned pdus(unsigned len, unsigned octets) {
   return (len + octets - 1) / octets;
 }
 
-double air_l2cap_payload_per_pdu(unsigned sdu, unsigned mps, unsigned octets) {
-  unsigned left = sdu + 2, n = 0; /* SDU length field in the first K-frame */
-  while (left) {
+/* Adds one L2CAP PDU of len bytes, cut into LL PDUs of the link's octets. */
+static void add_l2cap_pdu(const air_link_t *l, unsigned len, air_unit_t *u) {
+  double empty = air_pdu_us(l->phy, EMPTY_PDU, false);
+  for (unsigned left = len; left;) {
+    unsigned n = left < l->octets ? left : l->octets;
+    u->us += air_pdu_us(l->phy, n, l->encrypted) + AIR_T_IFS_US + empty +
+             AIR_T_IFS_US;
+    u->pdus++;
+    left -= n;
+  }
+}
+
+air_unit_t air_l2cap_unit(const air_link_t *l, unsigned sdu, unsigned mps) {
+  air_unit_t u = {sdu, 0, 0};
+  unsigned left = sdu + 2; /* SDU length field in the first K-frame */
+  while (left && mps) {
     unsigned k = left < mps ? left : mps;
-    n += pdus(4 + k, octets);
+    add_l2cap_pdu(l, 4 + k, &u);
     left -= k;
   }
-  return (double)sdu / n;
+  return u;
 }
 
-double air_att_payload_per_pdu(unsigned value_len, unsigned octets) {
-  return (double)value_len / pdus(4 + 3 + value_len, octets);
+air_unit_t air_att_unit(const air_link_t *l, unsigned value_len) {
+  air_unit_t u = {value_len, 0, 0};
+  add_l2cap_pdu(l, 4 + 3 + value_len, &u);
+  return u;
 }
 
-double air_hci_limit_kbps(unsigned baud, unsigned acl_len,
-                          double payload_per_acl) {
-  /* 10 bits per byte on the wire; H4 indicator 1 + ACL header 4. */
-  return baud / 10.0 * payload_per_acl / (5.0 + acl_len) * 8.0 / 1e3;
+unsigned air_pdus_per_event(const air_link_t *l, const air_unit_t *u) {
+  if (!u->pdus || !l->octets) return 0;
+  unsigned ev = l->event_us && l->event_us < l->interval_us ? l->event_us
+                                                             : l->interval_us;
+  return (unsigned)floor(ev / (u->us / u->pdus));
+}
+
+double air_limit_kbps(const air_link_t *l, const air_unit_t *u) {
+  if (!l->interval_us || !u->pdus) return 0;
+  return air_pdus_per_event(l, u) * ((double)u->bytes / u->pdus) * 8.0 /
+         l->interval_us * 1e3;
+}
+
+/* UART bytes for one L2CAP PDU of len bytes cut into ACL packets of acl. */
+static double uart_bytes(unsigned len, unsigned acl) {
+  return len + 5.0 * pdus(len, acl);
+}
+
+static double uart_kbps(unsigned baud, double payload, double bytes) {
+  return baud / 10.0 * payload / bytes * 8.0 / 1e3;
+}
+
+double air_hci_l2cap_kbps(unsigned baud, unsigned sdu, unsigned mps,
+                          unsigned acl_send, unsigned acl_recv) {
+  double lim = 0;
+  unsigned acls[2] = {acl_send, acl_recv};
+  for (int i = 0; i < 2; i++) {
+    unsigned left = sdu + 2;
+    double bytes = 0;
+    while (left) {
+      unsigned k = left < mps ? left : mps;
+      bytes += uart_bytes(4 + k, acls[i]);
+      left -= k;
+    }
+    double v = uart_kbps(baud, sdu, bytes);
+    if (i == 0 || v < lim) lim = v;
+  }
+  return lim;
+}
+
+double air_hci_att_kbps(unsigned baud, unsigned value_len, unsigned acl_send,
+                        unsigned acl_recv) {
+  unsigned a = acl_send < acl_recv ? acl_send : acl_recv;
+  /* Smaller packets cost more headers: the smaller ACL size is the bound. */
+  return uart_kbps(baud, value_len, uart_bytes(4 + 3 + value_len, a));
 }
 
 const char *air_phy_name(int phy) {
@@ -76,7 +116,21 @@ const char *air_phy_name(int phy) {
   }
 }
 
+double air_ms(const air_want_t *w, double ms) {
+  return w->time_scale > 1 ? ms * w->time_scale : ms;
+}
+
 int air_parse_opt(air_want_t *w, const char *arg, const char *v) {
+  if (strcmp(arg, "--time-scale") == 0) {
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || !(x >= 1 && x <= 1000)) {
+      fprintf(stderr, "--time-scale: '%s' is not 1 .. 1000\n", v);
+      return -1;
+    }
+    w->time_scale = x;
+    return 1;
+  }
   if (strcmp(arg, "--phy") == 0) {
     if (strcmp(v, "1m") == 0 || strcmp(v, "1M") == 0) {
       w->phy = AIR_PHY_1M;
@@ -126,9 +180,10 @@ void air_configure(uvble_t *ble, const air_want_t *w) {
 }
 
 int air_connect(uvble_t *ble, const uvble_addr_t *peer, const air_want_t *w) {
-  if (!w->throughput) return uvble_gap_connect(ble, peer, 5000, 0, 0);
+  int32_t scan_ms = (int32_t)air_ms(w, 5000);
+  if (!w->throughput) return uvble_gap_connect(ble, peer, scan_ms, 0, 0);
   uvble_gap_conn_params_t p = UVBLE_CONN_PARAMS_THROUGHPUT;
-  return uvble_gap_connect_with(ble, peer, 5000, &p);
+  return uvble_gap_connect_with(ble, peer, scan_ms, &p);
 }
 
 static void on_tick(uv_timer_t *t) { (void)t; }
@@ -152,7 +207,7 @@ const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
   uv_timer_init(loop, &tick);
   uv_timer_start(&tick, on_tick, 20, 20);
   uvble_conn_info_t ci;
-  uint64_t end = uv_now(loop) + 5000;
+  uint64_t end = uv_now(loop) + (uint64_t)air_ms(w, 5000);
   while (!settled(ble, conn, w, &ci) && uv_now(loop) < end)
     uv_run(loop, UV_RUN_ONCE);
   uv_close((uv_handle_t *)&tick, NULL);
@@ -171,8 +226,7 @@ void air_configure(uvble_t *ble, const air_want_t *w) {
 }
 
 int air_connect(uvble_t *ble, const uvble_addr_t *peer, const air_want_t *w) {
-  (void)w;
-  return uvble_gap_connect(ble, peer, 5000, 0, 0);
+  return uvble_gap_connect(ble, peer, (int32_t)air_ms(w, 5000), 0, 0);
 }
 
 const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
@@ -188,15 +242,18 @@ const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
 #endif
 
 void air_json(FILE *out, const air_link_t *l, double goodput_kbps,
-              double payload_per_pdu, double hci_limit_kbps, const char *note) {
-  double limit = air_limit_kbps(l, payload_per_pdu);
+              const air_unit_t *u, double hci_limit_kbps, const char *note) {
+  double limit = air_limit_kbps(l, u);
   fprintf(out,
           ",\"air_limit_kbps\":%.1f,\"air_ratio\":%.3f,\"phy\":\"%s\","
           "\"data_length\":%u,\"interval_ms\":%.2f,\"event_ms\":%.2f,"
-          "\"pdus_per_event\":%u,\"payload_per_pdu\":%.1f",
+          "\"pdus_per_event\":%u,\"payload_per_pdu\":%.2f,"
+          "\"pair_us\":%.1f",
           limit, limit > 0 ? goodput_kbps / limit : 0, air_phy_name(l->phy),
           l->octets, l->interval_us / 1e3, l->event_us / 1e3,
-          l->interval_us ? air_pdus_per_event(l) : 0, payload_per_pdu);
+          l->interval_us ? air_pdus_per_event(l, u) : 0,
+          u->pdus ? (double)u->bytes / u->pdus : 0,
+          u->pdus ? u->us / u->pdus : 0);
   if (hci_limit_kbps > 0)
     fprintf(out, ",\"hci_limit_kbps\":%.1f,\"hci_ratio\":%.3f", hci_limit_kbps,
             goodput_kbps / hci_limit_kbps);

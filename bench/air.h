@@ -28,25 +28,38 @@ typedef struct {
  * 2.1 and 2.2: preamble, access address, [coded: CI, TERM1,] header,
  * payload, MIC, CRC [, TERM2]). */
 double air_pdu_us(int phy, unsigned octets, bool mic);
-/* One data PDU one way, the empty PDU back, two inter-frame spaces. */
-double air_pair_us(const air_link_t *l);
-/* Data PDUs that fit in one connection event. */
-unsigned air_pdus_per_event(const air_link_t *l);
-/* The goodput bound in kbit/s for payload_per_pdu application bytes per
- * full data PDU (air_*_payload_per_pdu). */
-double air_limit_kbps(const air_link_t *l, double payload_per_pdu);
+/* One application unit (an L2CAP SDU, an ATT PDU) on the air: its bytes,
+ * the LL data PDUs it takes, and their air time, each data PDU with the
+ * empty PDU back and two inter-frame spaces. A unit's last PDU may be
+ * short and takes less time. */
+typedef struct {
+  unsigned bytes, pdus;
+  double us;
+} air_unit_t;
 
-/* Application bytes per LL PDU, averaged: an L2CAP LE credit-based SDU of
- * sdu bytes (2-byte SDU length in its first K-frame, 4-byte basic header
- * per K-frame of at most mps payload) cut into LL PDUs of octets. */
-double air_l2cap_payload_per_pdu(unsigned sdu, unsigned mps, unsigned octets);
-/* The same for an ATT notification or write command of value_len bytes
- * (3-byte ATT header, 4-byte L2CAP header). */
-double air_att_payload_per_pdu(unsigned value_len, unsigned octets);
-/* What a UART HCI at baud (8N1, H4) allows for ACL packets of acl_len
- * bytes carrying payload_per_acl application bytes each: kbit/s. */
-double air_hci_limit_kbps(unsigned baud, unsigned acl_len,
-                          double payload_per_acl);
+/* An L2CAP LE credit-based SDU of sdu bytes (2-byte SDU length in its
+ * first K-frame, 4-byte basic header per K-frame of at most mps), each
+ * K-frame cut into LL PDUs of the link's octets. */
+air_unit_t air_l2cap_unit(const air_link_t *l, unsigned sdu, unsigned mps);
+/* An ATT notification or write command of value_len bytes (3-byte ATT
+ * header, 4-byte L2CAP header). */
+air_unit_t air_att_unit(const air_link_t *l, unsigned value_len);
+/* Data PDUs that fit in one connection event, at the unit's mean pair. */
+unsigned air_pdus_per_event(const air_link_t *l, const air_unit_t *u);
+/* The goodput bound in kbit/s. */
+double air_limit_kbps(const air_link_t *l, const air_unit_t *u);
+
+/* What a UART HCI at baud (8N1: 10 bits a byte; H4: 1 + 4 header bytes per
+ * ACL packet) allows, in kbit/s of application payload, when both hosts
+ * cut L2CAP PDUs into ACL packets as they do here: the sender into
+ * packets of acl_send (the controller's ACL buffer size), the receiving
+ * controller one packet per LL PDU of acl_recv octets. The lower of the
+ * two UARTs. For an LE credit-based SDU of sdu bytes (K-frames of at most
+ * mps) and for an ATT notification or write command of value_len bytes. */
+double air_hci_l2cap_kbps(unsigned baud, unsigned sdu, unsigned mps,
+                          unsigned acl_send, unsigned acl_recv);
+double air_hci_att_kbps(unsigned baud, unsigned value_len, unsigned acl_send,
+                        unsigned acl_recv);
 
 const char *air_phy_name(int phy);
 
@@ -55,9 +68,15 @@ typedef struct {
   int phy;              /* AIR_PHY_1M or AIR_PHY_2M: what to ask for */
   unsigned data_length; /* 27 keeps the default; more asks for DLE */
   bool throughput;      /* connect with the throughput parameter preset */
+  double time_scale;    /* wall-clock waits x this (1/rt of a slowed-down
+                           simulation; 0 counts as 1) */
 } air_want_t;
 
-/* Parses "--phy 1m|2m", "--data-length N", "--conn throughput|default";
+/* A wall-clock wait of ms stretched by w's time scale. */
+double air_ms(const air_want_t *w, double ms);
+
+/* Parses "--phy 1m|2m", "--data-length N", "--conn throughput|default",
+ * "--time-scale X" (1..1000);
  * returns 1 when arg was one of them (v consumed), 0 when not, -1 with a
  * message on stderr for a bad value. */
 int air_parse_opt(air_want_t *w, const char *arg, const char *v);
@@ -75,6 +94,6 @@ const char *air_settle(uv_loop_t *loop, uvble_t *ble, uint16_t conn,
                        air_link_t *rx);
 /* The JSON members: ,"air_limit_kbps":..,"air_ratio":..,"phy":..,... */
 void air_json(FILE *out, const air_link_t *l, double goodput_kbps,
-              double payload_per_pdu, double hci_limit_kbps, const char *note);
+              const air_unit_t *u, double hci_limit_kbps, const char *note);
 
 #endif

@@ -433,7 +433,7 @@ static int ctl(struct ctx *x, uint8_t op, uint16_t len, uint32_t count) {
   int r = uvble_gattc_write(h->ble, h->conn, h->h_ctl, &c, sizeof c,
                             UVBLE_GATTC_WRITE_WITH_RESPONSE);
   if (r < 0) return r;
-  if (!run_until(x, &h->wdone, CMD_TIMEOUT_S)) return UVBLE_ETIMEDOUT;
+  if (!run_until(x, &h->wdone, air_ms(&x->o->want, CMD_TIMEOUT_S))) return UVBLE_ETIMEDOUT;
   return h->wstatus;
 }
 
@@ -444,7 +444,7 @@ static int get_stats(struct ctx *x, struct stats *st) {
   h->rdone = false;
   h->rlen = 0;
   if ((r = uvble_gattc_read(h->ble, h->conn, h->h_ctl)) < 0) return r;
-  if (!run_until(x, &h->rdone, CMD_TIMEOUT_S)) return UVBLE_ETIMEDOUT;
+  if (!run_until(x, &h->rdone, air_ms(&x->o->want, CMD_TIMEOUT_S))) return UVBLE_ETIMEDOUT;
   if (h->rstatus) return h->rstatus;
   if (h->rlen != sizeof *st) return UVBLE_EPROTO;
   memcpy(st, h->rbuf, sizeof *st);
@@ -578,14 +578,14 @@ static void print_stream(struct ctx *x, bool notify, unsigned n, size_t len,
   if (x->o->air) {
     const air_link_t *l = notify ? &x->air_rx : &x->air_tx;
     double hci = x->o->hci_baud
-                     ? air_hci_limit_kbps(x->o->hci_baud, x->acl_mtu,
-                                          air_att_payload_per_pdu(
-                                              (unsigned)len, x->acl_mtu))
+                     ? air_hci_att_kbps(x->o->hci_baud, (unsigned)len,
+                                        x->acl_mtu, l->octets)
                      : 0;
     double mb = (double)got * len / 1e6;
     printf(",\"cpu_s_per_mb_send\":%.4f,\"cpu_s_per_mb_recv\":%.4f",
            mb > 0 ? cpu_send / mb : 0, mb > 0 ? cpu_recv / mb : 0);
-    air_json(stdout, l, kbps, air_att_payload_per_pdu((unsigned)len, l->octets),
+    air_unit_t unit = air_att_unit(l, (unsigned)len);
+    air_json(stdout, l, kbps, &unit,
              hci, x->air_note);
   }
   json_tail(x);
@@ -612,7 +612,7 @@ static int notify_phase(struct ctx *x, unsigned n) {
     if (h->nrx.n != seen) {
       seen = h->nrx.n;
       last = loop_ms(x);
-    } else if (loop_ms(x) - last > SILENCE_S * 1000) {
+    } else if (loop_ms(x) - last > air_ms(&x->o->want, SILENCE_S * 1000)) {
       break;
     }
   }
@@ -644,14 +644,16 @@ static int wwr_phase(struct ctx *x, unsigned n) {
   uv_timer_start(&x->tick, on_tick, 50, 50);
   while (h->tx < h->tx_count && !h->down) uv_run(x->loop, UV_RUN_ONCE);
   /* Until our queue has drained to the controller (nothing sent for
-   * 100 ms), and the server has had the time to read what it got: a
+   * 100 ms, stretched on a slowed-down simulation: the stats request
+   * must not wait behind a long queue, ATT's 30 s timeout runs on the
+   * wall clock), and the server has had the time to read what it got: a
    * controller without flow control towards its host (btvirt) drops what
    * a host that fell behind cannot take, the stats request included, and
    * a lost request ends the bearer (ATT's 30 s timeout). */
   uvble_stats_t us;
   uvble_get_stats(h->ble, &us);
   uint64_t sent = us.acl_tx_packets, quiet = loop_ms(x);
-  while (!h->down && loop_ms(x) - quiet < 100) {
+  while (!h->down && loop_ms(x) - quiet < air_ms(&x->o->want, 100)) {
     uv_run(x->loop, UV_RUN_ONCE);
     uvble_get_stats(h->ble, &us);
     if (us.acl_tx_packets != sent) {
@@ -676,7 +678,7 @@ static int exchange_mtu(struct ctx *x) {
   if (h->mtu_done) return 0;
   int r = uvble_gattc_exchange_mtu(h->ble, h->conn);
   if (r < 0) return r;
-  if (!run_until(x, &h->mtu_done, CMD_TIMEOUT_S)) return UVBLE_ETIMEDOUT;
+  if (!run_until(x, &h->mtu_done, air_ms(&x->o->want, CMD_TIMEOUT_S))) return UVBLE_ETIMEDOUT;
   return h->mtu == 517 ? 0 : UVBLE_EPROTO;
 }
 
@@ -880,7 +882,7 @@ int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL,
                    "read,ping,notify23,wwr23,notify517,wwr517",
                    20000, 20000, 50000, 10000,
-                   false, {AIR_PHY_2M, 251, true}, 0, 0};
+                   false, {AIR_PHY_2M, 251, true, 1}, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int air_opt;

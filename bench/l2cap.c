@@ -183,8 +183,8 @@ static int on_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) {
     case UVBLE_IRQ_CENTRAL_CONNECT:
       e->conn = d->connect.conn_handle;
       e->link_up = d->connect.addr.type != UVBLE_ADDR_NONE;
-      /* On the air the receiver opens the channel once the link has its
-       * PHY and data length (run_recv), so the clock starts then. */
+      /* On the air the sender opens the channel once the link has its
+       * PHY and data length (run_send). */
       if (ev == UVBLE_IRQ_PERIPHERAL_CONNECT && e->link_up && !e->o->air)
         uvble_l2cap_connect(ble, e->conn, PSM, (uint16_t)e->o->mtu);
       break;
@@ -432,13 +432,6 @@ static int run_recv(uv_loop_t *loop, const struct opts *o, struct end *e) {
   if (!f) return -errno;
   fprintf(f, "%s\n", uvble_addr_to_str(&info.public_addr, a));
   fclose(f);
-  if (o->air) {
-    while (!e->link_up && uv_run(loop, UV_RUN_ONCE)) {
-    }
-    air_link_t tx, rx;
-    air_settle(loop, e->ble, e->conn, &o->want, false, &tx, &rx);
-    uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
-  }
   while (!e->done && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
   if (!e->done) return UVBLE_ECONNRESET;
@@ -466,6 +459,9 @@ static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
     }
     air_link_t rx;
     if (e->link_up) *note = air_settle(loop, e->ble, e->conn, &o->want, true, air, &rx);
+    /* The receiver listens; the sender (central) opens the channel once
+     * the link has its PHY and data length, so the clock starts then. */
+    if (e->link_up) uvble_l2cap_connect(e->ble, e->conn, PSM, (uint16_t)o->mtu);
   }
   while (!e->open && !e->closed && uv_run(loop, UV_RUN_ONCE)) {
   }
@@ -504,19 +500,18 @@ static void air_extra(const struct opts *o, const struct result *res,
                       const air_link_t *l, unsigned acl_mtu, const char *note,
                       char *out, size_t cap) {
   double kbps = res->mbps * 8e3;
-  double per_pdu = air_l2cap_payload_per_pdu((unsigned)o->sdu_max,
-                                             res->mps_send, l->octets);
-  /* The host sends ACL packets of at most acl_mtu: the same cut as the
-   * LL's when acl_mtu is the data length. */
-  double hci = o->hci_baud ? air_hci_limit_kbps(o->hci_baud, acl_mtu,
-                               air_l2cap_payload_per_pdu(
-                                   (unsigned)o->sdu_max, res->mps_send,
-                                   acl_mtu))
+  air_unit_t unit = air_l2cap_unit(l, (unsigned)o->sdu_max, res->mps_send);
+  /* The sending host cuts K-frames into ACL packets of acl_mtu; the
+   * receiving controller hands up one per LL PDU. */
+  double hci = o->hci_baud ? air_hci_l2cap_kbps(o->hci_baud,
+                                                (unsigned)o->sdu_max,
+                                                res->mps_send, acl_mtu,
+                                                l->octets)
                            : 0;
   FILE *f = fmemopen(out, cap, "w");
   if (!f) return;
   fprintf(f, ",\"goodput_kbps\":%.1f", kbps);
-  air_json(f, l, kbps, per_pdu, hci, note);
+  air_json(f, l, kbps, &unit, hci, note);
   fclose(f);
 }
 
@@ -644,7 +639,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
   struct opts o = {"mem", "both", NULL, NULL, NULL, NULL, NULL, 200000000,
                    1000,  1000,   0,    32,   251,  8,    0,
-                   false, {AIR_PHY_2M, 251, true}, 0};
+                   false, {AIR_PHY_2M, 251, true, 1}, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int air_opt;
