@@ -3,10 +3,12 @@
 # `cmake --install` of the gateway into a fresh prefix: the program, the
 # sample configuration (which passes --check) and the systemd unit, whose
 # paths name that prefix and which asks for the user channel's two
-# capabilities rather than root.
+# capabilities rather than root. The whole project is installed: the
+# gateway links libuvble.so, as an application does, and finds it beside
+# it (RUNPATH $ORIGIN/../lib).
 source "$(dirname "$0")/lib.sh"
 P=$T/prefix
-cmake --install "$BIN/examples/gateway" --prefix "$P" >"$T/install.out" 2>&1 ||
+cmake --install "$BIN" --prefix "$P" >"$T/install.out" 2>&1 ||
   fail "cmake --install failed: $(cat "$T/install.out")"
 unit=$P/lib/systemd/system/uvble-gateway.service
 [[ -x $P/bin/uvble-gateway ]] || fail "no $P/bin/uvble-gateway"
