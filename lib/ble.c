@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "req.h"
 #include "uvble/gap.h"
 
 static void finish_close(uvble_t *ble);
@@ -108,6 +109,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
 
   int r = hci_init(ble);
   if (r == 0 && !defer_timer(ble)) r = UVBLE_ENOMEM;
+  if (r == 0) r = req_init(ble);
   if (r == 0) {
     r = modules_init(ble);
     ble->modules_ready = true; /* close frees whatever init allocated */
@@ -232,6 +234,7 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
     else
       modules_close(ble);
   }
+  req_close(ble); /* cancelled requests' callbacks run now */
   uvble_status_cb acb = ble->active_cb;
   ble->active_cb = NULL;
   if (acb) acb(ble, UVBLE_ECANCELED);

@@ -86,6 +86,7 @@ struct uvble {
   int conn_removals;
   bool modules_close_deferred;
   void *defer_state;  /* ble.c's deferred-callback timer */
+  struct req_state *req_state; /* req.c: cancelled requests due */
   int pending_closes; /* libuv handles and the transport still closing */
 };
 

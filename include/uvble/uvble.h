@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "uvble/error.h"
+#include "uvble/req.h"
 #include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
@@ -260,7 +261,7 @@ typedef struct { /* 31 */
   uint32_t passkey;
 } uvble_evt_passkey_t;
 
-typedef union {
+typedef union uvble_irq_data {
   uvble_evt_connect_t connect;
   uvble_evt_gatts_access_t gatts;
   uvble_evt_scan_result_t scan_result;
@@ -482,6 +483,9 @@ typedef struct {
                                       controller: a drain before disconnect
                                       or uvble_close()'s linger ran out of
                                       time (UVBLE_CONFIG_DRAIN_MS) */
+  uint64_t req_late_responses;     /* responses (ATT, L2CAP, HCI) that
+                                      arrived for a request already
+                                      cancelled (uvble_cancel): swallowed */
 } uvble_stats_t;
 
 void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
