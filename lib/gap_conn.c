@@ -6,6 +6,7 @@
 
 #include "gap_events.h"
 #include "gap_internal.h"
+#include "req.h"
 #include "l2cap.h"
 
 /* ---- shared helpers -------------------------------------------------- */
@@ -95,7 +96,6 @@ int gap_init(uvble_t *ble) {
 }
 
 void gap_stop(uvble_t *ble, int err) {
-  (void)err;
   struct gap_state *g = ble->gap;
   if (!g) return;
   /* Every completion still in flight is from the old session. */
@@ -105,7 +105,7 @@ void gap_stop(uvble_t *ble, int err) {
   gap_addr_stop(ble);
   gap_scan_stop(ble);
   if (!ble->gap) return; /* closed from the SCAN_DONE irq */
-  gap_connect_stop(ble);
+  gap_connect_stop(ble, err);
 }
 
 void gap_close(uvble_t *ble) {
@@ -149,15 +149,16 @@ int gap_conn_own_addr(uvble_t *ble, const struct ble_conn *c,
 
 /* ---- connection events ----------------------------------------------- */
 
-static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
+static void emit_connect(uvble_t *ble, const struct ble_conn *c,
+                         uvble_req_t *req) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = c->handle;
   d.connect.addr = c->peer;
-  ble_irq(ble,
-          c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
-                                       : UVBLE_IRQ_CENTRAL_CONNECT,
-          &d);
+  req_or_irq(ble, req,
+             c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
+                                          : UVBLE_IRQ_CENTRAL_CONNECT,
+             true, 0, &d);
 }
 
 static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
@@ -218,9 +219,10 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
     ble->stats.hci_events_unexpected++;
     return;
   }
-  if (role == 0x00 && !gap_connect_on_success(ble)) {
+  uvble_req_t *req = NULL;
+  if (role == 0x00 && !gap_connect_on_success(ble, &req)) {
     /* An attempt already reported failed (the controller could not cancel
-     * it): the app does not know this link, so end it. */
+     * it) or cancelled: the app does not know this link, so end it. */
     send_disconnect(ble, handle, HCI_REMOTE_USER_TERMINATED);
     return;
   }
@@ -231,14 +233,18 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   if (!c) {
     /* Out of memory: the link cannot be served, so end it. */
     send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
+    if (req) req_complete(req, UVBLE_ENOMEM, NULL);
     return;
   }
   c->interval = get_le16(q);
   c->latency = get_le16(q + 2);
   c->supervision_timeout = get_le16(q + 4);
   modules_conn_open(ble, c);
-  if (ble_dead(ble)) return;
-  emit_connect(ble, c);
+  if (ble_dead(ble)) {
+    if (req) req_complete(req, UVBLE_ECANCELED, NULL);
+    return;
+  }
+  emit_connect(ble, c, req);
 }
 
 void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
