@@ -258,13 +258,14 @@ struct uvble_async {
   uvble_irq_cb app_irq;
   void *app_irq_arg;
   uvble_status_cb app_fatal;
-  uvble_async_t *reg_next; /* the registry: uvble_t -> context */
+  void *app_fatal_arg;
   /* lifecycle */
   bool closing;
   int close_pending;
   uvble_async_close_cb close_cb;
   void *close_arg;
   uvble_close_cb ble_close_cb; /* the app closed the stack with uvble_close */
+  void *ble_close_arg;
   uvble_future_t *power_f; /* start or stop under way */
   bool power_on;
   /* connections */

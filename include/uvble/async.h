@@ -231,7 +231,7 @@ int uvble_future_set(uvble_future_t *f, int status);
  *
  *   uvble_async_irq_chain(a, my_irq, arg);   // sees every event, after the
  *                                            // async layer has taken it in
- *   uvble_async_on_fatal(a, my_fatal);
+ *   uvble_async_on_fatal(a, my_fatal, arg);
  *
  * Events whose return value matters (uvble.h): GATTS_READ_REQUEST on an
  * attribute with an on_read hook and L2CAP_ACCEPT on a PSM the async layer
@@ -246,7 +246,7 @@ int uvble_future_set(uvble_future_t *f, int status);
  *
  * Closing: uvble_async_close completes every pending operation with
  * UVBLE_ECANCELED, runs their callbacks, frees every object of the context,
- * and then closes the stack. A direct uvble_close(ble, cb) on the context's
+ * and then closes the stack. A direct uvble_close(ble, cb, arg) on the context's
  * stack (from anywhere, the chained handler included) does the same: the
  * context installs a close hook (uvble_set_close_hook), so cb runs once the
  * context and the stack are closed, with ble still valid.
@@ -295,7 +295,7 @@ uvble_sched_t *uvble_async_sched(const uvble_async_t *a);
 
 /* The application's irq handler and fatal handler (see above). */
 void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb, void *arg);
-void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb);
+void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb, void *arg);
 
 /* aioble's ensure_active: powers the stack up (uvble_active(true)); the
  * future completes with the init sequence's status (0 at once, on the next

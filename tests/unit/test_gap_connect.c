@@ -380,7 +380,7 @@ TEST(stopping_the_stack_fails_a_pending_connect) {
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   run_for(&loop, 20);
-  REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   run_for(&loop, 50);
@@ -388,7 +388,7 @@ TEST(stopping_the_stack_fails_a_pending_connect) {
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), UVBLE_ENOTACTIVE);
   /* Closing with an attempt pending completes without the event (the
    * stack is closing) and leaks nothing. */
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   run_for(&loop, 100);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
@@ -421,11 +421,49 @@ static void creq_init(struct creq *q) {
   uvble_req_init(&q->req, on_creq, q);
 }
 
+struct calls_at_least {
+  const struct creq *q;
+  int n;
+};
+static bool calls_reached(void *arg) {
+  const struct calls_at_least *w = arg;
+  return w->q->calls >= w->n;
+}
+/* Runs the loop until q completed n times in all (the machine may be slow:
+ * never a fixed wait for the stack's own work). */
+static void wait_calls(const struct creq *q, int n) {
+  struct calls_at_least w = {q, n};
+  run_until_pred(&loop, calls_reached, &w, 3000);
+}
+
 static uint64_t late_responses(uvble_t *ble) {
   uvble_stats_t st;
   uvble_get_stats(ble, &st);
   return st.req_late_responses;
 }
+
+struct late_at_least {
+  uvble_t *ble;
+  uint64_t n;
+};
+static bool late_reached(void *arg) {
+  const struct late_at_least *w = arg;
+  return late_responses(w->ble) >= w->n;
+}
+
+static bool disconnect_sent(void *arg) {
+  return sc_find_cmd(arg, HCI_OP_DISCONNECT, 0) >= 0;
+}
+
+static bool is_active(void *arg) { return uvble_is_active(arg); }
+
+static void on_powered(uvble_t *ble, int status, void *arg) {
+  (void)ble;
+  CHECK_EQ(status, 0);
+  *(bool *)arg = true;
+}
+
+static bool flag_set(void *arg) { return *(bool *)arg; }
 
 static int connect_events(void) {
   return rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT] +
@@ -444,7 +482,7 @@ TEST(connect_req_completes_with_the_link_and_no_irq) {
   run_for(&loop, 20);
   CHECK_EQ(q.calls, 0);
   conn_complete(sc, 0, 0x0041, 0);
-  run_for(&loop, 20);
+  wait_calls(&q, 1);
   REQUIRE_EQ(q.calls, 1);
   CHECK_EQ(q.status, 0);
   CHECK_EQ(q.result.conn_handle, 0x0041);
@@ -467,7 +505,7 @@ TEST(connect_req_times_out_and_failures_carry_the_hci_status) {
   struct creq q;
   creq_init(&q);
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 100, NULL), 0);
-  run_for(&loop, 200);
+  wait_calls(&q, 1);
   CHECK_EQ(cancels, 1);
   REQUIRE_EQ(q.calls, 1);
   CHECK_EQ(q.status, UVBLE_ETIMEDOUT);
@@ -477,7 +515,7 @@ TEST(connect_req_times_out_and_failures_carry_the_hci_status) {
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   run_for(&loop, 20);
   conn_complete(sc, 0x3e, 0, 0);
-  run_for(&loop, 20);
+  wait_calls(&q, 2);
   REQUIRE_EQ(q.calls, 2);
   CHECK_EQ(q.status, 0x3e);
   CHECK_EQ(connect_events(), 0);
@@ -496,7 +534,9 @@ TEST(connect_req_cancel_sends_create_connection_cancel_and_swallows_its_end) {
   REQUIRE_EQ(uvble_cancel(&q.req), 0);
   CHECK_EQ(q.calls, 0);
   CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
-  run_for(&loop, 30);
+  wait_calls(&q, 1);
+  struct late_at_least w = {ble, late + 1};
+  run_until_pred(&loop, late_reached, &w, 3000);
   CHECK_EQ(cancels, 1);
   REQUIRE_EQ(q.calls, 1);
   CHECK_EQ(q.status, UVBLE_ECANCELED);
@@ -518,14 +558,14 @@ TEST(connect_req_cancel_racing_the_link_ends_the_link) {
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   run_for(&loop, 20);
   REQUIRE_EQ(uvble_cancel(&q.req), 0);
-  run_for(&loop, 20);
+  wait_calls(&q, 1);
   REQUIRE_EQ(q.calls, 1);
   CHECK_EQ(q.status, UVBLE_ECANCELED);
   /* The controller connected before it saw the cancel. */
   uint8_t st = 0x0c; /* Command Disallowed: too late to cancel */
   conn_complete(sc, 0, 0x0042, 0);
   sc_send_cc(sc, GAP_OP_LE_CREATE_CONN_CANCEL, &st, 1);
-  run_for(&loop, 20);
+  run_until_pred(&loop, disconnect_sent, sc, 3000);
   const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_DISCONNECT, 0);
   REQUIRE_EQ(d->len, 3);
   CHECK_EQ(le16(d->params), 0x0042);
@@ -543,16 +583,18 @@ TEST(connect_req_ends_when_the_stack_stops_or_closes) {
   creq_init(&q);
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   run_for(&loop, 20);
-  REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
-  run_for(&loop, 20);
+  bool off = false;
+  REQUIRE_EQ(uvble_active(ble, false, on_powered, &off), 0);
+  wait_calls(&q, 1);
   REQUIRE_EQ(q.calls, 1);
   CHECK_EQ(q.status, UVBLE_ENOTACTIVE);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
-  run_for(&loop, 100);
+  run_until_pred(&loop, flag_set, &off, 3000);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
+  run_until_pred(&loop, is_active, ble, 3000);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   run_for(&loop, 20);
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   REQUIRE_EQ(q.calls, 2); /* inside uvble_close */
   CHECK_EQ(q.status, UVBLE_ECANCELED);
   CHECK_EQ(connect_events(), 0);

@@ -64,13 +64,22 @@ static void rec_init(struct rec *r) {
 static bool rec_done(void *arg) { return ((struct rec *)arg)->calls > 0; }
 
 static void wait_done(struct rec *r) {
-  run_until_pred(&loop, rec_done, r, 300);
+  run_until_pred(&loop, rec_done, r, 2000);
 }
 
 static uint64_t late_count(void) {
   uvble_stats_t st;
   uvble_get_stats(ble, &st);
   return st.req_late_responses;
+}
+
+static bool late_reached(void *arg) {
+  return late_count() >= *(const uint64_t *)arg;
+}
+
+/* Runs the loop until n late responses were counted in all. */
+static void wait_late(uint64_t n) {
+  run_until_pred(&loop, late_reached, &n, 2000);
 }
 
 /* Starts a read of handle with r; never completes inside the call. */
@@ -107,8 +116,7 @@ TEST(read_req_completes_with_value_and_no_irq) {
   REQUIRE_EQ(start_read(&r, 0x0023), 0);
   EXPECT_REQ(0x0a, 0x23, 0x00);
   peer_error(0x0a, 0x0023, UVBLE_ATT_ERR_READ_NOT_PERMITTED);
-  run_until_pred(&loop, rec_done, &r, 300);
-  for (int i = 0; i < 50 && r.calls < 2; i++) run_for(&loop, 2);
+  for (int i = 0; i < 1000 && r.calls < 2; i++) run_for(&loop, 2);
   CHECK_EQ(r.calls, 2);
   CHECK_EQ(r.status, UVBLE_ATT_ERR_READ_NOT_PERMITTED);
   CHECK_EQ(nev, 0);
@@ -229,6 +237,7 @@ TEST(cancel_before_the_answer_completes_once_and_swallows_the_answer) {
   CHECK(!r.had_result);
   /* The server's late answer: swallowed, counted; the next op goes out. */
   PEER_SEND(0x0b, 'l', 'a', 't', 'e');
+  wait_late(late + 1);
   CHECK_EQ(late_count(), late + 1);
   EXPECT_REQ(0x0a, 0x24, 0x00);
   PEER_SEND(0x0b, 'o', 'k');
@@ -329,6 +338,7 @@ TEST(cancel_of_an_mtu_exchange_keeps_the_mtu_and_swallows_the_answer) {
   CHECK_EQ(r.status, UVBLE_ECANCELED);
   uint64_t late = late_count();
   PEER_SEND(0x03, 100, 0x00);
+  wait_late(late + 1);
   CHECK_EQ(late_count(), late + 1);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(nev, 0);
@@ -397,7 +407,7 @@ TEST(closing_the_stack_completes_requests_with_ecanceled) {
   REQUIRE_EQ(uvble_gattc_read_req(&cancelled.req, ble, CONN, 0x33), 0);
   EXPECT_REQ(0x0a, 0x22, 0x00);
   CHECK_EQ(uvble_cancel(&cancelled.req), 0);
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   /* Inside uvble_close, before its callback: everything completed. */
   CHECK_EQ(a.calls, 1);
   CHECK_EQ(a.status, UVBLE_ECANCELED);

@@ -93,8 +93,8 @@ static void setup(const struct memctl_config *cfg) {
 }
 
 static void teardown(void) {
-  if (sa.ble) uvble_close(sa.ble, NULL);
-  if (sb.ble) uvble_close(sb.ble, NULL);
+  if (sa.ble) uvble_close(sa.ble, NULL, NULL);
+  if (sb.ble) uvble_close(sb.ble, NULL, NULL);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
@@ -598,7 +598,8 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
 }
 
 static int powered;
-static void on_power(uvble_t *ble, int status) {
+static void on_power(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   powered = status == 0 ? 1 : -1;
 }
@@ -615,7 +616,7 @@ TEST(power_cycle_ends_channels_and_keeps_listeners) {
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 300, &bcid);
   powered = 0;
-  REQUIRE_EQ(uvble_active(sb.ble, false, on_power), 0);
+  REQUIRE_EQ(uvble_active(sb.ble, false, on_power, NULL), 0);
   /* The channel ended with the link, synchronously, before power-off. */
   REQUIRE_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT), 1);
   CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, bcid);
@@ -626,7 +627,7 @@ TEST(power_cycle_ends_channels_and_keeps_listeners) {
   REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
   CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, acid);
   powered = 0;
-  REQUIRE_EQ(uvble_active(sb.ble, true, on_power), 0);
+  REQUIRE_EQ(uvble_active(sb.ble, true, on_power, NULL), 0);
   REQUIRE(run_until_pred(&loop, powered_pred, NULL, 2000));
   CHECK_EQ(powered, 1);
   /* Still listening after the power cycle. */
@@ -772,7 +773,7 @@ TEST(connect_req_ends_with_the_link_or_the_stack) {
   CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 0);
   h = link_up();
   REQUIRE(uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM, 256) >= 0x40);
-  uvble_close(sa.ble, NULL);
+  uvble_close(sa.ble, NULL, NULL);
   sa.ble = NULL;
   CHECK_EQ(q.calls, 2); /* inside uvble_close */
   CHECK_EQ(q.status, UVBLE_ECANCELED);

@@ -303,7 +303,7 @@ TEST(pair_req_ends_with_the_link_or_the_stack) {
   A.actions = 0;
   preq_start(&q);
   REQUIRE(run_until_pred(&loop, a_asked, NULL, 3000));
-  uvble_close(A.ble, NULL);
+  uvble_close(A.ble, NULL, NULL);
   A.ble = NULL;
   CHECK_EQ(q.calls, 1); /* inside uvble_close */
   CHECK_EQ(q.status, UVBLE_ECANCELED);
