@@ -103,19 +103,6 @@ struct aobj {
 };
 #define AOBJ_CTX(owner) (((struct aobj *)(owner))->a)
 
-/* A client operation handed to the core, in issue order: the core runs
- * them one after another per connection and raises their events in that
- * order (gattc.h), so the oldest matching entry owns each event. f is NULL
- * once the future ended early (timeout, cancel): the entry then only
- * swallows the late events. */
-enum gop_kind { GOP_READ = 1, GOP_WRITE, GOP_DISC_SVC, GOP_DISC_CHR, GOP_DISC_DSC };
-struct gop {
-  struct gop *next;
-  uint8_t kind;
-  uint16_t handle;
-  uvble_future_t *f;
-};
-
 /* An indication we sent, awaiting its INDICATE_DONE (per connection, in
  * order); f NULL once its future ended early. */
 struct ind {
@@ -154,11 +141,7 @@ struct uvble_connection {
   uvble_future_t *pair_waiters;
   uvble_future_t *passkey_waiters;
   uvble_future_t *phy_waiters; /* set_phy(), until PHY Update Complete */
-  /* GATT client */
-  struct gop *gops, *gops_tail;
-  size_t ngops;
-  uvble_future_t *disc_q; /* discoveries waiting for the bearer's one slot */
-  bool disc_busy;         /* the core runs a discovery (perhaps orphaned) */
+  /* GATT client (its operations are core requests, see client.c) */
   uvble_client_service_t *services;
   /* GATT server */
   struct ind *inds, *inds_tail;

@@ -328,7 +328,9 @@ typedef struct {
   size_t live_connections;     /* connection objects alive */
   uint64_t capture_overflow;   /* captured writes dropped: queue full */
   uint64_t notify_dropped;     /* notifications/indications dropped: queue full */
-  uint64_t gattc_unmatched;    /* client events no operation awaited */
+  uint64_t gattc_unmatched;    /* always 0: client operations are core
+                                  requests (uvble/req.h), whose events
+                                  cannot go astray; kept for the ABI */
   uint64_t l2cap_refused;      /* incoming channels refused: backlog full */
   uint64_t orphan_connections; /* links that came up for an attempt that had
                                   timed out or been cancelled, and were
