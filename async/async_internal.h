@@ -258,10 +258,8 @@ struct uvble_async {
   uvble_scan_t *scan;      /* the scanner the controller runs (or NULL) */
   uvble_scan_t *scan_next; /* waiting for the previous scan to stop */
   int scan_done_owed;      /* SCAN_DONEs of scans already ended here */
-  uvble_future_t *connect_q; /* head: the attempt the core runs */
-  bool connect_busy;         /* the core runs an attempt (perhaps orphaned) */
-  uvble_addr_t connect_addr;
-  uvble_future_t *connect_active; /* the head's future once issued */
+  uvble_future_t *connect_q; /* connects waiting for the initiator */
+  bool connect_busy;         /* the core runs one of ours (a request) */
   /* peripheral */
   uvble_future_t *adv_f;
   /* server */

@@ -48,7 +48,9 @@ static void emit_failed(uvble_t *ble, uint8_t status, int req_status) {
   c->req = NULL;
   c->req_cancelled = false;
   if (swallow) {
+    /* The attempt is over: the cancelled request may complete now. */
     ble->stats.req_late_responses++;
+    req_cancel_done(req);
     return;
   }
   uvble_irq_data_t d;
@@ -74,9 +76,10 @@ void gap_connect_stop(uvble_t *ble, int err) {
       c->state == GAP_CONNECT_CREATING || c->state == GAP_CONNECT_CANCELING;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  /* A cancelled request completed already: nothing is owed. */
   if (report && !c->req_cancelled)
     emit_failed(ble, HCI_LOCAL_HOST_TERMINATED, err);
+  else if (c->req_cancelled)
+    req_cancel_done(c->req); /* completes with UVBLE_ECANCELED */
   c->req = NULL;
   c->req_cancelled = false;
 }
@@ -100,7 +103,10 @@ bool gap_connect_on_failed(uvble_t *ble, uint8_t status) {
 bool gap_connect_on_success(uvble_t *ble, uvble_req_t **req) {
   struct gap_connect *c = &ble->gap->conn;
   bool orphan = c->state == GAP_CONNECT_ORPHAN || c->req_cancelled;
-  if (c->req_cancelled) ble->stats.req_late_responses++;
+  if (c->req_cancelled) {
+    ble->stats.req_late_responses++;
+    req_cancel_done(c->req); /* the caller ends the link */
+  }
   *req = orphan ? NULL : c->req;
   c->req = NULL;
   c->req_cancelled = false;
@@ -257,6 +263,19 @@ int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
   return start_connect(ble, NULL, addr, scan_duration_ms, &cp);
 }
 
+int uvble_gap_conn_params_for(uvble_gap_conn_params_t *out, int32_t min_us,
+                              int32_t max_us) {
+  if (!out) return UVBLE_EINVAL;
+  struct gap_hci_params cp;
+  int r = conn_params(min_us, max_us, &cp);
+  if (r < 0) return r;
+  memset(out, 0, sizeof *out);
+  out->min_interval_us = (int32_t)cp.min * 1250;
+  out->max_interval_us = (int32_t)cp.max * 1250;
+  out->timeout_ms = (int32_t)cp.timeout * 10;
+  return 0;
+}
+
 int uvble_gap_connect_req(uvble_req_t *req, uvble_t *ble,
                           const uvble_addr_t *addr, int32_t scan_duration_ms,
                           const uvble_gap_conn_params_t *p) {
@@ -274,14 +293,15 @@ int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
 }
 
 /* uvble_cancel: LE Create Connection Cancel; the attempt's end (or a link
- * that came up meanwhile, which is then ended) is swallowed. */
+ * that came up meanwhile, which is then ended) is swallowed, and then the
+ * request completes with UVBLE_ECANCELED: the controller is free for the
+ * next attempt by then (returns 1: req_cancel_done follows). */
 static int cancel_connect(uvble_req_t *req) {
   uvble_t *ble = req->ble_;
   struct gap_connect *c = &ble->gap->conn;
-  c->req = NULL;
   c->req_cancelled = true;
   if (c->state == GAP_CONNECT_CREATING) start_cancel(ble);
-  return 0;
+  return 1;
 }
 
 static int start_connect(uvble_t *ble, uvble_req_t *req,

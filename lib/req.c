@@ -108,17 +108,27 @@ int uvble_cancel(uvble_req_t *req) {
   uvble_t *ble = req->ble_;
   struct req_state *s = state_of(ble);
   if (!s || !s->open || !req->cancel_) return UVBLE_EALREADY;
-  int r = req->cancel_(req);
-  if (r < 0) return r;
   req->state_ = REQ_CANCELLED;
+  int r = req->cancel_(req);
+  if (r < 0) {
+    req->state_ = REQ_ACTIVE;
+    return r;
+  }
   req->op_ = NULL;
+  if (r == 0) req_cancel_done(req);
+  return 0;
+}
+
+void req_cancel_done(uvble_req_t *req) {
+  struct req_state *s = state_of(req->ble_);
+  if (req->state_ != REQ_CANCELLED || !s) return;
+  if (req->next_ || s->tail == req) return; /* queued already */
   if (s->tail)
     s->tail->next_ = req;
   else
     s->head = req;
   s->tail = req;
-  uv_timer_start(&s->timer, on_timer, 0, 0);
-  return 0;
+  if (s->open) uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
 /* ---- stack lifecycle ------------------------------------------------------ */

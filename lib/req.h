@@ -9,7 +9,10 @@
  * hook returns 0 once nothing of the operation will reach it again, or an
  * error when it can no longer be cancelled); the request is then queued
  * here and completed with UVBLE_ECANCELED from a zero timer, so that its
- * callback never runs inside uvble_cancel. uvble_close runs what is queued
+ * callback never runs inside uvble_cancel. A hook returning 1 keeps the
+ * request until what it cancelled has really ended (the controller's one
+ * connection attempt, a pairing) and then hands it to req_cancel_done, so
+ * that the caller may start the next one from the callback. uvble_close runs what is queued
  * before the close callback (req_flush). */
 #ifndef UVBLE_REQ_INTERNAL_H
 #define UVBLE_REQ_INTERNAL_H
@@ -27,6 +30,9 @@ int req_start(uvble_t *ble, uvble_req_t *req, uvble_req_type_t type,
 /* The operation did not start after all: req is IDLE again, no callback. */
 void req_unstart(uvble_req_t *req);
 void req_result(uvble_req_t *req, int event, const uvble_irq_data_t *d);
+/* A request whose cancel hook returned 1: complete it with UVBLE_ECANCELED
+ * (from the zero timer, never inside the caller). */
+void req_cancel_done(uvble_req_t *req);
 /* Ends an ACTIVE request: DONE, then its callback. */
 void req_complete(uvble_req_t *req, int status, const uvble_irq_data_t *d);
 

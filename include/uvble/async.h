@@ -332,9 +332,10 @@ typedef struct {
                                   requests (uvble/req.h), whose events
                                   cannot go astray; kept for the ABI */
   uint64_t l2cap_refused;      /* incoming channels refused: backlog full */
-  uint64_t orphan_connections; /* links that came up for an attempt that had
-                                  timed out or been cancelled, and were
-                                  disconnected */
+  uint64_t orphan_connections; /* always 0: a connect that times out or is
+                                  cancelled cancels its core request, and
+                                  the core ends a link that comes up anyway
+                                  (uvble_stats_t.req_late_responses) */
 } uvble_async_stats_t;
 
 void uvble_async_get_stats(const uvble_async_t *a, uvble_async_stats_t *out);

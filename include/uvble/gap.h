@@ -255,7 +255,14 @@ int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
  * UVBLE_ENOTACTIVE when the stack closed or powered down. The link's later
  * DISCONNECT still goes to the irq handler. uvble_cancel sends LE Create
  * Connection Cancel; a link the controller opened meanwhile is ended
- * (reason 0x13) and counted in stats.req_late_responses. */
+ * (reason 0x13) and counted in stats.req_late_responses; the request
+ * completes (UVBLE_ECANCELED) once the controller has ended the attempt,
+ * so that the next connect may start from its callback. */
+/* The parameters uvble_gap_connect uses for min/max_conn_interval_us (0:
+ * its defaults), for uvble_gap_connect_req: the intervals rounded down to
+ * 1.25 ms, latency 0, its supervision timeout, no CE preference. */
+int uvble_gap_conn_params_for(uvble_gap_conn_params_t *out, int32_t min_us,
+                              int32_t max_us);
 int uvble_gap_connect_req(uvble_req_t *req, uvble_t *ble,
                           const uvble_addr_t *addr, int32_t scan_duration_ms,
                           const uvble_gap_conn_params_t *p);

@@ -112,11 +112,15 @@ int uvble_req_active(const uvble_req_t *req);
  *     what it queued. The MTU a late Exchange MTU Response settles is still
  *     used by the bearer.
  *   connect: HCI LE Create Connection Cancel; if the controller connected
- *     meanwhile, the new link is disconnected (reason 0x13).
+ *     meanwhile, the new link is disconnected (reason 0x13). The request
+ *     completes once the controller has ended the attempt, so the next
+ *     connect may start from its callback.
  *   L2CAP connect: a connection response still on its way is awaited; a
  *     channel it opens is disconnected at once.
  *   pair: an ongoing pairing fails with SMP reason 0x08 (Unspecified
- *     Reason) on our side; the peer gets Pairing Failed. */
+ *     Reason), sent on a later loop iteration; the peer gets Pairing
+ *     Failed. An encryption with a stored key runs on; its outcome is
+ *     swallowed. */
 int uvble_cancel(uvble_req_t *req);
 
 #ifdef __cplusplus

@@ -558,14 +558,20 @@ TEST(connect_req_cancel_racing_the_link_ends_the_link) {
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   run_for(&loop, 20);
   REQUIRE_EQ(uvble_cancel(&q.req), 0);
-  wait_calls(&q, 1);
-  REQUIRE_EQ(q.calls, 1);
-  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  /* The request completes once the attempt has really ended: the
+   * controller's one initiator is free again by then. */
+  run_for(&loop, 20);
+  CHECK_EQ(q.calls, 0);
+  CHECK(uvble_req_active(&q.req));
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
   /* The controller connected before it saw the cancel. */
   uint8_t st = 0x0c; /* Command Disallowed: too late to cancel */
   conn_complete(sc, 0, 0x0042, 0);
   sc_send_cc(sc, GAP_OP_LE_CREATE_CONN_CANCEL, &st, 1);
   run_until_pred(&loop, disconnect_sent, sc, 3000);
+  wait_calls(&q, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
   const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_DISCONNECT, 0);
   REQUIRE_EQ(d->len, 3);
   CHECK_EQ(le16(d->params), 0x0042);
