@@ -208,6 +208,8 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
   if (rs == SMP_REQ_CANCELLED) ble->stats.req_late_responses++;
   if (rs == SMP_REQ_LIVE)
     req_or_irq(ble, req, UVBLE_IRQ_ENCRYPTION_UPDATE, true, status, &d);
+  else
+    req_cancel_done(req); /* the procedure is over: UVBLE_ECANCELED now */
   return smp_still(ble, handle, NULL) != NULL;
 }
 
@@ -675,7 +677,10 @@ void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   if (!s) return;
   bool pending = in_pairing(s) || s->phase == SMP_REENCRYPT;
   uvble_req_t *req = s->req;
-  if (s->req_state != SMP_REQ_LIVE) pending = false; /* cancelled: silent */
+  if (s->req_state != SMP_REQ_LIVE) {
+    req_cancel_done(req); /* cancelled: silent, and over */
+    pending = false;
+  }
   drop_pairing(s);
   uvble_sm_wipe(s, sizeof *s);
   free(s);
@@ -699,14 +704,13 @@ void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
 static int cancel_pair(uvble_req_t *req) {
   uvble_t *ble = req->ble_;
   struct smp_conn *s = req->op_;
-  s->req = NULL;
   s->req_state = SMP_REQ_CANCELLED;
   if (in_pairing(s)) {
     s->abort_due = true;
     s->deadline = ble_now_ms(ble->loop);
     smp_arm_timer(ble);
   }
-  return 0;
+  return 1; /* completed (req_cancel_done) when the procedure is over */
 }
 
 int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {

@@ -144,8 +144,9 @@ enum { SMP_REQ_LIVE = 0, SMP_REQ_CANCELLED, SMP_REQ_ABORTING };
 struct smp_conn {
   enum smp_phase phase;
   /* uvble_gap_pair_req: the procedure's end goes to req instead of the irq
-   * handler. abort_due: a cancelled pairing is failed (0x08) from the
-   * timer, never inside uvble_cancel. */
+   * handler; once cancelled, req completes with UVBLE_ECANCELED when the
+   * procedure is over. abort_due: a cancelled pairing is failed (0x08)
+   * from the timer, never inside uvble_cancel. */
   uvble_req_t *req;
   uint8_t req_state; /* SMP_REQ_* */
   bool abort_due;

@@ -187,7 +187,9 @@ int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle);
  * uvble_cancel fails a pairing under way with Pairing Failed, Unspecified
  * Reason (0x08), sent on a later loop turn, and reports nothing; an
  * encryption with a stored key cannot be stopped and its outcome is
- * swallowed (stats.req_late_responses). */
+ * swallowed (stats.req_late_responses). Either way the request completes
+ * with UVBLE_ECANCELED once the procedure is over, so a new pairing may
+ * start from its callback. */
 int uvble_gap_pair_req(uvble_req_t *req, uvble_t *ble, uint16_t conn_handle);
 
 /* Answers a PASSKEY_ACTION (see above). passkey: 0..999999 for input and
