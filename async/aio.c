@@ -9,45 +9,6 @@
 #include "uvble/gap.h"
 #include "uvble/gatts.h"
 
-/* ---- the registry -----------------------------------------------------------
- * uvble_active, uvble_on_fatal and uvble_close callbacks receive only the
- * stack; the stack's user data pointer belongs to the application. So
- * contexts are found by stack in a small list, guarded for programs that
- * run loops on several threads. */
-static uv_once_t reg_once = UV_ONCE_INIT;
-static uv_mutex_t reg_mu;
-static uvble_async_t *reg_head;
-
-static void reg_init(void) { uv_mutex_init(&reg_mu); }
-
-static uvble_async_t *reg_find(const uvble_t *ble) {
-  uv_once(&reg_once, reg_init);
-  uv_mutex_lock(&reg_mu);
-  uvble_async_t *a = reg_head;
-  while (a && a->ble != ble) a = a->reg_next;
-  uv_mutex_unlock(&reg_mu);
-  return a;
-}
-
-static void reg_add(uvble_async_t *a) {
-  uv_once(&reg_once, reg_init);
-  uv_mutex_lock(&reg_mu);
-  a->reg_next = reg_head;
-  reg_head = a;
-  uv_mutex_unlock(&reg_mu);
-}
-
-static void reg_remove(uvble_async_t *a) {
-  uv_mutex_lock(&reg_mu);
-  for (uvble_async_t **p = &reg_head; *p; p = &(*p)->reg_next) {
-    if (*p == a) {
-      *p = a->reg_next;
-      break;
-    }
-  }
-  uv_mutex_unlock(&reg_mu);
-}
-
 /* ---- helpers shared by the operations ------------------------------------------ */
 int aio_begin(uvble_future_t *f, uvble_async_t *a, const struct fut_ops *ops,
               void *owner, uint32_t timeout_ms) {
@@ -184,9 +145,8 @@ static void stop_everything(uvble_async_t *a, int status) {
   aio_chan_stop(a, status);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
-  uvble_async_t *a = reg_find(ble);
-  if (!a) return;
+static void on_fatal(uvble_t *ble, int status, void *arg) {
+  uvble_async_t *a = arg;
   /* The core already dropped the links (their operations got
    * EDISCONNECTED); what is left waits for a stack that is gone. */
   if (!a->closing) {
@@ -197,10 +157,11 @@ static void on_fatal(uvble_t *ble, int status) {
       fut_complete(f, status);
     }
   }
-  if (a->app_fatal) a->app_fatal(ble, status);
+  if (a->app_fatal) a->app_fatal(ble, status, a->app_fatal_arg);
 }
 
-static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *arg);
+static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *cb_arg,
+                            void *arg);
 
 /* ---- the context ----------------------------------------------------------------- */
 void uvble_async_config_default(uvble_async_config_t *cfg) {
@@ -215,9 +176,13 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   if (!out) return UVBLE_EINVAL;
   *out = NULL;
   if (!ble) return UVBLE_EINVAL;
-  if (reg_find(ble)) return UVBLE_EALREADY;
   uvble_async_t *a = calloc(1, sizeof *a);
   if (!a) return UVBLE_ENOMEM;
+  /* The close hook is the stack's one slot for a layer on top. */
+  if (uvble_set_close_hook(ble, on_direct_close, a) < 0) {
+    free(a);
+    return UVBLE_EALREADY;
+  }
   a->self = a;
   a->ble = ble;
   uvble_async_config_default(&a->cfg);
@@ -232,15 +197,14 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   } else {
     int r = uvble_sched_new(uvble_loop(ble), &a->sched);
     if (r < 0) {
+      uvble_set_close_hook(ble, NULL, NULL);
       free(a);
       return r;
     }
     a->own_sched = true;
   }
-  reg_add(a);
   uvble_irq(ble, on_irq, a);
-  uvble_on_fatal(ble, on_fatal);
-  uvble_set_close_hook(ble, on_direct_close, a);
+  uvble_on_fatal(ble, on_fatal, a);
   uvble_gatts_on_tx_ready(ble, aio_server_on_tx_ready, a);
   uvble_gatts_set_write_authorizer(ble, aio_server_authorize, a);
   uvble_gap_link_listen(ble, aio_link_on_change, a);
@@ -256,8 +220,9 @@ void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb, void *arg) {
   a->app_irq_arg = arg;
 }
 
-void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb) {
+void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb, void *arg) {
   a->app_fatal = cb;
+  a->app_fatal_arg = arg;
 }
 
 void uvble_async_get_stats(const uvble_async_t *a, uvble_async_stats_t *out) {
@@ -275,9 +240,9 @@ static void power_detach(uvble_future_t *f, int status) {
 static const struct fut_ops power_ops = {
     .name = "power", .detach = power_detach, .ble = true};
 
-static void on_power(uvble_t *ble, int status) {
-  uvble_async_t *a = reg_find(ble);
-  if (!a) return;
+static void on_power(uvble_t *ble, int status, void *arg) {
+  (void)ble;
+  uvble_async_t *a = arg;
   aio_scan_reset(a); /* a reset controller owes no SCAN_DONE */
   if (!a->power_f) return;
   uvble_future_t *f = a->power_f;
@@ -293,7 +258,7 @@ static int power(uvble_future_t *f, uvble_async_t *a, bool on,
   a->power_f = f;
   a->power_on = on;
   if (!on) stop_everything(a, UVBLE_ECANCELED);
-  r = uvble_active(a->ble, on, on_power);
+  r = uvble_active(a->ble, on, on_power, a);
   if (r < 0) {
     a->power_f = NULL;
     return fut_abort(f, r);
@@ -313,7 +278,6 @@ int uvble_async_stop(uvble_future_t *f, uvble_async_t *a, uint32_t timeout_ms) {
 /* ---- close ------------------------------------------------------------------------ */
 static void close_done(uvble_async_t *a) {
   if (--a->close_pending > 0) return;
-  reg_remove(a);
   /* Connections go last: uvble_async_close may have been called from a
    * future's callback, and the scheduler drops the reference that future
    * held once the callback returns. */
@@ -322,20 +286,21 @@ static void close_done(uvble_async_t *a) {
   free(a);
 }
 
-static void on_ble_closed(uvble_t *ble) {
-  uvble_async_t *a = reg_find(ble);
-  if (!a) return;
-  if (a->ble_close_cb) a->ble_close_cb(ble);
+static void on_ble_closed(uvble_t *ble, void *arg) {
+  uvble_async_t *a = arg;
+  if (a->ble_close_cb) a->ble_close_cb(ble, a->ble_close_arg);
   close_done(a);
 }
 
 /* The application called uvble_close() on the context's stack: close the
  * context the same way, and give the application its callback when the
  * stack is gone. */
-static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
+static void on_direct_close(uvble_t *ble, uvble_close_cb cb, void *cb_arg,
+                            void *arg) {
   (void)ble;
   uvble_async_t *a = arg;
   a->ble_close_cb = cb;
+  a->ble_close_arg = cb_arg;
   uvble_async_close(a, NULL, NULL);
 }
 
@@ -392,10 +357,10 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
     uvble_sched_close(a->sched, on_sched_closed, a);
   }
   uvble_irq(a->ble, NULL, NULL);
-  uvble_on_fatal(a->ble, NULL);
+  uvble_on_fatal(a->ble, NULL, NULL);
   uvble_set_close_hook(a->ble, NULL, NULL);
   uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
   uvble_gatts_set_write_authorizer(a->ble, NULL, NULL);
   uvble_gap_link_unlisten(a->ble, aio_link_on_change, a);
-  uvble_close(a->ble, on_ble_closed);
+  uvble_close(a->ble, on_ble_closed, a);
 }

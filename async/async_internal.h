@@ -103,19 +103,6 @@ struct aobj {
 };
 #define AOBJ_CTX(owner) (((struct aobj *)(owner))->a)
 
-/* A client operation handed to the core, in issue order: the core runs
- * them one after another per connection and raises their events in that
- * order (gattc.h), so the oldest matching entry owns each event. f is NULL
- * once the future ended early (timeout, cancel): the entry then only
- * swallows the late events. */
-enum gop_kind { GOP_READ = 1, GOP_WRITE, GOP_DISC_SVC, GOP_DISC_CHR, GOP_DISC_DSC };
-struct gop {
-  struct gop *next;
-  uint8_t kind;
-  uint16_t handle;
-  uvble_future_t *f;
-};
-
 /* An indication we sent, awaiting its INDICATE_DONE (per connection, in
  * order); f NULL once its future ended early. */
 struct ind {
@@ -154,11 +141,7 @@ struct uvble_connection {
   uvble_future_t *pair_waiters;
   uvble_future_t *passkey_waiters;
   uvble_future_t *phy_waiters; /* set_phy(), until PHY Update Complete */
-  /* GATT client */
-  struct gop *gops, *gops_tail;
-  size_t ngops;
-  uvble_future_t *disc_q; /* discoveries waiting for the bearer's one slot */
-  bool disc_busy;         /* the core runs a discovery (perhaps orphaned) */
+  /* GATT client (its operations are core requests, see client.c) */
   uvble_client_service_t *services;
   /* GATT server */
   struct ind *inds, *inds_tail;
@@ -258,13 +241,14 @@ struct uvble_async {
   uvble_irq_cb app_irq;
   void *app_irq_arg;
   uvble_status_cb app_fatal;
-  uvble_async_t *reg_next; /* the registry: uvble_t -> context */
+  void *app_fatal_arg;
   /* lifecycle */
   bool closing;
   int close_pending;
   uvble_async_close_cb close_cb;
   void *close_arg;
   uvble_close_cb ble_close_cb; /* the app closed the stack with uvble_close */
+  void *ble_close_arg;
   uvble_future_t *power_f; /* start or stop under way */
   bool power_on;
   /* connections */
@@ -274,10 +258,8 @@ struct uvble_async {
   uvble_scan_t *scan;      /* the scanner the controller runs (or NULL) */
   uvble_scan_t *scan_next; /* waiting for the previous scan to stop */
   int scan_done_owed;      /* SCAN_DONEs of scans already ended here */
-  uvble_future_t *connect_q; /* head: the attempt the core runs */
-  bool connect_busy;         /* the core runs an attempt (perhaps orphaned) */
-  uvble_addr_t connect_addr;
-  uvble_future_t *connect_active; /* the head's future once issued */
+  uvble_future_t *connect_q; /* connects waiting for the initiator */
+  bool connect_busy;         /* the core runs one of ours (a request) */
   /* peripheral */
   uvble_future_t *adv_f;
   /* server */

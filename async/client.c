@@ -2,75 +2,75 @@
 /* GATT client objects (aioble's client module): discovery, read, write,
  * notified/indicated with bounded queues, subscribe.
  *
- * Every request handed to the core is remembered in the connection's FIFO
- * (struct gop): the core runs a connection's requests in call order and
- * raises their events in that order (gattc.h), so each event belongs to
- * the oldest entry of its kind. A future that ends early (timeout, cancel)
- * leaves its entry behind without the future, to swallow the late events
- * without confusing them with the next request's. */
+ * Each operation hands the core one request (uvble/req.h) that carries its
+ * results straight back: no queue mirrors the core's, and nothing has to
+ * guess which event belongs to whom. A future that ends early (timeout,
+ * cancel) cancels its request; the request's memory (struct gop) lives
+ * until the core has completed it, and its callback then frees it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "async_internal.h"
 #include "uvble/gattc.h"
 
-/* ---- the request FIFO --------------------------------------------------------- */
-static struct gop *gop_add(uvble_connection_t *c, uint8_t kind, uint16_t handle,
-                           uvble_future_t *f) {
-  struct gop *g = calloc(1, sizeof *g);
-  if (!g) return NULL;
-  g->kind = kind;
-  g->handle = handle;
-  g->f = f;
-  if (c->gops_tail)
-    c->gops_tail->next = g;
-  else
-    c->gops = g;
-  c->gops_tail = g;
-  c->ngops++;
-  return g;
+/* ---- one core request per operation ------------------------------------------ */
+enum { GOP_READ = 1, GOP_WRITE, GOP_DISC_SVC, GOP_DISC_CHR, GOP_DISC_DSC };
+
+struct gop {
+  uvble_req_t req;
+  uvble_future_t *f; /* NULL once the future ended early */
+  uvble_connection_t *c;
+  uint8_t kind;      /* GOP_* */
+  /* discoveries */
+  bool single;       /* the first match is the result */
+  bool has_uuid;
+  uvble_uuid_t uuid;
+  void *parent;      /* connection, client service or client characteristic */
+  void **out;
+  size_t cap;
+  /* subscribe: the CCCD write that follows the descriptor discovery */
+  bool subscribe;
+  uint16_t cccd_value;
+};
+
+static void gop_done(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                     void *arg);
+static void gop_result(uvble_req_t *req, int event, const uvble_irq_data_t *d,
+                       void *arg);
+
+static struct gop *gop_new(uvble_connection_t *c, uint8_t kind) {
+  struct gop *q = calloc(1, sizeof *q);
+  if (!q) return NULL;
+  uvble_req_init(&q->req, gop_done, q);
+  uvble_req_on_result(&q->req, gop_result);
+  q->c = c;
+  q->kind = kind;
+  return q;
 }
 
-static bool gop_match(const struct gop *g, uint8_t kind, uint16_t handle) {
-  if (g->kind != kind) return false;
-  return (kind != GOP_READ && kind != GOP_WRITE) || g->handle == handle;
-}
-
-static struct gop *gop_peek(uvble_connection_t *c, uint8_t kind,
-                            uint16_t handle) {
-  for (struct gop *g = c->gops; g; g = g->next)
-    if (gop_match(g, kind, handle)) return g;
-  return NULL;
-}
-
-/* Unlinks the oldest entry of kind (and handle); the caller frees it. */
-static struct gop *gop_take(uvble_connection_t *c, uint8_t kind,
-                            uint16_t handle) {
-  struct gop *prev = NULL;
-  for (struct gop *g = c->gops; g; prev = g, g = g->next) {
-    if (!gop_match(g, kind, handle)) continue;
-    if (prev)
-      prev->next = g->next;
-    else
-      c->gops = g->next;
-    if (c->gops_tail == g) c->gops_tail = prev;
-    c->ngops--;
-    return g;
-  }
-  c->a->stats.gattc_unmatched++;
-  return NULL;
-}
-
-/* Detach for read and write: the entry stays, without its future. */
+/* The future ends early: its request is cancelled (the core swallows what
+ * the server still sends) and freed when the core completes it. */
 static void gop_detach(uvble_future_t *f, int status) {
   (void)status;
-  uvble_connection_t *c = f->owner_;
-  for (struct gop *g = c->gops; g; g = g->next)
-    if (g->f == f) g->f = NULL;
+  struct gop *q = f->aux_;
+  f->aux_ = NULL;
+  q->f = NULL;
+  uvble_cancel(&q->req);
 }
 
-static const struct fut_ops rw_ops = {
-    .name = "gattc_rw", .detach = gop_detach, .ble = true};
+static const struct fut_ops gop_ops = {
+    .name = "gattc", .detach = gop_detach, .ble = true};
+
+/* Ties q to f once the core took the request; frees q when it did not. */
+static int gop_started(uvble_future_t *f, struct gop *q, int r) {
+  if (r < 0) {
+    free(q);
+    return fut_abort(f, r);
+  }
+  q->f = f;
+  f->aux_ = q;
+  return 0;
+}
 
 /* ---- objects ---------------------------------------------------------------------- */
 static uvble_client_service_t *svc_get(uvble_connection_t *c, uint16_t start,
@@ -139,84 +139,35 @@ static uvble_connection_t *chr_conn(const uvble_client_characteristic_t *ch) {
 }
 
 /* ---- discovery ---------------------------------------------------------------------- */
-struct dreq {
-  uint8_t kind; /* GOP_DISC_* */
-  bool single;  /* the first match is the result */
-  bool has_uuid;
-  uvble_uuid_t uuid;
-  void *parent; /* connection, client service or client characteristic */
-  void **out;
-  size_t cap;
-  struct gop *gop; /* once handed to the core */
-  /* subscribe: the CCCD write that follows */
-  bool subscribe;
-  uint16_t cccd_value;
-};
-
-static void disc_detach(uvble_future_t *f, int status) {
-  (void)status;
-  struct dreq *q = f->aux_;
-  fut_unwait(f); /* still queued */
-  if (q->gop) {
-    q->gop->f = NULL; /* issued: its events are swallowed */
-    q->gop = NULL;
-  }
-}
-
-static void dreq_free(void *aux) { free(aux); }
-
-static const struct fut_ops disc_ops = {.name = "discover",
-                                        .detach = disc_detach,
-                                        .release = dreq_free,
-                                        .ble = true};
-
-static int disc_issue(uvble_connection_t *c, uvble_future_t *f) {
-  struct dreq *q = f->aux_;
+static int disc_issue(struct gop *q) {
+  uvble_connection_t *c = q->c;
   uvble_t *ble = c->a->ble;
   const uvble_uuid_t *u = q->has_uuid ? &q->uuid : NULL;
-  int r;
-  if (q->kind == GOP_DISC_SVC) {
-    r = uvble_gattc_discover_services(ble, c->handle, u);
-  } else if (q->kind == GOP_DISC_CHR) {
+  if (q->kind == GOP_DISC_SVC)
+    return uvble_gattc_discover_services_req(&q->req, ble, c->handle, u);
+  if (q->kind == GOP_DISC_CHR) {
     uvble_client_service_t *s = q->parent;
-    r = uvble_gattc_discover_characteristics(ble, c->handle, s->start_handle,
-                                             s->end_handle, u);
-  } else {
-    uvble_client_characteristic_t *ch = q->parent;
-    r = uvble_gattc_discover_descriptors(ble, c->handle, ch->value_handle,
-                                         ch->end_handle);
+    return uvble_gattc_discover_characteristics_req(
+        &q->req, ble, c->handle, s->start_handle, s->end_handle, u);
   }
-  if (r < 0) return r;
-  q->gop = gop_add(c, q->kind, 0, f);
-  return q->gop ? 0 : UVBLE_ENOMEM;
+  uvble_client_characteristic_t *ch = q->parent;
+  return uvble_gattc_discover_descriptors_req(&q->req, ble, c->handle,
+                                              ch->value_handle, ch->end_handle);
 }
 
-/* The bearer runs one discovery at a time: start the next queued one. */
-static void disc_pump(uvble_connection_t *c) {
-  while (!c->disc_busy && c->disc_q && c->connected) {
-    uvble_future_t *f = fut_list_pop(&c->disc_q);
-    int r = disc_issue(c, f);
-    if (r < 0) {
-      /* Pending while the link went: the core already forgot it. */
-      fut_complete(f, r == UVBLE_ENOTCONN ? UVBLE_EDISCONNECTED : r);
-      continue;
-    }
-    c->disc_busy = true;
-  }
-}
-
+/* Starts discovery f of kind; the core queues discoveries that carry a
+ * request like any other operation. */
 static int discover(uvble_future_t *f, uvble_connection_t *c, uint8_t kind,
                     void *parent, const uvble_uuid_t *uuid, bool single,
                     void **out, size_t cap, uint32_t timeout_ms) {
   if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
-  struct dreq *q = calloc(1, sizeof *q);
+  struct gop *q = gop_new(c, kind);
   if (!q) return fut_fail(f, UVBLE_ENOMEM);
-  int r = aio_begin(f, c->a, &disc_ops, c, timeout_ms);
+  int r = aio_begin(f, c->a, &gop_ops, c, timeout_ms);
   if (r < 0) {
     free(q);
     return r;
   }
-  q->kind = kind;
   q->parent = parent;
   q->single = single;
   q->out = out;
@@ -225,16 +176,13 @@ static int discover(uvble_future_t *f, uvble_connection_t *c, uint8_t kind,
     q->has_uuid = true;
     q->uuid = *uuid;
   }
-  f->aux_ = q;
-  fut_list_push(&c->disc_q, f);
-  disc_pump(c);
-  return 0;
+  return gop_started(f, q, disc_issue(q));
 }
 
-/* One discovered object for the request f (NULL: an orphan's result). */
-static void disc_found(uvble_future_t *f, void *obj, const uvble_uuid_t *uuid) {
-  if (!f || !obj) return;
-  struct dreq *q = f->aux_;
+/* One discovered object for f. */
+static void disc_found(uvble_future_t *f, struct gop *q, void *obj,
+                       const uvble_uuid_t *uuid) {
+  if (!obj) return;
   if (q->single) {
     if (!f->result.ptr && (!q->has_uuid || uvble_uuid_equal(uuid, &q->uuid)))
       f->result.ptr = obj;
@@ -247,48 +195,52 @@ static void disc_found(uvble_future_t *f, void *obj, const uvble_uuid_t *uuid) {
   f->len++;
 }
 
-static void subscribe_write(uvble_connection_t *c, uvble_future_t *f);
+/* Discovery results and a read's value, as the core hands them over. */
+static void gop_result(uvble_req_t *req, int event, const uvble_irq_data_t *d,
+                       void *arg) {
+  (void)req;
+  struct gop *q = arg;
+  uvble_future_t *f = q->f;
+  if (!f) return;
+  uvble_connection_t *c = q->c;
+  if (event == UVBLE_IRQ_GATTC_SERVICE_RESULT) {
+    const uvble_evt_service_result_t *e = &d->service;
+    disc_found(f, q, svc_get(c, e->start_handle, e->end_handle, &e->uuid),
+               &e->uuid);
+  } else if (event == UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT) {
+    const uvble_evt_characteristic_result_t *e = &d->characteristic;
+    disc_found(f, q, chr_get(q->parent, e), &e->uuid);
+  } else if (event == UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT) {
+    const uvble_evt_descriptor_result_t *e = &d->descriptor;
+    disc_found(f, q, dsc_get(q->parent, e->dsc_handle, &e->uuid), &e->uuid);
+  } else if (event == UVBLE_IRQ_GATTC_READ_RESULT) {
+    fut_set_bytes(f, d->gattc_data.data, d->gattc_data.data_len);
+  }
+}
 
-static void disc_done(uvble_connection_t *c, uint8_t kind, int status) {
-  struct gop *g = gop_take(c, kind, 0);
-  c->disc_busy = false;
-  uvble_future_t *f = g ? g->f : NULL;
-  free(g);
+static bool subscribe_write(struct gop *q);
+
+/* The core completed the request: the future (if still waiting) ends with
+ * its status; then the request's memory goes, unless it carries on. */
+static void gop_done(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                     void *arg) {
+  (void)req;
+  (void)d;
+  struct gop *q = arg;
+  uvble_future_t *f = q->f;
+  if (f && status == 0 && q->kind == GOP_DISC_DSC && q->subscribe &&
+      subscribe_write(q))
+    return; /* the same request goes on as the CCCD write */
   if (f) {
-    struct dreq *q = f->aux_;
-    q->gop = NULL;
+    f->aux_ = NULL;
     if (status != 0)
       aio_complete_att(f, status);
-    else if (q->subscribe)
-      subscribe_write(c, f);
     else if (q->single && !f->result.ptr)
       fut_complete(f, UVBLE_ENOENT);
     else
       fut_complete(f, 0);
   }
-  disc_pump(c);
-}
-
-static void on_disc_result(uvble_connection_t *c, int event,
-                           const uvble_irq_data_t *d) {
-  uint8_t kind = event == UVBLE_IRQ_GATTC_SERVICE_RESULT ? GOP_DISC_SVC
-                 : event == UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT
-                     ? GOP_DISC_CHR
-                     : GOP_DISC_DSC;
-  struct gop *g = gop_peek(c, kind, 0);
-  if (!g || !g->f) return; /* an orphan's: dropped */
-  struct dreq *q = g->f->aux_;
-  if (kind == GOP_DISC_SVC) {
-    const uvble_evt_service_result_t *e = &d->service;
-    disc_found(g->f, svc_get(c, e->start_handle, e->end_handle, &e->uuid),
-               &e->uuid);
-  } else if (kind == GOP_DISC_CHR) {
-    const uvble_evt_characteristic_result_t *e = &d->characteristic;
-    disc_found(g->f, chr_get(q->parent, e), &e->uuid);
-  } else {
-    const uvble_evt_descriptor_result_t *e = &d->descriptor;
-    disc_found(g->f, dsc_get(q->parent, e->dsc_handle, &e->uuid), &e->uuid);
-  }
+  free(q);
 }
 
 int uvble_connection_services(uvble_future_t *f, uvble_connection_t *c,
@@ -344,23 +296,30 @@ int uvble_client_characteristic_descriptor(uvble_future_t *f,
 }
 
 /* ---- subscribe ---------------------------------------------------------------------- */
-static void subscribe_write(uvble_connection_t *c, uvble_future_t *f) {
-  struct dreq *q = f->aux_;
+/* Writes the CCCD of q's characteristic with q's request. 0: started. */
+static int cccd_write(struct gop *q) {
   uvble_client_characteristic_t *ch = q->parent;
+  uvble_connection_t *c = q->c;
+  if (!ch->cccd_) return UVBLE_ENOENT; /* aioble's "CCCD not found" */
+  uint8_t v[2] = {(uint8_t)q->cccd_value, (uint8_t)(q->cccd_value >> 8)};
+  q->kind = GOP_WRITE;
+  return uvble_gattc_write_req(&q->req, c->a->ble, c->handle, ch->cccd_, v, 2,
+                               UVBLE_GATTC_WRITE_WITH_RESPONSE);
+}
+
+/* The descriptors are known: on to the CCCD write (from the completion of
+ * the discovery, with the same request). False when it could not start:
+ * the future then ends with why. */
+static bool subscribe_write(struct gop *q) {
+  uvble_future_t *f = q->f;
   f->len = 0; /* the descriptors counted on the way are not the result */
   f->truncated = false;
-  if (!ch->cccd_) {
-    fut_complete(f, UVBLE_ENOENT); /* aioble's "CCCD not found" */
-    return;
-  }
-  uint8_t v[2] = {(uint8_t)q->cccd_value, (uint8_t)(q->cccd_value >> 8)};
-  int r = uvble_gattc_write(c->a->ble, c->handle, ch->cccd_, v, 2,
-                            UVBLE_GATTC_WRITE_WITH_RESPONSE);
-  if (r == 0) {
-    q->gop = gop_add(c, GOP_WRITE, ch->cccd_, f);
-    if (!q->gop) r = UVBLE_ENOMEM; /* the write goes out unobserved */
-  }
-  if (r < 0) fut_complete(f, r == UVBLE_ENOTCONN ? UVBLE_EDISCONNECTED : r);
+  int r = cccd_write(q);
+  if (r == 0) return true;
+  f->aux_ = NULL;
+  fut_complete(f, r == UVBLE_ENOTCONN ? UVBLE_EDISCONNECTED : r);
+  q->f = NULL;
+  return false;
 }
 
 int uvble_client_characteristic_subscribe(uvble_future_t *f,
@@ -374,23 +333,20 @@ int uvble_client_characteristic_subscribe(uvble_future_t *f,
                    (indicate ? UVBLE_CCCD_INDICATE : 0);
   if (ch->cccd_) {
     if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
-    struct dreq *q = calloc(1, sizeof *q);
+    struct gop *q = gop_new(c, GOP_WRITE);
     if (!q) return fut_fail(f, UVBLE_ENOMEM);
-    int r = aio_begin(f, c->a, &disc_ops, c, timeout_ms);
+    int r = aio_begin(f, c->a, &gop_ops, c, timeout_ms);
     if (r < 0) {
       free(q);
       return r;
     }
-    q->subscribe = true;
     q->parent = ch;
     q->cccd_value = value;
-    f->aux_ = q;
-    subscribe_write(c, f);
-    return 0;
+    return gop_started(f, q, cccd_write(q));
   }
   int r = discover(f, c, GOP_DISC_DSC, ch, NULL, false, NULL, 0, timeout_ms);
   if (r == 0) {
-    struct dreq *q = f->aux_;
+    struct gop *q = f->aux_;
     q->subscribe = true;
     q->cccd_value = value;
   }
@@ -401,14 +357,17 @@ int uvble_client_characteristic_subscribe(uvble_future_t *f,
 static int start_read(uvble_future_t *f, uvble_connection_t *c, uint16_t h,
                       uint8_t *buf, size_t cap, uint32_t timeout_ms) {
   if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
-  int r = aio_begin(f, c->a, &rw_ops, c, timeout_ms);
-  if (r < 0) return r;
+  struct gop *q = gop_new(c, GOP_READ);
+  if (!q) return fut_fail(f, UVBLE_ENOMEM);
+  int r = aio_begin(f, c->a, &gop_ops, c, timeout_ms);
+  if (r < 0) {
+    free(q);
+    return r;
+  }
   f->buf_ = buf;
   f->cap_ = buf ? cap : 0;
-  r = uvble_gattc_read(c->a->ble, c->handle, h);
-  if (r < 0) return fut_abort(f, r);
-  if (!gop_add(c, GOP_READ, h, f)) return fut_abort(f, UVBLE_ENOMEM);
-  return 0;
+  return gop_started(f, q,
+                     uvble_gattc_read_req(&q->req, c->a->ble, c->handle, h));
 }
 
 static int start_write(uvble_future_t *f, uvble_connection_t *c, uint16_t h,
@@ -416,19 +375,26 @@ static int start_write(uvble_future_t *f, uvble_connection_t *c, uint16_t h,
                        uint32_t timeout_ms) {
   if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
   if (len && !data) return fut_fail(f, UVBLE_EINVAL);
-  int r = aio_begin(f, c->a, &rw_ops, c, timeout_ms);
-  if (r < 0) return r;
-  r = uvble_gattc_write(c->a->ble, c->handle, h, data, len,
-                        response ? UVBLE_GATTC_WRITE_WITH_RESPONSE
-                                 : UVBLE_GATTC_WRITE_NO_RESPONSE);
-  if (r < 0) return fut_abort(f, r);
+  struct gop *q = response ? gop_new(c, GOP_WRITE) : NULL;
+  if (response && !q) return fut_fail(f, UVBLE_ENOMEM);
+  int r = aio_begin(f, c->a, &gop_ops, c, timeout_ms);
+  if (r < 0) {
+    free(q);
+    return r;
+  }
   f->len = len;
   if (!response) {
-    fut_complete(f, 0); /* handed to the link: nothing more will come */
+    /* Handed to the link: nothing more will come. */
+    r = uvble_gattc_write(c->a->ble, c->handle, h, data, len,
+                          UVBLE_GATTC_WRITE_NO_RESPONSE);
+    if (r < 0) return fut_abort(f, r);
+    fut_complete(f, 0);
     return 0;
   }
-  if (!gop_add(c, GOP_WRITE, h, f)) return fut_abort(f, UVBLE_ENOMEM);
-  return 0;
+  return gop_started(f, q,
+                     uvble_gattc_write_req(&q->req, c->a->ble, c->handle, h,
+                                           data, len,
+                                           UVBLE_GATTC_WRITE_WITH_RESPONSE));
 }
 
 int uvble_client_characteristic_read(uvble_future_t *f,
@@ -471,23 +437,6 @@ int uvble_client_descriptor_write(uvble_future_t *f,
   if (!d) return fut_fail(f, UVBLE_EINVAL);
   return start_write(f, chr_conn(d->characteristic), d->handle, data, len,
                      response != 0, timeout_ms);
-}
-
-static void on_read_result(uvble_connection_t *c,
-                           const uvble_evt_gattc_data_t *e) {
-  struct gop *g = gop_peek(c, GOP_READ, e->value_handle);
-  if (g && g->f) fut_set_bytes(g->f, e->data, e->data_len);
-}
-
-static void on_rw_done(uvble_connection_t *c, uint8_t kind,
-                       const uvble_evt_gatt_status_t *e) {
-  struct gop *g = gop_take(c, kind, e->value_handle);
-  if (!g) return;
-  uvble_future_t *f = g->f;
-  free(g);
-  if (!f) return;
-  if (f->ops_ == &disc_ops) ((struct dreq *)f->aux_)->gop = NULL;
-  aio_complete_att(f, e->status);
 }
 
 /* ---- notified / indicated -------------------------------------------------------- */
@@ -575,58 +524,16 @@ static void on_value(uvble_connection_t *c, bool indication,
 
 /* ---- events and teardown ------------------------------------------------------------ */
 void aio_client_on_event(uvble_async_t *a, int event, const uvble_irq_data_t *d) {
-  /* Every GATTC payload starts with the connection handle. */
-  uvble_connection_t *c = aio_conn_find(a, d->done.conn_handle);
-  if (!c) return;
-  switch (event) {
-    case UVBLE_IRQ_GATTC_SERVICE_RESULT:
-    case UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT:
-    case UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT:
-      on_disc_result(c, event, d);
-      break;
-    case UVBLE_IRQ_GATTC_SERVICE_DONE:
-      disc_done(c, GOP_DISC_SVC, d->done.status);
-      break;
-    case UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE:
-      disc_done(c, GOP_DISC_CHR, d->done.status);
-      break;
-    case UVBLE_IRQ_GATTC_DESCRIPTOR_DONE:
-      disc_done(c, GOP_DISC_DSC, d->done.status);
-      break;
-    case UVBLE_IRQ_GATTC_READ_RESULT:
-      on_read_result(c, &d->gattc_data);
-      break;
-    case UVBLE_IRQ_GATTC_READ_DONE:
-      on_rw_done(c, GOP_READ, &d->gatt_status);
-      break;
-    case UVBLE_IRQ_GATTC_WRITE_DONE:
-      on_rw_done(c, GOP_WRITE, &d->gatt_status);
-      break;
-    case UVBLE_IRQ_GATTC_NOTIFY:
-      on_value(c, false, &d->gattc_data);
-      break;
-    case UVBLE_IRQ_GATTC_INDICATE:
-      on_value(c, true, &d->gattc_data);
-      break;
-    default:
-      break;
-  }
+  /* Only the server's values come as irq events: the operations' results
+   * come back through their requests. */
+  if (event != UVBLE_IRQ_GATTC_NOTIFY && event != UVBLE_IRQ_GATTC_INDICATE)
+    return;
+  uvble_connection_t *c = aio_conn_find(a, d->gattc_data.conn_handle);
+  if (c) on_value(c, event == UVBLE_IRQ_GATTC_INDICATE, &d->gattc_data);
 }
 
 void aio_client_conn_down(uvble_connection_t *c, int status) {
-  while (c->gops) {
-    struct gop *g = c->gops;
-    c->gops = g->next;
-    if (g->f) {
-      if (g->f->ops_ == &disc_ops) ((struct dreq *)g->f->aux_)->gop = NULL;
-      fut_complete(g->f, status);
-    }
-    free(g);
-  }
-  c->gops_tail = NULL;
-  c->ngops = 0;
-  c->disc_busy = false;
-  fut_list_complete_all(&c->disc_q, status);
+  /* The core completed the link's requests (their futures) already. */
   for (uvble_client_service_t *s = c->services; s; s = s->next_)
     for (uvble_client_characteristic_t *ch = s->chars_; ch; ch = ch->next_) {
       fut_list_complete_all(&ch->notify_waiters_, status);

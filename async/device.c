@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Devices and connections (aioble's device module): connection objects
  * and their lifetime, connecting (a queue in front of the controller's one
- * attempt at a time), disconnecting, MTU exchange. */
+ * attempt at a time, each attempt a core request), disconnecting, MTU
+ * exchange. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,14 @@ uint8_t uvble_connection_key_size(const uvble_connection_t *c) {
 uint16_t uvble_connection_mtu(const uvble_connection_t *c) { return c->mtu; }
 
 /* ---- connecting ------------------------------------------------------------------ */
+/* One connect: waits in a->connect_q for the controller's one initiator,
+ * then is handed to the core as a request. The request outlives a future
+ * that ends early (cancelled, timed out): its callback frees it. */
 struct creq {
+  uvble_req_t req;
+  uvble_async_t *a;
+  uvble_future_t *f; /* NULL once the future ended early */
+  bool issued;       /* the core has it */
   uvble_addr_t addr;
   uvble_connect_params_t params;
 };
@@ -127,17 +135,19 @@ static void connect_pump(uvble_async_t *a);
 
 static void connect_detach(uvble_future_t *f, int status) {
   (void)status;
-  uvble_async_t *a = f->owner_;
+  struct creq *q = f->aux_;
+  f->aux_ = NULL;
   fut_unwait(f);
-  if (a->connect_active == f) {
-    /* Stop the controller (aioble leaves it initiating: #950). The failed
-     * attempt's event, or a link that came up meanwhile, ends it. */
-    a->connect_active = NULL;
-    uvble_gap_connect_cancel(a->ble);
+  if (!q->issued) {
+    free(q);
+    return;
   }
+  /* Stop the controller (aioble leaves it initiating: #950): the core
+   * cancels the attempt, ends a link that came up meanwhile, and then
+   * completes the request. */
+  q->f = NULL;
+  uvble_cancel(&q->req);
 }
-
-static void creq_free(void *aux) { free(aux); }
 
 void aio_drop_conn_result(uvble_future_t *f) {
   if (f->status == 0 && f->result.conn) aio_conn_unref(f->result.conn);
@@ -146,64 +156,89 @@ void aio_drop_conn_result(uvble_future_t *f) {
 
 static const struct fut_ops connect_ops = {.name = "connect",
                                            .detach = connect_detach,
-                                           .release = creq_free,
                                            .drop_result = aio_drop_conn_result,
                                            .ble = true};
-
-static void connect_pump(uvble_async_t *a) {
-  while (!a->connect_busy && a->connect_q && !a->closing) {
-    uvble_future_t *f = a->connect_q;
-    struct creq *q = f->aux_;
-    int r = q->params.conn.max_interval_us
-                ? uvble_gap_connect_with(a->ble, &q->addr,
-                                         q->params.scan_duration_ms,
-                                         &q->params.conn)
-                : uvble_gap_connect(a->ble, &q->addr,
-                                    q->params.scan_duration_ms,
-                                    q->params.min_conn_interval_us,
-                                    q->params.max_conn_interval_us);
-    if (r < 0) {
-      fut_complete(f, r);
-      continue;
-    }
-    a->connect_busy = true;
-    a->connect_active = f;
-    a->connect_addr = q->addr;
-  }
-}
 
 /* HCI statuses a failed attempt reports (Vol 1, Part F). */
 #define HCI_STATUS_UNKNOWN_CONN_ID 0x02    /* cancelled, or out of time */
 #define HCI_STATUS_CONN_FAILED_TO_EST 0x3E /* the peer was lost meanwhile */
 
-/* The core's attempt ended: c is the link that came up, or NULL when the
- * attempt failed with HCI status hci_status. */
-static void connect_finished(uvble_async_t *a, uvble_connection_t *c,
-                             uint8_t hci_status) {
-  uvble_future_t *f = a->connect_active;
-  a->connect_active = NULL;
+/* The future of a failed attempt, by the core's status. */
+static void connect_failed(uvble_async_t *a, uvble_future_t *f, int status) {
+  if (status == UVBLE_ETIMEDOUT || status == HCI_STATUS_UNKNOWN_CONN_ID)
+    fut_complete(f, UVBLE_ETIMEDOUT); /* the scan duration passed */
+  else if (status < 0)
+    fut_complete(f, uvble_is_active(a->ble) ? status : UVBLE_ENOTACTIVE);
+  else
+    /* The controller refused or lost the attempt (0x3E Connection Failed
+     * to be Established, 0x0C Command Disallowed, ...). */
+    fut_complete_proto(f, UVBLE_EHCI, status);
+}
+
+/* The core ended the attempt: the link is up (status 0) or it failed. */
+static void on_connected(uvble_req_t *req, int status,
+                         const uvble_irq_data_t *d, void *arg) {
+  (void)req;
+  struct creq *q = arg;
+  uvble_async_t *a = q->a;
+  uvble_future_t *f = q->f;
+  free(q);
+  if (a->closing) return;
   a->connect_busy = false;
-  if (f) {
-    fut_unwait(f);
-    if (c) {
+  if (f) f->aux_ = NULL;
+  if (status == 0) {
+    /* The link's object, as a CONNECT event would have made it. */
+    aio_conn_on_connect(a, UVBLE_IRQ_PERIPHERAL_CONNECT, &d->connect);
+    uvble_connection_t *c = aio_conn_find(a, d->connect.conn_handle);
+    if (f && c) {
       f->result.conn = uvble_connection_ref(c);
       fut_complete(f, 0);
-    } else if (!uvble_is_active(a->ble)) {
-      fut_complete(f, UVBLE_ENOTACTIVE); /* the stack went down under it */
-    } else if (hci_status == 0 || hci_status == HCI_STATUS_UNKNOWN_CONN_ID) {
-      fut_complete(f, UVBLE_ETIMEDOUT); /* the scan duration passed */
-    } else {
-      /* The controller refused or lost the attempt (0x3E Connection Failed
-       * to be Established, 0x0C Command Disallowed, ...). */
-      fut_complete_proto(f, UVBLE_EHCI, hci_status);
+    } else if (f) {
+      fut_complete(f, UVBLE_ENOMEM);
     }
-  } else if (c) {
-    /* Nobody wants this link any more (timed out or cancelled). */
-    a->stats.orphan_connections++;
-    uvble_gap_disconnect(a->ble, c->handle);
+  } else if (f) {
+    connect_failed(a, f, status);
   }
+  /* The application's chained handler still sees the attempt end as the
+   * irq API reports it (PERIPHERAL_CONNECT, or PERIPHERAL_DISCONNECT with
+   * no address). */
+  if (d && a->app_irq && !a->closing)
+    a->app_irq(a->ble,
+               status == 0 ? UVBLE_IRQ_PERIPHERAL_CONNECT
+                           : UVBLE_IRQ_PERIPHERAL_DISCONNECT,
+               d, a->app_irq_arg);
+  if (a->closing) return;
   connect_pump(a);
   aio_scan_pump(a);
+}
+
+static int connect_issue(uvble_async_t *a, struct creq *q) {
+  uvble_req_init(&q->req, on_connected, q);
+  uvble_gap_conn_params_t p = q->params.conn;
+  if (!p.max_interval_us) {
+    int r = uvble_gap_conn_params_for(&p, q->params.min_conn_interval_us,
+                                      q->params.max_conn_interval_us);
+    if (r < 0) return r;
+  }
+  return uvble_gap_connect_req(&q->req, a->ble, &q->addr,
+                               q->params.scan_duration_ms, &p);
+}
+
+static void connect_pump(uvble_async_t *a) {
+  while (!a->connect_busy && a->connect_q && !a->closing) {
+    uvble_future_t *f = fut_list_pop(&a->connect_q);
+    struct creq *q = f->aux_;
+    int r = connect_issue(a, q);
+    if (r < 0) {
+      f->aux_ = NULL;
+      free(q);
+      fut_complete(f, r);
+      continue;
+    }
+    q->issued = true;
+    q->f = f;
+    a->connect_busy = true;
+  }
 }
 
 bool uvble_connect_retryable(const uvble_future_t *f) {
@@ -214,10 +249,9 @@ bool uvble_connect_retryable(const uvble_future_t *f) {
 }
 
 void aio_connect_cancel_all(uvble_async_t *a, int status) {
+  /* Those still waiting; the one the core runs ends with the stack (or is
+   * cancelled by its future's end). */
   while (a->connect_q) fut_end(a->connect_q, status);
-  /* The stack is going down or away: no attempt survives that. */
-  a->connect_busy = false;
-  a->connect_active = NULL;
 }
 
 int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
@@ -236,6 +270,7 @@ int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
   }
   struct creq *q = calloc(1, sizeof *q);
   if (!q) return fut_abort(f, UVBLE_ENOMEM);
+  q->a = a;
   q->addr = d->addr;
   if (params) q->params = *params;
   f->aux_ = q;
@@ -274,23 +309,15 @@ void aio_conn_on_connect(uvble_async_t *a, int event, const uvble_evt_connect_t 
   a->conns = c;
   a->stats.connections++;
   a->stats.live_connections++;
-  if (event == UVBLE_IRQ_PERIPHERAL_CONNECT) {
-    if (a->connect_busy)
-      connect_finished(a, c, 0);
-  } else {
-    aio_adv_on_connect(a, c);
-  }
+  /* Our own connects come back through their requests (connect_done). */
+  if (event == UVBLE_IRQ_CENTRAL_CONNECT) aio_adv_on_connect(a, c);
 }
 
 void aio_conn_on_disconnect(uvble_async_t *a, int event,
                         const uvble_evt_connect_t *e) {
-  if (e->addr.type == UVBLE_ADDR_NONE || e->conn_handle == NO_CONN) {
-    /* A connect attempt failed, timed out in the controller or was
-     * cancelled (gap.h). */
-    if (event == UVBLE_IRQ_PERIPHERAL_DISCONNECT && a->connect_busy)
-      connect_finished(a, NULL, e->reason);
-    return;
-  }
+  (void)event;
+  /* A failed connect attempt (gap.h) was not ours: ours are requests. */
+  if (e->addr.type == UVBLE_ADDR_NONE || e->conn_handle == NO_CONN) return;
   uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
   if (!c) return;
   c->connected = false;

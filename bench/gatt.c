@@ -760,7 +760,7 @@ static int run_mem(const struct opts *o) {
   struct host *hs[2] = {&cli, &srv};
   for (int i = 0; i < 2; i++) {
     if (hs[i]->pump.data) uv_close((uv_handle_t *)&hs[i]->pump, NULL);
-    if (hs[i]->ble) uvble_close(hs[i]->ble, NULL);
+    if (hs[i]->ble) uvble_close(hs[i]->ble, NULL, NULL);
   }
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -769,7 +769,8 @@ static int run_mem(const struct opts *o) {
 }
 
 /* ---- one host per process ----------------------------------------------------------- */
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   int *st = uvble_get_data(ble);
   *st = status;
 }
@@ -784,7 +785,7 @@ static int proc_up(struct host *h) {
   int st = 1;
   uvble_set_data(h->ble, &st);
   if (h->o->air) air_configure(h->ble, &h->o->want);
-  if ((r = uvble_active(h->ble, true, on_active)) < 0) return r;
+  if ((r = uvble_active(h->ble, true, on_active, NULL)) < 0) return r;
   while (st == 1 && uv_run(h->loop, UV_RUN_ONCE)) {
   }
   uvble_set_data(h->ble, NULL);
@@ -856,7 +857,7 @@ static int run_proc(const struct opts *o) {
   if (r) fprintf(stderr, "gatt %s: %s\n", o->role, uvble_strerror(r));
   if (h.ble) {
     if (h.pump.data) uv_close((uv_handle_t *)&h.pump, NULL);
-    uvble_close(h.ble, NULL);
+    uvble_close(h.ble, NULL, NULL);
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

@@ -354,8 +354,8 @@ static int run_mem(const struct opts *o, struct result *r) {
     r->mtu = o->mtu;
     idle_stats(tx.ble, r);
   }
-  uvble_close(tx.ble, NULL);
-  uvble_close(rx.ble, NULL);
+  uvble_close(tx.ble, NULL, NULL);
+  uvble_close(rx.ble, NULL, NULL);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
@@ -392,7 +392,8 @@ static int read_report(const char *path, struct report *r) {
   return n == 8 ? 0 : UVBLE_EPROTO;
 }
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   int *st = uvble_get_data(ble);
   *st = status;
 }
@@ -408,7 +409,7 @@ static int proc_up(uv_loop_t *loop, const struct opts *o, struct end *e) {
   uvble_set_data(e->ble, &st);
   uvble_irq(e->ble, on_irq, e);
   if (o->air) air_configure(e->ble, &o->want);
-  if ((r = uvble_active(e->ble, true, on_active)) < 0) return r;
+  if ((r = uvble_active(e->ble, true, on_active, NULL)) < 0) return r;
   while (st == 1 && uv_run(loop, UV_RUN_ONCE)) {
   }
   uvble_set_data(e->ble, NULL);
@@ -540,7 +541,7 @@ static int run_proc(const struct opts *o) {
     print_json(o, o->link, &res, extra);
   }
   if (r) fprintf(stderr, "l2cap %s: %s\n", o->role, uvble_strerror(r));
-  if (e.ble) uvble_close(e.ble, NULL);
+  if (e.ble) uvble_close(e.ble, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   free(e.buf);

@@ -329,7 +329,8 @@ static double cpu_seconds(void) {
 
 static bool up_done;
 static int up_status;
-static void on_up(uvble_t *b, int status) {
+static void on_up(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   up_done = true;
   up_status = status;
@@ -429,7 +430,7 @@ int main(int argc, char **argv) {
   uvble_transport_t *t = radio_add(radio);
   if (!t || uvble_new_with_transport(&loop, t, &host) != 0) return 1;
   uvble_irq(host, on_irq, NULL);
-  uvble_active(host, true, on_up);
+  uvble_active(host, true, on_up, NULL);
   while (!up_done) uv_run(&loop, UV_RUN_ONCE);
   if (up_status != 0) {
     fprintf(stderr, "scan: host did not come up: %s\n", uvble_strerror(up_status));
@@ -445,7 +446,7 @@ int main(int argc, char **argv) {
   if (!strcmp(o.handler, "count") || !strcmp(o.handler, "both")) bad |= run(&loop, &o, false);
   if (!strcmp(o.handler, "combine") || !strcmp(o.handler, "both")) bad |= run(&loop, &o, true);
 
-  uvble_close(host, NULL);
+  uvble_close(host, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   radio_free(radio);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -10,13 +10,14 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d, void *arg)
   return 0;
 }
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   uvble_addr_t mac;
   if (status == 0 && uvble_config_get_mac(ble, &mac) == 0) {
     char s[UVBLE_ADDR_STR_LEN];
     printf("up as %s\n", uvble_addr_to_str(&mac, s));
   }
-  uvble_close(ble, NULL);  /* completes everything pending, then frees */
+  uvble_close(ble, NULL, NULL);  /* completes everything pending, then frees */
 }
 
 int main(void) {
@@ -28,6 +29,6 @@ int main(void) {
     return 1;
   }
   uvble_irq(ble, on_irq, NULL);
-  uvble_active(ble, true, on_active);
+  uvble_active(ble, true, on_active, NULL);
   return uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 }

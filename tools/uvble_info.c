@@ -137,14 +137,15 @@ static void print_info(struct job *j) {
 
 static int remaining;
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct job *j = uvble_get_data(ble);
   j->status = status;
   if (status == 0)
     print_info(j);
   else
     fprintf(stderr, PROG ": %s: %s\n", j->spec, uvble_strerror(status));
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   remaining--;
 }
 
@@ -207,10 +208,10 @@ int main(int argc, char **argv) {
       continue;
     }
     uvble_set_data(jobs[i].ble, &jobs[i]);
-    r = uvble_active(jobs[i].ble, true, on_active);
+    r = uvble_active(jobs[i].ble, true, on_active, NULL);
     if (r < 0) {
       fprintf(stderr, PROG ": %s: %s\n", specs[i], uvble_strerror(r));
-      uvble_close(jobs[i].ble, NULL);
+      uvble_close(jobs[i].ble, NULL, NULL);
       failures++;
       continue;
     }

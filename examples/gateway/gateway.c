@@ -122,7 +122,8 @@ static void on_duration(uv_timer_t *t) {
   quit(0);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   const char *name = "?";
   for (size_t i = 0; i < G.nctl; i++)
     if (G.ctls[i].ble == ble) name = G.ctls[i].transport;
@@ -626,10 +627,10 @@ static int open_controllers(char *err, size_t errlen) {
     if (r >= 0) r = uvble_async_new(c->ble, G.sched, NULL, &c->a);
     if (r < 0) {
       fprintf(stderr, "gateway: %s: %s\n", c->transport, err[0] ? err : uvble_strerror(r));
-      if (c->ble && !c->a) uvble_close(c->ble, NULL);
+      if (c->ble && !c->a) uvble_close(c->ble, NULL, NULL);
       return r;
     }
-    uvble_async_on_fatal(c->a, on_fatal);
+    uvble_async_on_fatal(c->a, on_fatal, NULL);
   }
   return r;
 }

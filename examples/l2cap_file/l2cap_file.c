@@ -112,7 +112,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   quit(A.sender ? 1 : 0);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fprintf(stderr, "l2cap_file: the controller failed: %s\n", uvble_strerror(status));
   quit(1);
@@ -507,12 +508,12 @@ int main(int argc, char **argv) {
   if (r >= 0) r = uvble_async_new(A.ble, NULL, NULL, &A.a);
   if (r < 0) {
     fprintf(stderr, "l2cap_file: %s: %s\n", transport, err[0] ? err : uvble_strerror(r));
-    if (A.ble) uvble_close(A.ble, NULL);
+    if (A.ble) uvble_close(A.ble, NULL, NULL);
     uv_run(A.loop, UV_RUN_DEFAULT);
     return 1;
   }
   A.sched = uvble_async_sched(A.a);
-  uvble_async_on_fatal(A.a, on_fatal);
+  uvble_async_on_fatal(A.a, on_fatal, NULL);
   uv_timer_init(A.loop, &A.quit_timer);
   uv_signal_init(A.loop, &A.sigint);
   uv_signal_init(A.loop, &A.sigterm);

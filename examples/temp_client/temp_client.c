@@ -92,7 +92,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   quit(0);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fprintf(stderr, "temp_client: the controller failed: %s\n",
           uvble_strerror(status));
@@ -269,12 +270,12 @@ int main(int argc, char **argv) {
   r = uvble_async_new(C.ble, NULL, NULL, &C.a);
   if (r < 0) {
     fprintf(stderr, "temp_client: %s\n", uvble_strerror(r));
-    uvble_close(C.ble, NULL);
+    uvble_close(C.ble, NULL, NULL);
     uv_run(C.loop, UV_RUN_DEFAULT);
     return 1;
   }
   C.sched = uvble_async_sched(C.a);
-  uvble_async_on_fatal(C.a, on_fatal);
+  uvble_async_on_fatal(C.a, on_fatal, NULL);
   uv_timer_init(C.loop, &C.quit_timer);
   uv_signal_init(C.loop, &C.sigint);
   uv_signal_init(C.loop, &C.sigterm);

@@ -130,7 +130,8 @@ static void on_hangup(uv_signal_t *h, int signum) {
   uvble_connection_disconnect(&S.drop_f, S.conn, 2000);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fprintf(stderr, "temp_sensor: the controller failed: %s\n",
           uvble_strerror(status));
@@ -359,12 +360,12 @@ int main(int argc, char **argv) {
   r = uvble_async_new(S.ble, NULL, NULL, &S.a);
   if (r < 0) {
     fprintf(stderr, "temp_sensor: %s\n", uvble_strerror(r));
-    uvble_close(S.ble, NULL);
+    uvble_close(S.ble, NULL, NULL);
     uv_run(S.loop, UV_RUN_DEFAULT);
     return 1;
   }
   S.sched = uvble_async_sched(S.a);
-  uvble_async_on_fatal(S.a, on_fatal);
+  uvble_async_on_fatal(S.a, on_fatal, NULL);
   uv_timer_init(S.loop, &S.update);
   uv_timer_init(S.loop, &S.quit_timer);
   uv_signal_init(S.loop, &S.sigint);

@@ -171,7 +171,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   quit(0);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fprintf(stderr, "uart_bridge: the controller failed: %s\n", uvble_strerror(status));
   quit(1);
@@ -664,14 +665,14 @@ int main(int argc, char **argv) {
   if (r >= 0) r = uvble_async_new(B.ble, NULL, NULL, &B.a);
   if (r < 0) {
     fprintf(stderr, "uart_bridge: %s: %s\n", transport, err[0] ? err : uvble_strerror(r));
-    if (B.ble) uvble_close(B.ble, NULL);
+    if (B.ble) uvble_close(B.ble, NULL, NULL);
     src_close(&B.src);
     sink_close(&B.sink);
     uv_run(B.loop, UV_RUN_DEFAULT);
     return 1;
   }
   B.sched = uvble_async_sched(B.a);
-  uvble_async_on_fatal(B.a, on_fatal);
+  uvble_async_on_fatal(B.a, on_fatal, NULL);
   if (!B.central) uvble_async_irq_chain(B.a, bridge_irq, NULL);
   uv_timer_init(B.loop, &B.quit_timer);
   uv_timer_init(B.loop, &B.retry);

@@ -233,7 +233,7 @@ UVBLE_EXTERN int uvble_future_set(uvble_future_t *f, int status);
  *
  *   uvble_async_irq_chain(a, my_irq, arg);   // sees every event, after the
  *                                            // async layer has taken it in
- *   uvble_async_on_fatal(a, my_fatal);
+ *   uvble_async_on_fatal(a, my_fatal, arg);
  *
  * Events whose return value matters (uvble.h): GATTS_READ_REQUEST on an
  * attribute with an on_read hook and L2CAP_ACCEPT on a PSM the async layer
@@ -248,9 +248,9 @@ UVBLE_EXTERN int uvble_future_set(uvble_future_t *f, int status);
  *
  * Closing: uvble_async_close completes every pending operation with
  * UVBLE_ECANCELED, runs their callbacks, frees every object of the context,
- * and then closes the stack. A direct uvble_close(ble, cb) on the context's
- * stack (from anywhere, the chained handler included) does the same: the
- * context installs a close hook (uvble_set_close_hook), so cb runs once the
+ * and then closes the stack. A direct uvble_close(ble, cb, arg) on the
+ * context's stack (from anywhere, the chained handler included) does the same:
+ * the context installs a close hook (uvble_set_close_hook), so cb runs once the
  * context and the stack are closed, with ble still valid.
  *
  * Mixing: the async client operations assume they are the only users of
@@ -299,7 +299,8 @@ UVBLE_EXTERN uvble_sched_t *uvble_async_sched(const uvble_async_t *a);
 /* The application's irq handler and fatal handler (see above). */
 UVBLE_EXTERN void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb,
                                         void *arg);
-UVBLE_EXTERN void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb);
+UVBLE_EXTERN void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb,
+                                       void *arg);
 
 /* aioble's ensure_active: powers the stack up (uvble_active(true)); the
  * future completes with the init sequence's status (0 at once, on the next
@@ -334,11 +335,14 @@ typedef struct {
   size_t live_connections;     /* connection objects alive */
   uint64_t capture_overflow;   /* captured writes dropped: queue full */
   uint64_t notify_dropped;     /* notifications/indications dropped: queue full */
-  uint64_t gattc_unmatched;    /* client events no operation awaited */
+  uint64_t gattc_unmatched;    /* always 0: client operations are core
+                                  requests (uvble/req.h), whose events
+                                  cannot go astray; kept for the ABI */
   uint64_t l2cap_refused;      /* incoming channels refused: backlog full */
-  uint64_t orphan_connections; /* links that came up for an attempt that had
-                                  timed out or been cancelled, and were
-                                  disconnected */
+  uint64_t orphan_connections; /* always 0: a connect that times out or is
+                                  cancelled cancels its core request, and
+                                  the core ends a link that comes up anyway
+                                  (uvble_stats_t.req_late_responses) */
 } uvble_async_stats_t;
 
 UVBLE_EXTERN void uvble_async_get_stats(const uvble_async_t *a,

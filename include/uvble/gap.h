@@ -251,6 +251,26 @@ typedef struct {
 UVBLE_EXTERN int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
                                         int32_t scan_duration_ms,
                                         const uvble_gap_conn_params_t *p);
+/* uvble_gap_connect_with with a request (uvble/req.h; NULL: the same
+ * call). The attempt's end goes to req instead of the irq handler:
+ * status 0 and result->connect (conn_handle, addr) when the link is up;
+ * otherwise the HCI status that ended it (as sent; result->connect.reason
+ * too), UVBLE_ETIMEDOUT when scan_duration_ms ran out, UVBLE_ECANCELED /
+ * UVBLE_ENOTACTIVE when the stack closed or powered down. The link's later
+ * DISCONNECT still goes to the irq handler. uvble_cancel sends LE Create
+ * Connection Cancel; a link the controller opened meanwhile is ended
+ * (reason 0x13) and counted in stats.req_late_responses; the request
+ * completes (UVBLE_ECANCELED) once the controller has ended the attempt,
+ * so that the next connect may start from its callback. */
+/* The parameters uvble_gap_connect uses for min/max_conn_interval_us (0:
+ * its defaults), for uvble_gap_connect_req: the intervals rounded down to
+ * 1.25 ms, latency 0, its supervision timeout, no CE preference. */
+UVBLE_EXTERN int uvble_gap_conn_params_for(uvble_gap_conn_params_t *out,
+                                           int32_t min_us, int32_t max_us);
+UVBLE_EXTERN int uvble_gap_connect_req(uvble_req_t *req, uvble_t *ble,
+                                       const uvble_addr_t *addr,
+                                       int32_t scan_duration_ms,
+                                       const uvble_gap_conn_params_t *p);
 /* uvble_gap_update_params with CE lengths. As central they go in LE
  * Connection Update; as peripheral the L2CAP Connection Parameter Update
  * Request has no field for them (the central picks). UVBLE_EINVAL when a

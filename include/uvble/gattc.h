@@ -162,6 +162,48 @@ UVBLE_EXTERN int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
  * ran on this connection. */
 UVBLE_EXTERN int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle);
 
+/* ---- the same operations with a request (uvble/req.h) ---------------------
+ * req NULL: exactly the call above. Otherwise the operation's events go to
+ * req instead of the irq handler:
+ *   discover_*_req   result callback: SERVICE_RESULT / CHARACTERISTIC_RESULT /
+ *                    DESCRIPTOR_RESULT payloads (event = that code);
+ *                    completion: status as DONE's, result->done
+ *   read_req         result callback: READ_RESULT (the whole value);
+ *                    completion: status as READ_DONE's, result->gatt_status
+ *   write_req        mode 1 only (mode 0 has no answer: UVBLE_EINVAL);
+ *                    completion: status as WRITE_DONE's, result->gatt_status
+ *   exchange_mtu_req completion: 0 (or the ATT error of an Error Response,
+ *                    UVBLE_ETIMEDOUT, UVBLE_EDISCONNECTED ...), result->mtu
+ *                    with the MTU in use; the peer still gets its
+ *                    MTU_EXCHANGED. An exchange the peer starts is reported
+ *                    to the irq handler as before.
+ * Discoveries with a request are not limited to one at a time (their
+ * results cannot be confused): they queue like reads and writes, within
+ * UVBLE_GATTC_MAX_QUEUED. A request that is already active: UVBLE_EBUSY;
+ * one without a callback: UVBLE_EINVAL. uvble_cancel (uvble/req.h) says
+ * what a cancel does on the air. */
+UVBLE_EXTERN int uvble_gattc_discover_services_req(uvble_req_t *req,
+                                                   uvble_t *ble,
+                                                   uint16_t conn_handle,
+                                                   const uvble_uuid_t *uuid);
+UVBLE_EXTERN int uvble_gattc_discover_characteristics_req(
+    uvble_req_t *req, uvble_t *ble, uint16_t conn_handle, uint16_t start_handle,
+    uint16_t end_handle, const uvble_uuid_t *uuid);
+UVBLE_EXTERN int uvble_gattc_discover_descriptors_req(uvble_req_t *req,
+                                                      uvble_t *ble,
+                                                      uint16_t conn_handle,
+                                                      uint16_t start_handle,
+                                                      uint16_t end_handle);
+UVBLE_EXTERN int uvble_gattc_read_req(uvble_req_t *req, uvble_t *ble,
+                                      uint16_t conn_handle,
+                                      uint16_t value_handle);
+UVBLE_EXTERN int uvble_gattc_write_req(uvble_req_t *req, uvble_t *ble,
+                                       uint16_t conn_handle,
+                                       uint16_t value_handle, const void *data,
+                                       size_t len, int mode);
+UVBLE_EXTERN int uvble_gattc_exchange_mtu_req(uvble_req_t *req, uvble_t *ble,
+                                              uint16_t conn_handle);
+
 #ifdef __cplusplus
 }
 #endif

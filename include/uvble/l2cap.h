@@ -86,6 +86,20 @@ UVBLE_EXTERN int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm);
  * non-zero status. */
 UVBLE_EXTERN int uvble_l2cap_connect(uvble_t *ble, uint16_t conn_handle,
                                      uint16_t psm, uint16_t mtu);
+/* The same with a request (uvble/req.h; NULL: the call above). The outcome
+ * goes to req instead of the irq handler: status 0 with result->
+ * l2cap_connect when the channel is open (its later RECV, SEND_READY and
+ * DISCONNECT events go to the irq handler, as for any channel); otherwise
+ * the status L2CAP_DISCONNECT would carry (the peer's result code, as
+ * sent, or UVBLE_ETIMEDOUT, UVBLE_ENOTSUP, UVBLE_EPROTO,
+ * UVBLE_EDISCONNECTED, UVBLE_ECANCELED when the stack closed or
+ * uvble_l2cap_disconnect closed it first) with result->l2cap_disconnect.
+ * uvble_cancel cannot withdraw the Connection Request: the peer's answer is
+ * awaited (and counted in stats.req_late_responses), and a channel it
+ * opens is disconnected at once, without any event. */
+UVBLE_EXTERN int uvble_l2cap_connect_req(uvble_req_t *req, uvble_t *ble,
+                                         uint16_t conn_handle, uint16_t psm,
+                                         uint16_t mtu);
 
 /* Closes the channel (Disconnection Request); L2CAP_DISCONNECT follows once
  * the peer answers or the response times out. Unread and unsent data is

@@ -178,6 +178,20 @@ enum {
  * (the SMP timeout already fired on this connection), UVBLE_ENOTACTIVE, or
  * an error from queueing. */
 UVBLE_EXTERN int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle);
+/* The same with a request (uvble/req.h; NULL: the call above): the
+ * procedure's ENCRYPTION_UPDATE goes to req instead of the irq handler,
+ * as status (0, an SMP Pairing Failed reason 1..15 as sent or received,
+ * UVBLE_ETIMEDOUT, UVBLE_EHCI, UVBLE_EDISCONNECTED, UVBLE_ECANCELED when
+ * the stack closed) and result->encryption (the link's state, hci_status,
+ * stale_bond). PASSKEY_ACTION events still go to the irq handler.
+ * uvble_cancel fails a pairing under way with Pairing Failed, Unspecified
+ * Reason (0x08), sent on a later loop turn, and reports nothing; an
+ * encryption with a stored key cannot be stopped and its outcome is
+ * swallowed (stats.req_late_responses). Either way the request completes
+ * with UVBLE_ECANCELED once the procedure is over, so a new pairing may
+ * start from its callback. */
+UVBLE_EXTERN int uvble_gap_pair_req(uvble_req_t *req, uvble_t *ble,
+                                    uint16_t conn_handle);
 
 /* Answers a PASSKEY_ACTION (see above). passkey: 0..999999 for input and
  * display, accept (non-zero) or reject (0) for numeric comparison.

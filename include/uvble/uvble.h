@@ -34,9 +34,9 @@
  *   if (uvble_new(loop, "unix:/tmp/bt-server-le", &ble, err, sizeof err) < 0)
  *     fprintf(stderr, "%s\n", err);     // names the problem and its fix
  *   uvble_irq(ble, on_irq, NULL);
- *   uvble_active(ble, true, on_active);   // init sequence; on_active(ble, 0)
+ *   uvble_active(ble, true, on_active, ctx); // init; on_active(ble, 0, ctx)
  *   ...
- *   uvble_close(ble, on_closed);          // completes everything pending
+ *   uvble_close(ble, on_closed, ctx);     // completes everything pending
  */
 #ifndef UVBLE_UVBLE_H
 #define UVBLE_UVBLE_H
@@ -48,6 +48,7 @@
 
 #include "uvble/error.h"
 #include "uvble/export.h"
+#include "uvble/req.h"
 #include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
@@ -282,7 +283,7 @@ typedef struct { /* 31 */
   uint32_t passkey;
 } uvble_evt_passkey_t;
 
-typedef union {
+typedef union uvble_irq_data {
   uvble_evt_connect_t connect;
   uvble_evt_gatts_access_t gatts;
   uvble_evt_scan_result_t scan_result;
@@ -311,9 +312,11 @@ typedef union {
 typedef int (*uvble_irq_cb)(uvble_t *ble, int event,
                             const uvble_irq_data_t *data, void *arg);
 
-/* ---- lifecycle ----------------------------------------------------------- */
-typedef void (*uvble_status_cb)(uvble_t *ble, int status);
-typedef void (*uvble_close_cb)(uvble_t *ble);
+/* ---- lifecycle -----------------------------------------------------------
+ * Every callback gets the status (where there is one) and the arg given
+ * with it, as in libuv. */
+typedef void (*uvble_status_cb)(uvble_t *ble, int status, void *arg);
+typedef void (*uvble_close_cb)(uvble_t *ble, void *arg);
 
 /* Creates a stack on loop, opening the transport named by spec (see
  * transport.h). On failure errbuf, when given, receives a sentence naming
@@ -335,17 +338,20 @@ UVBLE_EXTERN int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
  * than 1 s. Then the transport and timers close and cb (may be NULL) runs
  * on a later loop iteration as the last callback; the object is freed when
  * cb returns. Safe to call from any callback; later calls are ignored. */
-UVBLE_EXTERN void uvble_close(uvble_t *ble, uvble_close_cb cb);
+UVBLE_EXTERN void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg);
 
 /* For layers built on the core (the async layer installs one): while a hook
- * is set, uvble_close(ble, cb) hands the call to hook(ble, cb, arg) instead.
- * The hook is cleared before it runs; it tears its layer down and then calls
- * uvble_close(ble, ...) itself, running cb from its own close callback so
- * that the application still gets cb with ble valid. NULL clears the hook. */
+ * is set, uvble_close(ble, cb, cb_arg) hands the call to hook(ble, cb,
+ * cb_arg, arg) instead. The hook is cleared before it runs; it tears its
+ * layer down and then calls uvble_close(ble, ...) itself, running
+ * cb(ble, cb_arg) from its own close callback so that the application
+ * still gets cb with ble valid. NULL clears the hook. */
 typedef void (*uvble_close_hook_cb)(uvble_t *ble, uvble_close_cb cb,
-                                    void *arg);
-UVBLE_EXTERN void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook,
-                                       void *arg);
+                                    void *cb_arg, void *arg);
+/* Returns 0, or UVBLE_EALREADY when another hook is set (one layer per
+ * stack); NULL always clears. */
+UVBLE_EXTERN int uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook,
+                                      void *arg);
 
 /* Powers the stack up (runs the controller init sequence) or down (drops
  * connections and resets the controller; what was queued on the links
@@ -355,13 +361,14 @@ UVBLE_EXTERN void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook,
  * UVBLE_ETIMEDOUT when the controller stays silent, UVBLE_EHCI when it
  * rejects a required command. Returns UVBLE_EALREADY if a change is already
  * in progress. */
-UVBLE_EXTERN int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb);
+UVBLE_EXTERN int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb,
+                              void *arg);
 UVBLE_EXTERN bool uvble_is_active(const uvble_t *ble);
 
 /* Called when the stack fails on its own (the transport broke, or the
  * controller stopped answering): every pending operation has already been
  * completed with an error and the stack is inactive. The app closes it. */
-UVBLE_EXTERN void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb);
+UVBLE_EXTERN void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb, void *arg);
 
 UVBLE_EXTERN void uvble_irq(uvble_t *ble, uvble_irq_cb cb, void *arg);
 
@@ -513,6 +520,9 @@ typedef struct {
                                       the stack-wide pool of outgoing ACL
                                       packets was in use: by default four
                                       links' queues' worth */
+  uint64_t req_late_responses;     /* responses (ATT, L2CAP, HCI) that
+                                      arrived for a request already
+                                      cancelled (uvble_cancel): swallowed */
 } uvble_stats_t;
 
 UVBLE_EXTERN void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);

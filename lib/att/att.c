@@ -7,6 +7,7 @@
 #include "att.h"
 #include "ble_internal.h"
 #include "queue.h"
+#include "req.h"
 #include "uvble/gatt.h"
 
 /* Bounds of the per-connection queues (DESIGN: no unbounded queue). */
@@ -284,20 +285,46 @@ static uint16_t our_rx_mtu(const uvble_t *ble) {
   return (uint16_t)m;
 }
 
-static void emit_mtu(uvble_t *ble, struct ble_conn *c, uint16_t mtu) {
+static void emit_mtu(uvble_t *ble, struct ble_conn *c, uint16_t mtu,
+                     uvble_req_t *req, int status) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.mtu.conn_handle = c->handle;
   d.mtu.mtu = mtu;
-  ble_irq(ble, UVBLE_IRQ_MTU_EXCHANGED, &d);
+  req_or_irq(ble, req, UVBLE_IRQ_MTU_EXCHANGED, true, status, &d);
+}
+
+/* Our exchange, when it carries a request: uvble_cancel detaches it. */
+struct mtu_req {
+  uvble_req_t *req;
+  bool cancelled;
+};
+
+static int cancel_mtu(uvble_req_t *req) {
+  struct mtu_req *m = req->op_;
+  m->req = NULL;
+  m->cancelled = true;
+  return 0;
+}
+
+/* The status a request gets: an Error Response's code as sent. */
+static int mtu_status(int err, const uint8_t *pdu, size_t len) {
+  if (err < 0) return err;
+  return len == 5 && pdu[0] == ATT_ERROR_RSP && pdu[4] ? pdu[4] : 0;
 }
 
 static void on_mtu_rsp(uvble_t *ble, struct ble_conn *c, int err,
                        const uint8_t *pdu, size_t len, void *arg) {
-  (void)arg;
-  if (err == UVBLE_EDISCONNECTED || err == UVBLE_ECANCELED) return;
+  struct mtu_req *m = arg;
+  uvble_req_t *req = m ? m->req : NULL;
+  bool cancelled = m && m->cancelled;
+  free(m);
   struct att_bearer *b = c->att;
-  if (!b) return;
+  if (err == UVBLE_EDISCONNECTED || err == UVBLE_ECANCELED || !b) {
+    /* The irq API says nothing here: the DISCONNECT event follows. */
+    if (req) req_complete(req, err < 0 ? err : UVBLE_EDISCONNECTED, NULL);
+    return;
+  }
   if (err == 0 && len == 3 && pdu[0] == ATT_EXCHANGE_MTU_RSP) {
     uint16_t server = get_le16(pdu + 1);
     if (server < ATT_DEFAULT_MTU) server = ATT_DEFAULT_MTU;
@@ -305,23 +332,44 @@ static void on_mtu_rsp(uvble_t *ble, struct ble_conn *c, int err,
   } else if (err == 0 && pdu[0] != ATT_ERROR_RSP) {
     ble->stats.att_rx_malformed++;
   }
-  emit_mtu(ble, c, b->mtu);
+  if (cancelled) {
+    if (err == 0) ble->stats.req_late_responses++;
+    return;
+  }
+  emit_mtu(ble, c, b->mtu, req, mtu_status(err, pdu, len));
 }
 
-int att_exchange_mtu(uvble_t *ble, struct ble_conn *c) {
+int att_exchange_mtu_req(uvble_t *ble, struct ble_conn *c, uvble_req_t *req) {
   struct att_bearer *b = c->att;
   if (!b) return UVBLE_ENOTCONN;
   if (b->dead) return UVBLE_EIO;
   if (b->mtu_req_sent) return UVBLE_EALREADY;
+  struct mtu_req *m = NULL;
+  if (req) {
+    if (!(m = calloc(1, sizeof *m))) return UVBLE_ENOMEM;
+    int r = req_start(ble, req, UVBLE_REQ_EXCHANGE_MTU, m, cancel_mtu);
+    if (r < 0) {
+      free(m);
+      return r;
+    }
+    m->req = req;
+  }
   uint8_t pdu[3] = {ATT_EXCHANGE_MTU_REQ, 0, 0};
   uint16_t mtu = our_rx_mtu(ble);
   put_le16(pdu + 1, mtu);
-  int r = att_send_request(ble, c, pdu, sizeof pdu, on_mtu_rsp, NULL);
+  int r = att_send_request(ble, c, pdu, sizeof pdu, on_mtu_rsp, m);
   if (r == 0) {
     b->mtu_req_sent = true;
     b->mtu_sent = mtu;
+  } else if (m) {
+    req_unstart(req);
+    free(m);
   }
   return r;
+}
+
+int att_exchange_mtu(uvble_t *ble, struct ble_conn *c) {
+  return att_exchange_mtu_req(ble, c, NULL);
 }
 
 static void on_mtu_req(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
@@ -346,7 +394,7 @@ static void on_mtu_req(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
    * side answers UVBLE_EALREADY. */
   b->mtu = client < server ? client : server;
   b->mtu_req_sent = true;
-  emit_mtu(ble, c, b->mtu);
+  emit_mtu(ble, c, b->mtu, NULL, 0);
 }
 
 /* ---- receiving ---------------------------------------------------------------- */

@@ -56,7 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct uvble uvble_t;
+#include "uvble/req.h"
+
 struct ble_conn;
 
 #define ATT_DEFAULT_MTU 23
@@ -138,6 +139,11 @@ int att_send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
  * (UVBLE_EALREADY if an exchange already ran on this bearer, started by
  * either side). */
 int att_exchange_mtu(uvble_t *ble, struct ble_conn *c);
+/* The same with a request (may be NULL) that takes the completion instead
+ * of the irq handler: status 0 (or the ATT error of an Error Response, or
+ * UVBLE_ETIMEDOUT / UVBLE_EIO / UVBLE_EDISCONNECTED / UVBLE_ECANCELED),
+ * result.mtu. */
+int att_exchange_mtu_req(uvble_t *ble, struct ble_conn *c, uvble_req_t *req);
 
 /* ---- additions (att.c) ---- */
 /* Sends an Error Response (Vol 3, Part F, 3.4.1.1) to the peer's request

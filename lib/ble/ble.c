@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ble_internal.h"
+#include "req.h"
 #include "uvble/gap.h"
 
 static void finish_close(uvble_t *ble);
@@ -108,6 +109,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
 
   int r = hci_init(ble);
   if (r == 0 && !defer_timer(ble)) r = UVBLE_ENOMEM;
+  if (r == 0) r = req_init(ble);
   if (r == 0) {
     r = modules_init(ble);
     ble->modules_ready = true; /* close frees whatever init allocated */
@@ -115,7 +117,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
   if (r == 0)
     r = uvble_transport_start(t, on_transport_packet, on_transport_error, ble);
   if (r < 0) {
-    uvble_close(ble, NULL);
+    uvble_close(ble, NULL, NULL);
     return r;
   }
   *out = ble;
@@ -158,11 +160,17 @@ static uv_timer_t *defer_timer(uvble_t *ble) {
   return &d->timer;
 }
 
+void ble_active_done(uvble_t *ble, int status) {
+  uvble_status_cb cb = ble->active_cb;
+  void *arg = ble->active_arg;
+  ble->active_cb = NULL;
+  ble->active_arg = NULL;
+  if (cb) cb(ble, status, arg);
+}
+
 static void on_defer(uv_timer_t *t) {
   uvble_t *ble = t->data;
-  uvble_status_cb cb = ble->active_cb;
-  ble->active_cb = NULL;
-  if (cb) cb(ble, defer_of(ble)->status);
+  ble_active_done(ble, defer_of(ble)->status);
 }
 
 static void defer_active_cb(uvble_t *ble, int status) {
@@ -178,12 +186,10 @@ void ble_fail(uvble_t *ble, int status) {
   hci_cancel_all(ble, status, false);
   conn_drop_all(ble);
   modules_stop(ble, status);
-  uvble_status_cb cb = ble->active_cb;
-  ble->active_cb = NULL;
-  if (cb) {
-    cb(ble, status);
+  if (ble->active_cb) {
+    ble_active_done(ble, status);
   } else if (ble->fatal_cb && ble->state != BLE_CLOSING) {
-    ble->fatal_cb(ble, status);
+    ble->fatal_cb(ble, status, ble->fatal_arg);
   }
 }
 
@@ -193,31 +199,34 @@ static void finish_close(uvble_t *ble) {
     return;
   /* The callback sees the object one last time (uvble_get_data() still
    * works, so the app can free what it hung on it); then it is gone. */
-  if (ble->close_cb) ble->close_cb(ble);
+  if (ble->close_cb) ble->close_cb(ble, ble->close_arg);
   free(ble->defer_state);
   sodium_memzero(ble, sizeof *ble);
   free(ble);
 }
 
-void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg) {
-  if (!ble) return;
+int uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg) {
+  if (!ble) return UVBLE_EINVAL;
+  if (hook && ble->close_hook) return UVBLE_EALREADY;
   ble->close_hook = hook;
   ble->close_hook_arg = hook ? arg : NULL;
+  return 0;
 }
 
-void uvble_close(uvble_t *ble, uvble_close_cb cb) {
+void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
   if (!ble || ble->state == BLE_CLOSING) return;
   if (ble->close_hook) {
     uvble_close_hook_cb hook = ble->close_hook;
-    void *arg = ble->close_hook_arg;
+    void *hook_arg = ble->close_hook_arg;
     ble->close_hook = NULL;
     ble->close_hook_arg = NULL;
-    hook(ble, cb, arg);
+    hook(ble, cb, arg, hook_arg);
     return;
   }
   bool was_started = ble->state != BLE_OFF && ble->state != BLE_FAILED;
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
+  ble->close_arg = arg;
   /* Commands the controller already has keep their place: their replies
    * are awaited below, so the controller never answers into a closed
    * transport (btvirt dies of that; a UART hands the stale reply to the
@@ -232,9 +241,8 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb) {
     else
       modules_close(ble);
   }
-  uvble_status_cb acb = ble->active_cb;
-  ble->active_cb = NULL;
-  if (acb) acb(ble, UVBLE_ECANCELED);
+  req_close(ble); /* cancelled requests' callbacks run now */
+  ble_active_done(ble, UVBLE_ECANCELED);
   conn_linger(ble, was_started, close_handles);
 }
 
@@ -270,12 +278,10 @@ static void on_reset_for_off(uvble_t *ble, int err, uint8_t st,
   if (ble->state != BLE_STOPPING) return;
   ble->state = BLE_OFF;
   ble->info_valid = false;
-  uvble_status_cb cb = ble->active_cb;
-  ble->active_cb = NULL;
-  if (cb) cb(ble, err);
+  ble_active_done(ble, err);
 }
 
-int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb) {
+int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb, void *arg) {
   if (!ble) return UVBLE_EINVAL;
   if (ble->state == BLE_CLOSING) return UVBLE_ECLOSING;
   if (ble->state == BLE_FAILED) return ble->fail_status;
@@ -283,6 +289,7 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb) {
       ble->active_cb)
     return UVBLE_EALREADY;
   ble->active_cb = cb;
+  ble->active_arg = arg;
   if (on) {
     if (ble->state == BLE_ON) {
       defer_active_cb(ble, 0);
@@ -317,9 +324,7 @@ static void power_down_drained(uvble_t *ble) {
   int r = power_down(ble);
   if (r < 0) {
     ble->state = BLE_OFF;
-    uvble_status_cb cb = ble->active_cb;
-    ble->active_cb = NULL;
-    if (cb) cb(ble, r);
+    ble_active_done(ble, r);
   }
 }
 
@@ -327,7 +332,10 @@ bool uvble_is_active(const uvble_t *ble) {
   return ble && ble->state == BLE_ON;
 }
 
-void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb) { ble->fatal_cb = cb; }
+void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb, void *arg) {
+  ble->fatal_cb = cb;
+  ble->fatal_arg = arg;
+}
 
 void uvble_irq(uvble_t *ble, uvble_irq_cb cb, void *arg) {
   ble->irq_cb = cb;

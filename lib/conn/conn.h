@@ -101,7 +101,12 @@ struct conn_gap_hooks {
   bool (*initiator_failed)(uvble_t *ble, uint8_t status);
   /* A link came up with us as central: false when its attempt was already
    * reported failed (the link is then ended). */
-  bool (*initiator_connected)(uvble_t *ble);
+  bool (*initiator_connected)(uvble_t *ble, void **attempt);
+  /* Our attempt's outcome, when initiator_connected gave a non-NULL
+   * attempt: status 0 with the link up (instead of the CONNECT irq), or
+   * the error that kept the link from being served (c NULL). */
+  void (*initiator_report)(uvble_t *ble, const struct ble_conn *c,
+                           void *attempt, int status);
   /* A link came up with us as peripheral: advertising has stopped (Vol 6,
    * Part B, 4.4.2). */
   void (*peripheral_connected)(uvble_t *ble);

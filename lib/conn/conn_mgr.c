@@ -105,9 +105,11 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
     return;
   }
   const struct conn_gap_hooks *h = &ble->conns.gap;
-  if (role == 0x00 && h->initiator_connected && !h->initiator_connected(ble)) {
+  void *attempt = NULL;
+  if (role == 0x00 && h->initiator_connected &&
+      !h->initiator_connected(ble, &attempt)) {
     /* An attempt already reported failed (the controller could not cancel
-     * it): the app does not know this link, so end it. */
+     * it) or cancelled: the app does not know this link, so end it. */
     send_disconnect(ble, handle, HCI_REMOTE_USER_TERMINATED);
     return;
   }
@@ -118,14 +120,21 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   if (!c) {
     /* Out of memory: the link cannot be served, so end it. */
     send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
+    if (attempt) h->initiator_report(ble, NULL, attempt, UVBLE_ENOMEM);
     return;
   }
   c->interval = get_le16(q);
   c->latency = get_le16(q + 2);
   c->supervision_timeout = get_le16(q + 4);
   conn_observers_open(ble, c);
-  if (ble_dead(ble)) return;
-  emit_connect(ble, c);
+  if (ble_dead(ble)) {
+    if (attempt) h->initiator_report(ble, NULL, attempt, UVBLE_ECANCELED);
+    return;
+  }
+  if (attempt)
+    h->initiator_report(ble, c, attempt, 0);
+  else
+    emit_connect(ble, c);
 }
 
 static void on_le_connection_complete(uvble_t *ble, const uint8_t *p,

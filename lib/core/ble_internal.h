@@ -43,8 +43,11 @@ struct uvble {
   uvble_irq_cb irq_cb;
   void *irq_arg;
   uvble_status_cb active_cb;
+  void *active_arg;
   uvble_status_cb fatal_cb;
+  void *fatal_arg;
   uvble_close_cb close_cb;
+  void *close_arg;
   uvble_close_hook_cb close_hook;
   void *close_hook_arg;
   void *data;
@@ -77,8 +80,13 @@ struct uvble {
   int conn_removals;
   bool modules_close_deferred;
   void *defer_state;  /* ble.c's deferred-callback timer */
+  struct req_state *req_state; /* req.c: cancelled requests due */
   int pending_closes; /* libuv handles and the transport still closing */
 };
+
+/* Takes the pending uvble_active() callback and runs it (if any) with
+ * status: it runs once. */
+void ble_active_done(uvble_t *ble, int status);
 
 /* Calls the application's irq handler; returns its result (0 when none). */
 int ble_irq(uvble_t *ble, int event, const uvble_irq_data_t *data);

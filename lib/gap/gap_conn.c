@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "req.h"
 #include "l2cap.h"
 
 /* ---- shared helpers -------------------------------------------------- */
@@ -98,7 +99,6 @@ int gap_init(uvble_t *ble) {
 }
 
 void gap_stop(uvble_t *ble, int err) {
-  (void)err;
   struct gap_state *g = ble->gap;
   if (!g) return;
   /* Every completion still in flight is from the old session. */
@@ -108,7 +108,7 @@ void gap_stop(uvble_t *ble, int err) {
   gap_addr_stop(ble);
   gap_scan_stop(ble);
   if (!ble->gap) return; /* closed from the SCAN_DONE irq */
-  gap_connect_stop(ble);
+  gap_connect_stop(ble, err);
 }
 
 void gap_close(uvble_t *ble) {
@@ -376,6 +376,29 @@ void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out) {
 
 /* ---- what GAP registers with the layers below ----------------------- */
 
+/* The connection layer's view of our attempt: an opaque token (the
+ * request of uvble_gap_connect_req, or NULL for the irq API). */
+static bool gap_initiator_connected(uvble_t *ble, void **attempt) {
+  uvble_req_t *req = NULL;
+  bool ok = gap_connect_on_success(ble, &req);
+  *attempt = req;
+  return ok;
+}
+
+static void gap_initiator_report(uvble_t *ble, const struct ble_conn *c,
+                                 void *attempt, int status) {
+  uvble_req_t *req = attempt;
+  if (status) {
+    req_complete(req, status, NULL);
+    return;
+  }
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.connect.conn_handle = c->handle;
+  d.connect.addr = c->peer;
+  req_or_irq(ble, req, UVBLE_IRQ_PERIPHERAL_CONNECT, true, 0, &d);
+}
+
 static int register_events(uvble_t *ble) {
   static const struct {
     uint8_t subevent;
@@ -395,7 +418,8 @@ static int register_events(uvble_t *ble) {
   }
   static const struct conn_gap_hooks hooks = {
       .initiator_failed = gap_connect_on_failed,
-      .initiator_connected = gap_connect_on_success,
+      .initiator_connected = gap_initiator_connected,
+      .initiator_report = gap_initiator_report,
       .peripheral_connected = gap_adv_on_peripheral_connected,
   };
   conn_set_gap_hooks(ble, &hooks);

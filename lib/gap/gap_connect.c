@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "req.h"
 
 /* How long the controller gets to report a cancelled attempt before the
  * host gives up waiting. */
@@ -37,30 +38,50 @@ bool gap_connect_pending(const uvble_t *ble) {
   return ble->gap && ble->gap->conn.state != GAP_CONNECT_NONE;
 }
 
-static void emit_failed(uvble_t *ble, uint8_t status) {
+/* Tells the attempt's request (with req_status) or the irq handler (the
+ * MicroPython way) that it failed with the HCI status; nobody when the
+ * request was cancelled. */
+static void emit_failed(uvble_t *ble, uint8_t status, int req_status) {
+  struct gap_connect *c = &ble->gap->conn;
+  uvble_req_t *req = c->req;
+  bool swallow = c->req_cancelled;
+  c->req = NULL;
+  c->req_cancelled = false;
+  if (swallow) {
+    /* The attempt is over: the cancelled request may complete now. */
+    ble->stats.req_late_responses++;
+    req_cancel_done(req);
+    return;
+  }
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.connect.conn_handle = 0xffff;
   d.connect.addr.type = UVBLE_ADDR_NONE;
   d.connect.reason = status;
-  ble_irq(ble, UVBLE_IRQ_PERIPHERAL_DISCONNECT, &d);
+  req_or_irq(ble, req, UVBLE_IRQ_PERIPHERAL_DISCONNECT, true, req_status, &d);
 }
 
-/* Ends the attempt and tells the app, with the HCI status that ended it. */
+/* Ends the attempt and tells the app, with the HCI status that ended it; a
+ * request hears UVBLE_ETIMEDOUT when its scan duration ran out. */
 static void fail(uvble_t *ble, uint8_t status) {
   struct gap_connect *c = &ble->gap->conn;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  emit_failed(ble, status);
+  emit_failed(ble, status, c->timed_out ? UVBLE_ETIMEDOUT : status);
 }
 
-void gap_connect_stop(uvble_t *ble) {
+void gap_connect_stop(uvble_t *ble, int err) {
   struct gap_connect *c = &ble->gap->conn;
   bool report =
       c->state == GAP_CONNECT_CREATING || c->state == GAP_CONNECT_CANCELING;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
-  if (report) emit_failed(ble, HCI_LOCAL_HOST_TERMINATED);
+  if (report && !c->req_cancelled)
+    emit_failed(ble, HCI_LOCAL_HOST_TERMINATED, err);
+  else if (c->req_cancelled)
+    req_cancel_done(c->req); /* completes with UVBLE_ECANCELED */
+  c->req = NULL;
+  c->req_cancelled = false;
 }
 
 bool gap_connect_on_failed(uvble_t *ble, uint8_t status) {
@@ -79,9 +100,16 @@ bool gap_connect_on_failed(uvble_t *ble, uint8_t status) {
   }
 }
 
-bool gap_connect_on_success(uvble_t *ble) {
+bool gap_connect_on_success(uvble_t *ble, uvble_req_t **req) {
   struct gap_connect *c = &ble->gap->conn;
-  bool orphan = c->state == GAP_CONNECT_ORPHAN;
+  bool orphan = c->state == GAP_CONNECT_ORPHAN || c->req_cancelled;
+  if (c->req_cancelled) {
+    ble->stats.req_late_responses++;
+    req_cancel_done(c->req); /* the caller ends the link */
+  }
+  *req = orphan ? NULL : c->req;
+  c->req = NULL;
+  c->req_cancelled = false;
   c->state = GAP_CONNECT_NONE;
   if (c->timer_open) uv_timer_stop(&c->timer);
   return !orphan;
@@ -110,7 +138,8 @@ static void on_cancel_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
      * should the attempt still succeed. */
     c->state = GAP_CONNECT_ORPHAN;
     if (c->timer_open) uv_timer_stop(&c->timer);
-    emit_failed(ble, HCI_UNKNOWN_CONNECTION_ID);
+    emit_failed(ble, HCI_UNKNOWN_CONNECTION_ID,
+                c->timed_out ? UVBLE_ETIMEDOUT : HCI_UNKNOWN_CONNECTION_ID);
     return;
   }
   /* Command Disallowed: no attempt runs in the controller any more, and a
@@ -132,8 +161,10 @@ static void on_timer(uv_timer_t *t) {
   struct gap_state *g = t->data;
   uvble_t *ble = g->ble;
   if (ble->state != BLE_ON) return;
-  if (g->conn.state == GAP_CONNECT_CREATING)
+  if (g->conn.state == GAP_CONNECT_CREATING) {
+    g->conn.timed_out = true;
     start_cancel(ble); /* scan_duration_ms passed */
+  }
   else if (g->conn.state == GAP_CONNECT_CANCELING)
     /* The controller never reported the cancelled attempt. */
     fail(ble, HCI_UNKNOWN_CONNECTION_ID);
@@ -218,8 +249,8 @@ static int queue_create(uvble_t *ble, const uvble_addr_t *addr,
                       gap_tag_arg(c->tag));
 }
 
-static int start_connect(uvble_t *ble, const uvble_addr_t *addr,
-                         int32_t scan_duration_ms,
+static int start_connect(uvble_t *ble, uvble_req_t *req,
+                         const uvble_addr_t *addr, int32_t scan_duration_ms,
                          const struct gap_hci_params *cp);
 
 int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
@@ -229,28 +260,60 @@ int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
   struct gap_hci_params cp;
   int r = conn_params(min_conn_interval_us, max_conn_interval_us, &cp);
   if (r < 0) return r;
-  return start_connect(ble, addr, scan_duration_ms, &cp);
+  return start_connect(ble, NULL, addr, scan_duration_ms, &cp);
+}
+
+int uvble_gap_conn_params_for(uvble_gap_conn_params_t *out, int32_t min_us,
+                              int32_t max_us) {
+  if (!out) return UVBLE_EINVAL;
+  struct gap_hci_params cp;
+  int r = conn_params(min_us, max_us, &cp);
+  if (r < 0) return r;
+  memset(out, 0, sizeof *out);
+  out->min_interval_us = (int32_t)cp.min * 1250;
+  out->max_interval_us = (int32_t)cp.max * 1250;
+  out->timeout_ms = (int32_t)cp.timeout * 10;
+  return 0;
+}
+
+int uvble_gap_connect_req(uvble_req_t *req, uvble_t *ble,
+                          const uvble_addr_t *addr, int32_t scan_duration_ms,
+                          const uvble_gap_conn_params_t *p) {
+  if (!ble || !addr) return UVBLE_EINVAL;
+  struct gap_hci_params cp;
+  int r = p ? gap_conn_params_to_hci(p, &cp) : conn_params(0, 0, &cp);
+  if (r < 0) return r;
+  return start_connect(ble, req, addr, scan_duration_ms, &cp);
 }
 
 int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
                            int32_t scan_duration_ms,
                            const uvble_gap_conn_params_t *p) {
-  if (!p) return uvble_gap_connect(ble, addr, scan_duration_ms, 0, 0);
-  if (!ble || !addr) return UVBLE_EINVAL;
-  struct gap_hci_params cp;
-  int r = gap_conn_params_to_hci(p, &cp);
-  if (r < 0) return r;
-  return start_connect(ble, addr, scan_duration_ms, &cp);
+  return uvble_gap_connect_req(NULL, ble, addr, scan_duration_ms, p);
 }
 
-static int start_connect(uvble_t *ble, const uvble_addr_t *addr,
-                         int32_t scan_duration_ms,
+/* uvble_cancel: LE Create Connection Cancel; the attempt's end (or a link
+ * that came up meanwhile, which is then ended) is swallowed, and then the
+ * request completes with UVBLE_ECANCELED: the controller is free for the
+ * next attempt by then (returns 1: req_cancel_done follows). */
+static int cancel_connect(uvble_req_t *req) {
+  uvble_t *ble = req->ble_;
+  struct gap_connect *c = &ble->gap->conn;
+  c->req_cancelled = true;
+  if (c->state == GAP_CONNECT_CREATING) start_cancel(ble);
+  return 1;
+}
+
+static int start_connect(uvble_t *ble, uvble_req_t *req,
+                         const uvble_addr_t *addr, int32_t scan_duration_ms,
                          const struct gap_hci_params *cp) {
   if (ble->state != BLE_ON || !ble->gap) return UVBLE_ENOTACTIVE;
   struct gap_connect *c = &ble->gap->conn;
   if (addr->type > UVBLE_ADDR_RANDOM_ID || scan_duration_ms < 0)
     return UVBLE_EINVAL;
   int r;
+  if (req && !req->cb_) return UVBLE_EINVAL;
+  if (req && uvble_req_active(req)) return UVBLE_EBUSY;
   if (c->state == GAP_CONNECT_CREATING) return UVBLE_EALREADY;
   if (c->state != GAP_CONNECT_NONE) return UVBLE_EBUSY;
   /* MicroPython stops a scan first (and reports SCAN_DONE). */
@@ -261,6 +324,10 @@ static int start_connect(uvble_t *ble, const uvble_addr_t *addr,
   c->tag = gap_new_tag(ble->gap);
   if ((r = queue_create(ble, addr, cp, own)) < 0) return r;
   c->state = GAP_CONNECT_CREATING;
+  c->timed_out = false;
+  c->req_cancelled = false;
+  c->req = req;
+  if (req) req_start(ble, req, UVBLE_REQ_CONNECT, c, cancel_connect);
   if (c->timer_open)
     uv_timer_start(&c->timer, on_timer,
                    scan_duration_ms ? (uint64_t)scan_duration_ms

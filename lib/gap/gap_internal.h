@@ -81,6 +81,13 @@ enum gap_connect_state {
 
 struct gap_connect {
   enum gap_connect_state state;
+  /* The attempt's request (uvble/req.h), NULL in irq mode. req_cancelled:
+   * uvble_cancel took it; the attempt's end is then swallowed, and a link
+   * it opens anyway is ended. timed_out: scan_duration_ms ran out (a
+   * request hears UVBLE_ETIMEDOUT rather than the controller's 0x02). */
+  uvble_req_t *req;
+  bool req_cancelled;
+  bool timed_out;
   uint32_t tag;
   uvble_addr_t own; /* the address the attempt uses */
   uv_timer_t timer; /* scan duration, then the cancel guard */
@@ -211,15 +218,16 @@ bool gap_scan_prefix_match(const uint8_t *prefixes, size_t prefixes_len,
 
 /* ---- gap_connect.c ---- */
 int gap_connect_init(uvble_t *ble);
-void gap_connect_stop(uvble_t *ble);
+void gap_connect_stop(uvble_t *ble, int err);
 void gap_connect_close(uvble_t *ble);
 bool gap_connect_pending(const uvble_t *ble);
 /* A failed LE Connection Complete: true when it ended our attempt (the
  * event was emitted). */
 bool gap_connect_on_failed(uvble_t *ble, uint8_t status);
 /* A central connection came up: false when it belongs to an attempt that
- * was already reported failed (the caller then ends it). */
-bool gap_connect_on_success(uvble_t *ble);
+ * was already reported failed or was cancelled (the caller then ends it).
+ * *req: the attempt's request, to complete instead of the CONNECT irq. */
+bool gap_connect_on_success(uvble_t *ble, uvble_req_t **req);
 
 /* ---- gap_conn.c ---- */
 /* Central role: a peripheral asked for new parameters over L2CAP (the

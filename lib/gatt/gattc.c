@@ -51,7 +51,7 @@ static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
   if (!gc->head) gc->tail = NULL;
   op->next = NULL;
   gc->count--;
-  if (is_discovery(op->kind)) gc->discovering = false;
+  if (is_discovery(op->kind) && !op->via_req) gc->discovering = false;
 }
 
 static void free_gc(struct gattc_conn *gc) {
@@ -75,8 +75,16 @@ static bool alive(const struct gattc_ctx *x) {
   return !x->gc->closed && !ble_dead(x->ble);
 }
 
+/* The op's request, or the irq handler when it has none; nothing once it
+ * was cancelled (the request completed already). */
+static void deliver(uvble_t *ble, struct gattc_op *op, int event, bool final,
+                    int status, const uvble_irq_data_t *d) {
+  if (op->req || !op->cancelled)
+    req_or_irq(ble, op->req, event, final, status, d);
+}
+
 bool gattc_emit(struct gattc_ctx *x, int event, const uvble_irq_data_t *d) {
-  ble_irq(x->ble, event, d);
+  deliver(x->ble, x->op, event, false, 0, d);
   return alive(x);
 }
 
@@ -108,6 +116,11 @@ static int defer_request(struct gattc_ctx *x, const uint8_t *pdu,
 }
 
 int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
+  /* A cancelled op sends nothing more, except the Execute Write that
+   * makes the server drop a half-prepared long write. */
+  if (x->op->cancelled &&
+      !(x->op->kind == GATTC_OP_WRITE && x->op->stage == GATTC_WR_CANCEL))
+    return UVBLE_ECANCELED;
   /* Marked before the call so that a response delivered from inside it
    * would still be recognised; it also holds the queue while a deferred
    * request waits for room. */
@@ -159,16 +172,18 @@ static bool finish(struct gattc_ctx *x, int status) {
   struct gattc_op *op = x->op;
   x->op = NULL;
   /* op is ours alone now: the close hook cannot see it. */
-  bool ok = gattc_emit(x, p->done_event, &d);
+  deliver(x->ble, op, p->done_event, true, status, &d);
   gattc_op_free(op);
-  return ok;
+  return alive(x);
 }
 
 /* Starts queued ops until one waits for a response. Caller holds gc. */
 static void kick(struct gattc_ctx *x) {
   while (alive(x) && x->gc->head && !x->gc->inflight) {
     x->op = x->gc->head;
-    int r = procs[x->op->kind]->start(x);
+    /* Cancelled before it started: it ends unsent. */
+    int r = x->op->cancelled ? UVBLE_ECANCELED
+                             : procs[x->op->kind]->start(x);
     if (r == GATTC_PENDING || r == GATTC_ABANDON) return;
     if (!finish(x, r)) return;
   }
@@ -202,6 +217,11 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   int r;
   if (err < 0) {
     r = err; /* timeout, disconnect, cancel: nothing more can be sent */
+  } else if (x.op->cancelled) {
+    /* The request was cancelled after this went out: the answer is
+     * swallowed; a long write still discards what the server queued. */
+    ble->stats.req_late_responses++;
+    r = p->on_error(&x, UVBLE_ECANCELED);
   } else if (!pdu || len < 1) {
     r = p->on_error(&x, gattc_malformed(&x));
   } else if (pdu[0] == ATT_ERROR_RSP) {
@@ -217,17 +237,51 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   release(gc);
 }
 
-int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
-                 struct gattc_op *op) {
-  if (gc->count >= UVBLE_GATTC_MAX_QUEUED) {
-    gattc_op_free(op);
-    return UVBLE_ENOBUFS;
+/* uvble_cancel: an op still queued behind the head goes unsent; the head
+ * (its request is with the bearer, about to be, or its procedure is
+ * running) ends silently when its answer comes. */
+static int cancel_op(uvble_req_t *req) {
+  struct gattc_op *op = req->op_;
+  struct gattc_conn *gc = op->gc;
+  op->req = NULL;
+  op->cancelled = true;
+  if (gc->head == op) return 0;
+  struct gattc_op *prev = gc->head;
+  while (prev && prev->next != op) prev = prev->next;
+  if (!prev) return 0; /* not queued (cannot happen): leave it be */
+  prev->next = op->next;
+  if (gc->tail == op) gc->tail = prev;
+  gc->count--;
+  gattc_op_free(op);
+  return 0;
+}
+
+static int submit_check(uvble_t *ble, struct gattc_conn *gc,
+                        struct gattc_op *op,
+                        uvble_req_t *req, uvble_req_type_t type) {
+  if (gc->count >= UVBLE_GATTC_MAX_QUEUED) return UVBLE_ENOBUFS;
+  /* Only the irq API needs one discovery at a time (its events say not
+   * which discovery they belong to); a request's results are its own. */
+  if (is_discovery(op->kind) && !req && gc->discovering) return UVBLE_EBUSY;
+  if (req) {
+    int r = req_start(ble, req, type, op, cancel_op);
+    if (r < 0) return r;
+    op->req = req;
+    op->via_req = true;
   }
-  if (is_discovery(op->kind)) {
-    if (gc->discovering) {
-      gattc_op_free(op);
-      return UVBLE_EBUSY;
-    }
+  return 0;
+}
+
+int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
+                 struct gattc_op *op, uvble_req_t *req,
+                 uvble_req_type_t type) {
+  op->gc = gc;
+  int err = submit_check(ble, gc, op, req, type);
+  if (err < 0) {
+    gattc_op_free(op);
+    return err;
+  }
+  if (is_discovery(op->kind) && !req) {
     gc->discovering = true;
   }
   if (gc->tail)
@@ -254,6 +308,7 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
   if (r != GATTC_PENDING && r != GATTC_ABANDON) {
     /* start only returns a status when sending failed. */
     unlink_head(gc, op);
+    if (op->req) req_unstart(op->req);
     gattc_op_free(op);
     ret = r < 0 ? r : UVBLE_EIO;
   }
@@ -388,7 +443,7 @@ void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
     x.op = op;
     uvble_irq_data_t d;
     done_payload(&x, status, &d);
-    ble_irq(ble, procs[op->kind]->done_event, &d);
+    deliver(ble, op, procs[op->kind]->done_event, true, status, &d);
     /* Someone up the stack may still hold op (a procedure emitting a
      * result when the irq handler dropped the link): free it with gc. */
     op->next = gc->graveyard;
@@ -410,10 +465,15 @@ void gattc_on_value(uvble_t *ble, struct ble_conn *c, bool indication,
           &d);
 }
 
-int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle) {
+int uvble_gattc_exchange_mtu_req(uvble_req_t *req, uvble_t *ble,
+                                 uint16_t conn_handle) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
   if (r < 0) return r;
-  return att_exchange_mtu(ble, c);
+  return att_exchange_mtu_req(ble, c, req);
+}
+
+int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle) {
+  return uvble_gattc_exchange_mtu_req(NULL, ble, conn_handle);
 }

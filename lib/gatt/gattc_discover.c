@@ -141,8 +141,9 @@ const struct gattc_proc gattc_proc_services_uuid = {
     UVBLE_IRQ_GATTC_SERVICE_DONE, svcu_start, svcu_on_pdu, disc_on_error,
     NULL};
 
-int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
-                                  const uvble_uuid_t *uuid) {
+int uvble_gattc_discover_services_req(uvble_req_t *req, uvble_t *ble,
+                                      uint16_t conn_handle,
+                                      const uvble_uuid_t *uuid) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
@@ -158,7 +159,12 @@ int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
     op->has_uuid = true;
     op->uuid = *uuid;
   }
-  return gattc_submit(ble, c, gc, op);
+  return gattc_submit(ble, c, gc, op, req, UVBLE_REQ_DISCOVER_SERVICES);
+}
+
+int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
+                                  const uvble_uuid_t *uuid) {
+  return uvble_gattc_discover_services_req(NULL, ble, conn_handle, uuid);
 }
 
 /* ---- characteristics (4.6.1): Read By Type on 0x2803 --------------------------- */
@@ -276,10 +282,11 @@ const struct gattc_proc gattc_proc_characteristics = {
     UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, chr_start, chr_on_pdu, chr_on_error,
     chr_before_done};
 
-int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
-                                         uint16_t start_handle,
-                                         uint16_t end_handle,
-                                         const uvble_uuid_t *uuid) {
+int uvble_gattc_discover_characteristics_req(uvble_req_t *req, uvble_t *ble,
+                                             uint16_t conn_handle,
+                                             uint16_t start_handle,
+                                             uint16_t end_handle,
+                                             const uvble_uuid_t *uuid) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
@@ -295,7 +302,17 @@ int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
     op->has_uuid = true;
     op->uuid = *uuid;
   }
-  return gattc_submit(ble, c, gc, op);
+  return gattc_submit(ble, c, gc, op, req,
+                      UVBLE_REQ_DISCOVER_CHARACTERISTICS);
+}
+
+int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
+                                         uint16_t start_handle,
+                                         uint16_t end_handle,
+                                         const uvble_uuid_t *uuid) {
+  return uvble_gattc_discover_characteristics_req(NULL, ble, conn_handle,
+                                                  start_handle, end_handle,
+                                                  uuid);
 }
 
 /* ---- descriptors (4.7.1): Find Information ---------------------------------------- */
@@ -334,9 +351,10 @@ const struct gattc_proc gattc_proc_descriptors = {
     UVBLE_IRQ_GATTC_DESCRIPTOR_DONE, dsc_start, dsc_on_pdu, disc_on_error,
     NULL};
 
-int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
-                                     uint16_t start_handle,
-                                     uint16_t end_handle) {
+int uvble_gattc_discover_descriptors_req(uvble_req_t *req, uvble_t *ble,
+                                         uint16_t conn_handle,
+                                         uint16_t start_handle,
+                                         uint16_t end_handle) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
@@ -351,5 +369,12 @@ int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
   else
     op->next_handle = (uint16_t)(start_handle + 1);
   op->end = end_handle;
-  return gattc_submit(ble, c, gc, op);
+  return gattc_submit(ble, c, gc, op, req, UVBLE_REQ_DISCOVER_DESCRIPTORS);
+}
+
+int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
+                                     uint16_t start_handle,
+                                     uint16_t end_handle) {
+  return uvble_gattc_discover_descriptors_req(NULL, ble, conn_handle,
+                                              start_handle, end_handle);
 }

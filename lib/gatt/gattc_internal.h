@@ -35,6 +35,7 @@
 
 #include "att.h"
 #include "ble_internal.h"
+#include "req.h"
 #include "uvble/gatt.h"
 #include "uvble/gattc.h"
 
@@ -60,7 +61,15 @@ enum { GATTC_WR_SINGLE = 0, GATTC_WR_PREPARE, GATTC_WR_EXECUTE,
 
 struct gattc_op {
   struct gattc_op *next;
+  struct gattc_conn *gc;
   uint8_t kind;
+  /* Requests (uvble/req.h): the events go to req instead of the irq
+   * handler. via_req stays set after a cancel (req NULL, cancelled): the
+   * op then runs to its end silently; only irq-mode discoveries count
+   * for the one-discovery rule. */
+  uvble_req_t *req;
+  bool via_req;
+  bool cancelled;
   bool has_uuid;
   uvble_uuid_t uuid; /* filter (characteristics) or the service UUID */
   uint16_t next_handle; /* discoveries: lowest handle the next result may have */
@@ -135,7 +144,8 @@ extern const struct gattc_proc gattc_proc_write;
 /* Sends a request for the running op. Returns GATTC_PENDING, GATTC_ABANDON
  * or the bearer's error. */
 int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len);
-/* Calls the irq handler; false if the connection went away meanwhile. */
+/* Hands a result to the op's request, or to the irq handler without one
+ * (nothing after a cancel); false if the connection went away meanwhile. */
 bool gattc_emit(struct gattc_ctx *x, int event, const uvble_irq_data_t *d);
 /* Counts a malformed response; returns UVBLE_EPROTO. */
 int gattc_malformed(struct gattc_ctx *x);
@@ -145,10 +155,11 @@ int gattc_lookup(uvble_t *ble, uint16_t conn_handle, struct ble_conn **c,
 /* Allocates a zeroed op of kind with extra bytes of buffer. */
 struct gattc_op *gattc_op_new(uint8_t kind, size_t buf_len);
 void gattc_op_free(struct gattc_op *op);
-/* Queues op (taking ownership) and starts it if the queue was idle.
- * Returns 0 or a negative error (op freed, no event). */
+/* Queues op (taking ownership) and starts it if the queue was idle; req
+ * (may be NULL) takes its events, with type. Returns 0 or a negative
+ * error (op freed, req not started, no event). */
 int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
-                 struct gattc_op *op);
+                 struct gattc_op *op, uvble_req_t *req, uvble_req_type_t type);
 
 /* Discovery result status: Attribute Not Found ends a discovery normally. */
 /* A notification or indication from the peer's server (att_set_client). */

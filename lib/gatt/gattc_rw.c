@@ -73,8 +73,8 @@ const struct gattc_proc gattc_proc_read = {UVBLE_IRQ_GATTC_READ_DONE,
                                            read_start, read_on_pdu,
                                            read_on_error, read_before_done};
 
-int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle,
-                     uint16_t value_handle) {
+int uvble_gattc_read_req(uvble_req_t *req, uvble_t *ble, uint16_t conn_handle,
+                         uint16_t value_handle) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
@@ -83,7 +83,12 @@ int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle,
   struct gattc_op *op = gattc_op_new(GATTC_OP_READ, MAX_VALUE);
   if (!op) return UVBLE_ENOMEM;
   op->handle = value_handle;
-  return gattc_submit(ble, c, gc, op);
+  return gattc_submit(ble, c, gc, op, req, UVBLE_REQ_READ);
+}
+
+int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle,
+                     uint16_t value_handle) {
+  return uvble_gattc_read_req(NULL, ble, conn_handle, value_handle);
 }
 
 /* ---- write (4.9.3) and long write (4.9.4) --------------------------------------- */
@@ -181,16 +186,17 @@ static int write_command(uvble_t *ble, struct ble_conn *c, uint16_t handle,
   return att_send_value(ble, c, ATT_WRITE_CMD, handle, data, len);
 }
 
-int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
-                      uint16_t value_handle, const void *data, size_t len,
-                      int mode) {
+int uvble_gattc_write_req(uvble_req_t *req, uvble_t *ble,
+                          uint16_t conn_handle, uint16_t value_handle,
+                          const void *data, size_t len, int mode) {
   struct ble_conn *c;
   struct gattc_conn *gc;
   int r = gattc_lookup(ble, conn_handle, &c, &gc);
   if (r < 0) return r;
   if (value_handle == 0 || (!data && len)) return UVBLE_EINVAL;
+  /* A Write Command has no answer: nothing for a request to wait for. */
   if (mode == UVBLE_GATTC_WRITE_NO_RESPONSE)
-    return write_command(ble, c, value_handle, data, len);
+    return req ? UVBLE_EINVAL : write_command(ble, c, value_handle, data, len);
   if (mode != UVBLE_GATTC_WRITE_WITH_RESPONSE) return UVBLE_EINVAL;
   if (len > MAX_VALUE) return UVBLE_EMSGSIZE;
   struct gattc_op *op = gattc_op_new(GATTC_OP_WRITE, len);
@@ -198,5 +204,12 @@ int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
   op->handle = value_handle;
   op->len = len;
   if (len) memcpy(op->buf, data, len);
-  return gattc_submit(ble, c, gc, op);
+  return gattc_submit(ble, c, gc, op, req, UVBLE_REQ_WRITE);
+}
+
+int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
+                      uint16_t value_handle, const void *data, size_t len,
+                      int mode) {
+  return uvble_gattc_write_req(NULL, ble, conn_handle, value_handle, data, len,
+                               mode);
 }

@@ -56,15 +56,13 @@ static const uint64_t LE_EVENT_MASK = 0x1FFFull | (1ull << 16) |
 static void next_step(uvble_t *ble);
 
 static void finish(uvble_t *ble, int status) {
-  uvble_status_cb cb = ble->active_cb;
-  ble->active_cb = NULL;
   if (status == 0) {
     ble->state = BLE_ON;
     ble->info_valid = true;
   } else if (!ble_dead(ble)) {
     ble->state = BLE_OFF;
   }
-  if (cb) cb(ble, status);
+  ble_active_done(ble, status);
 }
 
 static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,

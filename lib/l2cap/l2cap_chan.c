@@ -117,19 +117,35 @@ struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
 
 /* ---- events
  * -------------------------------------------------------------------- */
+static void open_payload(uvble_irq_data_t *d, uint16_t handle,
+                         const struct l2cap_chan *ch) {
+  memset(d, 0, sizeof *d);
+  d->l2cap_connect.conn_handle = handle;
+  d->l2cap_connect.cid = ch->lcid;
+  d->l2cap_connect.psm = ch->psm;
+  d->l2cap_connect.our_mtu = ch->our_mtu;
+  d->l2cap_connect.peer_mtu = ch->peer_mtu;
+}
+
 static int emit_open(uvble_t *ble, int ev, uint16_t handle,
                      const struct l2cap_chan *ch) {
   uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.l2cap_connect.conn_handle = handle;
-  d.l2cap_connect.cid = ch->lcid;
-  d.l2cap_connect.psm = ch->psm;
-  d.l2cap_connect.our_mtu = ch->our_mtu;
-  d.l2cap_connect.peer_mtu = ch->peer_mtu;
+  open_payload(&d, handle, ch);
   return ble_irq(ble, ev, &d);
 }
 
-/* Frees the channel, then tells the application. */
+/* Our channel opened: its request, or the irq handler, hears it. */
+static void emit_connected(uvble_t *ble, uint16_t handle,
+                           struct l2cap_chan *ch) {
+  uvble_irq_data_t d;
+  open_payload(&d, handle, ch);
+  uvble_req_t *req = ch->req;
+  ch->req = NULL; /* from now on the channel's events go to the irq */
+  req_or_irq(ble, req, UVBLE_IRQ_L2CAP_CONNECT, true, 0, &d);
+}
+
+/* Frees the channel, then tells the application (or the request of a
+ * channel that never opened; nobody for a cancelled one). */
 void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
                  struct l2cap_chan *ch, int status) {
   uvble_irq_data_t d;
@@ -138,8 +154,14 @@ void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
   d.l2cap_disconnect.cid = ch->lcid;
   d.l2cap_disconnect.psm = ch->psm;
   d.l2cap_disconnect.status = status;
+  uvble_req_t *req = ch->req;
+  bool silent = ch->req_cancelled;
   chan_free(lc, ch);
-  ble_irq(ble, UVBLE_IRQ_L2CAP_DISCONNECT, &d);
+  if (silent) return;
+  /* A request's channel closed before it opened with status 0 was closed
+   * by uvble_l2cap_disconnect: that request was cancelled. */
+  req_or_irq(ble, req, UVBLE_IRQ_L2CAP_DISCONNECT, true,
+             status ? status : UVBLE_ECANCELED, &d);
 }
 
 /* Sends our Disconnection Request (Vol 3, Part A, 4.6); the channel drops
@@ -285,6 +307,7 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   struct l2cap_conn *lc = c->l2cap;
   struct l2cap_chan *ch = chan_by_lcid(lc, req->lcid);
   if (!ch || ch->state != CH_CONNECTING) return;
+  if (ch->req_cancelled) ble->stats.req_late_responses++;
   uint16_t dcid = get_le16(p), mtu = get_le16(p + 2), mps = get_le16(p + 4),
            credits = get_le16(p + 6), result = get_le16(p + 8);
   uint16_t handle = c->handle;
@@ -312,7 +335,7 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
     return;
   }
   ble->l2cap->stats.chan_opened++;
-  emit_open(ble, UVBLE_IRQ_L2CAP_CONNECT, handle, ch);
+  emit_connected(ble, handle, ch);
 }
 
 bool coc_on_disconn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
@@ -435,11 +458,28 @@ int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm) {
   return UVBLE_ENOENT;
 }
 
+/* uvble_cancel: a Connection Request cannot be withdrawn; the channel is
+ * closed when the peer answers (as uvble_l2cap_disconnect does), silently. */
+static int cancel_connect(uvble_req_t *req) {
+  struct l2cap_chan *ch = req->op_;
+  ch->req = NULL;
+  ch->req_cancelled = true;
+  ch->close_on_connect = true;
+  return 0;
+}
+
 int uvble_l2cap_connect(uvble_t *ble, uint16_t handle, uint16_t psm,
                         uint16_t mtu) {
+  return uvble_l2cap_connect_req(NULL, ble, handle, psm, mtu);
+}
+
+int uvble_l2cap_connect_req(uvble_req_t *ureq, uvble_t *ble, uint16_t handle,
+                            uint16_t psm, uint16_t mtu) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   if (psm == 0 || psm > 0x00FF || mtu < UVBLE_L2CAP_MIN_MTU)
     return UVBLE_EINVAL;
+  if (ureq && !ureq->cb_) return UVBLE_EINVAL;
+  if (ureq && uvble_req_active(ureq)) return UVBLE_EBUSY;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, handle);
   if (!c || !c->l2cap || c->l2cap->closing || c->disconnecting)
@@ -467,6 +507,10 @@ int uvble_l2cap_connect(uvble_t *ble, uint16_t handle, uint16_t psm,
     free(req);
     if (!ble_dead(ble)) chan_free(c->l2cap, ch); /* else already freed */
     return r;
+  }
+  if (ureq) {
+    req_start(ble, ureq, UVBLE_REQ_L2CAP_CONNECT, ch, cancel_connect);
+    ch->req = ureq;
   }
   return ch->lcid;
 }

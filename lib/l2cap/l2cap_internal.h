@@ -18,6 +18,7 @@
 
 #include "ble_internal.h"
 #include "l2cap.h"
+#include "req.h"
 #include "uvble/l2cap.h"
 
 /* Signalling command codes on the LE signalling channel (Vol 3, Part A, 4). */
@@ -76,6 +77,11 @@ struct l2cap_chan {
   enum chan_state state;
   bool outgoing;
   bool close_on_connect; /* disconnect() while connecting */
+  /* uvble_l2cap_connect_req: the request hears the outcome instead of the
+   * irq handler, until the channel opens. req_cancelled: uvble_cancel took
+   * it; the channel is closed when the peer answers and never announced. */
+  uvble_req_t *req;
+  bool req_cancelled;
   int close_status;      /* L2CAP_DISCONNECT status once closed */
   uint16_t psm;
   uint16_t lcid, rcid;

@@ -83,6 +83,13 @@ static void on_timer(uv_timer_t *t) {
     while (c && !(c->smp && c->smp->deadline && c->smp->deadline <= now))
       c = c->next;
     if (!c) break;
+    if (c->smp->abort_due) {
+      /* A cancelled pairing request: Pairing Failed, Unspecified Reason. */
+      c->smp->abort_due = false;
+      c->smp->req_state = SMP_REQ_ABORTING;
+      smp_fail(ble, c, UVBLE_SMP_UNSPECIFIED);
+      continue;
+    }
     /* 3.4: after an SMP timeout no further SMP on this link. Waiting for
      * the controller to encrypt with a stored key was no SMP procedure. */
     if (c->smp->phase != SMP_REENCRYPT) c->smp->phase = SMP_DEAD;
@@ -194,7 +201,16 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
   d.encryption.hci_status = hci_status;
   d.encryption.stale_bond = s->key_missing;
   s->key_missing = false;
-  ble_irq(ble, UVBLE_IRQ_ENCRYPTION_UPDATE, &d);
+  s->abort_due = false;
+  uvble_req_t *req = s->req;
+  uint8_t rs = s->req_state;
+  s->req = NULL;
+  s->req_state = SMP_REQ_LIVE;
+  if (rs == SMP_REQ_CANCELLED) ble->stats.req_late_responses++;
+  if (rs == SMP_REQ_LIVE)
+    req_or_irq(ble, req, UVBLE_IRQ_ENCRYPTION_UPDATE, true, status, &d);
+  else
+    req_cancel_done(req); /* the procedure is over: UVBLE_ECANCELED now */
   return smp_still(ble, handle, NULL) != NULL;
 }
 
@@ -675,6 +691,11 @@ void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   struct smp_conn *s = c->smp;
   if (!s) return;
   bool pending = in_pairing(s) || s->phase == SMP_REENCRYPT;
+  uvble_req_t *req = s->req;
+  if (s->req_state != SMP_REQ_LIVE) {
+    req_cancel_done(req); /* cancelled: silent, and over */
+    pending = false;
+  }
   drop_pairing(s);
   uvble_sm_wipe(s, sizeof *s);
   free(s);
@@ -686,11 +707,51 @@ void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   memset(&d, 0, sizeof d);
   d.encryption.conn_handle = c->handle;
   d.encryption.status = UVBLE_EDISCONNECTED;
-  ble_irq(ble, UVBLE_IRQ_ENCRYPTION_UPDATE, &d);
+  req_or_irq(ble, req, UVBLE_IRQ_ENCRYPTION_UPDATE, true,
+             ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED,
+             &d);
 }
 
 /* ---- public API --------------------------------------------------------------- */
+/* uvble_cancel: the procedure's end is swallowed; a pairing under way is
+ * failed with Unspecified Reason from the timer (the caller may be deep in
+ * SMP code), an encryption with a stored key runs on. */
+static int cancel_pair(uvble_req_t *req) {
+  uvble_t *ble = req->ble_;
+  struct smp_conn *s = req->op_;
+  s->req_state = SMP_REQ_CANCELLED;
+  if (in_pairing(s)) {
+    s->abort_due = true;
+    s->deadline = ble_now_ms(ble->loop);
+    smp_arm_timer(ble);
+  }
+  return 1; /* completed (req_cancel_done) when the procedure is over */
+}
+
 int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {
+  return uvble_gap_pair_req(NULL, ble, conn_handle);
+}
+
+static int start_pair(uvble_t *ble, uint16_t conn_handle);
+
+int uvble_gap_pair_req(uvble_req_t *req, uvble_t *ble, uint16_t conn_handle) {
+  if (req && !req->cb_) return UVBLE_EINVAL;
+  if (req && uvble_req_active(req)) return UVBLE_EBUSY;
+  int r = start_pair(ble, conn_handle);
+  if (r < 0 || !req) return r;
+  /* Started: the procedure runs on c (it never ends inside the call). */
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c || !c->smp) return UVBLE_ECANCELED;
+  /* Ended at once (reported to the irq handler already): nothing to wait
+   * for. */
+  if (c->smp->phase == SMP_IDLE || c->smp->phase == SMP_DEAD) return UVBLE_EIO;
+  c->smp->req = req;
+  c->smp->req_state = SMP_REQ_LIVE;
+  req_start(ble, req, UVBLE_REQ_PAIR, c->smp, cancel_pair);
+  return 0;
+}
+
+static int start_pair(uvble_t *ble, uint16_t conn_handle) {
   if (!ble) return UVBLE_EINVAL;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);

@@ -25,6 +25,7 @@
 
 #include "ble_internal.h"
 #include "keys.h"
+#include "req.h"
 #include "uvble/security.h"
 
 #define SMP_TIMEOUT_MS 30000
@@ -128,8 +129,19 @@ struct smp_pairing {
   uint8_t n_early;
 };
 
+/* A cancelled uvble_gap_pair_req: the procedure's end is swallowed;
+ * counted as a late answer unless it is our own abort. */
+enum { SMP_REQ_LIVE = 0, SMP_REQ_CANCELLED, SMP_REQ_ABORTING };
+
 struct smp_conn {
   enum smp_phase phase;
+  /* uvble_gap_pair_req: the procedure's end goes to req instead of the irq
+   * handler; once cancelled, req completes with UVBLE_ECANCELED when the
+   * procedure is over. abort_due: a cancelled pairing is failed (0x08)
+   * from the timer, never inside uvble_cancel. */
+  uvble_req_t *req;
+  uint8_t req_state; /* SMP_REQ_* */
+  bool abort_due;
   struct smp_pairing *p; /* during a pairing */
   bool initiator;        /* we are central */
   bool sc;

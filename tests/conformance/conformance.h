@@ -301,7 +301,8 @@ static inline void clear_posted(struct inst *i) {
   memset(i->posted, 0, sizeof i->posted);
 }
 
-static inline void inst_on_active(uvble_t *ble, int status) {
+static inline void inst_on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct inst *i = uvble_get_data(ble);
   i->up_done = true;
   i->up_status = status;
@@ -329,7 +330,7 @@ static inline void inst_up(struct inst *i, void (*pre)(struct inst *)) {
   uvble_set_data(i->ble, i);
   uvble_irq(i->ble, inst_irq, i);
   if (pre) pre(i);
-  REQUIRE_EQ(uvble_active(i->ble, true, inst_on_active), 0);
+  REQUIRE_EQ(uvble_active(i->ble, true, inst_on_active, NULL), 0);
 }
 
 static inline void conf_fork(struct inst **l) {
@@ -368,7 +369,8 @@ static inline void insts_up(struct inst **l, void (*pre)(struct inst *)) {
 }
 
 static int conf_closed;
-static inline void inst_closed(uvble_t *ble) {
+static inline void inst_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   conf_closed++;
 }
@@ -386,7 +388,7 @@ static inline void insts_down(struct inst **l) {
   if (conf_local) CHECK(xproc_barrier(&loop, CONF_STEP_TIMEOUT_MS));
   for (int k = 0; l[k]; k++) {
     if (l[k]->ble) {
-      uvble_close(l[k]->ble, inst_closed);
+      uvble_close(l[k]->ble, inst_closed, NULL);
       n++;
     }
   }

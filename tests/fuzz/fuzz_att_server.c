@@ -109,7 +109,7 @@ static int fuzz_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   }
   if (F.close_at && F.events == F.close_at) {
     F.closed = true;
-    uvble_close(ble, NULL);
+    uvble_close(ble, NULL, NULL);
     return 0;
   }
   if (ev != UVBLE_IRQ_GATTS_READ_REQUEST) return 0;
@@ -238,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return_credits(ble);
     uv_run(&loop, UV_RUN_NOWAIT);
   }
-  if (!F.closed) uvble_close(ble, NULL);
+  if (!F.closed) uvble_close(ble, NULL, NULL);
   uvble_transport_close(b, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

@@ -111,7 +111,7 @@ static void fz_completed(struct fz *f) {
 }
 
 static void fz_teardown(struct fz *f) {
-  uvble_close(f->ble, NULL);
+  uvble_close(f->ble, NULL, NULL);
   if (!f->other_closed) uvble_transport_close(f->other, NULL, NULL);
   uv_run(&f->loop, UV_RUN_DEFAULT);
   uv_loop_close(&f->loop);

@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     one(ble, op, data + off, len);
     off += len;
   }
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   uvble_transport_close(b, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

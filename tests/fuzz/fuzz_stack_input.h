@@ -66,7 +66,7 @@ static void fuzz_feed_stack(const uint8_t *data, size_t size) {
     free(pkt);
     off += len;
   }
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   uvble_transport_close(b, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

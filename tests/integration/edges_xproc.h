@@ -60,7 +60,8 @@ static inline uint64_t acl_tx(struct inst *i) {
   return st.acl_tx_packets;
 }
 
-static inline void edge_closed(uvble_t *ble) {
+static inline void edge_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   struct inst *i = uvble_get_data(ble);
   struct edge *e = i->ctx;
   e->end_done = true;
@@ -72,7 +73,7 @@ static inline void end_now(struct inst *i) {
   struct edge *e = i->ctx;
   out(i, "%s", end_name(e->end));
   if (e->end == END_CLOSE)
-    uvble_close(i->ble, edge_closed);
+    uvble_close(i->ble, edge_closed, NULL);
   else
     CHECK_EQ(uvble_gap_disconnect(i->ble, e->conn), 1);
 }

@@ -15,7 +15,8 @@ static const char *transport(void) {
 }
 
 static int nup, up_status;
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   nup++;
   if (status) up_status = status;
@@ -33,7 +34,7 @@ static void edge_bring_up(void) {
     int r = uvble_new(&loop, transport(), b[i], err, sizeof err);
     if (r < 0) fprintf(stderr, "  uvble_new: %s\n", err);
     REQUIRE_EQ(r, 0);
-    REQUIRE_EQ(uvble_active(*b[i], true, on_active), 0);
+    REQUIRE_EQ(uvble_active(*b[i], true, on_active, NULL), 0);
   }
   REQUIRE(run_until_pred(&loop, both_up, NULL, 10000));
   REQUIRE_EQ(up_status, 0);

@@ -212,13 +212,15 @@ static int host_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) 
   return 0;
 }
 
-static void on_up(uvble_t *b, int status) {
+static void on_up(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(b);
   h->up = true;
   h->up_status = status;
 }
 
-static void on_fatal(uvble_t *b, int status) {
+static void on_fatal(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(b);
   h->fatal_calls++;
   h->fatal_status = status;
@@ -239,15 +241,16 @@ static void host_up(struct host *h, bool via_proxy) {
   REQUIRE_EQ(r, 0);
   uvble_set_data(h->ble, h);
   uvble_irq(h->ble, host_irq, h);
-  uvble_on_fatal(h->ble, on_fatal);
-  REQUIRE_EQ(uvble_active(h->ble, true, on_up), 0);
+  uvble_on_fatal(h->ble, on_fatal, NULL);
+  REQUIRE_EQ(uvble_active(h->ble, true, on_up, NULL), 0);
   REQUIRE(run_until_pred(&loop, up_pred, h, 10000));
   REQUIRE_EQ(h->up_status, 0);
   REQUIRE_EQ(uvble_config_get_mac(h->ble, &h->addr), 0);
 }
 
 static int closed;
-static void on_closed(uvble_t *b) {
+static void on_closed(uvble_t *b, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   closed++;
 }
@@ -256,7 +259,7 @@ static bool closed_pred(void *arg) { return closed == *(int *)arg; }
 static void hosts_down(struct host **hs, int n) {
   STEP("hosts down");
   closed = 0;
-  for (int i = 0; i < n; i++) uvble_close(hs[i]->ble, on_closed);
+  for (int i = 0; i < n; i++) uvble_close(hs[i]->ble, on_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, &n, 5000));
 }
 
@@ -306,7 +309,7 @@ static void failed_cleanly(struct host *h, int cause) {
   CHECK_EQ(h->fatal_calls, 1);
   CHECK_EQ(h->fatal_status, cause);
   CHECK(!uvble_is_active(h->ble));
-  CHECK_EQ(uvble_active(h->ble, true, NULL), cause);
+  CHECK_EQ(uvble_active(h->ble, true, NULL, NULL), cause);
   CHECK(uvble_gattc_read(h->ble, h->conn, 3) < 0);
 }
 

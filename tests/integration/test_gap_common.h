@@ -80,7 +80,8 @@ static inline int host_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   return 0;
 }
 
-static inline void host_on_active(uvble_t *ble, int status) {
+static inline void host_on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(ble);
   h->up_done = true;
   h->up_status = status;
@@ -105,7 +106,7 @@ static inline void hosts_up(struct host *h, int n) {
     REQUIRE_EQ(r, 0);
     uvble_set_data(h[i].ble, &h[i]);
     uvble_irq(h[i].ble, host_irq, &h[i]);
-    REQUIRE_EQ(uvble_active(h[i].ble, true, host_on_active), 0);
+    REQUIRE_EQ(uvble_active(h[i].ble, true, host_on_active, NULL), 0);
     list[i] = &h[i];
   }
   REQUIRE(run_until_pred(&loop, hosts_up_pred, list, 10000));
@@ -118,7 +119,8 @@ static inline void hosts_up(struct host *h, int n) {
 }
 
 static int closed_count;
-static inline void host_closed(uvble_t *ble) {
+static inline void host_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed_count++;
 }
@@ -129,7 +131,7 @@ static inline bool closed_pred(void *arg) {
 static inline void hosts_down(struct host *h, int n) {
   closed_count = 0;
   for (int i = 0; i < n; i++)
-    if (h[i].ble) uvble_close(h[i].ble, host_closed);
+    if (h[i].ble) uvble_close(h[i].ble, host_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, &n, 5000));
   for (int i = 0; i < n; i++) h[i].ble = NULL;
 }

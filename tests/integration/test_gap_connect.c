@@ -299,7 +299,7 @@ TEST(power_down_ends_a_scan_and_drops_links) {
   struct host *p = &h[0], *c = &h[1], *c2 = &h[2];
   connect_pair(c, p);
   REQUIRE_EQ(uvble_gap_scan(p->ble, 0, 0, 0, false), 0);
-  REQUIRE_EQ(uvble_active(p->ble, false, host_on_active), 0);
+  REQUIRE_EQ(uvble_active(p->ble, false, host_on_active, NULL), 0);
   p->up_done = false;
   REQUIRE(run_until(&loop, &p->up_done, 3000));
   CHECK_EQ(p->up_status, 0);
@@ -309,7 +309,7 @@ TEST(power_down_ends_a_scan_and_drops_links) {
   CHECK_EQ(uvble_gap_scan(p->ble, 0, 0, 0, false), UVBLE_ENOTACTIVE);
   /* Powered up again, it advertises and accepts a connection anew (from a
    * fresh central: btvirt does not tell c its link went). */
-  REQUIRE_EQ(uvble_active(p->ble, true, host_on_active), 0);
+  REQUIRE_EQ(uvble_active(p->ble, true, host_on_active, NULL), 0);
   p->up_done = false;
   REQUIRE(run_until(&loop, &p->up_done, 3000));
   REQUIRE_EQ(p->up_status, 0);

@@ -61,7 +61,8 @@ static inline int node_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   return ev == UVBLE_IRQ_GATTS_READ_REQUEST ? n->read_answer : 0;
 }
 
-static inline void node_on_active(uvble_t *ble, int status) {
+static inline void node_on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct node *n = uvble_get_data(ble);
   n->up_done = true;
   n->up_status = status;
@@ -84,7 +85,7 @@ static inline void nodes_up(struct node *n) {
     REQUIRE_EQ(r, 0);
     uvble_set_data(n[i].ble, &n[i]);
     uvble_irq(n[i].ble, node_irq, &n[i]);
-    REQUIRE_EQ(uvble_active(n[i].ble, true, node_on_active), 0);
+    REQUIRE_EQ(uvble_active(n[i].ble, true, node_on_active, NULL), 0);
   }
   REQUIRE(run_until_pred(&loop, nodes_up_pred, n, 10000));
   for (int i = 0; i < 2; i++) {
@@ -96,7 +97,8 @@ static inline void nodes_up(struct node *n) {
 }
 
 static int nodes_closed;
-static inline void node_closed(uvble_t *ble) {
+static inline void node_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   nodes_closed++;
 }
@@ -107,7 +109,7 @@ static inline void nodes_down(struct node *n) {
   int want = 0;
   for (int i = 0; i < 2; i++)
     if (n[i].ble) {
-      uvble_close(n[i].ble, node_closed);
+      uvble_close(n[i].ble, node_closed, NULL);
       want++;
     }
   CHECK(run_until_pred(&loop, closed_pred, &want, 5000));

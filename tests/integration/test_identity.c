@@ -22,7 +22,8 @@ struct host {
   int status;
 };
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(ble);
   h->done = true;
   h->status = status;
@@ -35,7 +36,8 @@ static bool both_done(void *arg) {
 
 static bool closed_pred(void *arg) { return *(int *)arg == 2; }
 static int closed;
-static void on_closed(uvble_t *ble) {
+static void on_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed++;
 }
@@ -57,7 +59,7 @@ TEST(two_hosts_read_identities_and_buffers) {
   }
   REQUIRE_EQ(uvble_transport_snoop(h[0].ble->transport, snoop), 0);
   for (int i = 0; i < 2; i++)
-    REQUIRE_EQ(uvble_active(h[i].ble, true, on_active), 0);
+    REQUIRE_EQ(uvble_active(h[i].ble, true, on_active, NULL), 0);
   REQUIRE(run_until_pred(&loop, both_done, h, 10000));
   uvble_controller_info_t info[2];
   for (int i = 0; i < 2; i++) {
@@ -88,7 +90,7 @@ TEST(two_hosts_read_identities_and_buffers) {
   CHECK_EQ(st.hci_cmd_timeouts, 0);
 
   closed = 0;
-  for (int i = 0; i < 2; i++) uvble_close(h[i].ble, on_closed);
+  for (int i = 0; i < 2; i++) uvble_close(h[i].ble, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, closed_pred, &closed, 5000));
 
   /* The capture decodes with BlueZ's own decoder. */

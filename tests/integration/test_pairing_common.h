@@ -164,7 +164,8 @@ PAIR_FN int host_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   }
 }
 
-PAIR_FN void on_active(uvble_t *ble, int status) {
+PAIR_FN void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(ble);
   h->up_done = true;
   h->up_status = status;
@@ -190,7 +191,7 @@ PAIR_FN void hosts_up(struct host *h) {
     REQUIRE_EQ(r, 0);
     uvble_set_data(h[i].ble, &h[i]);
     uvble_irq(h[i].ble, host_irq, &h[i]);
-    REQUIRE_EQ(uvble_active(h[i].ble, true, on_active), 0);
+    REQUIRE_EQ(uvble_active(h[i].ble, true, on_active, NULL), 0);
   }
   REQUIRE(run_until_pred(&loop, up_pred, h, 10000));
   for (int i = 0; i < 2; i++) {
@@ -200,7 +201,8 @@ PAIR_FN void hosts_up(struct host *h) {
 }
 
 static int closed;
-PAIR_FN void on_closed(uvble_t *ble) {
+PAIR_FN void on_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed++;
 }
@@ -211,7 +213,7 @@ PAIR_FN bool closed_pred(void *arg) {
 
 PAIR_FN void hosts_down(struct host *h) {
   closed = 0;
-  for (int i = 0; i < 2; i++) uvble_close(h[i].ble, on_closed);
+  for (int i = 0; i < 2; i++) uvble_close(h[i].ble, on_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, NULL, 5000));
   h[0].ble = h[1].ble = NULL;
   /* Both closed: their controllers serve the next pair of hosts. */

@@ -77,7 +77,8 @@ static int host_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) 
   return 0;
 }
 
-static void on_up(uvble_t *b, int status) {
+static void on_up(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(b);
   h->up = true;
   h->up_status = status;
@@ -111,7 +112,7 @@ static void hosts_up_batch(struct host *h, int n, uvble_irq_cb irq) {
     REQUIRE_EQ(r, 0);
     uvble_set_data(h[i].ble, &h[i]);
     uvble_irq(h[i].ble, irq, &h[i]);
-    REQUIRE_EQ(uvble_active(h[i].ble, true, on_up), 0);
+    REQUIRE_EQ(uvble_active(h[i].ble, true, on_up, NULL), 0);
   }
   struct many m = {h, n};
   REQUIRE(run_until_pred(&loop, all_up_pred, &m, 60000));
@@ -122,7 +123,8 @@ static void hosts_up_batch(struct host *h, int n, uvble_irq_cb irq) {
 }
 
 static int closed;
-static void on_closed(uvble_t *b) {
+static void on_closed(uvble_t *b, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   closed++;
 }
@@ -130,7 +132,7 @@ static bool closed_pred(void *arg) { return closed == *(int *)arg; }
 
 static void hosts_down(struct host *h, int n) {
   closed = 0;
-  for (int i = 0; i < n; i++) uvble_close(h[i].ble, on_closed);
+  for (int i = 0; i < n; i++) uvble_close(h[i].ble, on_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, &n, 20000));
 }
 

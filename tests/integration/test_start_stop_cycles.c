@@ -26,7 +26,7 @@ static void cycle_during_init(void) {
     if (r < 0) fprintf(stderr, "  uvble_new: %s\n", err);
     REQUIRE_EQ(r, 0);
     uvble_set_data(h[i].ble, &h[i]);
-    REQUIRE_EQ(uvble_active(h[i].ble, true, host_on_active), 0);
+    REQUIRE_EQ(uvble_active(h[i].ble, true, host_on_active, NULL), 0);
   }
   run_for(&loop, 1);
   close_both(h);

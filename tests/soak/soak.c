@@ -136,7 +136,8 @@ static int on_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) {
   return 0;
 }
 
-static void on_up(uvble_t *b, int status) {
+static void on_up(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   struct host *h = uvble_get_data(b);
   h->up = true;
   h->status = status;
@@ -171,7 +172,7 @@ static int host_up(struct host *h) {
   }
   uvble_set_data(h->ble, h);
   uvble_irq(h->ble, on_irq, h);
-  uvble_active(h->ble, true, on_up);
+  uvble_active(h->ble, true, on_up, NULL);
   for (int i = 0; i < 1000 && !h->up; i++) uv_run(&loop, UV_RUN_ONCE);
   if (!h->up || h->status != 0) return -1;
   uvble_config_get_mac(h->ble, &h->addr);
@@ -272,7 +273,8 @@ static struct sample take(int n) {
 }
 
 static int closed;
-static void on_closed(uvble_t *b) {
+static void on_closed(uvble_t *b, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   closed++;
 }
@@ -331,8 +333,8 @@ int main(int argc, char **argv) {
          cycles, secs, from->live, to->live, max_live, from->bytes, to->bytes, from->heap,
          to->heap, from->rss,
          to->rss, (long)total, retries, flat ? "true" : "false");
-  uvble_close(C.ble, on_closed);
-  uvble_close(P.ble, on_closed);
+  uvble_close(C.ble, on_closed, NULL);
+  uvble_close(P.ble, on_closed, NULL);
   while (closed < 2) uv_run(&loop, UV_RUN_ONCE);
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);

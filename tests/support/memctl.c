@@ -438,7 +438,8 @@ struct bring_up {
   int status;
 };
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct bring_up *b = uvble_get_data(ble);
   b->pending--;
   if (status && !b->status) b->status = status;
@@ -461,8 +462,8 @@ int memctl_bring_up(uv_loop_t *loop, const struct memctl_config *cfg,
   struct bring_up st = {2, 0};
   uvble_set_data(*a, &st);
   uvble_set_data(*b, &st);
-  if ((r = uvble_active(*a, true, on_active)) < 0) return r;
-  if ((r = uvble_active(*b, true, on_active)) < 0) return r;
+  if ((r = uvble_active(*a, true, on_active, NULL)) < 0) return r;
+  if ((r = uvble_active(*b, true, on_active, NULL)) < 0) return r;
   /* The stack's own command timeout bounds this. */
   while (st.pending > 0 && uv_run(loop, UV_RUN_ONCE)) {
   }

@@ -284,7 +284,8 @@ struct bring_up {
   int status;
 };
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct bring_up *b = uvble_get_data(ble);
   b->done = true;
   b->status = status;
@@ -302,7 +303,7 @@ int sc_bring_up(uv_loop_t *loop, sc_t **scp, uvble_t **blep) {
   if (r < 0) return r;
   struct bring_up b = {false, 0};
   uvble_set_data(ble, &b);
-  r = uvble_active(ble, true, on_active);
+  r = uvble_active(ble, true, on_active, NULL);
   if (r < 0) {
     *blep = ble;
     return r;
@@ -315,7 +316,7 @@ int sc_bring_up(uv_loop_t *loop, sc_t **scp, uvble_t **blep) {
 }
 
 void sc_tear_down(uv_loop_t *loop, sc_t *sc, uvble_t *ble) {
-  if (ble) uvble_close(ble, NULL);
+  if (ble) uvble_close(ble, NULL, NULL);
   sc_free(sc);
   uv_run(loop, UV_RUN_DEFAULT);
 }

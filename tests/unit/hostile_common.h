@@ -158,7 +158,7 @@ HFN void bring(uint8_t role) {
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_config_set_name(ble, GAP_NAME, strlen(GAP_NAME)), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   nev = 0;

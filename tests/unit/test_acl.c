@@ -49,7 +49,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_mtu = mtu;
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   bool active = false;
   for (int i = 0; i < 200 && !active; i++) {
     run_for(&loop, 5);

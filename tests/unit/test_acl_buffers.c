@@ -21,7 +21,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_mtu = mtu;
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(*ble));
   REQUIRE_EQ((*ble)->hci.acl_total, pkts);

@@ -27,7 +27,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_mtu = mtu;
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(*ble));
   sc_clear(*sc);
@@ -238,8 +238,8 @@ static void pair_up(uint16_t acl_mtu, uint8_t acl_pkts, uint16_t mtu,
 }
 
 static void pair_down(void) {
-  uvble_close(ha, NULL);
-  uvble_close(hb, NULL);
+  uvble_close(ha, NULL, NULL);
+  uvble_close(hb, NULL, NULL);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);

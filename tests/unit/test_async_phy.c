@@ -36,7 +36,7 @@ static uvble_connection_t *a_up(void) {
   uvble_gap_get_link_config(ble, &cfg);
   cfg.auto_phy = false; /* the test asks */
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_async_new(ble, NULL, NULL, &A), 0);

@@ -355,7 +355,7 @@ TEST(disconnect_completes_pending_and_queued_requests) {
 static void close_on_done(uvble_t *b, struct ble_conn *c, int err,
                           const uint8_t *pdu, size_t len, void *arg) {
   on_done(b, c, err, pdu, len, arg);
-  uvble_close(b, NULL);
+  uvble_close(b, NULL, NULL);
 }
 
 TEST(callback_closing_the_stack_mid_completion) {

@@ -84,7 +84,7 @@ static inline void up_with(unsigned att_timeout_ms, uint8_t role) {
   sc_config(sc)->acl_pkts = 8;
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 400 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   if (att_timeout_ms) att_set_timeout_ms(ble, att_timeout_ms);

@@ -31,7 +31,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_mtu = mtu;
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(*ble));
   ndisc = 0;
@@ -221,7 +221,8 @@ TEST(completion_marks_follow_number_of_completed_packets) {
 }
 
 static int off_status = 1;
-static void on_off(uvble_t *ble, int status) {
+static void on_off(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   off_status = status;
 }
@@ -234,7 +235,7 @@ TEST(power_down_lets_queued_pdus_out_first) {
   REQUIRE(c);
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   off_status = 1;
-  REQUIRE_EQ(uvble_active(ble, false, on_off), 0);
+  REQUIRE_EQ(uvble_active(ble, false, on_off, NULL), 0);
   CHECK_EQ(send_on(ble, c, 4, 9, 10), UVBLE_ENOTCONN);
   run_for(&loop, 10);
   CHECK_EQ(sc_find_cmd(sc, HCI_OP_RESET, 0), -1);
@@ -264,7 +265,7 @@ TEST(power_down_gives_up_on_a_stuck_link_at_the_bound) {
   REQUIRE(c);
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   off_status = 1;
-  REQUIRE_EQ(uvble_active(ble, false, on_off), 0);
+  REQUIRE_EQ(uvble_active(ble, false, on_off, NULL), 0);
   for (int i = 0; i < 100 && off_status == 1; i++) run_for(&loop, 5);
   CHECK_EQ(off_status, 0);
   CHECK_EQ(ndisc, 1);
@@ -277,7 +278,8 @@ TEST(power_down_gives_up_on_a_stuck_link_at_the_bound) {
 /* ---- uvble_close() ------------------------------------------------------ */
 static bool closed;
 static uint64_t closed_at;
-static void on_closed(uvble_t *ble) {
+static void on_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed = true;
   closed_at = uv_now(&loop);
@@ -328,7 +330,7 @@ TEST(close_waits_for_the_reply_to_a_command_already_sent) {
   uv_timer_start(&l.t, answer_late, 150, 0);
   closed = false;
   uint64_t t0 = uv_now(&loop);
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   /* The caller hears at once; the stack waits for the controller. */
   CHECK_EQ(cmd_done_status, UVBLE_ECANCELED);
   REQUIRE(run_until(&loop, &closed, 3000));
@@ -355,7 +357,7 @@ static void close_with_a_silent_command(int drain_ms, uint64_t min_ms,
   run_for(&loop, 5);
   closed = false;
   uint64_t t0 = uv_now(&loop);
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   REQUIRE(run_until(&loop, &closed, 3000));
   CHECK(closed_at - t0 >= min_ms);
   CHECK(closed_at - t0 < max_ms);
@@ -381,7 +383,7 @@ TEST(close_lets_queued_data_out_or_counts_it) {
   REQUIRE(c);
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   closed = false;
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   run_for(&loop, 10);
   CHECK(!closed);
   /* The controller completes one: the next goes out, after close. */
@@ -407,7 +409,7 @@ TEST(close_with_all_data_completed_ends_without_waiting) {
   run_for(&loop, 5);
   closed = false;
   uint64_t t0 = uv_now(&loop);
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   sc_send_completed(sc, 0x40, 2);
   REQUIRE(run_until(&loop, &closed, 2000));
   CHECK(closed_at - t0 < 200);

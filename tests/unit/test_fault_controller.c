@@ -33,7 +33,8 @@ struct result {
   int status;
 };
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct result *r = uvble_get_data(ble);
   r->calls++;
   r->status = status;
@@ -42,7 +43,8 @@ static void on_active(uvble_t *ble, int status) {
 static bool called_pred(void *arg) { return ((struct result *)arg)->calls > 0; }
 
 static bool closed;
-static void on_closed(uvble_t *ble) {
+static void on_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed = true;
 }
@@ -57,7 +59,7 @@ static int start(sc_t *sc, uvble_transport_t *host, uvble_t **out,
   static struct result r;
   memset(&r, 0, sizeof r);
   uvble_set_data(ble, &r);
-  REQUIRE_EQ(uvble_active(ble, true, on_active), 0);
+  REQUIRE_EQ(uvble_active(ble, true, on_active, NULL), 0);
   REQUIRE(run_until_pred(&loop, called_pred, &r, 5000));
   run_for(&loop, 10);
   CHECK_EQ(r.calls, 1); /* once, whatever happened */
@@ -67,7 +69,7 @@ static int start(sc_t *sc, uvble_transport_t *host, uvble_t **out,
 
 static void close_all(sc_t *sc, uvble_t *ble) {
   closed = false;
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   CHECK(run_until(&loop, &closed, 2000));
   sc_free(sc);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -184,7 +186,7 @@ static void silence_each_in_turn(void) {
     CHECK_EQ(ble->stats.hci_cmd_timeouts, 1);
     CHECK(!uvble_is_active(ble));
     /* A failed stack answers with its failure until it is closed. */
-    CHECK_EQ(uvble_active(ble, true, on_active), UVBLE_ETIMEDOUT);
+    CHECK_EQ(uvble_active(ble, true, on_active, NULL), UVBLE_ETIMEDOUT);
     close_all(sc, ble);
   }
 }
@@ -229,7 +231,8 @@ static int rec_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg) {
   return 0;
 }
 
-static void on_fatal(uvble_t *b, int status) {
+static void on_fatal(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   fatal_calls++;
   fatal_status = status;
@@ -260,7 +263,7 @@ static uvble_t *busy_stack(sc_t **scp, unsigned cmd_timeout_ms) {
   nev = 0;
   fatal_calls = 0;
   uvble_irq(ble, rec_irq, NULL);
-  uvble_on_fatal(ble, on_fatal);
+  uvble_on_fatal(ble, on_fatal, NULL);
   uvble_gatts_characteristic_t chr = {.uuid = uvble_uuid16(0xFE02),
                                       .flags = UVBLE_FLAG_READ | UVBLE_FLAG_INDICATE};
   uvble_gatts_service_t svc = {
@@ -300,7 +303,7 @@ static void everything_ended(uvble_t *ble, int cause) {
   CHECK_EQ(ble->conns.count, 0);
   CHECK(uvble_gap_scan(ble, 0, 0, 0, false) < 0);
   CHECK(uvble_gattc_read(ble, H, 3) < 0);
-  CHECK_EQ(uvble_active(ble, true, NULL), cause);
+  CHECK_EQ(uvble_active(ble, true, NULL, NULL), cause);
 }
 
 TEST(controller_stops_answering_mid_session) {
@@ -328,16 +331,17 @@ TEST(transport_closes_under_a_busy_stack) {
   CHECK_EQ(ble->stats.transport_errors, 1);
   everything_ended(ble, UVBLE_ETRANSPORT);
   closed = false;
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   CHECK(run_until(&loop, &closed, 2000));
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
 }
 
-static void close_in_fatal(uvble_t *b, int status) {
-  on_fatal(b, status);
-  uvble_close(b, on_closed);
-  uvble_close(b, on_closed); /* later calls are ignored */
+static void close_in_fatal(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
+  on_fatal(b, status, NULL);
+  uvble_close(b, on_closed, NULL);
+  uvble_close(b, on_closed, NULL); /* later calls are ignored */
 }
 
 TEST(closing_from_the_fatal_callback) {
@@ -346,7 +350,7 @@ TEST(closing_from_the_fatal_callback) {
   uvble_t *ble = busy_stack(&sc, 0);
   /* The app closes the stack from inside the fatal callback (what most
    * apps do): the close callback runs once, later, and nothing leaks. */
-  uvble_on_fatal(ble, close_in_fatal);
+  uvble_on_fatal(ble, close_in_fatal, NULL);
   closed = false;
   sc_free(sc);
   CHECK(run_until(&loop, &closed, 2000));

@@ -157,8 +157,8 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-  uvble_close(A.ble, NULL);
-  uvble_close(B.ble, NULL);
+  uvble_close(A.ble, NULL, NULL);
+  uvble_close(B.ble, NULL, NULL);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);

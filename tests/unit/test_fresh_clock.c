@@ -20,7 +20,8 @@
 
 static uv_loop_t loop;
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   int *st = uvble_get_data(ble);
   *st = status == 0 ? 1 : status;
 }
@@ -55,8 +56,8 @@ TEST(timeouts_survive_a_held_up_process) {
   int st[2] = {0, 0};
   uvble_set_data(a, &st[0]);
   uvble_set_data(b, &st[1]);
-  REQUIRE_EQ(uvble_active(a, true, on_active), 0);
-  REQUIRE_EQ(uvble_active(b, true, on_active), 0);
+  REQUIRE_EQ(uvble_active(a, true, on_active, NULL), 0);
+  REQUIRE_EQ(uvble_active(b, true, on_active, NULL), 0);
   sleep_outside_the_loop();
   /* The stack armed its timers before the sleep; this only keeps the
    * test's own wait (a uv timer) from starting out expired. */
@@ -121,7 +122,7 @@ TEST(a_deadline_passed_before_the_first_loop_turn_is_no_timeout) {
   for (int i = 0; i < 2; i++) {
     REQUIRE_EQ(uvble_new_with_transport(&loop, i ? tb : ta, &ab[i]), 0);
     uvble_set_data(ab[i], &st[i]);
-    REQUIRE_EQ(uvble_active(ab[i], true, on_active), 0);
+    REQUIRE_EQ(uvble_active(ab[i], true, on_active, NULL), 0);
   }
   usleep(2020 * 1000);
   uv_update_time(&loop); /* for the test's own wait */
@@ -131,7 +132,7 @@ TEST(a_deadline_passed_before_the_first_loop_turn_is_no_timeout) {
     uvble_stats_t s;
     uvble_get_stats(ab[i], &s);
     CHECK_EQ(s.hci_cmd_timeouts, 0);
-    uvble_close(ab[i], NULL);
+    uvble_close(ab[i], NULL, NULL);
   }
   run_for(&loop, 50);
   memctl_free(mc);

@@ -269,15 +269,15 @@ TEST(not_active_and_power_down) {
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   CHECK_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true),
            UVBLE_ENOTACTIVE);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   run_for(&loop, 100);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK(!uvble_gap_advertising(ble));
   run_for(&loop, 50);
   /* Up again: the payload is kept (MicroPython reuses it). */
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   run_for(&loop, 100);
   REQUIRE(uvble_is_active(ble));
   sc_clear(sc);

@@ -70,7 +70,7 @@ static inline void up(sc_t **sc, uvble_t **ble, bool extended) {
   *sc = sc_new(&loop, &host);
   if (extended) sc_make_extended(*sc);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   bool active = false;
   for (int i = 0; i < 200 && !active; i++) {
     run_for(&loop, 5);

@@ -380,7 +380,7 @@ TEST(stopping_the_stack_fails_a_pending_connect) {
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   run_for(&loop, 20);
-  REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   run_for(&loop, 50);
@@ -388,13 +388,225 @@ TEST(stopping_the_stack_fails_a_pending_connect) {
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), UVBLE_ENOTACTIVE);
   /* Closing with an attempt pending completes without the event (the
    * stack is closing) and leaks nothing. */
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   run_for(&loop, 100);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   run_for(&loop, 20);
   down(sc, ble);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
+}
+
+/* ---- with a request (uvble/req.h) ----------------------------------------- */
+struct creq {
+  uvble_req_t req;
+  int calls;
+  int status;
+  bool had_result;
+  uvble_evt_connect_t result;
+};
+
+static void on_creq(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                    void *arg) {
+  struct creq *q = arg;
+  CHECK(req == &q->req);
+  q->calls++;
+  q->status = status;
+  q->had_result = d != NULL;
+  if (d) q->result = d->connect;
+}
+
+static void creq_init(struct creq *q) {
+  memset(q, 0, sizeof *q);
+  uvble_req_init(&q->req, on_creq, q);
+}
+
+struct calls_at_least {
+  const struct creq *q;
+  int n;
+};
+static bool calls_reached(void *arg) {
+  const struct calls_at_least *w = arg;
+  return w->q->calls >= w->n;
+}
+/* Runs the loop until q completed n times in all (the machine may be slow:
+ * never a fixed wait for the stack's own work). */
+static void wait_calls(const struct creq *q, int n) {
+  struct calls_at_least w = {q, n};
+  run_until_pred(&loop, calls_reached, &w, 3000);
+}
+
+static uint64_t late_responses(uvble_t *ble) {
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  return st.req_late_responses;
+}
+
+struct late_at_least {
+  uvble_t *ble;
+  uint64_t n;
+};
+static bool late_reached(void *arg) {
+  const struct late_at_least *w = arg;
+  return late_responses(w->ble) >= w->n;
+}
+
+static bool disconnect_sent(void *arg) {
+  return sc_find_cmd(arg, HCI_OP_DISCONNECT, 0) >= 0;
+}
+
+static bool is_active(void *arg) { return uvble_is_active(arg); }
+
+static void on_powered(uvble_t *ble, int status, void *arg) {
+  (void)ble;
+  CHECK_EQ(status, 0);
+  *(bool *)arg = true;
+}
+
+static bool flag_set(void *arg) { return *(bool *)arg; }
+
+static int connect_events(void) {
+  return rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT] +
+         rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT];
+}
+
+TEST(connect_req_completes_with_the_link_and_no_irq) {
+  sc_t *sc;
+  uvble_t *ble;
+  central_up(&sc, &ble, false);
+  struct creq q;
+  creq_init(&q);
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  CHECK_EQ(q.req.type, UVBLE_REQ_CONNECT);
+  CHECK_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), UVBLE_EBUSY);
+  run_for(&loop, 20);
+  CHECK_EQ(q.calls, 0);
+  conn_complete(sc, 0, 0x0041, 0);
+  wait_calls(&q, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, 0);
+  CHECK_EQ(q.result.conn_handle, 0x0041);
+  CHECK_EQ(q.result.addr.type, UVBLE_ADDR_RANDOM);
+  CHECK_MEM(q.result.addr.val, PEER.val, 6);
+  CHECK_EQ(connect_events(), 0);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY); /* completed */
+  /* The link's end still reaches the irq handler. */
+  uint8_t dc[4] = {0, 0x41, 0, 0x13};
+  sc_send_event(sc, 0x05, dc, sizeof dc);
+  run_for(&loop, 20);
+  CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
+  down(sc, ble);
+}
+
+TEST(connect_req_times_out_and_failures_carry_the_hci_status) {
+  sc_t *sc;
+  uvble_t *ble;
+  central_up(&sc, &ble, false);
+  struct creq q;
+  creq_init(&q);
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 100, NULL), 0);
+  wait_calls(&q, 1);
+  CHECK_EQ(cancels, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_ETIMEDOUT);
+  CHECK_EQ(q.result.reason, 0x02);
+  CHECK_EQ(q.result.conn_handle, 0xffff);
+  /* The controller ends an attempt: its status, as sent. */
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  run_for(&loop, 20);
+  conn_complete(sc, 0x3e, 0, 0);
+  wait_calls(&q, 2);
+  REQUIRE_EQ(q.calls, 2);
+  CHECK_EQ(q.status, 0x3e);
+  CHECK_EQ(connect_events(), 0);
+  down(sc, ble);
+}
+
+TEST(connect_req_cancel_sends_create_connection_cancel_and_swallows_its_end) {
+  sc_t *sc;
+  uvble_t *ble;
+  central_up(&sc, &ble, false);
+  struct creq q;
+  creq_init(&q);
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  run_for(&loop, 20);
+  uint64_t late = late_responses(ble);
+  REQUIRE_EQ(uvble_cancel(&q.req), 0);
+  CHECK_EQ(q.calls, 0);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  wait_calls(&q, 1);
+  struct late_at_least w = {ble, late + 1};
+  run_until_pred(&loop, late_reached, &w, 3000);
+  CHECK_EQ(cancels, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  CHECK(!q.had_result);
+  CHECK_EQ(late_responses(ble), late + 1); /* the 0x02 Connection Complete */
+  CHECK_EQ(connect_events(), 0);
+  /* The next attempt may start at once. */
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  down(sc, ble);
+}
+
+TEST(connect_req_cancel_racing_the_link_ends_the_link) {
+  sc_t *sc;
+  uvble_t *ble;
+  central_up(&sc, &ble, false);
+  sc_silence(sc, HCI_OP_LE_CREATE_CONN_CANCEL);
+  struct creq q;
+  creq_init(&q);
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  run_for(&loop, 20);
+  REQUIRE_EQ(uvble_cancel(&q.req), 0);
+  /* The request completes once the attempt has really ended: the
+   * controller's one initiator is free again by then. */
+  run_for(&loop, 20);
+  CHECK_EQ(q.calls, 0);
+  CHECK(uvble_req_active(&q.req));
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  /* The controller connected before it saw the cancel. */
+  uint8_t st = 0x0c; /* Command Disallowed: too late to cancel */
+  conn_complete(sc, 0, 0x0042, 0);
+  sc_send_cc(sc, HCI_OP_LE_CREATE_CONN_CANCEL, &st, 1);
+  run_until_pred(&loop, disconnect_sent, sc, 3000);
+  wait_calls(&q, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_DISCONNECT, 0);
+  REQUIRE_EQ(d->len, 3);
+  CHECK_EQ(le16(d->params), 0x0042);
+  CHECK_EQ(d->params[2], 0x13);
+  CHECK_EQ(q.calls, 1);
+  CHECK_EQ(connect_events(), 0);
+  down(sc, ble);
+}
+
+TEST(connect_req_ends_when_the_stack_stops_or_closes) {
+  sc_t *sc;
+  uvble_t *ble;
+  central_up(&sc, &ble, false);
+  struct creq q;
+  creq_init(&q);
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  run_for(&loop, 20);
+  bool off = false;
+  REQUIRE_EQ(uvble_active(ble, false, on_powered, &off), 0);
+  wait_calls(&q, 1);
+  REQUIRE_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_ENOTACTIVE);
+  run_until_pred(&loop, flag_set, &off, 3000);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
+  run_until_pred(&loop, is_active, ble, 3000);
+  REQUIRE(uvble_is_active(ble));
+  REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
+  run_for(&loop, 20);
+  uvble_close(ble, NULL, NULL);
+  REQUIRE_EQ(q.calls, 2); /* inside uvble_close */
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  CHECK_EQ(connect_events(), 0);
+  sc_free(sc);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  loop_teardown(&loop);
 }
 
 TEST_MAIN()

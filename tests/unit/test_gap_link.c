@@ -29,7 +29,7 @@ static void on_link(uvble_t *ble, int what, int status,
   }
   s->n++;
   if (s->unlisten_in_cb) uvble_gap_link_unlisten(ble, on_link, arg);
-  if (s->close_in_cb) uvble_close(ble, NULL);
+  if (s->close_in_cb) uvble_close(ble, NULL, NULL);
 }
 
 static void linked(sc_t **sc, uvble_t **ble) {
@@ -200,7 +200,7 @@ TEST(refused_requests_reach_the_listeners) {
   sc_fail_with(sc, 0x2022, 0x12); /* Invalid HCI Command Parameters */
   sc_fail_with(sc, 0x2032, 0x11); /* Unsupported Feature or Parameter */
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   memset(&seen, 0, sizeof seen);

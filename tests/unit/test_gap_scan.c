@@ -161,7 +161,7 @@ TEST(refused_scan_ends_with_scan_done_and_power_down_ends_a_scan) {
   sc_silence(sc, HCI_OP_LE_SET_SCAN_ENABLE);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  REQUIRE_EQ(uvble_active(ble, false, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 2);
   run_for(&loop, 50);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 2);
@@ -541,7 +541,7 @@ static void stop_on_first(uvble_t *ble, int ev, const uvble_irq_data_t *d) {
 
 static void close_on_first(uvble_t *ble, int ev, const uvble_irq_data_t *d) {
   (void)d;
-  if (ev == UVBLE_IRQ_SCAN_RESULT && rec.nres == 1) uvble_close(ble, NULL);
+  if (ev == UVBLE_IRQ_SCAN_RESULT && rec.nres == 1) uvble_close(ble, NULL, NULL);
 }
 
 TEST(handler_may_stop_the_scan_or_close_the_stack_mid_event) {

@@ -333,7 +333,7 @@ static int close_hook(int ev, const uvble_irq_data_t *d) {
   if ((ev == UVBLE_IRQ_GATTC_SERVICE_RESULT ||
        ev == UVBLE_IRQ_GATTC_READ_DONE) &&
       --close_after == 0) {
-    uvble_close(ble, NULL);
+    uvble_close(ble, NULL, NULL);
     ble = NULL;
   }
   return 0;
@@ -374,7 +374,7 @@ TEST(close_from_inside_done_with_more_queued) {
 static int off_hook(int ev, const uvble_irq_data_t *d) {
   (void)d;
   if (ev == UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT && --close_after == 0)
-    uvble_active(ble, false, NULL);
+    uvble_active(ble, false, NULL, NULL);
   return 0;
 }
 
@@ -408,7 +408,7 @@ TEST(power_down_from_inside_a_result_irq) {
 static int close_on_disconnected_hook(int ev, const uvble_irq_data_t *d) {
   if (ev == UVBLE_IRQ_GATTC_READ_DONE &&
       d->gatt_status.status == UVBLE_EDISCONNECTED && ble) {
-    uvble_close(ble, NULL);
+    uvble_close(ble, NULL, NULL);
     ble = NULL;
   }
   return 0;
@@ -433,7 +433,7 @@ TEST(close_from_a_done_raised_by_the_link_dropping) {
 static int off_on_disconnected_hook(int ev, const uvble_irq_data_t *d) {
   if (ev == UVBLE_IRQ_GATTC_READ_DONE &&
       d->gatt_status.status == UVBLE_EDISCONNECTED)
-    uvble_active(ble, false, NULL);
+    uvble_active(ble, false, NULL, NULL);
   return 0;
 }
 

@@ -55,7 +55,7 @@ static int gatt_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d, void *arg) 
         (ev == UVBLE_IRQ_SET_SECRET && d->set_secret.sec_type == UVBLE_SECRET_CCCD);
     if (cccd_secret && ((ev == UVBLE_IRQ_GET_SECRET && G.close_on_cccd_get) ||
                         (ev == UVBLE_IRQ_SET_SECRET && G.close_on_cccd_set))) {
-      uvble_close(ble, NULL);
+      uvble_close(ble, NULL, NULL);
       B.ble = NULL;
       B.connected = false;
       return 0;

@@ -228,7 +228,7 @@ TEST(reregistration_indicates_service_changed_to_subscribers) {
  * queued: the queued one still completes exactly once, nothing leaks. */
 static int close_in_irq(int ev, const uvble_irq_data_t *d) {
   (void)d;
-  if (ev == UVBLE_IRQ_GATTS_INDICATE_DONE && ble) uvble_close(ble, NULL);
+  if (ev == UVBLE_IRQ_GATTS_INDICATE_DONE && ble) uvble_close(ble, NULL, NULL);
   return 0;
 }
 

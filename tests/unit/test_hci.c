@@ -22,7 +22,8 @@ struct result {
   int calls;
 };
 
-static void on_status(uvble_t *ble, int status) {
+static void on_status(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct result *r = uvble_get_data(ble);
   r->done = true;
   r->status = status;
@@ -75,7 +76,7 @@ static bool set_v2_support(sc_t *sc, const struct sc_cmd_rec *c, void *arg) {
 
 static int start(uvble_t *ble, struct result *r) {
   uvble_set_data(ble, r);
-  int rc = uvble_active(ble, true, on_status);
+  int rc = uvble_active(ble, true, on_status, NULL);
   if (rc < 0) return rc;
   run_until_pred(&loop, result_done, r, 10000);
   return r->done ? r->status : UVBLE_ETIMEDOUT;
@@ -144,7 +145,7 @@ TEST(silent_controller_times_out_and_stack_closes_cleanly) {
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.hci_cmd_timeouts, 1);
   /* A failed stack refuses work with its failure status. */
-  CHECK_EQ(uvble_active(ble, true, on_status), UVBLE_ETIMEDOUT);
+  CHECK_EQ(uvble_active(ble, true, on_status, NULL), UVBLE_ETIMEDOUT);
   teardown(sc, ble);
 }
 
@@ -278,7 +279,8 @@ TEST(stray_and_malformed_events_are_counted_and_ignored) {
 }
 
 static int fatal_calls, fatal_status;
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fatal_calls++;
   fatal_status = status;
@@ -290,7 +292,7 @@ TEST(hardware_error_and_lost_transport_are_fatal) {
   uvble_t *ble;
   REQUIRE_EQ(sc_bring_up(&loop, &sc, &ble), 0);
   fatal_calls = 0;
-  uvble_on_fatal(ble, on_fatal);
+  uvble_on_fatal(ble, on_fatal, NULL);
   uint8_t hw = 0x01;
   sc_send_event(sc, 0x10, &hw, 1);
   run_for(&loop, 30);
@@ -302,7 +304,7 @@ TEST(hardware_error_and_lost_transport_are_fatal) {
   setup();
   REQUIRE_EQ(sc_bring_up(&loop, &sc, &ble), 0);
   fatal_calls = 0;
-  uvble_on_fatal(ble, on_fatal);
+  uvble_on_fatal(ble, on_fatal, NULL);
   struct cmd_result a = {0};
   sc_silence(sc, 0xFC09);
   REQUIRE_EQ(hci_send_cmd(ble, 0xFC09, NULL, 0, on_cmd, &a), 0);
@@ -313,13 +315,14 @@ TEST(hardware_error_and_lost_transport_are_fatal) {
   CHECK_EQ(fatal_status, UVBLE_ETRANSPORT);
   CHECK_EQ(a.calls, 1);
   CHECK_EQ(a.err, UVBLE_ETRANSPORT);
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
 }
 
 static int closed_calls;
-static void on_closed(uvble_t *ble) {
+static void on_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   closed_calls++;
 }
@@ -336,7 +339,7 @@ TEST(close_completes_pending_commands_first) {
     REQUIRE_EQ(hci_send_cmd(ble, 0xFC0A, NULL, 0, on_cmd, &c[i]), 0);
   run_for(&loop, 20);
   closed_calls = 0;
-  uvble_close(ble, on_closed);
+  uvble_close(ble, on_closed, NULL);
   for (int i = 0; i < 5; i++) {
     CHECK_EQ(c[i].calls, 1);
     CHECK_EQ(c[i].err, UVBLE_ECANCELED);
@@ -356,9 +359,9 @@ TEST(close_during_init_cancels_active) {
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   struct result r = {0};
   uvble_set_data(ble, &r);
-  REQUIRE_EQ(uvble_active(ble, true, on_status), 0);
-  CHECK_EQ(uvble_active(ble, true, on_status), UVBLE_EALREADY);
-  uvble_close(ble, NULL);
+  REQUIRE_EQ(uvble_active(ble, true, on_status, NULL), 0);
+  CHECK_EQ(uvble_active(ble, true, on_status, NULL), UVBLE_EALREADY);
+  uvble_close(ble, NULL, NULL);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, UVBLE_ECANCELED);
   sc_free(sc);
@@ -374,7 +377,7 @@ TEST(power_down_resets_and_power_up_again) {
   sc_clear(sc);
   struct result r = {0};
   uvble_set_data(ble, &r);
-  REQUIRE_EQ(uvble_active(ble, false, on_status), 0);
+  REQUIRE_EQ(uvble_active(ble, false, on_status, NULL), 0);
   run_until_pred(&loop, result_done, &r, 1000);
   CHECK_EQ(r.status, 0);
   CHECK(!uvble_is_active(ble));
@@ -386,7 +389,7 @@ TEST(power_down_resets_and_power_up_again) {
   CHECK(uvble_is_active(ble));
   /* active(true) on an active stack completes later, with 0. */
   memset(&r, 0, sizeof r);
-  REQUIRE_EQ(uvble_active(ble, true, on_status), 0);
+  REQUIRE_EQ(uvble_active(ble, true, on_status, NULL), 0);
   CHECK_EQ(r.calls, 0);
   run_until_pred(&loop, result_done, &r, 1000);
   CHECK_EQ(r.status, 0);

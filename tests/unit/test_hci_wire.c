@@ -55,7 +55,7 @@ static void up_f(sc_t **sc, uvble_t **ble, int f,
   features(*sc, f);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   if (cfg) REQUIRE_EQ(uvble_gap_set_link_config(*ble, cfg), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(*ble));
   memset(&rec, 0, sizeof rec);
@@ -144,7 +144,7 @@ TEST(init_dual_mode_controller_shared_buffers_and_any_phy) {
   uvble_gap_get_link_config(ble, &cfg);
   cfg.default_phy = UVBLE_PHY_PREF_ANY;
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   static const uint16_t OPS[] = {0x0C03, 0x1001, 0x1002, 0x1003,
@@ -176,7 +176,7 @@ TEST(init_tolerates_refused_link_layer_commands) {
   sc_fail_with(sc, 0x202F, 0x01);
   sc_fail_with(sc, 0x2031, 0x11);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   CHECK_EQ(cmd_count(sc, 0x2024), 0); /* nothing known to suggest */

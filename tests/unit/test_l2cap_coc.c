@@ -93,8 +93,8 @@ static void setup(const struct memctl_config *cfg) {
 }
 
 static void teardown(void) {
-  if (sa.ble) uvble_close(sa.ble, NULL);
-  if (sb.ble) uvble_close(sb.ble, NULL);
+  if (sa.ble) uvble_close(sa.ble, NULL, NULL);
+  if (sb.ble) uvble_close(sb.ble, NULL, NULL);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
@@ -598,7 +598,8 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
 }
 
 static int powered;
-static void on_power(uvble_t *ble, int status) {
+static void on_power(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   powered = status == 0 ? 1 : -1;
 }
@@ -615,7 +616,7 @@ TEST(power_cycle_ends_channels_and_keeps_listeners) {
   uint16_t bcid;
   uint16_t acid = chan_up(h, PSM, 300, &bcid);
   powered = 0;
-  REQUIRE_EQ(uvble_active(sb.ble, false, on_power), 0);
+  REQUIRE_EQ(uvble_active(sb.ble, false, on_power, NULL), 0);
   /* The channel ended with the link, synchronously, before power-off. */
   REQUIRE_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT), 1);
   CHECK_EQ(find_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, bcid);
@@ -626,7 +627,7 @@ TEST(power_cycle_ends_channels_and_keeps_listeners) {
   REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
   CHECK_EQ(find_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 0)->cid, acid);
   powered = 0;
-  REQUIRE_EQ(uvble_active(sb.ble, true, on_power), 0);
+  REQUIRE_EQ(uvble_active(sb.ble, true, on_power, NULL), 0);
   REQUIRE(run_until_pred(&loop, powered_pred, NULL, 2000));
   CHECK_EQ(powered, 1);
   /* Still listening after the power cycle. */
@@ -667,6 +668,115 @@ TEST(transport_failure_inside_send_and_recvinto) {
   CHECK_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT), 2);
   CHECK(!uvble_is_active(sb.ble));
   CHECK_EQ(uvble_l2cap_recvinto(sb.ble, h, b1, b, sizeof b), UVBLE_ENOTCONN);
+  teardown();
+}
+
+/* ---- uvble_l2cap_connect_req (uvble/req.h) ------------------------------- */
+struct lreq {
+  uvble_req_t req;
+  int calls;
+  int status;
+  bool had_result;
+  uvble_irq_data_t result;
+};
+
+static void on_lreq(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                    void *arg) {
+  struct lreq *q = arg;
+  CHECK(req == &q->req);
+  q->calls++;
+  q->status = status;
+  q->had_result = d != NULL;
+  if (d) q->result = *d;
+}
+
+static void lreq_init(struct lreq *q) {
+  memset(q, 0, sizeof *q);
+  uvble_req_init(&q->req, on_lreq, q);
+}
+
+static bool lreq_done(void *arg) { return ((struct lreq *)arg)->calls > 0; }
+
+static uint64_t late_responses(uvble_t *ble) {
+  uvble_stats_t st;
+  uvble_get_stats(ble, &st);
+  return st.req_late_responses;
+}
+
+TEST(connect_req_opens_or_fails_without_irq_events) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 512), 0);
+  uint16_t h = link_up();
+  struct lreq q;
+  lreq_init(&q);
+  int cid = uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM, 256);
+  REQUIRE(cid >= 0x40);
+  CHECK_EQ(q.req.type, UVBLE_REQ_L2CAP_CONNECT);
+  CHECK_EQ(q.calls, 0);
+  REQUIRE(run_until_pred(&loop, lreq_done, &q, 1000));
+  CHECK_EQ(q.status, 0);
+  CHECK_EQ(q.result.l2cap_connect.cid, cid);
+  CHECK_EQ(q.result.l2cap_connect.psm, PSM);
+  CHECK_EQ(q.result.l2cap_connect.peer_mtu, 512);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT), 0);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  /* The open channel's end goes to the irq handler. */
+  REQUIRE_EQ(uvble_l2cap_disconnect(sa.ble, h, (uint16_t)cid), 0);
+  REQUIRE(wait_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  CHECK_EQ(q.calls, 1);
+  /* A refusal: the peer's result code, as sent. */
+  REQUIRE(uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM + 1, 256) >= 0x40);
+  q.calls = 0;
+  REQUIRE(run_until_pred(&loop, lreq_done, &q, 1000));
+  CHECK_EQ(q.status, UVBLE_L2CAP_RESULT_SPSM_NOT_SUPPORTED);
+  CHECK_EQ(q.result.l2cap_disconnect.psm, PSM + 1);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 1);
+  teardown();
+}
+
+TEST(connect_req_cancel_closes_what_the_peer_opens) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 512), 0);
+  uint16_t h = link_up();
+  struct lreq q;
+  lreq_init(&q);
+  REQUIRE(uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM, 256) >= 0x40);
+  uint64_t late = late_responses(sa.ble);
+  REQUIRE_EQ(uvble_cancel(&q.req), 0);
+  CHECK_EQ(q.calls, 0);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  REQUIRE(run_until_pred(&loop, lreq_done, &q, 1000));
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  CHECK(!q.had_result);
+  /* The peer opened it, then saw it closed; we said nothing. */
+  REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
+  CHECK_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT), 1);
+  CHECK_EQ(late_responses(sa.ble), late + 1);
+  run_for(&loop, 20);
+  CHECK_EQ(q.calls, 1);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT), 0);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 0);
+  teardown();
+}
+
+TEST(connect_req_ends_with_the_link_or_the_stack) {
+  setup(NULL);
+  REQUIRE_EQ(uvble_l2cap_listen(sb.ble, PSM, 512), 0);
+  uint16_t h = link_up();
+  struct lreq q;
+  lreq_init(&q);
+  REQUIRE(uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM, 256) >= 0x40);
+  memctl_disconnect(mc, h, 0x08);
+  REQUIRE(run_until_pred(&loop, lreq_done, &q, 1000));
+  CHECK_EQ(q.calls, 1);
+  CHECK_EQ(q.status, UVBLE_EDISCONNECTED);
+  CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 0);
+  h = link_up();
+  REQUIRE(uvble_l2cap_connect_req(&q.req, sa.ble, h, PSM, 256) >= 0x40);
+  uvble_close(sa.ble, NULL, NULL);
+  sa.ble = NULL;
+  CHECK_EQ(q.calls, 2); /* inside uvble_close */
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
   teardown();
 }
 

@@ -29,7 +29,8 @@ struct seen {
 };
 static struct seen seen;
 
-static void on_up(uvble_t *b, int status) {
+static void on_up(uvble_t *b, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   up_count++;
   if (status) up_fail++;
@@ -82,7 +83,8 @@ static bool all_seen_pred(void *arg) {
 }
 
 static int closed;
-static void on_closed(uvble_t *b) {
+static void on_closed(uvble_t *b, void *cb_arg) {
+  (void)cb_arg;
   (void)b;
   closed++;
 }
@@ -97,7 +99,7 @@ static void bring_up(void) {
     uvble_transport_t *t = radio_add(radio);
     REQUIRE(t != NULL);
     REQUIRE_EQ(uvble_new_with_transport(&loop, t, &hosts[i]), 0);
-    REQUIRE_EQ(uvble_active(hosts[i], true, on_up), 0);
+    REQUIRE_EQ(uvble_active(hosts[i], true, on_up, NULL), 0);
   }
   REQUIRE(run_until_pred(&loop, all_up_pred, NULL, 30000));
   REQUIRE_EQ(up_fail, 0);
@@ -121,7 +123,7 @@ static void bring_up(void) {
 static void tear_down(void) {
   closed = 0;
   int n = NADV + 1;
-  for (int i = 0; i <= NADV; i++) uvble_close(hosts[i], on_closed);
+  for (int i = 0; i <= NADV; i++) uvble_close(hosts[i], on_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, &n, 10000));
   radio_free(radio);
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -179,7 +181,7 @@ TEST(advertisers_starting_while_the_scan_runs_are_each_reported) {
     uvble_transport_t *t = radio_add(radio);
     REQUIRE(t != NULL);
     REQUIRE_EQ(uvble_new_with_transport(&loop, t, &hosts[i]), 0);
-    REQUIRE_EQ(uvble_active(hosts[i], true, on_up), 0);
+    REQUIRE_EQ(uvble_active(hosts[i], true, on_up, NULL), 0);
   }
   REQUIRE(run_until_pred(&loop, all_up_pred, NULL, 30000));
   REQUIRE_EQ(up_fail, 0);
@@ -243,7 +245,7 @@ TEST(commands_complete_under_a_report_flood) {
   uvble_t *b;
   REQUIRE_EQ(uvble_new_with_transport(&loop, t, &b), 0);
   up_count = up_fail = 0;
-  REQUIRE_EQ(uvble_active(b, true, on_up), 0);
+  REQUIRE_EQ(uvble_active(b, true, on_up, NULL), 0);
   while (up_count == 0) uv_run(&loop, UV_RUN_ONCE);
   REQUIRE_EQ(up_fail, 0);
   uvble_irq(b, count_irq, NULL);
@@ -280,7 +282,7 @@ TEST(commands_complete_under_a_report_flood) {
   CHECK_EQ(gs.adv_reports_malformed, 0);
   int closed1 = 1;
   closed = 0;
-  uvble_close(b, on_closed);
+  uvble_close(b, on_closed, NULL);
   CHECK(run_until_pred(&loop, closed_pred, &closed1, 2000));
   radio_free(fr);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -502,7 +502,7 @@ TEST(close_while_the_user_is_asked) {
   sc_keys(&p);
   REQUIRE_EQ(pk_ev.action, UVBLE_PASSKEY_ACTION_INPUT);
   /* The app closes the stack while the user is asked; nothing is left. */
-  uvble_close(ble, NULL);
+  uvble_close(ble, NULL, NULL);
   ble = NULL;
   finish();
 }
@@ -512,7 +512,7 @@ static int close_on;
 static int closing_irq(uvble_t *b, int ev, const uvble_irq_data_t *d,
                        void *arg) {
   if (ev == close_on) {
-    uvble_close(b, NULL);
+    uvble_close(b, NULL, NULL);
     ble = NULL;
     return 0;
   }

@@ -202,4 +202,112 @@ TEST(legacy_passkey_central_displays) {
   down();
 }
 
+/* ---- uvble_gap_pair_req (uvble/req.h) --------------------------------------- */
+struct preq {
+  uvble_req_t req;
+  int calls;
+  int status;
+  bool had_result;
+  uvble_evt_encryption_t result;
+};
+
+static void on_preq(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                    void *arg) {
+  struct preq *q = arg;
+  CHECK(req == &q->req);
+  q->calls++;
+  q->status = status;
+  q->had_result = d != NULL;
+  if (d) q->result = d->encryption;
+}
+
+static bool preq_done(void *arg) { return ((struct preq *)arg)->calls > 0; }
+
+static void preq_start(struct preq *q) {
+  memset(q, 0, sizeof *q);
+  uvble_req_init(&q->req, on_preq, q);
+  REQUIRE_EQ(uvble_gap_pair_req(&q->req, A.ble, A.conn), 0);
+  CHECK_EQ(q->req.type, UVBLE_REQ_PAIR);
+  CHECK_EQ(q->calls, 0);
+}
+
+/* Both users look at the number and never answer: the pairing waits. */
+static void stalled_numcmp(void) {
+  set_cfg(&A, UVBLE_IO_DISPLAY_YESNO, true, true, true);
+  set_cfg(&B, UVBLE_IO_DISPLAY_YESNO, true, true, true);
+  A.numcmp_silent = B.numcmp_silent = true;
+}
+
+static bool a_asked(void *arg) {
+  (void)arg;
+  return A.actions > 0;
+}
+
+TEST(pair_req_completes_with_the_link_state_and_no_irq_on_our_side) {
+  up();
+  link_up();
+  struct preq q;
+  preq_start(&q);
+  REQUIRE(run_until_pred(&loop, preq_done, &q, 3000));
+  REQUIRE(wait_enc(0, 1, 3000));
+  CHECK_EQ(q.calls, 1);
+  CHECK_EQ(q.status, 0);
+  CHECK(q.result.encrypted);
+  CHECK(q.result.bonded);
+  CHECK_EQ(q.result.conn_handle, A.conn);
+  CHECK_EQ(A.enc_events, 0);
+  expect_secure(&B, false, true);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  down();
+}
+
+TEST(pair_req_cancel_fails_the_pairing_with_unspecified_reason) {
+  up();
+  stalled_numcmp();
+  link_up();
+  struct preq q;
+  preq_start(&q);
+  REQUIRE(run_until_pred(&loop, a_asked, NULL, 3000));
+  REQUIRE_EQ(uvble_cancel(&q.req), 0);
+  CHECK_EQ(q.calls, 0);
+  CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
+  REQUIRE(run_until_pred(&loop, preq_done, &q, 1000));
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  CHECK(!q.had_result);
+  /* The peer heard Pairing Failed, Unspecified Reason; we heard nothing. */
+  REQUIRE(wait_enc(0, 1, 3000));
+  CHECK_EQ(B.enc.status, UVBLE_SMP_UNSPECIFIED);
+  run_for(&loop, 20);
+  CHECK_EQ(A.enc_events, 0);
+  CHECK_EQ(q.calls, 1);
+  /* The link may pair again. */
+  A.numcmp_silent = B.numcmp_silent = false;
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(1, 2, 3000));
+  CHECK_EQ(A.enc.status, 0);
+  down();
+}
+
+TEST(pair_req_ends_with_the_link_or_the_stack) {
+  up();
+  stalled_numcmp();
+  link_up();
+  struct preq q;
+  preq_start(&q);
+  REQUIRE(run_until_pred(&loop, a_asked, NULL, 3000));
+  link_down();
+  REQUIRE(run_until_pred(&loop, preq_done, &q, 1000));
+  CHECK_EQ(q.status, UVBLE_EDISCONNECTED);
+  CHECK_EQ(A.enc_events, 0);
+  link_up();
+  A.actions = 0;
+  preq_start(&q);
+  REQUIRE(run_until_pred(&loop, a_asked, NULL, 3000));
+  uvble_close(A.ble, NULL, NULL);
+  A.ble = NULL;
+  CHECK_EQ(q.calls, 1); /* inside uvble_close */
+  CHECK_EQ(q.status, UVBLE_ECANCELED);
+  down();
+}
+
 TEST_MAIN()

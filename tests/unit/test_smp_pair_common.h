@@ -208,8 +208,8 @@ static void set_cfg(struct host *h, int io, bool mitm, bool sc, bool bond) {
 }
 
 static void down(void) {
-  if (A.ble) uvble_close(A.ble, NULL);
-  if (B.ble) uvble_close(B.ble, NULL);
+  if (A.ble) uvble_close(A.ble, NULL, NULL);
+  if (B.ble) uvble_close(B.ble, NULL, NULL);
   A.ble = B.ble = NULL;
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);

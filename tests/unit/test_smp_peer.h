@@ -132,7 +132,7 @@ PEER_FN void bring(uint8_t role) {
   sc_config(sc)->auto_complete_acl = true;
   sc_on_cmd(sc, 0x2019, answer_enable_encryption, (void *)0);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
-  REQUIRE_EQ(uvble_active(ble, true, NULL), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
   for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
   REQUIRE(uvble_is_active(ble));
   enc_events = passkey_events = gets = sets = 0;

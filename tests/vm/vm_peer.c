@@ -77,7 +77,8 @@ static bool same_addr(const uvble_addr_t *a, const uvble_addr_t *b) {
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 static void on_proc_closed(uv_handle_t *h) { free(h); }
 
-static void on_ble_closed(uvble_t *ble) {
+static void on_ble_closed(uvble_t *ble, void *cb_arg) {
+  (void)cb_arg;
   struct peer *p = uvble_get_data(ble);
   p->ble = NULL;
   uv_close((uv_handle_t *)&p->step_timer, on_handle_closed);
@@ -98,7 +99,7 @@ static void finish(struct peer *p) {
   uv_timer_stop(&p->sleep_timer);
   uv_timer_stop(&p->poll_timer);
   peer_l2cap_close(p);
-  if (p->ble) uvble_close(p->ble, on_ble_closed);
+  if (p->ble) uvble_close(p->ble, on_ble_closed, NULL);
 }
 
 void peer_fail(struct peer *p, const char *fmt, ...) {
@@ -449,7 +450,8 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d, void *arg)
   return peer_l2cap_irq(p, event, d);
 }
 
-static void on_active(uvble_t *ble, int status) {
+static void on_active(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   struct peer *p = uvble_get_data(ble);
   if (status != 0) {
     printf("vm_peer: %s: power-up failed: %s\n", p->spec, uvble_strerror(status));
@@ -519,7 +521,7 @@ int main(int argc, char **argv) {
   }
   uvble_set_data(p.ble, &p);
   uvble_irq(p.ble, on_irq, &p);
-  r = uvble_active(p.ble, true, on_active);
+  r = uvble_active(p.ble, true, on_active, NULL);
   if (r < 0) {
     printf("vm_peer: active: %s\n", uvble_strerror(r));
     p.failed = 1;

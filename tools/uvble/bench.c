@@ -45,7 +45,7 @@ int bench_open(uv_loop_t *loop, uvble_sched_t *sched, const char *spec, uvble_t 
   if (r >= 0) r = uvble_async_new(*ble, sched, NULL, a);
   if (r < 0) {
     fprintf(stderr, "%s: %s: %s\n", cli_prog(), spec, err[0] ? err : uvble_strerror(r));
-    if (*ble && !*a) uvble_close(*ble, NULL);
+    if (*ble && !*a) uvble_close(*ble, NULL, NULL);
     return 1;
   }
   return 0;

@@ -144,7 +144,7 @@ int cmd_bonds(int argc, char **argv) {
     else printf("removed %d bond%s\n", n, n == 1 ? "" : "s");
     code = r < 0;
   }
-  if (ble) uvble_close(ble, NULL);
+  if (ble) uvble_close(ble, NULL, NULL);
   if (b) uvble_transport_close(b, on_closed, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
   uv_loop_close(loop);

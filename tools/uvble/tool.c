@@ -161,7 +161,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   tool_quit(signum == SIGINT ? 130 : 143);
 }
 
-static void on_fatal(uvble_t *ble, int status) {
+static void on_fatal(uvble_t *ble, int status, void *cb_arg) {
+  (void)cb_arg;
   (void)ble;
   fprintf(stderr, "uvble: the controller failed: %s\n", uvble_strerror(status));
   tool_quit(1);
@@ -177,12 +178,12 @@ int tool_open(const char *cmd) {
   if (r < 0) {
     fprintf(stderr, "uvble %s: %s: %s\n", cmd, TOOL.transport,
             err[0] ? err : uvble_strerror(r));
-    if (TOOL.ble) uvble_close(TOOL.ble, NULL);
+    if (TOOL.ble) uvble_close(TOOL.ble, NULL, NULL);
     uv_run(TOOL.loop, UV_RUN_DEFAULT);
     return 1;
   }
   TOOL.sched = uvble_async_sched(TOOL.a);
-  uvble_async_on_fatal(TOOL.a, on_fatal);
+  uvble_async_on_fatal(TOOL.a, on_fatal, NULL);
   uv_timer_init(TOOL.loop, &TOOL.quit_timer);
   uv_signal_init(TOOL.loop, &TOOL.sigint);
   uv_signal_init(TOOL.loop, &TOOL.sigterm);
