@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/gatt.h"
 
 /* Bounds of the per-connection queues (DESIGN: no unbounded queue). */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/gap.h"
 
 static void finish_close(uvble_t *ble);

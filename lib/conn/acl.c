@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */
 #define PB_FIRST_NON_FLUSHABLE 0x0

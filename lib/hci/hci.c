@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "hci.h"
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
