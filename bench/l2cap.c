@@ -482,10 +482,12 @@ static int run_send(uv_loop_t *loop, const struct opts *o, struct end *e,
   res->bytes = rep.bytes;
   res->sdus = rep.sdus;
   res->mbps = (double)rep.bytes / 1e6 / rep.seconds;
-  res->cpu_total = -1;
   res->cpu_recv = rep.cpu;
   /* The sender's CPU while data moved (it idles after its last send). */
   res->cpu_send = e->c1 - e->c0;
+  /* Both hosts: the stack's cost per MB on this path (the controller's
+   * processes, btvirt and socat, are not counted). */
+  res->cpu_total = res->cpu_send + res->cpu_recv;
   res->lossless = !rep.bad_len && !rep.bad_seq && rep.sum == e->sum &&
                   rep.bytes == e->bytes;
   res->mps_send = ci.peer_mps;
@@ -534,7 +536,9 @@ static int run_proc(const struct opts *o) {
     uvble_controller_info_t info;
     uvble_controller_info(e.ble, &info);
     char extra[1024];
-    int n = snprintf(extra, sizeof extra, ",\"acl_mtu\":%u,\"acl_bufs\":%u",
+    int n = snprintf(extra, sizeof extra,
+                     ",\"acl_mtu\":%u,\"acl_bufs\":%u,\"cpu_note\":\"cpu_s_per_mb: "
+                     "both hosts' processes, the controller's not counted\"",
                      info.acl_mtu, info.acl_max_pkts);
     if (o->air) air_extra(o, &res, &air, info.acl_mtu, note, extra + n,
                           sizeof extra - (size_t)n);

@@ -5,7 +5,8 @@
 # P the ways a user would: CMake's find_package(uvble) and pkg-config. The
 # pkg-config file must point at P (not at the configure-time prefix), the
 # shared library must carry its semver SONAME and report the version the
-# headers name, and the example programs must be installed.
+# headers name, it must export only the public API, and the example
+# programs must be installed (linked to it, found relative to themselves).
 set -eu
 src=$1
 work=$(mktemp -d)
@@ -62,6 +63,16 @@ minor=${minor%%.*}
 if [ "$major" = 0 ]; then soname=libuvble.so.0.$minor; else soname=libuvble.so.$major; fi
 readelf -d "$libdir/libuvble.so" | grep -q "SONAME.*\[$soname\]" ||
   fail "SONAME is not $soname: $(readelf -d "$libdir/libuvble.so" | grep SONAME)"
+# The installed library exports the public API and nothing else, and the
+# installed package passes none of our build's private flags on.
+incdir=$(dirname "$(dirname "$(find "$P" -path '*/uvble/uvble.h' | head -n 1)")")
+"$src/tests/exported_symbols.sh" "$libdir/libuvble.so" "$incdir" >/dev/null ||
+  fail "the installed libuvble.so exports more or less than the public API"
+# shellcheck disable=SC2046
+if grep -nE -- '-W[a-z]|-fsanitize|uvble_(warnings|sanitize|internal)|UVBLE_TEST_HOOKS' \
+    "$pcdir/uvble.pc" $(find "$P" -name 'uvbleTargets*.cmake'); then
+  fail "the installed package carries our private build flags (above)"
+fi
 for prog in uvble uvble-info uvble-scanner uvble-temp-sensor uvble-temp-client \
   uvble-uart-bridge uvble-l2cap-file; do
   [ -x "$P/bin/$prog" ] || fail "$prog is not installed in $P/bin"

@@ -2,11 +2,18 @@
 /* l2cap_file: send a file over an LE credit-based L2CAP channel.
  *
  *   uvble-l2cap-file recv [-t T] [--name NAME] [--psm PSM] [-o DIR|FILE] [--once]
+ *                         [--timeout S]
  *       advertises as NAME (default uvble-file), accepts channels on PSM
  *       (default 0x80) and stores each file it receives under DIR (default
  *       the current directory; or as FILE).
  *   uvble-l2cap-file send FILE [-t T] [--name NAME | --address ADDR] [--psm PSM]
- *       finds the receiver, opens a channel and sends FILE.
+ *                         [--timeout S]
+ *       finds the receiver, opens a channel and sends FILE, on a link with
+ *       the bulk-transfer parameters (UVBLE_CONN_PARAMS_THROUGHPUT).
+ *
+ * --timeout bounds each step, not the transfer: connecting, the channel
+ * taking the next SDU, the next SDU arriving (default 10 s). A transfer
+ * takes as long as the link needs; it breaks off only when nothing moves.
  *
  * On the channel: a header SDU ("UVBF", version 1, size as u64 LE, name
  * length u16 LE, name), the file's bytes, then its SHA-256 (32 bytes); the
@@ -32,7 +39,7 @@
 
 #define CHAN_MTU 4096
 #define CHUNK 65536
-#define OP_TIMEOUT_MS 10000
+#define OP_TIMEOUT_MS 10000 /* --timeout's default */
 #define FIND_S 10 /* how long the sender looks for the receiver */
 #define HDR_MAX (15 + 255)
 
@@ -48,6 +55,7 @@ static struct app {
   int exit_code;
   const char *name, *address, *path, *out;
   uint16_t psm;
+  uint32_t op_ms; /* --timeout */
   uvble_task_t task;
   uvble_future_t f;
   uvble_scan_t *scan;
@@ -63,7 +71,7 @@ static struct app {
   uint8_t digest[32], peer_digest[32];
   size_t tlen; /* trailer bytes received */
   uint8_t buf[CHUNK];
-  size_t len;
+  size_t len, off;
   int last_pct;
 } A;
 
@@ -179,6 +187,15 @@ static size_t make_header(uint8_t *h) {
   return 15 + nl;
 }
 
+
+/* The most the channel sends as one SDU (uvble_l2cap_channel_send's rule:
+ * the peer's MTU, at most twice ours), capped at n. */
+static size_t sdu_len(size_t n) {
+  size_t max = uvble_l2cap_channel_peer_mtu(A.ch);
+  size_t ours = (size_t)uvble_l2cap_channel_our_mtu(A.ch) * 2;
+  if (ours < max) max = ours;
+  return n < max ? n : max;
+}
 static int send_fn(uvble_task_t *t) {
   UVBLE_CO_BEGIN(t);
   UVBLE_AWAIT(t, (uvble_async_start(&A.f, A.a, 10000), &A.f));
@@ -206,19 +223,24 @@ static int send_fn(uvble_task_t *t) {
     quit(1);
     UVBLE_CO_RETURN(t, 1);
   }
-  UVBLE_AWAIT(t, (uvble_device_connect(&A.f, A.a, &A.dev, NULL, OP_TIMEOUT_MS), &A.f));
+  {
+    /* Short intervals with long events: many PDUs per interval. */
+    uvble_connect_params_t cp = {.conn = UVBLE_CONN_PARAMS_THROUGHPUT};
+    uvble_device_connect(&A.f, A.a, &A.dev, &cp, A.op_ms);
+  }
+  UVBLE_AWAIT(t, &A.f);
   if (A.f.status) UVBLE_CO_RETURN(t, failed("connecting", A.f.status));
   A.conn = A.f.result.conn;
   /* The receiver listens before it advertises, so the channel can open at
    * once. */
   UVBLE_AWAIT(t, (uvble_connection_l2cap_connect(&A.f, A.conn, A.psm, CHAN_MTU,
-                                                 OP_TIMEOUT_MS),
+                                                 A.op_ms),
                   &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("opening the channel", A.f.status));
   A.ch = A.f.result.channel;
   A.t0 = uv_hrtime();
   A.len = make_header(A.buf);
-  UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, A.len, 0, OP_TIMEOUT_MS),
+  UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, A.len, 0, A.op_ms),
                   &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("sending", A.f.status));
   crypto_hash_sha256_init(&A.sha);
@@ -226,18 +248,28 @@ static int send_fn(uvble_task_t *t) {
     A.len = fread(A.buf, 1, sizeof A.buf, A.file);
     if (A.len == 0) UVBLE_CO_RETURN(t, failed("reading the file", UVBLE_EIO));
     crypto_hash_sha256_update(&A.sha, A.buf, A.len);
-    UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, A.len, 0, OP_TIMEOUT_MS),
-                    &A.f));
-    if (A.f.status) UVBLE_CO_RETURN(t, failed("sending", A.f.status));
-    A.done += A.len;
-    progress(false);
+    /* One SDU per send: the timeout then bounds how long the channel may
+     * take no SDU at all (a stalled peer), not how long 64 KiB takes,
+     * which on a slow link (27-byte PDUs, a busy radio) is well over 10 s.
+     * The channel takes the next SDU as soon as credits allow, so the
+     * link stays as busy as with one big send. */
+    for (A.off = 0; A.off < A.len; A.off += A.f.len) {
+      UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf + A.off, sdu_len(A.len - A.off),
+                                               0, A.op_ms),
+                      &A.f));
+      if (A.f.status || !A.f.len)
+        UVBLE_CO_RETURN(t, failed("sending", A.f.status ? A.f.status : UVBLE_EIO));
+      A.done += A.f.len;
+      progress(false);
+    }
   }
   crypto_hash_sha256_final(&A.sha, A.digest);
   memcpy(A.buf, A.digest, 32);
-  UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, 32, 0, OP_TIMEOUT_MS), &A.f));
+  UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, 32, 0, A.op_ms), &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("sending", A.f.status));
   /* The receiver's verdict. */
-  UVBLE_AWAIT(t, (uvble_l2cap_channel_recvinto(&A.f, A.ch, A.buf, sizeof A.buf, 60000),
+  UVBLE_AWAIT(t, (uvble_l2cap_channel_recvinto(&A.f, A.ch, A.buf, sizeof A.buf,
+                                                 A.op_ms > 60000 ? A.op_ms : 60000),
                   &A.f));
   if (A.f.status) UVBLE_CO_RETURN(t, failed("waiting for the receiver", A.f.status));
   progress(true);
@@ -247,8 +279,8 @@ static int send_fn(uvble_task_t *t) {
     summary("sent", ok);
     A.exit_code = ok ? 0 : 1;
   }
-  UVBLE_AWAIT(t, (uvble_l2cap_channel_disconnect(&A.f, A.ch, OP_TIMEOUT_MS), &A.f));
-  UVBLE_AWAIT(t, (uvble_connection_disconnect(&A.f, A.conn, OP_TIMEOUT_MS), &A.f));
+  UVBLE_AWAIT(t, (uvble_l2cap_channel_disconnect(&A.f, A.ch, A.op_ms), &A.f));
+  UVBLE_AWAIT(t, (uvble_connection_disconnect(&A.f, A.conn, A.op_ms), &A.f));
   quit(A.exit_code);
   UVBLE_CO_END(t);
 }
@@ -323,7 +355,7 @@ static int recv_fn(uvble_task_t *t) {
     if (A.f.status) goto next;
     A.ch = A.f.result.channel;
     UVBLE_AWAIT(t, (uvble_l2cap_channel_recvinto(&A.f, A.ch, A.buf, sizeof A.buf,
-                                                 OP_TIMEOUT_MS),
+                                                 A.op_ms),
                     &A.f));
     if (A.f.status || parse_header(A.buf, A.f.len) < 0) {
       fprintf(stderr, "l2cap_file: no valid header\n");
@@ -340,7 +372,7 @@ static int recv_fn(uvble_task_t *t) {
     crypto_hash_sha256_init(&A.sha);
     while (A.done < A.size || A.tlen < 32) {
       UVBLE_AWAIT(t, (uvble_l2cap_channel_recvinto(&A.f, A.ch, A.buf, sizeof A.buf,
-                                                   OP_TIMEOUT_MS),
+                                                   A.op_ms),
                       &A.f));
       if (A.f.status || take(A.buf, A.f.len) < 0) break;
     }
@@ -362,16 +394,16 @@ static int recv_fn(uvble_task_t *t) {
       memcpy(A.buf, ok ? "OK" : "NO", 2);
       memcpy(A.buf + 2, A.digest, 32);
     }
-    UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, 34, 0, OP_TIMEOUT_MS), &A.f));
+    UVBLE_AWAIT(t, (uvble_l2cap_channel_send(&A.f, A.ch, A.buf, 34, 0, A.op_ms), &A.f));
     /* The sender closes the channel and the link once it has the verdict. */
-    UVBLE_AWAIT(t, (uvble_connection_disconnected(&A.f, A.conn, OP_TIMEOUT_MS), &A.f));
+    UVBLE_AWAIT(t, (uvble_connection_disconnected(&A.f, A.conn, A.op_ms), &A.f));
   next:
     if (A.ch) uvble_l2cap_channel_free(A.ch);
     A.ch = NULL;
     if (A.file) fclose(A.file);
     A.file = NULL;
     if (links_up()) {
-      UVBLE_AWAIT(t, (uvble_connection_disconnect(&A.f, A.conn, OP_TIMEOUT_MS), &A.f));
+      UVBLE_AWAIT(t, (uvble_connection_disconnect(&A.f, A.conn, A.op_ms), &A.f));
     }
     uvble_connection_release(A.conn);
     A.conn = NULL;
@@ -388,13 +420,17 @@ static int recv_fn(uvble_task_t *t) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: uvble-l2cap-file recv [-t T] [--name NAME] [--psm PSM] [-o DIR|FILE] [--once]\n"
+          "                             [--timeout S]\n"
           "       uvble-l2cap-file send FILE [-t T] [--name NAME | --address ADDR] [--psm PSM]\n"
+          "                             [--timeout S]\n"
           "  -t, --transport  controller (default: $UVBLE_TRANSPORT, else hci0)\n"
           "  -n, --name       the receiver's advertised name (default uvble-file)\n"
           "  -a, --address    send: connect to this address instead\n"
           "  -p, --psm        the channel's SPSM (default 0x80)\n"
           "  -o, --output     recv: directory (default .) or file to write\n"
           "  -1, --once       recv: exit after one file\n"
+          "  -T, --timeout    seconds any one step may wait: connecting, the channel\n"
+          "                   taking or delivering the next SDU (1..3600, default 10)\n"
           "  -V, --version    the version\n");
 }
 
@@ -404,7 +440,8 @@ int main(int argc, char **argv) {
       {"transport", required_argument, NULL, 't'}, {"name", required_argument, NULL, 'n'},
       {"address", required_argument, NULL, 'a'},   {"psm", required_argument, NULL, 'p'},
       {"output", required_argument, NULL, 'o'},    {"once", no_argument, NULL, '1'},
-      {"help", no_argument, NULL, 'h'},            {"version", no_argument, NULL, 'V'},
+      {"timeout", required_argument, NULL, 'T'},   {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   cli_set_prog("uvble-l2cap-file");
   if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")))
@@ -417,11 +454,12 @@ int main(int argc, char **argv) {
   A.sender = argv[1][0] == 's';
   A.name = "uvble-file";
   A.psm = 0x80;
+  A.op_ms = OP_TIMEOUT_MS;
   optind = 2;
   int c;
   uint64_t v;
   uvble_addr_t check;
-  while ((c = getopt_long(argc, argv, "t:n:a:p:o:1hV", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "t:n:a:p:o:1T:hV", opts, NULL)) != -1) {
     switch (c) {
       case 't': transport = optarg; break;
       case 'n': A.name = optarg; break;
@@ -435,6 +473,10 @@ int main(int argc, char **argv) {
         break;
       case 'o': A.out = optarg; break;
       case '1': A.once = true; break;
+      case 'T':
+        if (cli_uint("--timeout", optarg, 1, 3600, CLI_DEC, &v) < 0) return 2;
+        A.op_ms = (uint32_t)v * 1000;
+        break;
       case 'h': usage(stdout); return 0;
       case 'V': return cli_version();
       default: return 2; /* getopt named the option */

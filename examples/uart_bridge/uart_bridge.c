@@ -28,8 +28,14 @@
  *    lossy link; a peripheral whose output backs up refuses writes with
  *    Insufficient Resources and the central retries. --fast uses
  *    notifications and write commands (NUS as phones use it: as fast as the
- *    link layer acknowledges; on btvirt, which drops packets a busy host
- *    does not read in time, prefer the default).
+ *    link layer acknowledges). A Write Command completes once queued on the
+ *    link, and the stack queues up to 256 KiB per link, far more than a
+ *    slow link sends in the second a disconnect waits for it: so in --fast
+ *    the central still writes with a Write Request every SYNC_BYTES (8 KiB) and
+ *    whenever a chunk empties its input. The response comes after every
+ *    Write Command before it (one ATT bearer, in order), which keeps the
+ *    queue within SYNC_BYTES of the air and makes sure that, at the end of
+ *    stdin, everything has arrived before the central disconnects.
  *
  * RX is written with Write Requests when it does not allow Write Commands,
  * whatever the mode.
@@ -59,6 +65,10 @@
 #define IN_BUFFER (256 * 1024)
 #define OUT_LIMIT (8 * 1024 * 1024)
 #define OP_TIMEOUT_MS 10000
+#define SYNC_BYTES (8 * 1024) /* --fast: Write Commands between requests */
+/* A request behind SYNC_BYTES of Write Commands waits for them to cross the
+ * air: ATT's own transaction timeout (Vol 3, Part F, 3.3.3), not ours. */
+#define SYNC_TIMEOUT_MS 30000
 
 static struct bridge {
   uv_loop_t *loop;
@@ -68,7 +78,7 @@ static struct bridge {
   uv_signal_t sigint, sigterm;
   uv_timer_t quit_timer, retry;
   uvble_future_t quit_f; /* the disconnect when quitting */
-  bool central, fast, quitting;
+  bool central, fast, quitting, interrupted;
   int exit_code;
   const char *name, *address, *link;
   struct buf in;   /* PTY or stdin, waiting to go over the air */
@@ -94,6 +104,8 @@ static struct bridge {
   uint8_t nbuf[UVBLE_GATT_MAX_ATTR_LEN];
   size_t chunk;
   int write_mode;       /* 1: Write Request, 0: Write Command */
+  bool can_sync;        /* --fast: RX takes Write Requests too */
+  size_t unsynced;      /* Write Command bytes since the last request */
   unsigned linger_ms;   /* quiet time after the end of stdin */
   char why[160];
   uint64_t last_rx_ms;  /* when the peripheral last sent something */
@@ -122,6 +134,14 @@ static void on_quit_timer(uv_timer_t *t) {
   if (st.notify_dropped)
     fprintf(stderr, "uart_bridge: %llu values dropped: stdout did not keep up\n",
             (unsigned long long)st.notify_dropped);
+  /* Queued PDUs a disconnect could not wait for: bytes that never left. */
+  uvble_stats_t s;
+  uvble_get_stats(B.ble, &s);
+  if (s.acl_tx_dropped) {
+    fprintf(stderr, "uart_bridge: %llu packets queued for the peer were never sent\n",
+            (unsigned long long)s.acl_tx_dropped);
+    if (!B.interrupted) B.exit_code = 1; /* Ctrl-C asked to stop anyway */
+  }
   uvble_async_close(B.a, NULL, NULL);
   src_close(&B.src);
   sink_close(&B.sink);
@@ -147,6 +167,7 @@ static void quit(int code) {
 static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
   (void)signum;
+  B.interrupted = true;
   quit(0);
 }
 
@@ -486,6 +507,7 @@ static int central_fn(uvble_task_t *t) {
   /* Write Commands only where RX allows them (a peer may refuse or drop
    * what its properties do not permit). */
   B.write_mode = B.reliable || !(B.crx->properties & UVBLE_FLAG_WRITE_NO_RESPONSE) ? 1 : 0;
+  B.can_sync = !B.write_mode && (B.crx->properties & UVBLE_FLAG_WRITE);
   /* Values arriving while stdout is busy wait here, never dropped. */
   uvble_client_characteristic_set_queue(B.ctx, 1024);
   arm_listener();
@@ -524,9 +546,12 @@ static int central_fn(uvble_task_t *t) {
     }
     {
       size_t n = B.in.len < B.chunk ? B.in.len : B.chunk;
-      uvble_client_characteristic_write(&B.f, B.crx, buf_data(&B.in), n, B.write_mode,
-                                        OP_TIMEOUT_MS);
+      int mode = B.write_mode;
+      if (B.can_sync && (n == B.in.len || B.unsynced + n >= SYNC_BYTES)) mode = 1;
+      uvble_client_characteristic_write(&B.f, B.crx, buf_data(&B.in), n, mode,
+                                        mode && B.can_sync ? SYNC_TIMEOUT_MS : OP_TIMEOUT_MS);
       B.inflight = n;
+      B.unsynced = mode ? 0 : B.unsynced + n;
     }
     UVBLE_AWAIT(t, &B.f);
     if (B.f.status == 0) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "uvble/uuid.h"
+#include "uvble/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,8 +76,9 @@ extern "C" {
  * cap bytes are in use, and advances *len. Returns 0, UVBLE_EMSGSIZE if it
  * does not fit (buf and *len unchanged), or UVBLE_EINVAL (NULL buf or len,
  * *len > cap, data NULL with data_len > 0, data_len > UVBLE_AD_DATA_MAX). */
-int uvble_adv_append(uint8_t *buf, size_t cap, size_t *len, uint8_t type,
-                     const void *data, size_t data_len);
+UVBLE_EXTERN int uvble_adv_append(uint8_t *buf, size_t cap, size_t *len,
+                                  uint8_t type, const void *data,
+                                  size_t data_len);
 
 /* ---- builder (aioble's advertise()) --------------------------------------- */
 
@@ -144,9 +146,9 @@ typedef struct {
  * UVBLE_EMSGSIZE (a field fits nowhere), UVBLE_EINVAL (NULL buffers, max_len
  * above UVBLE_ADV_EXT_MAX, a UUID of bad type, data pointers NULL with a
  * non-zero length, malformed extra). On error both lengths are 0. */
-int uvble_adv_build(const uvble_adv_fields_t *fields, size_t max_len,
-                    uint8_t *adv, size_t *adv_len, uint8_t *resp,
-                    size_t *resp_len);
+UVBLE_EXTERN int uvble_adv_build(const uvble_adv_fields_t *fields,
+                                 size_t max_len, uint8_t *adv, size_t *adv_len,
+                                 uint8_t *resp, size_t *resp_len);
 
 /* ---- parser ----------------------------------------------------------------
  *
@@ -174,22 +176,23 @@ typedef struct {
 } uvble_adv_iter_t;
 
 /* Starts a walk over adv and then resp (either may be NULL / 0). */
-void uvble_adv_iter_init(uvble_adv_iter_t *it, const uint8_t *adv,
-                         size_t adv_len, const uint8_t *resp, size_t resp_len);
+UVBLE_EXTERN void uvble_adv_iter_init(uvble_adv_iter_t *it, const uint8_t *adv,
+                                      size_t adv_len, const uint8_t *resp,
+                                      size_t resp_len);
 
 /* The next AD structure: returns 1 and sets *type, *data (borrowed) and
  * *data_len (any out pointer may be NULL); at the end returns 0, or
  * UVBLE_EPROTO if a structure was truncated, and keeps returning that. */
-int uvble_adv_iter_next(uvble_adv_iter_t *it, uint8_t *type,
-                        const uint8_t **data, size_t *data_len);
+UVBLE_EXTERN int uvble_adv_iter_next(uvble_adv_iter_t *it, uint8_t *type,
+                                     const uint8_t **data, size_t *data_len);
 
 /* The next structure of the given type; returns as uvble_adv_iter_next. */
-int uvble_adv_iter_find(uvble_adv_iter_t *it, uint8_t type,
-                        const uint8_t **data, size_t *data_len);
+UVBLE_EXTERN int uvble_adv_iter_find(uvble_adv_iter_t *it, uint8_t type,
+                                     const uint8_t **data, size_t *data_len);
 
 /* Checks one payload: returns the number of AD structures before the end
  * (or the zero padding), or UVBLE_EPROTO if a structure overruns buf. */
-int uvble_adv_validate(const uint8_t *buf, size_t len);
+UVBLE_EXTERN int uvble_adv_validate(const uint8_t *buf, size_t len);
 
 /* ---- queries: adv and resp searched together ------------------------------
  *
@@ -198,28 +201,32 @@ int uvble_adv_validate(const uint8_t *buf, size_t len);
  * UVBLE_ENOENT. */
 
 /* The first structure of type; 0 or UVBLE_ENOENT. */
-int uvble_adv_find(const uint8_t *adv, size_t adv_len, const uint8_t *resp,
-                   size_t resp_len, uint8_t type, const uint8_t **data,
-                   size_t *data_len);
+UVBLE_EXTERN int uvble_adv_find(const uint8_t *adv, size_t adv_len,
+                                const uint8_t *resp, size_t resp_len,
+                                uint8_t type, const uint8_t **data,
+                                size_t *data_len);
 
 /* The Flags byte; 0 or UVBLE_ENOENT. */
-int uvble_adv_flags(const uint8_t *adv, size_t adv_len, const uint8_t *resp,
-                    size_t resp_len, uint8_t *flags);
+UVBLE_EXTERN int uvble_adv_flags(const uint8_t *adv, size_t adv_len,
+                                 const uint8_t *resp, size_t resp_len,
+                                 uint8_t *flags);
 
 /* The device name: the Complete Local Name if either payload has one, else
  * the Shortened Local Name. Sets *name (borrowed, not NUL-terminated),
  * *len and, if complete is not NULL, whether it was the complete one.
  * Returns 0 or UVBLE_ENOENT. An empty name structure is an empty name. */
-int uvble_adv_name(const uint8_t *adv, size_t adv_len, const uint8_t *resp,
-                   size_t resp_len, const uint8_t **name, size_t *len,
-                   bool *complete);
+UVBLE_EXTERN int uvble_adv_name(const uint8_t *adv, size_t adv_len,
+                                const uint8_t *resp, size_t resp_len,
+                                const uint8_t **name, size_t *len,
+                                bool *complete);
 
 /* The same name copied into buf as a NUL-terminated string. Returns its
  * length in bytes, UVBLE_ENOENT, or UVBLE_ENOBUFS when it needs more than
  * cap - 1 bytes (buf then holds as much as fits, NUL-terminated, if cap > 0).
  * The bytes are copied as sent: a hostile peer's name may hold a NUL. */
-int uvble_adv_name_str(const uint8_t *adv, size_t adv_len, const uint8_t *resp,
-                       size_t resp_len, char *buf, size_t cap);
+UVBLE_EXTERN int uvble_adv_name_str(const uint8_t *adv, size_t adv_len,
+                                    const uint8_t *resp, size_t resp_len,
+                                    char *buf, size_t cap);
 
 /* Called for each advertised service UUID; ad_type is the list it came
  * from (UVBLE_AD_UUID16_INCOMPLETE ... UVBLE_AD_UUID128_COMPLETE). Return
@@ -232,20 +239,22 @@ typedef int (*uvble_adv_uuid_cb)(const uvble_uuid_t *uuid, uint8_t ad_type,
  * payload order (adv, then resp). Bytes left over at the end of a list
  * (length not a multiple of the UUID size) are ignored. Returns the number
  * of UUIDs passed to cb (including one where cb stopped the walk). */
-int uvble_adv_services_foreach(const uint8_t *adv, size_t adv_len,
-                               const uint8_t *resp, size_t resp_len,
-                               uvble_adv_uuid_cb cb, void *arg);
+UVBLE_EXTERN int uvble_adv_services_foreach(const uint8_t *adv, size_t adv_len,
+                                            const uint8_t *resp,
+                                            size_t resp_len,
+                                            uvble_adv_uuid_cb cb, void *arg);
 
 /* The same UUIDs in that order into out[0..cap). Returns how many there
  * are, which may be more than cap (only cap are written). */
-int uvble_adv_services(const uint8_t *adv, size_t adv_len, const uint8_t *resp,
-                       size_t resp_len, uvble_uuid_t *out, size_t cap);
+UVBLE_EXTERN int uvble_adv_services(const uint8_t *adv, size_t adv_len,
+                                    const uint8_t *resp, size_t resp_len,
+                                    uvble_uuid_t *out, size_t cap);
 
 /* Whether uuid is among the advertised services (uvble_uuid_equal: a 16-bit
  * UUID matches its 128-bit expansion). */
-bool uvble_adv_has_service(const uint8_t *adv, size_t adv_len,
-                           const uint8_t *resp, size_t resp_len,
-                           const uvble_uuid_t *uuid);
+UVBLE_EXTERN bool uvble_adv_has_service(const uint8_t *adv, size_t adv_len,
+                                        const uint8_t *resp, size_t resp_len,
+                                        const uvble_uuid_t *uuid);
 
 #define UVBLE_ADV_ANY_COMPANY (-1)
 
@@ -254,34 +263,38 @@ bool uvble_adv_has_service(const uint8_t *adv, size_t adv_len,
  * iterator's end code), or the first one (returns 0 or UVBLE_ENOENT). Sets
  * *id to the company id and *data / *len to the bytes after it. Structures
  * shorter than the 2-byte id are skipped. Out pointers may be NULL. */
-int uvble_adv_iter_manufacturer(uvble_adv_iter_t *it, int company,
-                                uint16_t *id, const uint8_t **data,
-                                size_t *len);
-int uvble_adv_manufacturer(const uint8_t *adv, size_t adv_len,
-                           const uint8_t *resp, size_t resp_len, int company,
-                           uint16_t *id, const uint8_t **data, size_t *len);
+UVBLE_EXTERN int uvble_adv_iter_manufacturer(uvble_adv_iter_t *it, int company,
+                                             uint16_t *id, const uint8_t **data,
+                                             size_t *len);
+UVBLE_EXTERN int uvble_adv_manufacturer(const uint8_t *adv, size_t adv_len,
+                                        const uint8_t *resp, size_t resp_len,
+                                        int company, uint16_t *id,
+                                        const uint8_t **data, size_t *len);
 
 /* Appearance (little-endian uint16); 0 or UVBLE_ENOENT. */
-int uvble_adv_appearance(const uint8_t *adv, size_t adv_len,
-                         const uint8_t *resp, size_t resp_len,
-                         uint16_t *appearance);
+UVBLE_EXTERN int uvble_adv_appearance(const uint8_t *adv, size_t adv_len,
+                                      const uint8_t *resp, size_t resp_len,
+                                      uint16_t *appearance);
 
 /* TX Power Level in dBm; 0 or UVBLE_ENOENT. */
-int uvble_adv_tx_power(const uint8_t *adv, size_t adv_len,
-                       const uint8_t *resp, size_t resp_len, int8_t *dbm);
+UVBLE_EXTERN int uvble_adv_tx_power(const uint8_t *adv, size_t adv_len,
+                                    const uint8_t *resp, size_t resp_len,
+                                    int8_t *dbm);
 
 /* Service Data (types 0x16, 0x20, 0x21) for filter (NULL: any UUID; compared
  * with uvble_uuid_equal): the next one on an iterator (returns 1, or the
  * iterator's end code), or the first one (returns 0 or UVBLE_ENOENT). Sets
  * *uuid to the UUID as sent and *data / *len to the bytes after it. Out
  * pointers may be NULL. */
-int uvble_adv_iter_service_data(uvble_adv_iter_t *it,
-                                const uvble_uuid_t *filter, uvble_uuid_t *uuid,
-                                const uint8_t **data, size_t *len);
-int uvble_adv_service_data(const uint8_t *adv, size_t adv_len,
-                           const uint8_t *resp, size_t resp_len,
-                           const uvble_uuid_t *filter, uvble_uuid_t *uuid,
-                           const uint8_t **data, size_t *len);
+UVBLE_EXTERN int uvble_adv_iter_service_data(uvble_adv_iter_t *it,
+                                             const uvble_uuid_t *filter,
+                                             uvble_uuid_t *uuid,
+                                             const uint8_t **data, size_t *len);
+UVBLE_EXTERN int uvble_adv_service_data(const uint8_t *adv, size_t adv_len,
+                                        const uint8_t *resp, size_t resp_len,
+                                        const uvble_uuid_t *filter,
+                                        uvble_uuid_t *uuid,
+                                        const uint8_t **data, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -155,7 +155,7 @@ struct uvble_future {
 /* ---- scheduler ------------------------------------------------------------ */
 
 /* Creates a scheduler on loop. Returns 0, UVBLE_EINVAL or UVBLE_ENOMEM. */
-int uvble_sched_new(uv_loop_t *loop, uvble_sched_t **out);
+UVBLE_EXTERN int uvble_sched_new(uv_loop_t *loop, uvble_sched_t **out);
 
 typedef void (*uvble_sched_close_cb)(uvble_sched_t *s, void *arg);
 
@@ -164,9 +164,10 @@ typedef void (*uvble_sched_close_cb)(uvble_sched_t *s, void *arg);
  * resumptions run inside this call); its handles then close and cb (may be
  * NULL) runs on a later loop iteration, after which s is freed. Operations
  * started after this call return UVBLE_ECLOSING. */
-void uvble_sched_close(uvble_sched_t *s, uvble_sched_close_cb cb, void *arg);
+UVBLE_EXTERN void uvble_sched_close(uvble_sched_t *s, uvble_sched_close_cb cb,
+                                    void *arg);
 
-uv_loop_t *uvble_sched_loop(const uvble_sched_t *s);
+UVBLE_EXTERN uv_loop_t *uvble_sched_loop(const uvble_sched_t *s);
 
 /* Counters, for tests and monitoring. */
 typedef struct {
@@ -178,15 +179,16 @@ typedef struct {
   uint64_t cancels;
 } uvble_sched_stats_t;
 
-void uvble_sched_get_stats(const uvble_sched_t *s, uvble_sched_stats_t *out);
+UVBLE_EXTERN void uvble_sched_get_stats(const uvble_sched_t *s,
+                                        uvble_sched_stats_t *out);
 
 /* ---- future state and control -------------------------------------------- */
 
 /* Started and not yet handed back (the callback has not run yet). */
-bool uvble_future_pending(const uvble_future_t *f);
+UVBLE_EXTERN bool uvble_future_pending(const uvble_future_t *f);
 /* Handed back: status and results are final. A never-started (zeroed)
  * future is neither pending nor done. */
-bool uvble_future_done(const uvble_future_t *f);
+UVBLE_EXTERN bool uvble_future_done(const uvble_future_t *f);
 
 /* Cancels a pending future: it completes with UVBLE_ECANCELED (its
  * callback runs from the loop, as always) and the operation is detached
@@ -196,27 +198,27 @@ bool uvble_future_done(const uvble_future_t *f);
  * Returns 0, or UVBLE_EALREADY when the future is not pending or has
  * already completed (its callback, with the real status, may still be
  * due). */
-int uvble_future_cancel(uvble_future_t *f);
+UVBLE_EXTERN int uvble_future_cancel(uvble_future_t *f);
 
 /* Cancels a pending future without a callback: when this returns the
  * library holds no reference to f (its memory may be freed) and a task
  * waiting on it is not resumed. Works on a future whose completion is
  * queued, too. Does nothing on a future that is not pending. */
-void uvble_future_abandon(uvble_future_t *f);
+UVBLE_EXTERN void uvble_future_abandon(uvble_future_t *f);
 
 /* A future that completes with status 0 after ms milliseconds (0: on the
  * next loop iteration). */
-int uvble_sleep(uvble_future_t *f, uvble_sched_t *s, uint32_t ms);
+UVBLE_EXTERN int uvble_sleep(uvble_future_t *f, uvble_sched_t *s, uint32_t ms);
 
 /* A future that never completes by itself: it ends by its timeout
  * (UVBLE_ETIMEDOUT), by uvble_future_cancel, or by uvble_future_set. For
  * events of the application's own. */
-int uvble_future_start(uvble_future_t *f, uvble_sched_t *s,
-                       uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_future_start(uvble_future_t *f, uvble_sched_t *s,
+                                    uint32_t timeout_ms);
 /* Completes a future started with uvble_future_start with status. Returns
  * 0, or UVBLE_EALREADY if it is not pending, UVBLE_EINVAL if it was
  * started by another operation. */
-int uvble_future_set(uvble_future_t *f, int status);
+UVBLE_EXTERN int uvble_future_set(uvble_future_t *f, int status);
 
 /* ========================================================================== *
  * The aioble surface.                                                         *
@@ -276,7 +278,7 @@ typedef struct {
   size_t l2cap_backlog;
 } uvble_async_config_t;
 
-void uvble_async_config_default(uvble_async_config_t *cfg);
+UVBLE_EXTERN void uvble_async_config_default(uvble_async_config_t *cfg);
 
 /* Creates the context on ble. sched: the scheduler to use (NULL: the
  * context makes and owns one, see uvble_async_sched). cfg NULL: defaults;
@@ -284,25 +286,27 @@ void uvble_async_config_default(uvble_async_config_t *cfg);
  * take the defaults, but an l2cap_backlog of 0 means no backlog).
  * Returns 0, UVBLE_EINVAL, UVBLE_EALREADY (ble has a context) or
  * UVBLE_ENOMEM. */
-int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
-                    const uvble_async_config_t *cfg, uvble_async_t **out);
+UVBLE_EXTERN int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
+                                 const uvble_async_config_t *cfg,
+                                 uvble_async_t **out);
 
 /* aioble's config(...) is the core's configuration of this stack:
  * uvble_config_set_int(uvble_async_ble(a), UVBLE_CONFIG_MTU, 100) and so
  * on (uvble.h); exchange_mtu and pair set the keys they need. */
-uvble_t *uvble_async_ble(const uvble_async_t *a);
-uvble_sched_t *uvble_async_sched(const uvble_async_t *a);
+UVBLE_EXTERN uvble_t *uvble_async_ble(const uvble_async_t *a);
+UVBLE_EXTERN uvble_sched_t *uvble_async_sched(const uvble_async_t *a);
 
 /* The application's irq handler and fatal handler (see above). */
-void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb, void *arg);
-void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb);
+UVBLE_EXTERN void uvble_async_irq_chain(uvble_async_t *a, uvble_irq_cb cb,
+                                        void *arg);
+UVBLE_EXTERN void uvble_async_on_fatal(uvble_async_t *a, uvble_status_cb cb);
 
 /* aioble's ensure_active: powers the stack up (uvble_active(true)); the
  * future completes with the init sequence's status (0 at once, on the next
  * iteration, if the stack is already up). UVBLE_EBUSY while a start or stop
  * is under way. */
-int uvble_async_start(uvble_future_t *f, uvble_async_t *a,
-                      uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_async_start(uvble_future_t *f, uvble_async_t *a,
+                                   uint32_t timeout_ms);
 
 /* aioble's stop(): every pending operation of the context that does not
  * run on a connection completes with UVBLE_ECANCELED (scans end, advertise
@@ -311,7 +315,8 @@ int uvble_async_start(uvble_future_t *f, uvble_async_t *a,
  * drops every connection: operations on them complete with
  * UVBLE_EDISCONNECTED. The future completes when the stack is down.
  * Objects stay valid: services can be registered again after a start. */
-int uvble_async_stop(uvble_future_t *f, uvble_async_t *a, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_async_stop(uvble_future_t *f, uvble_async_t *a,
+                                  uint32_t timeout_ms);
 
 typedef void (*uvble_async_close_cb)(uvble_async_t *a, void *arg);
 
@@ -321,7 +326,8 @@ typedef void (*uvble_async_close_cb)(uvble_async_t *a, void *arg);
  * scans, services, channels: pointers to them are invalid afterwards), the
  * context's own scheduler closes, uvble_close() runs, and cb (may be NULL)
  * runs last, after the stack's close, on a later loop iteration. */
-void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg);
+UVBLE_EXTERN void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb,
+                                    void *arg);
 
 typedef struct {
   uint64_t connections;        /* connection objects made */
@@ -335,7 +341,8 @@ typedef struct {
                                   disconnected */
 } uvble_async_stats_t;
 
-void uvble_async_get_stats(const uvble_async_t *a, uvble_async_stats_t *out);
+UVBLE_EXTERN void uvble_async_get_stats(const uvble_async_t *a,
+                                        uvble_async_stats_t *out);
 
 /* ---- Device ------------------------------------------------------------------ */
 typedef struct {
@@ -343,17 +350,20 @@ typedef struct {
 } uvble_device_t;
 
 /* From 6 address bytes in display order (aioble's Device(type, bytes)). */
-int uvble_device_init(uvble_device_t *d, uint8_t addr_type,
-                      const uint8_t addr[6]);
+UVBLE_EXTERN int uvble_device_init(uvble_device_t *d, uint8_t addr_type,
+                                   const uint8_t addr[6]);
 /* From "aa:bb:cc:dd:ee:ff" (colons optional). 0 or UVBLE_EINVAL. */
-int uvble_device_parse(uvble_device_t *d, uint8_t addr_type, const char *text);
+UVBLE_EXTERN int uvble_device_parse(uvble_device_t *d, uint8_t addr_type,
+                                    const char *text);
 /* "aa:bb:cc:dd:ee:ff"; returns buf. */
-char *uvble_device_addr_hex(const uvble_device_t *d,
-                            char buf[UVBLE_ADDR_STR_LEN]);
+UVBLE_EXTERN char *uvble_device_addr_hex(const uvble_device_t *d,
+                                         char buf[UVBLE_ADDR_STR_LEN]);
 /* Same type and address (aioble's __eq__). */
-bool uvble_device_equal(const uvble_device_t *x, const uvble_device_t *y);
+UVBLE_EXTERN bool uvble_device_equal(const uvble_device_t *x,
+                                     const uvble_device_t *y);
 /* "Device(ADDR_PUBLIC, aa:bb:cc:dd:ee:ff)"; returns snprintf's count. */
-int uvble_device_str(const uvble_device_t *d, char *buf, size_t cap);
+UVBLE_EXTERN int uvble_device_str(const uvble_device_t *d, char *buf,
+                                  size_t cap);
 
 typedef struct {
   int32_t scan_duration_ms;     /* 0: the core's default (2000) */
@@ -383,15 +393,15 @@ typedef struct {
  * Established, 0x0C Command Disallowed, ...); UVBLE_ECANCELED;
  * UVBLE_ENOTACTIVE (the stack failed meanwhile; the fatal callback says
  * why); or the core's error. */
-int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
-                         const uvble_device_t *d,
-                         const uvble_connect_params_t *params,
-                         uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_device_connect(uvble_future_t *f, uvble_async_t *a,
+                                      const uvble_device_t *d,
+                                      const uvble_connect_params_t *params,
+                                      uint32_t timeout_ms);
 /* Whether a completed connect failed the way a retry may cure: the peer was
  * not found in time (UVBLE_ETIMEDOUT) or the link could not be established
  * (UVBLE_EHCI with 0x3E, Connection Failed to be Established: the peer
  * stopped advertising or its first packets were lost). */
-bool uvble_connect_retryable(const uvble_future_t *f);
+UVBLE_EXTERN bool uvble_connect_retryable(const uvble_future_t *f);
 
 /* ---- DeviceConnection ----------------------------------------------------------
  * A connection object is made for every link of the stack. It lives as long
@@ -402,52 +412,59 @@ bool uvble_connect_retryable(const uvble_future_t *f);
  * the link is up; take uvble_connection_ref to keep one longer. After the
  * link is down the object still answers (is_connected false) until the last
  * reference goes. uvble_async_close frees them all. */
-uvble_connection_t *uvble_connection_ref(uvble_connection_t *c);
-void uvble_connection_release(uvble_connection_t *c);
+UVBLE_EXTERN uvble_connection_t *uvble_connection_ref(uvble_connection_t *c);
+UVBLE_EXTERN void uvble_connection_release(uvble_connection_t *c);
 /* The connection object of a link, borrowed, or NULL. */
-uvble_connection_t *uvble_async_connection(uvble_async_t *a,
-                                           uint16_t conn_handle);
+UVBLE_EXTERN uvble_connection_t *uvble_async_connection(uvble_async_t *a,
+                                                        uint16_t conn_handle);
 
-bool uvble_connection_is_connected(const uvble_connection_t *c);
-uint16_t uvble_connection_handle(const uvble_connection_t *c);
-const uvble_device_t *uvble_connection_device(const uvble_connection_t *c);
-uvble_async_t *uvble_connection_async(const uvble_connection_t *c);
+UVBLE_EXTERN bool uvble_connection_is_connected(const uvble_connection_t *c);
+UVBLE_EXTERN uint16_t uvble_connection_handle(const uvble_connection_t *c);
+UVBLE_EXTERN const uvble_device_t *uvble_connection_device(
+    const uvble_connection_t *c);
+UVBLE_EXTERN uvble_async_t *uvble_connection_async(const uvble_connection_t *c);
 /* The link's security as the last ENCRYPTION_UPDATE left it. */
-bool uvble_connection_encrypted(const uvble_connection_t *c);
-bool uvble_connection_authenticated(const uvble_connection_t *c);
-bool uvble_connection_bonded(const uvble_connection_t *c);
-uint8_t uvble_connection_key_size(const uvble_connection_t *c);
+UVBLE_EXTERN bool uvble_connection_encrypted(const uvble_connection_t *c);
+UVBLE_EXTERN bool uvble_connection_authenticated(const uvble_connection_t *c);
+UVBLE_EXTERN bool uvble_connection_bonded(const uvble_connection_t *c);
+UVBLE_EXTERN uint8_t uvble_connection_key_size(const uvble_connection_t *c);
 /* The ATT MTU: 23 until an exchange (either side's) completed. */
-uint16_t uvble_connection_mtu(const uvble_connection_t *c);
+UVBLE_EXTERN uint16_t uvble_connection_mtu(const uvble_connection_t *c);
 
 /* The link as the controller last reported it: data length, PHYs,
  * interval, latency, supervision timeout (uvble_gap_conn_info).
  * UVBLE_ENOTCONN once the link is down. */
-int uvble_connection_info(const uvble_connection_t *c, uvble_conn_info_t *out);
+UVBLE_EXTERN int uvble_connection_info(const uvble_connection_t *c,
+                                       uvble_conn_info_t *out);
 /* Asks for a PHY (uvble_gap_set_phy, UVBLE_PHY_PREF_*) and waits for the
  * controller's LE PHY Update Complete: status 0 (the PHYs in force are in
  * uvble_connection_info; a peer without the PHY keeps the old one), or
  * UVBLE_EHCI with the HCI status in proto_status; UVBLE_ENOTSUP /
  * UVBLE_EINVAL at once as uvble_gap_set_phy; UVBLE_ETIMEDOUT;
  * UVBLE_EDISCONNECTED. */
-int uvble_connection_set_phy(uvble_future_t *f, uvble_connection_t *c,
-                             int pref, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_set_phy(uvble_future_t *f,
+                                          uvble_connection_t *c, int pref,
+                                          uint32_t timeout_ms);
 
 /* Disconnects (uvble_gap_disconnect) and waits until the link is down:
  * status 0 (also when it already was). */
-int uvble_connection_disconnect(uvble_future_t *f, uvble_connection_t *c,
-                                uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_disconnect(uvble_future_t *f,
+                                             uvble_connection_t *c,
+                                             uint32_t timeout_ms);
 /* Waits until the link is down (status 0; at once if it is). */
-int uvble_connection_disconnected(uvble_future_t *f, uvble_connection_t *c,
-                                  uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_disconnected(uvble_future_t *f,
+                                               uvble_connection_t *c,
+                                               uint32_t timeout_ms);
 
 /* ATT MTU exchange (aioble's exchange_mtu): sets config "mtu" first when
  * mtu is non-zero (a stack-wide setting, as in aioble), then exchanges and
  * waits for MTU_EXCHANGED. Result f->result.mtu. When an exchange already
  * ran on the link (the core allows one), completes at once with the
  * current MTU. */
-int uvble_connection_exchange_mtu(uvble_future_t *f, uvble_connection_t *c,
-                                  uint16_t mtu, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_exchange_mtu(uvble_future_t *f,
+                                               uvble_connection_t *c,
+                                               uint16_t mtu,
+                                               uint32_t timeout_ms);
 
 /* ---- pairing (aioble's security module) ---------------------------------- */
 typedef struct {
@@ -457,7 +474,7 @@ typedef struct {
   int io;         /* UVBLE_IO_NO_INPUT_OUTPUT */
 } uvble_pair_params_t;
 
-void uvble_pair_params_default(uvble_pair_params_t *p);
+UVBLE_EXTERN void uvble_pair_params_default(uvble_pair_params_t *p);
 
 /* Pairs or encrypts (uvble_gap_pair; see uvble/security.h for what a
  * central and a peripheral do). params NULL keeps the stack's config;
@@ -472,22 +489,23 @@ void uvble_pair_params_default(uvble_pair_params_t *p);
  * Key Missing) or 0x05 (Authentication Failure), every time: the stack
  * never pairs over a bond on its own. To pair anew, call
  * uvble_connection_forget_bond, then this again. */
-int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
-                          const uvble_pair_params_t *params,
-                          uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
+                                       const uvble_pair_params_t *params,
+                                       uint32_t timeout_ms);
 
 /* Forgets the bond with the connection's peer (uvble_forget_bond_conn):
  * 0, UVBLE_ENOENT (none), UVBLE_ENOTCONN, UVBLE_EINVAL. */
-int uvble_connection_forget_bond(uvble_connection_t *c);
+UVBLE_EXTERN int uvble_connection_forget_bond(uvble_connection_t *c);
 
 /* Waits for the next PASSKEY_ACTION on the link (aioble leaves passkeys
  * unimplemented): result f->result.passkey.action / .passkey. Answer with
  * uvble_connection_passkey. */
-int uvble_connection_passkey_action(uvble_future_t *f, uvble_connection_t *c,
-                                    uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_passkey_action(uvble_future_t *f,
+                                                 uvble_connection_t *c,
+                                                 uint32_t timeout_ms);
 /* uvble_gap_passkey on this link. */
-int uvble_connection_passkey(uvble_connection_t *c, int action,
-                             uint32_t passkey);
+UVBLE_EXTERN int uvble_connection_passkey(uvble_connection_t *c, int action,
+                                          uint32_t passkey);
 
 /* ---- scanning (aioble's central module) --------------------------------------
  *
@@ -543,37 +561,41 @@ typedef struct {
  * in progress makes the new scan wait for the controller. params NULL: a
  * passive scan until stopped. Returns 0, UVBLE_ECLOSING, UVBLE_ENOMEM or
  * the core's error. */
-int uvble_scan_start(uvble_async_t *a, const uvble_scan_params_t *params,
-                     uvble_scan_t **out);
+UVBLE_EXTERN int uvble_scan_start(uvble_async_t *a,
+                                  const uvble_scan_params_t *params,
+                                  uvble_scan_t **out);
 /* The next result that changed: f->result.scan (borrowed, valid until
  * uvble_scan_free). UVBLE_EOF once the scan has ended (duration over,
  * uvble_scan_stop, a newer scan started, a connect took the controller)
  * and every change was handed out; UVBLE_ECANCELED when the context stops
  * or closes, or the scan is freed; UVBLE_ENOTACTIVE when the stack
  * fails. */
-int uvble_scan_next(uvble_future_t *f, uvble_scan_t *s, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_scan_next(uvble_future_t *f, uvble_scan_t *s,
+                                 uint32_t timeout_ms);
 /* Stops the controller's scan (aioble's cancel): the iteration ends after
  * the results already queued. Returns 0. */
-int uvble_scan_stop(uvble_scan_t *s);
+UVBLE_EXTERN int uvble_scan_stop(uvble_scan_t *s);
 /* Stops and frees the scan and its results; a pending next() completes
  * with UVBLE_ECANCELED. */
-void uvble_scan_free(uvble_scan_t *s);
-void uvble_scan_get_stats(const uvble_scan_t *s, uvble_scan_stats_t *out);
-bool uvble_scan_running(const uvble_scan_t *s);
+UVBLE_EXTERN void uvble_scan_free(uvble_scan_t *s);
+UVBLE_EXTERN void uvble_scan_get_stats(const uvble_scan_t *s,
+                                       uvble_scan_stats_t *out);
+UVBLE_EXTERN bool uvble_scan_running(const uvble_scan_t *s);
 
 /* aioble's ScanResult helpers, over adv_data and resp_data together
  * (uvble/adv.h has the rest). */
 /* name(): the complete name, else the short one, NUL-terminated; returns
  * its length, UVBLE_ENOENT or UVBLE_ENOBUFS (see uvble_adv_name_str). */
-int uvble_scan_result_name(const uvble_scan_result_t *r, char *buf,
-                           size_t cap);
+UVBLE_EXTERN int uvble_scan_result_name(const uvble_scan_result_t *r, char *buf,
+                                        size_t cap);
 /* services(): every advertised service UUID into out[0..cap); returns the
  * number there are. */
-int uvble_scan_result_services(const uvble_scan_result_t *r, uvble_uuid_t *out,
-                               size_t cap);
+UVBLE_EXTERN int uvble_scan_result_services(const uvble_scan_result_t *r,
+                                            uvble_uuid_t *out, size_t cap);
 /* manufacturer(filter): starts a walk; then uvble_adv_iter_manufacturer(it,
  * company or UVBLE_ADV_ANY_COMPANY, &id, &data, &len) == 1 for each. */
-void uvble_scan_result_iter(const uvble_scan_result_t *r, uvble_adv_iter_t *it);
+UVBLE_EXTERN void uvble_scan_result_iter(const uvble_scan_result_t *r,
+                                         uvble_adv_iter_t *it);
 
 /* ---- advertising (aioble's peripheral module) ---------------------------- */
 typedef struct {
@@ -591,7 +613,7 @@ typedef struct {
 } uvble_advertise_params_t;
 
 /* Zeroes p, then connectable = true (aioble's default). */
-void uvble_advertise_params_init(uvble_advertise_params_t *p);
+UVBLE_EXTERN void uvble_advertise_params_init(uvble_advertise_params_t *p);
 
 /* Advertises until a central connects (aioble's advertise()): result
  * f->result.conn with a reference the caller owns. Timeout or cancel stops
@@ -599,9 +621,9 @@ void uvble_advertise_params_init(uvble_advertise_params_t *p);
  * time per context: UVBLE_EBUSY. Non-connectable advertising runs until the
  * timeout or a cancel. Payload problems: UVBLE_EMSGSIZE (fields do not fit
  * in 2 x 31 bytes), UVBLE_EINVAL. */
-int uvble_advertise(uvble_future_t *f, uvble_async_t *a,
-                    const uvble_advertise_params_t *params,
-                    uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_advertise(uvble_future_t *f, uvble_async_t *a,
+                                 const uvble_advertise_params_t *params,
+                                 uint32_t timeout_ms);
 
 /* ---- GATT server objects (aioble's server module) ----------------------------
  * Services, characteristics and descriptors are made before registration
@@ -644,42 +666,46 @@ typedef struct {
   bool append;
 } uvble_characteristic_opts_t;
 
-int uvble_service_new(uvble_async_t *a, const uvble_uuid_t *uuid,
-                      uvble_service_t **out);
+UVBLE_EXTERN int uvble_service_new(uvble_async_t *a, const uvble_uuid_t *uuid,
+                                   uvble_service_t **out);
 /* Frees the service with its characteristics and descriptors (their
  * pending written()/indicate() complete with UVBLE_ECANCELED). A registered
  * service stays in the stack's database until the next registration, but
  * its attributes are no longer routed. */
-void uvble_service_free(uvble_service_t *svc);
+UVBLE_EXTERN void uvble_service_free(uvble_service_t *svc);
 
-int uvble_characteristic_new(uvble_service_t *svc, const uvble_uuid_t *uuid,
-                             const uvble_characteristic_opts_t *opts,
-                             uvble_characteristic_t **out);
+UVBLE_EXTERN int uvble_characteristic_new(
+    uvble_service_t *svc, const uvble_uuid_t *uuid,
+    const uvble_characteristic_opts_t *opts, uvble_characteristic_t **out);
 /* A descriptor (flags: READ, WRITE, WRITE_NO_RESPONSE). */
-int uvble_descriptor_new(uvble_characteristic_t *chr, const uvble_uuid_t *uuid,
-                         uint16_t flags, const void *initial,
-                         size_t initial_len, bool capture,
-                         uvble_descriptor_t **out);
+UVBLE_EXTERN int uvble_descriptor_new(uvble_characteristic_t *chr,
+                                      const uvble_uuid_t *uuid, uint16_t flags,
+                                      const void *initial, size_t initial_len,
+                                      bool capture, uvble_descriptor_t **out);
 
 /* Registers the services (replacing any earlier registration, as the core
  * does) and assigns handles in declaration order. Returns 0 or the core's
  * error. */
-int uvble_register_services(uvble_async_t *a, uvble_service_t *const *svcs,
-                            size_t n);
+UVBLE_EXTERN int uvble_register_services(uvble_async_t *a,
+                                         uvble_service_t *const *svcs,
+                                         size_t n);
 
-uint16_t uvble_characteristic_handle(const uvble_characteristic_t *c);
-uint16_t uvble_descriptor_handle(const uvble_descriptor_t *d);
+UVBLE_EXTERN uint16_t
+uvble_characteristic_handle(const uvble_characteristic_t *c);
+UVBLE_EXTERN uint16_t uvble_descriptor_handle(const uvble_descriptor_t *d);
 
 /* The local value (aioble's read()): copies at most cap bytes into buf,
  * returns the value's length (reading an append buffer empties it). */
-int uvble_characteristic_read(uvble_characteristic_t *c, uint8_t *buf,
-                              size_t cap);
+UVBLE_EXTERN int uvble_characteristic_read(uvble_characteristic_t *c,
+                                           uint8_t *buf, size_t cap);
 /* Sets the local value (aioble's write(data, send_update)). */
-int uvble_characteristic_write(uvble_characteristic_t *c, const void *data,
-                               size_t len, bool send_update);
-int uvble_descriptor_read(uvble_descriptor_t *d, uint8_t *buf, size_t cap);
-int uvble_descriptor_write(uvble_descriptor_t *d, const void *data,
-                           size_t len);
+UVBLE_EXTERN int uvble_characteristic_write(uvble_characteristic_t *c,
+                                            const void *data, size_t len,
+                                            bool send_update);
+UVBLE_EXTERN int uvble_descriptor_read(uvble_descriptor_t *d, uint8_t *buf,
+                                       size_t cap);
+UVBLE_EXTERN int uvble_descriptor_write(uvble_descriptor_t *d, const void *data,
+                                        size_t len);
 
 /* Waits for a peer's write (aioble's written()): f->result.conn is the
  * writer (borrowed). With capture, the written value goes into buf
@@ -687,30 +713,35 @@ int uvble_descriptor_write(uvble_descriptor_t *d, const void *data,
  * and writes are handed out one by one in arrival order; without capture,
  * nothing goes into buf and several writes since the last written() count
  * as one. UVBLE_EINVAL: the attribute is not writable. */
-int uvble_characteristic_written(uvble_future_t *f, uvble_characteristic_t *c,
-                                 uint8_t *buf, size_t cap, uint32_t timeout_ms);
-int uvble_descriptor_written(uvble_future_t *f, uvble_descriptor_t *d,
-                             uint8_t *buf, size_t cap, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_characteristic_written(uvble_future_t *f,
+                                              uvble_characteristic_t *c,
+                                              uint8_t *buf, size_t cap,
+                                              uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_descriptor_written(uvble_future_t *f,
+                                          uvble_descriptor_t *d, uint8_t *buf,
+                                          size_t cap, uint32_t timeout_ms);
 
 /* The on_read hook (NULL removes it); attr is the characteristic or
  * descriptor. */
-void uvble_characteristic_on_read(uvble_characteristic_t *c,
-                                  uvble_attr_read_cb cb, void *arg);
-void uvble_descriptor_on_read(uvble_descriptor_t *d, uvble_attr_read_cb cb,
-                              void *arg);
+UVBLE_EXTERN void uvble_characteristic_on_read(uvble_characteristic_t *c,
+                                               uvble_attr_read_cb cb,
+                                               void *arg);
+UVBLE_EXTERN void uvble_descriptor_on_read(uvble_descriptor_t *d,
+                                           uvble_attr_read_cb cb, void *arg);
 /* The write hook (NULL removes it). */
-void uvble_characteristic_on_write(uvble_characteristic_t *c,
-                                   uvble_attr_write_cb cb, void *arg);
-void uvble_descriptor_on_write(uvble_descriptor_t *d, uvble_attr_write_cb cb,
-                               void *arg);
+UVBLE_EXTERN void uvble_characteristic_on_write(uvble_characteristic_t *c,
+                                                uvble_attr_write_cb cb,
+                                                void *arg);
+UVBLE_EXTERN void uvble_descriptor_on_write(uvble_descriptor_t *d,
+                                            uvble_attr_write_cb cb, void *arg);
 
 /* Notifies conn (regardless of its subscription, as aioble): data NULL
  * sends the current value. Returns 0, UVBLE_EINVAL (no NOTIFY flag or not
  * registered), UVBLE_ENOTCONN, or the core's error (UVBLE_ENOBUFS: retry
  * later). */
-int uvble_characteristic_notify(uvble_characteristic_t *c,
-                                uvble_connection_t *conn, const void *data,
-                                size_t len);
+UVBLE_EXTERN int uvble_characteristic_notify(uvble_characteristic_t *c,
+                                             uvble_connection_t *conn,
+                                             const void *data, size_t len);
 /* Notifies conn with flow control: when the link's transmit queue is full
  * the notification waits (in order behind others waiting on that link)
  * until the controller has taken enough, instead of failing with
@@ -722,13 +753,13 @@ int uvble_characteristic_notify(uvble_characteristic_t *c,
  * UVBLE_CCCD_INDICATE (0: nothing, or c has no CCCD), UVBLE_EINVAL (not
  * registered), UVBLE_ENOTCONN. Lets a peripheral stream only to centrals
  * that listen, the way they asked (uvble_gatts_subscription). */
-int uvble_characteristic_subscription(const uvble_characteristic_t *c,
-                                      const uvble_connection_t *conn);
-int uvble_characteristic_notify_wait(uvble_future_t *f,
-                                     uvble_characteristic_t *c,
-                                     uvble_connection_t *conn,
-                                     const void *data, size_t len,
-                                     uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_characteristic_subscription(
+    const uvble_characteristic_t *c, const uvble_connection_t *conn);
+UVBLE_EXTERN int uvble_characteristic_notify_wait(uvble_future_t *f,
+                                                  uvble_characteristic_t *c,
+                                                  uvble_connection_t *conn,
+                                                  const void *data, size_t len,
+                                                  uint32_t timeout_ms);
 /* Indicates conn and waits for its confirmation (aioble's awaitable
  * indicate): status 0 when confirmed, or the core's INDICATE_DONE status
  * (UVBLE_ETIMEDOUT, UVBLE_EIO, UVBLE_EDISCONNECTED). One indication per
@@ -738,9 +769,11 @@ int uvble_characteristic_notify_wait(uvble_future_t *f,
  * characteristic and connection are confirmed through the same event, so
  * a future may complete on the confirmation of such an indication sent
  * before it. */
-int uvble_characteristic_indicate(uvble_future_t *f, uvble_characteristic_t *c,
-                                  uvble_connection_t *conn, const void *data,
-                                  size_t len, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_characteristic_indicate(uvble_future_t *f,
+                                               uvble_characteristic_t *c,
+                                               uvble_connection_t *conn,
+                                               const void *data, size_t len,
+                                               uint32_t timeout_ms);
 
 /* ---- GATT client objects (aioble's client module) ------------------------------
  * Owned by their connection object and valid as long as it is; the same
@@ -789,42 +822,40 @@ struct uvble_client_descriptor {
  * Discoveries on one connection queue behind each other (the bearer runs
  * one at a time; aioble raises "Discovery in progress" instead). uuid NULL:
  * all. */
-int uvble_connection_services(uvble_future_t *f, uvble_connection_t *c,
-                              const uvble_uuid_t *uuid,
-                              uvble_client_service_t **out, size_t cap,
-                              uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_services(uvble_future_t *f,
+                                           uvble_connection_t *c,
+                                           const uvble_uuid_t *uuid,
+                                           uvble_client_service_t **out,
+                                           size_t cap, uint32_t timeout_ms);
 /* The first service with uuid: f->result.service, or UVBLE_ENOENT. */
-int uvble_connection_service(uvble_future_t *f, uvble_connection_t *c,
-                             const uvble_uuid_t *uuid, uint32_t timeout_ms);
-int uvble_client_service_characteristics(uvble_future_t *f,
-                                         uvble_client_service_t *s,
-                                         const uvble_uuid_t *uuid,
-                                         uvble_client_characteristic_t **out,
-                                         size_t cap, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_service(uvble_future_t *f,
+                                          uvble_connection_t *c,
+                                          const uvble_uuid_t *uuid,
+                                          uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_service_characteristics(
+    uvble_future_t *f, uvble_client_service_t *s, const uvble_uuid_t *uuid,
+    uvble_client_characteristic_t **out, size_t cap, uint32_t timeout_ms);
 /* f->result.characteristic, or UVBLE_ENOENT. */
-int uvble_client_service_characteristic(uvble_future_t *f,
-                                        uvble_client_service_t *s,
-                                        const uvble_uuid_t *uuid,
-                                        uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_service_characteristic(uvble_future_t *f,
+                                                     uvble_client_service_t *s,
+                                                     const uvble_uuid_t *uuid,
+                                                     uint32_t timeout_ms);
 /* Descriptors between the value handle and the end handle (including the
  * CCCD). */
-int uvble_client_characteristic_descriptors(uvble_future_t *f,
-                                            uvble_client_characteristic_t *c,
-                                            uvble_client_descriptor_t **out,
-                                            size_t cap, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_descriptors(
+    uvble_future_t *f, uvble_client_characteristic_t *c,
+    uvble_client_descriptor_t **out, size_t cap, uint32_t timeout_ms);
 /* f->result.descriptor, or UVBLE_ENOENT. */
-int uvble_client_characteristic_descriptor(uvble_future_t *f,
-                                           uvble_client_characteristic_t *c,
-                                           const uvble_uuid_t *uuid,
-                                           uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_descriptor(
+    uvble_future_t *f, uvble_client_characteristic_t *c,
+    const uvble_uuid_t *uuid, uint32_t timeout_ms);
 
 /* Reads the value (the core reads long values whole) into buf: f->len,
  * f->truncated. UVBLE_EATT with the ATT error; UVBLE_EINVAL without the
  * READ property (aioble's "Unsupported"). */
-int uvble_client_characteristic_read(uvble_future_t *f,
-                                     uvble_client_characteristic_t *c,
-                                     uint8_t *buf, size_t cap,
-                                     uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_read(
+    uvble_future_t *f, uvble_client_characteristic_t *c, uint8_t *buf,
+    size_t cap, uint32_t timeout_ms);
 
 #define UVBLE_WRITE_AUTO (-1) /* response chosen from the properties */
 
@@ -832,45 +863,43 @@ int uvble_client_characteristic_read(uvble_future_t *f,
  * response), 0 Write Command (completes once handed to the link; may fail
  * with UVBLE_ENOBUFS), or UVBLE_WRITE_AUTO: with response only when the
  * characteristic has WRITE and not WRITE_NO_RESPONSE (aioble's rule). */
-int uvble_client_characteristic_write(uvble_future_t *f,
-                                      uvble_client_characteristic_t *c,
-                                      const void *data, size_t len,
-                                      int response, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_write(
+    uvble_future_t *f, uvble_client_characteristic_t *c, const void *data,
+    size_t len, int response, uint32_t timeout_ms);
 
 /* The next notification / indication value (aioble's notified() /
  * indicated()): from the characteristic's queue (config notify_depth,
  * oldest dropped when full; aioble keeps only the latest) or the next one
  * to arrive. Values are queued from the first call of notified(),
  * indicated(), subscribe(), read() or write() on the characteristic on. */
-int uvble_client_characteristic_notified(uvble_future_t *f,
-                                         uvble_client_characteristic_t *c,
-                                         uint8_t *buf, size_t cap,
-                                         uint32_t timeout_ms);
-int uvble_client_characteristic_indicated(uvble_future_t *f,
-                                          uvble_client_characteristic_t *c,
-                                          uint8_t *buf, size_t cap,
-                                          uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_notified(
+    uvble_future_t *f, uvble_client_characteristic_t *c, uint8_t *buf,
+    size_t cap, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_indicated(
+    uvble_future_t *f, uvble_client_characteristic_t *c, uint8_t *buf,
+    size_t cap, uint32_t timeout_ms);
 /* Overrides notify_depth for this characteristic (1..); drops the oldest
  * values already queued beyond it. */
-int uvble_client_characteristic_set_queue(uvble_client_characteristic_t *c,
-                                          size_t depth);
+UVBLE_EXTERN int uvble_client_characteristic_set_queue(
+    uvble_client_characteristic_t *c, size_t depth);
 
 /* Writes the CCCD (discovered first when not yet known): notify and
  * indicate bits. UVBLE_ENOENT: the characteristic has no CCCD (aioble's
  * "CCCD not found"). */
-int uvble_client_characteristic_subscribe(uvble_future_t *f,
-                                          uvble_client_characteristic_t *c,
-                                          bool notify, bool indicate,
-                                          uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_characteristic_subscribe(
+    uvble_future_t *f, uvble_client_characteristic_t *c, bool notify,
+    bool indicate, uint32_t timeout_ms);
 
-int uvble_client_descriptor_read(uvble_future_t *f,
-                                 uvble_client_descriptor_t *d, uint8_t *buf,
-                                 size_t cap, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_descriptor_read(uvble_future_t *f,
+                                              uvble_client_descriptor_t *d,
+                                              uint8_t *buf, size_t cap,
+                                              uint32_t timeout_ms);
 /* response as for characteristics; UVBLE_WRITE_AUTO means a Write Request. */
-int uvble_client_descriptor_write(uvble_future_t *f,
-                                  uvble_client_descriptor_t *d,
-                                  const void *data, size_t len, int response,
-                                  uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_client_descriptor_write(uvble_future_t *f,
+                                               uvble_client_descriptor_t *d,
+                                               const void *data, size_t len,
+                                               int response,
+                                               uint32_t timeout_ms);
 
 /* ---- L2CAP channels (aioble's l2cap module) --------------------------------
  * Any number of channels per connection and of listening PSMs (aioble: one
@@ -883,9 +912,10 @@ int uvble_client_descriptor_write(uvble_future_t *f,
  * open a channel there; a channel the peer opened before this call (up to
  * config l2cap_backlog per connection) is taken at once. Result:
  * f->result.channel. */
-int uvble_connection_l2cap_accept(uvble_future_t *f, uvble_connection_t *c,
-                                  uint16_t psm, uint16_t mtu,
-                                  uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_l2cap_accept(uvble_future_t *f,
+                                               uvble_connection_t *c,
+                                               uint16_t psm, uint16_t mtu,
+                                               uint32_t timeout_ms);
 /* Listens on psm with our MTU mtu before any accept, so that a peer that
  * opens its channel as soon as the link is up (before the program got to
  * uvble_connection_l2cap_accept) lands in the backlog instead of being
@@ -893,51 +923,62 @@ int uvble_connection_l2cap_accept(uvble_future_t *f, uvble_connection_t *c,
  * the listener stays. Returns 0, UVBLE_EINVAL (psm outside 0x01..0xFF,
  * mtu < 23), UVBLE_EALREADY (the context listens on psm already),
  * UVBLE_ECANCELED (closing) or the core's error. */
-int uvble_async_l2cap_listen(uvble_async_t *a, uint16_t psm, uint16_t mtu);
+UVBLE_EXTERN int uvble_async_l2cap_listen(uvble_async_t *a, uint16_t psm,
+                                          uint16_t mtu);
 /* Opens a channel to psm on the peer: result f->result.channel, or
  * UVBLE_EL2CAP with the peer's result code in proto_status (e.g. 0x0002
  * SPSM not supported), UVBLE_ETIMEDOUT (the attempt is abandoned: the
  * channel is closed if the peer still accepts it). */
-int uvble_connection_l2cap_connect(uvble_future_t *f, uvble_connection_t *c,
-                                   uint16_t psm, uint16_t mtu,
-                                   uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_connection_l2cap_connect(uvble_future_t *f,
+                                                uvble_connection_t *c,
+                                                uint16_t psm, uint16_t mtu,
+                                                uint32_t timeout_ms);
 
-uint16_t uvble_l2cap_channel_our_mtu(const uvble_l2cap_channel_t *ch);
-uint16_t uvble_l2cap_channel_peer_mtu(const uvble_l2cap_channel_t *ch);
-uint16_t uvble_l2cap_channel_cid(const uvble_l2cap_channel_t *ch);
-uvble_connection_t *uvble_l2cap_channel_connection(const uvble_l2cap_channel_t *ch);
-bool uvble_l2cap_channel_is_open(const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN uint16_t
+uvble_l2cap_channel_our_mtu(const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN uint16_t
+uvble_l2cap_channel_peer_mtu(const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN uint16_t uvble_l2cap_channel_cid(const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN uvble_connection_t *uvble_l2cap_channel_connection(
+    const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN bool uvble_l2cap_channel_is_open(const uvble_l2cap_channel_t *ch);
 /* Whether received data waits to be read (aioble's available()). */
-bool uvble_l2cap_channel_available(const uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN bool uvble_l2cap_channel_available(
+    const uvble_l2cap_channel_t *ch);
 
 /* Reads what has arrived (waiting for data if none): at most cap bytes of
  * one SDU into buf, f->len bytes. UVBLE_EL2CAPCLOSED once the channel is
  * closed, UVBLE_EDISCONNECTED when the link dropped. */
-int uvble_l2cap_channel_recvinto(uvble_future_t *f, uvble_l2cap_channel_t *ch,
-                                 uint8_t *buf, size_t cap,
-                                 uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_l2cap_channel_recvinto(uvble_future_t *f,
+                                              uvble_l2cap_channel_t *ch,
+                                              uint8_t *buf, size_t cap,
+                                              uint32_t timeout_ms);
 /* Sends buf as SDUs of at most min(our_mtu * 2, peer_mtu, chunk_size)
  * bytes (chunk_size 0: no extra limit), waiting for the channel to take
  * more whenever it stalls (credits, buffer). buf must stay valid until the
  * future completes; f->len is the bytes handed to the channel. Sends on a
  * channel queue behind each other. */
-int uvble_l2cap_channel_send(uvble_future_t *f, uvble_l2cap_channel_t *ch,
-                             const void *buf, size_t len, size_t chunk_size,
-                             uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_l2cap_channel_send(uvble_future_t *f,
+                                          uvble_l2cap_channel_t *ch,
+                                          const void *buf, size_t len,
+                                          size_t chunk_size,
+                                          uint32_t timeout_ms);
 /* Waits until the channel can take more data (not stalled). */
-int uvble_l2cap_channel_flush(uvble_future_t *f, uvble_l2cap_channel_t *ch,
-                              uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_l2cap_channel_flush(uvble_future_t *f,
+                                           uvble_l2cap_channel_t *ch,
+                                           uint32_t timeout_ms);
 /* Closes the channel and waits until it is closed (status 0). */
-int uvble_l2cap_channel_disconnect(uvble_future_t *f, uvble_l2cap_channel_t *ch,
-                                   uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_l2cap_channel_disconnect(uvble_future_t *f,
+                                                uvble_l2cap_channel_t *ch,
+                                                uint32_t timeout_ms);
 /* Waits until the channel is closed (status 0; proto_status: the close
  * status the core reported). */
-int uvble_l2cap_channel_disconnected(uvble_future_t *f,
-                                     uvble_l2cap_channel_t *ch,
-                                     uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_l2cap_channel_disconnected(uvble_future_t *f,
+                                                  uvble_l2cap_channel_t *ch,
+                                                  uint32_t timeout_ms);
 /* Disconnects the channel if open and frees it; its pending futures
  * complete with UVBLE_ECANCELED. */
-void uvble_l2cap_channel_free(uvble_l2cap_channel_t *ch);
+UVBLE_EXTERN void uvble_l2cap_channel_free(uvble_l2cap_channel_t *ch);
 
 #ifdef __cplusplus
 }

@@ -152,19 +152,20 @@ struct uvble_task {
  * caller's; uvble_task_spawn initialises every field but data. done (may be
  * NULL) runs when fn has finished. Returns 0, UVBLE_EBUSY (t is running)
  * or UVBLE_ECLOSING. */
-int uvble_task_spawn(uvble_sched_t *s, uvble_task_t *t, uvble_task_fn fn,
-                     uvble_task_done_cb done);
+UVBLE_EXTERN int uvble_task_spawn(uvble_sched_t *s, uvble_task_t *t,
+                                  uvble_task_fn fn, uvble_task_done_cb done);
 
 /* Requests cancellation (see above). Returns 0, or UVBLE_EALREADY if the
  * task is not running. */
-int uvble_task_cancel(uvble_task_t *t);
-bool uvble_task_cancelled(const uvble_task_t *t);
-bool uvble_task_running(const uvble_task_t *t);
+UVBLE_EXTERN int uvble_task_cancel(uvble_task_t *t);
+UVBLE_EXTERN bool uvble_task_cancelled(const uvble_task_t *t);
+UVBLE_EXTERN bool uvble_task_running(const uvble_task_t *t);
 
 /* A future that completes when t finishes, with t's status (at once, on
  * the next iteration, if t has already finished). t must stay valid until
  * then. */
-int uvble_task_join(uvble_future_t *f, uvble_task_t *t, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_task_join(uvble_future_t *f, uvble_task_t *t,
+                                 uint32_t timeout_ms);
 
 /* ---- task groups ------------------------------------------------------------
  * A group tracks any number of tasks (one per device, for hundreds of
@@ -183,16 +184,18 @@ struct uvble_task_group {
   uvble_future_t *joiners_;
 };
 
-void uvble_task_group_init(uvble_task_group_t *g, uvble_sched_t *s);
+UVBLE_EXTERN void uvble_task_group_init(uvble_task_group_t *g,
+                                        uvble_sched_t *s);
 /* Spawns t into g (as uvble_task_spawn). */
-int uvble_task_group_spawn(uvble_task_group_t *g, uvble_task_t *t,
-                           uvble_task_fn fn, uvble_task_done_cb done);
+UVBLE_EXTERN int uvble_task_group_spawn(uvble_task_group_t *g, uvble_task_t *t,
+                                        uvble_task_fn fn,
+                                        uvble_task_done_cb done);
 /* Cancels every running task of g. */
-void uvble_task_group_cancel(uvble_task_group_t *g);
+UVBLE_EXTERN void uvble_task_group_cancel(uvble_task_group_t *g);
 /* A future that completes when no task of g is running (status:
  * g->first_error). */
-int uvble_task_group_join(uvble_future_t *f, uvble_task_group_t *g,
-                          uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_task_group_join(uvble_future_t *f, uvble_task_group_t *g,
+                                       uint32_t timeout_ms);
 
 /* ---- timeout scopes (aioble's `with connection.timeout(ms)`) ---------------
  *
@@ -219,19 +222,20 @@ struct uvble_scope {
   uvble_future_t drop_;
 };
 
-int uvble_scope_enter(uvble_scope_t *sc, uvble_task_t *t,
-                      uvble_connection_t *conn, uint32_t timeout_ms);
+UVBLE_EXTERN int uvble_scope_enter(uvble_scope_t *sc, uvble_task_t *t,
+                                   uvble_connection_t *conn,
+                                   uint32_t timeout_ms);
 /* Closes the scope and returns its status. */
-int uvble_scope_exit(uvble_scope_t *sc);
+UVBLE_EXTERN int uvble_scope_exit(uvble_scope_t *sc);
 
 #define UVBLE_SCOPE_BEGIN(t, sc, conn, ms) uvble_scope_enter((sc), (t), (conn), (ms))
 #define UVBLE_SCOPE_END(t, sc) uvble_scope_exit(sc)
 
 /* ---- used by the macros --------------------------------------------------- */
-void uvble_task_await_(uvble_task_t *t, uvble_future_t *f);
-void uvble_task_yield_(uvble_task_t *t);
-bool uvble_task_blocked_(uvble_task_t *t);
-int uvble_task_last_status_(const uvble_task_t *t);
+UVBLE_EXTERN void uvble_task_await_(uvble_task_t *t, uvble_future_t *f);
+UVBLE_EXTERN void uvble_task_yield_(uvble_task_t *t);
+UVBLE_EXTERN bool uvble_task_blocked_(uvble_task_t *t);
+UVBLE_EXTERN int uvble_task_last_status_(const uvble_task_t *t);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — error codes.
  *
- * Every uvble call returns 0 (or a non-negative count) on success and a
- * negative error code on failure, like libuv. The common codes are the
- * negated errno values, so `-errno` from a system call passes through
- * unchanged; uvble's own conditions use codes below -4000.
+ * How calls and callbacks report them is written once, at the top of
+ * uvble/uvble.h. The common codes are the negated errno values, so `-errno`
+ * from a system call passes through unchanged; uvble's own conditions use
+ * codes below -4000.
  *
  * Protocol status codes (HCI, ATT, L2CAP, SMP) are not error codes: they
  * travel in event payloads exactly as the controller or peer sent them.
@@ -20,6 +20,8 @@
 #define UVBLE_ERROR_H
 
 #include <errno.h>
+
+#include "uvble/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,9 +72,9 @@ typedef enum {
 } uvble_errno_t;
 
 /* A human-readable message for an error code; never NULL. */
-const char *uvble_strerror(int err);
+UVBLE_EXTERN const char *uvble_strerror(int err);
 /* The code's name ("EINVAL", "EDISCONNECTED", ...); never NULL. */
-const char *uvble_err_name(int err);
+UVBLE_EXTERN const char *uvble_err_name(int err);
 
 #ifdef __cplusplus
 }

@@ -9,9 +9,9 @@
  *   UVBLE_IRQ_CENTRAL_CONNECT / _DISCONNECT             (we are peripheral)
  *   UVBLE_IRQ_CONNECTION_UPDATE                         (either role)
  *
- * Every call returns 0 (or a documented non-negative value) once the work is
- * queued for the controller, or a negative error found without asking it.
- * UVBLE_ENOTACTIVE before uvble_active() has completed.
+ * A call returns once the work is queued for the controller: its errors are
+ * those found without asking it; the controller's answer arrives as an
+ * event.
  *
  * Legacy or extended commands: the first GAP operation after power-up picks
  * one command set for the rest of the session, because the Core Spec (Vol 4,
@@ -67,13 +67,13 @@ extern "C" {
  * The controller stops advertising when a central connects; call again to
  * restart it. Errors the controller reports later stop advertising and are
  * counted (uvble_gap_stats_t.adv_errors). */
-int uvble_gap_advertise(uvble_t *ble, int32_t interval_us,
-                        const uint8_t *adv_data, size_t adv_len,
-                        const uint8_t *resp_data, size_t resp_len,
-                        bool connectable);
+UVBLE_EXTERN int uvble_gap_advertise(uvble_t *ble, int32_t interval_us,
+                                     const uint8_t *adv_data, size_t adv_len,
+                                     const uint8_t *resp_data, size_t resp_len,
+                                     bool connectable);
 
 /* Whether advertising is on, as far as the host knows. */
-bool uvble_gap_advertising(const uvble_t *ble);
+UVBLE_EXTERN bool uvble_gap_advertising(const uvble_t *ble);
 
 /* ---- observer ------------------------------------------------------------ */
 
@@ -93,12 +93,13 @@ bool uvble_gap_advertising(const uvble_t *ble);
  *
  * Returns UVBLE_EALREADY while a scan runs, UVBLE_EBUSY while a connect is
  * pending. A scan the controller refuses to start ends with SCAN_DONE. */
-int uvble_gap_scan(uvble_t *ble, int32_t duration_ms, int32_t interval_us,
-                   int32_t window_us, bool active);
+UVBLE_EXTERN int uvble_gap_scan(uvble_t *ble, int32_t duration_ms,
+                                int32_t interval_us, int32_t window_us,
+                                bool active);
 
 /* Stops a running scan; SCAN_DONE follows once the controller has stopped.
  * Returns 0 (also when no scan was running: then no SCAN_DONE). */
-int uvble_gap_scan_stop(uvble_t *ble);
+UVBLE_EXTERN int uvble_gap_scan_stop(uvble_t *ble);
 
 /* A byte string matched against the start of one AD structure: its type
  * byte and then its data (the length byte excluded), as CircuitPython's
@@ -119,8 +120,9 @@ typedef struct {
  * until changed; (NULL, 0, UVBLE_GAP_RSSI_ANY) removes them. The prefixes
  * are copied. UVBLE_EINVAL for an empty or over-long prefix, more than
  * UVBLE_GAP_MAX_PREFIXES, or min_rssi outside -128..127. */
-int uvble_gap_scan_filter(uvble_t *ble, const uvble_gap_prefix_t *prefixes,
-                          size_t num_prefixes, int min_rssi);
+UVBLE_EXTERN int uvble_gap_scan_filter(uvble_t *ble,
+                                       const uvble_gap_prefix_t *prefixes,
+                                       size_t num_prefixes, int min_rssi);
 
 /* ---- central ------------------------------------------------------------- */
 
@@ -142,14 +144,15 @@ int uvble_gap_scan_filter(uvble_t *ble, const uvble_gap_prefix_t *prefixes,
  *
  * One attempt at a time: UVBLE_EALREADY while one is pending, UVBLE_EBUSY
  * while one is being cancelled. */
-int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
-                      int32_t scan_duration_ms, int32_t min_conn_interval_us,
-                      int32_t max_conn_interval_us);
+UVBLE_EXTERN int uvble_gap_connect(uvble_t *ble, const uvble_addr_t *addr,
+                                   int32_t scan_duration_ms,
+                                   int32_t min_conn_interval_us,
+                                   int32_t max_conn_interval_us);
 
 /* Cancels the pending connect (MicroPython's gap_connect(None)); the
  * PERIPHERAL_DISCONNECT above follows. UVBLE_EALREADY when no connect is
  * pending or it is already being cancelled. */
-int uvble_gap_connect_cancel(uvble_t *ble);
+UVBLE_EXTERN int uvble_gap_connect_cancel(uvble_t *ble);
 
 /* ---- connections --------------------------------------------------------- */
 
@@ -167,7 +170,7 @@ int uvble_gap_connect_cancel(uvble_t *ble);
  * counted in uvble_stats_t.acl_tx_dropped. A disconnect by the peer or the
  * controller meanwhile completes everything at once, as always.
  * Signalling and SMP PDUs always go ahead of queued data on a link. */
-int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
+UVBLE_EXTERN int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
 
 /* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..
  * 4 s), peripheral latency (0..499), supervision timeout_ms (100 ms .. 32 s,
@@ -181,9 +184,10 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
  * a peripheral's request, or a negative uvble error (no answer). Nothing
  * follows when the link drops meanwhile. Returns UVBLE_ENOTCONN for an
  * unknown handle, UVBLE_EINVAL for parameters out of range. */
-int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
-                            int32_t min_interval_us, int32_t max_interval_us,
-                            uint16_t latency, int32_t timeout_ms);
+UVBLE_EXTERN int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
+                                         int32_t min_interval_us,
+                                         int32_t max_interval_us,
+                                         uint16_t latency, int32_t timeout_ms);
 
 /* What a peer may ask for. A request (a peripheral's L2CAP Connection
  * Parameter Update Request, or the controller's LE Remote Connection
@@ -201,10 +205,10 @@ typedef struct {
 
 /* Sets the bounds (NULL restores the defaults). UVBLE_EINVAL when they lie
  * outside the Core Spec's ranges or min > max. */
-int uvble_gap_set_param_bounds(uvble_t *ble,
-                               const uvble_gap_param_bounds_t *bounds);
-void uvble_gap_get_param_bounds(const uvble_t *ble,
-                                uvble_gap_param_bounds_t *out);
+UVBLE_EXTERN int uvble_gap_set_param_bounds(
+    uvble_t *ble, const uvble_gap_param_bounds_t *bounds);
+UVBLE_EXTERN void uvble_gap_get_param_bounds(const uvble_t *ble,
+                                             uvble_gap_param_bounds_t *out);
 
 /* ---- connection parameter presets ----------------------------------------
  * A connection's parameters in one struct, for a connect (uvble_gap_connect_
@@ -244,16 +248,17 @@ typedef struct {
 /* uvble_gap_connect with the parameters and CE lengths of p (NULL: the
  * defaults of uvble_gap_connect). UVBLE_EINVAL names nothing: the checks
  * are those of uvble_gap_update_conn_params. */
-int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
-                           int32_t scan_duration_ms,
-                           const uvble_gap_conn_params_t *p);
+UVBLE_EXTERN int uvble_gap_connect_with(uvble_t *ble, const uvble_addr_t *addr,
+                                        int32_t scan_duration_ms,
+                                        const uvble_gap_conn_params_t *p);
 /* uvble_gap_update_params with CE lengths. As central they go in LE
  * Connection Update; as peripheral the L2CAP Connection Parameter Update
  * Request has no field for them (the central picks). UVBLE_EINVAL when a
  * value is out of range, min > max, or the timeout is not longer than
  * (1 + latency) * max_interval * 2. */
-int uvble_gap_update_conn_params(uvble_t *ble, uint16_t conn_handle,
-                                 const uvble_gap_conn_params_t *p);
+UVBLE_EXTERN int uvble_gap_update_conn_params(uvble_t *ble,
+                                              uint16_t conn_handle,
+                                              const uvble_gap_conn_params_t *p);
 
 /* ---- the link: data length, PHY, connection info ---------------------------
  * PHYs as HCI numbers them (Vol 4, Part E, 7.7.65.12). */
@@ -287,8 +292,8 @@ typedef struct {
 
 /* Fills out for the connection. UVBLE_ENOTCONN for an unknown handle. Before
  * any change is reported a link has 27 octets / 328 us and LE 1M. */
-int uvble_gap_conn_info(const uvble_t *ble, uint16_t conn_handle,
-                        uvble_conn_info_t *out);
+UVBLE_EXTERN int uvble_gap_conn_info(const uvble_t *ble, uint16_t conn_handle,
+                                     uvble_conn_info_t *out);
 
 /* What changed, for the link callbacks. */
 enum {
@@ -309,23 +314,27 @@ typedef void (*uvble_gap_link_cb)(uvble_t *ble, int what, int status,
 /* Adds a listener (at most UVBLE_GAP_LINK_LISTENERS: UVBLE_ENOBUFS; the
  * same cb and arg twice: UVBLE_EEXIST). These are beyond MicroPython's 31
  * irq events, which keep their numbers. */
-int uvble_gap_link_listen(uvble_t *ble, uvble_gap_link_cb cb, void *arg);
+UVBLE_EXTERN int uvble_gap_link_listen(uvble_t *ble, uvble_gap_link_cb cb,
+                                       void *arg);
 /* Removes it (UVBLE_ENOENT when not there). */
-int uvble_gap_link_unlisten(uvble_t *ble, uvble_gap_link_cb cb, void *arg);
+UVBLE_EXTERN int uvble_gap_link_unlisten(uvble_t *ble, uvble_gap_link_cb cb,
+                                         void *arg);
 
 /* Asks for a PHY on the link (LE Set PHY, Vol 4, Part E, 7.8.49); a
  * UVBLE_GAP_LINK_PHY event follows when the controllers have agreed (the
  * peer may keep a PHY it lacks; the event then reports the old one) or
  * refused. UVBLE_ENOTSUP when the controller lacks the PHY or the command,
  * UVBLE_ENOTCONN for an unknown handle, UVBLE_EINVAL for an unknown pref. */
-int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle, int pref);
+UVBLE_EXTERN int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle,
+                                   int pref);
 /* Asks for LL payloads of tx_octets (27 .. 251) taking at most tx_time_us
  * (328 .. 17040) on the link (LE Set Data Length, 7.8.33); 0, 0 asks for
  * the controller's maxima. UVBLE_GAP_LINK_DATA_LENGTH follows when the
  * peer's answer changes the link. UVBLE_ENOTSUP without Data Length
  * Extension. */
-int uvble_gap_set_data_length(uvble_t *ble, uint16_t conn_handle,
-                              uint16_t tx_octets, uint16_t tx_time_us);
+UVBLE_EXTERN int uvble_gap_set_data_length(uvble_t *ble, uint16_t conn_handle,
+                                           uint16_t tx_octets,
+                                           uint16_t tx_time_us);
 
 /* What the stack asks of the controller by itself. Defaults: every field
  * true / UVBLE_PHY_PREF_2M except the coded options (false).
@@ -353,8 +362,10 @@ typedef struct {
 } uvble_gap_link_config_t;
 
 /* UVBLE_EINVAL for an unknown default_phy. NULL restores the defaults. */
-int uvble_gap_set_link_config(uvble_t *ble, const uvble_gap_link_config_t *c);
-void uvble_gap_get_link_config(const uvble_t *ble, uvble_gap_link_config_t *out);
+UVBLE_EXTERN int uvble_gap_set_link_config(uvble_t *ble,
+                                           const uvble_gap_link_config_t *c);
+UVBLE_EXTERN void uvble_gap_get_link_config(const uvble_t *ble,
+                                            uvble_gap_link_config_t *out);
 
 /* ---- own address ----------------------------------------------------------
  * addr_mode (uvble_config_set_int(UVBLE_CONFIG_ADDR_MODE)) picks the address
@@ -371,12 +382,12 @@ void uvble_gap_get_link_config(const uvble_t *ble, uvble_gap_link_config_t *out)
 
 /* Sets the rotation period in seconds (1 .. 41400, the controller limit of
  * Vol 4, Part E, 7.8.45; 0 restores the default). */
-int uvble_gap_set_rpa_timeout(uvble_t *ble, uint32_t seconds);
+UVBLE_EXTERN int uvble_gap_set_rpa_timeout(uvble_t *ble, uint32_t seconds);
 
 /* The address the current addr_mode uses (an RPA or NRPA is made now if
  * none exists yet). UVBLE_ENOTACTIVE in PUBLIC mode before the controller's
  * address is known. */
-int uvble_gap_own_addr(uvble_t *ble, uvble_addr_t *out);
+UVBLE_EXTERN int uvble_gap_own_addr(uvble_t *ble, uvble_addr_t *out);
 
 /* ---- counters ------------------------------------------------------------ */
 typedef struct {
@@ -394,7 +405,8 @@ typedef struct {
   uint64_t conn_param_rejected;   /* peer requests outside the bounds */
 } uvble_gap_stats_t;
 
-void uvble_gap_get_stats(const uvble_t *ble, uvble_gap_stats_t *out);
+UVBLE_EXTERN void uvble_gap_get_stats(const uvble_t *ble,
+                                      uvble_gap_stats_t *out);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* uvble — GATT client: MicroPython's gattc_* calls.
  *
- * Every call returns 0 when the operation started (or was queued) and a
- * negative UVBLE_E* code when it could not; its results then arrive as irq
- * events with MicroPython's payloads (uvble_irq_data_t), always after the
- * call has returned:
+ * A call that started an operation (or queued it) returns 0; its results
+ * arrive as irq events with MicroPython's payloads (uvble_irq_data_t),
+ * always after the call has returned:
  *
  *   call                               events
  *   uvble_gattc_discover_services      SERVICE_RESULT* then SERVICE_DONE
@@ -89,8 +88,9 @@ enum {
  * SERVICE_RESULT (conn, start_handle, end_handle, uuid); the UUID is given
  * in the form the server sent it (16- or 128-bit; for discovery by UUID,
  * the UUID asked for). */
-int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
-                                  const uvble_uuid_t *uuid);
+UVBLE_EXTERN int uvble_gattc_discover_services(uvble_t *ble,
+                                               uint16_t conn_handle,
+                                               const uvble_uuid_t *uuid);
 
 /* Characteristic discovery in [start_handle, end_handle] (Vol 3, Part G,
  * 4.6.1, Read By Type on 0x2803). As in MicroPython, each result is held
@@ -111,10 +111,11 @@ int uvble_gattc_discover_services(uvble_t *ble, uint16_t conn_handle,
  * goes on; DONE then reports UVBLE_EPROTO instead of 0 (an ATT error that
  * ends it is reported as such). The sound characteristics are reported as
  * usual, and each end_handle is >= its value_handle. */
-int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
-                                         uint16_t start_handle,
-                                         uint16_t end_handle,
-                                         const uvble_uuid_t *uuid);
+UVBLE_EXTERN int uvble_gattc_discover_characteristics(uvble_t *ble,
+                                                      uint16_t conn_handle,
+                                                      uint16_t start_handle,
+                                                      uint16_t end_handle,
+                                                      const uvble_uuid_t *uuid);
 
 /* Descriptor discovery with Find Information (Vol 3, Part G, 4.7.1) over
  * the handles after start_handle up to end_handle, MicroPython's (start,
@@ -124,9 +125,10 @@ int uvble_gattc_discover_characteristics(uvble_t *ble, uint16_t conn_handle,
  * DESCRIPTOR_RESULT (conn, dsc_handle, uuid). start_handle == end_handle (a
  * characteristic without descriptors) completes with DONE status 0 and no
  * results. Handle 0 or start > end: UVBLE_EINVAL. */
-int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
-                                     uint16_t start_handle,
-                                     uint16_t end_handle);
+UVBLE_EXTERN int uvble_gattc_discover_descriptors(uvble_t *ble,
+                                                  uint16_t conn_handle,
+                                                  uint16_t start_handle,
+                                                  uint16_t end_handle);
 
 /* Reads an attribute value. Unlike MicroPython (which issues a single Read
  * and truncates at MTU-1 bytes), a value that fills the Read Response is
@@ -134,7 +136,8 @@ int uvble_gattc_discover_descriptors(uvble_t *ble, uint16_t conn_handle,
  * the ATT maximum of 512 bytes; READ_RESULT carries the whole value, once.
  * A server answering Read Blob with Attribute Not Long (or Invalid Offset at
  * the value's end) ends the read successfully with what was read. */
-int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle, uint16_t value_handle);
+UVBLE_EXTERN int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle,
+                                  uint16_t value_handle);
 
 /* Writes an attribute value.
  * mode 0 (Write Command): sent at once, ahead of queued operations, with no
@@ -150,14 +153,14 @@ int uvble_gattc_read(uvble_t *ble, uint16_t conn_handle, uint16_t value_handle);
  *   Error Response to a Prepare Write cancels what was queued and is
  *   reported as its ATT error code. At most 512 bytes (UVBLE_EMSGSIZE).
  * The data is copied; the caller's buffer may be reused at once. */
-int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
-                      uint16_t value_handle, const void *data, size_t len,
-                      int mode);
+UVBLE_EXTERN int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,
+                                   uint16_t value_handle, const void *data,
+                                   size_t len, int mode);
 
 /* Starts an ATT MTU exchange with the preferred MTU (config "mtu"). Both
  * sides get UVBLE_IRQ_MTU_EXCHANGED. UVBLE_EALREADY if an exchange already
  * ran on this connection. */
-int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle);
+UVBLE_EXTERN int uvble_gattc_exchange_mtu(uvble_t *ble, uint16_t conn_handle);
 
 #ifdef __cplusplus
 }

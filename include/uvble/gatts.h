@@ -122,18 +122,17 @@ typedef struct {
  * that is not connected is told when it comes back (once its link is
  * encrypted with the bond's key), if the database differs from the one it
  * last knew; registering the same services again changes nothing for it. */
-int uvble_gatts_register_services(uvble_t *ble,
-                                  const uvble_gatts_service_t *services,
-                                  size_t n, uint16_t *handles_out,
-                                  size_t handles_cap);
+UVBLE_EXTERN int uvble_gatts_register_services(
+    uvble_t *ble, const uvble_gatts_service_t *services, size_t n,
+    uint16_t *handles_out, size_t handles_cap);
 
 /* Copies the value of a characteristic or descriptor into buf. *len gets
  * the value's length. Returns 0, UVBLE_ENOSPC when cap < *len (nothing
  * copied, an append buffer is not cleared; pass cap 0 to ask the length)
  * or UVBLE_EINVAL (no such value handle). In append mode a successful read
  * clears the value. */
-int uvble_gatts_read(uvble_t *ble, uint16_t value_handle, uint8_t *buf,
-                     size_t cap, size_t *len);
+UVBLE_EXTERN int uvble_gatts_read(uvble_t *ble, uint16_t value_handle,
+                                  uint8_t *buf, size_t cap, size_t *len);
 
 /* Sets a value (the buffer grows as needed, up to 512 bytes: UVBLE_EMSGSIZE
  * beyond; CircuitPython's limits give UVBLE_EINVAL). With send_update, each
@@ -142,8 +141,9 @@ int uvble_gatts_read(uvble_t *ble, uint16_t value_handle, uint8_t *buf,
  * indication waits while another indication to that client is outstanding,
  * and then carries the value current at that time. Payloads are truncated
  * to MTU-3. Returns 0 or UVBLE_EINVAL (not a value handle). */
-int uvble_gatts_write(uvble_t *ble, uint16_t value_handle, const void *data,
-                      size_t len, bool send_update);
+UVBLE_EXTERN int uvble_gatts_write(uvble_t *ble, uint16_t value_handle,
+                                   const void *data, size_t len,
+                                   bool send_update);
 
 /* Sends a notification / indication to one client regardless of its CCCD
  * (MicroPython). data NULL sends the current value (len ignored); the
@@ -152,10 +152,12 @@ int uvble_gatts_write(uvble_t *ble, uint16_t value_handle, const void *data,
  * queue full: retry after a later event; for indications, 16 already
  * queued), UVBLE_EIO (the ATT bearer timed out). Indications complete with
  * UVBLE_IRQ_GATTS_INDICATE_DONE. */
-int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
-                       uint16_t value_handle, const void *data, size_t len);
-int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
-                         uint16_t value_handle, const void *data, size_t len);
+UVBLE_EXTERN int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
+                                    uint16_t value_handle, const void *data,
+                                    size_t len);
+UVBLE_EXTERN int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
+                                      uint16_t value_handle, const void *data,
+                                      size_t len);
 
 /* Flow control for notifications (NimBLE's BLE_GAP_EVENT_NOTIFY_TX, Zephyr's
  * bt_gatt_notify_cb): after uvble_gatts_notify returned UVBLE_ENOBUFS for
@@ -165,8 +167,9 @@ int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
  * fails). */
 typedef void (*uvble_gatts_tx_ready_cb)(uvble_t *ble, uint16_t conn_handle,
                                         void *arg);
-void uvble_gatts_on_tx_ready(uvble_t *ble, uvble_gatts_tx_ready_cb cb,
-                             void *arg);
+UVBLE_EXTERN void uvble_gatts_on_tx_ready(uvble_t *ble,
+                                          uvble_gatts_tx_ready_cb cb,
+                                          void *arg);
 
 /* The client configuration the peer on conn_handle has written for a
  * value: UVBLE_CCCD_NOTIFY and/or UVBLE_CCCD_INDICATE (0: not subscribed,
@@ -180,21 +183,21 @@ void uvble_gatts_on_tx_ready(uvble_t *ble, uvble_gatts_tx_ready_cb cb,
  * bond's key, before UVBLE_IRQ_ENCRYPTION_UPDATE (what the client wrote on
  * the new link before that is kept). Until then a reconnected client reads
  * as not subscribed. */
-int uvble_gatts_subscription(uvble_t *ble, uint16_t conn_handle,
-                             uint16_t value_handle);
+UVBLE_EXTERN int uvble_gatts_subscription(uvble_t *ble, uint16_t conn_handle,
+                                          uint16_t value_handle);
 /* Resizes a value buffer to len bytes (at most 512), empties it and sets
  * append mode (MicroPython's gatts_set_buffer). A characteristic registered
  * with max_length switches to MicroPython's truncating rules. Returns 0 or
  * UVBLE_EINVAL. */
-int uvble_gatts_set_buffer(uvble_t *ble, uint16_t value_handle, size_t len,
-                           bool append);
+UVBLE_EXTERN int uvble_gatts_set_buffer(uvble_t *ble, uint16_t value_handle,
+                                        size_t len, bool append);
 
 /* The GAP service: the Appearance value (default 0x0000, applies at once)
  * and whether peers may write the Device Name (default no; applies at the
  * next uvble_gatts_register_services). A written name replaces config
  * "gap_name" (truncated to UVBLE_GAP_NAME_MAX). */
-int uvble_gatts_set_appearance(uvble_t *ble, uint16_t appearance);
-int uvble_gatts_set_name_writable(uvble_t *ble, bool writable);
+UVBLE_EXTERN int uvble_gatts_set_appearance(uvble_t *ble, uint16_t appearance);
+UVBLE_EXTERN int uvble_gatts_set_name_writable(uvble_t *ble, bool writable);
 
 /* Decides writes to attributes with UVBLE_FLAG_WRITE_AUTHORIZED: return 0
  * to allow, or the ATT error to answer with (e.g.
@@ -205,8 +208,9 @@ typedef int (*uvble_gatts_authorize_cb)(uvble_t *ble, uint16_t conn_handle,
                                         uint16_t attr_handle,
                                         const uint8_t *data, size_t len,
                                         void *arg);
-void uvble_gatts_set_write_authorizer(uvble_t *ble, uvble_gatts_authorize_cb cb,
-                                      void *arg);
+UVBLE_EXTERN void uvble_gatts_set_write_authorizer(uvble_t *ble,
+                                                   uvble_gatts_authorize_cb cb,
+                                                   void *arg);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,7 @@ enum {
 /* Accepts channels on psm (an SPSM, 0x0001..0x00FF) with our MTU mtu
  * (23..65535). Returns 0, UVBLE_EINVAL, UVBLE_EALREADY (already listening
  * on psm) or UVBLE_ENOMEM. Listeners survive power cycles. */
-int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu);
+UVBLE_EXTERN int uvble_l2cap_listen(uvble_t *ble, uint16_t psm, uint16_t mtu);
 /* Link security a listener requires before it asks its ACCEPT handler
  * (Vol 3, Part C, 10.2): a request on a weaker link is refused with
  * INSUFFICIENT_AUTHENTICATION (link not encrypted and no bond to encrypt
@@ -73,26 +73,27 @@ enum {
 };
 
 /* uvble_l2cap_listen with a security requirement (UVBLE_L2CAP_SEC_*). */
-int uvble_l2cap_listen_secure(uvble_t *ble, uint16_t psm, uint16_t mtu,
-                              int security);
+UVBLE_EXTERN int uvble_l2cap_listen_secure(uvble_t *ble, uint16_t psm,
+                                           uint16_t mtu, int security);
 
 /* Stops accepting on psm (open channels stay). Returns 0 or UVBLE_ENOENT. */
-int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm);
+UVBLE_EXTERN int uvble_l2cap_listen_stop(uvble_t *ble, uint16_t psm);
 
 /* Opens a channel to psm on the peer. Returns our CID (> 0; the events
  * carry it) or a negative error: UVBLE_EINVAL (psm, mtu), UVBLE_ENOTCONN,
  * UVBLE_ENOSPC (all 64 dynamic CIDs in use), UVBLE_ENOMEM, UVBLE_ENOBUFS.
  * The outcome arrives as L2CAP_CONNECT or as L2CAP_DISCONNECT with a
  * non-zero status. */
-int uvble_l2cap_connect(uvble_t *ble, uint16_t conn_handle, uint16_t psm,
-                        uint16_t mtu);
+UVBLE_EXTERN int uvble_l2cap_connect(uvble_t *ble, uint16_t conn_handle,
+                                     uint16_t psm, uint16_t mtu);
 
 /* Closes the channel (Disconnection Request); L2CAP_DISCONNECT follows once
  * the peer answers or the response times out. Unread and unsent data is
  * dropped. On a channel still connecting, the channel is closed as soon as
  * the peer answers. Returns 0, UVBLE_ENOTCONN (no such channel) or
  * UVBLE_EALREADY (already closing). */
-int uvble_l2cap_disconnect(uvble_t *ble, uint16_t conn_handle, uint16_t cid);
+UVBLE_EXTERN int uvble_l2cap_disconnect(uvble_t *ble, uint16_t conn_handle,
+                                        uint16_t cid);
 
 /* Queues one SDU (copied). Returns 1 when more may be sent now, 0 when the
  * channel's transmit buffer is filling up: the SDU is queued, and
@@ -100,16 +101,16 @@ int uvble_l2cap_disconnect(uvble_t *ble, uint16_t conn_handle, uint16_t cid);
  * len above the peer's MTU or above twice our MTU, as in MicroPython),
  * UVBLE_EAGAIN (no room for this SDU now; wait for SEND_READY),
  * UVBLE_ENOTCONN (no such open channel). */
-int uvble_l2cap_send(uvble_t *ble, uint16_t conn_handle, uint16_t cid,
-                     const void *buf, size_t len);
+UVBLE_EXTERN int uvble_l2cap_send(uvble_t *ble, uint16_t conn_handle,
+                                  uint16_t cid, const void *buf, size_t len);
 
 /* Copies up to cap bytes of the oldest unread SDU into buf and returns how
  * many (a read never spans two SDUs; a partly read SDU continues on the
  * next call). With buf NULL, returns the unread bytes of that SDU without
  * consuming them. 0: nothing received. UVBLE_ENOTCONN: no such channel.
  * Reading frees buffer space, which returns credits to the peer. */
-int uvble_l2cap_recvinto(uvble_t *ble, uint16_t conn_handle, uint16_t cid,
-                         void *buf, size_t cap);
+UVBLE_EXTERN int uvble_l2cap_recvinto(uvble_t *ble, uint16_t conn_handle,
+                                      uint16_t cid, void *buf, size_t cap);
 
 /* ---- tuning: applies to channels created afterwards ---------------------- */
 typedef enum {
@@ -130,8 +131,8 @@ typedef enum {
   UVBLE_L2CAP_OPT_TIMEOUT_MS,
 } uvble_l2cap_opt_t;
 
-int uvble_l2cap_set_opt(uvble_t *ble, int opt, int value);
-int uvble_l2cap_get_opt(const uvble_t *ble, int opt, int *value);
+UVBLE_EXTERN int uvble_l2cap_set_opt(uvble_t *ble, int opt, int value);
+UVBLE_EXTERN int uvble_l2cap_get_opt(const uvble_t *ble, int opt, int *value);
 
 /* ---- introspection --------------------------------------------------------
  */
@@ -150,8 +151,9 @@ typedef struct {
   size_t tx_queued;    /* SDU bytes queued, not yet handed to the link */
 } uvble_l2cap_chan_info_t;
 
-int uvble_l2cap_chan_info(const uvble_t *ble, uint16_t conn_handle,
-                          uint16_t cid, uvble_l2cap_chan_info_t *out);
+UVBLE_EXTERN int uvble_l2cap_chan_info(const uvble_t *ble, uint16_t conn_handle,
+                                       uint16_t cid,
+                                       uvble_l2cap_chan_info_t *out);
 
 typedef struct {
   uint64_t sig_rx;           /* signalling commands received */
@@ -181,7 +183,8 @@ typedef struct {
   uint64_t acl_idle_with_data;
 } uvble_l2cap_stats_t;
 
-void uvble_l2cap_get_stats(const uvble_t *ble, uvble_l2cap_stats_t *out);
+UVBLE_EXTERN void uvble_l2cap_get_stats(const uvble_t *ble,
+                                        uvble_l2cap_stats_t *out);
 
 #ifdef __cplusplus
 }

@@ -177,14 +177,14 @@ enum {
  * UVBLE_EBUSY (pairing or encryption already under way), UVBLE_ETIMEDOUT
  * (the SMP timeout already fired on this connection), UVBLE_ENOTACTIVE, or
  * an error from queueing. */
-int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle);
+UVBLE_EXTERN int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle);
 
 /* Answers a PASSKEY_ACTION (see above). passkey: 0..999999 for input and
  * display, accept (non-zero) or reject (0) for numeric comparison.
  * Returns 0, UVBLE_ENOTCONN, UVBLE_EINVAL (no such action is awaited on
  * that connection, or a passkey out of range). */
-int uvble_gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
-                      uint32_t passkey);
+UVBLE_EXTERN int uvble_gap_passkey(uvble_t *ble, uint16_t conn_handle,
+                                   int action, uint32_t passkey);
 
 /* Opens the built-in bond store at path (created if absent, mode 0600),
  * encrypted under a 32-byte key read from key_file (created with random
@@ -194,15 +194,16 @@ int uvble_gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
  * wrong key or passphrase, or a tampered file; UVBLE_EPROTO: not a store
  * of a known version); errbuf, when given, receives a sentence naming the
  * problem and its fix. The store is closed with the stack. */
-int uvble_bond_store_open(uvble_t *ble, const char *path,
-                          const char *key_file, const char *passphrase,
-                          char *errbuf, size_t errlen);
+UVBLE_EXTERN int uvble_bond_store_open(uvble_t *ble, const char *path,
+                                       const char *key_file,
+                                       const char *passphrase, char *errbuf,
+                                       size_t errlen);
 
 /* Forgets every bond: deletes the OUR_SEC, PEER_SEC and CCCD secrets of
  * every peer (through SET_SECRET with value NULL for each one found, and
  * by emptying the built-in store). Our own IRK is kept. Connections stay as
  * they are. Returns 0 or the first error. */
-int uvble_erase_bonding(uvble_t *ble);
+UVBLE_EXTERN int uvble_erase_bonding(uvble_t *ble);
 
 /* Forgets the bond with one peer: deletes its OUR_SEC, PEER_SEC and CCCD
  * secrets (as uvble_erase_bonding does for all). peer: its identity
@@ -211,11 +212,11 @@ int uvble_erase_bonding(uvble_t *ble);
  * stale_bond): forget it, then uvble_gap_pair pairs anew — the stack
  * never does so on its own. Returns 0, UVBLE_ENOENT (no bond with that
  * peer), UVBLE_EINVAL (NULL, a bad address type, or no secrets support). */
-int uvble_forget_bond(uvble_t *ble, const uvble_addr_t *peer);
+UVBLE_EXTERN int uvble_forget_bond(uvble_t *ble, const uvble_addr_t *peer);
 /* uvble_forget_bond for the peer of a connection (the identity the stack
  * would re-encrypt with). Also UVBLE_ENOTCONN for an unknown handle. The
  * connection stays as it is. */
-int uvble_forget_bond_conn(uvble_t *ble, uint16_t conn_handle);
+UVBLE_EXTERN int uvble_forget_bond_conn(uvble_t *ble, uint16_t conn_handle);
 
 /* One bond, as uvble_bond_list reports it (no keys). */
 typedef struct {
@@ -229,19 +230,20 @@ typedef struct {
 /* The bonds held (by the app's GET_SECRET handler or the built-in store):
  * fills out[0..cap) and returns how many there are (more than cap: only
  * cap are filled), or UVBLE_EINVAL. */
-int uvble_bond_list(uvble_t *ble, uvble_bond_info_t *out, size_t cap);
+UVBLE_EXTERN int uvble_bond_list(uvble_t *ble, uvble_bond_info_t *out,
+                                 size_t cap);
 
 /* Sets the smallest encryption key size (in octets) pairing accepts:
  * 7..16 (default 16). UVBLE_EINVAL outside that range. */
-int uvble_security_set_min_key_size(uvble_t *ble, int octets);
-int uvble_security_get_min_key_size(const uvble_t *ble);
+UVBLE_EXTERN int uvble_security_set_min_key_size(uvble_t *ble, int octets);
+UVBLE_EXTERN int uvble_security_get_min_key_size(const uvble_t *ble);
 
 /* Resolves a resolvable private address against the IRKs of bonded peers:
  * true and *identity (type UVBLE_ADDR_PUBLIC or UVBLE_ADDR_RANDOM, the
  * identity address the peer distributed) when one matches; false for an
  * address that is not an RPA or that no bonded peer's IRK generated. */
-bool uvble_resolve_peer(uvble_t *ble, const uvble_addr_t *rpa,
-                        uvble_addr_t *identity);
+UVBLE_EXTERN bool uvble_resolve_peer(uvble_t *ble, const uvble_addr_t *rpa,
+                                     uvble_addr_t *identity);
 
 #ifdef __cplusplus
 }

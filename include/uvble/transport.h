@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "uvble/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -71,28 +73,32 @@ typedef void (*uvble_transport_close_cb)(uvble_transport_t *t, void *arg);
 /* Opens the transport named by spec. On failure returns a negative code and,
  * when errbuf is given, writes a sentence naming what is wrong (the part of
  * the string, or the system error and the usual fix). */
-int uvble_transport_open(uv_loop_t *loop, const char *spec,
-                         uvble_transport_t **out, char *errbuf, size_t errlen);
+UVBLE_EXTERN int uvble_transport_open(uv_loop_t *loop, const char *spec,
+                                      uvble_transport_t **out, char *errbuf,
+                                      size_t errlen);
 
 /* Two connected in-memory transports: what is sent on one arrives on the
  * other, packet by packet, on a later loop iteration (never re-entrantly). */
-int uvble_transport_mem_pair(uv_loop_t *loop, uvble_transport_t **a,
-                             uvble_transport_t **b);
+UVBLE_EXTERN int uvble_transport_mem_pair(uv_loop_t *loop,
+                                          uvble_transport_t **a,
+                                          uvble_transport_t **b);
 
 /* Sets the callbacks and starts reading. */
-int uvble_transport_start(uvble_transport_t *t, uvble_transport_recv_cb recv_cb,
-                          uvble_transport_error_cb error_cb, void *arg);
+UVBLE_EXTERN int uvble_transport_start(uvble_transport_t *t,
+                                       uvble_transport_recv_cb recv_cb,
+                                       uvble_transport_error_cb error_cb,
+                                       void *arg);
 
 /* Sends one packet made of the concatenation of iov[0..iovcnt). The bytes are
  * copied or written before return; the caller keeps ownership. Returns 0 or
  * a negative error (UVBLE_EINVAL for a bad type or length, UVBLE_ENOBUFS
  * when the transport's output buffer limit is reached, UVBLE_EPIPE after an
  * error or close). */
-int uvble_transport_send(uvble_transport_t *t, uint8_t type,
-                         const uvble_iov_t *iov, int iovcnt);
+UVBLE_EXTERN int uvble_transport_send(uvble_transport_t *t, uint8_t type,
+                                      const uvble_iov_t *iov, int iovcnt);
 
 /* Bytes accepted by send() but not yet written to the device. */
-size_t uvble_transport_pending(const uvble_transport_t *t);
+UVBLE_EXTERN size_t uvble_transport_pending(const uvble_transport_t *t);
 
 /* Sets the most bytes a transport holds for sending: the output buffer of
  * an fd transport (bytes the device has not taken yet), or for a mem pair
@@ -100,22 +106,22 @@ size_t uvble_transport_pending(const uvble_transport_t *t);
  * bookkeeping). A send that does not fit fails with UVBLE_ENOBUFS and
  * changes nothing. The default is 1 MiB. Returns 0, UVBLE_EINVAL for 0, or
  * UVBLE_EBUSY for a mem pair end whose queue is not empty. */
-int uvble_transport_set_limit(uvble_transport_t *t, size_t bytes);
+UVBLE_EXTERN int uvble_transport_set_limit(uvble_transport_t *t, size_t bytes);
 
 /* Starts writing a btsnoop capture (version 1, datalink 1002, both
  * directions, microsecond timestamps) of every packet to path; NULL stops.
  * uvble_transport_open() also starts one when UVBLE_BTSNOOP names a file
  * (the first transport opened writes to that file, later ones in the same
  * process to FILE.1, FILE.2, ...). Returns 0 or -errno from creating it. */
-int uvble_transport_snoop(uvble_transport_t *t, const char *path);
+UVBLE_EXTERN int uvble_transport_snoop(uvble_transport_t *t, const char *path);
 
 /* Closes the transport; close_cb (may be NULL) runs on a later loop
  * iteration, after which t is freed. No callbacks run after close. */
-void uvble_transport_close(uvble_transport_t *t, uvble_transport_close_cb cb,
-                           void *arg);
+UVBLE_EXTERN void uvble_transport_close(uvble_transport_t *t,
+                                        uvble_transport_close_cb cb, void *arg);
 
 /* The spec string the transport was opened with ("mem" for the pair). */
-const char *uvble_transport_name(const uvble_transport_t *t);
+UVBLE_EXTERN const char *uvble_transport_name(const uvble_transport_t *t);
 
 #ifdef __cplusplus
 }

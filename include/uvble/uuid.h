@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uvble/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,33 +27,36 @@ typedef struct {
 #define UVBLE_UUID_STR_LEN 37
 
 /* A 16-bit UUID from an integer (MicroPython's UUID(0x180d)). */
-uvble_uuid_t uvble_uuid16(uint16_t v);
+UVBLE_EXTERN uvble_uuid_t uvble_uuid16(uint16_t v);
 /* A 32-bit UUID from an integer. */
-uvble_uuid_t uvble_uuid32(uint32_t v);
+UVBLE_EXTERN uvble_uuid_t uvble_uuid32(uint32_t v);
 
 /* Raw little-endian bytes of length 2, 4 or 16 (MicroPython's rule for a
  * buffer argument). Returns 0 or UVBLE_EINVAL. */
-int uvble_uuid_from_bytes(uvble_uuid_t *out, const uint8_t *buf, size_t len);
+UVBLE_EXTERN int uvble_uuid_from_bytes(uvble_uuid_t *out, const uint8_t *buf,
+                                       size_t len);
 
 /* Parses text: "0x180d", "180d", "0000180d", or the 36-character dashed
  * 128-bit form (dashes optional, hex case ignored). Returns 0 or UVBLE_EINVAL. */
-int uvble_uuid_parse(uvble_uuid_t *out, const char *text);
+UVBLE_EXTERN int uvble_uuid_parse(uvble_uuid_t *out, const char *text);
 
 /* Writes the text form ("180d", "0000abcd" for 32-bit, dashed 128-bit,
  * lower case) into buf; returns the string length or UVBLE_EINVAL /
  * UVBLE_ENOSPC. */
-int uvble_uuid_to_str(const uvble_uuid_t *u, char *buf, size_t len);
+UVBLE_EXTERN int uvble_uuid_to_str(const uvble_uuid_t *u, char *buf,
+                                   size_t len);
 
 /* The 128-bit form (16- and 32-bit UUIDs expanded with the Bluetooth base
  * UUID 0000xxxx-0000-1000-8000-00805f9b34fb). */
-uvble_uuid_t uvble_uuid_to128(const uvble_uuid_t *u);
+UVBLE_EXTERN uvble_uuid_t uvble_uuid_to128(const uvble_uuid_t *u);
 
 /* Equal as UUIDs: a 16-bit UUID equals its 128-bit expansion. */
-bool uvble_uuid_equal(const uvble_uuid_t *a, const uvble_uuid_t *b);
+UVBLE_EXTERN bool uvble_uuid_equal(const uvble_uuid_t *a,
+                                   const uvble_uuid_t *b);
 
 /* The smallest form that represents u (a base-UUID 128-bit shrinks to 16 or
  * 32 bits). */
-uvble_uuid_t uvble_uuid_shrink(const uvble_uuid_t *u);
+UVBLE_EXTERN uvble_uuid_t uvble_uuid_shrink(const uvble_uuid_t *u);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,26 @@
  * only for the duration of the irq call (as in MicroPython's sync-events
  * mode). Copy what you need to keep.
  *
+ * Return values and statuses, once for every header (libuv's convention):
+ *
+ * - A function returning int returns 0 on success (or a non-negative
+ *   value, a count, a handle or 1/0, where its comment says so) and a
+ *   negative UVBLE_E* code (uvble/error.h) on failure; uvble_strerror()
+ *   and uvble_err_name() name it. Where a comment lists codes, it lists
+ *   those worth telling apart, not every one. A bad argument gives
+ *   UVBLE_EINVAL; a call that needs the controller before uvble_active()
+ *   has completed gives UVBLE_ENOTACTIVE.
+ * - A call that starts an operation and returns a negative code did not
+ *   start it: no callback, event or future completion follows for it.
+ * - A status handed to a callback, carried by an event or left in a future
+ *   is 0 for success, a negative UVBLE_E* code for what the stack found,
+ *   or a positive protocol status exactly as the controller or the peer
+ *   sent it (an HCI error code, an ATT error code, an L2CAP result, an SMP
+ *   reason: the field's comment says which; uvble/status.h names them).
+ * - Every remote operation has a timeout. A link dropping completes what
+ *   is pending on it with UVBLE_EDISCONNECTED; uvble_close() completes
+ *   everything pending with UVBLE_ECANCELED.
+ *
  *   uvble_t *ble;
  *   char err[256];
  *   if (uvble_new(loop, "unix:/tmp/bt-server-le", &ble, err, sizeof err) < 0)
@@ -27,6 +47,7 @@
 #include <uv.h>
 
 #include "uvble/error.h"
+#include "uvble/export.h"
 #include "uvble/status.h"
 #include "uvble/transport.h"
 #include "uvble/uuid.h"
@@ -41,9 +62,9 @@ extern "C" {
  * the build's project version) are what the application was compiled
  * against; these are the library it runs with. */
 /* 0x00MMmmpp, as UVBLE_VERSION_HEX. */
-unsigned uvble_version(void);
+UVBLE_EXTERN unsigned uvble_version(void);
 /* "MAJOR.MINOR.PATCH". */
-const char *uvble_version_string(void);
+UVBLE_EXTERN const char *uvble_version_string(void);
 
 typedef struct uvble uvble_t;
 
@@ -66,10 +87,11 @@ typedef struct {
 
 #define UVBLE_ADDR_STR_LEN 18 /* "aa:bb:cc:dd:ee:ff" + NUL */
 /* Formats "aa:bb:cc:dd:ee:ff"; returns buf. */
-char *uvble_addr_to_str(const uvble_addr_t *a, char buf[UVBLE_ADDR_STR_LEN]);
+UVBLE_EXTERN char *uvble_addr_to_str(const uvble_addr_t *a,
+                                     char buf[UVBLE_ADDR_STR_LEN]);
 /* Parses "aa:bb:cc:dd:ee:ff" (or without colons) into out->val; keeps
  * out->type. Returns 0 or UVBLE_EINVAL. */
-int uvble_addr_parse(uvble_addr_t *out, const char *text);
+UVBLE_EXTERN int uvble_addr_parse(uvble_addr_t *out, const char *text);
 
 /* ---- irq events (MicroPython's codes and names) ------------------------- */
 typedef enum {
@@ -110,7 +132,7 @@ typedef enum {
 
 /* "_IRQ_CENTRAL_CONNECT"-style name without the underscore prefix
  * ("CENTRAL_CONNECT"); "UNKNOWN" for other values. */
-const char *uvble_irq_name(int event);
+UVBLE_EXTERN const char *uvble_irq_name(int event);
 
 /* One payload per event; the member to read is named after the event. */
 typedef struct { /* 1, 2, 7, 8 */
@@ -294,14 +316,14 @@ typedef void (*uvble_status_cb)(uvble_t *ble, int status);
 typedef void (*uvble_close_cb)(uvble_t *ble);
 
 /* Creates a stack on loop, opening the transport named by spec (see
- * transport.h). Returns 0 or a negative error; errbuf, when given, receives
- * a sentence naming the problem. Nothing is sent until uvble_active(). */
-int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out, char *errbuf,
-              size_t errlen);
+ * transport.h). On failure errbuf, when given, receives a sentence naming
+ * the problem. Nothing is sent until uvble_active(). */
+UVBLE_EXTERN int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out,
+                           char *errbuf, size_t errlen);
 /* The same with a transport the caller opened; the stack takes ownership
  * (and closes it), even when this call fails. */
-int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
-                             uvble_t **out);
+UVBLE_EXTERN int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
+                                          uvble_t **out);
 
 /* Closes the stack: every pending operation completes with UVBLE_ECANCELED
  * (synchronously, inside this call). Then, before the transport closes,
@@ -313,7 +335,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
  * than 1 s. Then the transport and timers close and cb (may be NULL) runs
  * on a later loop iteration as the last callback; the object is freed when
  * cb returns. Safe to call from any callback; later calls are ignored. */
-void uvble_close(uvble_t *ble, uvble_close_cb cb);
+UVBLE_EXTERN void uvble_close(uvble_t *ble, uvble_close_cb cb);
 
 /* For layers built on the core (the async layer installs one): while a hook
  * is set, uvble_close(ble, cb) hands the call to hook(ble, cb, arg) instead.
@@ -322,7 +344,8 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb);
  * that the application still gets cb with ble valid. NULL clears the hook. */
 typedef void (*uvble_close_hook_cb)(uvble_t *ble, uvble_close_cb cb,
                                     void *arg);
-void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg);
+UVBLE_EXTERN void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook,
+                                       void *arg);
 
 /* Powers the stack up (runs the controller init sequence) or down (drops
  * connections and resets the controller; what was queued on the links
@@ -332,19 +355,19 @@ void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg);
  * UVBLE_ETIMEDOUT when the controller stays silent, UVBLE_EHCI when it
  * rejects a required command. Returns UVBLE_EALREADY if a change is already
  * in progress. */
-int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb);
-bool uvble_is_active(const uvble_t *ble);
+UVBLE_EXTERN int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb);
+UVBLE_EXTERN bool uvble_is_active(const uvble_t *ble);
 
 /* Called when the stack fails on its own (the transport broke, or the
  * controller stopped answering): every pending operation has already been
  * completed with an error and the stack is inactive. The app closes it. */
-void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb);
+UVBLE_EXTERN void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb);
 
-void uvble_irq(uvble_t *ble, uvble_irq_cb cb, void *arg);
+UVBLE_EXTERN void uvble_irq(uvble_t *ble, uvble_irq_cb cb, void *arg);
 
-uv_loop_t *uvble_loop(const uvble_t *ble);
-void uvble_set_data(uvble_t *ble, void *data);
-void *uvble_get_data(const uvble_t *ble);
+UVBLE_EXTERN uv_loop_t *uvble_loop(const uvble_t *ble);
+UVBLE_EXTERN void uvble_set_data(uvble_t *ble, void *data);
+UVBLE_EXTERN void *uvble_get_data(const uvble_t *ble);
 
 /* ---- config (MicroPython's keys) ----------------------------------------- */
 typedef enum {
@@ -386,22 +409,24 @@ enum {
 
 /* Maps "mac", "addr_mode", "gap_name", "rxbuf", "mtu", "bond", "mitm", "io",
  * "le_secure", "drain_ms" to a key; UVBLE_EUNKNOWNKEY otherwise. */
-int uvble_config_key(const char *name);
+UVBLE_EXTERN int uvble_config_key(const char *name);
 
 /* Integer-valued keys (all but MAC and GAP_NAME). UVBLE_EINVAL for a value
  * out of range or a key of another kind. */
-int uvble_config_set_int(uvble_t *ble, int key, int value);
-int uvble_config_get_int(const uvble_t *ble, int key, int *value);
+UVBLE_EXTERN int uvble_config_set_int(uvble_t *ble, int key, int value);
+UVBLE_EXTERN int uvble_config_get_int(const uvble_t *ble, int key, int *value);
 
-int uvble_config_set_name(uvble_t *ble, const void *name, size_t len);
+UVBLE_EXTERN int uvble_config_set_name(uvble_t *ble, const void *name,
+                                       size_t len);
 /* Copies at most cap bytes, returns the full length (no NUL added). */
-int uvble_config_get_name(const uvble_t *ble, void *buf, size_t cap);
+UVBLE_EXTERN int uvble_config_get_name(const uvble_t *ble, void *buf,
+                                       size_t cap);
 
 /* The address the stack uses: after uvble_active(), the controller's public
  * address (or the random one chosen by addr_mode). */
-int uvble_config_get_mac(const uvble_t *ble, uvble_addr_t *out);
+UVBLE_EXTERN int uvble_config_get_mac(const uvble_t *ble, uvble_addr_t *out);
 /* Sets a static random address (two top bits set) to use in RANDOM mode. */
-int uvble_config_set_mac(uvble_t *ble, const uvble_addr_t *addr);
+UVBLE_EXTERN int uvble_config_set_mac(uvble_t *ble, const uvble_addr_t *addr);
 
 /* ---- controller information (filled by the init sequence) --------------- */
 typedef struct {
@@ -426,16 +451,18 @@ typedef struct {
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */
-int uvble_controller_info(const uvble_t *ble, uvble_controller_info_t *out);
+UVBLE_EXTERN int uvble_controller_info(const uvble_t *ble,
+                                       uvble_controller_info_t *out);
 /* Whether the controller lists a command: octet and bit as in the Core
  * Spec's supported-commands table (Vol 4, Part E, 6.27). */
-bool uvble_controller_has_command(const uvble_t *ble, int octet, int bit);
+UVBLE_EXTERN bool uvble_controller_has_command(const uvble_t *ble, int octet,
+                                               int bit);
 /* Whether an LE feature bit (Vol 6, Part B, 4.6) is set. */
-bool uvble_controller_has_le_feature(const uvble_t *ble, int bit);
+UVBLE_EXTERN bool uvble_controller_has_le_feature(const uvble_t *ble, int bit);
 /* Names for display: "Bluetooth 5.2" style versions and company names of
  * the commonest manufacturers (otherwise NULL). */
-const char *uvble_hci_version_name(uint8_t version);
-const char *uvble_manufacturer_name(uint16_t company);
+UVBLE_EXTERN const char *uvble_hci_version_name(uint8_t version);
+UVBLE_EXTERN const char *uvble_manufacturer_name(uint16_t company);
 
 /* ---- counters ------------------------------------------------------------ */
 typedef struct {
@@ -482,9 +509,13 @@ typedef struct {
                                       controller: a drain before disconnect
                                       or uvble_close()'s linger ran out of
                                       time (UVBLE_CONFIG_DRAIN_MS) */
+  uint64_t acl_tx_pool_full;       /* sends refused (UVBLE_ENOBUFS) because
+                                      the stack-wide pool of outgoing ACL
+                                      packets was in use: by default four
+                                      links' queues' worth */
 } uvble_stats_t;
 
-void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
+UVBLE_EXTERN void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);
 
 #ifdef __cplusplus
 }

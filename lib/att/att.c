@@ -6,6 +6,7 @@
 
 #include "att.h"
 #include "conn.h"
+#include "util/queue.h"
 #include "uvble/gatt.h"
 
 /* Bounds of the per-connection queues (DESIGN: no unbounded queue). */
@@ -22,16 +23,11 @@ struct att_state {
 
 /* A queued request or indication, the whole PDU kept for sending. */
 struct att_op {
-  struct att_op *next;
+  struct sq_node node;
   att_rsp_cb cb;
   void *arg;
   size_t len;
   uint8_t pdu[];
-};
-
-struct att_queue {
-  struct att_op *head, *tail;
-  unsigned len;
 };
 
 struct att_bearer {
@@ -45,11 +41,11 @@ struct att_bearer {
   /* client -> server direction: our requests */
   struct att_op *req;
   uint64_t req_deadline;
-  struct att_queue reqq;
+  struct sq reqq; /* att_op */
   /* server -> client direction: our indications */
   struct att_op *ind;
   uint64_t ind_deadline;
-  struct att_queue indq;
+  struct sq indq; /* att_op */
   uv_timer_t timer;
   struct gatts_conn *gatts; /* the GATT server's per-connection state */
 };
@@ -66,29 +62,22 @@ bool att_bearer_dead(const struct ble_conn *c) {
   return c->att && c->att->dead;
 }
 
+#ifdef UVBLE_TEST_HOOKS
 void att_set_timeout_ms(uvble_t *ble, unsigned ms) {
   if (ble->att) ble->att->timeout_ms = ms;
 }
+#endif
 
 /* ---- queues and the timer ------------------------------------------------ */
-static void q_push(struct att_queue *q, struct att_op *op) {
-  op->next = NULL;
-  if (q->tail)
-    q->tail->next = op;
-  else
-    q->head = op;
-  q->tail = op;
-  q->len++;
+static void q_push(struct sq *q, struct att_op *op) { sq_push(q, &op->node); }
+
+static struct att_op *q_pop(struct sq *q) {
+  struct sq_node *n = sq_pop(q);
+  return n ? SQ_ENTRY(n, struct att_op, node) : NULL;
 }
 
-static struct att_op *q_pop(struct att_queue *q) {
-  struct att_op *op = q->head;
-  if (!op) return NULL;
-  q->head = op->next;
-  if (!q->head) q->tail = NULL;
-  q->len--;
-  op->next = NULL;
-  return op;
+static struct att_op *q_first(const struct sq *q) {
+  return SQ_FIRST(q, struct att_op, node);
 }
 
 static int raw_send(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
@@ -109,7 +98,7 @@ static void rearm(struct att_bearer *b) {
   if (b->req && b->req_deadline < next) next = b->req_deadline;
   if (b->ind && b->ind_deadline < next) next = b->ind_deadline;
   /* Something queued but not in flight: the link refused it; retry. */
-  if ((!b->req && b->reqq.head) || (!b->ind && b->indq.head))
+  if ((!b->req && !sq_empty(&b->reqq)) || (!b->ind && !sq_empty(&b->indq)))
     if (now + ATT_RETRY_MS < next) next = now + ATT_RETRY_MS;
   if (next == UINT64_MAX) {
     uv_timer_stop(&b->timer);
@@ -123,13 +112,14 @@ static void rearm(struct att_bearer *b) {
 static void pump(struct att_bearer *b) {
   if (b->dead) return;
   uint64_t now = ble_now_ms(b->ble->loop);
-  if (!b->req && b->reqq.head &&
-      raw_send(b->ble, b->conn, b->reqq.head->pdu, b->reqq.head->len) == 0) {
+  struct att_op *op;
+  if (!b->req && (op = q_first(&b->reqq)) &&
+      raw_send(b->ble, b->conn, op->pdu, op->len) == 0) {
     b->req = q_pop(&b->reqq);
     b->req_deadline = now + b->timeout_ms;
   }
-  if (!b->ind && b->indq.head &&
-      raw_send(b->ble, b->conn, b->indq.head->pdu, b->indq.head->len) == 0) {
+  if (!b->ind && (op = q_first(&b->indq)) &&
+      raw_send(b->ble, b->conn, op->pdu, op->len) == 0) {
     b->ind = q_pop(&b->indq);
     b->ind_deadline = now + b->timeout_ms;
   }
@@ -191,14 +181,29 @@ static void complete_one(struct att_bearer *b, struct att_op **slot,
 }
 
 /* ---- sending ---------------------------------------------------------------- */
-int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
-                 size_t len) {
+/* The checks of every PDU that expects no answer; iov holds len bytes. */
+static int send_iov(uvble_t *ble, struct ble_conn *c, const uvble_iov_t *iov,
+                    int iovcnt, size_t len) {
   struct att_bearer *b = c->att;
   if (!b) return UVBLE_ENOTCONN;
   if (b->dead) return UVBLE_EIO;
   if (len == 0) return UVBLE_EINVAL;
   if (len > b->mtu) return UVBLE_EMSGSIZE;
-  return raw_send(ble, c, pdu, len);
+  return l2cap_send_pdu(ble, c, L2CAP_CID_ATT, iov, iovcnt);
+}
+
+int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
+                 size_t len) {
+  uvble_iov_t iov = {(void *)pdu, len};
+  return send_iov(ble, c, &iov, 1, len);
+}
+
+int att_send_value(uvble_t *ble, struct ble_conn *c, uint8_t opcode,
+                   uint16_t handle, const void *value, size_t len) {
+  uint8_t hdr[3] = {opcode, 0, 0};
+  put_le16(hdr + 1, handle);
+  uvble_iov_t iov[2] = {{hdr, 3}, {value, len}};
+  return send_iov(ble, c, iov, 2, 3 + len);
 }
 
 int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
@@ -210,7 +215,7 @@ int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
 
 /* Queues op on q (after what is already there) and starts it if the
  * direction is idle. */
-static int enqueue(struct att_bearer *b, struct att_queue *q,
+static int enqueue(struct att_bearer *b, struct sq *q,
                    struct att_op *inflight, unsigned max, att_rsp_cb cb,
                    void *arg, const uint8_t *hdr, size_t hlen,
                    const uint8_t *body, size_t blen) {
@@ -222,7 +227,7 @@ static int enqueue(struct att_bearer *b, struct att_queue *q,
   op->len = hlen + blen;
   memcpy(op->pdu, hdr, hlen);
   if (blen) memcpy(op->pdu + hlen, body, blen);
-  if (!inflight && !q->head) {
+  if (!inflight && sq_empty(q)) {
     /* Idle: send now, so a failure is reported to the caller. */
     int r = raw_send(b->ble, b->conn, op->pdu, op->len);
     if (r < 0) {
@@ -581,7 +586,7 @@ void att_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   struct att_bearer *b = c->att;
   if (!b) return;
   c->att = NULL; /* sends from the callbacks below get UVBLE_ENOTCONN */
-  struct att_queue list;
+  struct sq list;
   memset(&list, 0, sizeof list);
   struct att_op *op;
   while ((op = take_next(b))) q_push(&list, op);

@@ -121,6 +121,11 @@ int att_send_request(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
  * queue full: retry later). */
 int att_send_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                  size_t len);
+/* The same for opcode + attribute handle + value (a notification, a write
+ * command): the value goes from the caller's buffer straight into the
+ * link's ACL packets, no PDU built in between. */
+int att_send_value(uvble_t *ble, struct ble_conn *c, uint8_t opcode,
+                   uint16_t handle, const void *value, size_t len);
 
 /* Sends a Handle Value Indication; cb runs on the confirmation, timeout or
  * disconnect. One indication is outstanding at a time; later ones queue. */
@@ -145,9 +150,11 @@ int att_send_error(uvble_t *ble, struct ble_conn *c, uint8_t req_op,
  * when the connection has no bearer. */
 bool att_bearer_dead(const struct ble_conn *c);
 
-/* Tests only: the transaction timeout of bearers opened from now on
- * (default ATT_TRANSACTION_TIMEOUT_MS). */
+/* The test build only (UVBLE_TEST_HOOKS): the transaction timeout of
+ * bearers opened from now on (default ATT_TRANSACTION_TIMEOUT_MS). */
+#ifdef UVBLE_TEST_HOOKS
 void att_set_timeout_ms(uvble_t *ble, unsigned ms);
+#endif
 
 /* The bearer's slot for the GATT server's per-connection state (NULL when
  * the connection has no bearer); the bearer only holds it. */

@@ -9,23 +9,10 @@
 #include <stdint.h>
 
 #include "hci.h"
+#include "util/queue.h"
 #include "uvble/uvble.h"
 
 enum { CONN_ROLE_CENTRAL = 0, CONN_ROLE_PERIPHERAL = 1 };
-
-/* One outgoing L2CAP PDU (basic header included), sent in fragments. Once
- * its last fragment is with the controller it waits, shrunk to the header,
- * on the connection's sent list until Number Of Completed Packets covers
- * that fragment (frag_end). */
-struct acl_pdu {
-  struct acl_pdu *next;
-  size_t len;
-  size_t sent;       /* bytes handed to the controller so far */
-  uint64_t seq;      /* per connection and class, from 1 */
-  uint64_t frag_end; /* tx_frags_sent after its last fragment */
-  uint8_t cls;       /* ACL_CLASS_* */
-  uint8_t data[];
-};
 
 /* Transmit classes: signalling and SMP PDUs go ahead of queued data on the
  * same link (never splitting a PDU that has started, never reordering
@@ -33,8 +20,23 @@ struct acl_pdu {
  * streams. */
 enum { ACL_CLASS_CTL = 0, ACL_CLASS_DATA = 1, ACL_CLASSES = 2 };
 
-struct acl_txq {
-  struct acl_pdu *head, *tail;
+/* One ACL packet of an outgoing L2CAP PDU, cut when the PDU is queued into
+ * a block of the stack's pool (acl.c): the HCI ACL header (Vol 4, Part E,
+ * 5.4.2) and at most the controller's ACL MTU of the PDU, so sending it is
+ * one write of data[0 .. 4 + len). Once written it waits on the
+ * connection's sent list until Number Of Completed Packets covers it (one
+ * completion per packet, in order), then goes back to the pool. */
+struct acl_pool;
+struct acl_frag {
+  struct sq_node node;
+  struct acl_pool *pool; /* where it goes back to */
+  uint64_t seq;     /* its PDU's number in its class, per connection */
+  uint16_t cid;     /* its PDU's channel */
+  uint16_t len;     /* payload bytes after the HCI header */
+  uint16_t cap;     /* payload room: the pool's ACL MTU when it was made */
+  uint8_t cls;      /* ACL_CLASS_* */
+  bool first, last; /* its PDU's first / last fragment */
+  uint8_t data[];   /* HCI ACL header + payload */
 };
 
 struct ble_conn {
@@ -52,12 +54,11 @@ struct ble_conn {
   bool removing; /* conn_remove is running the layers' conn_closed hooks */
 
   /* transmit */
-  struct acl_txq txq[ACL_CLASSES];
-  struct acl_txq sentq;   /* sent, waiting for their completion */
-  size_t txq_bytes;       /* both classes, not yet fully sent */
+  struct sq txq[ACL_CLASSES]; /* acl_frag, not yet written */
+  struct sq sentq;            /* acl_frag written, awaiting completion */
+  size_t txq_bytes;       /* L2CAP bytes of both classes not yet written */
   uint64_t tx_seq[ACL_CLASSES];  /* last PDU queued, per class */
   uint64_t tx_done[ACL_CLASSES]; /* last PDU completed, per class */
-  uint64_t tx_frags_sent, tx_frags_done;
   uint16_t acl_in_flight; /* fragments the controller has not completed */
   bool notify_refused;    /* a notification met a full queue: tell the app
                              when there is room (uvble_gatts_on_tx_ready) */
@@ -168,6 +169,9 @@ void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len);
 void acl_on_completed(uvble_t *ble, const uint8_t *params, size_t len);
 /* Sends whatever the controller has buffer space for. */
 void acl_pump(uvble_t *ble);
+/* Frees the pool's kept blocks and the spare reassembly buffer; blocks
+ * still in use are freed when their links go (hci_close). */
+void acl_close(uvble_t *ble);
 
 /* uvble_close()'s linger (conn_edge.c): waits, at most the drain timeout
  * and never more than 1 s, for the replies to commands already sent and

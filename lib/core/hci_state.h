@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "util/queue.h"
+
 typedef struct uvble uvble_t;
 struct ble_conn;
 
@@ -26,6 +28,20 @@ typedef void (*hci_linger_fn)(uvble_t *ble, uint8_t code, const uint8_t *p,
 #define HCI_LE_SUBEVENT_CODES 0x40
 
 struct hci_cmd;
+
+/* Blocks for outgoing ACL packets (acl.c): taken when a PDU is queued,
+ * back when the controller completes them. At most `max` in use over all
+ * links (past it a send is refused, counted in acl_tx_pool_full); freed
+ * ones are kept for reuse, a few times the controller's buffers' worth,
+ * so a steady stream allocates nothing. */
+struct acl_pool {
+  struct sq free;
+  uint16_t frag_cap; /* payload room of the kept blocks (the ACL MTU) */
+  size_t in_use;
+  size_t max;        /* 0: four links' queues (4 x conn_txq_max) */
+  size_t keep;       /* free blocks kept for reuse */
+  bool closed;       /* the stack is going: blocks are freed, not kept */
+};
 
 struct hci {
   struct hci_cmd *queue_head, *queue_tail; /* not yet sent */
@@ -50,6 +66,9 @@ struct hci {
   struct ble_conn *rr_next; /* round-robin cursor */
   size_t l2cap_rx_max_pdu;  /* largest L2CAP PDU reassembled (header incl.) */
   size_t conn_txq_max;      /* bytes queued per connection before refusing */
+  struct acl_pool acl_pool;
+  uint8_t *rx_spare;        /* a reassembly buffer kept for the next PDU */
+  size_t rx_spare_cap;
   void (*tx_done_obs[4])(uvble_t *ble); /* acl_on_tx_done observers */
 
   /* The edges (conn_edge.c): one timer bounds both the drains of links

@@ -178,11 +178,7 @@ const struct gattc_proc gattc_proc_write = {UVBLE_IRQ_GATTC_WRITE_DONE,
 static int write_command(uvble_t *ble, struct ble_conn *c, uint16_t handle,
                          const void *data, size_t len) {
   if (len + 3 > att_mtu(c)) return UVBLE_EMSGSIZE;
-  uint8_t pdu[ATT_MAX_MTU];
-  pdu[0] = ATT_WRITE_CMD;
-  put_le16(pdu + 1, handle);
-  if (len) memcpy(pdu + 3, data, len);
-  return att_send_pdu(ble, c, pdu, 3 + len);
+  return att_send_value(ble, c, ATT_WRITE_CMD, handle, data, len);
 }
 
 int uvble_gattc_write(uvble_t *ble, uint16_t conn_handle,

@@ -147,13 +147,9 @@ static int send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
 
 static int send_notification(uvble_t *ble, struct ble_conn *c, uint16_t handle,
                              const uint8_t *data, size_t len) {
-  uint8_t pdu[ATT_MAX_MTU];
   size_t max = (size_t)att_mtu(c) - 3;
   if (len > max) len = max;
-  pdu[0] = ATT_HANDLE_VALUE_NTF;
-  put_le16(pdu + 1, handle);
-  if (len) memcpy(pdu + 3, data, len);
-  return att_send_pdu(ble, c, pdu, 3 + len);
+  return att_send_value(ble, c, ATT_HANDLE_VALUE_NTF, handle, data, len);
 }
 
 /* gatts_write(send_update): notify wins over indicate; an indication waits

@@ -41,7 +41,8 @@ static void on_timer_closed(uv_handle_t *h) {
  * (setup between uvble_active() and uv_run(), a blocking callback). */
 static void on_io_pass(uv_check_t *h) {
   uvble_t *ble = h->data;
-  uint64_t now = ble_now_ms(ble->loop);
+  /* The poll just refreshed the loop's time: no clock read per pass. */
+  uint64_t now = uv_now(ble->loop);
   ble->hci.io_pass_at = now;
   for (struct hci_cmd *c = ble->hci.inflight_head; c; c = c->next)
     if (!c->counted) {

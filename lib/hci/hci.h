@@ -11,6 +11,7 @@
 
 #include "ble_internal.h"
 #include "hci_defs.h"
+#include "util/queue.h"
 
 /* LE Set (Default) PHY's preference bits for a UVBLE_PHY_PREF_* (7.8.48,
  * 7.8.49): all_phys, tx/rx PHYs, PHY options. False for an unknown pref. */

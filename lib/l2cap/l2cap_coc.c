@@ -11,9 +11,10 @@
  * window (or one SDU of our MTU, whichever is larger).
  *
  * Transmit side: send() copies the SDU into the channel's ring; K-frames are
- * cut from it as the peer's credits allow and handed to the connection's
- * ACL queue, which is kept a little above what the controller's buffers
- * hold and topped up whenever Number Of Completed Packets returns buffers.
+ * cut from it as the peer's credits allow, straight into the connection's
+ * ACL packets (acl.c: from the pool, no copy in between), which are kept a
+ * little above what the controller's buffers hold and topped up whenever
+ * Number Of Completed Packets returns buffers.
  *
  * Event handlers may call anything, including uvble_close(): after every
  * irq the code looks its connection and channel up again (or returns).
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "l2cap_internal.h"
+#include "util/pdu_reader.h"
 
 #define NO_HANDLE 0xffff
 
@@ -136,9 +138,11 @@ static int rx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
     viol = &s->viol_kframe_over_mps;
   } else if (!ch->rx_in_sdu) {
     /* The first K-frame of an SDU starts with its length. */
-    size_t sdu = len >= 2 ? get_le16(d) : 0;
-    pay = len - 2;
-    if (len < 2)
+    struct pdu_reader r;
+    pdu_reader_init(&r, d, len);
+    size_t sdu = pdu_get_le16(&r);
+    pay = pdu_left(&r);
+    if (!pdu_ok(&r))
       viol = &s->viol_bad_kframe;
     else if (sdu > ch->our_mtu)
       viol = &s->viol_sdu_over_mtu;

@@ -75,6 +75,10 @@ struct change {
   const struct entry *e;
 };
 
+/* Failure injection exists only in the test build of the library
+ * (UVBLE_TEST_HOOKS, the uvble_internal target): the shipped one has no
+ * global switch that makes the store fail. */
+#ifdef UVBLE_TEST_HOOKS
 static struct bond_store_fault g_fault;
 
 void bond_store_set_fault(const struct bond_store_fault *f) {
@@ -88,6 +92,27 @@ void bond_store_set_fault(const struct bond_store_fault *f) {
 static int fault(enum bond_store_fault_step step) {
   return g_fault.step == step ? -g_fault.err : 0;
 }
+
+/* An injected short write: *n shrinks to what may still go out, and once
+ * `after` bytes are out the write fails. */
+static int fault_write(size_t done, size_t *n) {
+  if (g_fault.step != BOND_STORE_FAULT_WRITE) return 0;
+  if (done >= g_fault.after) return -g_fault.err;
+  if (*n > g_fault.after - done) *n = g_fault.after - done;
+  return 0;
+}
+#else
+static int fault(enum bond_store_fault_step step) {
+  (void)step;
+  return 0;
+}
+
+static int fault_write(size_t done, size_t *n) {
+  (void)done;
+  (void)n;
+  return 0;
+}
+#endif
 
 static void seterr(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -189,6 +214,7 @@ static int parse_entries(struct bond_store *s, const uint8_t *pt, size_t len) {
   return off == len ? 0 : UVBLE_EPROTO;
 }
 
+#ifdef UVBLE_TEST_HOOKS
 int bond_store_parse_plaintext(const uint8_t *pt, size_t len) {
   if (sodium_init() < 0) return UVBLE_EIO;
   struct bond_store s;
@@ -198,6 +224,7 @@ int bond_store_parse_plaintext(const uint8_t *pt, size_t len) {
   table_free(&s);
   return err ? err : n;
 }
+#endif
 
 /* ---- sealing and the atomic write ---------------------------------------- */
 
@@ -263,6 +290,7 @@ static void header_init(uint8_t *hdr, uint16_t version, uint8_t kdf) {
   hdr[BOND_STORE_OFF_KDF] = kdf;
 }
 
+#ifdef UVBLE_TEST_HOOKS
 int bond_store_seal(const uint8_t key[32], uint16_t version,
                     const uint8_t *pt, size_t len, uint8_t **file,
                     size_t *file_len) {
@@ -272,15 +300,14 @@ int bond_store_seal(const uint8_t key[32], uint16_t version,
   *file = seal(key, hdr, pt, len, file_len);
   return *file ? 0 : UVBLE_ENOMEM;
 }
+#endif
 
 static int write_all(int fd, const uint8_t *buf, size_t len) {
   size_t done = 0;
   while (done < len) {
     size_t n = len - done;
-    if (g_fault.step == BOND_STORE_FAULT_WRITE) {
-      if (done >= g_fault.after) return -g_fault.err;
-      if (n > g_fault.after - done) n = g_fault.after - done;
-    }
+    int err = fault_write(done, &n);
+    if (err) return err;
     ssize_t r = write(fd, buf + done, n);
     if (r < 0) {
       if (errno == EINTR) continue;

@@ -55,6 +55,8 @@
 #define BOND_STORE_FILE_MIN \
   (BOND_STORE_HEADER_SIZE + 4 + BOND_STORE_TAG_SIZE)
 
+/* ---- the test build only (UVBLE_TEST_HOOKS: the uvble_internal target) -- */
+#ifdef UVBLE_TEST_HOOKS
 /* Parses a decrypted plaintext the way open does (strictly: every length
  * checked before it is read). Returns the number of entries or UVBLE_EPROTO
  * (UVBLE_ENOMEM). For the fuzz harness and tests. */
@@ -67,6 +69,7 @@ int bond_store_parse_plaintext(const uint8_t *pt, size_t len);
 int bond_store_seal(const uint8_t key[32], uint16_t version,
                     const uint8_t *pt, size_t len, uint8_t **file,
                     size_t *file_len);
+#endif /* UVBLE_TEST_HOOKS */
 
 /* Failure injection into the atomic write (temporary file, write, fsync,
  * close, rename, fsync of the directory). The fault stays armed until
@@ -85,6 +88,8 @@ struct bond_store_fault {
   size_t after;
   int err;
 };
+#ifdef UVBLE_TEST_HOOKS
 void bond_store_set_fault(const struct bond_store_fault *f);
+#endif
 
 #endif

@@ -91,9 +91,11 @@ static void on_timer(uv_timer_t *t) {
   if (!ble_dead(ble)) smp_arm_timer(ble);
 }
 
+#ifdef UVBLE_TEST_HOOKS
 void smp_set_timeout_ms(uvble_t *ble, uint32_t ms) {
   if (ble->smp) ble->smp->timeout_ms = ms ? ms : SMP_TIMEOUT_MS;
 }
+#endif
 
 /* ---- repeated attempts (2.3.6) ---------------------------------------------- */
 static struct smp_backoff *backoff_find(uvble_t *ble, const uvble_addr_t *a) {

@@ -229,8 +229,11 @@ void smp_backoff_reset(uvble_t *ble, const uvble_addr_t *peer);
 /* Masks a key to the negotiated size (3.5.1: the most significant octets
  * are zeroed). */
 void smp_mask_key(uint8_t key[16], uint8_t size);
-/* Test hook: the SMP timeout in milliseconds (0 restores 30 s). */
+/* The test build only (UVBLE_TEST_HOOKS): the SMP timeout in milliseconds
+ * (0 restores 30 s). */
+#ifdef UVBLE_TEST_HOOKS
 void smp_set_timeout_ms(uvble_t *ble, uint32_t ms);
+#endif
 /* Starts a pairing as central (Pairing Request). */
 int smp_start_pairing(uvble_t *ble, struct ble_conn *c);
 

@@ -7,8 +7,8 @@
 # btvirt (BlueZ 5.66) gives a second peripheral of one central a link
 # handle its own controller does not know (see
 # tests/integration/test_gap_connect.c), so on virtual controllers the
-# gateway gets one controller per device (-t twice); on real hardware one
-# controller serves them all.
+# gateway gets one controller per device (-t twice); on real hardware and
+# on Zephyr's link layer (tests/ll) one controller serves them all.
 source "$(dirname "$0")/lib.sh"
 
 start_broker
@@ -22,8 +22,10 @@ a1=$(address_of s1)
 a2=$(address_of s2)
 [[ -n $a1 && -n $a2 && $a1 != "$a2" ]] || fail "sensor addresses: '$a1' '$a2'"
 
+gw_t=(-t "$UVBLE_TRANSPORT" -t "$UVBLE_TRANSPORT")
+[[ -n ${UVBLE_LL_TRANSPORTS:-} ]] && gw_t=() # start() hands it one controller
 start gw "$EX/uvble-gateway" --mqtt "mqtt://127.0.0.1:$port" --id testgw \
-  -s 181a --name uvble-t -t "$UVBLE_TRANSPORT" -t "$UVBLE_TRANSPORT"
+  -s 181a --name uvble-t "${gw_t[@]}"
 
 # Notifications from both sensors, on stdout and through the broker.
 for a in "$a1" "$a2"; do

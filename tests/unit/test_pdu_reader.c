@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* lib/util/pdu_reader.h: bounds-checked reads that fail for good on the
+ * first underrun. */
+#include <stdint.h>
+
+#include "test.h"
+#include "util/pdu_reader.h"
+
+TEST(reads_little_endian_fields_in_order) {
+  const uint8_t p[] = {0x01, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12, 0xaa, 0xbb};
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, sizeof p);
+  CHECK_EQ(pdu_get_u8(&r), 0x01);
+  CHECK_EQ(pdu_get_le16(&r), 0x1234);
+  CHECK_EQ(pdu_get_le32(&r), 0x12345678u);
+  CHECK_EQ(pdu_left(&r), 2);
+  const uint8_t *b = pdu_get_bytes(&r, 2);
+  REQUIRE(b == p + 7);
+  CHECK(pdu_done(&r));
+  CHECK_EQ(pdu_left(&r), 0);
+}
+
+/* A read past the end returns 0, fails the reader, and every later read
+ * fails too, even one that would fit what was left. */
+TEST(underrun_is_sticky) {
+  const uint8_t p[] = {0x01, 0x02, 0x03};
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, sizeof p);
+  CHECK_EQ(pdu_get_le16(&r), 0x0201);
+  CHECK_EQ(pdu_get_le16(&r), 0); /* one byte left: underrun */
+  CHECK(!pdu_ok(&r));
+  CHECK_EQ(pdu_left(&r), 0);
+  CHECK_EQ(pdu_get_u8(&r), 0); /* would fit, still refused */
+  CHECK(pdu_get_bytes(&r, 0) == NULL);
+  CHECK(!pdu_done(&r));
+  size_t n = 99;
+  pdu_get_rest(&r, &n);
+  CHECK_EQ(n, 0);
+}
+
+TEST(exact_length_check) {
+  const uint8_t p[] = {0x05, 0x00, 0x07};
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, sizeof p);
+  pdu_get_le16(&r);
+  CHECK(pdu_ok(&r));
+  CHECK(!pdu_done(&r)); /* a byte too many */
+  size_t n;
+  const uint8_t *rest = pdu_get_rest(&r, &n);
+  CHECK_EQ(n, 1);
+  CHECK(rest == p + 2);
+  CHECK(pdu_done(&r));
+}
+
+TEST(empty_and_null_input) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, NULL, 10); /* no buffer: no bytes, whatever len */
+  CHECK_EQ(pdu_left(&r), 0);
+  CHECK(pdu_done(&r));
+  CHECK_EQ(pdu_get_u8(&r), 0);
+  CHECK(!pdu_ok(&r));
+  const uint8_t one = 0x42;
+  pdu_reader_init(&r, &one, 1);
+  CHECK(pdu_get_bytes(&r, 2) == NULL); /* more than there is */
+  CHECK(!pdu_ok(&r));
+  pdu_reader_init(&r, &one, 1);
+  CHECK(pdu_get_bytes(&r, 0) == &one); /* zero bytes always fit */
+  CHECK_EQ(pdu_get_u8(&r), 0x42);
+  CHECK(pdu_done(&r));
+}
+
+/* Huge counts never wrap the bounds check. */
+TEST(huge_lengths_do_not_wrap) {
+  const uint8_t p[4] = {0};
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, sizeof p);
+  pdu_get_u8(&r);
+  CHECK(pdu_get_bytes(&r, SIZE_MAX) == NULL);
+  CHECK(!pdu_ok(&r));
+}
+
+TEST_MAIN()
