@@ -36,7 +36,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "radio.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"

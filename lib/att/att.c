@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "queue.h"
 #include "req.h"
 #include "uvble/gatt.h"

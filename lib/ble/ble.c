@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "req.h"
 #include "uvble/gap.h"
 
@@ -252,6 +252,7 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
  * callback chain can unwind safely. */
 static void close_handles(uvble_t *ble) {
   hci_close(ble);
+  acl_close(ble); /* the ACL pool: HCI, below it, does not call up */
   struct defer *d = defer_of(ble);
   if (d && d->open) {
     d->open = false;

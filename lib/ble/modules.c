@@ -6,7 +6,7 @@
  * an order, or a layer created after its user (GAP is created first), is
  * registered here. */
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "gap_internal.h"
 #include "gattc_internal.h"
 #include "gatts_internal.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "pdu_reader.h"
 
 /* Packet boundary flags (Vol 4, Part E, 5.4.2). */

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
   for (struct ble_conn *c = ble->conns.head; c; c = c->next)

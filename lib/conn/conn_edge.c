@@ -22,7 +22,7 @@
  *
  * One timer serves both, armed for the earliest deadline.
  */
-#include "ble_internal.h"
+#include "conn.h"
 
 #define UVBLE_CLOSE_LINGER_MAX_MS 1000
 #define DISCONNECT_RETRY_MS 100

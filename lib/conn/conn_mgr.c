@@ -6,7 +6,7 @@
  * (conn_set_gap_hooks). */
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 
 int conn_add_observer(uvble_t *ble, conn_open_fn open, conn_closed_fn closed) {
   struct ble_conns *cs = &ble->conns;

@@ -6,8 +6,8 @@
 #include "uvble/gap.h"
 #include "uvble/uvble.h"
 
-#include "conn.h"
-#include "hci.h"
+#include "conn_state.h"
+#include "hci_state.h"
 #include "modules.h"
 
 enum ble_state {

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"
 

@@ -34,7 +34,7 @@
 #include <uv.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "req.h"
 #include "uvble/gatt.h"
 #include "uvble/gattc.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "gatts_internal.h"
 #include "uvble/gap.h"
 #include "uvble/gatts.h"

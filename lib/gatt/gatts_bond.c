@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "gatts_internal.h"
 #include "keys.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "gatts_internal.h"
 
 /* ATT carries 16- and 128-bit UUIDs only (Vol 3, Part F, 3.2.1): a 32-bit

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "gatts_internal.h"
 
 /* Encryption keys shorter than this are refused (Vol 3, Part H, 2.3.4

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "hci.h"
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
@@ -82,7 +82,6 @@ void hci_close(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   /* Commands still unanswered after the linger are forgotten. */
   hci_cancel_all(ble, UVBLE_ECANCELED, false);
-  acl_close(ble);
   if (hci->edge_timer_open) {
     hci->edge_timer_open = false;
     ble->pending_closes++;

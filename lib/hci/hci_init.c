@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "ble_internal.h"
+#include "hci.h"
 
 enum init_step {
   STEP_RESET,

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "l2cap.h"
 #include "req.h"
 #include "uvble/l2cap.h"

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "keys.h"
 #include "req.h"
 #include "uvble/security.h"

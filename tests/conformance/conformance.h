@@ -46,7 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "test.h"
 #include "xproc.h"
 #include "uvble/adv.h"

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "async_internal.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/async.h"
 #include "uvble/co.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/gattc.h"
 
 #define FUZZ_CONN 0x0040

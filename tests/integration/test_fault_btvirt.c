@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "test.h"
 #include "uvble/gap.h"
 #include "uvble/gattc.h"

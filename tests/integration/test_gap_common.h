@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "test.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"

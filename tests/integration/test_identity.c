@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "test.h"
 
 static uv_loop_t loop;

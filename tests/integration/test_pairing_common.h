@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "crypto.h"
 #include "secrets.h"
 #include "test.h"

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "keys.h"
 #include "smp_internal.h"
 #include "test.h"

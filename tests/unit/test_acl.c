@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "uvble/gap.h"
 #include "sc.h"
 #include "test.h"

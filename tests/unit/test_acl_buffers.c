@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "sc.h"
 #include "test.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "l2cap_flow.h"
 #include "memctl.h"
 #include "sc.h"

@@ -17,7 +17,7 @@
 #include "uvble/co.h"
 #include "uvble/l2cap.h"
 #include "uvble/security.h"
-#include "ble_internal.h"
+#include "conn.h"
 
 static uv_loop_t loop;
 static memctl_t *mc;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "l2cap_internal.h"
 #include "memctl.h"
 #include "smp_internal.h"

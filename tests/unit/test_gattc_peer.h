@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "att.h"
-#include "ble_internal.h"
+#include "conn.h"
 #include "sc.h"
 #include "test.h"
 #include "uvble/gap.h"

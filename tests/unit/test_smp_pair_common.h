@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ble_internal.h"
+#include "conn.h"
 #include "crypto.h"
 #include "memctl.h"
 #include "smp_internal.h"
