@@ -41,7 +41,8 @@ bool gap_tag_live(uvble_t *ble, void *arg) {
 
 bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d) {
   ble_irq(ble, event, d);
-  return ble->gap != NULL && ble->state != BLE_CLOSING;
+  /* GAP's state outlives the handler (ble_ref): should it go on? */
+  return !ble_dead(ble);
 }
 
 static void on_gap_handle_closed(uv_handle_t *h) {
@@ -104,7 +105,6 @@ void gap_stop(uvble_t *ble, int err) {
   gap_adv_stop(ble);
   gap_addr_stop(ble);
   gap_scan_stop(ble);
-  if (!ble->gap) return; /* closed from the SCAN_DONE irq */
   gap_connect_stop(ble);
 }
 
@@ -119,14 +119,14 @@ void gap_close(uvble_t *ble) {
   if (g->open_handles == 0) free(g);
 }
 
-void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
+int gap_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct gap_state *g = ble->gap;
   c->gap = calloc(1, sizeof *c->gap);
-  if (!g) return;
-  /* Without c->gap, gap_conn_own_addr and the link info fall back. */
-  if (c->gap)
-    c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
+  if (!c->gap) return UVBLE_ENOMEM;
+  if (!g) return 0;
+  c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
   gap_link_open(ble, c);
+  return 0;
 }
 
 void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -180,6 +180,13 @@ static void send_disconnect(uvble_t *ble, uint16_t handle, uint8_t reason) {
   hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
 }
 
+/* A link came up that could not be served: what a failed connection
+ * reports (handle 0xffff, as MicroPython's failed connects), with the
+ * peer's address and Remote Device Terminated due to Low Resources. */
+static void emit_refused(uvble_t *ble, uint8_t role, const uvble_addr_t *peer) {
+  emit_disconnect(ble, 0xffff, role, peer, HCI_REMOTE_LOW_RESOURCES);
+}
+
 static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
   /* A failure while we initiate is that attempt's end (whatever role byte
    * the controller put in an event that carries no connection). */
@@ -226,18 +233,22 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   }
   if (role == 0x01) gap_adv_on_peripheral_connected(ble);
   const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
-  struct ble_conn *c = conn_add(
-      ble, handle, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
-  if (!c) {
-    /* Out of memory: the link cannot be served, so end it. */
+  uint8_t crole = role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL;
+  struct ble_conn *c = conn_add(ble, handle, crole, &peer);
+  if (c) {
+    c->interval = get_le16(q);
+    c->latency = get_le16(q + 2);
+    c->supervision_timeout = get_le16(q + 4);
+  }
+  if (!c || conn_open(ble, c) < 0) {
+    /* Out of memory: the link cannot be served, so it is ended (a refused
+     * entry stays on the table until its Disconnection Complete) and the
+     * app hears of a connection that failed, as of any other. */
+    ble->stats.conn_refused++;
     send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
+    emit_refused(ble, crole, &peer);
     return;
   }
-  c->interval = get_le16(q);
-  c->latency = get_le16(q + 2);
-  c->supervision_timeout = get_le16(q + 4);
-  modules_conn_open(ble, c);
-  if (ble_dead(ble)) return;
   emit_connect(ble, c);
 }
 
@@ -252,23 +263,33 @@ void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
     ble->stats.hci_events_unexpected++;
     return;
   }
+  /* A refused link was reported when it came up. */
+  bool tell = conn_is_open(c);
   uint16_t handle = c->handle;
   uint8_t role = c->role;
   uvble_addr_t peer = c->peer;
   uint8_t reason = p[3];
   conn_remove(ble, c, reason);
-  emit_disconnect(ble, handle, role, &peer, reason);
+  if (tell) emit_disconnect(ble, handle, role, &peer, reason);
   if (!ble_dead(ble)) acl_pump(ble);
 }
 
+/* Skips a link whose removal is already running further up the stack. */
+static struct ble_conn *first_live(uvble_t *ble) {
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+    if (c->open || c->refused) return c;
+  return NULL;
+}
+
 void conn_drop_all(uvble_t *ble) {
-  while (ble->conns.head) {
-    struct ble_conn *c = ble->conns.head;
+  struct ble_conn *c;
+  while ((c = first_live(ble))) {
+    bool tell = conn_is_open(c) && ble->state != BLE_CLOSING;
     uint16_t handle = c->handle;
     uint8_t role = c->role;
     uvble_addr_t peer = c->peer;
     conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
-    if (ble->state != BLE_CLOSING)
+    if (tell)
       emit_disconnect(ble, handle, role, &peer, HCI_LOCAL_HOST_TERMINATED);
   }
 }
@@ -312,9 +333,9 @@ static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
     c->latency = get_le16(p + 5);
     c->supervision_timeout = get_le16(p + 7);
   }
-  uint16_t handle = c->handle;
   emit_update(ble, c, p[0]);
-  if (!ble_dead(ble) && (c = conn_find(ble, handle)))
+  /* c stays valid whatever the handler did (ble_ref); is it still up? */
+  if (!ble_ending(ble) && conn_is_open(c))
     gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, p[0]);
 }
 
@@ -438,7 +459,7 @@ static void on_l2cap_update_done(uvble_t *ble, struct ble_conn *c, int result,
   /* Accepted: the central's LE Connection Update Complete reports the
    * change. A dropped link reports nothing. */
   if (result == 0 || result == UVBLE_EDISCONNECTED || !c) return;
-  if (ble_dead(ble) || !conn_find(ble, c->handle)) return;
+  if (ble_ending(ble) || !conn_is_open(c)) return;
   emit_update(ble, c, result);
 }
 
