@@ -197,9 +197,9 @@ void ble_unref(uvble_t *ble) {
     ble->refs--;
     return;
   }
-  /* The outermost dispatch is unwinding: run the teardown callbacks asked
-   * for. The reference stays held meanwhile, so what the callbacks run by
-   * the teardown ask for in turn is deferred again and picked up here. */
+  /* The outermost dispatch is unwinding: run the teardown asked for. The
+   * reference stays held meanwhile, so what the callbacks run by the
+   * teardown ask for in turn is deferred again and picked up here. */
   while (ble->deferred) {
     if (ble->deferred & BLE_DEFER_FAIL) {
       ble->deferred &= ~BLE_DEFER_FAIL;

@@ -370,7 +370,9 @@ void uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg);
  * uvble_gap_disconnect). cb runs once with 0 or an error:
  * UVBLE_ETIMEDOUT when the controller stays silent, UVBLE_EHCI when it
  * rejects a required command. Returns UVBLE_EALREADY if a change is already
- * in progress. */
+ * in progress. Powering down from inside a callback: the links end (their
+ * DISCONNECT events, their operations' UVBLE_EDISCONNECTED) once the
+ * callback returns, not inside this call (see "lifetime"). */
 int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb);
 bool uvble_is_active(const uvble_t *ble);
 
