@@ -37,16 +37,20 @@ struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
 }
 
 int conn_open(uvble_t *ble, struct ble_conn *c) {
+  /* A hook may raise an irq (SMP asks for the local IRK: GET_SECRET) whose
+   * handler closes the stack: that teardown waits for the hooks. */
+  ble_ref(ble);
   int r = modules_conn_open(ble, c);
   if (r < 0) {
     /* Nothing of it is left in any layer: refuse every send until the
      * controller confirms the link is gone. */
     c->refused = true;
     c->disconnecting = true;
-    return r;
+  } else {
+    c->open = true;
   }
-  c->open = true;
-  return 0;
+  ble_unref(ble);
+  return r;
 }
 
 void conn_free(uvble_t *ble, struct ble_conn *conn) {
@@ -73,13 +77,14 @@ static void conn_unlink(uvble_t *ble, struct ble_conn *conn) {
 }
 
 void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
-  if (!conn->open && !conn->refused) return; /* being removed already */
+  if (conn->gone) return; /* being removed already */
+  conn->gone = true;
   bool was_open = conn->open;
   conn->open = false;
-  conn->refused = false;
   /* Layers complete what is pending on the link while it is still in the
    * table (their callbacks may look it up by handle), then it goes. The
-   * reference keeps it whatever those callbacks do. */
+   * references keep it, and the stack, whatever those callbacks do. */
+  ble_ref(ble);
   conn_ref(conn);
   if (was_open) modules_conn_closed(ble, conn, reason);
   conn_unlink(ble, conn);
@@ -97,6 +102,7 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
   conn_unref(conn);
   /* A power-down waiting for this link's data need not any more. */
   conn_drain_all_check(ble);
+  ble_unref(ble);
 }
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,

@@ -47,6 +47,7 @@ struct ble_conn {
   int refs;
   bool open;     /* on the table, every layer's conn_open hook ran */
   bool refused;  /* a conn_open hook failed: ending it, the app not told */
+  bool gone;     /* conn_remove ran (or runs) on it */
   uint16_t handle;
   uint8_t role;
   uvble_addr_t peer;

@@ -277,7 +277,7 @@ void gap_on_disconnection_complete(uvble_t *ble, const uint8_t *p, size_t len) {
 /* Skips a link whose removal is already running further up the stack. */
 static struct ble_conn *first_live(uvble_t *ble) {
   for (struct ble_conn *c = ble->conns.head; c; c = c->next)
-    if (c->open || c->refused) return c;
+    if (!c->gone) return c;
   return NULL;
 }
 
