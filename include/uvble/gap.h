@@ -169,7 +169,11 @@ UVBLE_EXTERN int uvble_gap_connect_cancel(uvble_t *ble);
  * the link is ended anyway and the PDUs never handed to the controller are
  * counted in uvble_stats_t.acl_tx_dropped. A disconnect by the peer or the
  * controller meanwhile completes everything at once, as always.
- * Signalling and SMP PDUs always go ahead of queued data on a link. */
+ * Signalling and SMP PDUs always go ahead of queued data on a link.
+ * Safe from any callback, including one about this link: the link and
+ * what is pending on it stay until the controller reports it gone (its
+ * operations then complete with UVBLE_EDISCONNECTED, before the DISCONNECT
+ * event). */
 UVBLE_EXTERN int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
 
 /* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..

@@ -121,7 +121,10 @@ typedef struct {
  * subscriptions and queued prepared writes are dropped. A bonded client
  * that is not connected is told when it comes back (once its link is
  * encrypted with the bond's key), if the database differs from the one it
- * last knew; registering the same services again changes nothing for it. */
+ * last knew; registering the same services again changes nothing for it.
+ * Safe from any callback, also while a peer's request is being served
+ * (GATTS_READ_REQUEST, GATTS_WRITE): that request is answered from the new
+ * database (an attribute gone: an ATT error), never from freed memory. */
 UVBLE_EXTERN int uvble_gatts_register_services(
     uvble_t *ble, const uvble_gatts_service_t *services, size_t n,
     uint16_t *handles_out, size_t handles_cap);

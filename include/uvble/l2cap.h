@@ -105,7 +105,9 @@ UVBLE_EXTERN int uvble_l2cap_connect_req(uvble_req_t *req, uvble_t *ble,
  * the peer answers or the response times out. Unread and unsent data is
  * dropped. On a channel still connecting, the channel is closed as soon as
  * the peer answers. Returns 0, UVBLE_ENOTCONN (no such channel) or
- * UVBLE_EALREADY (already closing). */
+ * UVBLE_EALREADY (already closing). Safe from any callback, including one
+ * about this channel (L2CAP_RECV, SEND_READY): the channel goes only with
+ * its L2CAP_DISCONNECT event, never inside the call. */
 UVBLE_EXTERN int uvble_l2cap_disconnect(uvble_t *ble, uint16_t conn_handle,
                                         uint16_t cid);
 

@@ -308,9 +308,44 @@ typedef union uvble_irq_data {
  * denies the read with that ATT error), L2CAP_ACCEPT (non-zero rejects with
  * that L2CAP result), GET_SECRET and SET_SECRET (1 = handled); it is ignored
  * for every other event. The handler may call any uvble function, including
- * uvble_close(). */
+ * uvble_close(); see "lifetime" below for what it may rely on then. */
 typedef int (*uvble_irq_cb)(uvble_t *ble, int event,
                             const uvble_irq_data_t *data, void *arg);
+
+/* ---- lifetime -----------------------------------------------------------
+ * The rules every callback of the core (the irq handler, status and close
+ * callbacks) and of the async layer (future callbacks, tasks) may rely on,
+ * as libuv's uv_close():
+ *
+ * - Any callback may end anything: uvble_close(), uvble_active(false),
+ *   uvble_gap_disconnect(), uvble_l2cap_disconnect(), replacing the GATT
+ *   services with uvble_gatts_register_services(). Nothing the stack still
+ *   uses is freed inside the callback: teardown runs once the callback has
+ *   returned and the stack has unwound to the loop (stack and connections
+ *   are reference-counted internally; each entry from the loop holds a
+ *   reference).
+ * - After uvble_close() no further event reaches the irq handler, even one
+ *   already being delivered to other layers. Operations pending on the
+ *   stack complete with UVBLE_ECANCELED (futures, status callbacks) before
+ *   the close callback. Called from inside a callback, that happens when
+ *   the callback returns; called from the application's own code (no uvble
+ *   callback running), inside the call.
+ * - The close callback runs exactly once, on a later loop iteration, after
+ *   every other callback of the object; the object is freed when it
+ *   returns. Pointers the application holds into the stack (uvble_t, an
+ *   async context, a connection, a channel) stay valid until their close
+ *   callback or their last reference.
+ * - A link that drops completes every operation pending on it with
+ *   UVBLE_EDISCONNECTED, before its DISCONNECT event.
+ * - A link the host cannot serve as it comes up (out of memory in one of
+ *   its layers) is ended at once with reason 0x14 (Remote Device Terminated
+ *   due to Low Resources): no CONNECT event; the app gets the DISCONNECT
+ *   event of a failed connection (handle 0xffff, the peer's address, reason
+ *   0x14) and uvble_stats_t.conn_refused counts it.
+ * - A transport that fails inside a send does not fail the call: the call
+ *   returns as if the data were queued, and the stack fails on a later loop
+ *   iteration (the fatal or active callback, UVBLE_ETRANSPORT), completing
+ *   everything pending then. */
 
 /* ---- lifecycle -----------------------------------------------------------
  * Every callback gets the status (where there is one) and the arg given
@@ -328,16 +363,20 @@ UVBLE_EXTERN int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out,
 UVBLE_EXTERN int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                                           uvble_t **out);
 
-/* Closes the stack: every pending operation completes with UVBLE_ECANCELED
- * (synchronously, inside this call). Then, before the transport closes,
+/* Closes the stack: no event reaches the irq handler any more, and every
+ * pending operation completes with UVBLE_ECANCELED (inside this call when
+ * called from the application's own code; from a callback, as soon as that
+ * callback returns, before control goes back to the loop: see "lifetime").
+ * Then, before the transport closes,
  * the stack waits for the controller: replies to HCI commands already
  * sent, queued ACL data going out (what cannot is counted in
  * uvble_stats_t.acl_tx_dropped), then an HCI Reset that stops advertising,
  * scanning and links, so the controller never writes into a closed
  * transport. The wait is bounded by config "drain_ms" and never longer
  * than 1 s. Then the transport and timers close and cb (may be NULL) runs
- * on a later loop iteration as the last callback; the object is freed when
- * cb returns. Safe to call from any callback; later calls are ignored. */
+ * on a later loop iteration as the last callback, exactly once; the object
+ * is freed when cb returns. Safe to call from any callback; later calls are
+ * ignored. */
 UVBLE_EXTERN void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg);
 
 /* For layers built on the core (the async layer installs one): while a hook
@@ -360,7 +399,9 @@ UVBLE_EXTERN int uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook,
  * uvble_gap_disconnect). cb runs once with 0 or an error:
  * UVBLE_ETIMEDOUT when the controller stays silent, UVBLE_EHCI when it
  * rejects a required command. Returns UVBLE_EALREADY if a change is already
- * in progress. */
+ * in progress. Powering down from inside a callback: the links end (their
+ * DISCONNECT events, their operations' UVBLE_EDISCONNECTED) once the
+ * callback returns, not inside this call (see "lifetime"). */
 UVBLE_EXTERN int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb,
                               void *arg);
 UVBLE_EXTERN bool uvble_is_active(const uvble_t *ble);
@@ -523,6 +564,10 @@ typedef struct {
   uint64_t req_late_responses;     /* responses (ATT, L2CAP, HCI) that
                                       arrived for a request already
                                       cancelled (uvble_cancel): swallowed */
+  uint64_t conn_refused;           /* links ended as they came up because
+                                      the host could not serve them (out of
+                                      memory): reported as a failed
+                                      connection, handle 0xffff */
 } uvble_stats_t;
 
 UVBLE_EXTERN void uvble_get_stats(const uvble_t *ble, uvble_stats_t *out);

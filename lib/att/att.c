@@ -142,14 +142,23 @@ static struct att_op *take_next(struct att_bearer *b) {
 }
 
 /* Vol 3, Part F, 3.3.3: a transaction not completed within 30 s has failed
- * and nothing more may be sent on the bearer. The callbacks run one at a
- * time: one of them may close the stack, and att_conn_closed then completes
- * whatever is still on the bearer. */
+ * and nothing more may be sent on the bearer. A callback that closes the
+ * stack leaves the rest to att_conn_closed (UVBLE_ECANCELED), which runs
+ * once this timer's dispatch unwinds. */
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_timer_run(uv_timer_t *t);
+
 static void on_timer(uv_timer_t *t) {
+  uvble_t *ble = ((struct att_bearer *)t->data)->ble;
+  ble_ref(ble);
+  on_timer_run(t);
+  ble_unref(ble);
+}
+
+static void on_timer_run(uv_timer_t *t) {
   struct att_bearer *b = t->data;
   uvble_t *ble = b->ble;
   struct ble_conn *c = b->conn;
-  uint16_t handle = c->handle;
   uint64_t now = ble_now_ms(ble->loop);
   struct att_op *expired = NULL;
   if (b->req && b->req_deadline <= now) expired = b->req;
@@ -162,11 +171,10 @@ static void on_timer(uv_timer_t *t) {
   b->dead = true;
   uv_timer_stop(&b->timer);
   struct att_op *op;
-  while ((op = take_next(b))) {
+  while (!ble_dead(ble) && (op = take_next(b))) {
     op->cb(ble, c, op == expired ? UVBLE_ETIMEDOUT : UVBLE_EIO, NULL, 0,
            op->arg);
     free(op);
-    if (conn_find(ble, handle) != c || c->att != b) return;
   }
 }
 
@@ -398,13 +406,12 @@ static void on_mtu_req(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
 }
 
 /* ---- receiving ---------------------------------------------------------------- */
-/* After an application callback: is this bearer still ours to use? The
- * callback may have closed the stack or powered it down (the connection is
- * then freed; only the pointer is compared). */
-static bool still_open(uvble_t *ble, struct ble_conn *c, uint16_t handle,
-                       struct att_bearer *b) {
-  if (ble_dead(ble) || ble->state != BLE_ON) return false;
-  return conn_find(ble, handle) == c && c->att == b && !b->dead;
+/* After an application callback: should this bearer go on? The callback
+ * may have closed the stack, powered it down or timed the bearer out;
+ * nothing is freed before the dispatch unwinds (ble_ref), so this asks
+ * about state, not memory. */
+static bool still_open(uvble_t *ble, struct att_bearer *b) {
+  return ble->state == BLE_ON && conn_is_open(b->conn) && !b->dead;
 }
 
 /* To the GATT client registered with att_set_client. */
@@ -421,9 +428,8 @@ static void on_value(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
     ble->stats.att_rx_malformed++;
     return;
   }
-  uint16_t conn_handle = c->handle;
   deliver_value(ble, c, ind, get_le16(pdu + 1), pdu + 3, len - 3);
-  if (!ind || !still_open(ble, c, conn_handle, b)) return;
+  if (!ind || !still_open(ble, b)) return;
   static const uint8_t cfm = ATT_HANDLE_VALUE_CFM;
   if (att_send_pdu(ble, c, &cfm, 1) < 0) ble->stats.att_tx_dropped++;
 }
@@ -448,11 +454,10 @@ static void on_multi_value(uvble_t *ble, struct ble_conn *c,
     return;
   }
   struct att_bearer *b = c->att;
-  uint16_t conn_handle = c->handle;
   for (off = 1; off < len;) {
     uint16_t h = get_le16(pdu + off), vlen = get_le16(pdu + off + 2);
     deliver_value(ble, c, false, h, pdu + off + 4, vlen);
-    if (!still_open(ble, c, conn_handle, b)) return;
+    if (!still_open(ble, b)) return;
     off += 4 + (size_t)vlen;
   }
 }
@@ -588,12 +593,13 @@ void att_close(uvble_t *ble) {
   l2cap_register_fixed(ble, L2CAP_CID_ATT, NULL);
 }
 
-void att_conn_open(uvble_t *ble, struct ble_conn *c) {
+int att_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct att_bearer *b = calloc(1, sizeof *b);
-  if (!b) return; /* no bearer: ATT PDUs on this link are dropped */
-  if (uv_timer_init(ble->loop, &b->timer) != 0) {
+  if (!b) return UVBLE_ENOMEM;
+  int r = uv_timer_init(ble->loop, &b->timer);
+  if (r != 0) {
     free(b);
-    return;
+    return r;
   }
   b->timer.data = b;
   b->ble = ble;
@@ -601,6 +607,7 @@ void att_conn_open(uvble_t *ble, struct ble_conn *c) {
   b->mtu = ATT_DEFAULT_MTU;
   b->timeout_ms = ble->att ? ble->att->timeout_ms : ATT_TRANSACTION_TIMEOUT_MS;
   c->att = b;
+  return 0;
 }
 
 static void on_timer_closed(uv_handle_t *h) {
@@ -609,24 +616,6 @@ static void on_timer_closed(uv_handle_t *h) {
   free(b);
   ble->pending_closes--;
   ble_handle_closed(ble);
-}
-
-/* What a callback completing after the link went away is handed if the
- * connection itself was freed meanwhile (a callback before it closed the
- * stack): the same identity and security, no state, refusing every send. */
-static void make_ghost(struct ble_conn *g, const struct ble_conn *c) {
-  memset(g, 0, sizeof *g);
-  g->handle = c->handle;
-  g->role = c->role;
-  g->peer = c->peer;
-  g->interval = c->interval;
-  g->latency = c->latency;
-  g->supervision_timeout = c->supervision_timeout;
-  g->disconnecting = true;
-  g->encrypted = c->encrypted;
-  g->authenticated = c->authenticated;
-  g->bonded = c->bonded;
-  g->key_size = c->key_size;
 }
 
 void att_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -644,13 +633,9 @@ void att_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   ble->pending_closes++;
   uv_close((uv_handle_t *)&b->timer, on_timer_closed);
   int err = ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
-  struct ble_conn ghost;
-  make_ghost(&ghost, c);
-  uint16_t handle = c->handle;
-  struct ble_conn *target = c;
+  /* conn_remove holds c for as long as these run (struct ble_conn). */
   while ((op = q_pop(&list))) {
-    if (target == c && conn_find(ble, handle) != c) target = &ghost;
-    op->cb(ble, target, err, NULL, 0, op->arg);
+    op->cb(ble, c, err, NULL, 0, op->arg);
     free(op);
   }
 }

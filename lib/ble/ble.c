@@ -42,11 +42,12 @@ static void on_transport_error(uvble_transport_t *t, int err, void *arg) {
   (void)err;
   uvble_t *ble = arg;
   ble->stats.transport_errors++;
-  if (ble->hci.lingering) {
+  ble_ref(ble);
+  if (ble->hci.lingering)
     conn_linger_abort(ble);
-    return;
-  }
-  ble_fail(ble, UVBLE_ETRANSPORT);
+  else
+    ble_fail(ble, UVBLE_ETRANSPORT);
+  ble_unref(ble);
 }
 
 static void on_transport_closed(uvble_transport_t *t, void *arg) {
@@ -66,6 +67,7 @@ static void on_defer_closed(uv_handle_t *h) {
 void ble_handle_closed(uvble_t *ble) { finish_close(ble); }
 
 static uv_timer_t *defer_timer(uvble_t *ble);
+static struct defer *defer_of(uvble_t *ble);
 
 int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                              uvble_t **out) {
@@ -140,6 +142,8 @@ int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out, char *errbuf,
 struct defer {
   uv_timer_t timer;
   int status;
+  uv_timer_t fail_timer; /* ble_fail_later */
+  int fail_status;
   bool open;
 };
 
@@ -154,7 +158,16 @@ static uv_timer_t *defer_timer(uvble_t *ble) {
     free(d);
     return NULL;
   }
+  if (uv_timer_init(ble->loop, &d->fail_timer) != 0) {
+    /* The first timer is registered with the loop: it must be closed. */
+    d->timer.data = ble;
+    ble->defer_state = d;
+    ble->pending_closes++;
+    uv_close((uv_handle_t *)&d->timer, on_defer_closed);
+    return NULL;
+  }
   d->timer.data = ble;
+  d->fail_timer.data = ble;
   d->open = true;
   ble->defer_state = d;
   return &d->timer;
@@ -170,7 +183,9 @@ void ble_active_done(uvble_t *ble, int status) {
 
 static void on_defer(uv_timer_t *t) {
   uvble_t *ble = t->data;
+  ble_ref(ble);
   ble_active_done(ble, defer_of(ble)->status);
+  ble_unref(ble);
 }
 
 static void defer_active_cb(uvble_t *ble, int status) {
@@ -178,11 +193,57 @@ static void defer_active_cb(uvble_t *ble, int status) {
   uv_timer_start(&defer_of(ble)->timer, on_defer, 0, 0);
 }
 
+/* ---- dispatch references and deferred teardown ----------------------------- */
+static void fail_now(uvble_t *ble);
+static void close_now(uvble_t *ble);
+static void power_down_now(uvble_t *ble);
+
+void ble_ref(uvble_t *ble) { ble->refs++; }
+
+void ble_unref(uvble_t *ble) {
+  if (ble->refs > 1) {
+    ble->refs--;
+    return;
+  }
+  /* The outermost dispatch is unwinding: run the teardown asked for. The
+   * reference stays held meanwhile, so what the callbacks run by the
+   * teardown ask for in turn is deferred again and picked up here. */
+  while (ble->deferred) {
+    if (ble->deferred & BLE_DEFER_FAIL) {
+      ble->deferred &= ~BLE_DEFER_FAIL;
+      fail_now(ble);
+    } else if (ble->deferred & BLE_DEFER_POWER_DOWN) {
+      ble->deferred &= ~BLE_DEFER_POWER_DOWN;
+      power_down_now(ble);
+    } else {
+      ble->deferred &= ~BLE_DEFER_CLOSE;
+      close_now(ble);
+    }
+  }
+  ble->refs--;
+  finish_close(ble); /* only if everything closed already */
+}
+
+static void defer(uvble_t *ble, unsigned what) {
+  ble->deferred |= what;
+  if (ble->refs == 0) {
+    /* Called from outside any dispatch (the app's own code): nothing of
+     * the core is on the stack, so the teardown runs now. */
+    ble_ref(ble);
+    ble_unref(ble);
+  }
+}
+
 /* ---- failure and close ---------------------------------------------------- */
 void ble_fail(uvble_t *ble, int status) {
   if (ble_dead(ble)) return;
   ble->state = BLE_FAILED;
   ble->fail_status = status;
+  defer(ble, BLE_DEFER_FAIL);
+}
+
+static void fail_now(uvble_t *ble) {
+  int status = ble->fail_status;
   hci_cancel_all(ble, status, false);
   conn_drop_all(ble);
   modules_stop(ble, status);
@@ -193,9 +254,23 @@ void ble_fail(uvble_t *ble, int status) {
   }
 }
 
+static void on_fail_later(uv_timer_t *t) {
+  uvble_t *ble = t->data;
+  ble_ref(ble);
+  ble_fail(ble, defer_of(ble)->fail_status);
+  ble_unref(ble);
+}
+
+void ble_fail_later(uvble_t *ble, int status) {
+  struct defer *d = defer_of(ble);
+  if (ble_dead(ble) || !d || !d->open || d->fail_status) return;
+  d->fail_status = status;
+  uv_timer_start(&d->fail_timer, on_fail_later, 0, 0);
+}
+
 static void finish_close(uvble_t *ble) {
   if (ble->state != BLE_CLOSING || ble->pending_closes > 0 ||
-      ble->hci.lingering)
+      ble->hci.lingering || ble->refs > 0 || ble->deferred)
     return;
   /* The callback sees the object one last time (uvble_get_data() still
    * works, so the app can free what it hung on it); then it is gone. */
@@ -223,10 +298,17 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
     hook(ble, cb, arg, hook_arg);
     return;
   }
-  bool was_started = ble->state != BLE_OFF && ble->state != BLE_FAILED;
+  /* From here on no event reaches the app and no new work starts; what
+   * is pending completes (UVBLE_ECANCELED) once the dispatch that may be
+   * running unwinds. */
+  ble->close_was_started = ble->state != BLE_OFF && ble->state != BLE_FAILED;
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
   ble->close_arg = arg;
+  defer(ble, BLE_DEFER_CLOSE);
+}
+
+static void close_now(uvble_t *ble) {
   /* Commands the controller already has keep their place: their replies
    * are awaited below, so the controller never answers into a closed
    * transport (btvirt dies of that; a UART hands the stale reply to the
@@ -236,14 +318,11 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
   if (ble->modules_ready) {
     modules_stop(ble, UVBLE_ECANCELED);
     ble->modules_ready = false;
-    if (ble->conn_removals > 0)
-      ble->modules_close_deferred = true; /* conn_remove finishes it */
-    else
-      modules_close(ble);
+    modules_close(ble);
   }
   req_close(ble); /* cancelled requests' callbacks run now */
   ble_active_done(ble, UVBLE_ECANCELED);
-  conn_linger(ble, was_started, close_handles);
+  conn_linger(ble, ble->close_was_started, close_handles);
 }
 
 /* The linger is over: timers and the transport close. Everything
@@ -256,8 +335,9 @@ static void close_handles(uvble_t *ble) {
   struct defer *d = defer_of(ble);
   if (d && d->open) {
     d->open = false;
-    ble->pending_closes++;
+    ble->pending_closes += 2;
     uv_close((uv_handle_t *)&d->timer, on_defer_closed);
+    uv_close((uv_handle_t *)&d->fail_timer, on_defer_closed);
   }
   if (ble->transport) {
     ble->pending_closes++;
@@ -311,18 +391,20 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb, void *arg) {
 }
 
 /* Power-down, once the links' queued data is out: links end, layers stop,
- * the controller is reset. */
-static int power_down(uvble_t *ble) {
-  conn_drop_all(ble);
-  if (ble->state != BLE_STOPPING) return 0; /* closed from an irq */
-  modules_stop(ble, UVBLE_ENOTACTIVE);
-  if (ble->state != BLE_STOPPING) return 0;
-  return hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, on_reset_for_off, NULL);
-}
-
+ * the controller is reset. The drain may end inside a dispatch (the last
+ * completion came in) or inside uvble_active() itself: either way the
+ * links go when it unwinds. */
 static void power_down_drained(uvble_t *ble) {
   if (ble->state != BLE_STOPPING) return;
-  int r = power_down(ble);
+  defer(ble, BLE_DEFER_POWER_DOWN);
+}
+
+static void power_down_now(uvble_t *ble) {
+  if (ble->state != BLE_STOPPING) return; /* closed or failed meanwhile */
+  conn_drop_all(ble);
+  modules_stop(ble, UVBLE_ENOTACTIVE);
+  if (ble->state != BLE_STOPPING) return; /* closed from a callback */
+  int r = hci_send_cmd(ble, HCI_OP_RESET, NULL, 0, on_reset_for_off, NULL);
   if (r < 0) {
     ble->state = BLE_OFF;
     ble_active_done(ble, r);

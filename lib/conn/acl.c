@@ -125,7 +125,10 @@ void acl_pump(uvble_t *ble) {
     int r = uvble_transport_send(ble->transport, UVBLE_HCI_ACL, &iov, 1);
     if (r == UVBLE_ENOBUFS) return; /* transport full: retry on completion */
     if (r < 0) {
-      ble_fail(ble, UVBLE_ETRANSPORT);
+      /* The fragment stays queued; the stack fails on a later loop turn
+       * (never under the sender, who may be a layer in the middle of a
+       * PDU). */
+      ble_fail_later(ble, UVBLE_ETRANSPORT);
       return;
     }
     sq_pop(q);
@@ -461,6 +464,9 @@ static void rx_append(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
   }
 }
 
+static void acl_rx(uvble_t *ble, struct ble_conn *c, uint8_t pb,
+                   const uint8_t *d, size_t n);
+
 void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len) {
   struct pdu_reader r;
   pdu_reader_init(&r, pkt, len);
@@ -481,6 +487,17 @@ void acl_on_packet(uvble_t *ble, const uint8_t *pkt, size_t len) {
   }
   ble->stats.acl_rx_packets++;
   ble->stats.acl_rx_bytes += n;
+  /* What the PDU's receivers and the app do cannot free c or the stack
+   * under us (ble_ref, struct ble_conn). */
+  ble_ref(ble);
+  conn_ref(c);
+  acl_rx(ble, c, pb, d, n);
+  conn_unref(c);
+  ble_unref(ble);
+}
+
+static void acl_rx(uvble_t *ble, struct ble_conn *c, uint8_t pb,
+                   const uint8_t *d, size_t n) {
   if (pb == PB_CONTINUATION) {
     if (c->rx_discard) return; /* rest of a PDU already dropped */
     if (c->rx_len == 0) {

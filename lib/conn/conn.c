@@ -11,10 +11,19 @@ struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
   return NULL;
 }
 
+void conn_ref(struct ble_conn *conn) { conn->refs++; }
+
+void conn_unref(struct ble_conn *conn) {
+  if (--conn->refs > 0) return;
+  free(conn->rx_buf);
+  free(conn);
+}
+
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
                           const uvble_addr_t *peer) {
   struct ble_conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
+  c->refs = 1; /* the table's */
   c->handle = handle;
   c->role = role;
   c->peer = *peer;
@@ -26,61 +35,73 @@ struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
   return c;
 }
 
+int conn_open(uvble_t *ble, struct ble_conn *c) {
+  /* A hook may raise an irq (SMP asks for the local IRK: GET_SECRET) whose
+   * handler closes the stack: that teardown waits for the hooks. */
+  ble_ref(ble);
+  int r = conn_observers_open(ble, c);
+  if (r < 0) {
+    /* Nothing of it is left in any layer: refuse every send until the
+     * controller confirms the link is gone. */
+    c->refused = true;
+    c->disconnecting = true;
+  } else {
+    c->open = true;
+  }
+  ble_unref(ble);
+  return r;
+}
+
 void conn_free(uvble_t *ble, struct ble_conn *conn) {
   /* The controller flushes what it held for the handle and does not report
    * those packets as completed (Vol 4, Part E, 4.1.1). */
   ble->hci.acl_free += conn->acl_in_flight;
+  conn->acl_in_flight = 0;
   if (ble->hci.acl_free > ble->hci.acl_total)
     ble->hci.acl_free = ble->hci.acl_total;
   acl_tx_discard(conn);
   free(conn->rx_buf);
-  free(conn);
+  conn->rx_buf = NULL;
+  conn_unref(conn);
 }
 
-static void conn_unlink(uvble_t *ble, struct ble_conn **pp,
-                        struct ble_conn *conn) {
-  *pp = conn->next;
-  ble->conns.count--;
-  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
-}
-
-void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
+static void conn_unlink(uvble_t *ble, struct ble_conn *conn) {
   struct ble_conn **pp = &ble->conns.head;
   while (*pp && *pp != conn) pp = &(*pp)->next;
   if (!*pp) return;
-  if (conn->removing) {
-    /* Called again from an irq that a layer's conn_closed hook raised (the
-     * app closed or powered down the stack from a DONE handler): only leave
-     * the table; the outer call is still running the hooks on conn and
-     * frees it afterwards. */
-    conn_unlink(ble, pp, conn);
-    return;
-  }
-  conn->removing = true;
+  *pp = conn->next;
+  ble->conns.count--;
+  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
+  conn->next = NULL;
+}
+
+void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
+  if (conn->gone) return; /* being removed already */
+  conn->gone = true;
+  bool was_open = conn->open;
+  conn->open = false;
   /* Layers complete what is pending on the link while it is still in the
-   * table (they may look it up), then it goes. */
-  ble->conn_removals++;
-  conn_observers_closed(ble, conn, reason);
-  ble->conn_removals--;
-  pp = &ble->conns.head;
-  while (*pp && *pp != conn) pp = &(*pp)->next;
-  if (*pp) conn_unlink(ble, pp, conn);
-  free(conn->rx_buf);
-  conn->rx_buf = NULL;
+   * table (their callbacks may look it up by handle), then it goes. The
+   * references keep it, and the stack, whatever those callbacks do. */
+  ble_ref(ble);
+  conn_ref(conn);
+  if (was_open) conn_observers_closed(ble, conn, reason);
+  conn_unlink(ble, conn);
   if (ble->state == BLE_CLOSING && ble->hci.edge_timer_open) {
     /* uvble_close(): the link's data may still go out, then the link is
-     * ended so that the peer learns it at once (conn_edge.c). */
+     * ended so that the peer learns it at once (conn_edge.c). The table's
+     * reference moves to the linger list. */
+    free(conn->rx_buf);
+    conn->rx_buf = NULL;
     conn->next = ble->linger;
     ble->linger = conn;
   } else {
     conn_free(ble, conn);
   }
-  if (ble->conn_removals == 0 && ble->modules_close_deferred) {
-    ble->modules_close_deferred = false;
-    modules_close(ble);
-  }
+  conn_unref(conn);
   /* A power-down waiting for this link's data need not any more. */
   conn_drain_all_check(ble);
+  ble_unref(ble);
 }
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,

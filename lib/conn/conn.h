@@ -39,8 +39,18 @@ struct acl_frag {
   uint8_t data[];   /* HCI ACL header + payload */
 };
 
+/* A connection is reference-counted (as Zephyr's bt_conn): the table (or
+ * uvble_close's linger list) holds one reference, and whoever keeps the
+ * pointer across a call that may end the link (a dispatch delivering a
+ * PDU, conn_remove running the layers' hooks) holds another. Removal
+ * takes it off the table, completes what is pending on it and clears
+ * `open`; the memory goes with the last reference. */
 struct ble_conn {
   struct ble_conn *next;
+  int refs;
+  bool open;     /* on the table, every layer's conn_open hook ran */
+  bool refused;  /* a conn_open hook failed: ending it, the app not told */
+  bool gone;     /* conn_remove ran (or runs) on it */
   uint16_t handle;
   uint8_t role;
   uvble_addr_t peer;
@@ -51,7 +61,6 @@ struct ble_conn {
   bool disc_sent;          /* HCI Disconnect queued */
   uint8_t disc_reason;
   uint64_t drain_deadline; /* ble_now_ms() value; 0 when not draining */
-  bool removing; /* conn_remove is running the layers' conn_closed hooks */
 
   /* transmit */
   struct sq txq[ACL_CLASSES]; /* acl_frag, not yet written */
@@ -91,9 +100,11 @@ struct ble_conn {
 /* Registers a layer's per-connection hooks (either may be NULL): open runs
  * when a link comes up, before the CONNECT irq, in registration order;
  * closed when it goes, before the DISCONNECT irq, in reverse order (upper
- * layers first). Returns 0 or UVBLE_ENOBUFS. */
+ * layers first). An open that fails undoes the ones before it (their
+ * closed, reason 0x14) and the link is refused (conn_open). Returns 0 or
+ * UVBLE_ENOBUFS. */
 int conn_add_observer(uvble_t *ble, conn_open_fn open, conn_closed_fn closed);
-void conn_observers_open(uvble_t *ble, struct ble_conn *c);
+int conn_observers_open(uvble_t *ble, struct ble_conn *c);
 void conn_observers_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
 void conn_set_gap_hooks(uvble_t *ble, const struct conn_gap_hooks *h);
 /* Registers the connection layer's own HCI event handlers (connection
@@ -108,15 +119,30 @@ void l2cap_register_dyn(uvble_t *ble, l2cap_dyn_rx_fn fn);
 int acl_on_room(uvble_t *ble, acl_room_fn fn);
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
+/* Adds a connection to the table (the table's reference); NULL when out
+ * of memory. */
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
                           const uvble_addr_t *peer);
-/* Removes the connection: every layer's conn_closed hook runs (reason is
- * the HCI disconnect reason), its controller buffers come back, its queues
- * are dropped, it is freed. */
+/* Runs every layer's conn_open hook on a connection just added. A hook
+ * that fails undoes the ones before it (all or nothing): the connection
+ * then stays on the table `refused` (no layer state, sends refused) until
+ * its Disconnection Complete, and the error is returned. */
+int conn_open(uvble_t *ble, struct ble_conn *c);
+/* Removes the connection: it leaves the table, every layer's conn_closed
+ * hook runs (reason is the HCI disconnect reason), its controller buffers
+ * come back, its queues are dropped; the memory goes with its last
+ * reference. */
 void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason);
-/* Frees a connection already off the table (its controller buffers come
- * back). */
+/* Drops the reference of a connection already off the table (the linger
+ * list's): its controller buffers come back. */
 void conn_free(uvble_t *ble, struct ble_conn *conn);
+/* References (see struct ble_conn). */
+void conn_ref(struct ble_conn *conn);
+void conn_unref(struct ble_conn *conn);
+/* True while the connection is on the table and serving (not refused). */
+static inline bool conn_is_open(const struct ble_conn *conn) {
+  return conn->open;
+}
 /* Drops every connection without telling the controller (after a reset or a
  * failure); emits the disconnect events. */
 void conn_drop_all(uvble_t *ble);

@@ -240,7 +240,17 @@ void conn_linger_abort(uvble_t *ble) {
   if (ble->hci.lingering) linger_finish(ble);
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_edge_timer_run(uv_timer_t *t);
+
 static void on_edge_timer(uv_timer_t *t) {
+  uvble_t *ble = (uvble_t *)t->data;
+  ble_ref(ble);
+  on_edge_timer_run(t);
+  ble_unref(ble);
+}
+
+static void on_edge_timer_run(uv_timer_t *t) {
   uvble_t *ble = t->data;
   struct hci *hci = &ble->hci;
   uint64_t now = ble_now_ms(ble->loop);

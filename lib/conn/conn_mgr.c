@@ -21,9 +21,19 @@ void conn_set_gap_hooks(uvble_t *ble, const struct conn_gap_hooks *h) {
   ble->conns.gap = *h;
 }
 
-void conn_observers_open(uvble_t *ble, struct ble_conn *c) {
-  for (unsigned i = 0; i < ble->conns.nobs; i++)
-    if (ble->conns.obs[i].open) ble->conns.obs[i].open(ble, c);
+/* All or nothing: an observer that fails undoes, through their closed
+ * hooks and in reverse, the ones that ran before it. */
+int conn_observers_open(uvble_t *ble, struct ble_conn *c) {
+  const struct ble_conns *cs = &ble->conns;
+  unsigned i;
+  int r = 0;
+  for (i = 0; i < cs->nobs; i++)
+    if (cs->obs[i].open && (r = cs->obs[i].open(ble, c)) != 0) break;
+  if (r == 0) return 0;
+  if (r > 0) r = UVBLE_EIO;
+  while (i-- > 0)
+    if (cs->obs[i].closed) cs->obs[i].closed(ble, c, HCI_REMOTE_LOW_RESOURCES);
+  return r;
 }
 
 /* Upper layers first: the reverse of registration order. */
@@ -63,6 +73,13 @@ static void send_disconnect(uvble_t *ble, uint16_t handle, uint8_t reason) {
   put_le16(cmd, handle);
   cmd[2] = reason;
   hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL);
+}
+
+/* A link came up that could not be served: what a failed connection
+ * reports (handle 0xffff, as MicroPython's failed connects), with the
+ * peer's address and Remote Device Terminated due to Low Resources. */
+static void emit_refused(uvble_t *ble, uint8_t role, const uvble_addr_t *peer) {
+  emit_disconnect(ble, 0xffff, role, peer, HCI_REMOTE_LOW_RESOURCES);
 }
 
 static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
@@ -115,18 +132,26 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
   }
   if (role == 0x01 && h->peripheral_connected) h->peripheral_connected(ble);
   const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
-  struct ble_conn *c = conn_add(
-      ble, handle, role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
-  if (!c) {
-    /* Out of memory: the link cannot be served, so end it. */
+  uint8_t crole = role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL;
+  struct ble_conn *c = conn_add(ble, handle, crole, &peer);
+  if (c) {
+    c->interval = get_le16(q);
+    c->latency = get_le16(q + 2);
+    c->supervision_timeout = get_le16(q + 4);
+  }
+  if (!c || conn_open(ble, c) < 0) {
+    /* Out of memory: the link cannot be served, so it is ended (a refused
+     * entry stays on the table until its Disconnection Complete) and the
+     * app hears of a connection that failed, as of any other: our own
+     * attempt through its request, an incoming link as a DISCONNECT. */
+    ble->stats.conn_refused++;
     send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
-    if (attempt) h->initiator_report(ble, NULL, attempt, UVBLE_ENOMEM);
+    if (attempt)
+      h->initiator_report(ble, NULL, attempt, UVBLE_ENOMEM);
+    else
+      emit_refused(ble, crole, &peer);
     return;
   }
-  c->interval = get_le16(q);
-  c->latency = get_le16(q + 2);
-  c->supervision_timeout = get_le16(q + 4);
-  conn_observers_open(ble, c);
   if (ble_dead(ble)) {
     if (attempt) h->initiator_report(ble, NULL, attempt, UVBLE_ECANCELED);
     return;
@@ -159,23 +184,33 @@ static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
     ble->stats.hci_events_unexpected++;
     return;
   }
+  /* A refused link was reported when it came up. */
+  bool tell = conn_is_open(c);
   uint16_t handle = c->handle;
   uint8_t role = c->role;
   uvble_addr_t peer = c->peer;
   uint8_t reason = p[3];
   conn_remove(ble, c, reason);
-  emit_disconnect(ble, handle, role, &peer, reason);
+  if (tell) emit_disconnect(ble, handle, role, &peer, reason);
   if (!ble_dead(ble)) acl_pump(ble);
 }
 
+/* Skips a link whose removal is already running further up the stack. */
+static struct ble_conn *first_live(uvble_t *ble) {
+  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+    if (!c->gone) return c;
+  return NULL;
+}
+
 void conn_drop_all(uvble_t *ble) {
-  while (ble->conns.head) {
-    struct ble_conn *c = ble->conns.head;
+  struct ble_conn *c;
+  while ((c = first_live(ble))) {
+    bool tell = conn_is_open(c) && ble->state != BLE_CLOSING;
     uint16_t handle = c->handle;
     uint8_t role = c->role;
     uvble_addr_t peer = c->peer;
     conn_remove(ble, c, HCI_LOCAL_HOST_TERMINATED);
-    if (ble->state != BLE_CLOSING)
+    if (tell)
       emit_disconnect(ble, handle, role, &peer, HCI_LOCAL_HOST_TERMINATED);
   }
 }

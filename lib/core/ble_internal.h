@@ -74,11 +74,14 @@ struct uvble {
   struct ble_conn *linger;
 
   bool modules_ready;  /* modules_init ran: close must run modules_close */
-  /* Connection removals running their layers' conn_closed hooks. While one
-   * is, a nested uvble_close() must not free layer state the remaining
-   * hooks still use: modules_close is deferred until it unwinds. */
-  int conn_removals;
-  bool modules_close_deferred;
+  /* Dispatch references (ble_ref): while any is held, the stack is inside
+   * a call from the loop and an application callback may be on the stack
+   * below some layer's frame. Teardown asked for meanwhile (uvble_close,
+   * a failure, power-down) is recorded in `deferred` and runs when the
+   * last reference goes, with nothing of the core's on the C stack. */
+  int refs;
+  unsigned deferred;      /* BLE_DEFER_* */
+  bool close_was_started; /* the state uvble_close() found: was it up? */
   void *defer_state;  /* ble.c's deferred-callback timer */
   struct req_state *req_state; /* req.c: cancelled requests due */
   int pending_closes; /* libuv handles and the transport still closing */
@@ -87,6 +90,27 @@ struct uvble {
 /* Takes the pending uvble_active() callback and runs it (if any) with
  * status: it runs once. */
 void ble_active_done(uvble_t *ble, int status);
+/* Teardown that waits for the outermost dispatch to unwind (ble_unref). */
+enum {
+  BLE_DEFER_FAIL = 1u << 0,       /* ble_fail: complete, drop, stop */
+  BLE_DEFER_POWER_DOWN = 1u << 1, /* active(false): links drained */
+  BLE_DEFER_CLOSE = 1u << 2,      /* uvble_close */
+};
+
+/* A dispatch reference, held for the duration of every entry from the
+ * loop into the core (transport packets and errors, the core's timers).
+ * Nothing the core frees goes while one is held: uvble_close(), a failure
+ * or a power-down asked for from inside an application callback only
+ * marks the stack (uvble_close: no more events) and the teardown runs at
+ * the last ble_unref, where no layer holds a pointer into it. The object
+ * itself is freed only on a later loop turn, once its handles closed. */
+void ble_ref(uvble_t *ble);
+void ble_unref(uvble_t *ble);
+
+/* A send to the transport failed: the stack fails on a later loop turn
+ * (the transport itself reports most errors that way too), never inside
+ * the call that was sending. */
+void ble_fail_later(uvble_t *ble, int status);
 
 /* Calls the application's irq handler; returns its result (0 when none). */
 int ble_irq(uvble_t *ble, int event, const uvble_irq_data_t *data);
@@ -110,10 +134,17 @@ static inline uint64_t ble_now_ms(uv_loop_t *loop) {
   return uv_now(loop);
 }
 
-/* True once uvble_close() has been called or the stack failed: callers that
- * just ran an application callback check this before touching state. */
+/* True once uvble_close() has been called or the stack failed: no new work
+ * starts (nothing is freed until the dispatch unwinds, see ble_ref). */
 static inline bool ble_dead(const uvble_t *ble) {
   return ble->state == BLE_CLOSING || ble->state == BLE_FAILED;
+}
+
+/* ble_dead, or a power-down whose links end when the dispatch unwinds:
+ * what would have ended inside the callback before teardown was deferred
+ * (a procedure going on after an irq asks this). */
+static inline bool ble_ending(const uvble_t *ble) {
+  return ble_dead(ble) || (ble->deferred & BLE_DEFER_POWER_DOWN);
 }
 
 /* Address byte order: HCI carries BD_ADDRs least significant byte first;

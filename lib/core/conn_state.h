@@ -14,8 +14,11 @@
 typedef struct uvble uvble_t;
 struct ble_conn;
 
-/* What the layers above register with the connection layer. */
-typedef void (*conn_open_fn)(uvble_t *ble, struct ble_conn *c);
+/* What the layers above register with the connection layer: open builds
+ * the layer's per-connection state and returns 0 or an error
+ * (UVBLE_ENOMEM), closed frees it (also undoing an open that succeeded
+ * when a later layer's failed). */
+typedef int (*conn_open_fn)(uvble_t *ble, struct ble_conn *c);
 typedef void (*conn_closed_fn)(uvble_t *ble, struct ble_conn *c,
                                uint8_t reason);
 #define CONN_OBSERVERS 8

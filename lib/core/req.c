@@ -87,8 +87,18 @@ static void run_cancelled(uvble_req_t *req) {
   req->cb_(req, UVBLE_ECANCELED, NULL, req->arg_);
 }
 
+static void on_timer_run(uvble_t *ble);
+
+/* A timer is an entry from the loop: a dispatch reference (ble_ref), so a
+ * callback that closes the stack frees nothing under the loop below. */
 static void on_timer(uv_timer_t *t) {
   uvble_t *ble = t->data;
+  ble_ref(ble);
+  on_timer_run(ble);
+  ble_unref(ble);
+}
+
+static void on_timer_run(uvble_t *ble) {
   struct req_state *s = state_of(ble);
   /* Only what was queued before this turn: a callback that starts and
    * cancels another request gets it completed on a later turn. */

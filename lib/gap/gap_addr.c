@@ -157,7 +157,17 @@ int gap_own_addr_prepare(uvble_t *ble, uint8_t *own_type, uvble_addr_t *used) {
   return 0;
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_rotate_run(uv_timer_t *t);
+
 static void on_rotate(uv_timer_t *t) {
+  uvble_t *ble = ((struct gap_state *)t->data)->ble;
+  ble_ref(ble);
+  on_rotate_run(t);
+  ble_unref(ble);
+}
+
+static void on_rotate_run(uv_timer_t *t) {
   struct gap_state *g = t->data;
   uvble_t *ble = g->ble;
   /* The next start makes a new one; advertising alone is restarted now so

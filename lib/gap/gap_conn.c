@@ -42,7 +42,8 @@ bool gap_tag_live(uvble_t *ble, void *arg) {
 
 bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d) {
   ble_irq(ble, event, d);
-  return ble->gap != NULL && ble->state != BLE_CLOSING;
+  /* GAP's state outlives the handler (ble_ref): should it go on? */
+  return !ble_dead(ble);
 }
 
 static void on_gap_handle_closed(uv_handle_t *h) {
@@ -107,7 +108,6 @@ void gap_stop(uvble_t *ble, int err) {
   gap_adv_stop(ble);
   gap_addr_stop(ble);
   gap_scan_stop(ble);
-  if (!ble->gap) return; /* closed from the SCAN_DONE irq */
   gap_connect_stop(ble, err);
 }
 
@@ -122,14 +122,14 @@ void gap_close(uvble_t *ble) {
   if (g->open_handles == 0) free(g);
 }
 
-void gap_conn_open(uvble_t *ble, struct ble_conn *c) {
+int gap_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct gap_state *g = ble->gap;
   c->gap = calloc(1, sizeof *c->gap);
-  if (!g) return;
-  /* Without c->gap, gap_conn_own_addr and the link info fall back. */
-  if (c->gap)
-    c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
+  if (!c->gap) return UVBLE_ENOMEM;
+  if (!g) return 0;
+  c->gap->own = c->role == CONN_ROLE_CENTRAL ? g->conn.own : g->adv.own;
   gap_link_open(ble, c);
+  return 0;
 }
 
 void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -191,9 +191,9 @@ static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
     c->latency = get_le16(p + 5);
     c->supervision_timeout = get_le16(p + 7);
   }
-  uint16_t handle = c->handle;
   emit_update(ble, c, p[0]);
-  if (!ble_dead(ble) && (c = conn_find(ble, handle)))
+  /* c stays valid whatever the handler did (ble_ref); is it still up? */
+  if (!ble_ending(ble) && conn_is_open(c))
     gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, p[0]);
 }
 
@@ -317,7 +317,7 @@ static void on_l2cap_update_done(uvble_t *ble, struct ble_conn *c, int result,
   /* Accepted: the central's LE Connection Update Complete reports the
    * change. A dropped link reports nothing. */
   if (result == 0 || result == UVBLE_EDISCONNECTED || !c) return;
-  if (ble_dead(ble) || !conn_find(ble, c->handle)) return;
+  if (ble_ending(ble) || !conn_is_open(c)) return;
   emit_update(ble, c, result);
 }
 

@@ -157,7 +157,17 @@ static int start_cancel(uvble_t *ble) {
   return r;
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_timer_run(uv_timer_t *t);
+
 static void on_timer(uv_timer_t *t) {
+  uvble_t *ble = ((struct gap_state *)t->data)->ble;
+  ble_ref(ble);
+  on_timer_run(t);
+  ble_unref(ble);
+}
+
+static void on_timer_run(uv_timer_t *t) {
   struct gap_state *g = t->data;
   uvble_t *ble = g->ble;
   if (ble->state != BLE_ON) return;

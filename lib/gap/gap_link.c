@@ -111,7 +111,7 @@ void gap_link_notify(uvble_t *ble, const struct ble_conn *c, int what,
   memcpy(ls, ble->gap->link_listeners, sizeof ls);
   for (int i = 0; i < UVBLE_GAP_LINK_LISTENERS; i++) {
     if (!ls[i].cb) continue;
-    if (ble_dead(ble) || !ble->gap) return;
+    if (ble_dead(ble)) return; /* closed by a listener: no more events */
     ls[i].cb(ble, what, status, &info, ls[i].arg);
   }
 }

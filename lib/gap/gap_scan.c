@@ -181,7 +181,17 @@ int uvble_gap_scan_stop(uvble_t *ble) {
   return 0;
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_duration_run(uv_timer_t *t);
+
 static void on_duration(uv_timer_t *t) {
+  uvble_t *ble = ((struct gap_state *)t->data)->ble;
+  ble_ref(ble);
+  on_duration_run(t);
+  ble_unref(ble);
+}
+
+static void on_duration_run(uv_timer_t *t) {
   struct gap_state *g = t->data;
   if (g->ble->state == BLE_ON) gap_scan_halt(g->ble);
 }

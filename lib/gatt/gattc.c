@@ -54,25 +54,11 @@ static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
   if (is_discovery(op->kind) && !op->via_req) gc->discovering = false;
 }
 
-static void free_gc(struct gattc_conn *gc) {
-  free(gc->retry_pdu);
-  while (gc->graveyard) {
-    struct gattc_op *op = gc->graveyard;
-    gc->graveyard = op->next;
-    gattc_op_free(op);
-  }
-  free(gc);
-}
-
-static void hold(struct gattc_conn *gc) { gc->busy++; }
-
-static void release(struct gattc_conn *gc) {
-  if (--gc->busy == 0 && gc->closed) free_gc(gc);
-}
-
 /* ---- helpers for the procedures ------------------------------------------ */
+/* After a call out: go on only while the stack is usable and the link up
+ * (nothing is freed before the dispatch unwinds, see gattc_internal.h). */
 static bool alive(const struct gattc_ctx *x) {
-  return !x->gc->closed && !ble_dead(x->ble);
+  return !ble_ending(x->ble) && conn_is_open(x->c) && x->c->gattc == x->gc;
 }
 
 /* The op's request, or the irq handler when it has none; nothing once it
@@ -128,6 +114,10 @@ int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
   x->gc->req_opcode = pdu[0];
   int r = att_send_request(x->ble, x->c, pdu, len, on_rsp, NULL);
   if (!alive(x)) return GATTC_ABANDON;
+  /* The app is ending the link (perhaps from this procedure's own irq):
+   * the operation ends with it, UVBLE_EDISCONNECTED (gattc_conn_closed),
+   * as every other one pending on it. */
+  if (r == UVBLE_ENOTCONN && x->c->disconnecting) return GATTC_PENDING;
   if (r == UVBLE_ENOBUFS && len <= ATT_MAX_MTU)
     return defer_request(x, pdu, len);
   if (r < 0) {
@@ -213,7 +203,6 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   gc->inflight = false;
   struct gattc_ctx x = {ble, c, gc, gc->head};
   const struct gattc_proc *p = procs[x.op->kind];
-  hold(gc);
   int r;
   if (err < 0) {
     r = err; /* timeout, disconnect, cancel: nothing more can be sent */
@@ -234,7 +223,6 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
     r = p->on_pdu(&x, pdu, len);
   }
   settle(&x, r);
-  release(gc);
 }
 
 /* uvble_cancel: an op still queued behind the head goes unsent; the head
@@ -302,7 +290,6 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
     return 0;
   }
   struct gattc_ctx x = {ble, c, gc, op};
-  hold(gc);
   int r = procs[op->kind]->start(&x);
   int ret = 0;
   if (r != GATTC_PENDING && r != GATTC_ABANDON) {
@@ -312,7 +299,6 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
     gattc_op_free(op);
     ret = r < 0 ? r : UVBLE_EIO;
   }
-  release(gc);
   return ret;
 }
 
@@ -341,24 +327,28 @@ static void retry_request(uvble_t *ble, struct ble_conn *c,
   }
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_timer_run(uv_timer_t *t);
+
 static void on_timer(uv_timer_t *t) {
+  uvble_t *ble = (uvble_t *)t->data;
+  ble_ref(ble);
+  on_timer_run(t);
+  ble_unref(ble);
+}
+
+static void on_timer_run(uv_timer_t *t) {
   uvble_t *ble = t->data;
   struct ble_conn *c;
   /* Each pass clears the flag it acts on; rescan from the head each time,
-   * as an irq may have dropped connections. */
-  while (!ble_dead(ble) && (c = find_marked(ble, true))) {
-    struct gattc_conn *gc = c->gattc;
-    hold(gc);
-    retry_request(ble, c, gc);
-    release(gc);
-  }
+   * as an irq may have marked another link. */
+  while (!ble_dead(ble) && (c = find_marked(ble, true)))
+    retry_request(ble, c, c->gattc);
   while (!ble_dead(ble) && (c = find_marked(ble, false))) {
     struct gattc_conn *gc = c->gattc;
     gc->kick_pending = false;
     struct gattc_ctx x = {ble, c, gc, NULL};
-    hold(gc);
     kick(&x);
-    release(gc);
   }
   if (ble_dead(ble)) return;
   /* Requests still waiting for room: try again later. */
@@ -418,24 +408,23 @@ void gattc_close(uvble_t *ble) {
   uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }
 
-void gattc_conn_open(uvble_t *ble, struct ble_conn *c) {
+int gattc_conn_open(uvble_t *ble, struct ble_conn *c) {
   (void)ble;
   struct gattc_conn *gc = calloc(1, sizeof *gc);
-  if (!gc) return; /* client calls on this link answer UVBLE_ENOTCONN */
+  if (!gc) return UVBLE_ENOMEM;
   gc->conn_handle = c->handle;
   c->gattc = gc;
+  return 0;
 }
 
 void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   (void)reason;
   struct gattc_conn *gc = c->gattc;
   if (!gc) return;
-  c->gattc = NULL;
-  gc->closed = true;
+  c->gattc = NULL; /* calls from the irqs below get UVBLE_ENOTCONN */
   gc->inflight = false;
   int status =
       ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
-  hold(gc);
   struct gattc_ctx x = {ble, c, gc, NULL};
   while (gc->head) {
     struct gattc_op *op = gc->head;
@@ -444,12 +433,10 @@ void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
     uvble_irq_data_t d;
     done_payload(&x, status, &d);
     deliver(ble, op, procs[op->kind]->done_event, true, status, &d);
-    /* Someone up the stack may still hold op (a procedure emitting a
-     * result when the irq handler dropped the link): free it with gc. */
-    op->next = gc->graveyard;
-    gc->graveyard = op;
+    gattc_op_free(op);
   }
-  release(gc);
+  free(gc->retry_pdu);
+  free(gc);
 }
 
 /* ---- values from the peer's server -------------------------------------------- */

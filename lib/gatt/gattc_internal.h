@@ -13,17 +13,16 @@
  *             UVBLE_EPROTO, already counted)
  *   before_done  emit what precedes DONE (held-back result, read value)
  * Each returns GATTC_PENDING (another request is with the bearer),
- * GATTC_ABANDON (the connection went away during an irq or a send: do not
- * touch ctx->c or the op again) or a final status (0, an ATT error code, a
+ * GATTC_ABANDON (the link or the stack is ending after an irq: leave the
+ * op queued, its teardown completes it) or a final status (0, an ATT error code, a
  * negative UVBLE_E* code) with which gattc.c completes the operation.
  *
  * Re-entrancy: irq handlers may call anything, including uvble_close() or
- * uvble_active(false), which drop the link (and free struct ble_conn)
- * synchronously. While gattc code runs for a connection it holds
- * gc->busy; gattc_conn_closed then completes the queued operations but
- * leaves freeing to the last holder, and sets gc->closed, which every
- * caller checks after anything that may call out (gattc_emit,
- * gattc_request).
+ * uvble_active(false); those end the link only once the dispatch unwinds
+ * (ble_ref), so ctx->c, ctx->gc and the op stay valid throughout. What
+ * the procedures check after anything that may call out (gattc_emit,
+ * gattc_request) is whether to go on: the stack still usable and the link
+ * still open.
  */
 #ifndef UVBLE_GATTC_INTERNAL_H
 #define UVBLE_GATTC_INTERNAL_H
@@ -112,9 +111,6 @@ struct gattc_conn {
   uint8_t *retry_pdu; /* a request the full link refused, sent later */
   size_t retry_len;   /* 0: none */
   bool retry_due;     /* the timer should try it now */
-  bool closed;       /* the link is gone; c->gattc no longer points here */
-  unsigned busy;     /* gattc code running for this connection */
-  struct gattc_op *graveyard; /* ops completed while busy, freed at 0 */
 };
 
 struct gattc_ctx {
@@ -129,7 +125,7 @@ struct gattc_proc {
   int (*start)(struct gattc_ctx *x);
   int (*on_pdu)(struct gattc_ctx *x, const uint8_t *pdu, size_t len);
   int (*on_error)(struct gattc_ctx *x, int status);
-  /* Returns false if the connection went away during an irq. */
+  /* Returns false if an irq ended the link or the stack. */
   bool (*before_done)(struct gattc_ctx *x, int status);
 };
 
@@ -145,7 +141,7 @@ extern const struct gattc_proc gattc_proc_write;
  * or the bearer's error. */
 int gattc_request(struct gattc_ctx *x, const uint8_t *pdu, size_t len);
 /* Hands a result to the op's request, or to the irq handler without one
- * (nothing after a cancel); false if the connection went away meanwhile. */
+ * (nothing after a cancel); false if that ended the link or the stack. */
 bool gattc_emit(struct gattc_ctx *x, int event, const uvble_irq_data_t *d);
 /* Counts a malformed response; returns UVBLE_EPROTO. */
 int gattc_malformed(struct gattc_ctx *x);

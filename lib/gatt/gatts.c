@@ -18,9 +18,9 @@ struct gatts_conn *gatts_conn_of(struct ble_conn *c) {
   return slot ? *slot : NULL;
 }
 
-bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c, uint16_t conn_handle) {
-  if (ble_dead(ble) || ble->state != BLE_ON) return false;
-  return conn_find(ble, conn_handle) == c && c->att && !att_bearer_dead(c);
+bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c) {
+  return ble->state == BLE_ON && conn_is_open(c) && c->att &&
+         !att_bearer_dead(c);
 }
 
 void gatts_emit_write(uvble_t *ble, uint16_t conn_handle, uint16_t handle) {
@@ -127,7 +127,7 @@ static void on_indication_done(uvble_t *ble, struct ble_conn *c, int err,
     d.gatt_status.status = err;
     ble_irq(ble, UVBLE_IRQ_GATTS_INDICATE_DONE, &d);
   }
-  if (err != 0 || !gatts_conn_alive(ble, c, conn_handle)) return;
+  if (err != 0 || !gatts_conn_alive(ble, c)) return;
   /* The only internal indication is Service Changed. */
   if ((v & IND_INTERNAL) && !gatts_bond_sc_confirmed(ble, c)) return;
   send_deferred(ble, c);
@@ -347,18 +347,14 @@ void gatts_on_acl_completed(uvble_t *ble) {
   /* Half the queue free: room for more than one more notification, so a
    * sender woken here does not meet a full queue again at once. */
   size_t room_at = ble->hci.conn_txq_max / 2;
-  struct ble_conn *c = ble->conns.head;
-  while (c) {
-    struct ble_conn *next = c->next;
-    uint16_t next_handle = next ? next->handle : 0xffff;
+  /* No link leaves the table before this dispatch unwinds (ble_ref); a
+   * callback may close the stack or stop listening. */
+  for (struct ble_conn *c = ble->conns.head;
+       c && !ble_dead(ble) && ble->gatts->tx_ready; c = c->next) {
     if (c->notify_refused && c->txq_bytes <= room_at) {
       c->notify_refused = false;
       ble->gatts->tx_ready(ble, c->handle, ble->gatts->tx_ready_arg);
-      /* The callback may have closed the stack or dropped links. */
-      if (ble_dead(ble) || !ble->gatts || !ble->gatts->tx_ready) return;
-      next = next_handle == 0xffff ? NULL : conn_find(ble, next_handle);
     }
-    c = next;
   }
 }
 
@@ -427,13 +423,15 @@ void gatts_close(uvble_t *ble) {
   ble->gatts = NULL;
 }
 
-void gatts_conn_open(uvble_t *ble, struct ble_conn *c) {
+int gatts_conn_open(uvble_t *ble, struct ble_conn *c) {
   struct gatts_conn **slot = att_gatts_slot(c);
-  if (!slot || !ble->gatts) return;
+  if (!slot || !ble->gatts) return 0;
   *slot = gc_new(ble->gatts);
+  if (!*slot) return UVBLE_ENOMEM;
   /* The secrets layer exists once every module's init ran: the first
    * connection is the first moment to register with it. */
   gatts_bond_hook(ble);
+  return 0;
 }
 
 void gatts_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {

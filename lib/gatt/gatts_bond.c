@@ -66,9 +66,8 @@ bool gatts_bond_flush(uvble_t *ble, struct ble_conn *c) {
   /* Once, whatever the outcome: a store that refuses (or no store at all)
    * is not retried on every PDU. */
   gc->cccd_dirty = false;
-  uint16_t conn_handle = c->handle;
   keys_cccd_save(ble, c, blob, n);
-  return gatts_conn_alive(ble, c, conn_handle);
+  return gatts_conn_alive(ble, c);
 }
 
 /* The bits a characteristic can honour (what a write would have been
@@ -110,11 +109,10 @@ static bool restore(uvble_t *ble, struct gatts_conn *gc, const uint8_t *blob,
 /* A bonded client came back: its table, then Service Changed if the
  * database moved while it was away. */
 static void resume(uvble_t *ble, struct ble_conn *c) {
-  uint16_t conn_handle = c->handle;
   uint8_t blob[UVBLE_SECRET_VALUE_MAX];
   int n = keys_cccd_load(ble, c, blob, sizeof blob);
   /* GET_SECRET may have closed the stack. */
-  if (!gatts_conn_alive(ble, c, conn_handle)) return;
+  if (!gatts_conn_alive(ble, c)) return;
   struct gatts_conn *gc = gatts_conn_of(c);
   if (!gc) return;
   if (n < 0 || !restore(ble, gc, blob, (size_t)n))

@@ -157,9 +157,10 @@ uint8_t gatts_check_write(uvble_t *ble, struct ble_conn *c,
 
 /* ---- gatts.c ---- */
 /* The irq and authorizer calls made while serving a PDU: after one, the
- * connection may be gone (the app closed the stack) and the database may
- * have been replaced (handles stay valid, pointers do not). */
-bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c, uint16_t conn_handle);
+ * link may be ending (the app closed or powered down the stack; nothing is
+ * freed before the dispatch unwinds, see ble_ref) and the database may
+ * have been replaced (handles stay valid, attribute pointers do not). */
+bool gatts_conn_alive(uvble_t *ble, struct ble_conn *c);
 void gatts_emit_write(uvble_t *ble, uint16_t conn_handle, uint16_t handle);
 /* Raises READ_REQUEST for an application value; 0 or the ATT error. */
 uint8_t gatts_read_request(uvble_t *ble, struct ble_conn *c,

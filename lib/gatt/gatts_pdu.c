@@ -102,16 +102,16 @@ static bool type_of(const uint8_t *p, size_t n, uvble_uuid_t *out) {
 }
 
 /* Read checks plus the READ_REQUEST irq. Returns 0 or an ATT error, or -1
- * when the connection went away during the irq. *a is looked up again. */
+ * when the irq ended the link or the stack (gatts_conn_alive). *a is
+ * looked up again: the database may be new. */
 static int access_read(uvble_t *ble, struct ble_conn *c, uint16_t handle,
                        struct gatts_attr **a) {
-  uint16_t conn_handle = c->handle;
   *a = gatts_attr(ble, handle);
   if (!*a) return UVBLE_ATT_ERR_INVALID_HANDLE;
   uint8_t e = gatts_check_read(ble, c, *a);
   if (e) return e;
   e = gatts_read_request(ble, c, *a);
-  if (!gatts_conn_alive(ble, c, conn_handle)) return -1;
+  if (!gatts_conn_alive(ble, c)) return -1;
   *a = gatts_attr(ble, handle);
   if (!*a) return UVBLE_ATT_ERR_INVALID_HANDLE;
   return e;
@@ -353,11 +353,10 @@ static void read_multiple(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
 
 /* ---- writes ------------------------------------------------------------------ */
 /* Checks and applies a peer's write of a complete value. Returns 0, an ATT
- * error, or -1 when the connection went away in the authorizer. *notify:
+ * error, or -1 when the authorizer ended the link or the stack. *notify:
  * the application hears of it (GATTS_WRITE). */
 static int do_write(uvble_t *ble, struct ble_conn *c, uint16_t handle,
                     const uint8_t *data, size_t len, bool *notify) {
-  uint16_t conn_handle = c->handle;
   *notify = false;
   struct gatts_attr *a = gatts_attr(ble, handle);
   if (!a) return UVBLE_ATT_ERR_INVALID_HANDLE;
@@ -365,7 +364,7 @@ static int do_write(uvble_t *ble, struct ble_conn *c, uint16_t handle,
   if (!e) e = gatts_db_check_remote(ble, a, data, len);
   if (e) return e;
   e = gatts_authorize_write(ble, c, a, data, len);
-  if (!gatts_conn_alive(ble, c, conn_handle)) return -1;
+  if (!gatts_conn_alive(ble, c)) return -1;
   a = gatts_attr(ble, handle);
   if (!a) return UVBLE_ATT_ERR_INVALID_HANDLE;
   if (!e) e = gatts_db_check_remote(ble, a, data, len); /* db may be new */
@@ -485,7 +484,6 @@ static int execute_check(uvble_t *ble, struct ble_conn *c,
     uint8_t e = assemble(ble, c, q, q->e[k].handle, val, &n);
     if (e) return e;
   }
-  uint16_t conn_handle = c->handle;
   uint32_t gen = ble->gatts->generation;
   for (unsigned k = 0; k < q->n; k++) {
     *bad = q->e[k].handle;
@@ -493,7 +491,7 @@ static int execute_check(uvble_t *ble, struct ble_conn *c,
     if (assemble(ble, c, q, q->e[k].handle, val, &n) != 0)
       return UVBLE_ATT_ERR_UNLIKELY;
     uint8_t e = gatts_authorize_write(ble, c, gatts_attr(ble, *bad), val, n);
-    if (!gatts_conn_alive(ble, c, conn_handle)) return -1;
+    if (!gatts_conn_alive(ble, c)) return -1;
     if (ble->gatts->generation != gen) return UVBLE_ATT_ERR_UNLIKELY;
     if (e) return e;
   }
@@ -534,7 +532,7 @@ static void execute_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
     const struct gatts_attr *a = gatts_attr(ble, q->e[k].handle);
     if (!first_of_handle(q, k) || !a || !app_attr(a)) continue;
     gatts_emit_write(ble, conn_handle, q->e[k].handle);
-    if (!gatts_conn_alive(ble, c, conn_handle)) break;
+    if (!gatts_conn_alive(ble, c)) break;
   }
   free(q);
 }
@@ -542,7 +540,6 @@ static void execute_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
 void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                   size_t len) {
   if (!ble->gatts || len == 0) return;
-  uint16_t conn_handle = c->handle;
   switch (pdu[0]) {
     case ATT_FIND_INFO_REQ:
       find_info(ble, c, pdu, len);
@@ -585,5 +582,5 @@ void gatts_on_pdu(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
   }
   /* A bonded client's new CCCD values go to its bond once it has its
    * answer (Vol 3, Part G, 3.3.3.3: persistent across connections). */
-  if (gatts_conn_alive(ble, c, conn_handle)) gatts_bond_flush(ble, c);
+  if (gatts_conn_alive(ble, c)) gatts_bond_flush(ble, c);
 }

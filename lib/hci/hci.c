@@ -157,9 +157,16 @@ static void pump(uvble_t *ble) {
     uvble_iov_t iov[2] = {{hdr, 3}, {cmd->params, cmd->len}};
     int r = uvble_transport_send(ble->transport, UVBLE_HCI_COMMAND, iov, 2);
     if (r < 0) {
-      complete(ble, cmd, r, 0, NULL, 0);
-      ble_fail(ble, UVBLE_ETRANSPORT);
-      return;
+      /* Back at the head: the stack fails on a later loop turn, which
+       * completes it with everything else. Its sender, perhaps below us
+       * on the stack, sees its request accepted, as if the controller had
+       * not answered yet. */
+      cmd->next = hci->queue_head;
+      hci->queue_head = cmd;
+      if (!hci->queue_tail) hci->queue_tail = cmd;
+      hci->queued++;
+      ble_fail_later(ble, UVBLE_ETRANSPORT);
+      break;
     }
     ble->stats.hci_cmds_sent++;
     hci->cmd_credits--;
@@ -179,8 +186,16 @@ static void pump(uvble_t *ble) {
  * gets the full timeout from now. Past the deadline, if the loop has not
  * passed over its I/O since, an answer may be waiting unread: the verdict
  * waits for one more pass. Only then is the controller silent. */
+static void cmd_timeout(uvble_t *ble);
+
 static void on_cmd_timeout(uv_timer_t *t) {
   uvble_t *ble = t->data;
+  ble_ref(ble);
+  cmd_timeout(ble);
+  ble_unref(ble);
+}
+
+static void cmd_timeout(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   struct hci_cmd *cmd = hci->inflight_head;
   if (!cmd || ble_dead(ble)) return; /* uvble_close bounds its own wait */
@@ -359,7 +374,15 @@ static void on_le_meta(uvble_t *ble, const uint8_t *p, size_t len) {
   fn(ble, p + 1, len - 1);
 }
 
+static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len);
+
 void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
+  ble_ref(ble);
+  on_event(ble, pkt, len);
+  ble_unref(ble);
+}
+
+static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
   ble->stats.hci_events++;
   if (len < 2 || (size_t)pkt[1] != len - 2) {
     ble->stats.hci_events_malformed++;

@@ -103,7 +103,10 @@ static struct l2cap_chan *chan_by_rcid(struct l2cap_conn *lc, uint16_t rcid) {
   return NULL;
 }
 
-/* The channel of (handle, cid) if it is still the one with serial. */
+/* The channel of (handle, cid) if it is still the one with serial: for a
+ * list of channels gathered before calls out, which may end some of them
+ * (chan_finish frees a channel in the peer's event, never inside an app
+ * call). */
 struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
                                   uint64_t serial, struct ble_conn **cp) {
   if (ble_dead(ble)) return NULL;
@@ -277,11 +280,12 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     send_conn_rsp(ble, c, ident, NULL, UVBLE_L2CAP_RESULT_NO_RESOURCES);
     return;
   }
-  uint16_t handle = c->handle, cid = ch->lcid;
-  uint64_t serial = ch->serial;
+  uint16_t handle = c->handle;
   int ret = emit_open(ble, UVBLE_IRQ_L2CAP_ACCEPT, handle, ch);
-  if (!(ch = l2cap_relookup(ble, handle, cid, serial, &c))) return;
-  lc = c->l2cap;
+  /* The handler may have closed or powered down the stack: the channel
+   * and the link stay until this dispatch unwinds (ble_ref), and their
+   * teardown then ends the unanswered request. */
+  if (ble_ending(ble) || !conn_is_open(c)) return;
   if (ret != 0) {
     /* The application refused: its value is the result code. */
     result = ret > 0 && ret <= 0xFFFF ? (uint16_t)ret
@@ -293,7 +297,7 @@ void coc_on_conn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   ch->state = CH_OPEN;
   if (send_conn_rsp(ble, c, ident, ch, UVBLE_L2CAP_RESULT_SUCCESS) < 0) {
     /* Unanswered, the peer times out; the channel never opened. */
-    if (!ble_dead(ble)) chan_free(lc, ch);
+    chan_free(lc, ch);
     return;
   }
   st->stats.chan_opened++;
@@ -330,7 +334,7 @@ void coc_on_conn_rsp(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
   if (status != 0 || ch->close_on_connect) {
     /* Close what the peer opened; without a usable CID there is nothing
      * to close on its side we could name. */
-    if (!dcid_ok || (chan_close(ble, c, ch, status) < 0 && !ble_dead(ble)))
+    if (!dcid_ok || chan_close(ble, c, ch, status) < 0)
       chan_finish(ble, lc, handle, ch, status);
     return;
   }
@@ -374,7 +378,7 @@ void coc_on_credit(uvble_t *ble, struct ble_conn *c, const uint8_t *p) {
   if ((uint32_t)ch->tx_credits + credits > L2CAP_MAX_CREDITS) {
     /* Vol 3, Part A, 10.1: the channel is disconnected. */
     st->stats.viol_credit_overflow++;
-    if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0 && !ble_dead(ble))
+    if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0)
       chan_finish(ble, c->l2cap, c->handle, ch, UVBLE_EPROTO);
     return;
   }
@@ -391,8 +395,7 @@ void coc_on_disconn_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
     l2sig_reject(ble, c, ident, L2SIG_REJ_INVALID_CID, p, 4);
     return;
   }
-  if (l2sig_send(ble, c, L2SIG_DISCONN_RSP, ident, p, 4) < 0 && ble_dead(ble))
-    return;
+  l2sig_send(ble, c, L2SIG_DISCONN_RSP, ident, p, 4);
   acl_tx_discard_cid(c, ch->rcid); /* the peer has left it (4.6) */
   int status = ch->state == CH_DISCONNECTING ? ch->close_status : 0;
   chan_finish(ble, c->l2cap, c->handle, ch, status);
@@ -482,8 +485,7 @@ int uvble_l2cap_connect_req(uvble_req_t *ureq, uvble_t *ble, uint16_t handle,
   if (ureq && uvble_req_active(ureq)) return UVBLE_EBUSY;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, handle);
-  if (!c || !c->l2cap || c->l2cap->closing || c->disconnecting)
-    return UVBLE_ENOTCONN;
+  if (!c || !c->l2cap || c->disconnecting) return UVBLE_ENOTCONN;
   int err;
   struct l2cap_chan *ch = chan_new(ble, c, psm, mtu, &err);
   if (!ch) return err;
@@ -505,7 +507,7 @@ int uvble_l2cap_connect_req(uvble_req_t *ureq, uvble_t *ble, uint16_t handle,
   int r = l2sig_send_request(ble, c, req, d, sizeof d);
   if (r < 0) {
     free(req);
-    if (!ble_dead(ble)) chan_free(c->l2cap, ch); /* else already freed */
+    chan_free(c->l2cap, ch);
     return r;
   }
   if (ureq) {
@@ -518,8 +520,7 @@ int uvble_l2cap_connect_req(uvble_req_t *ureq, uvble_t *ble, uint16_t handle,
 int uvble_l2cap_disconnect(uvble_t *ble, uint16_t handle, uint16_t cid) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct ble_conn *c = conn_find(ble, handle);
-  struct l2cap_chan *ch =
-      c && c->l2cap && !c->l2cap->closing ? chan_by_lcid(c->l2cap, cid) : NULL;
+  struct l2cap_chan *ch = c && c->l2cap ? chan_by_lcid(c->l2cap, cid) : NULL;
   if (!ch || (ch->state == CH_CONNECTING && !ch->outgoing))
     return UVBLE_ENOTCONN;
   if (ch->state == CH_DISCONNECTING || ch->close_on_connect)

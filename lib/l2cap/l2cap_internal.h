@@ -133,7 +133,7 @@ struct l2cap_conn {
   unsigned rr;      /* round-robin start among channels */
   struct l2cap_req *reqs;
   uint8_t next_ident;
-  bool closing;   /* the link is going: refuse new work */
+  bool closing;   /* l2cap_conn_closed runs (c->l2cap is NULL already) */
   bool attention; /* a channel may be stalled or owe credits */
 };
 
@@ -162,11 +162,8 @@ struct l2cap_state {
 /* ---- l2cap_signal.c ---- */
 /* Sends a command that expects no response (a response with the request's
  * ident, or an indication with ident 0: a fresh one is picked).
- *
- * Every send may fail the whole stack synchronously (a transport write
- * error): then it returns UVBLE_ECANCELED, ble_dead(ble) is true and every
- * connection, channel and request is already freed, so callers check
- * ble_dead() before touching any of them. */
+ * A send never frees anything: a transport that fails fails the stack on
+ * a later loop turn (ble_fail_later). */
 int l2sig_send(uvble_t *ble, struct ble_conn *c, uint8_t code, uint8_t ident,
                const uint8_t *data, size_t len);
 /* Sends a request and tracks it: fills req's ident and deadline and owns

@@ -45,10 +45,7 @@ int l2sig_send(uvble_t *ble, struct ble_conn *c, uint8_t code, uint8_t ident,
   uint8_t hdr[4] = {code, ident, 0, 0};
   put_le16(hdr + 2, (uint16_t)len);
   uvble_iov_t iov[2] = {{hdr, 4}, {data, len}};
-  int r = l2cap_send_pdu(ble, c, L2CAP_CID_LE_SIGNALING, iov, len ? 2 : 1);
-  /* A transport that fails inside the send fails the stack at once: every
-   * link, with its L2CAP state, is gone when we get here. */
-  return ble_dead(ble) ? UVBLE_ECANCELED : r;
+  return l2cap_send_pdu(ble, c, L2CAP_CID_LE_SIGNALING, iov, len ? 2 : 1);
 }
 
 void l2sig_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,
@@ -140,7 +137,17 @@ static void req_failed(uvble_t *ble, struct ble_conn *c, struct l2cap_req *r,
   free(r);
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_rtx_run(uv_timer_t *t);
+
 static void on_rtx(uv_timer_t *t) {
+  uvble_t *ble = (uvble_t *)t->data;
+  ble_ref(ble);
+  on_rtx_run(t);
+  ble_unref(ble);
+}
+
+static void on_rtx_run(uv_timer_t *t) {
   uvble_t *ble = t->data;
   ble->l2cap->timer_due = 0;
   for (;;) {
@@ -159,7 +166,8 @@ static void on_rtx(uv_timer_t *t) {
     if (!r) break;
     ble->l2cap->stats.sig_timeouts++;
     req_failed(ble, c, r, UVBLE_ETIMEDOUT);
-    if (ble_dead(ble) || !ble->l2cap) return;
+    /* Closed from a callback: the rest ends with the stack. */
+    if (ble_dead(ble)) return;
   }
   rtx_arm(ble);
 }
@@ -207,10 +215,8 @@ static void on_conn_param_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
   }
   struct l2cap_conn_params p = {get_le16(d), get_le16(d + 2), get_le16(d + 4),
                                 get_le16(d + 6)};
-  uint16_t handle = c->handle;
   l2cap_conn_param_fn fn = ble->l2cap->conn_param_fn;
   bool ok = conn_params_valid(&p) && fn && fn(ble, c, &p);
-  if (ble_dead(ble) || !(c = conn_find(ble, handle))) return;
   uint8_t rsp[2];
   put_le16(rsp, ok ? 0x0000 : 0x0001);
   l2sig_send(ble, c, L2SIG_CONN_PARAM_RSP, ident, rsp, 2);
@@ -394,19 +400,18 @@ void l2cap_close(uvble_t *ble) {
   uv_close((uv_handle_t *)&st->rtx_timer, on_state_closed);
 }
 
-void l2cap_conn_open(uvble_t *ble, struct ble_conn *c) {
-  if (!ble->l2cap) return;
-  /* Without memory the link simply has no L2CAP channels; signalling on it
-   * is ignored. */
+int l2cap_conn_open(uvble_t *ble, struct ble_conn *c) {
+  if (!ble->l2cap) return 0;
   c->l2cap = calloc(1, sizeof *c->l2cap);
+  return c->l2cap ? 0 : UVBLE_ENOMEM;
 }
 
 void l2cap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   (void)reason;
   struct l2cap_conn *lc = c->l2cap;
   if (!lc) return;
-  /* Detach first: an event handler below may close the stack, which tears
-   * this connection down again (re-entrantly) and frees c. */
+  /* Detached first: calls from the event handlers below see no L2CAP on
+   * the link (UVBLE_ENOTCONN). */
   c->l2cap = NULL;
   lc->closing = true;
   uint16_t handle = c->handle;
@@ -418,12 +423,11 @@ void l2cap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
     struct l2cap_req *r = reqs;
     reqs = r->next;
     /* Channel requests end with their channels below. */
-    if (r->code == L2SIG_CONN_PARAM_REQ && r->param_cb &&
-        conn_find(ble, handle) == c)
+    if (r->code == L2SIG_CONN_PARAM_REQ && r->param_cb)
       r->param_cb(ble, c, status, r->param_arg);
     free(r);
   }
   coc_conn_closed(ble, lc, handle);
   free(lc);
-  if (!ble_dead(ble)) rtx_arm(ble);
+  rtx_arm(ble);
 }

@@ -74,7 +74,17 @@ static void start_deadline(uvble_t *ble, struct smp_conn *s) {
   smp_arm_timer(ble);
 }
 
+/* A timer is an entry from the loop: a dispatch reference (ble_ref). */
+static void on_timer_run(uv_timer_t *t);
+
 static void on_timer(uv_timer_t *t) {
+  uvble_t *ble = ((struct smp_state *)t->data)->ble;
+  ble_ref(ble);
+  on_timer_run(t);
+  ble_unref(ble);
+}
+
+static void on_timer_run(uv_timer_t *t) {
   struct smp_state *st = t->data;
   uvble_t *ble = st->ble;
   while (!ble_dead(ble)) {
@@ -171,11 +181,9 @@ int smp_send(uvble_t *ble, struct ble_conn *c, uint8_t op, const void *data,
   return r;
 }
 
-struct ble_conn *smp_still(uvble_t *ble, uint16_t handle,
+struct ble_conn *smp_still(uvble_t *ble, struct ble_conn *c,
                            const struct smp_pairing *p) {
-  if (ble_dead(ble)) return NULL;
-  struct ble_conn *c = conn_find(ble, handle);
-  if (!c || !c->smp) return NULL;
+  if (ble_ending(ble) || !conn_is_open(c) || !c->smp) return NULL;
   if (p && c->smp->p != p) return NULL;
   return c;
 }
@@ -211,7 +219,7 @@ bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
     req_or_irq(ble, req, UVBLE_IRQ_ENCRYPTION_UPDATE, true, status, &d);
   else
     req_cancel_done(req); /* the procedure is over: UVBLE_ECANCELED now */
-  return smp_still(ble, handle, NULL) != NULL;
+  return smp_still(ble, c, NULL) != NULL;
 }
 
 bool smp_fail(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -241,7 +249,7 @@ bool smp_ask_user(uvble_t *ble, struct ble_conn *c, uint8_t action,
   d.passkey.action = action;
   d.passkey.passkey = passkey;
   ble_irq(ble, UVBLE_IRQ_PASSKEY_ACTION, &d);
-  c = smp_still(ble, handle, p);
+  c = smp_still(ble, c, p);
   if (!c) return false;
   if (action == UVBLE_PASSKEY_ACTION_DISPLAY) {
     /* The number shown is final once the handler has returned. */
@@ -518,10 +526,9 @@ static void on_security_req(uvble_t *ble, struct ble_conn *c, uint8_t auth) {
   /* Bonded: always the stored key, even after the peer refused it. Pairing
    * anew over a bond is the application's decision (uvble_forget_bond),
    * never the peer's: that would let an impostor replace the bond. */
-  uint16_t handle = c->handle;
   int r = smp_reencrypt(ble, c, mitm);
   if (r != 0) return;
-  if (!(c = smp_still(ble, handle, NULL))) return;
+  if (!(c = smp_still(ble, c, NULL))) return;
   if (smp_start_pairing(ble, c) < 0)
     smp_send(ble, c, SMP_PAIRING_FAILED, (uint8_t[]){UVBLE_SMP_UNSPECIFIED}, 1);
 }
@@ -675,8 +682,9 @@ void smp_close(uvble_t *ble) {
   uv_close((uv_handle_t *)&st->timer, on_timer_closed);
 }
 
-void smp_conn_open(uvble_t *ble, struct ble_conn *c) {
+int smp_conn_open(uvble_t *ble, struct ble_conn *c) {
   c->smp = calloc(1, sizeof *c->smp);
+  if (!c->smp) return UVBLE_ENOMEM;
   /* The first link of a session settles our IRK (restoring the stored
    * one, which GAP then uses for its RPAs), before the peer can pair. */
   if (!keys_local_irk_loaded(ble)) {
@@ -684,6 +692,7 @@ void smp_conn_open(uvble_t *ble, struct ble_conn *c) {
     keys_local_irk(ble, irk);
     uvble_sm_wipe(irk, sizeof irk);
   }
+  return 0;
 }
 
 void smp_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
@@ -728,20 +737,37 @@ static int cancel_pair(uvble_req_t *req) {
   return 1; /* completed (req_cancel_done) when the procedure is over */
 }
 
+static int gap_pair(uvble_t *ble, uint16_t conn_handle);
+static int gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
+                       uint32_t passkey);
+
 int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle) {
   return uvble_gap_pair_req(NULL, ble, conn_handle);
 }
 
-static int start_pair(uvble_t *ble, uint16_t conn_handle);
+static int attach_pair_req(uvble_req_t *req, uvble_t *ble,
+                           uint16_t conn_handle);
 
+/* Both may raise irqs inside the call (GET_SECRET, ENCRYPTION_UPDATE):
+ * like a dispatch, they hold a stack reference, so a handler that closes
+ * the stack frees nothing under them (ble_ref). */
 int uvble_gap_pair_req(uvble_req_t *req, uvble_t *ble, uint16_t conn_handle) {
+  if (!ble) return UVBLE_EINVAL;
   if (req && !req->cb_) return UVBLE_EINVAL;
   if (req && uvble_req_active(req)) return UVBLE_EBUSY;
-  int r = start_pair(ble, conn_handle);
-  if (r < 0 || !req) return r;
+  ble_ref(ble);
+  int r = gap_pair(ble, conn_handle);
+  if (r >= 0 && req) r = attach_pair_req(req, ble, conn_handle);
+  ble_unref(ble);
+  return r;
+}
+
+static int attach_pair_req(uvble_req_t *req, uvble_t *ble,
+                           uint16_t conn_handle) {
   /* Started: the procedure runs on c (it never ends inside the call). */
   struct ble_conn *c = conn_find(ble, conn_handle);
-  if (!c || !c->smp) return UVBLE_ECANCELED;
+  if (ble_ending(ble) || !c || !conn_is_open(c) || !c->smp)
+    return UVBLE_ECANCELED;
   /* Ended at once (reported to the irq handler already): nothing to wait
    * for. */
   if (c->smp->phase == SMP_IDLE || c->smp->phase == SMP_DEAD) return UVBLE_EIO;
@@ -751,8 +777,16 @@ int uvble_gap_pair_req(uvble_req_t *req, uvble_t *ble, uint16_t conn_handle) {
   return 0;
 }
 
-static int start_pair(uvble_t *ble, uint16_t conn_handle) {
+int uvble_gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
+                      uint32_t passkey) {
   if (!ble) return UVBLE_EINVAL;
+  ble_ref(ble);
+  int r = gap_passkey(ble, conn_handle, action, passkey);
+  ble_unref(ble);
+  return r;
+}
+
+static int gap_pair(uvble_t *ble, uint16_t conn_handle) {
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);
   if (!c || !c->smp) return UVBLE_ENOTCONN;
@@ -774,15 +808,14 @@ static int start_pair(uvble_t *ble, uint16_t conn_handle) {
   if (!c->encrypted) {
     int r = smp_reencrypt(ble, c, false);
     if (r != 0) return r < 0 ? r : 0;
-    if (!(c = smp_still(ble, conn_handle, NULL))) return UVBLE_ECANCELED;
+    if (!(c = smp_still(ble, c, NULL))) return UVBLE_ECANCELED;
     if (c->smp->phase != SMP_IDLE) return UVBLE_EBUSY;
   }
   return smp_start_pairing(ble, c);
 }
 
-int uvble_gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
-                      uint32_t passkey) {
-  if (!ble) return UVBLE_EINVAL;
+static int gap_passkey(uvble_t *ble, uint16_t conn_handle, int action,
+                       uint32_t passkey) {
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
   struct ble_conn *c = conn_find(ble, conn_handle);
   if (!c || !c->smp) return UVBLE_ENOTCONN;

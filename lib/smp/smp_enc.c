@@ -73,14 +73,13 @@ int smp_enc_start(uvble_t *ble, struct ble_conn *c, const uint8_t key[16],
 }
 
 int smp_reencrypt(uvble_t *ble, struct ble_conn *c, bool need_mitm) {
-  uint16_t handle = c->handle;
   uvble_addr_t id;
   keys_peer_identity(ble, &c->peer, &id);
   struct keys_bond b;
   int r = UVBLE_ECANCELED;
-  if (smp_still(ble, handle, NULL))
+  if (smp_still(ble, c, NULL))
     r = keys_bond_load(ble, UVBLE_SECRET_PEER_SEC, &id, &b);
-  if (!(c = smp_still(ble, handle, NULL))) {
+  if (!(c = smp_still(ble, c, NULL))) {
     uvble_sm_wipe(&b, sizeof b);
     return UVBLE_ECANCELED;
   }
@@ -155,9 +154,9 @@ void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
   keys_peer_identity(ble, &c->peer, &id);
   struct keys_bond b;
   int r = UVBLE_ECANCELED;
-  if (smp_still(ble, handle, NULL))
+  if (smp_still(ble, c, NULL))
     r = keys_bond_load(ble, UVBLE_SECRET_OUR_SEC, &id, &b);
-  if (!(c = smp_still(ble, handle, NULL))) {
+  if (!(c = smp_still(ble, c, NULL))) {
     uvble_sm_wipe(&b, sizeof b);
     return;
   }
@@ -193,7 +192,6 @@ static bool send_keys(uvble_t *ble, struct ble_conn *c) {
   struct smp_conn *s = c->smp;
   struct smp_pairing *p = s->p;
   struct keys_bond *o = &p->our_keys;
-  uint16_t handle = c->handle;
   uint8_t buf[16];
   if (p->local_dist & SMP_DIST_ENC) {
     if (uvble_sm_random(o->ltk, 16) < 0 || uvble_sm_random(buf, 10) < 0) {
@@ -209,7 +207,7 @@ static bool send_keys(uvble_t *ble, struct ble_conn *c) {
   }
   if (p->local_dist & SMP_DIST_ID) {
     keys_local_irk(ble, buf); /* may ask the app for it */
-    if (!(c = smp_still(ble, handle, p))) {
+    if (!(c = smp_still(ble, c, p))) {
       uvble_sm_wipe(buf, sizeof buf);
       return false;
     }
@@ -239,7 +237,6 @@ static bool send_keys(uvble_t *ble, struct ble_conn *c) {
 static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
   struct smp_conn *s = c->smp;
   struct smp_pairing *p = s->p;
-  uint16_t handle = c->handle;
   uvble_addr_t id = c->peer;
   id.type &= 1;
   if (p->have_identity)
@@ -272,9 +269,9 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
       peer->flags |= common;
       ours->flags |= common;
       int r1 = keys_bond_save(ble, UVBLE_SECRET_PEER_SEC, &id, peer);
-      if (!(c = smp_still(ble, handle, p))) return;
+      if (!(c = smp_still(ble, c, p))) return;
       int r2 = keys_bond_save(ble, UVBLE_SECRET_OUR_SEC, &id, ours);
-      if (!(c = smp_still(ble, handle, p))) return;
+      if (!(c = smp_still(ble, c, p))) return;
       bonded = r1 == 0 && r2 == 0;
       keys_irk_cache_invalidate(ble);
     }
@@ -283,9 +280,9 @@ static void pairing_complete(uvble_t *ble, struct ble_conn *c) {
   c->bonded = bonded;
   if (bonded) {
     keys_notify_bonded(ble, c);
-    if (!(c = smp_still(ble, handle, p))) return;
+    if (!(c = smp_still(ble, c, p))) return;
     keys_notify_bond_link(ble, c, false);
-    if (!(c = smp_still(ble, handle, p))) return;
+    if (!(c = smp_still(ble, c, p))) return;
   }
   smp_finish(ble, c, 0, 0);
 }
@@ -335,7 +332,6 @@ bool smp_keydist_hold(struct smp_conn *s, uint8_t op, const uint8_t *d,
 static void keydist_start(uvble_t *ble, struct ble_conn *c) {
   struct smp_conn *s = c->smp;
   struct smp_pairing *p = s->p;
-  uint16_t handle = c->handle;
   s->phase = SMP_KEY_DIST;
   restart_deadline(ble, s);
   if (!s->initiator && !send_keys(ble, c)) return;
@@ -346,7 +342,7 @@ static void keydist_start(uvble_t *ble, struct ble_conn *c) {
                        op == SMP_CENTRAL_IDENT ? 10
                        : op == SMP_ID_ADDR_INFO ? 7
                                                 : 16);
-    if (!(c = smp_still(ble, handle, p)) || c->smp->phase != SMP_KEY_DIST)
+    if (!(c = smp_still(ble, c, p)) || c->smp->phase != SMP_KEY_DIST)
       return;
   }
   maybe_complete(ble, c);
@@ -444,9 +440,8 @@ static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
     c->bonded = true;
     s->pend_valid = false;
     /* A bonded peer is back: the GATT server restores its CCCDs. */
-    uint16_t handle = c->handle;
     keys_notify_bond_link(ble, c, true);
-    if (!(c = smp_still(ble, handle, NULL))) return;
+    if (!(c = smp_still(ble, c, NULL))) return;
     s = c->smp;
   }
   /* Not in the middle of a pairing: the change is the outcome of our

@@ -13,9 +13,10 @@
  *   keys.c        the secrets behind bonds (keys.h)
  *
  * Every function that may raise an irq (PASSKEY_ACTION, ENCRYPTION_UPDATE,
- * GET/SET_SECRET) can come back to a stack that was closed or a
- * connection that was freed: such callers look the connection up again
- * (smp_still) before touching it.
+ * GET/SET_SECRET) can come back to a stack being closed, a link ending or
+ * a pairing the handler ended (a wrong passkey): such callers ask
+ * smp_still before going on. Nothing is freed under them meanwhile (the
+ * dispatch or API call holds a stack reference, ble_ref).
  */
 #ifndef UVBLE_SMP_INTERNAL_H
 #define UVBLE_SMP_INTERNAL_H
@@ -221,9 +222,9 @@ bool smp_refuse(uvble_t *ble, struct ble_conn *c, uint8_t reason);
  * Returns false as smp_fail. */
 bool smp_finish(uvble_t *ble, struct ble_conn *c, int status,
                 uint8_t hci_status);
-/* The connection by handle if the stack and it are still there and it is
- * still in the procedure p (NULL: any). */
-struct ble_conn *smp_still(uvble_t *ble, uint16_t handle,
+/* c if the stack is usable, the link open and still in the procedure p
+ * (NULL: any); else NULL. */
+struct ble_conn *smp_still(uvble_t *ble, struct ble_conn *c,
                            const struct smp_pairing *p);
 /* Raises PASSKEY_ACTION. Returns false as smp_fail. */
 bool smp_ask_user(uvble_t *ble, struct ble_conn *c, uint8_t action,

@@ -90,7 +90,7 @@ static void start_op(uvble_t *ble, const uint8_t *p, size_t n) {
 static void link_up(uvble_t *ble) {
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
   struct ble_conn *c = conn_add(ble, FUZZ_CONN, CONN_ROLE_CENTRAL, &peer);
-  if (c) conn_observers_open(ble, c);
+  if (c) conn_open(ble, c);
 }
 
 /* The controller sent every fragment: Number Of Completed Packets. */
@@ -168,7 +168,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = (size_t)(data[off + 1] | (data[off + 2] << 8));
     off += 3;
     if (len > size - off) len = size - off;
+    /* Layers are entered directly, as a dispatch would: hold its
+     * reference so an irq that closes the stack frees nothing under them. */
+    ble_ref(ble);
     step(ble, cmd, data + off, len);
+    ble_unref(ble);
     off += len;
     if (F.closed) break;
     return_credits(ble);

@@ -134,7 +134,7 @@ static void link_up(uvble_t *ble) {
   c->encrypted = F.enc || F.auth;
   c->authenticated = F.auth;
   c->key_size = c->encrypted ? 16 : 0;
-  conn_observers_open(ble, c);
+  conn_open(ble, c);
 }
 
 static void return_credits(uvble_t *ble) {
@@ -232,7 +232,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = (size_t)(data[off + 1] | (data[off + 2] << 8));
     off += 3;
     if (len > size - off) len = size - off;
+    /* Layers are entered directly, as a dispatch would: hold its
+     * reference so an irq that closes the stack frees nothing under them. */
+    ble_ref(ble);
     step(ble, cmd, data + off, len);
+    ble_unref(ble);
     off += len;
     if (F.closed) break;
     return_credits(ble);

@@ -75,7 +75,7 @@ static void fz_setup(struct fz *f, uint8_t role, uint16_t acl_mtu) {
   f->c = conn_add(ble, FZ_HANDLE,
                   role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL, &peer);
   if (!f->c) abort();
-  conn_observers_open(ble, f->c);
+  conn_open(ble, f->c);
 }
 
 /* Hands an L2CAP PDU on cid to the stack, as the ACL layer would. */
@@ -88,7 +88,11 @@ static void fz_pdu(struct fz *f, uint16_t cid, const uint8_t *d, size_t n) {
   p[2] = (uint8_t)cid;
   p[3] = (uint8_t)(cid >> 8);
   if (n) memcpy(p + 4, d, n);
-  if (conn_find(f->ble, FZ_HANDLE)) l2cap_on_pdu(f->ble, f->c, p, n + 4);
+  if (conn_find(f->ble, FZ_HANDLE)) {
+    ble_ref(f->ble); /* a dispatch's reference (ble_ref) */
+    l2cap_on_pdu(f->ble, f->c, p, n + 4);
+    ble_unref(f->ble);
+  }
   free(p);
 }
 

@@ -92,7 +92,9 @@ static void one(uvble_t *ble, uint8_t op, const uint8_t *d, size_t n) {
       if (!c || !ble->conns.fixed_rx[L2CAP_CID_SMP]) return;
       uint8_t *pdu = malloc(n ? n : 1); /* exact extent for ASan */
       if (n) memcpy(pdu, d, n);
+      ble_ref(ble); /* a dispatch's reference (ble_ref) */
       ble->conns.fixed_rx[L2CAP_CID_SMP](ble, c, pdu, n);
+      ble_unref(ble);
       free(pdu);
       return;
     }
@@ -135,9 +137,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ble->hci.acl_total = ble->hci.acl_free = 8;
   uvble_addr_t peer = {0, {1, 2, 3, 4, 5, 6}};
   struct ble_conn *c0 = conn_add(ble, 0x0040, CONN_ROLE_CENTRAL, &peer);
-  conn_observers_open(ble, c0);
+  conn_open(ble, c0);
   struct ble_conn *c1 = conn_add(ble, 0x0041, CONN_ROLE_PERIPHERAL, &peer);
-  conn_observers_open(ble, c1);
+  conn_open(ble, c1);
   size_t off = 0;
   while (off + 2 <= size && !ble_dead(ble)) {
     uint8_t op = data[off];

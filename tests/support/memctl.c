@@ -409,6 +409,12 @@ void memctl_disconnect(memctl_t *m, uint16_t handle, uint8_t reason) {
     send_disconn_complete(&m->side[i], handle, reason);
 }
 
+void memctl_send_event(memctl_t *m, int host, uint8_t code,
+                       const void *params, size_t len) {
+  if (host < 0 || host > 1 || len > 255) return;
+  send_event(&m->side[host], code, params, len);
+}
+
 void memctl_get_stats(const memctl_t *m, struct memctl_stats *out) {
   *out = m->stats;
 }

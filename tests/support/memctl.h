@@ -67,6 +67,12 @@ int memctl_connect(memctl_t *m);
 /* Ends a connection: Disconnection Complete on both sides with reason. */
 void memctl_disconnect(memctl_t *m, uint16_t handle, uint8_t reason);
 
+/* Sends an HCI event of the test's own making to host 0 (A) or 1 (B), as
+ * if the controller had (e.g. an advertising report: memctl has no radio).
+ * Arrives on a later loop iteration. */
+void memctl_send_event(memctl_t *m, int host, uint8_t code,
+                       const void *params, size_t len);
+
 /* Stops (true) or resumes (false) completing packets: held completions
  * go out on resume. */
 void memctl_hold_completions(memctl_t *m, bool hold);
