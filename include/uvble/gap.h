@@ -60,9 +60,12 @@ extern "C" {
  * Payloads over 31 bytes need extended advertising (see above): then
  * connectable advertising carries no scan response, and non-connectable
  * advertising with a scan response carries no advertising data (Vol 4,
- * Part E, 7.8.53); other combinations are UVBLE_EINVAL, and without
- * extended advertising anything over 31 bytes is UVBLE_EMSGSIZE (as is
- * anything over 1650 bytes).
+ * Part E, 7.8.53); other combinations are UVBLE_EINVAL. Without extended
+ * advertising anything over 31 bytes is UVBLE_EMSGSIZE; with it, anything
+ * over what the controller says one set holds (max_adv_data_len in
+ * uvble_controller_info(), from LE Read Maximum Advertising Data Length,
+ * 7.8.57; 31 on a controller without that command) is UVBLE_EMSGSIZE,
+ * before anything is sent.
  *
  * The controller stops advertising when a central connects; call again to
  * restart it. Errors the controller reports later stop advertising and are

@@ -496,6 +496,10 @@ typedef struct {
   uint16_t max_tx_time;
   uint16_t max_rx_octets;
   uint16_t max_rx_time;
+  /* Advertising or scan response data one set can hold (LE Read Maximum
+   * Advertising Data Length, 7.8.57): 31 without extended advertising or
+   * without the command, at most 1650. */
+  uint16_t max_adv_data_len;
 } uvble_controller_info_t;
 
 /* Returns UVBLE_ENOTACTIVE before the init sequence has completed. */

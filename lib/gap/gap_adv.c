@@ -254,6 +254,12 @@ static int check_sizes(uvble_t *ble, size_t adv_len, size_t resp_len,
       !adv_coded(ble))
     return 0;
   if (gap_mode(ble) != GAP_MODE_EXTENDED) return UVBLE_EMSGSIZE;
+  /* What one set holds (7.8.57, read at init): the controller would
+   * refuse more with Memory Capacity Exceeded (7.8.54) and the set would
+   * go on without its payload. */
+  if (adv_len > ble->info.max_adv_data_len ||
+      resp_len > ble->info.max_adv_data_len)
+    return UVBLE_EMSGSIZE;
   /* Extended PDUs: connectable means not scannable; scannable means the
    * payload travels in the scan response only. */
   if (connectable && resp_len) return UVBLE_EINVAL;

@@ -2,8 +2,8 @@
 /* The controller init sequence run by uvble_active(ble, true).
  *
  * Reset, then what the host needs to know (version, supported commands and
- * features, LE buffers, address), then the event masks. Optional commands
- * are sent only when Read Local Supported Commands lists them, and an
+ * features, LE buffers, address, how much advertising data a set holds),
+ * then the event masks. Optional commands are sent only when Read Local Supported Commands lists them, and an
  * Unknown Command status from one of them is tolerated. Last, what the link
  * layer should use by default: the data length (Data Length Extension) and
  * PHY preferences; a controller refusing those is tolerated too (links then
@@ -25,6 +25,7 @@ enum init_step {
   STEP_WRITE_LE_HOST,
   STEP_LE_SET_EVENT_MASK,
   STEP_READ_BD_ADDR,
+  STEP_LE_READ_MAX_ADV_LEN,
   STEP_LE_READ_MAX_DATA_LEN,
   STEP_LE_WRITE_DEFAULT_DATA_LEN,
   STEP_LE_SET_DEFAULT_PHY,
@@ -34,6 +35,13 @@ enum init_step {
 /* Supported-commands bits (Vol 4, Part E, 6.27): octet, bit. */
 #define CMD_BIT_WRITE_LE_HOST_SUPPORTED 24, 6
 #define CMD_BIT_LE_READ_BUFFER_SIZE_V2 41, 5
+
+/* Advertising data a set holds (7.8.57's range). 31 is also what a
+ * controller without LE Read Maximum Advertising Data Length is assumed to
+ * take, extended advertising or not: the command exists because a
+ * controller may support less than 1650, and 31 is the least it may. */
+#define ADV_DATA_MIN 31
+#define ADV_DATA_MAX 1650
 
 /* Events we want (Set Event Mask, Vol 4, Part E, 7.3.1). */
 static const uint64_t EVENT_MASK =
@@ -75,8 +83,12 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
      * already completed the active callback. */
     return;
   }
-  bool optional = hci->init_step == STEP_WRITE_LE_HOST;
-  if (err == UVBLE_EHCI && optional && st == HCI_UNKNOWN_COMMAND) err = 0;
+  bool optional = hci->init_step == STEP_WRITE_LE_HOST ||
+                  hci->init_step == STEP_LE_READ_MAX_ADV_LEN;
+  if (err == UVBLE_EHCI && optional && st == HCI_UNKNOWN_COMMAND) {
+    err = 0;
+    n = 0; /* nothing to read from a refusal */
+  }
   /* The link layer defaults are optional too: a controller that lists
    * them but lacks them, or lacks a parameter value (Unsupported Feature or
    * Parameter Value), leaves links at their defaults. Any other error is a
@@ -131,6 +143,18 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
     case STEP_READ_BD_ADDR:
       if (n < 6) goto short_reply;
       ble_addr_from_hci(&info->public_addr, UVBLE_ADDR_PUBLIC, r);
+      break;
+    case STEP_LE_READ_MAX_ADV_LEN:
+      /* Max_Advertising_Data_Length, 0x001F..0x0672 (7.8.57). A refusal
+       * leaves the legacy 31; a value outside the range is clamped into
+       * it, so the host never offers more than a set can take. */
+      if (n == 0) break;
+      if (n < 2) goto short_reply;
+      info->max_adv_data_len = get_le16(r);
+      if (info->max_adv_data_len < ADV_DATA_MIN)
+        info->max_adv_data_len = ADV_DATA_MIN;
+      if (info->max_adv_data_len > ADV_DATA_MAX)
+        info->max_adv_data_len = ADV_DATA_MAX;
       break;
     case STEP_LE_READ_MAX_DATA_LEN:
       /* Supported_Max_TX_Octets, _TX_Time, _RX_Octets, _RX_Time (7.8.46).
@@ -302,6 +326,15 @@ static void next_step(uvble_t *ble) {
       case STEP_READ_BD_ADDR:
         op = HCI_OP_READ_BD_ADDR;
         break;
+      case STEP_LE_READ_MAX_ADV_LEN:
+        /* Only extended advertising can carry more than 31 octets. */
+        if (!uvble_controller_has_le_feature(ble, HCI_LE_FEATURE_EXT_ADV) ||
+            !has_cmd(ble, HCI_CMD_LE_READ_MAX_ADV_DATA_LEN)) {
+          hci->init_step++;
+          continue;
+        }
+        op = HCI_OP_LE_READ_MAX_ADV_DATA_LEN;
+        break;
       case STEP_LE_READ_MAX_DATA_LEN:
       case STEP_LE_WRITE_DEFAULT_DATA_LEN:
       case STEP_LE_SET_DEFAULT_PHY:
@@ -330,6 +363,7 @@ static void next_step(uvble_t *ble) {
 
 void hci_start_init(uvble_t *ble) {
   memset(&ble->info, 0, sizeof ble->info);
+  ble->info.max_adv_data_len = ADV_DATA_MIN;
   ble->info_valid = false;
   /* After Reset the controller grants one command (Vol 4, Part E, 7.3.2). */
   ble->hci.cmd_credits = 1;

@@ -176,6 +176,10 @@ static void default_answer(sc_t *sc, const struct sc_cmd_rec *c) {
       put16(r + 7, 17040);
       n = 9;
       break;
+    case 0x203A: /* LE Read Maximum Advertising Data Length */
+      put16(r + 1, sc->cfg.max_adv_data_len);
+      n = 3;
+      break;
     case 0x2022: /* LE Set Data Length: status, handle */
       memcpy(r + 1, c->params, 2);
       n = 3;
@@ -246,6 +250,7 @@ sc_t *sc_new(uv_loop_t *loop, uvble_transport_t **host_end) {
   memset(sc->cfg.commands, 0, 64);
   sc->cfg.features[4] = 0x60; /* LE supported (controller), BR/EDR not supported */
   sc->cfg.le_features[0] = 0x01; /* LE encryption */
+  sc->cfg.max_adv_data_len = 1650; /* all extended advertising can carry */
   if (uvble_transport_mem_pair(loop, host_end, &sc->t) != 0) abort();
   uvble_transport_start(sc->t, on_packet, on_error, sc);
   return sc;

@@ -41,6 +41,7 @@ struct sc_config {
   uint8_t commands[64];
   uint8_t le_features[8];
   uint8_t features[8];
+  uint16_t max_adv_data_len; /* LE Read Maximum Advertising Data Length */
   bool auto_complete_acl;  /* send Number Of Completed Packets per packet */
 };
 

@@ -433,6 +433,76 @@ TEST(extended_payload_rules) {
   down(sc, ble);
 }
 
+/* A controller with extended advertising may hold less than 1650 bytes per
+ * set (Zephyr's full build: 31); what LE Read Maximum Advertising Data
+ * Length (7.8.57) answers at init bounds the call, which refuses more
+ * before sending anything rather than leave the controller to refuse the
+ * data of a set it then enables empty. */
+TEST(extended_payloads_over_the_controllers_maximum_are_refused) {
+  sc_t *sc;
+  uvble_t *ble;
+  static uint8_t big[252];
+  memset(big, 0, sizeof big);
+  up_max_adv(&sc, &ble, true, 31);
+  uvble_controller_info_t info;
+  REQUIRE_EQ(uvble_controller_info(ble, &info), 0);
+  CHECK_EQ(info.max_adv_data_len, 31);
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 40, NULL, 0, true),
+           UVBLE_EMSGSIZE);
+  CHECK_EQ(uvble_gap_advertise(ble, 0, NULL, 0, big, 40, false),
+           UVBLE_EMSGSIZE);
+  CHECK_EQ(sc_cmd_count(sc), 0);
+  CHECK(!uvble_gap_advertising(ble));
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 31, NULL, 0, true), 0);
+  REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
+  CHECK(uvble_gap_advertising(ble));
+  down(sc, ble);
+
+  up_max_adv(&sc, &ble, true, 251);
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 40, NULL, 0, true), 0);
+  REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
+  CHECK(uvble_gap_advertising(ble));
+  const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_DATA, 0);
+  CHECK_EQ(d->params[3], 40); /* Advertising_Data_Length */
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 251, NULL, 0, true), 0);
+  CHECK_EQ(uvble_gap_advertise(ble, 0, big, 252, NULL, 0, true),
+           UVBLE_EMSGSIZE);
+  REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
+  down(sc, ble);
+}
+
+/* Without the command (or when it turns out unknown) an extended
+ * controller is assumed to hold the least the spec allows, 31 bytes. */
+TEST(extended_without_the_maximum_assumes_31_bytes) {
+  sc_t *sc;
+  uvble_t *ble;
+  uint8_t big[32];
+  memset(big, 0, sizeof big);
+  for (int refused = 0; refused < 2; refused++) {
+    uv_loop_init(&loop);
+    uvble_transport_t *host;
+    sc = sc_new(&loop, &host);
+    sc_make_extended(sc);
+    if (refused)
+      sc_fail_with(sc, 0x203A, 0x01); /* Unknown HCI Command */
+    else
+      sc_config(sc)->commands[36] &= (uint8_t)~0x40;
+    REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
+    REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
+    for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+    REQUIRE(uvble_is_active(ble));
+    CHECK_EQ(sc_find_cmd(sc, 0x203A, 0) >= 0, refused == 1);
+    uvble_controller_info_t info;
+    REQUIRE_EQ(uvble_controller_info(ble, &info), 0);
+    CHECK_EQ(info.max_adv_data_len, 31);
+    CHECK_EQ(uvble_gap_advertise(ble, 0, big, 32, NULL, 0, true),
+             UVBLE_EMSGSIZE);
+    CHECK_EQ(uvble_gap_advertise(ble, 0, big, 31, NULL, 0, true), 0);
+    REQUIRE(run_until_pred(&loop, hci_idle, ble, 3000));
+    down(sc, ble);
+  }
+}
+
 TEST(extended_random_address_goes_to_the_set) {
   sc_t *sc;
   uvble_t *ble;

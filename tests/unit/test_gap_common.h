@@ -59,16 +59,22 @@ static inline int rec_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
 static inline void sc_make_extended(sc_t *sc) {
   struct sc_config *c = sc_config(sc);
   c->le_features[1] |= 0x10; /* bit 12: LE Extended Advertising */
-  c->commands[36] |= 0x02 | 0x04 | 0x08 | 0x10 | 0x20;
+  /* bits 1-5 the set's commands, 6 LE Read Maximum Advertising Data
+   * Length (answered with sc_config's max_adv_data_len) */
+  c->commands[36] |= 0x02 | 0x04 | 0x08 | 0x10 | 0x20 | 0x40;
   c->commands[37] |= 0x01 | 0x20 | 0x40 | 0x80;
 }
 
-/* Brings a stack up; extended picks the controller's command set. */
-static inline void up(sc_t **sc, uvble_t **ble, bool extended) {
+/* Brings a stack up; extended picks the controller's command set, and
+ * max_adv (when not 0) what it answers to LE Read Maximum Advertising Data
+ * Length. */
+static inline void up_max_adv(sc_t **sc, uvble_t **ble, bool extended,
+                              uint16_t max_adv) {
   uv_loop_init(&loop);
   uvble_transport_t *host;
   *sc = sc_new(&loop, &host);
   if (extended) sc_make_extended(*sc);
+  if (max_adv) sc_config(*sc)->max_adv_data_len = max_adv;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
   bool active = false;
@@ -80,6 +86,10 @@ static inline void up(sc_t **sc, uvble_t **ble, bool extended) {
   memset(&rec, 0, sizeof rec);
   uvble_irq(*ble, rec_irq, NULL);
   sc_clear(*sc);
+}
+
+static inline void up(sc_t **sc, uvble_t **ble, bool extended) {
+  up_max_adv(sc, ble, extended, 0);
 }
 
 static inline void down(sc_t *sc, uvble_t *ble) {

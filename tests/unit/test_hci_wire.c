@@ -186,6 +186,52 @@ TEST(init_tolerates_refused_link_layer_commands) {
   down(sc, ble);
 }
 
+/* LE Read Maximum Advertising Data Length (7.8.57): OCF 0x003A (opcode
+ * 0x203A), Supported_Commands octet 36 bit 6, no command parameters; return
+ * parameters 0 Status (1), 1 Max_Advertising_Data_Length (2), range
+ * 0x001F..0x0672. Sent once, after Read BD_ADDR, by an extended controller
+ * that lists it. */
+TEST(init_reads_the_maximum_advertising_data_length) {
+  sc_t *sc;
+  uvble_t *ble;
+  uv_loop_init(&loop);
+  uvble_transport_t *host;
+  sc = sc_new(&loop, &host);
+  features(sc, F_EXT);
+  sc_config(sc)->max_adv_data_len = 0x01F3; /* 499 */
+  REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
+  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  REQUIRE(uvble_is_active(ble));
+  static const uint16_t OPS[] = {0x0C03, 0x1001, 0x1002, 0x1003, 0x2003,
+                                 0x2002, 0x0C01, 0x2001, 0x1009, 0x203A};
+  expect_opcodes(sc, OPS, sizeof OPS / sizeof OPS[0]);
+  EXPECT_EMPTY(sc, 0x203A, 0);
+  /* The whole packet: opcode 0x203A little-endian, length 0. */
+  const struct sc_cmd_rec *c = cmd_n(sc, 0x203A, 0);
+  uint8_t wire[3] = {(uint8_t)c->opcode, (uint8_t)(c->opcode >> 8), c->len};
+  static const uint8_t WANT[3] = {0x3A, 0x20, 0x00};
+  CHECK_MEM(wire, WANT, 3);
+  uvble_controller_info_t info;
+  REQUIRE_EQ(uvble_controller_info(ble, &info), 0);
+  CHECK_EQ(info.max_adv_data_len, 499);
+  down(sc, ble);
+
+  /* A legacy controller is not asked, even when it lists the command;
+   * its sets hold 31. */
+  uv_loop_init(&loop);
+  sc = sc_new(&loop, &host);
+  sc_config(sc)->commands[36] |= 0x40;
+  REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
+  REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
+  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  REQUIRE(uvble_is_active(ble));
+  CHECK_EQ(cmd_count(sc, 0x203A), 0);
+  REQUIRE_EQ(uvble_controller_info(ble, &info), 0);
+  CHECK_EQ(info.max_adv_data_len, 31);
+  down(sc, ble);
+}
+
 /* ---- advertising ------------------------------------------------------ */
 
 static const uint8_t ADV[] = {0x02, 0x01, 0x06, 0x03, 0xff, 0xAB, 0xCD};
