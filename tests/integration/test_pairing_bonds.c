@@ -154,7 +154,7 @@ TEST(a_bonded_peer_advertising_an_rpa_is_resolved_and_reencrypted) {
   REQUIRE_EQ(uvble_gap_advertise(h[1].ble, 20000, ADV, sizeof ADV, NULL, 0,
                                  true),
              0);
-  REQUIRE(run_until_pred(&loop, scanned_random, &h[0], 3000));
+  REQUIRE(run_until_pred(&loop, scanned_random, &h[0], 15000));
   REQUIRE_EQ(uvble_gap_scan_stop(h[0].ble), 0);
   uvble_addr_t rpa = h[0].last_scan_addr, id;
   uint8_t hci[6];
@@ -166,7 +166,7 @@ TEST(a_bonded_peer_advertising_an_rpa_is_resolved_and_reencrypted) {
   CHECK_MEM(id.val, h[1].addr.val, 6);
   /* Connecting to the RPA: the central finds the bond behind it. */
   REQUIRE_EQ(uvble_gap_connect(h[0].ble, &rpa, 0, 0, 0), 0);
-  REQUIRE(run_until_pred(&loop, both_connected, h, 3000));
+  REQUIRE(run_until_pred(&loop, both_connected, h, 15000));
   uint64_t a = 0;
   uvble_stats_t st;
   uvble_get_stats(h[0].ble, &st);
@@ -199,7 +199,7 @@ TEST(pairing_over_private_and_static_random_addresses) {
                0);
     run_for(&loop, 20);
     REQUIRE_EQ(uvble_gap_connect(h[0].ble, &rpa, 0, 0, 0), 0);
-    REQUIRE(run_until_pred(&loop, both_connected, h, 3000));
+    REQUIRE(run_until_pred(&loop, both_connected, h, 15000));
     pair(h);
     expect_secure(&h[0], false, true);
     expect_secure(&h[1], false, true);
