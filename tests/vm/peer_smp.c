@@ -64,6 +64,9 @@ int peer_smp_step(struct peer *p, const struct peer_step *s) {
     if (r == 0) peer_step_done(p);
   } else if (strcmp(s->name, "pair") == 0) {
     r = uvble_gap_pair(p->ble, p->conn);
+    /* A bonded peer's Security Request may have started encryption first:
+     * that procedure's ENCRYPTION_UPDATE ends this step all the same. */
+    if (r == UVBLE_EBUSY) r = 0;
   } else if (strcmp(s->name, "wait-encryption") == 0) {
     r = 0;
     if (encrypted && p->connected) peer_step_done(p);
