@@ -44,11 +44,15 @@ void conn_observers_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
 
 /* ---- connection events ----------------------------------------------- */
 
+static void connect_event_data(const struct ble_conn *c, uvble_irq_data_t *d) {
+  memset(d, 0, sizeof *d);
+  d->connect.conn_handle = c->handle;
+  d->connect.addr = c->peer;
+}
+
 static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
   uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = c->handle;
-  d.connect.addr = c->peer;
+  connect_event_data(c, &d);
   ble_irq(ble,
           c->role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_CONNECT
                                        : UVBLE_IRQ_CENTRAL_CONNECT,
@@ -147,19 +151,22 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
     ble->stats.conn_refused++;
     send_disconnect(ble, handle, HCI_REMOTE_LOW_RESOURCES);
     if (attempt)
-      h->initiator_report(ble, NULL, attempt, UVBLE_ENOMEM);
+      h->initiator_report(ble, attempt, UVBLE_ENOMEM, NULL);
     else
       emit_refused(ble, crole, &peer);
     return;
   }
   if (ble_dead(ble)) {
-    if (attempt) h->initiator_report(ble, NULL, attempt, UVBLE_ECANCELED);
+    if (attempt) h->initiator_report(ble, attempt, UVBLE_ECANCELED, NULL);
     return;
   }
-  if (attempt)
-    h->initiator_report(ble, c, attempt, 0);
-  else
+  if (!attempt) {
     emit_connect(ble, c);
+    return;
+  }
+  uvble_irq_data_t d;
+  connect_event_data(c, &d);
+  h->initiator_report(ble, attempt, 0, &d);
 }
 
 static void on_le_connection_complete(uvble_t *ble, const uint8_t *p,

@@ -36,10 +36,10 @@ struct conn_gap_hooks {
    * reported failed (the link is then ended). */
   bool (*initiator_connected)(uvble_t *ble, void **attempt);
   /* Our attempt's outcome, when initiator_connected gave a non-NULL
-   * attempt: status 0 with the link up (instead of the CONNECT irq), or
-   * the error that kept the link from being served (c NULL). */
-  void (*initiator_report)(uvble_t *ble, const struct ble_conn *c,
-                           void *attempt, int status);
+   * attempt: status 0 with the CONNECT event's data (instead of the
+   * irq), or the error that kept the link from being served (d NULL). */
+  void (*initiator_report)(uvble_t *ble, void *attempt, int status,
+                           const uvble_irq_data_t *d);
   /* A link came up with us as peripheral: advertising has stopped (Vol 6,
    * Part B, 4.4.2). */
   void (*peripheral_connected)(uvble_t *ble);

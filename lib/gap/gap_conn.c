@@ -385,18 +385,13 @@ static bool gap_initiator_connected(uvble_t *ble, void **attempt) {
   return ok;
 }
 
-static void gap_initiator_report(uvble_t *ble, const struct ble_conn *c,
-                                 void *attempt, int status) {
+static void gap_initiator_report(uvble_t *ble, void *attempt, int status,
+                                 const uvble_irq_data_t *d) {
   uvble_req_t *req = attempt;
-  if (status) {
+  if (status)
     req_complete(req, status, NULL);
-    return;
-  }
-  uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = c->handle;
-  d.connect.addr = c->peer;
-  req_or_irq(ble, req, UVBLE_IRQ_PERIPHERAL_CONNECT, true, 0, &d);
+  else
+    req_or_irq(ble, req, UVBLE_IRQ_PERIPHERAL_CONNECT, true, 0, d);
 }
 
 static int register_events(uvble_t *ble) {
