@@ -792,6 +792,11 @@ static int gap_pair(uvble_t *ble, uint16_t conn_handle) {
   if (!c || !c->smp) return UVBLE_ENOTCONN;
   struct smp_conn *s = c->smp;
   if (s->phase == SMP_DEAD) return UVBLE_ETIMEDOUT;
+  /* As central, encryption from the bond is already under way (the peer's
+   * Security Request started it): it is what pairing would start here, so
+   * the call joins it and its ENCRYPTION_UPDATE ends both, as Zephyr's
+   * bt_conn_set_security does. */
+  if (s->phase == SMP_REENCRYPT) return 0;
   if (s->phase != SMP_IDLE) return UVBLE_EBUSY;
   if (c->role == CONN_ROLE_PERIPHERAL) {
     uint8_t auth = our_authreq(ble);
