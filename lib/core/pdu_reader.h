@@ -152,6 +152,10 @@ static inline bool pdu_get_uuid(struct pdu_reader *r, size_t n,
   return false;
 }
 
+/* The parser found a field it cannot accept (a bad length byte, a value
+ * out of range): the reader fails as if it had run out. */
+static inline void pdu_fail(struct pdu_reader *r) { r->err = true; }
+
 /* Where the next read starts (for a parser that hands the rest of a PDU
  * on, or echoes what it read). */
 static inline size_t pdu_offset(const struct pdu_reader *r) { return r->off; }
