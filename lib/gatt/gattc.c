@@ -47,11 +47,13 @@ void gattc_op_free(struct gattc_op *op) {
   free(op);
 }
 
+/* The op running (the queue's head), or NULL. */
+static struct gattc_op *head_op(const struct gattc_conn *gc) {
+  return SQ_FIRST(&gc->ops, struct gattc_op, node);
+}
+
 static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
-  gc->head = op->next;
-  if (!gc->head) gc->tail = NULL;
-  op->next = NULL;
-  gc->count--;
+  sq_pop(&gc->ops);
   if (is_discovery(op->kind) && !op->via_req) gc->discovering = false;
 }
 
@@ -170,8 +172,8 @@ static bool finish(struct gattc_ctx *x, int status) {
 
 /* Starts queued ops until one waits for a response. Caller holds gc. */
 static void kick(struct gattc_ctx *x) {
-  while (alive(x) && x->gc->head && !x->gc->inflight) {
-    x->op = x->gc->head;
+  while (alive(x) && head_op(x->gc) && !x->gc->inflight) {
+    x->op = head_op(x->gc);
     /* Cancelled before it started: it ends unsent. */
     int r = x->op->cancelled ? UVBLE_ECANCELED
                              : procs[x->op->kind]->start(x);
@@ -206,9 +208,9 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   struct gattc_conn *gc = c ? c->gattc : NULL;
   /* No state: the link is closing and its ops completed already. Not in
    * flight: a response for a request we no longer wait for. */
-  if (!gc || !gc->inflight || !gc->head) return;
+  if (!gc || !gc->inflight || !head_op(gc)) return;
   gc->inflight = false;
-  struct gattc_ctx x = {ble, c, gc, gc->head};
+  struct gattc_ctx x = {ble, c, gc, head_op(gc)};
   const struct gattc_proc *p = procs[x.op->kind];
   int r;
   if (err < 0) {
@@ -240,21 +242,16 @@ static int cancel_op(uvble_req_t *req) {
   struct gattc_conn *gc = op->gc;
   op->req = NULL;
   op->cancelled = true;
-  if (gc->head == op) return 0;
-  struct gattc_op *prev = gc->head;
-  while (prev && prev->next != op) prev = prev->next;
-  if (!prev) return 0; /* not queued (cannot happen): leave it be */
-  prev->next = op->next;
-  if (gc->tail == op) gc->tail = prev;
-  gc->count--;
-  gattc_op_free(op);
+  if (head_op(gc) == op) return 0;
+  /* Queued behind the head (never elsewhere): it goes unsent. */
+  if (sq_remove(&gc->ops, &op->node)) gattc_op_free(op);
   return 0;
 }
 
 static int submit_check(uvble_t *ble, struct gattc_conn *gc,
                         struct gattc_op *op,
                         uvble_req_t *req, uvble_req_type_t type) {
-  if (gc->count >= UVBLE_GATTC_MAX_QUEUED) return UVBLE_ENOBUFS;
+  if (gc->ops.len >= UVBLE_GATTC_MAX_QUEUED) return UVBLE_ENOBUFS;
   /* Only the irq API needs one discovery at a time (its events say not
    * which discovery they belong to); a request's results are its own. */
   if (is_discovery(op->kind) && !req && gc->discovering) return UVBLE_EBUSY;
@@ -279,13 +276,8 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
   if (is_discovery(op->kind) && !req) {
     gc->discovering = true;
   }
-  if (gc->tail)
-    gc->tail->next = op;
-  else
-    gc->head = op;
-  gc->tail = op;
-  gc->count++;
-  if (gc->head != op || gc->inflight || gc->kick_pending) return 0;
+  sq_push(&gc->ops, &op->node);
+  if (head_op(gc) != op || gc->inflight || gc->kick_pending) return 0;
   /* Idle queue: send now, so that errors the bearer reports at once come
    * back as this call's return value. A procedure that would complete
    * without a request (an empty descriptor range) starts from the timer:
@@ -323,7 +315,7 @@ static struct ble_conn *find_marked(uvble_t *ble, bool retry) {
 static void retry_request(uvble_t *ble, struct ble_conn *c,
                           struct gattc_conn *gc) {
   gc->retry_due = false;
-  struct gattc_ctx x = {ble, c, gc, gc->head};
+  struct gattc_ctx x = {ble, c, gc, head_op(gc)};
   int r = att_send_request(ble, c, gc->retry_pdu, gc->retry_len, on_rsp, NULL);
   if (!alive(&x)) return;
   if (r == UVBLE_ENOBUFS) return; /* still full: next round */
@@ -433,8 +425,8 @@ void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   int status =
       ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
   struct gattc_ctx x = {ble, c, gc, NULL};
-  while (gc->head) {
-    struct gattc_op *op = gc->head;
+  struct gattc_op *op;
+  while ((op = head_op(gc))) {
     unlink_head(gc, op);
     x.op = op;
     uvble_irq_data_t d;

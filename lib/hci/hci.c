@@ -17,9 +17,14 @@
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
 #define HCI_DEFAULT_DRAIN_MS 1000
+/* Commands sent and not yet answered. A controller grants at most 255
+ * (Num_HCI_Command_Packets is one octet, Vol 4, Part E, 7.7.14) and an
+ * unanswered command holds its grant; one that keeps granting more
+ * without answering meets this bound, and the rest wait in the queue. */
+#define HCI_MAX_INFLIGHT 255
 
 struct hci_cmd {
-  struct hci_cmd *next;
+  struct sq_node node; /* on hci.queue, then hci.inflight */
   uint16_t opcode;
   uint8_t len;
   hci_cmd_cb cb;
@@ -30,6 +35,10 @@ struct hci_cmd {
 };
 
 void hci_cancel_all(uvble_t *ble, int err, bool keep_sent);
+
+static struct hci_cmd *cmd_of(struct sq_node *n) {
+  return n ? SQ_ENTRY(n, struct hci_cmd, node) : NULL;
+}
 
 static void on_timer_closed(uv_handle_t *h) {
   uvble_t *ble = h->data;
@@ -45,7 +54,8 @@ static void on_io_pass(uv_check_t *h) {
   /* The poll just refreshed the loop's time: no clock read per pass. */
   uint64_t now = uv_now(ble->loop);
   ble->hci.io_pass_at = now;
-  for (struct hci_cmd *c = ble->hci.inflight_head; c; c = c->next)
+  for (struct hci_cmd *c = cmd_of(ble->hci.inflight.head); c;
+       c = cmd_of(c->node.next))
     if (!c->counted) {
       c->counted = true;
       c->sent_at = now;
@@ -111,46 +121,37 @@ static void complete(uvble_t *ble, struct hci_cmd *cmd, int err, uint8_t st,
 
 void hci_cancel_all(uvble_t *ble, int err, bool keep_sent) {
   struct hci *hci = &ble->hci;
-  /* Detach the lists first: callbacks may queue new commands, which then
-   * fail immediately because the stack is no longer usable. */
-  struct hci_cmd *lists[2] = {keep_sent ? NULL : hci->inflight_head,
-                              hci->queue_head};
-  if (!keep_sent) hci->inflight_head = hci->inflight_tail = NULL;
-  hci->queue_head = hci->queue_tail = NULL;
-  hci->queued = 0;
+  /* Detach the queues first (in flight, then not yet sent): callbacks may
+   * queue new commands, which then fail immediately because the stack is
+   * no longer usable. */
+  struct sq gone = {0};
+  if (!keep_sent) sq_concat(&gone, &hci->inflight);
+  sq_concat(&gone, &hci->queue);
   if (hci->timer_open) uv_timer_stop(&hci->cmd_timer);
   if (keep_sent) {
     /* Sent ones keep their place until answered; only their callers hear
      * now. */
-    for (struct hci_cmd *c = hci->inflight_head; c; c = c->next) {
+    for (struct hci_cmd *c = cmd_of(hci->inflight.head); c;
+         c = cmd_of(c->node.next)) {
       hci_cmd_cb cb = c->cb;
       c->cb = NULL;
       if (cb) cb(ble, err, 0, NULL, 0, c->arg);
     }
   }
-  for (int i = 0; i < 2; i++) {
-    struct hci_cmd *c = lists[i];
-    while (c) {
-      struct hci_cmd *next = c->next;
-      complete(ble, c, err, 0, NULL, 0);
-      c = next;
-    }
-  }
+  struct hci_cmd *c;
+  while ((c = cmd_of(sq_pop(&gone)))) complete(ble, c, err, 0, NULL, 0);
 }
 
 bool hci_inflight(const uvble_t *ble) {
-  return ble->hci.inflight_head != NULL;
+  return !sq_empty(&ble->hci.inflight);
 }
 
 static void pump(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  while (hci->cmd_credits > 0 && hci->queue_head &&
+  while (hci->cmd_credits > 0 && !sq_empty(&hci->queue) &&
+         hci->inflight.len < HCI_MAX_INFLIGHT &&
          (!ble_dead(ble) || hci->lingering)) {
-    struct hci_cmd *cmd = hci->queue_head;
-    hci->queue_head = cmd->next;
-    if (!hci->queue_head) hci->queue_tail = NULL;
-    hci->queued--;
-    cmd->next = NULL;
+    struct hci_cmd *cmd = cmd_of(sq_pop(&hci->queue));
 
     uint8_t hdr[3];
     put_le16(hdr, cmd->opcode);
@@ -162,21 +163,14 @@ static void pump(uvble_t *ble) {
        * completes it with everything else. Its sender, perhaps below us
        * on the stack, sees its request accepted, as if the controller had
        * not answered yet. */
-      cmd->next = hci->queue_head;
-      hci->queue_head = cmd;
-      if (!hci->queue_tail) hci->queue_tail = cmd;
-      hci->queued++;
+      sq_push_front(&hci->queue, &cmd->node);
       ble_fail_later(ble, UVBLE_ETRANSPORT);
       break;
     }
     ble->stats.hci_cmds_sent++;
     hci->cmd_credits--;
     cmd->sent_at = ble_now_ms(ble->loop);
-    if (hci->inflight_tail)
-      hci->inflight_tail->next = cmd;
-    else
-      hci->inflight_head = cmd;
-    hci->inflight_tail = cmd;
+    sq_push(&hci->inflight, &cmd->node);
   }
   arm_timer(ble);
 }
@@ -198,7 +192,7 @@ static void on_cmd_timeout(uv_timer_t *t) {
 
 static void cmd_timeout(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  struct hci_cmd *cmd = hci->inflight_head;
+  struct hci_cmd *cmd = cmd_of(hci->inflight.head);
   if (!cmd || ble_dead(ble)) return; /* uvble_close bounds its own wait */
   uint64_t now = ble_now_ms(ble->loop);
   uint64_t deadline = cmd->sent_at + hci->cmd_timeout_ms;
@@ -224,11 +218,12 @@ static void cmd_timeout(uvble_t *ble) {
 static void arm_timer(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   if (!hci->timer_open) return;
-  if (!hci->inflight_head) {
+  struct hci_cmd *oldest = cmd_of(hci->inflight.head);
+  if (!oldest) {
     uv_timer_stop(&hci->cmd_timer);
     return;
   }
-  uint64_t deadline = hci->inflight_head->sent_at + hci->cmd_timeout_ms;
+  uint64_t deadline = oldest->sent_at + hci->cmd_timeout_ms;
   uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&hci->cmd_timer, on_cmd_timeout,
                  deadline > now ? deadline - now : 0, 0);
@@ -239,39 +234,26 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
   struct hci *hci = &ble->hci;
   if (len > 255) return UVBLE_EINVAL;
   if (ble_dead(ble) && !hci->lingering) return UVBLE_ENOTACTIVE;
-  if (hci->queued >= hci->max_queued) return UVBLE_ENOBUFS;
+  if (hci->queue.len >= hci->max_queued) return UVBLE_ENOBUFS;
   struct hci_cmd *cmd = malloc(sizeof *cmd);
   if (!cmd) return UVBLE_ENOMEM;
-  cmd->next = NULL;
   cmd->opcode = opcode;
   cmd->len = (uint8_t)len;
   cmd->cb = cb;
   cmd->arg = arg;
   cmd->counted = false;
   if (len) memcpy(cmd->params, params, len);
-  if (hci->queue_tail)
-    hci->queue_tail->next = cmd;
-  else
-    hci->queue_head = cmd;
-  hci->queue_tail = cmd;
-  hci->queued++;
+  sq_push(&hci->queue, &cmd->node);
   pump(ble);
   return 0;
 }
 
 /* Removes and returns the oldest in-flight command with this opcode. */
 static struct hci_cmd *take_inflight(struct hci *hci, uint16_t opcode) {
-  struct hci_cmd *prev = NULL;
-  for (struct hci_cmd *c = hci->inflight_head; c; prev = c, c = c->next) {
-    if (c->opcode != opcode) continue;
-    if (prev)
-      prev->next = c->next;
-    else
-      hci->inflight_head = c->next;
-    if (hci->inflight_tail == c) hci->inflight_tail = prev;
-    c->next = NULL;
-    return c;
-  }
+  struct sq_node **at = &hci->inflight.head, *prev = NULL;
+  for (; *at; at = &(prev = *at)->next)
+    if (cmd_of(*at)->opcode == opcode)
+      return cmd_of(sq_unlink(&hci->inflight, at, prev));
   return NULL;
 }
 

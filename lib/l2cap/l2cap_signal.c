@@ -22,15 +22,20 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
 
 /* ---- sending ----------------------------------------------------------------
  */
+static struct l2cap_req *req_of(struct sq_node *n) {
+  return n ? SQ_ENTRY(n, struct l2cap_req, node) : NULL;
+}
+
 static bool ident_in_use(const struct l2cap_conn *lc, uint8_t ident) {
-  for (const struct l2cap_req *r = lc->reqs; r; r = r->next)
+  for (const struct l2cap_req *r = req_of(lc->reqs.head); r;
+       r = req_of(r->node.next))
     if (r->ident == ident) return true;
   return false;
 }
 
 /* Identifiers cycle through 1..255 (Vol 3, Part A, 4), skipping those still
- * awaiting a response; at most 64 channels plus one parameter request can
- * be pending, so a free one always exists. */
+ * awaiting a response; at most L2SIG_MAX_PENDING (254) can be pending, so
+ * a free one always exists. */
 static uint8_t next_ident(struct l2cap_conn *lc) {
   uint8_t id = lc->next_ident;
   do {
@@ -64,27 +69,25 @@ static void rtx_arm(uvble_t *ble);
 int l2sig_send_request(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
                        const uint8_t *data, size_t len) {
   struct l2cap_conn *lc = c->l2cap;
+  if (lc->reqs.len >= L2SIG_MAX_PENDING) return UVBLE_ENOBUFS;
   uint8_t id = next_ident(lc);
   int r = l2sig_send(ble, c, req->code, id, data, len);
   if (r < 0) return r;
   req->ident = id;
   req->deadline = ble_now_ms(ble->loop) + ble->l2cap->rtx_ms;
-  req->next = lc->reqs;
-  lc->reqs = req;
+  sq_push_front(&lc->reqs, &req->node);
   rtx_arm(ble);
   return 0;
 }
 
 void l2sig_forget_chan(struct l2cap_conn *lc, uint16_t lcid) {
-  struct l2cap_req **pp = &lc->reqs;
-  while (*pp) {
-    struct l2cap_req *r = *pp;
-    if (r->code != L2SIG_CONN_PARAM_REQ && r->lcid == lcid) {
-      *pp = r->next;
-      free(r);
-    } else {
-      pp = &r->next;
-    }
+  struct sq_node **at = &lc->reqs.head, *prev = NULL;
+  while (*at) {
+    struct l2cap_req *r = req_of(*at);
+    if (r->code != L2SIG_CONN_PARAM_REQ && r->lcid == lcid)
+      free(req_of(sq_unlink(&lc->reqs, at, prev)));
+    else
+      at = &(prev = *at)->next;
   }
 }
 
@@ -92,13 +95,11 @@ void l2sig_forget_chan(struct l2cap_conn *lc, uint16_t lcid) {
  * of this kind answers. */
 static struct l2cap_req *take_req(struct l2cap_conn *lc, uint8_t ident,
                                   int req_code) {
-  for (struct l2cap_req **pp = &lc->reqs; *pp; pp = &(*pp)->next) {
-    struct l2cap_req *r = *pp;
-    if (r->ident == ident && (req_code < 0 || r->code == req_code)) {
-      *pp = r->next;
-      r->next = NULL;
-      return r;
-    }
+  struct sq_node **at = &lc->reqs.head, *prev = NULL;
+  for (; *at; at = &(prev = *at)->next) {
+    struct l2cap_req *r = req_of(*at);
+    if (r->ident == ident && (req_code < 0 || r->code == req_code))
+      return req_of(sq_unlink(&lc->reqs, at, prev));
   }
   return NULL;
 }
@@ -115,7 +116,8 @@ static void rtx_arm(uvble_t *ble) {
   uint64_t due = 0;
   for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
     if (!c->l2cap) continue;
-    for (struct l2cap_req *r = c->l2cap->reqs; r; r = r->next)
+    for (struct l2cap_req *r = req_of(c->l2cap->reqs.head); r;
+         r = req_of(r->node.next))
       if (due == 0 || r->deadline < due) due = r->deadline;
   }
   if (due == st->timer_due) return;
@@ -157,7 +159,8 @@ static void on_rtx_run(uv_timer_t *t) {
     struct l2cap_req *r = NULL;
     for (c = ble->conns.head; c && !r; c = c->next) {
       if (!c->l2cap) continue;
-      for (struct l2cap_req *x = c->l2cap->reqs; x; x = x->next)
+      for (struct l2cap_req *x = req_of(c->l2cap->reqs.head); x;
+           x = req_of(x->node.next))
         if (x->deadline <= now) {
           r = take_req(c->l2cap, x->ident, x->code);
           break;
@@ -287,8 +290,7 @@ static void on_response(uvble_t *ble, struct ble_conn *c, uint8_t code,
     if (!coc_on_disconn_rsp(ble, c, r, d)) {
       /* Not for the channel we asked about: keep waiting. */
       ble->l2cap->stats.sig_unmatched_rsp++;
-      r->next = c->l2cap->reqs;
-      c->l2cap->reqs = r;
+      sq_push_front(&c->l2cap->reqs, &r->node);
       return;
     }
   } else {
@@ -431,11 +433,10 @@ void l2cap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   uint16_t handle = c->handle;
   int status =
       ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
-  struct l2cap_req *reqs = lc->reqs;
-  lc->reqs = NULL;
-  while (reqs) {
-    struct l2cap_req *r = reqs;
-    reqs = r->next;
+  struct sq reqs = {0};
+  sq_concat(&reqs, &lc->reqs);
+  struct l2cap_req *r;
+  while ((r = req_of(sq_pop(&reqs)))) {
     /* Channel requests end with their channels below. */
     if (r->code == L2SIG_CONN_PARAM_REQ && r->param_cb)
       r->param_cb(ble, c, status, r->param_arg);

@@ -148,7 +148,7 @@ static bool connects_pred(void *arg) {
 /* h advertises (connectable) and waits until the controller has it on. */
 static bool hci_idle(void *arg) {
   struct host *h = arg;
-  return !h->ble->hci.queue_head && !h->ble->hci.inflight_head;
+  return !h->ble->hci.queue.head && !h->ble->hci.inflight.head;
 }
 
 static void advertise(struct host *h) {
