@@ -45,6 +45,14 @@ static inline size_t pdu_left(const struct pdu_reader *r) {
   return r->err ? 0 : r->len - r->off;
 }
 
+/* No read has failed. */
+static inline bool pdu_ok(const struct pdu_reader *r) { return !r->err; }
+
+/* No read has failed and every byte was read: the exact-length check. */
+static inline bool pdu_done(const struct pdu_reader *r) {
+  return !r->err && r->off == r->len;
+}
+
 /* n more bytes are there; if not, the reader fails. */
 static inline bool pdu_need(struct pdu_reader *r, size_t n) {
   if (r->err || r->len - r->off < n) {
@@ -74,9 +82,10 @@ static inline uint32_t pdu_get_le32(struct pdu_reader *r) {
          (uint32_t)b[3] << 24;
 }
 
-/* n bytes in place (borrowed from the packet); NULL on underrun. */
+/* n bytes in place (borrowed from the packet); NULL on underrun (and for
+ * zero bytes of a reader made over NULL, where pdu_ok tells). */
 static inline const uint8_t *pdu_get_bytes(struct pdu_reader *r, size_t n) {
-  if (!pdu_need(r, n)) return NULL;
+  if (!pdu_need(r, n) || !r->p) return NULL;
   const uint8_t *b = r->p + r->off;
   r->off += n;
   return b;
@@ -110,7 +119,7 @@ static inline uint64_t pdu_get_le64(struct pdu_reader *r) {
  * zeroed, so a caller that checks once at the end never sees stale bytes. */
 static inline bool pdu_get_mem(struct pdu_reader *r, void *dst, size_t n) {
   const uint8_t *b = pdu_get_bytes(r, n);
-  if (!b) {
+  if (!pdu_ok(r)) {
     if (n) memset(dst, 0, n);
     return false;
   }
@@ -126,7 +135,8 @@ static inline bool pdu_get_addr(struct pdu_reader *r, uint8_t out[6]) {
 
 /* Skip n bytes (reserved or ignored fields). */
 static inline bool pdu_skip(struct pdu_reader *r, size_t n) {
-  return pdu_get_bytes(r, n) != NULL;
+  pdu_get_bytes(r, n);
+  return pdu_ok(r);
 }
 
 /* A reader over the next n bytes: one length-prefixed element (an AD
@@ -136,8 +146,8 @@ static inline bool pdu_skip(struct pdu_reader *r, size_t n) {
 static inline struct pdu_reader pdu_get_sub(struct pdu_reader *r, size_t n) {
   struct pdu_reader sub;
   const uint8_t *b = pdu_get_bytes(r, n);
-  pdu_reader_init(&sub, b, b ? n : 0);
-  sub.err = !b;
+  pdu_reader_init(&sub, b, pdu_ok(r) ? n : 0);
+  sub.err = !pdu_ok(r);
   return sub;
 }
 
@@ -159,13 +169,5 @@ static inline void pdu_fail(struct pdu_reader *r) { r->err = true; }
 /* Where the next read starts (for a parser that hands the rest of a PDU
  * on, or echoes what it read). */
 static inline size_t pdu_offset(const struct pdu_reader *r) { return r->off; }
-
-/* No read has failed. */
-static inline bool pdu_ok(const struct pdu_reader *r) { return !r->err; }
-
-/* No read has failed and every byte was read: the exact-length check. */
-static inline bool pdu_done(const struct pdu_reader *r) {
-  return !r->err && r->off == r->len;
-}
 
 #endif

@@ -142,4 +142,20 @@ TEST(sub_reader_is_bounded_by_its_element) {
   CHECK_EQ(pdu_get_u8(&e), 0);
 }
 
+/* A reader over NULL: zero-byte reads succeed without forming a pointer
+ * from NULL (UBSan checks that), longer ones fail. */
+TEST(null_buffer_zero_length_reads) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, NULL, 0);
+  CHECK(pdu_skip(&r, 0));
+  struct pdu_reader e = pdu_get_sub(&r, 0);
+  CHECK(pdu_ok(&e));
+  CHECK(pdu_done(&e));
+  uint8_t b[1] = {7};
+  CHECK(pdu_get_mem(&r, b, 0));
+  CHECK_EQ(b[0], 7);
+  CHECK(pdu_done(&r));
+  CHECK(!pdu_skip(&r, 1));
+}
+
 TEST_MAIN()
