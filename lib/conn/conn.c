@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "pdu_reader.h"
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
   for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
@@ -99,17 +100,22 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
                   size_t len) {
-  /* The ACL layer only delivers PDUs whose basic header matches their
-   * length. */
-  uint16_t cid = get_le16(pdu + 2);
+  /* The ACL layer only delivers PDUs whose basic header (length, CID)
+   * matches their length; were one short, its CID would read as 0x0000,
+   * which no one registers. */
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 2);
+  uint16_t cid = pdu_get_le16(&r);
+  size_t n;
+  const uint8_t *info = pdu_get_rest(&r, &n);
   ble->stats.l2cap_rx_pdus++;
   struct ble_conns *cs = &ble->conns;
   if (cid < L2CAP_FIXED_CIDS && cs->fixed_rx[cid]) {
-    cs->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
+    cs->fixed_rx[cid](ble, conn, info, n);
     return;
   }
-  if (cid >= 0x0040 && cs->dyn_rx &&
-      cs->dyn_rx(ble, conn, cid, pdu + 4, len - 4))
+  if (cid >= 0x0040 && cs->dyn_rx && cs->dyn_rx(ble, conn, cid, info, n))
     return;
   ble->stats.l2cap_rx_unknown_cid++;
 }

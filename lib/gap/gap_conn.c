@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 #include "req.h"
 #include "l2cap.h"
 
@@ -177,24 +178,30 @@ static void emit_update(uvble_t *ble, const struct ble_conn *c, int status) {
 /* LE Connection Update Complete, Vol 4, Part E, 7.7.65.3. */
 static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
                                     size_t len) {
-  if (len != 9) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t status = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint16_t interval = pdu_get_le16(&r), latency = pdu_get_le16(&r);
+  uint16_t timeout = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
   }
-  if (p[0] == HCI_SUCCESS) {
-    c->interval = get_le16(p + 3);
-    c->latency = get_le16(p + 5);
-    c->supervision_timeout = get_le16(p + 7);
+  if (status == HCI_SUCCESS) {
+    c->interval = interval;
+    c->latency = latency;
+    c->supervision_timeout = timeout;
   }
-  emit_update(ble, c, p[0]);
+  emit_update(ble, c, status);
   /* c stays valid whatever the handler did (ble_ref); is it still up? */
   if (!ble_ending(ble) && conn_is_open(c))
-    gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, p[0]);
+    gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, status);
 }
 
 /* Interval in 1.25 ms units, timeout in 10 ms units, as HCI carries them. */
@@ -282,13 +289,18 @@ bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
 static void on_remote_conn_param_request(uvble_t *ble, const uint8_t *p,
                                          size_t len) {
   struct gap_state *g = ble->gap;
-  if (len != 10) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  struct gap_params in;
+  in.min = pdu_get_le16(&r);
+  in.max = pdu_get_le16(&r);
+  in.latency = pdu_get_le16(&r);
+  in.timeout = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t handle = get_le16(p) & 0x0fff;
-  struct gap_params in = {get_le16(p + 2), get_le16(p + 4), get_le16(p + 6),
-                          get_le16(p + 8)};
   struct gap_params out;
   if (!conn_find(ble, handle)) ble->stats.hci_events_unexpected++;
   if (!fit_request(&g->bounds, &in, &out)) {

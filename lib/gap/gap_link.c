@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 
 /* A link before any Data Length Change: the LE 1M minimum (Vol 6, Part B,
  * 4.5.10). */
@@ -239,12 +240,15 @@ void gap_link_open(uvble_t *ble, struct ble_conn *c) {
  * Max_TX_Octets, Max_TX_Time, Max_RX_Octets, Max_RX_Time. */
 void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
                                     size_t len) {
-  if (len != 10) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint16_t v[4];
+  for (int i = 0; i < 4; i++) v[i] = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t v[4];
-  for (int i = 0; i < 4; i++) v[i] = get_le16(p + 2 + 2 * i);
   /* Octets 0x001B..0x00FB, times 0x0148..0x4290 each way. */
   for (int i = 0; i < 4; i += 2)
     if (v[i] < MIN_OCTETS || v[i] > MAX_OCTETS || v[i + 1] < MIN_TIME ||
@@ -252,7 +256,7 @@ void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
       ble->stats.hci_events_malformed++;
       return;
     }
-  struct ble_conn *c = conn_find(ble, get_le16(p) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
@@ -270,18 +274,22 @@ void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
 /* LE PHY Update Complete (7.7.65.12): Status, Connection_Handle, TX_PHY,
  * RX_PHY. */
 void gap_link_on_phy_update(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 5) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t st = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint8_t tx = pdu_get_u8(&r), rx = pdu_get_u8(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t st = p[0], tx = p[3], rx = p[4];
   if (st == HCI_SUCCESS &&
       (tx < UVBLE_PHY_1M || tx > UVBLE_PHY_CODED || rx < UVBLE_PHY_1M ||
        rx > UVBLE_PHY_CODED)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;

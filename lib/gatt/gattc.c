@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gattc_internal.h"
+#include "pdu_reader.h"
 
 struct gattc_state {
   uv_timer_t timer; /* starts queue heads that complete without a request */
@@ -188,11 +189,17 @@ static void settle(struct gattc_ctx *x, int r) {
   kick(x);
 }
 
-static bool valid_error_rsp(const struct gattc_conn *gc, const uint8_t *pdu,
-                            size_t len) {
-  /* Error Response: opcode, request opcode in error, handle, code
-   * (Vol 3, Part F, 3.4.1.1). Code 0 is reserved. */
-  return len == 5 && pdu[1] == gc->req_opcode && pdu[4] != 0;
+/* The code of a valid Error Response, or 0: opcode, request opcode in
+ * error, handle, code (Vol 3, Part F, 3.4.1.1). Code 0 is reserved. */
+static uint8_t error_rsp_code(const struct gattc_conn *gc, const uint8_t *pdu,
+                              size_t len) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1);
+  uint8_t req_op = pdu_get_u8(&r);
+  pdu_skip(&r, 2);
+  uint8_t code = pdu_get_u8(&r);
+  return pdu_done(&r) && req_op == gc->req_opcode ? code : 0;
 }
 
 static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
@@ -216,8 +223,8 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   } else if (!pdu || len < 1) {
     r = p->on_error(&x, gattc_malformed(&x));
   } else if (pdu[0] == ATT_ERROR_RSP) {
-    r = valid_error_rsp(gc, pdu, len) ? p->on_error(&x, pdu[4])
-                                      : p->on_error(&x, gattc_malformed(&x));
+    uint8_t code = error_rsp_code(gc, pdu, len);
+    r = code ? p->on_error(&x, code) : p->on_error(&x, gattc_malformed(&x));
   } else if (pdu[0] != gc->req_opcode + 1) {
     /* Every request we send is answered by the opcode after it. */
     r = p->on_error(&x, gattc_malformed(&x));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hci.h"
+#include "pdu_reader.h"
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
@@ -279,28 +280,41 @@ static void finish_command(uvble_t *ble, uint8_t ncmd, uint16_t opcode,
   if (!ble_dead(ble)) pump(ble);
 }
 
+/* Command Complete (7.7.14): Num_HCI_Command_Packets, opcode, then the
+ * return parameters, whose first byte is the status. */
 static void on_command_complete(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 3) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t ncmd = pdu_get_u8(&r);
+  uint16_t opcode = pdu_get_le16(&r);
+  if (!pdu_ok(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t opcode = get_le16(p + 1);
-  if (opcode != 0x0000 && len < 4) {
+  bool has_status = pdu_left(&r) > 0;
+  if (opcode != 0x0000 && !has_status) {
     /* Every command we send returns at least a status byte. */
     ble->stats.hci_events_malformed++;
-    finish_command(ble, p[0], opcode, 0xff, NULL, 0);
+    finish_command(ble, ncmd, opcode, 0xff, NULL, 0);
     return;
   }
-  finish_command(ble, p[0], opcode, len > 3 ? p[3] : 0, len > 3 ? p + 4 : NULL,
-                 len > 3 ? len - 4 : 0);
+  uint8_t status = has_status ? pdu_get_u8(&r) : 0;
+  size_t n;
+  const uint8_t *ret = pdu_get_rest(&r, &n);
+  finish_command(ble, ncmd, opcode, status, has_status ? ret : NULL, n);
 }
 
+/* Command Status (7.7.15): status, Num_HCI_Command_Packets, opcode. */
 static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 4) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t status = pdu_get_u8(&r), ncmd = pdu_get_u8(&r);
+  uint16_t opcode = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  finish_command(ble, p[1], get_le16(p + 2), p[0], NULL, 0);
+  finish_command(ble, ncmd, opcode, status, NULL, 0);
 }
 
 /* uvble_close() lingers: only what it waits for matters (the layers are
@@ -342,18 +356,23 @@ void hci_set_linger_handler(uvble_t *ble, hci_linger_fn fn) {
 }
 
 static void on_le_meta(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 1) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t sub = pdu_get_u8(&r);
+  size_t n;
+  const uint8_t *params = pdu_get_rest(&r, &n);
+  if (!pdu_ok(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  hci_event_fn fn = p[0] < HCI_LE_SUBEVENT_CODES ? ble->hci.le_fn[p[0]] : NULL;
+  hci_event_fn fn = sub < HCI_LE_SUBEVENT_CODES ? ble->hci.le_fn[sub] : NULL;
   if (!fn) {
     /* Scan timeout (scans are timed by the host), channel selection, ...:
      * nothing a layer acts on. */
     ble->stats.hci_events_unhandled++;
     return;
   }
-  fn(ble, p + 1, len - 1);
+  fn(ble, params, n);
 }
 
 static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len);
@@ -366,13 +385,15 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
 
 static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
   ble->stats.hci_events++;
-  if (len < 2 || (size_t)pkt[1] != len - 2) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pkt, len);
+  uint8_t code = pdu_get_u8(&r);
+  size_t want = pdu_get_u8(&r), plen;
+  const uint8_t *p = pdu_get_rest(&r, &plen);
+  if (!pdu_ok(&r) || want != plen) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t code = pkt[0];
-  const uint8_t *p = pkt + 2;
-  size_t plen = len - 2;
   if (ble->state == BLE_CLOSING) {
     on_event_lingering(ble, code, p, plen);
     return;

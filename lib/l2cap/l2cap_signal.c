@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "l2cap_internal.h"
+#include "pdu_reader.h"
 
 static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
                    size_t len);
@@ -210,14 +211,19 @@ static bool conn_params_valid(const struct l2cap_conn_params *p) {
 }
 
 static void on_conn_param_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
-                              const uint8_t *d) {
+                              const uint8_t *d, size_t len) {
   if (c->role != CONN_ROLE_CENTRAL) {
     /* Only a central answers this request (Vol 3, Part A, 4.20). */
     l2sig_reject(ble, c, ident, L2SIG_REJ_NOT_UNDERSTOOD, NULL, 0);
     return;
   }
-  struct l2cap_conn_params p = {get_le16(d), get_le16(d + 2), get_le16(d + 4),
-                                get_le16(d + 6)};
+  struct pdu_reader r; /* 8 bytes: sig_rx checked */
+  pdu_reader_init(&r, d, len);
+  struct l2cap_conn_params p;
+  p.interval_min = pdu_get_le16(&r);
+  p.interval_max = pdu_get_le16(&r);
+  p.latency = pdu_get_le16(&r);
+  p.timeout = pdu_get_le16(&r);
   l2cap_conn_param_fn fn = ble->l2cap->conn_param_fn;
   bool ok = conn_params_valid(&p) && fn && fn(ble, c, &p);
   uint8_t rsp[2];
@@ -249,7 +255,10 @@ static int cmd_len(uint8_t code) {
 static void on_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,
                       const uint8_t *d, size_t len) {
   struct l2cap_state *st = ble->l2cap;
-  if (len < 2) {
+  struct pdu_reader rd;
+  pdu_reader_init(&rd, d, len);
+  pdu_get_le16(&rd); /* Reason; the data after it depends on it */
+  if (!pdu_ok(&rd)) {
     st->stats.sig_malformed++; /* a reject is never answered */
     return;
   }
@@ -263,7 +272,7 @@ static void on_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,
 }
 
 static void on_response(uvble_t *ble, struct ble_conn *c, uint8_t code,
-                        uint8_t ident, const uint8_t *d) {
+                        uint8_t ident, const uint8_t *d, size_t len) {
   int req_code = code == L2SIG_DISCONN_RSP      ? L2SIG_DISCONN_REQ
                  : code == L2SIG_CONN_PARAM_RSP ? L2SIG_CONN_PARAM_REQ
                                                 : L2SIG_LE_CREDIT_CONN_REQ;
@@ -273,7 +282,9 @@ static void on_response(uvble_t *ble, struct ble_conn *c, uint8_t code,
     return;
   }
   if (code == L2SIG_CONN_PARAM_RSP) {
-    uint16_t result = get_le16(d);
+    struct pdu_reader rd; /* 2 bytes: sig_rx checked */
+    pdu_reader_init(&rd, d, len);
+    uint16_t result = pdu_get_le16(&rd);
     if (r->param_cb) r->param_cb(ble, c, result, r->param_arg);
   } else if (code == L2SIG_DISCONN_RSP) {
     if (!coc_on_disconn_rsp(ble, c, r, d)) {
@@ -293,20 +304,24 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
   struct l2cap_state *st = ble->l2cap;
   if (!st || !c->l2cap || c->l2cap->closing) return;
   st->stats.sig_rx++;
-  if (len < 4 || d[1] == 0) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, d, len);
+  uint8_t code = pdu_get_u8(&r), ident = pdu_get_u8(&r);
+  size_t clen = pdu_get_le16(&r);
+  size_t n;
+  const uint8_t *p = pdu_get_rest(&r, &n);
+  if (!pdu_ok(&r) || ident == 0) {
     /* No complete header, or the invalid identifier 0: nothing to answer
      * to. */
     st->stats.sig_malformed++;
     return;
   }
-  uint8_t code = d[0], ident = d[1];
-  size_t clen = get_le16(d + 2);
   if (code == L2SIG_COMMAND_REJECT) {
-    if (clen != len - 4) {
+    if (clen != n) {
       st->stats.sig_malformed++;
       return;
     }
-    on_reject(ble, c, ident, d + 4, clen);
+    on_reject(ble, c, ident, p, n);
     return;
   }
   if (len > L2SIG_MTU) {
@@ -318,12 +333,11 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
     return;
   }
   int want = cmd_len(code);
-  if (want < 0 || clen != len - 4 || clen != (size_t)want) {
+  if (want < 0 || clen != n || clen != (size_t)want) {
     if (want >= 0) st->stats.sig_malformed++;
     l2sig_reject(ble, c, ident, L2SIG_REJ_NOT_UNDERSTOOD, NULL, 0);
     return;
   }
-  const uint8_t *p = d + 4;
   switch (code) {
     case L2SIG_LE_CREDIT_CONN_REQ:
       coc_on_conn_req(ble, c, ident, p);
@@ -335,10 +349,10 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
       coc_on_disconn_req(ble, c, ident, p);
       break;
     case L2SIG_CONN_PARAM_REQ:
-      on_conn_param_req(ble, c, ident, p);
+      on_conn_param_req(ble, c, ident, p, n);
       break;
     default: /* the three responses */
-      on_response(ble, c, code, ident, p);
+      on_response(ble, c, code, ident, p, n);
       break;
   }
 }
