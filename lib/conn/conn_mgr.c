@@ -239,7 +239,7 @@ static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
 
 /* Skips a link whose removal is already running further up the stack. */
 static struct ble_conn *first_live(uvble_t *ble) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (!c->gone) return c;
   return NULL;
 }

@@ -305,7 +305,7 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
  * Starts queue heads that complete without a request (never inside the
  * call that queued them) and resends requests the full link refused. */
 static struct ble_conn *find_marked(uvble_t *ble, bool retry) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gattc_conn *gc = c->gattc;
     if (gc && (retry ? gc->retry_due : gc->kick_pending)) return c;
   }
@@ -352,7 +352,7 @@ static void on_timer_run(uv_timer_t *t) {
   if (ble_dead(ble)) return;
   /* Requests still waiting for room: try again later. */
   bool again = false;
-  for (c = ble->conns.head; c; c = c->next)
+  for (c = conn_first(ble); c; c = conn_next(c))
     if (c->gattc && c->gattc->retry_len && !c->gattc->retry_due) {
       c->gattc->retry_due = true;
       again = true;

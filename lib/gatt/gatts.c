@@ -156,7 +156,7 @@ static int send_notification(uvble_t *ble, struct ble_conn *c, uint16_t handle,
  * for the previous one to that peer (MicroPython / NimBLE). */
 static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
   uint16_t idx = (uint16_t)(a->cccd - 1);
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc || idx >= gc->n_cccd || att_bearer_dead(c)) continue;
     uint16_t cfg = gc->cccd[idx];
@@ -177,7 +177,7 @@ static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
  * to the fixed services kept, the rest cleared) and drops queued prepared
  * writes: their handles mean nothing any more. All or nothing. */
 static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
-  unsigned n = ble->conns.count, i = 0;
+  size_t n = ble->conns.table.len, i = 0;
   void **mem = calloc(2 * (size_t)(n ? n : 1), sizeof *mem);
   if (!mem) return UVBLE_ENOMEM;
   bool ok = true;
@@ -191,7 +191,8 @@ static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
     return UVBLE_ENOMEM;
   }
   i = 0;
-  for (struct ble_conn *c = ble->conns.head; c && i < n; c = c->next, i++) {
+  for (struct ble_conn *c = conn_first(ble); c && i < n;
+       c = conn_next(c), i++) {
     struct gatts_conn *gc = gatts_conn_of(c);
     uint16_t *cccd = mem[2 * i];
     uint8_t *cflags = mem[2 * i + 1];
@@ -237,7 +238,7 @@ void gatts_service_changed(uvble_t *ble, struct ble_conn *c) {
  * new layout once it confirms; the others have nobody to tell them, so
  * what they configure from now on belongs to the new layout. */
 static void indicate_service_changed(uvble_t *ble) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc) continue;
     gc->cccd_dirty = true;
@@ -349,8 +350,8 @@ void gatts_on_acl_completed(uvble_t *ble) {
   size_t room_at = ble->hci.conn_txq_max / 2;
   /* No link leaves the table before this dispatch unwinds (ble_ref); a
    * callback may close the stack or stop listening. */
-  for (struct ble_conn *c = ble->conns.head;
-       c && !ble_dead(ble) && ble->gatts->tx_ready; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble);
+       c && !ble_dead(ble) && ble->gatts->tx_ready; c = conn_next(c)) {
     if (c->notify_refused && c->txq_bytes <= room_at) {
       c->notify_refused = false;
       ble->gatts->tx_ready(ble, c->handle, ble->gatts->tx_ready_arg);

@@ -337,9 +337,9 @@ bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
 void l2cap_on_acl_completed(uvble_t *ble) {
   if (ble_dead(ble) || !ble->l2cap) return;
   bool queued = false;
-  struct ble_conn *c = ble->conns.head;
+  struct ble_conn *c = conn_first(ble);
   while (c) {
-    struct ble_conn *next = c->next;
+    struct ble_conn *next = conn_next(c);
     uint16_t next_handle = next ? next->handle : NO_HANDLE;
     struct l2cap_conn *lc = c->l2cap;
     if (lc && lc->nchans && coc_conn_service(ble, c)) {

@@ -114,7 +114,7 @@ static void rtx_arm(uvble_t *ble) {
   struct l2cap_state *st = ble->l2cap;
   if (!st || !st->timer_open) return;
   uint64_t due = 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     if (!c->l2cap) continue;
     for (struct l2cap_req *r = req_of(c->l2cap->reqs.head); r;
          r = req_of(r->node.next))
@@ -157,7 +157,7 @@ static void on_rtx_run(uv_timer_t *t) {
     uint64_t now = ble_now_ms(ble->loop);
     struct ble_conn *c;
     struct l2cap_req *r = NULL;
-    for (c = ble->conns.head; c && !r; c = c->next) {
+    for (c = conn_first(ble); c && !r; c = conn_next(c)) {
       if (!c->l2cap) continue;
       for (struct l2cap_req *x = req_of(c->l2cap->reqs.head); x;
            x = req_of(x->node.next))

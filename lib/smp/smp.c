@@ -59,7 +59,7 @@ void smp_arm_timer(uvble_t *ble) {
   struct smp_state *st = ble->smp;
   if (!st || !st->timer_open) return;
   uint64_t first = 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (c->smp && c->smp->deadline && (!first || c->smp->deadline < first))
       first = c->smp->deadline;
   if (!first) {
@@ -90,9 +90,9 @@ static void on_timer_run(uv_timer_t *t) {
   uvble_t *ble = st->ble;
   while (!ble_dead(ble)) {
     uint64_t now = ble_now_ms(ble->loop);
-    struct ble_conn *c = ble->conns.head;
+    struct ble_conn *c = conn_first(ble);
     while (c && !(c->smp && c->smp->deadline && c->smp->deadline <= now))
-      c = c->next;
+      c = conn_next(c);
     if (!c) break;
     if (c->smp->abort_due) {
       /* A cancelled pairing request: Pairing Failed, Unspecified Reason. */

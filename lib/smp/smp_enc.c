@@ -310,7 +310,7 @@ void smp_keydist_on_tx_done(uvble_t *ble) {
   bool again = true;
   while (again && !ble_dead(ble)) {
     again = false;
-    for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+    for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
       struct smp_conn *s = c->smp;
       if (!s || !s->p || s->phase != SMP_KEY_DIST || !s->p->keys_queued ||
           !acl_tx_done(c, s->p->keys_mark))
