@@ -50,6 +50,7 @@ struct scan {
   size_t len, used;
   unsigned busy;
   bool no_completions; /* a controller completes no packet by itself */
+  bool no_answers;     /* a controller holds a command for the test */
   const uv_timer_t *own; /* run_until_idle's bound */
 };
 
@@ -112,6 +113,9 @@ static void walk_stacks(uv_handle_t *h, void *arg) {
   char why[256];
   unsigned b = uvble_test_busy(ble, why, sizeof why);
   if (s->no_completions) b &= ~(unsigned)UVBLE_TEST_BUSY_ACL_INFLIGHT;
+  /* Behind an unanswered command the queue cannot move either. */
+  if (s->no_answers)
+    b &= ~(unsigned)(UVBLE_TEST_BUSY_CMD_INFLIGHT | UVBLE_TEST_BUSY_CMD_QUEUED);
   if (!b) return;
   s->busy |= TEST_IDLE_BUSY;
   say(s, "stack %p: %s", (void *)ble, why);
@@ -120,13 +124,14 @@ static void walk_stacks(uv_handle_t *h, void *arg) {
 /* What is busy on loop, leaving out own (run_until_idle's bound). */
 static unsigned scan_busy(uv_loop_t *loop, const uv_timer_t *own, char *why,
                           size_t len) {
-  struct scan s = {why, len, 0, 0, false, own};
+  struct scan s = {why, len, 0, 0, false, false, own};
   if (why && len) why[0] = 0;
   for (int i = 0; i < MAX_SOURCES; i++) {
     if (!sources[i].busy || sources[i].loop != loop) continue;
     char w[256] = "";
     unsigned b = sources[i].busy(sources[i].arg, w, sizeof w);
     if (b & TEST_IDLE_NO_COMPLETIONS) s.no_completions = true;
+    if (b & TEST_IDLE_NO_ANSWERS) s.no_answers = true;
     if (b & TEST_IDLE_BUSY) {
       s.busy |= TEST_IDLE_BUSY;
       say(&s, "%s", w[0] ? w : "a controller has work queued");

@@ -127,9 +127,14 @@ unsigned test_idle_busy(uv_loop_t *loop, char *why, size_t len);
  * returns TEST_IDLE_BUSY when it has something queued to deliver or
  * complete (and writes what into why), plus TEST_IDLE_NO_COMPLETIONS when
  * it completes no ACL packet unless the test tells it to (then packets the
- * stacks have in flight are not waited for). Removed by test_idle_remove
- * with the same arg. */
-enum { TEST_IDLE_BUSY = 1u << 0, TEST_IDLE_NO_COMPLETIONS = 1u << 1 };
+ * stacks have in flight are not waited for) and TEST_IDLE_NO_ANSWERS when
+ * it holds a command only the test will answer (then the stacks' commands
+ * are not waited for). Removed by test_idle_remove with the same arg. */
+enum {
+  TEST_IDLE_BUSY = 1u << 0,
+  TEST_IDLE_NO_COMPLETIONS = 1u << 1,
+  TEST_IDLE_NO_ANSWERS = 1u << 2,
+};
 typedef unsigned (*test_idle_fn)(void *arg, char *why, size_t len);
 void test_idle_add(uv_loop_t *loop, test_idle_fn busy, void *arg);
 void test_idle_remove(void *arg);
