@@ -137,6 +137,11 @@ static void on_set_data_len_done(uvble_t *ble, int err, uint8_t st,
 static void on_set_phy_done(uvble_t *ble, int err, uint8_t st,
                             const uint8_t *r, size_t n, void *arg) {
   on_request_done(ble, err, st, r, n, arg, UVBLE_GAP_LINK_PHY);
+  if (!err || ble_dead(ble)) return;
+  /* A refusal ends a request for the PHY too (after the listeners). */
+  struct ble_conn *c = conn_find(ble, (uint16_t)(uintptr_t)arg);
+  if (c) gap_lreq_complete(ble, c, GAP_LREQ_PHY, err == UVBLE_EHCI ? st : err,
+                           NULL);
 }
 
 static bool has_dle(const uvble_t *ble) {
@@ -193,17 +198,23 @@ static int send_phy(uvble_t *ble, uint16_t handle,
                       (void *)(uintptr_t)handle);
 }
 
+int gap_send_set_phy(uvble_t *ble, struct ble_conn *c, int pref) {
+  struct hci_phy_bits b;
+  if (!uvble_controller_has_command(ble, HCI_CMD_LE_SET_PHY) ||
+      !hci_phy_bits(ble, pref, &b))
+    return UVBLE_ENOTSUP;
+  return send_phy(ble, c->handle, &b);
+}
+
 int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle, int pref) {
   if (!ble) return UVBLE_EINVAL;
   if (pref < UVBLE_PHY_PREF_ANY || pref > UVBLE_PHY_PREF_CODED_S8)
     return UVBLE_EINVAL;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
-  if (!conn_find(ble, conn_handle)) return UVBLE_ENOTCONN;
-  struct hci_phy_bits b;
-  if (!uvble_controller_has_command(ble, HCI_CMD_LE_SET_PHY) ||
-      !hci_phy_bits(ble, pref, &b))
-    return UVBLE_ENOTSUP;
-  return send_phy(ble, conn_handle, &b);
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c) return UVBLE_ENOTCONN;
+  if (gap_lreq_pending(c, GAP_LREQ_PHY)) return UVBLE_EBUSY;
+  return gap_send_set_phy(ble, c, pref);
 }
 
 void gap_link_open(uvble_t *ble, struct ble_conn *c) {
@@ -300,6 +311,9 @@ void gap_link_on_phy_update(uvble_t *ble, const uint8_t *p, size_t len) {
     c->gap->rx_phy = rx;
   }
   gap_link_notify(ble, c, UVBLE_GAP_LINK_PHY, st);
+  /* c stays valid whatever a listener did (ble_ref): a request for the
+   * PHY ends with the controller's status, as sent. */
+  if (!ble_dead(ble)) gap_lreq_complete(ble, c, GAP_LREQ_PHY, st, NULL);
 }
 
 /* ---- connection parameters in HCI units ------------------------------ */
