@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The in-memory pair: what one end sends is copied into the other end's
  * inbound queue and handed to its recv_cb from a uv_idle_t callback, so
- * never inside send(); one callback serves both ends in turns (on_idle).
+ * never inside send(); one callback serves the pair and the ends it feeds
+ * (on_idle).
  * The queue is one contiguous buffer used as a bip buffer (records are
  * never split, so each is handed up in place), allocated on first use and
  * then reused: no allocation per packet.
@@ -106,29 +107,50 @@ static void settle(mem_transport_t *m) {
     uv_idle_start(&m->idle, on_idle);
 }
 
-/* Rounds of one pass: enough for a host and a controller model to trade
- * a window of packets and their completions; an endless exchange still
- * yields to the loop (and is resumed on its next turn). */
+/* Rounds of one pass: enough for hosts and a controller model to trade a
+ * window of packets, their completions and the answers; an endless
+ * exchange still yields to the loop (and goes on at its next turn). */
 #define PASS_ROUNDS 16
+/* Ends one pass serves: its pair and those the pair's owners send to. */
+#define PASS_ENDS 8
 
-/* The two ends take turns within one pass: m's queue, then the peer's
- * (the answers to what m's owner just sent), and so on while either has
- * packets. A controller on a real transport works while the host does and
- * the host reads all it has sent on its next turn; one hop per loop turn
- * instead made the loop, not the stack, what a benchmark measured. Still
- * nothing is delivered inside send(), and a pass is bounded. */
+/* One pass delivers whatever its ends have queued, round after round, until
+ * nothing moves: the pair whose watcher runs, and every end of this loop
+ * that a callback of the pass sends to (a controller model forwarding from
+ * one host's pair to another's, tests/support/memctl.c). A controller on a
+ * real transport works while the host does, and the host reads all it
+ * sent on its next turn; one hop per loop turn instead made the loop, not
+ * the stack, what the benchmarks measured. Still nothing is delivered
+ * inside send(), and a pass is bounded. */
+struct pass {
+  uv_loop_t *loop;
+  mem_transport_t *end[PASS_ENDS];
+  int n;
+};
+/* The pass running on this thread, if any (a loop runs on one thread). */
+static _Thread_local struct pass *cur_pass;
+
+static void pass_add(struct pass *ps, mem_transport_t *m) {
+  for (int i = 0; i < ps->n; i++)
+    if (ps->end[i] == m) return;
+  if (ps->n < PASS_ENDS) ps->end[ps->n++] = m; /* else its own watcher */
+}
+
 static void on_idle(uv_idle_t *h) {
-  mem_transport_t *m = h->data, *p = m->peer;
+  mem_transport_t *m = h->data;
+  struct pass ps = {m->base.loop, {0}, 0}, *outer = cur_pass;
+  pass_add(&ps, m);
+  if (m->peer) pass_add(&ps, m->peer);
+  cur_pass = &ps;
   for (int round = 0; round < PASS_ROUNDS; round++) {
-    size_t moved = can_deliver(m) ? drain(m) : 0;
-    /* The peer may have closed meanwhile (it is then freed on a later
-     * turn, not under us). */
-    if (m->peer) p = m->peer;
-    if (m->peer && can_deliver(p)) moved += drain(p);
+    size_t moved = 0;
+    /* An end closed meanwhile is freed on a later turn, not under us. */
+    for (int i = 0; i < ps.n; i++)
+      if (can_deliver(ps.end[i])) moved += drain(ps.end[i]);
     if (!moved) break;
   }
-  settle(m);
-  if (p) settle(p);
+  cur_pass = outer;
+  for (int i = 0; i < ps.n; i++) settle(ps.end[i]);
 }
 
 static int mem_start(uvble_transport_t *t) {
@@ -167,6 +189,7 @@ static int mem_send(uvble_transport_t *t, uint8_t type, const uvble_iov_t *iov,
   }
   p->records++;
   p->h4_bytes += 1 + len;
+  if (cur_pass && cur_pass->loop == p->base.loop) pass_add(cur_pass, p);
   if (p->base.started && !p->base.failed) uv_idle_start(&p->idle, on_idle);
   return 0;
 }
