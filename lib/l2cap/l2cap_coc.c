@@ -10,11 +10,13 @@
  * therefore stalls the sender, and the buffer never exceeds the credit
  * window (or one SDU of our MTU, whichever is larger).
  *
- * Transmit side: send() copies the SDU into the channel's ring; K-frames are
- * cut from it as the peer's credits allow, straight into the connection's
- * ACL packets (acl.c: from the pool, no copy in between), which are kept a
- * little above what the controller's buffers hold and topped up whenever
- * Number Of Completed Packets returns buffers.
+ * Transmit side: when nothing is queued before it and the peer's credits
+ * and the link's queue allow, send() cuts the SDU's K-frames straight from
+ * the caller's bytes into the connection's ACL packets (acl.c: from the
+ * pool; the one copy). Otherwise it copies the SDU into the channel's ring,
+ * and K-frames are cut from it as credits allow, into ACL packets the same
+ * way, kept a little above what the controller's buffers hold and topped
+ * up whenever Number Of Completed Packets returns buffers.
  *
  * Event handlers may call anything, including uvble_close(), but nothing
  * is freed inside them (docs/architecture.md, "Lifetime"): a channel goes
@@ -227,6 +229,22 @@ int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid, void *buf,
 
 /* ---- transmit
  * -------------------------------------------------------------------- */
+/* Queues one K-frame (iov: its SDU length field if first, then take
+ * payload bytes) on the link and counts it against the peer's credits. */
+static int send_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
+                       const uvble_iov_t *iov, int n, size_t take) {
+  int r = l2cap_send_pdu(ble, c, ch->rcid, iov, n);
+  if (r < 0) return r;
+  ch->tx_credits--;
+  ch->tx_sdu_rem -= take;
+  ch->tx_in_sdu = ch->tx_sdu_rem != 0;
+  uvble_l2cap_stats_t *s = &ble->l2cap->stats;
+  s->tx_kframes++;
+  s->tx_bytes += take;
+  if (!ch->tx_in_sdu) s->tx_sdus++;
+  return 0;
+}
+
 /* Cuts the next K-frame (at most the peer's MPS) from the channel's ring. */
 static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   uvble_iov_t iov[3];
@@ -244,17 +262,10 @@ static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   }
   take = ch->tx_sdu_rem < mps ? ch->tx_sdu_rem : mps;
   n += ring_iov(&ch->tx, skip, take, iov + n);
-  int r = l2cap_send_pdu(ble, c, ch->rcid, iov, n);
+  int r = send_kframe(ble, c, ch, iov, n, take);
   if (r < 0) return r;
   ring_consume(&ch->tx, skip + take);
-  ch->tx_credits--;
-  ch->tx_sdu_rem -= take;
   ch->tx_unqueued -= take;
-  ch->tx_in_sdu = ch->tx_sdu_rem != 0;
-  uvble_l2cap_stats_t *s = &ble->l2cap->stats;
-  s->tx_kframes++;
-  s->tx_bytes += take;
-  if (!ch->tx_in_sdu) s->tx_sdus++;
   if (!ch->tx.used) set_busy(c->l2cap, ch, false);
   return 0;
 }
@@ -265,6 +276,46 @@ static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
 static size_t txq_target(const uvble_t *ble) {
   size_t t = 2 * (size_t)ble->hci.acl_total * ble->hci.acl_mtu;
   return t < 4096 ? 4096 : t;
+}
+
+/* K-frames an SDU of len bytes takes at the peer's MPS. */
+static size_t kframes_of(const struct l2cap_chan *ch, size_t len) {
+  return (len + 2 + ch->peer_mps - 1) / ch->peer_mps;
+}
+
+/* send() when nothing waits before the SDU and the credits and the link's
+ * queue take all of it: its K-frames are cut straight from the caller's
+ * bytes into ACL packets (acl.c), skipping the channel's ring. Returns the
+ * bytes of buf left to queue in the ring (len when none went out; the
+ * rest of a started SDU otherwise, tx_in_sdu set). */
+static size_t tx_direct(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
+                        const uint8_t *buf, size_t len) {
+  size_t k = kframes_of(ch, len);
+  if (ch->tx.used || c->l2cap->tx_busy || ch->tx_credits < k ||
+      c->txq_bytes + len + 2 + k * 4 > txq_target(ble))
+    return len;
+  uint8_t hdr[2];
+  put_le16(hdr, (uint16_t)len);
+  ch->tx_sdu_rem = len;
+  size_t off = 0;
+  while (off < len) {
+    uvble_iov_t iov[2];
+    int n = 0;
+    size_t mps = ch->peer_mps;
+    if (off == 0) {
+      iov[n].base = hdr;
+      iov[n++].len = 2;
+      mps -= 2;
+    }
+    size_t take = len - off < mps ? len - off : mps;
+    iov[n].base = buf + off;
+    iov[n++].len = take;
+    /* The link refused (its queue or the ACL pool is full): the rest goes
+     * through the ring, as the continuation of the started SDU. */
+    if (send_kframe(ble, c, ch, iov, n, take) < 0) break;
+    off += take;
+  }
+  return len - off;
 }
 
 /* Round-robin over the connection's channels, one K-frame each per turn. */
@@ -354,14 +405,22 @@ int uvble_l2cap_send(uvble_t *ble, uint16_t handle, uint16_t cid,
     ch->stalled = c->l2cap->attention = true;
     return UVBLE_EAGAIN;
   }
-  uint8_t hdr[2];
-  put_le16(hdr, (uint16_t)len);
-  ring_put(&ch->tx, ch->tx.used, hdr, 2);
-  ring_put(&ch->tx, ch->tx.used + 2, buf, len);
-  ch->tx.used += len + 2;
-  ch->tx_unqueued += len;
-  set_busy(c->l2cap, ch, true);
-  conn_fill(ble, c);
+  size_t left = tx_direct(ble, c, ch, buf, len);
+  if (left == len) { /* a record: [SDU length][SDU] */
+    uint8_t hdr[2];
+    put_le16(hdr, (uint16_t)len);
+    ring_put(&ch->tx, ch->tx.used, hdr, 2);
+    ring_put(&ch->tx, ch->tx.used + 2, buf, len);
+    ch->tx.used += len + 2;
+  } else if (left) { /* the rest of the SDU tx_direct started */
+    ring_put(&ch->tx, ch->tx.used, (const uint8_t *)buf + len - left, left);
+    ch->tx.used += left;
+  }
+  if (left) {
+    ch->tx_unqueued += left;
+    set_busy(c->l2cap, ch, true);
+    conn_fill(ble, c);
+  }
   if (ring_free(&ch->tx) >= ch->tx_max_sdu + 2) {
     ch->stalled = false;
     return 1;
