@@ -77,7 +77,6 @@ struct l2cap_ring {
 
 struct l2cap_chan {
   struct ble_conn *conn;
-  uint64_t serial; /* tells a freed-and-reused CID from the channel we had */
   enum chan_state state;
   bool outgoing;
   bool close_on_connect; /* disconnect() while connecting */
@@ -160,7 +159,6 @@ struct l2cap_state {
   uv_timer_t rtx_timer;
   bool timer_open;
   uint64_t timer_due; /* 0: not armed */
-  uint64_t next_serial;
   uvble_l2cap_stats_t stats;
 };
 
@@ -211,16 +209,12 @@ int chan_close(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
 /* Frees the channel, then emits L2CAP_DISCONNECT with status. */
 void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
                  struct l2cap_chan *ch, int status);
-/* The channel of (handle, cid) if it is still the one with serial (after an
- * event handler ran); NULL once the stack is closing. */
-struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
-                                  uint64_t serial, struct ble_conn **cp);
 
 /* ---- l2cap_coc.c ---- */
 /* Fills the ACL queue from the channels, retries owed credits, then emits
- * SEND_READY to unstalled senders. Returns true if an event ran (the
- * caller must look its connection up again). */
-bool coc_conn_service(uvble_t *ble, struct ble_conn *c);
+ * SEND_READY to unstalled senders (whose handlers free nothing: c and its
+ * channels stay). */
+void coc_conn_service(uvble_t *ble, struct ble_conn *c);
 
 static inline void set_busy(struct l2cap_conn *lc, struct l2cap_chan *ch,
                             bool on) {
