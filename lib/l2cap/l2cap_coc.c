@@ -379,7 +379,8 @@ void l2cap_on_acl_completed(uvble_t *ble) {
   /* The table's links outlive the SEND_READY handlers (a link leaves it
    * in its Disconnection Complete); once one closed the stack the other
    * links are not filled any more: uvble_close() sends what is queued. */
-  for (struct ble_conn *c = ble->conns.head; c && !ble_dead(ble); c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c && !ble_dead(ble);
+       c = conn_next(c)) {
     struct l2cap_conn *lc = c->l2cap;
     if (!lc || !lc->nchans) continue;
     coc_conn_service(ble, c);

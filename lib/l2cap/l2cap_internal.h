@@ -42,6 +42,10 @@ enum {
 
 /* Our MTUsig on LE: the minimum, which every command we support fits. */
 #define L2SIG_MTU 23
+/* Requests of ours awaiting a response, per link. Each holds an identifier
+ * (one octet, 0 invalid: Vol 3, Part A, 4); one is always left for the
+ * commands that are no requests (credits), so picking one never fails. */
+#define L2SIG_MAX_PENDING 254
 
 #define L2CAP_CID_DYN_MIN 0x0040
 #define L2CAP_CID_DYN_MAX 0x007F
@@ -115,7 +119,7 @@ struct l2cap_chan {
 
 /* A signalling request of ours awaiting its response. */
 struct l2cap_req {
-  struct l2cap_req *next;
+  struct sq_node node; /* on l2cap_conn.reqs */
   uint8_t ident;
   uint8_t code; /* the request's code */
   uint64_t deadline;
@@ -130,7 +134,8 @@ struct l2cap_conn {
   unsigned hi;      /* chans[hi..] are all free */
   unsigned tx_busy; /* channels with data to segment */
   unsigned rr;      /* round-robin start among channels */
-  struct l2cap_req *reqs;
+  struct sq reqs; /* l2cap_req awaiting a response, newest first; at most
+                     L2SIG_MAX_PENDING */
   uint8_t next_ident;
   bool closing;   /* l2cap_conn_closed runs (c->l2cap is NULL already) */
   bool attention; /* a channel may be stalled or owe credits */
@@ -165,7 +170,8 @@ struct l2cap_state {
 int l2sig_send(uvble_t *ble, struct ble_conn *c, uint8_t code, uint8_t ident,
                const uint8_t *data, size_t len);
 /* Sends a request and tracks it: fills req's ident and deadline and owns
- * req from then on (success) or not at all (error). */
+ * req from then on (success) or not at all (error; UVBLE_ENOBUFS when
+ * L2SIG_MAX_PENDING are pending). */
 int l2sig_send_request(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
                        const uint8_t *data, size_t len);
 /* Sends Command Reject with the reason (and its data). */

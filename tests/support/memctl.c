@@ -2,6 +2,7 @@
 /* The in-memory controller pair (memctl.h). */
 #include "memctl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -349,6 +350,26 @@ static void on_error(uvble_transport_t *t, int err, void *arg) {
   (void)t;
   (void)err;
   (void)arg;
+}
+
+unsigned memctl_pending(const memctl_t *m, char *why, size_t len) {
+  if (why && len) why[0] = 0;
+  if (m->hold) return MEMCTL_HELD;
+  unsigned held = 0;
+  for (const struct held *h = m->held_head; h; h = h->next) held++;
+  unsigned owed = m->side[0].pending_total + m->side[1].pending_total;
+  if (!held && !owed) return 0;
+  if (why)
+    snprintf(why, len, "memctl: %u packet(s) in the air, %u completion(s) "
+             "not yet reported", held, owed);
+  return MEMCTL_BUSY;
+}
+
+memctl_t *memctl_of_handle(const uv_handle_t *h) {
+  if (!h || h->type != UV_IDLE) return NULL;
+  /* Pointer arithmetic only: nothing is read unless h->data names it. */
+  memctl_t *cand = (memctl_t *)(void *)((char *)h - offsetof(memctl_t, flush));
+  return h->data == cand && cand->flush_open ? cand : NULL;
 }
 
 memctl_t *memctl_new(uv_loop_t *loop, const struct memctl_config *cfg,

@@ -78,6 +78,16 @@ void memctl_send_event(memctl_t *m, int host, uint8_t code,
  * go out on resume. */
 void memctl_hold_completions(memctl_t *m, bool hold);
 
+/* What the controller still has to do by itself (for run_until_idle,
+ * test.h): MEMCTL_BUSY while packets are in the slow radio's air or
+ * completions are not yet reported (what, in why), MEMCTL_HELD while the
+ * test holds completions (memctl_hold_completions); 0 when it has nothing. */
+enum { MEMCTL_BUSY = 1u << 0, MEMCTL_HELD = 1u << 1 };
+unsigned memctl_pending(const memctl_t *m, char *why, size_t len);
+/* The controller owning h (one of its handles on the loop), else NULL: how
+ * the idle helper finds the controllers on a loop. */
+memctl_t *memctl_of_handle(const uv_handle_t *h);
+
 void memctl_get_stats(const memctl_t *m, struct memctl_stats *out);
 /* Closes the controller's transport ends; the hosts see their transport
  * reset. Safe after the hosts were closed. */

@@ -409,6 +409,48 @@ TEST(conn_param_update_request_needs_the_peripheral_role) {
   teardown();
 }
 
+/* Each request awaiting its response holds an identifier (1..255, Vol 3,
+ * Part A, 4): past L2SIG_MAX_PENDING a request is refused, with one
+ * identifier still free, and a response makes room again. */
+TEST(pending_requests_are_bounded) {
+  setup(251, 1);
+  struct l2cap_conn_params p = {24, 40, 0, 400};
+  param_calls = 0;
+  int m = mark();
+  for (int i = 0; i < L2SIG_MAX_PENDING; i++)
+    REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL),
+               0);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
+  CHECK_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL),
+           UVBLE_ENOBUFS);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
+  /* The controller takes 8 packets at a time: await all of them. */
+  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING; i++)
+    run_for(&loop, 5);
+  REQUIRE_EQ(count_on(5, m), L2SIG_MAX_PENDING);
+  /* Identifiers were handed out from 1 on: answer the first. */
+  uint8_t rsp[2] = {0, 0};
+  sig(0x13, 1, rsp, 2);
+  for (int i = 0; i < 2000 && param_calls < 1; i++) run_for(&loop, 5);
+  CHECK_EQ(param_calls, 1);
+  CHECK_EQ(param_result, 0);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING - 1);
+  REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
+  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING + 1; i++)
+    run_for(&loop, 5);
+  uint16_t len;
+  const uint8_t *r = sent_sig(m, L2SIG_MAX_PENDING, &len);
+  REQUIRE(r != NULL);
+  CHECK_EQ(r[1], 255); /* the next free identifier */
+  /* The link going ends every one of them. */
+  sc_disconnect(sc, H, 0x13);
+  for (int i = 0; i < 2000 && param_calls < 1 + L2SIG_MAX_PENDING; i++)
+    run_for(&loop, 5);
+  CHECK_EQ(param_calls, 1 + L2SIG_MAX_PENDING);
+  CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
+  teardown();
+}
+
 TEST(conn_param_update_from_central_is_command_not_understood) {
   setup(251, 1); /* we are peripheral: only a central may be asked */
   int m = mark();
