@@ -185,7 +185,7 @@ static void close_now(uvble_t *ble) {
    * transport (btvirt dies of that; a UART hands the stale reply to the
    * next user). */
   hci_cancel_all(ble, UVBLE_ECANCELED, true);
-  conn_drop_all(ble); /* links with data queued are kept (ble->linger) */
+  conn_drop_all(ble); /* links with data queued are kept (conns.linger) */
   if (ble->modules_ready) {
     modules_stop(ble, UVBLE_ECANCELED);
     ble->modules_ready = false;

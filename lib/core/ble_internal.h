@@ -71,10 +71,6 @@ struct uvble {
   struct l2cap_state *l2cap;
   struct smp_state *smp;
 
-  /* Links uvble_close() keeps, off the table, until their queued data is
-   * out or the linger bound passes (conn_edge.c). */
-  struct ble_conn *linger;
-
   bool modules_ready;  /* modules_init ran: close must run modules_close */
   /* Dispatch references (ble_ref): while any is held, the stack is inside
    * a call from the loop and an application callback may be on the stack

@@ -30,8 +30,9 @@ struct memctl_config {
   uint8_t acl_pkts; /* LE ACL buffers each host is told (1..255) */
   /* Completions: 0 (default) sends one Number Of Completed Packets event
    * per forwarded packet; N > 0 gathers them and sends one event per N
-   * packets or when the loop goes idle, whichever comes first (what real
-   * controllers do). */
+   * packets or at the end of the loop turn that forwarded them, whichever
+   * comes first (what real controllers do: one event for what went out in
+   * a connection event). */
   unsigned completed_batch;
   /* A slow radio: N > 0 holds every completion N ms (forwarding is still
    * immediate), so a host with few buffers keeps PDUs queued as a real
@@ -76,6 +77,16 @@ void memctl_send_event(memctl_t *m, int host, uint8_t code,
 /* Stops (true) or resumes (false) completing packets: held completions
  * go out on resume. */
 void memctl_hold_completions(memctl_t *m, bool hold);
+
+/* What the controller still has to do by itself (for run_until_idle,
+ * test.h): MEMCTL_BUSY while packets are in the slow radio's air or
+ * completions are not yet reported (what, in why), MEMCTL_HELD while the
+ * test holds completions (memctl_hold_completions); 0 when it has nothing. */
+enum { MEMCTL_BUSY = 1u << 0, MEMCTL_HELD = 1u << 1 };
+unsigned memctl_pending(const memctl_t *m, char *why, size_t len);
+/* The controller owning h (one of its handles on the loop), else NULL: how
+ * the idle helper finds the controllers on a loop. */
+memctl_t *memctl_of_handle(const uv_handle_t *h);
 
 void memctl_get_stats(const memctl_t *m, struct memctl_stats *out);
 /* Closes the controller's transport ends; the hosts see their transport

@@ -52,7 +52,9 @@ void sc_free(sc_t *sc);
 struct sc_config *sc_config(sc_t *sc);
 
 void sc_on_cmd(sc_t *sc, uint16_t opcode, sc_cmd_handler fn, void *arg);
-/* Never answer this opcode (for timeout tests). */
+/* Never answer this opcode (for timeout tests, or the test answers it
+ * itself with sc_send_cc/cs). While such a command is unanswered,
+ * run_until_idle() does not wait for the stack's commands. */
 void sc_silence(sc_t *sc, uint16_t opcode);
 /* Answer this opcode with a status other than success. */
 void sc_fail_with(sc_t *sc, uint16_t opcode, uint8_t status);

@@ -97,8 +97,47 @@ bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
 bool run_until_pred(uv_loop_t *loop, bool (*pred)(void *), void *arg,
                     unsigned timeout_ms);
-/* Runs loop for ms milliseconds. */
+/* Runs loop for ms milliseconds: only where time must pass on purpose (a
+ * timeout expires, nothing arrives meanwhile); mark such calls
+ * "time must pass: why". To wait for the stack's own work use
+ * run_until_idle(), for a peer's an event (run_until). */
 void run_for(uv_loop_t *loop, unsigned ms);
+
+/* ---- waiting for the stack's own work (idle.c) ---------------------------
+ * Runs loop until nothing of the stacks on it (found by walking the loop)
+ * nor of the in-memory controllers registered with test_idle_add() is left
+ * to do, and stays so for a few passes: no HCI command queued or awaiting
+ * its answer, no ACL data queued or not completed, nothing queued in an
+ * in-memory transport, no deferred work (a timer due now, a handle
+ * closing). Fails the case (the case goes on) with what was still busy if
+ * timeout_ms (scaled by test_scaled_ms) passes first; returns whether the
+ * loop settled. Work that waits on another process (btvirt, a real link
+ * layer) cannot be known done: await its event with run_until*(). */
+#define run_until_idle(loop, timeout_ms) \
+  test_run_until_idle_at(__FILE__, __LINE__, (loop), (timeout_ms))
+bool test_run_until_idle_at(const char *file, int line, uv_loop_t *loop,
+                            unsigned timeout_ms);
+/* The same without failing the case: false with what was busy in why. */
+bool test_idle_wait(uv_loop_t *loop, unsigned timeout_ms, char *why,
+                    size_t len);
+/* What is busy on loop now (0 when idle), in words in why (may be NULL). */
+unsigned test_idle_busy(uv_loop_t *loop, char *why, size_t len);
+
+/* A source of work besides the stacks (an in-memory controller): busy
+ * returns TEST_IDLE_BUSY when it has something queued to deliver or
+ * complete (and writes what into why), plus TEST_IDLE_NO_COMPLETIONS when
+ * it completes no ACL packet unless the test tells it to (then packets the
+ * stacks have in flight are not waited for) and TEST_IDLE_NO_ANSWERS when
+ * it holds a command only the test will answer (then the stacks' commands
+ * are not waited for). Removed by test_idle_remove with the same arg. */
+enum {
+  TEST_IDLE_BUSY = 1u << 0,
+  TEST_IDLE_NO_COMPLETIONS = 1u << 1,
+  TEST_IDLE_NO_ANSWERS = 1u << 2,
+};
+typedef unsigned (*test_idle_fn)(void *arg, char *why, size_t len);
+void test_idle_add(uv_loop_t *loop, test_idle_fn busy, void *arg);
+void test_idle_remove(void *arg);
 /* Closes every handle left on loop, runs it dry, closes it; fails the case
  * if the loop could not be closed (a leaked handle). */
 void loop_teardown(uv_loop_t *loop);

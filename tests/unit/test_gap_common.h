@@ -55,6 +55,20 @@ static inline int rec_irq(uvble_t *ble, int ev, const uvble_irq_data_t *d,
   return 0;
 }
 
+/* Runs the loop until the irq ev has been seen n times (or ms pass):
+ * for events that come after a timer of the stack's own. */
+struct rec_wait {
+  int ev, n;
+};
+static inline bool rec_reached(void *arg) {
+  const struct rec_wait *w = arg;
+  return rec.count[w->ev] >= w->n;
+}
+static inline bool run_until_count(int ev, int n, unsigned ms) {
+  struct rec_wait w = {ev, n};
+  return run_until_pred(&loop, rec_reached, &w, ms);
+}
+
 /* Makes the scripted controller list what extended GAP needs. */
 static inline void sc_make_extended(sc_t *sc) {
   struct sc_config *c = sc_config(sc);
@@ -77,12 +91,8 @@ static inline void up_max_adv(sc_t **sc, uvble_t **ble, bool extended,
   if (max_adv) sc_config(*sc)->max_adv_data_len = max_adv;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  bool active = false;
-  for (int i = 0; i < 200 && !active; i++) {
-    run_for(&loop, 5);
-    active = uvble_is_active(*ble);
-  }
-  REQUIRE(active);
+  run_until_idle(&loop, 5000);
+  REQUIRE(uvble_is_active(*ble));
   memset(&rec, 0, sizeof rec);
   uvble_irq(*ble, rec_irq, NULL);
   sc_clear(*sc);

@@ -70,7 +70,7 @@ TEST(create_connection_parameters_are_exact) {
   uvble_t *ble;
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *c = cmd_n(sc, HCI_OP_LE_CREATE_CONN, 0);
   REQUIRE_EQ(c->len, 25);
   CHECK_EQ(le16(c->params), 0x0010);     /* scan interval 10 ms */
@@ -87,7 +87,7 @@ TEST(create_connection_parameters_are_exact) {
   CHECK_EQ(le16(c->params + 23), 0);
   /* The link comes up: PERIPHERAL_CONNECT and no timeout later. */
   conn_complete(sc, 0, 0x40, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.conn_handle, 0x40);
   CHECK_MEM(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.addr.val, PEER.val,
@@ -97,6 +97,7 @@ TEST(create_connection_parameters_are_exact) {
   CHECK_EQ(own.type, UVBLE_ADDR_PUBLIC);
   static const uint8_t PUB[6] = {0x00, 0xaa, 0x01, 0x00, 0x00, 0x42};
   CHECK_MEM(own.val, PUB, 6);
+  /* time must pass: past the 2 s connect timeout, nothing may follow */
   run_for(&loop, 2200);
   CHECK_EQ(cancels, 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
@@ -107,7 +108,7 @@ static const struct sc_cmd_rec *connect_with(int32_t min_us, int32_t max_us,
                                              sc_t **scp, uvble_t **blep) {
   central_up(scp, blep, false);
   REQUIRE_EQ(uvble_gap_connect(*blep, &PEER, 0, min_us, max_us), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   return cmd_n(*scp, HCI_OP_LE_CREATE_CONN, 0);
 }
 
@@ -144,7 +145,7 @@ TEST(connection_intervals_from_microseconds) {
   uvble_addr_t bad = PEER;
   bad.type = 4;
   CHECK_EQ(uvble_gap_connect(ble, &bad, 0, 0, 0), UVBLE_EINVAL);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 0);
   down(sc, ble);
 }
@@ -154,10 +155,12 @@ TEST(timeout_cancels_and_reports_peripheral_disconnect_with_0xff) {
   uvble_t *ble;
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 300, 0, 0), 0);
-  run_for(&loop, 250);
+  /* time must pass: well inside the 300 ms, the attempt still runs */
+  run_for(&loop, 150);
   CHECK_EQ(cancels, 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
-  run_for(&loop, 100);
+  run_until_count(UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 5000);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cancels, 1);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
@@ -168,9 +171,11 @@ TEST(timeout_cancels_and_reports_peripheral_disconnect_with_0xff) {
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0)->len, 0);
   /* A new attempt may start; the default duration is 2 s. */
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
-  run_for(&loop, 1900);
+  /* time must pass: inside the default 2 s the attempt still runs */
+  run_for(&loop, 1500);
   CHECK_EQ(cancels, 1);
-  run_for(&loop, 200);
+  run_until_count(UVBLE_IRQ_PERIPHERAL_DISCONNECT, 2, 5000);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cancels, 2);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 2);
   down(sc, ble);
@@ -184,18 +189,18 @@ TEST(app_cancel_and_one_attempt_at_a_time) {
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), UVBLE_EALREADY);
   CHECK_EQ(uvble_gap_scan(ble, 0, 0, 0, false), UVBLE_EBUSY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_silence(sc, HCI_OP_LE_CREATE_CONN_CANCEL);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
   CHECK_EQ(uvble_gap_connect_cancel(ble), UVBLE_EALREADY);
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), UVBLE_EBUSY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
   /* The controller ends the attempt. */
   uint8_t st = 0;
   sc_send_cc(sc, HCI_OP_LE_CREATE_CONN_CANCEL, &st, 1);
   conn_complete(sc, 0x02, 0, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
@@ -209,11 +214,12 @@ TEST(refused_create_connection_reports_failure) {
   sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN, NULL, NULL);
   sc_fail_with(sc, HCI_OP_LE_CREATE_CONN, 0x12); /* invalid parameters */
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   CHECK_EQ(failed_reason(), 0x12); /* the controller's refusal */
   CHECK_EQ(uvble_gap_connect_cancel(ble), UVBLE_EALREADY);
+  /* time must pass: no cancel may follow a refused attempt */
   run_for(&loop, 100);
   CHECK_EQ(cancels, 0);
   down(sc, ble);
@@ -224,9 +230,9 @@ TEST(connection_failure_from_the_controller_ends_the_attempt) {
   uvble_t *ble;
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   conn_complete(sc, 0x3E, 0, 0); /* Connection Failed to be Established */
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
   CHECK_EQ(failed_reason(), 0x3E);
@@ -234,14 +240,14 @@ TEST(connection_failure_from_the_controller_ends_the_attempt) {
   uvble_stats_t st0, st;
   uvble_get_stats(ble, &st0);
   conn_complete(sc, 0x3E, 0, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK_EQ(st.hci_events_unexpected, st0.hci_events_unexpected + 1);
   /* An incoming connection failing (role peripheral): CENTRAL_DISCONNECT
    * with no address, as MicroPython. */
   conn_complete(sc, 0x3C, 0, 1);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CENTRAL_DISCONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CENTRAL_DISCONNECT].connect.addr.type,
            UVBLE_ADDR_NONE);
@@ -261,7 +267,9 @@ TEST(a_controller_that_cannot_cancel_is_handled) {
   central_up(&sc, &ble, false);
   sc_on_cmd(sc, HCI_OP_LE_CREATE_CONN_CANCEL, cancel_unknown, NULL);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 100, 0, 0), 0);
-  run_for(&loop, 150);
+  /* The 100 ms timeout sends the cancel, which the controller refuses. */
+  run_until_count(UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 5000);
+  run_until_idle(&loop, 5000);
   /* Reported failed at once ... */
   REQUIRE_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
@@ -270,7 +278,7 @@ TEST(a_controller_that_cannot_cancel_is_handled) {
   /* ... and when it connects after all, the link is ended unseen. */
   sc_clear(sc);
   conn_complete(sc, 0, 0x41, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT], 0);
   const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_DISCONNECT, 0);
   CHECK_EQ(le16(d->params), 0x41);
@@ -288,16 +296,17 @@ TEST(cancel_disallowed_or_unanswered_still_ends_the_attempt) {
   sc_fail_with(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0x0C);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   /* Cancel accepted but no Connection Complete ever comes: the guard
    * timer ends the attempt. */
   sc_fail_with(sc, HCI_OP_LE_CREATE_CONN_CANCEL, 0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
+  /* time must pass: the guard timer (2 s) has not ended it yet */
   run_for(&loop, 1500);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
-  run_for(&loop, 700);
+  run_until_count(UVBLE_IRQ_PERIPHERAL_DISCONNECT, 2, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 2);
   down(sc, ble);
 }
@@ -307,10 +316,10 @@ TEST(connect_stops_a_scan_first) {
   uvble_t *ble;
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   int off = sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0);
   REQUIRE(off >= 0);
   CHECK_EQ(sc_cmd(sc, (size_t)off)->params[0], 0x00);
@@ -329,7 +338,7 @@ TEST(extended_create_connection_parameters_are_exact) {
       uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
       0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 300, 30000, 30000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 0);
   /* Initiating with a random own address: LE Set Random Address first. */
   int ia = sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
@@ -349,7 +358,8 @@ TEST(extended_create_connection_parameters_are_exact) {
   CHECK_EQ(le16(c->params + 18), 0);
   CHECK_EQ(le16(c->params + 20), 0x100);
   /* The extended path times out and cancels the same way. */
-  run_for(&loop, 350);
+  run_until_count(UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 5000);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cancels, 1);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   /* Enhanced Connection Complete brings links up. */
@@ -362,7 +372,7 @@ TEST(extended_create_connection_parameters_are_exact) {
   p[23] = 24;
   p[27] = 72;
   send_meta(sc, HCI_LE_ENHANCED_CONNECTION_COMPLETE, p, sizeof p);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_CONNECT], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_CONNECT].connect.conn_handle, 0x42);
   CHECK_EQ(conn_find(ble, 0x42)->interval, 24);
@@ -379,20 +389,21 @@ TEST(stopping_the_stack_fails_a_pending_connect) {
   uvble_t *ble;
   central_up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK(failed_event_is_micropythons());
+  /* time must pass: no second report follows */
   run_for(&loop, 50);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK_EQ(uvble_gap_connect(ble, &PEER, 0, 0, 0), UVBLE_ENOTACTIVE);
   /* Closing with an attempt pending completes without the event (the
    * stack is closing) and leaks nothing. */
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER, 5000, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   down(sc, ble);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
 }
@@ -479,7 +490,7 @@ TEST(connect_req_completes_with_the_link_and_no_irq) {
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
   CHECK_EQ(q.req.type, UVBLE_REQ_CONNECT);
   CHECK_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), UVBLE_EBUSY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 0);
   conn_complete(sc, 0, 0x0041, 0);
   wait_calls(&q, 1);
@@ -493,7 +504,7 @@ TEST(connect_req_completes_with_the_link_and_no_irq) {
   /* The link's end still reaches the irq handler. */
   uint8_t dc[4] = {0, 0x41, 0, 0x13};
   sc_send_event(sc, 0x05, dc, sizeof dc);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   down(sc, ble);
 }
@@ -513,7 +524,7 @@ TEST(connect_req_times_out_and_failures_carry_the_hci_status) {
   CHECK_EQ(q.result.conn_handle, 0xffff);
   /* The controller ends an attempt: its status, as sent. */
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   conn_complete(sc, 0x3e, 0, 0);
   wait_calls(&q, 2);
   REQUIRE_EQ(q.calls, 2);
@@ -529,7 +540,7 @@ TEST(connect_req_cancel_sends_create_connection_cancel_and_swallows_its_end) {
   struct creq q;
   creq_init(&q);
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uint64_t late = late_responses(ble);
   REQUIRE_EQ(uvble_cancel(&q.req), 0);
   CHECK_EQ(q.calls, 0);
@@ -556,11 +567,11 @@ TEST(connect_req_cancel_racing_the_link_ends_the_link) {
   struct creq q;
   creq_init(&q);
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_cancel(&q.req), 0);
   /* The request completes once the attempt has really ended: the
    * controller's one initiator is free again by then. */
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 0);
   CHECK(uvble_req_active(&q.req));
   CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
@@ -588,7 +599,7 @@ TEST(connect_req_ends_when_the_stack_stops_or_closes) {
   struct creq q;
   creq_init(&q);
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   bool off = false;
   REQUIRE_EQ(uvble_active(ble, false, on_powered, &off), 0);
   wait_calls(&q, 1);
@@ -599,7 +610,7 @@ TEST(connect_req_ends_when_the_stack_stops_or_closes) {
   run_until_pred(&loop, is_active, ble, 3000);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_connect_req(&q.req, ble, &PEER, 5000, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_close(ble, NULL, NULL);
   REQUIRE_EQ(q.calls, 2); /* inside uvble_close */
   CHECK_EQ(q.status, UVBLE_ECANCELED);

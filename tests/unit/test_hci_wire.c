@@ -56,7 +56,7 @@ static void up_f(sc_t **sc, uvble_t **ble, int f,
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   if (cfg) REQUIRE_EQ(uvble_gap_set_link_config(*ble, cfg), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(*ble));
   memset(&rec, 0, sizeof rec);
   uvble_irq(*ble, rec_irq, NULL);
@@ -145,7 +145,7 @@ TEST(init_dual_mode_controller_shared_buffers_and_any_phy) {
   cfg.default_phy = UVBLE_PHY_PREF_ANY;
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   static const uint16_t OPS[] = {0x0C03, 0x1001, 0x1002, 0x1003,
                                  0x2003, 0x2060, 0x1005, 0x0C01,
@@ -177,7 +177,7 @@ TEST(init_tolerates_refused_link_layer_commands) {
   sc_fail_with(sc, 0x2031, 0x11);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   CHECK_EQ(cmd_count(sc, 0x2024), 0); /* nothing known to suggest */
   uvble_stats_t st;
@@ -201,7 +201,7 @@ TEST(init_reads_the_maximum_advertising_data_length) {
   sc_config(sc)->max_adv_data_len = 0x01F3; /* 499 */
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   static const uint16_t OPS[] = {0x0C03, 0x1001, 0x1002, 0x1003, 0x2003,
                                  0x2002, 0x0C01, 0x2001, 0x1009, 0x203A};
@@ -224,7 +224,7 @@ TEST(init_reads_the_maximum_advertising_data_length) {
   sc_config(sc)->commands[36] |= 0x40;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   CHECK_EQ(cmd_count(sc, 0x203A), 0);
   REQUIRE_EQ(uvble_controller_info(ble, &info), 0);
@@ -245,7 +245,7 @@ TEST(legacy_advertising_commands) {
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, RSP,
                                  sizeof RSP, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Set Advertising Parameters (7.8.5): 0 Advertising_Interval_Min (2),
    * 2 _Max (2), 4 Advertising_Type (1), 5 Own_Address_Type (1), 6
    * Peer_Address_Type (1), 7 Peer_Address (6), 13 Advertising_Channel_Map
@@ -264,7 +264,7 @@ TEST(legacy_advertising_commands) {
   /* LE Set Advertising Enable (7.8.9): 0 Advertising_Enable (1). */
   EXPECT_CMD(sc, 0x200A, 0, 0x01);
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x200A, 1, 0x00);
   down(sc, ble);
 }
@@ -282,7 +282,7 @@ TEST(set_random_address_carries_the_address_lsb_first) {
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, NULL, 0, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Set Random Address (7.8.4): 0 Random_Address (6), LSB first. */
   EXPECT_CMD(sc, 0x2005, 0, 0x06, 0x05, 0x04, 0x03, 0x02, 0xC1);
   CHECK_EQ(cmd_n(sc, 0x2006, 0)->params[5], 0x01); /* own type random */
@@ -303,7 +303,7 @@ TEST(extended_advertising_commands) {
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, RSP,
                                  sizeof RSP, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Set Advertising Set Random Address (7.8.52): 0 Advertising_Handle
    * (1), 1 Random_Address (6). */
   EXPECT_CMD(sc, 0x2035, 0, 0x00, 0x06, 0x05, 0x04, 0x03, 0x02, 0xC1);
@@ -321,7 +321,7 @@ TEST(extended_advertising_commands) {
   /* The set's own address type is random: Own_Address_Type at 10. */
   CHECK_EQ(cmd_n(sc, 0x2036, 0)->params[10], 0x01);
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x2039, 1, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00);
   /* New properties (more than 31 bytes: not legacy) replace the set: LE
    * Remove Advertising Set (7.8.59): 0 Advertising_Handle (1). */
@@ -330,7 +330,7 @@ TEST(extended_advertising_commands) {
   memset(big, 0x5A, sizeof big);
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, big, sizeof big, RSP, 0, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x203C, 0, 0x00);
   down(sc, ble);
 }
@@ -350,7 +350,7 @@ TEST(extended_advertising_on_coded_phy) {
            UVBLE_EINVAL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, NULL, 0, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* 7.8.53 (offsets in test_gap_adv.c): properties 0x0001 connectable,
    * not legacy; 20 Primary_Advertising_PHY = 3 LE Coded; 22
    * Secondary_Advertising_PHY = 3 LE Coded. */
@@ -368,7 +368,7 @@ TEST(legacy_scanning_commands) {
   up_f(&sc, &ble, 0, NULL);
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 100000, 50000, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Set Scan Parameters (7.8.10): 0 LE_Scan_Type (1) = 1 active, 1
    * LE_Scan_Interval (2) = 160, 3 LE_Scan_Window (2) = 80, 5
    * Own_Address_Type (1), 6 Scanning_Filter_Policy (1). */
@@ -377,7 +377,7 @@ TEST(legacy_scanning_commands) {
    * Filter_Duplicates (1). */
   EXPECT_CMD(sc, 0x200C, 0, 0x01, 0x00);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x200C, 1, 0x00, 0x00);
   down(sc, ble);
 }
@@ -388,7 +388,7 @@ TEST(extended_scanning_commands_1m_and_coded) {
   up_f(&sc, &ble, F_EXT | F_CODED, NULL);
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 100000, 50000, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Set Extended Scan Parameters (7.8.64): 0 Own_Address_Type (1), 1
    * Scanning_Filter_Policy (1), 2 Scanning_PHYs (1), then per PHY bit set
    * Scan_Type (1), Scan_Interval (2), Scan_Window (2). */
@@ -397,14 +397,14 @@ TEST(extended_scanning_commands_1m_and_coded) {
    * Filter_Duplicates (1), 2 Duration (2), 4 Period (2). */
   EXPECT_CMD(sc, 0x2042, 0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x2042, 1, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00);
   uvble_gap_link_config_t cfg;
   uvble_gap_get_link_config(ble, &cfg);
   cfg.scan_coded = true;
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 100000, 50000, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* Scanning_PHYs = bit 0 LE 1M | bit 2 LE Coded: two blocks. */
   EXPECT_CMD(sc, 0x2041, 1, 0x00, 0x00, 0x05, 0x01, 0xA0, 0x00, 0x50, 0x00,
              0x01, 0xA0, 0x00, 0x50, 0x00);
@@ -423,7 +423,7 @@ TEST(legacy_create_connection_with_throughput_preset_and_cancel) {
   sc_clear(sc);
   uvble_gap_conn_params_t p = UVBLE_CONN_PARAMS_THROUGHPUT;
   REQUIRE_EQ(uvble_gap_connect_with(ble, &PEER_ADDR, 1000, &p), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Create Connection (7.8.12): 0 LE_Scan_Interval (2), 2
    * LE_Scan_Window (2), 4 Initiator_Filter_Policy (1), 5 Peer_Address_Type
    * (1), 6 Peer_Address (6), 12 Own_Address_Type (1), 13
@@ -435,7 +435,7 @@ TEST(legacy_create_connection_with_throughput_preset_and_cancel) {
              0x33, 0x44, 0x55, 0xC6, 0x00, 0x0C, 0x00, 0x18, 0x00, 0x00, 0x00,
              0x90, 0x01, 0x18, 0x00, 0x30, 0x00);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_EMPTY(sc, 0x200E, 0); /* LE Create Connection Cancel (7.8.13) */
   down(sc, ble);
 }
@@ -447,7 +447,7 @@ TEST(extended_create_connection_1m_and_coded) {
   sc_clear(sc);
   uvble_gap_conn_params_t p = UVBLE_CONN_PARAMS_LOW_POWER;
   REQUIRE_EQ(uvble_gap_connect_with(ble, &PEER_ADDR, 1000, &p), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Extended Create Connection [v1] (7.8.66): 0 Initiator_Filter_Policy
    * (1), 1 Own_Address_Type (1), 2 Peer_Address_Type (1), 3 Peer_Address
    * (6), 9 Initiating_PHYs (1), then per PHY bit set: Scan_Interval (2),
@@ -458,17 +458,17 @@ TEST(extended_create_connection_1m_and_coded) {
              0xC6, 0x01, 0x10, 0x00, 0x10, 0x00, 0x50, 0x00, 0xA0, 0x00, 0x04,
              0x00, 0x58, 0x02, 0x00, 0x00, 0x02, 0x00);
   REQUIRE_EQ(uvble_gap_connect_cancel(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* The controller ends the cancelled attempt. */
   uint8_t fail[18] = {0x02};
   send_meta(sc, 0x01, fail, sizeof fail);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_gap_link_config_t cfg;
   uvble_gap_get_link_config(ble, &cfg);
   cfg.connect_coded = true;
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
   REQUIRE_EQ(uvble_gap_connect(ble, &PEER_ADDR, 1000, 0, 0), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* Initiating_PHYs = LE 1M | LE Coded (bits 0, 2): two blocks; default
    * parameters 30..50 ms (24, 40), timeout 2.56 s (256), CE 0. */
   EXPECT_CMD(sc, 0x2043, 1, 0x00, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44, 0x55,
@@ -486,7 +486,7 @@ static void linked(sc_t **sc, uvble_t **ble, int f, uint8_t role,
   up_f(sc, ble, f, cfg);
   sc_clear(*sc);
   sc_connect(*sc, 0x0041, role, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(*ble, 0x0041) != NULL);
 }
 
@@ -496,7 +496,7 @@ TEST(connection_update_with_ce_lengths_and_l2cap_request) {
   linked(&sc, &ble, 0, 0, NULL);
   uvble_gap_conn_params_t p = UVBLE_CONN_PARAMS_LOW_POWER;
   REQUIRE_EQ(uvble_gap_update_conn_params(ble, 0x0041, &p), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Connection Update (7.8.18): 0 Connection_Handle (2), 2
    * Connection_Interval_Min (2), 4 _Max (2), 6 Max_Latency (2), 8
    * Supervision_Timeout (2), 10 Min_CE_Length (2), 12 Max_CE_Length (2). */
@@ -516,7 +516,7 @@ TEST(connection_update_with_ce_lengths_and_l2cap_request) {
   linked(&sc, &ble, 0, 1, NULL);
   p = UVBLE_CONN_PARAMS_LOW_POWER;
   REQUIRE_EQ(uvble_gap_update_conn_params(ble, 0x0041, &p), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(sc_acl_count(sc) >= 1);
   const struct sc_acl_rec *a = sc_acl(sc, sc_acl_count(sc) - 1);
   REQUIRE_EQ(a->len, 16);
@@ -538,7 +538,7 @@ TEST(remote_connection_parameter_request_replies) {
    * min 24, max 40, latency 0, timeout 500. */
   uint8_t req[10] = {0x41, 0x00, 24, 0, 40, 0, 0, 0, 0xF4, 0x01};
   send_meta(sc, 0x06, req, sizeof req);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Remote Connection Parameter Request Reply (7.8.31): 0
    * Connection_Handle (2), 2 Interval_Min (2), 4 Interval_Max (2), 6
    * Max_Latency (2), 8 Timeout (2), 10 Min_CE_Length (2), 12 Max_CE_Length
@@ -551,7 +551,7 @@ TEST(remote_connection_parameter_request_replies) {
   req[6] = 0xF4;
   req[7] = 0x01;
   send_meta(sc, 0x06, req, sizeof req);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x2021, 0, 0x41, 0x00, 0x3B);
   down(sc, ble);
 }
@@ -564,12 +564,12 @@ TEST(disconnect_and_ltk_negative_reply) {
    * Term Key Request Negative Reply (7.8.26): 0 Connection_Handle (2). */
   uint8_t ltk_req[12] = {0x41, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 0x34, 0x12};
   send_meta(sc, 0x05, ltk_req, sizeof ltk_req);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x201B, 0, 0x41, 0x00);
   /* Disconnect (7.1.6): 0 Connection_Handle (2), 2 Reason (1) = 0x13
    * Remote User Terminated Connection. */
   REQUIRE(uvble_gap_disconnect(ble, 0x0041) >= 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x0406, 0, 0x41, 0x00, 0x13);
   down(sc, ble);
 }
@@ -592,7 +592,7 @@ TEST(link_layer_requests_after_connecting) {
   REQUIRE_EQ(uvble_gap_set_data_length(ble, 0x0041, 100, 1000), 0);
   REQUIRE_EQ(uvble_gap_set_phy(ble, 0x0041, UVBLE_PHY_PREF_1M), 0);
   REQUIRE_EQ(uvble_gap_set_phy(ble, 0x0041, UVBLE_PHY_PREF_ANY), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   EXPECT_CMD(sc, 0x2022, 1, 0x41, 0x00, 0x64, 0x00, 0xE8, 0x03);
   EXPECT_CMD(sc, 0x2032, 1, 0x41, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00);
   EXPECT_CMD(sc, 0x2032, 2, 0x41, 0x00, 0x03, 0x03, 0x03, 0x00, 0x00);
@@ -617,7 +617,7 @@ TEST(coded_phy_options) {
   REQUIRE_EQ(uvble_gap_set_phy(ble, 0x0041, UVBLE_PHY_PREF_CODED_S2), 0);
   REQUIRE_EQ(uvble_gap_set_phy(ble, 0x0041, UVBLE_PHY_PREF_CODED_S8), 0);
   REQUIRE_EQ(uvble_gap_set_phy(ble, 0x0041, UVBLE_PHY_PREF_CODED), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* TX_PHYs / RX_PHYs bit 2 LE Coded; PHY_Options 1 = S=2, 2 = S=8. */
   EXPECT_CMD(sc, 0x2032, 0, 0x41, 0x00, 0x00, 0x04, 0x04, 0x01, 0x00);
   EXPECT_CMD(sc, 0x2032, 1, 0x41, 0x00, 0x00, 0x04, 0x04, 0x02, 0x00);

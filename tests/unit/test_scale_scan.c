@@ -234,7 +234,7 @@ static int count_irq(uvble_t *b, int type, const uvble_irq_data_t *d, void *arg)
 
 static bool cmds_idle(void *arg) {
   uvble_t *b = arg;
-  return b->hci.queue_head == NULL && b->hci.inflight_head == NULL;
+  return b->hci.queue.head == NULL && b->hci.inflight.head == NULL;
 }
 
 TEST(commands_complete_under_a_report_flood) {
