@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "modules.h"
 #include "req.h"
 #include "uvble/gap.h"
 

@@ -10,7 +10,7 @@
 
 #include "conn_state.h"
 #include "hci_state.h"
-#include "modules.h"
+#include "module.h"
 
 enum ble_state {
   BLE_OFF = 0,      /* created, or powered down */
@@ -63,7 +63,7 @@ struct uvble {
   struct ble_conns conns;
 
   /* Each layer's own state, owned and allocated by that layer's init
-   * (modules.h) and freed by its close. */
+   * (core/module.h) and freed by its close. */
   struct gap_state *gap;
   struct att_state *att;
   struct gatts_state *gatts;

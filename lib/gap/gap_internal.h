@@ -26,6 +26,10 @@
 #include "conn.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(gap);
 
 struct l2cap_conn_params;
 

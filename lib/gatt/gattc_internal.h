@@ -38,6 +38,10 @@
 #include "req.h"
 #include "uvble/gatt.h"
 #include "uvble/gattc.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(gattc);
 
 /* How soon a request the full link refused is tried again. */
 #define GATTC_RETRY_MS 10
