@@ -80,7 +80,7 @@ static void inject(uint16_t cid, const uint8_t *d, size_t len) {
   buf[3] = (uint8_t)(cid >> 8);
   if (len) memcpy(buf + 4, d, len);
   sc_send_acl(sc, H, 2, buf, len + 4);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 static void sig(uint8_t code, uint8_t ident, const uint8_t *d, size_t len) {
@@ -158,7 +158,7 @@ static void setup(uint16_t acl_mtu, uint8_t role) {
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   uvble_irq(ble, on_irq, NULL);
   nev = 0;
@@ -167,7 +167,7 @@ static void setup(uint16_t acl_mtu, uint8_t role) {
   accept_ret = 0;
   sc_clear(sc);
   sc_connect(sc, H, role, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   conn = conn_find(ble, H);
   REQUIRE(conn != NULL);
 }
@@ -229,7 +229,7 @@ TEST(frames_without_a_usable_header_are_dropped_silently) {
   inject(5, NULL, 0);
   uint8_t zero_ident[8] = {0x06, 0x00, 4, 0, 0x40, 0, 0x40, 0};
   inject(5, zero_ident, sizeof zero_ident);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_on(5, m), 0);
   CHECK_EQ(stats().sig_malformed, 3);
   teardown();
@@ -292,7 +292,7 @@ TEST(rejects_and_stray_responses_are_never_answered) {
   sig(0x15, 0x54, conn_rsp, 10);
   uint8_t param_rsp[2] = {0, 0};
   sig(0x13, 0x55, param_rsp, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_on(5, m), 0);
   CHECK_EQ(stats().sig_unmatched_rsp, 4);
   CHECK_EQ(stats().sig_rejects_received, 1);
@@ -341,7 +341,7 @@ static uint8_t param_request(void) {
   struct l2cap_conn_params p = {24, 40, 0, 400};
   int m = mark();
   REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, 0, &len);
   REQUIRE(r != NULL);
@@ -386,15 +386,16 @@ TEST(conn_param_update_request_times_out_and_ends_with_the_link) {
   REQUIRE_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 1000), 0);
   param_calls = 0;
   param_request();
-  run_for(&loop, 900);
+  /* time must pass: inside the 1 s timeout nothing ends */
+  run_for(&loop, 800);
   CHECK_EQ(param_calls, 0);
-  run_for(&loop, 200);
+  RUN_UNTIL(&loop, param_calls >= 1, 5000);
   CHECK_EQ(param_calls, 1);
   CHECK_EQ(param_result, UVBLE_ETIMEDOUT);
   CHECK_EQ(stats().sig_timeouts, 1);
   param_request();
   sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(param_calls, 2);
   CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
   teardown();
@@ -578,7 +579,7 @@ static uint16_t open_out(uint16_t mtu, uint16_t dcid, uint16_t pmtu,
   int m = mark();
   int cid = uvble_l2cap_connect(ble, H, PSM, mtu);
   REQUIRE(cid >= 0x40);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, 0, &len);
   REQUIRE(r != NULL);
@@ -606,7 +607,7 @@ TEST(sdu_segmentation_follows_peer_mps_and_credits) {
   for (int i = 0; i < 100; i++) sdu[i] = (uint8_t)i;
   int m = mark();
   CHECK_EQ(uvble_l2cap_send(ble, H, cid, sdu, sizeof sdu), 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   /* Two credits: two K-frames, the first with the SDU length. */
   REQUIRE_EQ(count_on(0x55, m), 2);
   const struct pdu *k0 = sent_on(0x55, m, 0), *k1 = sent_on(0x55, m, 1);
@@ -622,7 +623,7 @@ TEST(sdu_segmentation_follows_peer_mps_and_credits) {
   /* More credits release the rest. */
   uint8_t cr[4] = {0x55, 0, 10, 0};
   sig(0x16, 9, cr, 4);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_on(0x55, m), 4);
   CHECK_EQ(sent_on(0x55, m, 2)->len, 30);
   CHECK_MEM(sent_on(0x55, m, 2)->d, sdu + 58, 30);
@@ -723,7 +724,7 @@ TEST(slow_reader_gets_no_credits_beyond_its_buffer) {
   uint8_t got[64];
   CHECK_EQ(uvble_l2cap_recvinto(ble, H, cid, got, sizeof got), 21);
   CHECK_EQ(uvble_l2cap_recvinto(ble, H, cid, got, sizeof got), 21);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   have = 8 + credits_granted(m, cid) - sent;
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(have, 2);
@@ -847,7 +848,7 @@ TEST(credits_past_65535_close_the_channel) {
 static int connect_only(void) {
   int cid = uvble_l2cap_connect(ble, H, PSM, 100);
   REQUIRE(cid >= 0x40);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   return cid;
 }
 
@@ -859,9 +860,10 @@ TEST(connect_without_response_times_out) {
   const uint8_t *r = sent_sig(m, 0, NULL);
   REQUIRE(r != NULL);
   uint8_t ident = r[1];
-  run_for(&loop, 900);
+  /* time must pass: inside the 1 s timeout nothing ends */
+  run_for(&loop, 800);
   CHECK_EQ(count_ev(UVBLE_IRQ_L2CAP_DISCONNECT), 0);
-  run_for(&loop, 200);
+  RUN_UNTIL(&loop, count_ev(UVBLE_IRQ_L2CAP_DISCONNECT) >= 1, 5000);
   const struct ev *e = last_ev(UVBLE_IRQ_L2CAP_DISCONNECT);
   REQUIRE(e != NULL);
   CHECK_EQ(e->cid, cid);
@@ -896,10 +898,10 @@ TEST(connect_pending_when_the_link_drops) {
   uint16_t open = open_out(100, 0x60, 100, 100, 1);
   int m = mark();
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, open), 0); /* request pending */
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(sent_sig(m, 0, NULL) != NULL);
   sc_disconnect(sc, H, 0x08);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_L2CAP_DISCONNECT), 2);
   int ok = 0;
   for (int i = 0; i < nev; i++) {
@@ -972,7 +974,7 @@ TEST(disconnection_response_must_name_the_channel) {
   uint16_t cid = open_out(100, 0x60, 100, 100, 1);
   int m = mark();
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, cid), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   const uint8_t *r = sent_sig(m, 0, NULL);
   REQUIRE(r != NULL);
   CHECK_EQ(r[0], 0x06);
@@ -1011,7 +1013,7 @@ TEST(disconnect_request_times_out) {
   REQUIRE_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 1000), 0);
   uint16_t cid = open_out(100, 0x60, 100, 100, 1);
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, cid), 0);
-  run_for(&loop, 1200);
+  RUN_UNTIL(&loop, last_ev(UVBLE_IRQ_L2CAP_DISCONNECT) != NULL, 5000);
   const struct ev *e = last_ev(UVBLE_IRQ_L2CAP_DISCONNECT);
   REQUIRE(e != NULL);
   CHECK_EQ(e->status, UVBLE_ETIMEDOUT);
