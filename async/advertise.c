@@ -11,7 +11,7 @@ static void adv_detach(uvble_future_t *f, int status) {
   if (a->adv_f != f) return;
   a->adv_f = NULL;
   /* Timed out or cancelled: stop advertising (aioble: gap_advertise(None)). */
-  if (!a->closing) uvble_gap_advertise(a->ble, -1, NULL, 0, NULL, 0, false);
+  uvble_gap_advertise(a->ble, -1, NULL, 0, NULL, 0, false);
 }
 
 static const struct fut_ops adv_ops = {.name = "advertise",

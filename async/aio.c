@@ -25,6 +25,62 @@ void aio_complete_att(uvble_future_t *f, int st) {
     fut_complete(f, st);
 }
 
+void aio_chain_irq(uvble_async_t *a, int event, const uvble_irq_data_t *d) {
+  if (d && a->app_irq) a->app_irq(a->ble, event, d, a->app_irq_arg);
+}
+
+/* ---- core requests shared by futures ------------------------------------------ */
+static void sreq_cb(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                    void *arg) {
+  (void)req;
+  struct sreq *s = arg;
+  uvble_connection_t *c = s->c;
+  /* Cancelled (every future left): nobody waits, and the outcome is the
+   * core's to swallow. */
+  if (s->slot) {
+    *s->slot = NULL;
+    s->done(c, s->waiters, status, d);
+  }
+  free(s);
+  aio_conn_unref(c);
+}
+
+int aio_sreq_join(uvble_future_t *f, uvble_connection_t *c, struct sreq **slot,
+                  uvble_future_t **waiters, sreq_start_fn start, int arg,
+                  sreq_done_fn done) {
+  if (!*slot) {
+    struct sreq *s = calloc(1, sizeof *s);
+    if (!s) return UVBLE_ENOMEM;
+    uvble_req_init(&s->req, sreq_cb, s);
+    int r = start(&s->req, c->a->ble, c->handle, arg);
+    if (r < 0) {
+      free(s);
+      return r;
+    }
+    s->c = uvble_connection_ref(c);
+    s->slot = slot;
+    s->waiters = waiters;
+    s->done = done;
+    s->arg = arg;
+    *slot = s;
+  }
+  f->aux_ = *slot;
+  fut_list_push(waiters, f);
+  return 0;
+}
+
+void aio_sreq_detach(uvble_future_t *f, int status) {
+  (void)status;
+  struct sreq *s = f->aux_;
+  f->aux_ = NULL;
+  fut_unwait(f);
+  if (!s || !s->slot || *s->waiters) return;
+  /* The last future waiting for it left: the core lets go of it too. */
+  *s->slot = NULL;
+  s->slot = NULL;
+  uvble_cancel(&s->req);
+}
+
 qval_t *qval_new(const uint8_t *data, size_t len) {
   qval_t *v = malloc(sizeof *v + (len ? len : 1));
   if (!v) return NULL;
@@ -75,7 +131,8 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
   uvble_async_t *a = arg;
   int ret = 0;
   bool decided = false;
-  if (a->closing) return 0;
+  /* No closing check: uvble_async_close detaches this handler before it
+   * ends anything, and the core emits nothing after uvble_close. */
   switch (event) {
     case UVBLE_IRQ_CENTRAL_CONNECT:
     case UVBLE_IRQ_PERIPHERAL_CONNECT:
@@ -91,15 +148,13 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
     case UVBLE_IRQ_GATTS_READ_REQUEST:
       decided = aio_server_on_read(a, &d->gatts, &ret);
       break;
-    case UVBLE_IRQ_GATTS_INDICATE_DONE:
-      aio_server_on_indicate_done(a, &d->gatt_status);
-      break;
     case UVBLE_IRQ_SCAN_RESULT:
       aio_scan_on_result(a, &d->scan_result);
       break;
     case UVBLE_IRQ_SCAN_DONE:
       aio_scan_on_done(a);
       break;
+    /* Exchanges and pairings the peer started (ours are requests). */
     case UVBLE_IRQ_MTU_EXCHANGED:
       aio_conn_on_mtu(a, &d->mtu);
       break;
@@ -122,14 +177,13 @@ static int on_irq(uvble_t *ble, int event, const uvble_irq_data_t *d,
         aio_client_on_event(a, event, d);
       break;
   }
-  /* A hook of ours (on_read) may have closed the context: then the event
-   * is over for the application too. */
-  int app = a->app_irq && !a->closing
-                ? a->app_irq(ble, event, d, a->app_irq_arg)
-                : 0;
+  /* A hook of ours (on_read) may have closed the context: that cleared
+   * app_irq, so the event is over for the application too. */
+  int app = a->app_irq ? a->app_irq(ble, event, d, a->app_irq_arg) : 0;
   if (!decided) ret = app;
   /* The link's reference goes last, so that the chained handler could
-   * still look the connection up. */
+   * still look the connection up. Kept: a handler that closed the context
+   * left every connection to close_done, which frees them all. */
   if (!a->closing && (event == UVBLE_IRQ_CENTRAL_DISCONNECT ||
                       event == UVBLE_IRQ_PERIPHERAL_DISCONNECT))
     aio_conn_after_disconnect(a, d->connect.conn_handle);
@@ -148,14 +202,13 @@ static void stop_everything(uvble_async_t *a, int status) {
 static void on_fatal(uvble_t *ble, int status, void *arg) {
   uvble_async_t *a = arg;
   /* The core already dropped the links (their operations got
-   * EDISCONNECTED); what is left waits for a stack that is gone. */
-  if (!a->closing) {
-    stop_everything(a, status);
-    if (a->power_f) {
-      uvble_future_t *f = a->power_f;
-      a->power_f = NULL;
-      fut_complete(f, status);
-    }
+   * EDISCONNECTED); what is left waits for a stack that is gone. (A
+   * closing context no longer hears this: detach_from_core.) */
+  stop_everything(a, status);
+  if (a->power_f) {
+    uvble_future_t *f = a->power_f;
+    a->power_f = NULL;
+    fut_complete(f, status);
   }
   if (a->app_fatal) a->app_fatal(ble, status, a->app_fatal_arg);
 }
@@ -207,7 +260,6 @@ int uvble_async_new(uvble_t *ble, uvble_sched_t *sched,
   uvble_on_fatal(ble, on_fatal, a);
   uvble_gatts_on_tx_ready(ble, aio_server_on_tx_ready, a);
   uvble_gatts_set_write_authorizer(ble, aio_server_authorize, a);
-  uvble_gap_link_listen(ble, aio_link_on_change, a);
   *out = a;
   return 0;
 }
@@ -335,10 +387,23 @@ static void cancel_context_futures(uvble_async_t *a) {
   }
 }
 
+/* The core hears nothing more from the context, and the context nothing
+ * more from the core: what the handlers used to re-check (a->closing)
+ * cannot reach them. */
+static void detach_from_core(uvble_async_t *a) {
+  uvble_irq(a->ble, NULL, NULL);
+  uvble_on_fatal(a->ble, NULL, NULL);
+  uvble_set_close_hook(a->ble, NULL, NULL);
+  uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
+  uvble_gatts_set_write_authorizer(a->ble, NULL, NULL);
+  a->app_irq = NULL; /* the chained handler: nothing after close */
+}
+
 void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
   if (!a || a->closing) return;
   a->close_cb = cb;
   a->close_arg = arg;
+  detach_from_core(a);
   /* 1. Everything pending completes with ECANCELED, and its callbacks run
    *    while every object is still there. */
   stop_everything(a, UVBLE_ECANCELED);
@@ -356,11 +421,5 @@ void uvble_async_close(uvble_async_t *a, uvble_async_close_cb cb, void *arg) {
     a->close_pending++;
     uvble_sched_close(a->sched, on_sched_closed, a);
   }
-  uvble_irq(a->ble, NULL, NULL);
-  uvble_on_fatal(a->ble, NULL, NULL);
-  uvble_set_close_hook(a->ble, NULL, NULL);
-  uvble_gatts_on_tx_ready(a->ble, NULL, NULL);
-  uvble_gatts_set_write_authorizer(a->ble, NULL, NULL);
-  uvble_gap_link_unlisten(a->ble, aio_link_on_change, a);
   uvble_close(a->ble, on_ble_closed, a);
 }

@@ -103,12 +103,32 @@ struct aobj {
 };
 #define AOBJ_CTX(owner) (((struct aobj *)(owner))->a)
 
-/* An indication we sent, awaiting its INDICATE_DONE (per connection, in
- * order); f NULL once its future ended early. */
+/* A core request (uvble/req.h) whose outcome several futures of one
+ * connection may wait for (exchange_mtu, pair, set_phy): the first future
+ * starts it, later ones join its wait list, and the last one to leave
+ * early cancels it. Its memory lives until the core completes it. */
+struct sreq;
+typedef void (*sreq_done_fn)(uvble_connection_t *c, uvble_future_t **waiters,
+                             int status, const uvble_irq_data_t *d);
+typedef int (*sreq_start_fn)(uvble_req_t *req, uvble_t *ble,
+                             uint16_t conn_handle, int arg);
+struct sreq {
+  uvble_req_t req;
+  uvble_connection_t *c;    /* a reference, until the request ends */
+  struct sreq **slot;       /* where c keeps it; NULL once cancelled */
+  uvble_future_t **waiters; /* c's wait list for the outcome */
+  sreq_done_fn done;
+  int arg; /* what start was given */
+};
+
+/* An indication we sent (server.c): its request, and its place in the
+ * connection's list of live ones (one per characteristic at a time). */
 struct ind {
+  uvble_req_t req;
   struct ind *next;
+  uvble_connection_t *conn;
   uint16_t handle;
-  uvble_future_t *f;
+  uvble_future_t *f; /* NULL once its future ended early */
 };
 
 /* A queued value: notifications, indications, captured writes. Queues are
@@ -136,15 +156,16 @@ struct uvble_connection {
   uint8_t key_size;
   uint16_t mtu;
   bool mtu_exchanged;
-  uvble_future_t *down_waiters; /* disconnect(), disconnected() */
+  uvble_future_t *down_waiters; /* disconnected() */
   uvble_future_t *mtu_waiters;
   uvble_future_t *pair_waiters;
   uvble_future_t *passkey_waiters;
-  uvble_future_t *phy_waiters; /* set_phy(), until PHY Update Complete */
+  uvble_future_t *phy_waiters;
+  struct sreq *mtu_req, *pair_req, *phy_req; /* in flight (struct sreq) */
   /* GATT client (its operations are core requests, see client.c) */
   uvble_client_service_t *services;
   /* GATT server */
-  struct ind *inds, *inds_tail;
+  struct ind *inds; /* live indicate() futures */
   uvble_future_t *notify_waiters; /* notify_wait()s waiting for room */
   /* L2CAP */
   uvble_l2cap_channel_t *chans;
@@ -229,6 +250,7 @@ struct uvble_l2cap_channel {
   uvble_l2cap_channel_t *dnext;
   uvble_future_t *recv_waiters, *send_q, *flush_waiters, *down_waiters;
   uvble_future_t *connect_f; /* the l2cap_connect future, while connecting */
+  struct chreq *creq;        /* its core request (channel.c) */
 };
 
 struct uvble_async {
@@ -278,6 +300,17 @@ int aio_begin(uvble_future_t *f, uvble_async_t *a, const struct fut_ops *ops,
               void *owner, uint32_t timeout_ms);
 /* A done status from the core: 0, an ATT error (1..255) or negative. */
 void aio_complete_att(uvble_future_t *f, int core_status);
+/* The application's chained irq handler hears what a request of ours
+ * completed with, as the irq API would have raised it (d NULL: nothing). */
+void aio_chain_irq(uvble_async_t *a, int event, const uvble_irq_data_t *d);
+/* Shared requests (struct sreq). aio_sreq_join: f waits for c's request
+ * in *slot, starting it with start(req, ble, handle, arg) when there is
+ * none; returns 0, or start's error (nothing started, f untouched). */
+int aio_sreq_join(uvble_future_t *f, uvble_connection_t *c, struct sreq **slot,
+                  uvble_future_t **waiters, sreq_start_fn start, int arg,
+                  sreq_done_fn done);
+/* The fut_ops detach of futures that may wait on a shared request. */
+void aio_sreq_detach(uvble_future_t *f, int status);
 qval_t *qval_new(const uint8_t *data, size_t len);
 void qval_free(qval_t *v); /* drops its connection reference */
 void qv_push(qval_t **tail, size_t *len, qval_t *v);
@@ -291,9 +324,6 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
                         const uvble_evt_connect_t *e);
 void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle);
 void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e);
-/* The core's link listener (link.c): PHY updates complete set_phy(). */
-void aio_link_on_change(uvble_t *ble, int what, int status,
-                        const uvble_conn_info_t *info, void *arg);
 void aio_conn_free_all(uvble_async_t *a);
 void aio_conn_unref(uvble_connection_t *c);
 /* drop_result of operations that hand the caller a connection reference. */
@@ -322,7 +352,6 @@ void aio_client_free(uvble_connection_t *c);
 void aio_server_on_write(uvble_async_t *a, const uvble_evt_gatts_access_t *e);
 bool aio_server_on_read(uvble_async_t *a, const uvble_evt_gatts_access_t *e,
                     int *ret);
-void aio_server_on_indicate_done(uvble_async_t *a, const uvble_evt_gatt_status_t *e);
 void aio_server_conn_down(uvble_connection_t *c, int status);
 /* The core's write authorizer: the written attribute's on_write hook. */
 int aio_server_authorize(uvble_t *ble, uint16_t conn_handle,

@@ -38,9 +38,23 @@ static void deferred_remove(uvble_l2cap_channel_t *ch) {
   ch->close_deferred = false;
 }
 
+/* An outgoing channel's core request (uvble_l2cap_connect_req); it
+ * outlives a channel freed while connecting (ch NULL then). */
+struct chreq {
+  uvble_req_t req;
+  uvble_l2cap_channel_t *ch;
+};
+
 /* Unlinks and frees; drop_ref false when the connection itself is going. */
 static void chan_destroy(uvble_l2cap_channel_t *ch, bool drop_ref) {
   uvble_connection_t *c = ch->conn;
+  if (ch->creq) {
+    /* Still connecting: the core closes the channel if the peer accepts,
+     * without an event, and completes the request. */
+    ch->creq->ch = NULL;
+    uvble_cancel(&ch->creq->req);
+    ch->creq = NULL;
+  }
   for (uvble_l2cap_channel_t **p = &c->chans; *p; p = &(*p)->next) {
     if (*p == ch) {
       *p = ch->next;
@@ -135,38 +149,80 @@ static uvble_future_t *accept_waiter(uvble_connection_t *c, uint16_t psm) {
 }
 
 /* ---- connect ------------------------------------------------------------------------ */
+/* Abandoned (timeout, cancel): the channel object goes, and with it the
+ * request (chan_destroy cancels it). */
 static void connect_detach(uvble_future_t *f, int status) {
   (void)status;
   uvble_l2cap_channel_t *ch = f->owner_;
   ch->connect_f = NULL;
-  /* Abandoned: the core closes it as soon as the peer answers; its events
-   * then find no object. */
-  uvble_l2cap_disconnect(ch->a->ble, ch->conn->handle, ch->cid);
   chan_destroy(ch, true);
 }
 
 static const struct fut_ops connect_ops = {
     .name = "l2cap_connect", .detach = connect_detach, .ble = true};
 
+/* The core's answer: the channel is open, or it never will be. */
+static void on_chan_connected(uvble_req_t *req, int status,
+                              const uvble_irq_data_t *d, void *arg) {
+  (void)req;
+  struct chreq *q = arg;
+  uvble_l2cap_channel_t *ch = q->ch;
+  free(q);
+  if (!ch) return;
+  ch->creq = NULL;
+  uvble_future_t *f = ch->connect_f;
+  ch->connect_f = NULL;
+  uvble_async_t *a = ch->a;
+  if (status == 0) {
+    ch->open = true;
+    ch->our_mtu = d->l2cap_connect.our_mtu;
+    ch->peer_mtu = d->l2cap_connect.peer_mtu;
+    ch->claimed = true;
+    f->result.channel = ch;
+    fut_complete(f, 0);
+    aio_chain_irq(a, UVBLE_IRQ_L2CAP_CONNECT, d);
+    return;
+  }
+  /* The peer's result code, or why it never got one. */
+  if (status > 0)
+    fut_complete_proto(f, UVBLE_EL2CAP, status);
+  else
+    fut_complete(f, status);
+  chan_destroy(ch, true);
+  aio_chain_irq(a, UVBLE_IRQ_L2CAP_DISCONNECT, d);
+}
+
 int uvble_connection_l2cap_connect(uvble_future_t *f, uvble_connection_t *c,
                                    uint16_t psm, uint16_t mtu,
                                    uint32_t timeout_ms) {
   if (!c) return fut_fail(f, UVBLE_EINVAL);
   if (!c->connected) return fut_fail(f, UVBLE_ENOTCONN);
-  if (uvble_future_pending(f)) return UVBLE_EBUSY;
-  int cid = uvble_l2cap_connect(c->a->ble, c->handle, psm, mtu);
-  if (cid < 0) return fut_fail(f, cid);
-  uvble_l2cap_channel_t *ch = chan_new(c, (uint16_t)cid, psm, false);
+  struct chreq *q = calloc(1, sizeof *q);
+  if (!q) return fut_fail(f, UVBLE_ENOMEM);
+  /* The channel object is the future's owner: made first, with the CID
+   * filled in once the core gave one. */
+  uvble_l2cap_channel_t *ch = chan_new(c, 0, psm, false);
   if (!ch) {
-    uvble_l2cap_disconnect(c->a->ble, c->handle, (uint16_t)cid);
+    free(q);
     return fut_fail(f, UVBLE_ENOMEM);
   }
   int r = aio_begin(f, c->a, &connect_ops, ch, timeout_ms);
   if (r < 0) {
-    uvble_l2cap_disconnect(c->a->ble, c->handle, (uint16_t)cid);
+    free(q);
     chan_destroy(ch, true);
     return r;
   }
+  uvble_req_init(&q->req, on_chan_connected, q);
+  int cid = uvble_l2cap_connect_req(&q->req, c->a->ble, c->handle, psm, mtu);
+  if (cid < 0) {
+    free(q);
+    ch->connect_f = NULL;
+    chan_destroy(ch, true);
+    return fut_abort(f, cid);
+  }
+  q->ch = ch;
+  ch->creq = q;
+  ch->cid = (uint16_t)cid;
   ch->connect_f = f;
   return 0;
 }
@@ -193,9 +249,10 @@ static void on_open(uvble_connection_t *c, const uvble_evt_l2cap_connect_t *e) {
   ch->open = true;
   ch->our_mtu = e->our_mtu;
   ch->peer_mtu = e->peer_mtu;
-  uvble_future_t *f = ch->incoming ? accept_waiter(c, ch->psm) : ch->connect_f;
-  if (!f) return; /* incoming: stays in the backlog */
-  ch->connect_f = NULL;
+  /* Ours open through their requests (on_chan_connected). */
+  if (!ch->incoming) return;
+  uvble_future_t *f = accept_waiter(c, ch->psm);
+  if (!f) return; /* stays in the backlog */
   fut_unwait(f);
   ch->claimed = true;
   f->result.channel = ch;
@@ -211,17 +268,6 @@ static void on_closed(uvble_connection_t *c,
   uvble_async_t *a = c->a;
   ch->closed = true;
   ch->close_status = e->status;
-  if (ch->connect_f) {
-    /* A failed connect: the peer's result code, or why it never got one. */
-    uvble_future_t *f = ch->connect_f;
-    ch->connect_f = NULL;
-    if (e->status > 0)
-      fut_complete_proto(f, UVBLE_EL2CAP, e->status);
-    else
-      fut_complete(f, e->status < 0 ? e->status : UVBLE_EL2CAPCLOSED);
-    chan_destroy(ch, true);
-    return;
-  }
   bool was_open = ch->open;
   ch->open = false;
   ch->stalled = false;
@@ -256,7 +302,6 @@ static void fail_io(uvble_l2cap_channel_t *ch, int status) {
 
 static void on_defer(uvble_future_t *f) {
   uvble_async_t *a = f->data;
-  if (a->closing) return;
   while (a->deferred) {
     uvble_l2cap_channel_t *ch = a->deferred;
     a->deferred = ch->dnext;
@@ -459,6 +504,8 @@ bool uvble_l2cap_channel_available(const uvble_l2cap_channel_t *ch) {
 /* ---- teardown --------------------------------------------------------------------------- */
 void uvble_l2cap_channel_free(uvble_l2cap_channel_t *ch) {
   if (!ch) return;
+  /* Kept: after uvble_async_close the stack is closing, and
+   * uvble_l2cap_disconnect would still look the link up and send. */
   if (!ch->closed && ch->conn->connected && !ch->a->closing)
     uvble_l2cap_disconnect(ch->a->ble, ch->conn->handle, ch->cid);
   fail_io(ch, UVBLE_ECANCELED);
@@ -471,11 +518,8 @@ void aio_chan_conn_down(uvble_connection_t *c, int status) {
   while (ch) {
     uvble_l2cap_channel_t *next = ch->next;
     deferred_remove(ch);
-    if (ch->connect_f) {
-      uvble_future_t *f = ch->connect_f;
-      ch->connect_f = NULL;
-      fut_complete(f, status);
-    }
+    /* A connect under way ended before this event (the core completes its
+     * request with EDISCONNECTED), so no channel here is connecting. */
     ch->open = false;
     ch->closed = true;
     fail_io(ch, status);

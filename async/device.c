@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Devices and connections (aioble's device module): connection objects
  * and their lifetime, connecting (a queue in front of the controller's one
- * attempt at a time, each attempt a core request), disconnecting, MTU
- * exchange. */
+ * attempt at a time, each attempt a core request), disconnecting and MTU
+ * exchange (core requests too). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +61,7 @@ static void conn_destroy(uvble_connection_t *c) {
   uvble_async_t *a = c->a;
   aio_chan_free_all(c);
   aio_client_free(c);
-  aio_server_conn_down(c, UVBLE_ECANCELED); /* orphaned indication entries */
+  aio_server_conn_down(c, UVBLE_ECANCELED);
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -183,7 +183,8 @@ static void on_connected(uvble_req_t *req, int status,
   uvble_async_t *a = q->a;
   uvble_future_t *f = q->f;
   free(q);
-  if (a->closing) return;
+  /* No closing check: when the context closes, its futures end first
+   * (f is NULL here) and the queue is empty, so nothing below starts. */
   a->connect_busy = false;
   if (f) f->aux_ = NULL;
   if (status == 0) {
@@ -202,12 +203,10 @@ static void on_connected(uvble_req_t *req, int status,
   /* The application's chained handler still sees the attempt end as the
    * irq API reports it (PERIPHERAL_CONNECT, or PERIPHERAL_DISCONNECT with
    * no address). */
-  if (d && a->app_irq && !a->closing)
-    a->app_irq(a->ble,
-               status == 0 ? UVBLE_IRQ_PERIPHERAL_CONNECT
-                           : UVBLE_IRQ_PERIPHERAL_DISCONNECT,
-               d, a->app_irq_arg);
-  if (a->closing) return;
+  aio_chain_irq(a,
+                status == 0 ? UVBLE_IRQ_PERIPHERAL_CONNECT
+                            : UVBLE_IRQ_PERIPHERAL_DISCONNECT,
+                d);
   connect_pump(a);
   aio_scan_pump(a);
 }
@@ -225,7 +224,7 @@ static int connect_issue(uvble_async_t *a, struct creq *q) {
 }
 
 static void connect_pump(uvble_async_t *a) {
-  while (!a->connect_busy && a->connect_q && !a->closing) {
+  while (!a->connect_busy && a->connect_q) {
     uvble_future_t *f = fut_list_pop(&a->connect_q);
     struct creq *q = f->aux_;
     int r = connect_issue(a, q);
@@ -326,10 +325,12 @@ void aio_conn_on_disconnect(uvble_async_t *a, int event,
   aio_client_conn_down(c, UVBLE_EDISCONNECTED);
   aio_server_conn_down(c, UVBLE_EDISCONNECTED);
   aio_chan_conn_down(c, UVBLE_EDISCONNECTED);
+  /* MTU, pair and PHY requests ended before this event (the core
+   * completes them with EDISCONNECTED); those lists can only hold futures
+   * waiting for an exchange or pairing the peer started. */
   fut_list_complete_all(&c->mtu_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->pair_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->passkey_waiters, UVBLE_EDISCONNECTED);
-  fut_list_complete_all(&c->phy_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->accept_waiters, UVBLE_EDISCONNECTED);
   fut_list_complete_all(&c->down_waiters, 0);
 }
@@ -345,23 +346,106 @@ void aio_conn_after_disconnect(uvble_async_t *a, uint16_t handle) {
   }
 }
 
-void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e) {
-  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
-  if (!c) return;
-  c->mtu = e->mtu;
-  c->mtu_exchanged = true;
+/* The MTU settled: every future waiting for it. */
+static void mtu_settled(uvble_connection_t *c, uvble_future_t **waiters,
+                        int status, uint16_t mtu) {
+  if (status == 0) {
+    c->mtu = mtu;
+    c->mtu_exchanged = true;
+  }
   uvble_future_t *f;
-  while ((f = fut_list_pop(&c->mtu_waiters)) != NULL) {
-    f->result.mtu = e->mtu;
-    fut_complete(f, 0);
+  while ((f = fut_list_pop(waiters)) != NULL) {
+    f->aux_ = NULL;
+    f->result.mtu = c->mtu;
+    aio_complete_att(f, status);
   }
 }
 
+/* An exchange the peer started. */
+void aio_conn_on_mtu(uvble_async_t *a, const uvble_evt_mtu_t *e) {
+  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
+  if (c) mtu_settled(c, &c->mtu_waiters, 0, e->mtu);
+}
+
+/* Ours: the request's outcome. */
+static void mtu_done(uvble_connection_t *c, uvble_future_t **waiters,
+                     int status, const uvble_irq_data_t *d) {
+  /* With a result the MTU is settled, also after an Error Response (the
+   * MTU_EXCHANGED event reports 23 then, and futures always took it). */
+  if (d)
+    mtu_settled(c, waiters, 0, d->mtu.mtu);
+  else
+    mtu_settled(c, waiters, status ? status : UVBLE_EIO, 0);
+  aio_chain_irq(c->a, UVBLE_IRQ_MTU_EXCHANGED, d);
+}
+
+static int mtu_start(uvble_req_t *req, uvble_t *ble, uint16_t handle,
+                     int arg) {
+  (void)arg;
+  return uvble_gattc_exchange_mtu_req(req, ble, handle);
+}
+
 /* ---- operations on a connection --------------------------------------------------- */
+/* disconnect(): its own request (uvble_gap_disconnect_req), which ends
+ * when the link is down; a second one on the link waits for the same end
+ * in down_waiters, as disconnected() does. */
+struct dreq {
+  uvble_req_t req;
+  uvble_connection_t *c; /* a reference, until the request ends */
+  uvble_future_t *f;     /* NULL once the future ended early */
+};
+
+static void down_detach(uvble_future_t *f, int status) {
+  (void)status;
+  struct dreq *q = f->aux_;
+  f->aux_ = NULL;
+  fut_unwait(f);
+  if (!q) return;
+  q->f = NULL;
+  uvble_cancel(&q->req); /* the link still ends: it cannot be taken back */
+}
+
 static const struct fut_ops down_ops = {
-    .name = "disconnected", .detach = fut_wait_detach, .ble = true};
+    .name = "disconnected", .detach = down_detach, .ble = true};
 static const struct fut_ops mtu_ops = {
-    .name = "exchange_mtu", .detach = fut_wait_detach, .ble = true};
+    .name = "exchange_mtu", .detach = aio_sreq_detach, .ble = true};
+
+static void on_down(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                    void *arg) {
+  (void)req;
+  (void)d;
+  struct dreq *q = arg;
+  uvble_connection_t *c = q->c;
+  uvble_future_t *f = q->f;
+  free(q);
+  /* The link is down (its DISCONNECT event follows): those who waited
+   * for that before this future did hear it first, in order. */
+  if (status == 0) fut_list_complete_all(&c->down_waiters, 0);
+  if (f) {
+    f->aux_ = NULL;
+    fut_complete(f, status);
+  }
+  aio_conn_unref(c);
+}
+
+static int start_disconnect(uvble_future_t *f, uvble_connection_t *c) {
+  struct dreq *q = calloc(1, sizeof *q);
+  if (!q) return UVBLE_ENOMEM;
+  uvble_req_init(&q->req, on_down, q);
+  int r = uvble_gap_disconnect_req(&q->req, c->a->ble, c->handle);
+  if (r < 0) {
+    free(q);
+    /* Another disconnect() waits on the link, or the core has let go of
+     * it already: its DISCONNECT event is what is left to wait for. */
+    if (r != UVBLE_EBUSY && r != UVBLE_ENOTCONN) return r;
+    fut_list_push(&c->down_waiters, f);
+    return 0;
+  }
+  q->c = uvble_connection_ref(c);
+  q->f = f;
+  f->aux_ = q;
+  return 0;
+}
 
 static int wait_down(uvble_future_t *f, uvble_connection_t *c, bool disconnect,
                      uint32_t timeout_ms) {
@@ -372,12 +456,12 @@ static int wait_down(uvble_future_t *f, uvble_connection_t *c, bool disconnect,
     fut_complete(f, 0);
     return 0;
   }
-  if (disconnect) {
-    r = uvble_gap_disconnect(c->a->ble, c->handle);
-    if (r < 0) return fut_abort(f, r);
+  if (!disconnect) {
+    fut_list_push(&c->down_waiters, f);
+    return 0;
   }
-  fut_list_push(&c->down_waiters, f);
-  return 0;
+  r = start_disconnect(f, c);
+  return r < 0 ? fut_abort(f, r) : 0;
 }
 
 int uvble_connection_disconnect(uvble_future_t *f, uvble_connection_t *c,
@@ -400,15 +484,18 @@ int uvble_connection_exchange_mtu(uvble_future_t *f, uvble_connection_t *c,
   }
   int r = aio_begin(f, c->a, &mtu_ops, c, timeout_ms);
   if (r < 0) return r;
-  r = uvble_gattc_exchange_mtu(c->a->ble, c->handle);
-  if (r == UVBLE_EALREADY && c->mtu_exchanged) {
+  if (c->mtu_exchanged) {
     f->result.mtu = c->mtu;
     fut_complete(f, 0);
     return 0;
   }
-  /* EALREADY without a result yet: an exchange (the peer's or ours) is
-   * under way; its MTU_EXCHANGED completes this one too. */
-  if (r < 0 && r != UVBLE_EALREADY) return fut_abort(f, r);
-  fut_list_push(&c->mtu_waiters, f);
-  return 0;
+  r = aio_sreq_join(f, c, &c->mtu_req, &c->mtu_waiters, mtu_start, 0,
+                    mtu_done);
+  /* EALREADY: the peer's exchange is under way; its MTU_EXCHANGED
+   * completes this one (aio_conn_on_mtu). */
+  if (r == UVBLE_EALREADY) {
+    fut_list_push(&c->mtu_waiters, f);
+    return 0;
+  }
+  return r < 0 ? fut_abort(f, r) : 0;
 }

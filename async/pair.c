@@ -4,7 +4,7 @@
 #include "uvble/security.h"
 
 static const struct fut_ops pair_ops = {
-    .name = "pair", .detach = fut_wait_detach, .ble = true};
+    .name = "pair", .detach = aio_sreq_detach, .ble = true};
 static const struct fut_ops passkey_ops = {
     .name = "passkey", .detach = fut_wait_detach, .ble = true};
 
@@ -13,6 +13,30 @@ void uvble_pair_params_default(uvble_pair_params_t *p) {
   p->le_secure = true;
   p->mitm = false;
   p->io = UVBLE_IO_NO_INPUT_OUTPUT;
+}
+
+static void pair_settled(uvble_connection_t *c, uvble_future_t **waiters,
+                         const uvble_evt_encryption_t *e);
+
+/* Ours: the request's outcome (d NULL: it ended without one). */
+static void pair_done(uvble_connection_t *c, uvble_future_t **waiters,
+                      int status, const uvble_irq_data_t *d) {
+  if (d) {
+    pair_settled(c, waiters, &d->encryption);
+    aio_chain_irq(c->a, UVBLE_IRQ_ENCRYPTION_UPDATE, d);
+    return;
+  }
+  uvble_future_t *f;
+  while ((f = fut_list_pop(waiters)) != NULL) {
+    f->aux_ = NULL;
+    fut_complete(f, status ? status : UVBLE_EIO);
+  }
+}
+
+static int pair_start(uvble_req_t *req, uvble_t *ble, uint16_t handle,
+                      int arg) {
+  (void)arg;
+  return uvble_gap_pair_req(req, ble, handle);
 }
 
 int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
@@ -29,17 +53,20 @@ int uvble_connection_pair(uvble_future_t *f, uvble_connection_t *c,
   }
   int r = aio_begin(f, c->a, &pair_ops, c, timeout_ms);
   if (r < 0) return r;
-  r = uvble_gap_pair(ble, c->handle);
-  /* EBUSY: an attempt (perhaps the peer's) is under way: its outcome is
-   * ours too. */
-  if (r < 0 && r != UVBLE_EBUSY) return fut_abort(f, r);
-  fut_list_push(&c->pair_waiters, f);
-  return 0;
+  r = aio_sreq_join(f, c, &c->pair_req, &c->pair_waiters, pair_start, 0,
+                    pair_done);
+  /* EBUSY: the peer's attempt is under way; its ENCRYPTION_UPDATE
+   * completes this one (aio_pair_on_encryption). */
+  if (r == UVBLE_EBUSY) {
+    fut_list_push(&c->pair_waiters, f);
+    return 0;
+  }
+  return r < 0 ? fut_abort(f, r) : 0;
 }
 
-void aio_pair_on_encryption(uvble_async_t *a, const uvble_evt_encryption_t *e) {
-  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
-  if (!c) return;
+/* The link's security as the event reports it, and every waiter. */
+static void pair_settled(uvble_connection_t *c, uvble_future_t **waiters,
+                         const uvble_evt_encryption_t *e) {
   c->encrypted = e->encrypted;
   c->authenticated = e->authenticated;
   c->bonded = e->bonded;
@@ -52,8 +79,16 @@ void aio_pair_on_encryption(uvble_async_t *a, const uvble_evt_encryption_t *e) {
     proto = e->hci_status;
   }
   uvble_future_t *f;
-  while ((f = fut_list_pop(&c->pair_waiters)) != NULL)
+  while ((f = fut_list_pop(waiters)) != NULL) {
+    f->aux_ = NULL;
     fut_complete_proto(f, status, proto);
+  }
+}
+
+/* A pairing or encryption the peer started. */
+void aio_pair_on_encryption(uvble_async_t *a, const uvble_evt_encryption_t *e) {
+  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
+  if (c) pair_settled(c, &c->pair_waiters, e);
 }
 
 int uvble_connection_forget_bond(uvble_connection_t *c) {

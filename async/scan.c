@@ -180,7 +180,7 @@ static int try_start(uvble_scan_t *s) {
 
 /* The controller is free again: start the scan that waits for it. */
 void aio_scan_pump(uvble_async_t *a) {
-  if (a->scan || !a->scan_next || a->closing) return;
+  if (a->scan || !a->scan_next) return;
   uvble_scan_t *s = a->scan_next;
   a->scan_next = NULL;
   int r = try_start(s);

@@ -167,49 +167,53 @@ int aio_server_authorize(uvble_t *ble, uint16_t conn_handle,
   struct sattr *at = attr_by_handle(a, attr_handle);
   /* As the core without an authorizer: WRITE_AUTHORIZED and nobody to ask
    * is a refusal. */
-  if (a->closing || !at || !at->on_write)
+  if (!at || !at->on_write)
     return UVBLE_ATT_ERR_INSUFFICIENT_AUTHORIZATION;
   return at->on_write(at, aio_conn_find(a, conn_handle), data, len,
                       at->on_write_arg);
 }
 
 /* ---- indications -------------------------------------------------------------------- */
+/* Each indicate() is one core request (uvble_gatts_indicate_req); the
+ * connection lists the live ones only to refuse a second one per
+ * characteristic (aioble's rule). */
+static void ind_unlink(struct ind *e) {
+  uvble_connection_t *c = e->conn;
+  if (!c) return;
+  for (struct ind **p = &c->inds; *p; p = &(*p)->next) {
+    if (*p == e) {
+      *p = e->next;
+      break;
+    }
+  }
+  e->conn = NULL;
+  e->next = NULL;
+}
+
 static void ind_detach(uvble_future_t *f, int status) {
   (void)status;
   struct ind *e = f->aux_;
-  /* The entry stays to swallow the late INDICATE_DONE. */
-  if (e) e->f = NULL;
   f->aux_ = NULL;
+  e->f = NULL;
+  ind_unlink(e);
+  uvble_cancel(&e->req); /* the confirmation is the core's to swallow */
 }
 
 static const struct fut_ops indicate_ops = {
     .name = "indicate", .detach = ind_detach, .ble = true};
 
-static struct ind *ind_find(uvble_connection_t *c, uint16_t handle,
-                            bool live_only) {
-  for (struct ind *e = c->inds; e; e = e->next)
-    if (e->handle == handle && (!live_only || e->f)) return e;
-  return NULL;
-}
-
-static void ind_unlink(uvble_connection_t *c, struct ind *e) {
-  struct ind **p = &c->inds, *prev = NULL;
-  while (*p && *p != e) {
-    prev = *p;
-    p = &(*p)->next;
-  }
-  if (!*p) return;
-  *p = e->next;
-  if (c->inds_tail == e) c->inds_tail = prev;
-}
-
-static void ind_finish(uvble_connection_t *c, struct ind *e, int status) {
-  ind_unlink(c, e);
+static void on_indicated(uvble_req_t *req, int status,
+                         const uvble_irq_data_t *d, void *arg) {
+  (void)req;
+  struct ind *e = arg;
   uvble_future_t *f = e->f;
+  ind_unlink(e);
   free(e);
   if (!f) return;
+  uvble_async_t *a = ((struct sattr *)f->owner_)->a;
   f->aux_ = NULL;
   aio_complete_att(f, status);
+  aio_chain_irq(a, UVBLE_IRQ_GATTS_INDICATE_DONE, d);
 }
 
 int uvble_characteristic_indicate(uvble_future_t *f, uvble_characteristic_t *c,
@@ -219,7 +223,8 @@ int uvble_characteristic_indicate(uvble_future_t *f, uvble_characteristic_t *c,
   if (!(c->base.flags & UVBLE_FLAG_INDICATE) || !c->base.handle)
     return fut_fail(f, UVBLE_EINVAL);
   if (!conn->connected) return fut_fail(f, UVBLE_ENOTCONN);
-  if (ind_find(conn, c->base.handle, true)) return fut_fail(f, UVBLE_EBUSY);
+  for (struct ind *e = conn->inds; e; e = e->next)
+    if (e->handle == c->base.handle) return fut_fail(f, UVBLE_EBUSY);
   struct ind *e = calloc(1, sizeof *e);
   if (!e) return fut_fail(f, UVBLE_ENOMEM);
   int r = aio_begin(f, c->base.a, &indicate_ops, &c->base, timeout_ms);
@@ -227,33 +232,26 @@ int uvble_characteristic_indicate(uvble_future_t *f, uvble_characteristic_t *c,
     free(e);
     return r;
   }
-  r = uvble_gatts_indicate(c->base.a->ble, conn->handle, c->base.handle, data,
-                           len);
+  uvble_req_init(&e->req, on_indicated, e);
+  r = uvble_gatts_indicate_req(&e->req, c->base.a->ble, conn->handle,
+                               c->base.handle, data, len);
   if (r < 0) {
     free(e);
     return fut_abort(f, r);
   }
   e->handle = c->base.handle;
   e->f = f;
+  e->conn = conn;
+  e->next = conn->inds;
+  conn->inds = e;
   f->aux_ = e;
-  if (conn->inds_tail)
-    conn->inds_tail->next = e;
-  else
-    conn->inds = e;
-  conn->inds_tail = e;
   return 0;
 }
 
-void aio_server_on_indicate_done(uvble_async_t *a,
-                             const uvble_evt_gatt_status_t *e) {
-  uvble_connection_t *c = aio_conn_find(a, e->conn_handle);
-  if (!c) return;
-  struct ind *in = ind_find(c, e->value_handle, false);
-  if (in) ind_finish(c, in, e->status);
-}
-
+/* The core ended the link's indications (EDISCONNECTED) before its
+ * DISCONNECT event: only the notify_wait()s are left. */
 void aio_server_conn_down(uvble_connection_t *c, int status) {
-  while (c->inds) ind_finish(c, c->inds, status);
+  while (c->inds) ind_unlink(c->inds); /* (conn_destroy, when closing) */
   fut_list_complete_all(&c->notify_waiters, status);
 }
 
@@ -319,7 +317,6 @@ int uvble_characteristic_notify_wait(uvble_future_t *f,
 void aio_server_on_tx_ready(uvble_t *ble, uint16_t conn_handle, void *arg) {
   (void)ble;
   uvble_async_t *a = arg;
-  if (a->closing) return;
   uvble_connection_t *conn = aio_conn_find(a, conn_handle);
   if (!conn) return;
   while (conn->notify_waiters) {

@@ -293,7 +293,7 @@ struct probe {
 static struct probe probe;
 
 static bool host_idle(void) {
-  return host->hci.queue_head == NULL && host->hci.inflight_head == NULL;
+  return host->hci.queue.head == NULL && host->hci.inflight.head == NULL;
 }
 
 static void on_probe_check(uv_check_t *c) {

@@ -240,6 +240,13 @@ UVBLE_EXTERN int uvble_future_set(uvble_future_t *f, int status);
  * listens on are answered by the async layer (the chained handler still
  * sees them; its return is ignored); for every other attribute, PSM,
  * GET_SECRET and SET_SECRET the chained handler's return value is used.
+ * The context's own operations are core requests (uvble/req.h), whose
+ * outcomes the core hands to the request, not to the irq handler; the
+ * chained handler still hears them as the irq API raises them (the
+ * CONNECT of a connect, MTU_EXCHANGED, ENCRYPTION_UPDATE, L2CAP_CONNECT or
+ * L2CAP_DISCONNECT of a channel it opens, GATTS_INDICATE_DONE), right
+ * after the context took them in. From uvble_async_close on it hears
+ * nothing.
  *
  * The context also takes the core's close hook (uvble_set_close_hook), its
  * notification tx_ready handler (uvble_gatts_on_tx_ready) and its write
@@ -440,18 +447,21 @@ UVBLE_EXTERN uint16_t uvble_connection_mtu(const uvble_connection_t *c);
  * UVBLE_ENOTCONN once the link is down. */
 UVBLE_EXTERN int uvble_connection_info(const uvble_connection_t *c,
                                        uvble_conn_info_t *out);
-/* Asks for a PHY (uvble_gap_set_phy, UVBLE_PHY_PREF_*) and waits for the
- * controller's LE PHY Update Complete: status 0 (the PHYs in force are in
- * uvble_connection_info; a peer without the PHY keeps the old one), or
+/* Asks for a PHY (uvble_gap_set_phy_req, UVBLE_PHY_PREF_*) and waits for
+ * the controller's LE PHY Update Complete: status 0 (the PHYs in force are
+ * in uvble_connection_info; a peer without the PHY keeps the old one), or
  * UVBLE_EHCI with the HCI status in proto_status; UVBLE_ENOTSUP /
- * UVBLE_EINVAL at once as uvble_gap_set_phy; UVBLE_ETIMEDOUT;
- * UVBLE_EDISCONNECTED. */
+ * UVBLE_EINVAL at once as uvble_gap_set_phy; UVBLE_EBUSY at once while a
+ * set_phy with another preference waits on the link (one with the same
+ * preference shares its outcome); UVBLE_ETIMEDOUT; UVBLE_EDISCONNECTED. */
 UVBLE_EXTERN int uvble_connection_set_phy(uvble_future_t *f,
                                           uvble_connection_t *c, int pref,
                                           uint32_t timeout_ms);
 
-/* Disconnects (uvble_gap_disconnect) and waits until the link is down:
- * status 0 (also when it already was). */
+/* Disconnects (uvble_gap_disconnect_req) and waits until the link is
+ * down: status 0 (also when it already was), after the disconnected()
+ * futures of the link; UVBLE_ETIMEDOUT. The link still ends when the
+ * future ends early. */
 UVBLE_EXTERN int uvble_connection_disconnect(uvble_future_t *f,
                                              uvble_connection_t *c,
                                              uint32_t timeout_ms);
@@ -461,10 +471,12 @@ UVBLE_EXTERN int uvble_connection_disconnected(uvble_future_t *f,
                                                uint32_t timeout_ms);
 
 /* ATT MTU exchange (aioble's exchange_mtu): sets config "mtu" first when
- * mtu is non-zero (a stack-wide setting, as in aioble), then exchanges and
- * waits for MTU_EXCHANGED. Result f->result.mtu. When an exchange already
- * ran on the link (the core allows one), completes at once with the
- * current MTU. */
+ * mtu is non-zero (a stack-wide setting, as in aioble), then exchanges (a
+ * core request, uvble_gattc_exchange_mtu_req, that futures waiting at the
+ * same time share; the last one to end early cancels it). Result
+ * f->result.mtu. When an exchange already ran on the link (the core allows
+ * one), completes at once with the current MTU; while the peer's exchange
+ * runs, waits for its MTU_EXCHANGED. */
 UVBLE_EXTERN int uvble_connection_exchange_mtu(uvble_future_t *f,
                                                uvble_connection_t *c,
                                                uint16_t mtu,
@@ -480,11 +492,12 @@ typedef struct {
 
 UVBLE_EXTERN void uvble_pair_params_default(uvble_pair_params_t *p);
 
-/* Pairs or encrypts (uvble_gap_pair; see uvble/security.h for what a
- * central and a peripheral do). params NULL keeps the stack's config;
- * otherwise "bond", "le_secure", "mitm" and "io" are set first (stack-wide,
- * as in aioble). If an attempt is already under way on the link (the peer
- * started one), the future waits for its outcome. Status 0: the link is
+/* Pairs or encrypts (uvble_gap_pair_req, shared by the futures waiting at
+ * the same time; see uvble/security.h for what a central and a peripheral
+ * do). params NULL keeps the stack's config; otherwise "bond",
+ * "le_secure", "mitm" and "io" are set first (stack-wide, as in aioble).
+ * If the peer's attempt is already under way on the link, the future
+ * waits for its ENCRYPTION_UPDATE. Status 0: the link is
  * encrypted (see uvble_connection_encrypted and friends); UVBLE_ESMP with
  * the Pairing Failed reason in proto_status; UVBLE_EHCI with the HCI status;
  * UVBLE_ETIMEDOUT; UVBLE_EDISCONNECTED. Passkeys: see
@@ -765,14 +778,12 @@ UVBLE_EXTERN int uvble_characteristic_notify_wait(uvble_future_t *f,
                                                   const void *data, size_t len,
                                                   uint32_t timeout_ms);
 /* Indicates conn and waits for its confirmation (aioble's awaitable
- * indicate): status 0 when confirmed, or the core's INDICATE_DONE status
- * (UVBLE_ETIMEDOUT, UVBLE_EIO, UVBLE_EDISCONNECTED). One indication per
- * characteristic and connection at a time: UVBLE_EBUSY (aioble allows one
- * per characteristic). data NULL: the current value. Note: indications that
- * uvble_characteristic_write(send_update) queues for the same
- * characteristic and connection are confirmed through the same event, so
- * a future may complete on the confirmation of such an indication sent
- * before it. */
+ * indicate), through uvble_gatts_indicate_req: status 0 when confirmed, or
+ * the request's status (UVBLE_ETIMEDOUT, UVBLE_EIO, UVBLE_EDISCONNECTED).
+ * One indication per characteristic and connection at a time: UVBLE_EBUSY
+ * (aioble allows one per characteristic). data NULL: the current value.
+ * A future that ends early cancels its request: the indication still goes
+ * out, its confirmation is swallowed. */
 UVBLE_EXTERN int uvble_characteristic_indicate(uvble_future_t *f,
                                                uvble_characteristic_t *c,
                                                uvble_connection_t *conn,
@@ -929,10 +940,11 @@ UVBLE_EXTERN int uvble_connection_l2cap_accept(uvble_future_t *f,
  * UVBLE_ECANCELED (closing) or the core's error. */
 UVBLE_EXTERN int uvble_async_l2cap_listen(uvble_async_t *a, uint16_t psm,
                                           uint16_t mtu);
-/* Opens a channel to psm on the peer: result f->result.channel, or
- * UVBLE_EL2CAP with the peer's result code in proto_status (e.g. 0x0002
- * SPSM not supported), UVBLE_ETIMEDOUT (the attempt is abandoned: the
- * channel is closed if the peer still accepts it). */
+/* Opens a channel to psm on the peer (uvble_l2cap_connect_req): result
+ * f->result.channel, or UVBLE_EL2CAP with the peer's result code in
+ * proto_status (e.g. 0x0002 SPSM not supported), UVBLE_ETIMEDOUT (the
+ * request is cancelled: the core closes the channel if the peer still
+ * accepts it, without an event), UVBLE_EDISCONNECTED. */
 UVBLE_EXTERN int uvble_connection_l2cap_connect(uvble_future_t *f,
                                                 uvble_connection_t *c,
                                                 uint16_t psm, uint16_t mtu,

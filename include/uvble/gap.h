@@ -178,6 +178,21 @@ UVBLE_EXTERN int uvble_gap_connect_cancel(uvble_t *ble);
  * operations then complete with UVBLE_EDISCONNECTED, before the DISCONNECT
  * event). */
 UVBLE_EXTERN int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle);
+/* uvble_gap_disconnect with a request (uvble/req.h): req completes when
+ * the link is down, with status 0 and result->connect as the DISCONNECT
+ * event carries it (conn_handle, addr, reason: 0x16 when this host ended
+ * it, or the peer's or controller's reason when the link went otherwise
+ * first); UVBLE_ECANCELED when the stack closed first; UVBLE_ETIMEDOUT
+ * when the link is still up drain_ms + 40 s later (the LL procedure
+ * response timeout, Vol 6, Part B, 5.2). The DISCONNECT event still goes
+ * to the irq handler, after the callback: the link's end is news to every
+ * user of it. A link already being ended is waited for. Returns 0 when
+ * started, UVBLE_EINVAL (req or its callback NULL), UVBLE_EBUSY (req
+ * active, or another disconnect request waits on the link),
+ * UVBLE_ENOTACTIVE, UVBLE_ENOTCONN (no such connection: unlike the plain
+ * call, which returns 0). */
+UVBLE_EXTERN int uvble_gap_disconnect_req(uvble_req_t *req, uvble_t *ble,
+                                          uint16_t conn_handle);
 
 /* Asks for new connection parameters: interval min_us..max_us (7.5 ms ..
  * 4 s), peripheral latency (0..499), supervision timeout_ms (100 ms .. 32 s,
@@ -286,6 +301,21 @@ UVBLE_EXTERN int uvble_gap_connect_req(uvble_req_t *req, uvble_t *ble,
 UVBLE_EXTERN int uvble_gap_update_conn_params(uvble_t *ble,
                                               uint16_t conn_handle,
                                               const uvble_gap_conn_params_t *p);
+/* uvble_gap_update_conn_params with a request (uvble/req.h): the outcome
+ * goes to req instead of UVBLE_IRQ_CONNECTION_UPDATE, with result->
+ * conn_update as that event carries it (the parameters in force) and its
+ * status: 0, the HCI status the controller gave (as sent), 1 when the
+ * central rejected our L2CAP request, or UVBLE_ETIMEDOUT (no outcome within
+ * 40 s: the LL procedure response timeout, or the L2CAP RTX),
+ * UVBLE_EDISCONNECTED, UVBLE_ECANCELED. The link's next LE Connection
+ * Update Complete completes it (the controller runs one update procedure
+ * at a time); the link listeners still hear UVBLE_GAP_LINK_PARAMS. One
+ * request per link: UVBLE_EBUSY while one is pending, for the plain calls
+ * too. Errors as the plain call's, and UVBLE_EINVAL for a NULL req or
+ * callback. */
+UVBLE_EXTERN int uvble_gap_update_conn_params_req(
+    uvble_req_t *req, uvble_t *ble, uint16_t conn_handle,
+    const uvble_gap_conn_params_t *p);
 
 /* ---- the link: data length, PHY, connection info ---------------------------
  * PHYs as HCI numbers them (Vol 4, Part E, 7.7.65.12). */
@@ -354,6 +384,17 @@ UVBLE_EXTERN int uvble_gap_link_unlisten(uvble_t *ble, uvble_gap_link_cb cb,
  * UVBLE_ENOTCONN for an unknown handle, UVBLE_EINVAL for an unknown pref. */
 UVBLE_EXTERN int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle,
                                    int pref);
+/* uvble_gap_set_phy with a request (uvble/req.h): req completes on the
+ * link's next LE PHY Update Complete (Vol 4, Part E, 7.7.65.12) with its
+ * status (0, or the HCI status as sent), or on the controller's refusal of
+ * LE Set PHY with that HCI status; result is NULL (uvble_gap_conn_info
+ * has the PHYs, already updated in the callback). UVBLE_ETIMEDOUT when
+ * nothing came within 40 s (the LL procedure response timeout),
+ * UVBLE_EDISCONNECTED, UVBLE_ECANCELED. The link listeners still hear
+ * UVBLE_GAP_LINK_PHY, before the callback. One request per link:
+ * UVBLE_EBUSY while one is pending, for uvble_gap_set_phy too. */
+UVBLE_EXTERN int uvble_gap_set_phy_req(uvble_req_t *req, uvble_t *ble,
+                                       uint16_t conn_handle, int pref);
 /* Asks for LL payloads of tx_octets (27 .. 251) taking at most tx_time_us
  * (328 .. 17040) on the link (LE Set Data Length, 7.8.33); 0, 0 asks for
  * the controller's maxima. UVBLE_GAP_LINK_DATA_LENGTH follows when the

@@ -161,6 +161,18 @@ UVBLE_EXTERN int uvble_gatts_notify(uvble_t *ble, uint16_t conn_handle,
 UVBLE_EXTERN int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
                                       uint16_t value_handle, const void *data,
                                       size_t len);
+/* uvble_gatts_indicate with a request (uvble/req.h; NULL: the call above).
+ * req completes instead of UVBLE_IRQ_GATTS_INDICATE_DONE, with that
+ * event's status and result->gatt_status: 0 on the client's Handle Value
+ * Confirmation, UVBLE_ETIMEDOUT (30 s ATT transaction timeout; the bearer
+ * is then dead), UVBLE_EDISCONNECTED, UVBLE_ECANCELED (the stack closed).
+ * Indications to one client go out one at a time, in call order. Errors
+ * as the plain call's, and UVBLE_EINVAL for a request without callback,
+ * UVBLE_EBUSY for an active one. */
+UVBLE_EXTERN int uvble_gatts_indicate_req(uvble_req_t *req, uvble_t *ble,
+                                          uint16_t conn_handle,
+                                          uint16_t value_handle,
+                                          const void *data, size_t len);
 
 /* Flow control for notifications (NimBLE's BLE_GAP_EVENT_NOTIFY_TX, Zephyr's
  * bt_gatt_notify_cb): after uvble_gatts_notify returned UVBLE_ENOBUFS for

@@ -3,8 +3,9 @@
  *
  * Modelled on libuv's uv_req_t + uv_cancel() and BlueZ's bt_att_send() id +
  * bt_att_cancel(). An operation that ends in one completion (connect, a GATT
- * discovery, read, write with response, MTU exchange, L2CAP connect, pair)
- * has a `_req` variant taking a request as its first argument:
+ * discovery, read, write with response, MTU exchange, L2CAP connect, pair,
+ * disconnect, connection parameter update, PHY update, indication) has a
+ * `_req` variant taking a request as its first argument:
  *
  *   uvble_req_t req;                        // caller-owned, caller-allocated
  *   uvble_req_init(&req, on_read_done, ctx);
@@ -33,7 +34,8 @@
  *    callback will run.
  *  - Status: 0, a protocol code exactly as the peer or controller sent it
  *    (ATT error 1..255 for GATT operations, see uvble/gattc.h; L2CAP result
- *    for L2CAP connect; SMP reason for pairing), or a negative UVBLE_E* code:
+ *    for L2CAP connect; SMP reason for pairing; HCI status for connection
+ *    parameter and PHY updates), or a negative UVBLE_E* code:
  *    UVBLE_ECANCELED (uvble_cancel, or the stack was closed),
  *    UVBLE_EDISCONNECTED (the link dropped), UVBLE_ETIMEDOUT.
  *  - result: the payload the completing irq event would have carried (the
@@ -65,6 +67,10 @@ typedef enum {
   UVBLE_REQ_EXCHANGE_MTU,             /* uvble_gattc_exchange_mtu_req */
   UVBLE_REQ_L2CAP_CONNECT,            /* uvble_l2cap_connect_req */
   UVBLE_REQ_PAIR,                     /* uvble_gap_pair_req */
+  UVBLE_REQ_DISCONNECT,               /* uvble_gap_disconnect_req */
+  UVBLE_REQ_CONN_PARAMS,              /* uvble_gap_update_conn_params_req */
+  UVBLE_REQ_SET_PHY,                  /* uvble_gap_set_phy_req */
+  UVBLE_REQ_INDICATE,                 /* uvble_gatts_indicate_req */
 } uvble_req_type_t;
 
 /* The completion: once per started request. */
@@ -122,7 +128,15 @@ UVBLE_EXTERN int uvble_req_active(const uvble_req_t *req);
  *   pair: an ongoing pairing fails with SMP reason 0x08 (Unspecified
  *     Reason), sent on a later loop iteration; the peer gets Pairing
  *     Failed. An encryption with a stored key runs on; its outcome is
- *     swallowed. */
+ *     swallowed.
+ *   disconnect: the link still ends (a disconnect cannot be taken back);
+ *     its DISCONNECT event reaches the irq handler as always.
+ *   connection parameter / PHY update: the controller's procedure runs
+ *     on; its outcome is swallowed and counted (the link listeners of
+ *     uvble/gap.h still hear what changed).
+ *   indication: it still goes out (taking it out of the bearer's queue
+ *     would reorder what the client sees); its confirmation is swallowed
+ *     and counted. */
 UVBLE_EXTERN int uvble_cancel(uvble_req_t *req);
 
 #ifdef __cplusplus

@@ -174,9 +174,11 @@ enum {
  * RECONNECTION above for what a central does; a peripheral sends a
  * Security Request and the central decides. The outcome arrives as
  * UVBLE_IRQ_ENCRYPTION_UPDATE. Returns 0, UVBLE_ENOTCONN (unknown handle),
- * UVBLE_EBUSY (pairing or encryption already under way), UVBLE_ETIMEDOUT
+ * UVBLE_EBUSY (pairing under way), UVBLE_ETIMEDOUT
  * (the SMP timeout already fired on this connection), UVBLE_ENOTACTIVE, or
- * an error from queueing. */
+ * an error from queueing. A central whose link is already being encrypted
+ * with the bond's key (the peer's Security Request started it) gets 0: the
+ * call joins that procedure, whose one ENCRYPTION_UPDATE ends it. */
 UVBLE_EXTERN int uvble_gap_pair(uvble_t *ble, uint16_t conn_handle);
 /* The same with a request (uvble/req.h; NULL: the call above): the
  * procedure's ENCRYPTION_UPDATE goes to req instead of the irq handler,

@@ -78,7 +78,11 @@ UVBLE_EXTERN int uvble_transport_open(uv_loop_t *loop, const char *spec,
                                       size_t errlen);
 
 /* Two connected in-memory transports: what is sent on one arrives on the
- * other, packet by packet, on a later loop iteration (never re-entrantly). */
+ * other, packet by packet, in the loop's idle phase, never inside send()
+ * (never re-entrantly). One pass of it also hands up, in turns, what the
+ * receivers send meanwhile, to either end or to another pair's end (a
+ * controller model forwarding between hosts), until nothing is left or a
+ * bound is reached; the rest follows on the next loop iteration. */
 UVBLE_EXTERN int uvble_transport_mem_pair(uv_loop_t *loop,
                                           uvble_transport_t **a,
                                           uvble_transport_t **b);

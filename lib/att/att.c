@@ -6,6 +6,7 @@
 
 #include "att.h"
 #include "conn.h"
+#include "pdu_reader.h"
 #include "queue.h"
 #include "req.h"
 #include "uvble/gatt.h"
@@ -318,7 +319,12 @@ static int cancel_mtu(uvble_req_t *req) {
 /* The status a request gets: an Error Response's code as sent. */
 static int mtu_status(int err, const uint8_t *pdu, size_t len) {
   if (err < 0) return err;
-  return len == 5 && pdu[0] == ATT_ERROR_RSP && pdu[4] ? pdu[4] : 0;
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  uint8_t op = pdu_get_u8(&r);
+  pdu_skip(&r, 3); /* request opcode, handle */
+  uint8_t code = pdu_get_u8(&r);
+  return pdu_done(&r) && op == ATT_ERROR_RSP ? code : 0;
 }
 
 static void on_mtu_rsp(uvble_t *ble, struct ble_conn *c, int err,
@@ -333,11 +339,14 @@ static void on_mtu_rsp(uvble_t *ble, struct ble_conn *c, int err,
     if (req) req_complete(req, err < 0 ? err : UVBLE_EDISCONNECTED, NULL);
     return;
   }
-  if (err == 0 && len == 3 && pdu[0] == ATT_EXCHANGE_MTU_RSP) {
-    uint16_t server = get_le16(pdu + 1);
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, err == 0 ? len : 0);
+  uint8_t op = pdu_get_u8(&r);
+  uint16_t server = pdu_get_le16(&r);
+  if (err == 0 && op == ATT_EXCHANGE_MTU_RSP && pdu_done(&r)) {
     if (server < ATT_DEFAULT_MTU) server = ATT_DEFAULT_MTU;
     b->mtu = server < b->mtu_sent ? server : b->mtu_sent;
-  } else if (err == 0 && pdu[0] != ATT_ERROR_RSP) {
+  } else if (err == 0 && op != ATT_ERROR_RSP) {
     ble->stats.att_rx_malformed++;
   }
   if (cancelled) {
@@ -383,12 +392,15 @@ int att_exchange_mtu(uvble_t *ble, struct ble_conn *c) {
 static void on_mtu_req(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                        size_t len) {
   struct att_bearer *b = c->att;
-  if (len != 3) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1); /* opcode */
+  uint16_t client = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     att_send_error(ble, c, ATT_EXCHANGE_MTU_REQ, 0,
                    UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t client = get_le16(pdu + 1);
   if (client < ATT_DEFAULT_MTU) client = ATT_DEFAULT_MTU;
   uint16_t server = our_rx_mtu(ble);
   uint8_t rsp[3] = {ATT_EXCHANGE_MTU_RSP, 0, 0};
@@ -423,12 +435,17 @@ static void deliver_value(uvble_t *ble, struct ble_conn *c, bool ind,
 static void on_value(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
                      size_t len) {
   struct att_bearer *b = c->att;
-  bool ind = pdu[0] == ATT_HANDLE_VALUE_IND;
-  if (len < 3 || get_le16(pdu + 1) == 0) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  bool ind = pdu_get_u8(&r) == ATT_HANDLE_VALUE_IND;
+  uint16_t handle = pdu_get_le16(&r);
+  size_t n;
+  const uint8_t *v = pdu_get_rest(&r, &n);
+  if (!pdu_ok(&r) || handle == 0) {
     ble->stats.att_rx_malformed++;
     return;
   }
-  deliver_value(ble, c, ind, get_le16(pdu + 1), pdu + 3, len - 3);
+  deliver_value(ble, c, ind, handle, v, n);
   if (!ind || !still_open(ble, b)) return;
   static const uint8_t cfm = ATT_HANDLE_VALUE_CFM;
   if (att_send_pdu(ble, c, &cfm, 1) < 0) ble->stats.att_tx_dropped++;
@@ -438,27 +455,26 @@ static void on_value(uvble_t *ble, struct ble_conn *c, const uint8_t *pdu,
  * value. The whole PDU is validated before any value is delivered. */
 static void on_multi_value(uvble_t *ble, struct ble_conn *c,
                            const uint8_t *pdu, size_t len) {
-  size_t off = 1;
-  unsigned n = 0;
-  while (off < len) {
-    if (len - off < 4 || get_le16(pdu + off) == 0 ||
-        get_le16(pdu + off + 2) > len - off - 4) {
-      ble->stats.att_rx_malformed++;
-      return;
-    }
-    off += 4 + get_le16(pdu + off + 2);
-    n++;
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1); /* opcode */
+  bool bad = pdu_left(&r) == 0;
+  while (!bad && pdu_left(&r)) {
+    bad = pdu_get_le16(&r) == 0;
+    pdu_skip(&r, pdu_get_le16(&r));
+    bad = bad || !pdu_ok(&r);
   }
-  if (n == 0) {
+  if (bad) {
     ble->stats.att_rx_malformed++;
     return;
   }
   struct att_bearer *b = c->att;
-  for (off = 1; off < len;) {
-    uint16_t h = get_le16(pdu + off), vlen = get_le16(pdu + off + 2);
-    deliver_value(ble, c, false, h, pdu + off + 4, vlen);
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1);
+  while (pdu_left(&r)) {
+    uint16_t h = pdu_get_le16(&r), vlen = pdu_get_le16(&r);
+    deliver_value(ble, c, false, h, pdu_get_bytes(&r, vlen), vlen);
     if (!still_open(ble, b)) return;
-    off += 4 + (size_t)vlen;
   }
 }
 

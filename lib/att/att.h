@@ -57,6 +57,10 @@
 #include <stdint.h>
 
 #include "uvble/req.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(att);
 
 struct ble_conn;
 

@@ -1,17 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The stack object: lifecycle, transport plumbing, irq dispatch, config. */
+/* The stack object: lifecycle, transport plumbing, config, and the
+ * teardown (failure, power-down, close) that core/stack.c runs through
+ * the handlers registered here. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "modules.h"
 #include "req.h"
 #include "uvble/gap.h"
 
-static void finish_close(uvble_t *ble);
 static void close_handles(uvble_t *ble);
 static void power_down_drained(uvble_t *ble);
+static void fail_now(uvble_t *ble);
+static void close_now(uvble_t *ble);
+static void power_down_now(uvble_t *ble);
+
+/* What core/stack.c runs when the outermost dispatch unwinds (ble_unref). */
+static const struct ble_teardown teardown = {
+    .fail = fail_now,
+    .power_down = power_down_now,
+    .close = close_now,
+};
 
 static void on_transport_packet(uvble_transport_t *t, uint8_t type,
                                 const uint8_t *data, size_t len, void *arg) {
@@ -55,19 +67,8 @@ static void on_transport_closed(uvble_transport_t *t, void *arg) {
   uvble_t *ble = arg;
   ble->transport = NULL;
   ble->pending_closes--;
-  finish_close(ble);
+  ble_handle_closed(ble);
 }
-
-static void on_defer_closed(uv_handle_t *h) {
-  uvble_t *ble = h->data;
-  ble->pending_closes--;
-  finish_close(ble);
-}
-
-void ble_handle_closed(uvble_t *ble) { finish_close(ble); }
-
-static uv_timer_t *defer_timer(uvble_t *ble);
-static struct defer *defer_of(uvble_t *ble);
 
 int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
                              uvble_t **out) {
@@ -87,6 +88,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
   }
   ble->loop = loop;
   ble->transport = t;
+  ble_set_teardown(ble, &teardown);
   ble->state = BLE_OFF;
   ble->cfg.addr_mode = UVBLE_ADDR_MODE_PUBLIC;
   ble->cfg.rxbuf = 2048;
@@ -110,7 +112,7 @@ int uvble_new_with_transport(uv_loop_t *loop, uvble_transport_t *t,
   ble->cfg.have_static_addr = true;
 
   int r = hci_init(ble);
-  if (r == 0 && !defer_timer(ble)) r = UVBLE_ENOMEM;
+  if (r == 0) r = ble_stack_init(ble);
   if (r == 0) r = req_init(ble);
   if (r == 0) {
     r = modules_init(ble);
@@ -136,112 +138,7 @@ int uvble_new(uv_loop_t *loop, const char *spec, uvble_t **out, char *errbuf,
   return uvble_new_with_transport(loop, t, out);
 }
 
-/* ---- deferred callbacks ---------------------------------------------------
- * Callbacks never run inside the call that requested them: an active(true)
- * on an active stack completes on the next loop iteration. */
-struct defer {
-  uv_timer_t timer;
-  int status;
-  uv_timer_t fail_timer; /* ble_fail_later */
-  int fail_status;
-  bool open;
-};
-
-static struct defer *defer_of(uvble_t *ble) {
-  return (struct defer *)ble->defer_state;
-}
-
-static uv_timer_t *defer_timer(uvble_t *ble) {
-  struct defer *d = calloc(1, sizeof *d);
-  if (!d) return NULL;
-  if (uv_timer_init(ble->loop, &d->timer) != 0) {
-    free(d);
-    return NULL;
-  }
-  if (uv_timer_init(ble->loop, &d->fail_timer) != 0) {
-    /* The first timer is registered with the loop: it must be closed. */
-    d->timer.data = ble;
-    ble->defer_state = d;
-    ble->pending_closes++;
-    uv_close((uv_handle_t *)&d->timer, on_defer_closed);
-    return NULL;
-  }
-  d->timer.data = ble;
-  d->fail_timer.data = ble;
-  d->open = true;
-  ble->defer_state = d;
-  return &d->timer;
-}
-
-void ble_active_done(uvble_t *ble, int status) {
-  uvble_status_cb cb = ble->active_cb;
-  void *arg = ble->active_arg;
-  ble->active_cb = NULL;
-  ble->active_arg = NULL;
-  if (cb) cb(ble, status, arg);
-}
-
-static void on_defer(uv_timer_t *t) {
-  uvble_t *ble = t->data;
-  ble_ref(ble);
-  ble_active_done(ble, defer_of(ble)->status);
-  ble_unref(ble);
-}
-
-static void defer_active_cb(uvble_t *ble, int status) {
-  defer_of(ble)->status = status;
-  uv_timer_start(&defer_of(ble)->timer, on_defer, 0, 0);
-}
-
-/* ---- dispatch references and deferred teardown ----------------------------- */
-static void fail_now(uvble_t *ble);
-static void close_now(uvble_t *ble);
-static void power_down_now(uvble_t *ble);
-
-void ble_ref(uvble_t *ble) { ble->refs++; }
-
-void ble_unref(uvble_t *ble) {
-  if (ble->refs > 1) {
-    ble->refs--;
-    return;
-  }
-  /* The outermost dispatch is unwinding: run the teardown asked for. The
-   * reference stays held meanwhile, so what the callbacks run by the
-   * teardown ask for in turn is deferred again and picked up here. */
-  while (ble->deferred) {
-    if (ble->deferred & BLE_DEFER_FAIL) {
-      ble->deferred &= ~BLE_DEFER_FAIL;
-      fail_now(ble);
-    } else if (ble->deferred & BLE_DEFER_POWER_DOWN) {
-      ble->deferred &= ~BLE_DEFER_POWER_DOWN;
-      power_down_now(ble);
-    } else {
-      ble->deferred &= ~BLE_DEFER_CLOSE;
-      close_now(ble);
-    }
-  }
-  ble->refs--;
-  finish_close(ble); /* only if everything closed already */
-}
-
-static void defer(uvble_t *ble, unsigned what) {
-  ble->deferred |= what;
-  if (ble->refs == 0) {
-    /* Called from outside any dispatch (the app's own code): nothing of
-     * the core is on the stack, so the teardown runs now. */
-    ble_ref(ble);
-    ble_unref(ble);
-  }
-}
-
 /* ---- failure and close ---------------------------------------------------- */
-void ble_fail(uvble_t *ble, int status) {
-  if (ble_dead(ble)) return;
-  ble->state = BLE_FAILED;
-  ble->fail_status = status;
-  defer(ble, BLE_DEFER_FAIL);
-}
-
 static void fail_now(uvble_t *ble) {
   int status = ble->fail_status;
   hci_cancel_all(ble, status, false);
@@ -252,32 +149,6 @@ static void fail_now(uvble_t *ble) {
   } else if (ble->fatal_cb && ble->state != BLE_CLOSING) {
     ble->fatal_cb(ble, status, ble->fatal_arg);
   }
-}
-
-static void on_fail_later(uv_timer_t *t) {
-  uvble_t *ble = t->data;
-  ble_ref(ble);
-  ble_fail(ble, defer_of(ble)->fail_status);
-  ble_unref(ble);
-}
-
-void ble_fail_later(uvble_t *ble, int status) {
-  struct defer *d = defer_of(ble);
-  if (ble_dead(ble) || !d || !d->open || d->fail_status) return;
-  d->fail_status = status;
-  uv_timer_start(&d->fail_timer, on_fail_later, 0, 0);
-}
-
-static void finish_close(uvble_t *ble) {
-  if (ble->state != BLE_CLOSING || ble->pending_closes > 0 ||
-      ble->hci.lingering || ble->refs > 0 || ble->deferred)
-    return;
-  /* The callback sees the object one last time (uvble_get_data() still
-   * works, so the app can free what it hung on it); then it is gone. */
-  if (ble->close_cb) ble->close_cb(ble, ble->close_arg);
-  free(ble->defer_state);
-  sodium_memzero(ble, sizeof *ble);
-  free(ble);
 }
 
 int uvble_set_close_hook(uvble_t *ble, uvble_close_hook_cb hook, void *arg) {
@@ -305,7 +176,7 @@ void uvble_close(uvble_t *ble, uvble_close_cb cb, void *arg) {
   ble->state = BLE_CLOSING;
   ble->close_cb = cb;
   ble->close_arg = arg;
-  defer(ble, BLE_DEFER_CLOSE);
+  ble_defer(ble, BLE_DEFER_CLOSE);
 }
 
 static void close_now(uvble_t *ble) {
@@ -314,7 +185,7 @@ static void close_now(uvble_t *ble) {
    * transport (btvirt dies of that; a UART hands the stale reply to the
    * next user). */
   hci_cancel_all(ble, UVBLE_ECANCELED, true);
-  conn_drop_all(ble); /* links with data queued are kept (ble->linger) */
+  conn_drop_all(ble); /* links with data queued are kept (conns.linger) */
   if (ble->modules_ready) {
     modules_stop(ble, UVBLE_ECANCELED);
     ble->modules_ready = false;
@@ -326,26 +197,20 @@ static void close_now(uvble_t *ble) {
 }
 
 /* The linger is over: timers and the transport close. Everything
- * completes on later loop iterations; finish_close runs when the last
- * handle is gone. Until then ble stays valid, so callers deep in a
+ * completes on later loop iterations; ble_handle_closed frees the
+ * object when the last handle is gone. Until then ble stays valid, so callers deep in a
  * callback chain can unwind safely. */
 static void close_handles(uvble_t *ble) {
   hci_close(ble);
   acl_close(ble); /* the ACL pool: HCI, below it, does not call up */
-  struct defer *d = defer_of(ble);
-  if (d && d->open) {
-    d->open = false;
-    ble->pending_closes += 2;
-    uv_close((uv_handle_t *)&d->timer, on_defer_closed);
-    uv_close((uv_handle_t *)&d->fail_timer, on_defer_closed);
-  }
+  ble_stack_close_handles(ble);
   if (ble->transport) {
     ble->pending_closes++;
     uvble_transport_close(ble->transport, on_transport_closed, ble);
   }
   if (ble->pending_closes == 0) {
     /* Nothing to wait for (only possible on creation failure). */
-    finish_close(ble);
+    ble_handle_closed(ble);
   }
 }
 
@@ -373,7 +238,7 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb, void *arg) {
   ble->active_arg = arg;
   if (on) {
     if (ble->state == BLE_ON) {
-      defer_active_cb(ble, 0);
+      ble_active_later(ble, 0);
       return 0;
     }
     ble->state = BLE_STARTING;
@@ -381,7 +246,7 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb, void *arg) {
     return 0;
   }
   if (ble->state == BLE_OFF) {
-    defer_active_cb(ble, 0);
+    ble_active_later(ble, 0);
     return 0;
   }
   ble->state = BLE_STOPPING;
@@ -396,7 +261,7 @@ int uvble_active(uvble_t *ble, bool on, uvble_status_cb cb, void *arg) {
  * links go when it unwinds. */
 static void power_down_drained(uvble_t *ble) {
   if (ble->state != BLE_STOPPING) return;
-  defer(ble, BLE_DEFER_POWER_DOWN);
+  ble_defer(ble, BLE_DEFER_POWER_DOWN);
 }
 
 static void power_down_now(uvble_t *ble) {
@@ -423,11 +288,6 @@ void uvble_on_fatal(uvble_t *ble, uvble_status_cb cb, void *arg) {
 void uvble_irq(uvble_t *ble, uvble_irq_cb cb, void *arg) {
   ble->irq_cb = cb;
   ble->irq_arg = arg;
-}
-
-int ble_irq(uvble_t *ble, int event, const uvble_irq_data_t *data) {
-  if (!ble->irq_cb || ble->state == BLE_CLOSING) return 0;
-  return ble->irq_cb(ble, event, data, ble->irq_arg);
 }
 
 uv_loop_t *uvble_loop(const uvble_t *ble) { return ble->loop; }

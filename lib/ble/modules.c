@@ -5,13 +5,8 @@
  * HCI event handlers and L2CAP fixed channels from their init; what needs
  * an order, or a layer created after its user (GAP is created first), is
  * registered here. */
-#include "att.h"
 #include "conn.h"
-#include "gap_internal.h"
-#include "gattc_internal.h"
-#include "gatts_internal.h"
-#include "l2cap.h"
-#include "smp_internal.h"
+#include "modules.h"
 
 static int wire(uvble_t *ble) {
   /* Senders that refill the ACL queues when the controller returns

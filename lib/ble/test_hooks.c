@@ -37,9 +37,10 @@ static void add(struct why *w, const char *fmt, ...) {
 static size_t acl_queued(const uvble_t *ble, unsigned *links) {
   size_t n = 0;
   *links = 0;
-  const struct ble_conn *lists[2] = {ble->conns.head, ble->linger};
+  const struct sq *lists[2] = {&ble->conns.table, &ble->conns.linger};
   for (int l = 0; l < 2; l++)
-    for (const struct ble_conn *c = lists[l]; c; c = c->next) {
+    for (const struct ble_conn *c = conn_of(lists[l]->head); c;
+         c = conn_next(c)) {
       size_t q = 0;
       for (int k = 0; k < ACL_CLASSES; k++) q += c->txq[k].len;
       if (q) (*links)++;
@@ -55,9 +56,9 @@ unsigned uvble_test_busy(const uvble_t *ble, char *buf, size_t len) {
   if (!ble) return 0;
   /* With no credit and nothing in flight, queued commands wait for the
    * controller to grant one (a NOP): not work of the stack's. */
-  if (ble->hci.queued && (ble->hci.cmd_credits || hci_inflight(ble))) {
+  if (ble->hci.queue.len && (ble->hci.cmd_credits || hci_inflight(ble))) {
     busy |= UVBLE_TEST_BUSY_CMD_QUEUED;
-    add(&w, "%u HCI command(s) queued", ble->hci.queued);
+    add(&w, "%zu HCI command(s) queued", ble->hci.queue.len);
   }
   if (hci_inflight(ble)) {
     busy |= UVBLE_TEST_BUSY_CMD_INFLIGHT;

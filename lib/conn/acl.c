@@ -83,7 +83,8 @@ void acl_close(uvble_t *ble) {
 /* The connections that may send: the table, or while uvble_close()
  * lingers, the links it keeps until their data is out (conn_edge.c). */
 static struct ble_conn *tx_list(uvble_t *ble) {
-  return ble->state == BLE_CLOSING ? ble->linger : ble->conns.head;
+  return conn_of(ble->state == BLE_CLOSING ? ble->conns.linger.head
+                                            : ble->conns.table.head);
 }
 
 static bool has_tx(const struct ble_conn *c) {
@@ -98,7 +99,7 @@ static struct ble_conn *next_with_data(uvble_t *ble) {
   if (!c) return NULL;
   do {
     if (has_tx(c)) return c;
-    c = c->next ? c->next : head;
+    c = conn_next(c) ? conn_next(c) : head;
   } while (c != start);
   return NULL;
 }
@@ -139,7 +140,7 @@ void acl_pump(uvble_t *ble) {
     ble->stats.acl_tx_packets++;
     ble->stats.acl_tx_bytes += f->len;
     /* A whole PDU went out: give the next connection its turn. */
-    if (f->last) hci->rr_next = c->next;
+    if (f->last) hci->rr_next = conn_next(c);
   }
 }
 
@@ -155,7 +156,7 @@ static void tx_completed(struct ble_conn *c, uint16_t n) {
 }
 
 static struct ble_conn *tx_conn_find(uvble_t *ble, uint16_t handle) {
-  for (struct ble_conn *c = tx_list(ble); c; c = c->next)
+  for (struct ble_conn *c = tx_list(ble); c; c = conn_next(c))
     if (c->handle == handle) return c;
   return NULL;
 }

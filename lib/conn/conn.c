@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "conn.h"
+#include "pdu_reader.h"
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (c->handle == handle) return c;
   return NULL;
 }
@@ -21,17 +22,15 @@ void conn_unref(struct ble_conn *conn) {
 
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,
                           const uvble_addr_t *peer) {
+  if (ble->conns.table.len >= CONN_TABLE_MAX) return NULL;
   struct ble_conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->refs = 1; /* the table's */
   c->handle = handle;
   c->role = role;
   c->peer = *peer;
-  /* Append, so round-robin order follows connection order. */
-  struct ble_conn **pp = &ble->conns.head;
-  while (*pp) pp = &(*pp)->next;
-  *pp = c;
-  ble->conns.count++;
+  /* Appended, so round-robin order follows connection order. */
+  sq_push(&ble->conns.table, &c->node);
   return c;
 }
 
@@ -66,13 +65,9 @@ void conn_free(uvble_t *ble, struct ble_conn *conn) {
 }
 
 static void conn_unlink(uvble_t *ble, struct ble_conn *conn) {
-  struct ble_conn **pp = &ble->conns.head;
-  while (*pp && *pp != conn) pp = &(*pp)->next;
-  if (!*pp) return;
-  *pp = conn->next;
-  ble->conns.count--;
-  if (ble->hci.rr_next == conn) ble->hci.rr_next = conn->next;
-  conn->next = NULL;
+  struct ble_conn *next = conn_next(conn);
+  if (!sq_remove(&ble->conns.table, &conn->node)) return;
+  if (ble->hci.rr_next == conn) ble->hci.rr_next = next;
 }
 
 void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
@@ -93,8 +88,7 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
      * reference moves to the linger list. */
     free(conn->rx_buf);
     conn->rx_buf = NULL;
-    conn->next = ble->linger;
-    ble->linger = conn;
+    sq_push_front(&ble->conns.linger, &conn->node);
   } else {
     conn_free(ble, conn);
   }
@@ -106,17 +100,22 @@ void conn_remove(uvble_t *ble, struct ble_conn *conn, uint8_t reason) {
 
 void l2cap_on_pdu(uvble_t *ble, struct ble_conn *conn, const uint8_t *pdu,
                   size_t len) {
-  /* The ACL layer only delivers PDUs whose basic header matches their
-   * length. */
-  uint16_t cid = get_le16(pdu + 2);
+  /* The ACL layer only delivers PDUs whose basic header (length, CID)
+   * matches their length; were one short, its CID would read as 0x0000,
+   * which no one registers. */
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 2);
+  uint16_t cid = pdu_get_le16(&r);
+  size_t n;
+  const uint8_t *info = pdu_get_rest(&r, &n);
   ble->stats.l2cap_rx_pdus++;
   struct ble_conns *cs = &ble->conns;
   if (cid < L2CAP_FIXED_CIDS && cs->fixed_rx[cid]) {
-    cs->fixed_rx[cid](ble, conn, pdu + 4, len - 4);
+    cs->fixed_rx[cid](ble, conn, info, n);
     return;
   }
-  if (cid >= 0x0040 && cs->dyn_rx &&
-      cs->dyn_rx(ble, conn, cid, pdu + 4, len - 4))
+  if (cid >= 0x0040 && cs->dyn_rx && cs->dyn_rx(ble, conn, cid, info, n))
     return;
   ble->stats.l2cap_rx_unknown_cid++;
 }

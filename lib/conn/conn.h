@@ -46,7 +46,7 @@ struct acl_frag {
  * takes it off the table, completes what is pending on it and clears
  * `open`; the memory goes with the last reference. */
 struct ble_conn {
-  struct ble_conn *next;
+  struct sq_node node; /* on ble->conns.table, or .linger */
   int refs;
   bool open;     /* on the table, every layer's conn_open hook ran */
   bool refused;  /* a conn_open hook failed: ending it, the app not told */
@@ -119,6 +119,17 @@ void l2cap_register_dyn(uvble_t *ble, l2cap_dyn_rx_fn fn);
 int acl_on_room(uvble_t *ble, acl_room_fn fn);
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
+/* Walking the table: for (c = conn_first(ble); c; c = conn_next(c)).
+ * conn_next also walks the linger list (conn_of its head). */
+static inline struct ble_conn *conn_of(struct sq_node *n) {
+  return n ? SQ_ENTRY(n, struct ble_conn, node) : NULL;
+}
+static inline struct ble_conn *conn_first(const uvble_t *ble) {
+  return conn_of(ble->conns.table.head);
+}
+static inline struct ble_conn *conn_next(const struct ble_conn *c) {
+  return conn_of(c->node.next);
+}
 /* Adds a connection to the table (the table's reference); NULL when out
  * of memory. */
 struct ble_conn *conn_add(uvble_t *ble, uint16_t handle, uint8_t role,

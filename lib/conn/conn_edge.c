@@ -35,7 +35,7 @@ static void arm(uvble_t *ble) {
   uint64_t next = hci->lingering ? hci->linger_deadline
                   : hci->stop_done ? hci->stop_deadline
                                    : 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (c->drain_deadline && (!next || c->drain_deadline < next))
       next = c->drain_deadline;
   if (!next) {
@@ -97,7 +97,7 @@ void conn_edge_on_progress(uvble_t *ble, struct ble_conn *c) {
 
 /* ---- uvble_active(false) ----------------------------------------------- */
 static bool all_idle(const uvble_t *ble) {
-  for (const struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (const struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (!acl_tx_idle(c)) return false;
   return true;
 }
@@ -106,7 +106,7 @@ static void drain_all_end(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   void (*done)(uvble_t *) = hci->stop_done;
   hci->stop_done = NULL;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     ble->stats.acl_tx_dropped += acl_tx_discard(c);
   arm(ble);
   if (done) done(ble);
@@ -114,7 +114,7 @@ static void drain_all_end(uvble_t *ble) {
 
 void conn_drain_all(uvble_t *ble, void (*done)(uvble_t *ble)) {
   struct hci *hci = &ble->hci;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     c->disconnecting = true; /* refuses new sends */
   hci->stop_done = done;
   hci->stop_deadline = ble_now_ms(ble->loop) + hci->drain_ms;
@@ -134,9 +134,8 @@ void conn_drain_all_check(uvble_t *ble) {
 static void linger_finish(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   hci->lingering = false;
-  while (ble->linger) {
-    struct ble_conn *c = ble->linger;
-    ble->linger = c->next;
+  struct ble_conn *c;
+  while ((c = conn_of(sq_pop(&ble->conns.linger)))) {
     ble->stats.acl_tx_dropped += acl_tx_discard(c);
     conn_free(ble, c);
   }
@@ -148,7 +147,8 @@ static void linger_finish(uvble_t *ble) {
 
 static bool linger_idle(const uvble_t *ble) {
   if (hci_inflight(ble)) return false;
-  for (const struct ble_conn *c = ble->linger; c; c = c->next)
+  for (const struct ble_conn *c = conn_of(ble->conns.linger.head); c;
+       c = conn_next(c))
     if (!acl_tx_idle(c)) return false;
   return true;
 }
@@ -201,8 +201,8 @@ static void on_linger_disconnect(uvble_t *ble, int err, uint8_t st,
 
 static bool linger_disconnect_all(uvble_t *ble) {
   struct ble_conn *next;
-  for (struct ble_conn *c = ble->linger; c; c = next) {
-    next = c->next;
+  for (struct ble_conn *c = conn_of(ble->conns.linger.head); c; c = next) {
+    next = conn_next(c);
     if (c->disc_sent) continue;
     c->disc_sent = true;
     c->disc_reason = HCI_POWER_OFF;
@@ -210,7 +210,8 @@ static bool linger_disconnect_all(uvble_t *ble) {
      * not touched after it. */
     send_disconnect_cb(ble, c, on_linger_disconnect);
   }
-  for (const struct ble_conn *c = ble->linger; c; c = c->next)
+  for (const struct ble_conn *c = conn_of(ble->conns.linger.head); c;
+       c = conn_next(c))
     if (c->disc_sent) return true;
   return false;
 }
@@ -224,10 +225,12 @@ void conn_linger_check(uvble_t *ble) {
 }
 
 void conn_linger_on_disconnected(uvble_t *ble, uint16_t handle) {
-  for (struct ble_conn **pp = &ble->linger; *pp; pp = &(*pp)->next) {
-    struct ble_conn *c = *pp;
+  struct sq *q = &ble->conns.linger;
+  struct sq_node **at = &q->head, *prev = NULL;
+  for (; *at; at = &(prev = *at)->next) {
+    struct ble_conn *c = conn_of(*at);
     if (c->handle != handle) continue;
-    *pp = c->next;
+    sq_unlink(q, at, prev);
     if (ble->hci.rr_next == c) ble->hci.rr_next = NULL;
     ble->stats.acl_tx_dropped += acl_tx_discard(c);
     conn_free(ble, c);
@@ -264,7 +267,7 @@ static void on_edge_timer_run(uv_timer_t *t) {
     drain_all_end(ble);
     return;
   }
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     if (c->drain_deadline && now >= c->drain_deadline) drain_end(ble, c);
     if (ble_dead(ble)) return;
   }

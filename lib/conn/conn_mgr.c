@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "pdu_reader.h"
 
 int conn_add_observer(uvble_t *ble, conn_open_fn open, conn_closed_fn closed) {
   struct ble_conns *cs = &ble->conns;
@@ -103,20 +104,43 @@ static void on_connection_failed(uvble_t *ble, uint8_t status, uint8_t role) {
   ble->stats.hci_events_unexpected++;
 }
 
-/* LE (Enhanced) Connection Complete: the common fields, Vol 4, Part E,
- * 7.7.65.1 and 7.7.65.10. */
+/* The fields of LE (Enhanced) Connection Complete the host uses. */
+struct conn_complete {
+  uint8_t status, role;
+  uint16_t handle, interval, latency, timeout;
+  uvble_addr_t peer;
+};
+
+/* Vol 4, Part E, 7.7.65.1 and 7.7.65.10: the enhanced form adds the two
+ * resolvable private addresses after the peer's. */
+static bool parse_conn_complete(const uint8_t *p, size_t len, bool enhanced,
+                                struct conn_complete *cc) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  cc->status = pdu_get_u8(&r);
+  cc->handle = pdu_get_le16(&r) & 0x0fff;
+  cc->role = pdu_get_u8(&r);
+  uint8_t type = pdu_get_u8(&r), addr[6];
+  pdu_get_addr(&r, addr);
+  ble_addr_from_hci(&cc->peer, type, addr);
+  if (enhanced) pdu_skip(&r, 12); /* local and peer RPA */
+  cc->interval = pdu_get_le16(&r);
+  cc->latency = pdu_get_le16(&r);
+  cc->timeout = pdu_get_le16(&r);
+  pdu_skip(&r, 1); /* Central_Clock_Accuracy */
+  return pdu_done(&r);
+}
+
 static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
                                    bool enhanced) {
-  size_t need = enhanced ? 30 : 18;
-  if (len != need) {
+  struct conn_complete cc;
+  if (!parse_conn_complete(p, len, enhanced, &cc)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t status = p[0];
-  uint16_t handle = get_le16(p + 1) & 0x0fff;
-  uint8_t role = p[3];
-  uvble_addr_t peer;
-  ble_addr_from_hci(&peer, p[4], p + 5);
+  uint8_t status = cc.status, role = cc.role;
+  uint16_t handle = cc.handle;
+  uvble_addr_t peer = cc.peer;
   if (status != HCI_SUCCESS) {
     on_connection_failed(ble, status, role);
     return;
@@ -135,13 +159,12 @@ static void on_connection_complete(uvble_t *ble, const uint8_t *p, size_t len,
     return;
   }
   if (role == 0x01 && h->peripheral_connected) h->peripheral_connected(ble);
-  const uint8_t *q = p + 11 + (enhanced ? 12 : 0);
   uint8_t crole = role ? CONN_ROLE_PERIPHERAL : CONN_ROLE_CENTRAL;
   struct ble_conn *c = conn_add(ble, handle, crole, &peer);
   if (c) {
-    c->interval = get_le16(q);
-    c->latency = get_le16(q + 2);
-    c->supervision_timeout = get_le16(q + 4);
+    c->interval = cc.interval;
+    c->latency = cc.latency;
+    c->supervision_timeout = cc.timeout;
   }
   if (!c || conn_open(ble, c) < 0) {
     /* Out of memory: the link cannot be served, so it is ended (a refused
@@ -179,14 +202,27 @@ static void on_le_enhanced_connection_complete(uvble_t *ble, const uint8_t *p,
   on_connection_complete(ble, p, len, true);
 }
 
+/* Disconnection Complete (7.7.5): status, handle, reason. */
+static bool parse_disconnection(const uint8_t *p, size_t len, uint8_t *status,
+                                uint16_t *handle, uint8_t *reason) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  *status = pdu_get_u8(&r);
+  *handle = pdu_get_le16(&r) & 0x0fff;
+  *reason = pdu_get_u8(&r);
+  return pdu_done(&r);
+}
+
 static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
                                       size_t len) {
-  if (len != 4) {
+  uint8_t status, reason;
+  uint16_t h;
+  if (!parse_disconnection(p, len, &status, &h, &reason)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  if (p[0] != HCI_SUCCESS) return; /* the link is still up */
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  if (status != HCI_SUCCESS) return; /* the link is still up */
+  struct ble_conn *c = conn_find(ble, h);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
@@ -196,7 +232,6 @@ static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
   uint16_t handle = c->handle;
   uint8_t role = c->role;
   uvble_addr_t peer = c->peer;
-  uint8_t reason = p[3];
   conn_remove(ble, c, reason);
   if (tell) emit_disconnect(ble, handle, role, &peer, reason);
   if (!ble_dead(ble)) acl_pump(ble);
@@ -204,7 +239,7 @@ static void on_disconnection_complete(uvble_t *ble, const uint8_t *p,
 
 /* Skips a link whose removal is already running further up the stack. */
 static struct ble_conn *first_live(uvble_t *ble) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (!c->gone) return c;
   return NULL;
 }
@@ -230,10 +265,14 @@ static void on_event_lingering(uvble_t *ble, uint8_t code, const uint8_t *p,
     case HCI_EV_NUM_COMPLETED_PACKETS:
       acl_on_completed(ble, p, len);
       break;
-    case HCI_EV_DISCONNECTION_COMPLETE:
-      if (len == 4 && p[0] == HCI_SUCCESS)
-        conn_linger_on_disconnected(ble, get_le16(p + 1) & 0x0fff);
+    case HCI_EV_DISCONNECTION_COMPLETE: {
+      uint8_t status, reason;
+      uint16_t h;
+      if (parse_disconnection(p, len, &status, &h, &reason) &&
+          status == HCI_SUCCESS)
+        conn_linger_on_disconnected(ble, h);
       break;
+    }
     default:
       break;
   }

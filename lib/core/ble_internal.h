@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The stack object and what its layers share. Private. */
+/* The stack object and what its layers share. Private. The services
+ * declared here (events to the app, dispatch references, failure, close
+ * completion) are core's (core/stack.c): every layer may call them. */
 #ifndef UVBLE_BLE_INTERNAL_H
 #define UVBLE_BLE_INTERNAL_H
 
@@ -8,7 +10,7 @@
 
 #include "conn_state.h"
 #include "hci_state.h"
-#include "modules.h"
+#include "module.h"
 
 enum ble_state {
   BLE_OFF = 0,      /* created, or powered down */
@@ -61,17 +63,13 @@ struct uvble {
   struct ble_conns conns;
 
   /* Each layer's own state, owned and allocated by that layer's init
-   * (modules.h) and freed by its close. */
+   * (core/module.h) and freed by its close. */
   struct gap_state *gap;
   struct att_state *att;
   struct gatts_state *gatts;
   struct gattc_state *gattc;
   struct l2cap_state *l2cap;
   struct smp_state *smp;
-
-  /* Links uvble_close() keeps, off the table, until their queued data is
-   * out or the linger bound passes (conn_edge.c). */
-  struct ble_conn *linger;
 
   bool modules_ready;  /* modules_init ran: close must run modules_close */
   /* Dispatch references (ble_ref): while any is held, the stack is inside
@@ -82,7 +80,8 @@ struct uvble {
   int refs;
   unsigned deferred;      /* BLE_DEFER_* */
   bool close_was_started; /* the state uvble_close() found: was it up? */
-  void *defer_state;  /* ble.c's deferred-callback timer */
+  void *defer_state;  /* stack.c's deferred-callback timers */
+  const struct ble_teardown *teardown; /* ble_set_teardown */
   struct req_state *req_state; /* req.c: cancelled requests due */
   int pending_closes; /* libuv handles and the transport still closing */
 };
@@ -90,12 +89,34 @@ struct uvble {
 /* Takes the pending uvble_active() callback and runs it (if any) with
  * status: it runs once. */
 void ble_active_done(uvble_t *ble, int status);
+/* The same on the next loop iteration (never inside the caller's call). */
+void ble_active_later(uvble_t *ble, int status);
+
 /* Teardown that waits for the outermost dispatch to unwind (ble_unref). */
 enum {
   BLE_DEFER_FAIL = 1u << 0,       /* ble_fail: complete, drop, stop */
   BLE_DEFER_POWER_DOWN = 1u << 1, /* active(false): links drained */
   BLE_DEFER_CLOSE = 1u << 2,      /* uvble_close */
 };
+
+/* What each deferred step does to the layers: the top layer's (ble/),
+ * registered at uvble_new. Core runs one step per BLE_DEFER_* bit, with a
+ * dispatch reference held, failure first, then power-down, then close. */
+struct ble_teardown {
+  void (*fail)(uvble_t *ble);       /* ble->fail_status says why */
+  void (*power_down)(uvble_t *ble); /* links drained, state STOPPING */
+  void (*close)(uvble_t *ble);      /* uvble_close: stop and free layers */
+};
+void ble_set_teardown(uvble_t *ble, const struct ble_teardown *ops);
+
+/* Asks for the teardown steps in `what` (BLE_DEFER_*): they run at the
+ * outermost ble_unref, or now when no dispatch is running. */
+void ble_defer(uvble_t *ble, unsigned what);
+
+/* Creates the deferred-callback timers (ble_active_later, ble_fail_later);
+ * ble_stack_close_handles starts closing them (ble->pending_closes). */
+int ble_stack_init(uvble_t *ble);
+void ble_stack_close_handles(uvble_t *ble);
 
 /* A dispatch reference, held for the duration of every entry from the
  * loop into the core (transport packets and errors, the core's timers).
@@ -120,7 +141,9 @@ int ble_irq(uvble_t *ble, int event, const uvble_irq_data_t *data);
  * the app hears about it through the active or fatal callback. */
 void ble_fail(uvble_t *ble, int status);
 
-/* A libuv handle owned by a layer finished closing. */
+/* A libuv handle owned by a layer finished closing (its owner decremented
+ * ble->pending_closes): once the stack is closing and nothing is pending,
+ * the close callback runs and the object is freed. */
 void ble_handle_closed(uvble_t *ble);
 
 /* The current time in milliseconds, for arming deadlines: the loop's

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue.h"
 #include "uvble/uvble.h"
 
 typedef struct uvble uvble_t;
@@ -63,9 +64,17 @@ typedef bool (*l2cap_dyn_rx_fn)(uvble_t *ble, struct ble_conn *conn,
 #define ACL_ROOM_OBSERVERS 4
 typedef void (*acl_room_fn)(uvble_t *ble);
 
+/* A bound on the table: one link per connection handle (12 bits, Vol 4,
+ * Part E, 5.4.2). conn_mgr refuses a handle already on the table, so no
+ * link the controller reports meets it. */
+#define CONN_TABLE_MAX 0x1000
+
 struct ble_conns {
-  struct ble_conn *head;
-  unsigned count;
+  struct sq table; /* ble_conn, in connection order; at most CONN_TABLE_MAX */
+  /* Links uvble_close() keeps, off the table, until their queued data is
+   * out or the linger bound passes (conn_edge.c), the last removed first:
+   * those the table held when it closed. */
+  struct sq linger;
   struct conn_observer obs[CONN_OBSERVERS]; /* in registration order */
   unsigned nobs;
   struct conn_gap_hooks gap;

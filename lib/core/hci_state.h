@@ -27,8 +27,6 @@ typedef void (*hci_linger_fn)(uvble_t *ble, uint8_t code, const uint8_t *p,
 #define HCI_EVENT_CODES 0x40    /* codes below this can be registered */
 #define HCI_LE_SUBEVENT_CODES 0x40
 
-struct hci_cmd;
-
 /* Blocks for outgoing ACL packets (acl.c): taken when a PDU is queued,
  * back when the controller completes them. At most `max` in use over all
  * links (past it a send is refused, counted in acl_tx_pool_full); freed
@@ -44,9 +42,8 @@ struct acl_pool {
 };
 
 struct hci {
-  struct hci_cmd *queue_head, *queue_tail; /* not yet sent */
-  struct hci_cmd *inflight_head, *inflight_tail;
-  unsigned queued;
+  struct sq queue;    /* hci_cmd not yet sent, at most max_queued */
+  struct sq inflight; /* hci_cmd sent, oldest first, at most 255 (hci.c) */
   unsigned cmd_credits;       /* Num_HCI_Command_Packets */
   unsigned cmd_timeout_ms;
   unsigned max_queued;

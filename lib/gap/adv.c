@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "pdu_reader.h"
 #include "uvble/error.h"
 
 /* ---- low level ------------------------------------------------------------ */
@@ -232,28 +233,33 @@ void uvble_adv_iter_init(uvble_adv_iter_t *it, const uint8_t *adv,
 int uvble_adv_iter_next(uvble_adv_iter_t *it, uint8_t *type,
                         const uint8_t **data, size_t *data_len) {
   while (it->part_ < 2) {
-    const uint8_t *b = it->buf_[it->part_];
-    size_t n = it->len_[it->part_];
-    size_t off = it->off_;
-    size_t l;
-    if (off >= n || (l = b[off]) == 0) {
+    struct pdu_reader r;
+    pdu_reader_init(&r, it->buf_[it->part_], it->len_[it->part_]);
+    pdu_skip(&r, it->off_);
+    /* Each AD structure: length, then type and data (length bytes). */
+    size_t l = pdu_get_u8(&r);
+    if (l == 0) {
       /* The end, or the zero length byte that starts the padding. */
       it->part_++;
       it->off_ = 0;
       continue;
     }
-    if (l > n - off - 1) {
+    struct pdu_reader ad = pdu_get_sub(&r, l);
+    if (!pdu_ok(&ad)) {
       /* Runs past the end: stop this payload without touching it. */
       it->truncated = true;
       it->part_++;
       it->off_ = 0;
       continue;
     }
-    if (type != NULL) *type = b[off + 1];
-    if (data != NULL) *data = b + off + 2;
-    if (data_len != NULL) *data_len = l - 1;
+    uint8_t t = pdu_get_u8(&ad);
+    size_t n;
+    const uint8_t *d = pdu_get_rest(&ad, &n);
+    if (type != NULL) *type = t;
+    if (data != NULL) *data = d;
+    if (data_len != NULL) *data_len = n;
     it->source = it->part_;
-    it->off_ = off + 1 + l;
+    it->off_ = pdu_offset(&r);
     return 1;
   }
   return it->truncated ? UVBLE_EPROTO : 0;
@@ -361,9 +367,11 @@ int uvble_adv_services_foreach(const uint8_t *adv, size_t adv_len,
     uvble_adv_iter_init(&it, adv, adv_len, resp, resp_len);
     while (uvble_adv_iter_next(&it, &t, &d, &n) == 1) {
       if (t != kinds[k].incomplete && t != kinds[k].complete) continue;
-      for (size_t i = 0; i + kinds[k].size <= n; i += kinds[k].size) {
+      struct pdu_reader r; /* a partial UUID at the end is ignored */
+      pdu_reader_init(&r, d, n);
+      while (pdu_left(&r) >= kinds[k].size) {
         uvble_uuid_t u;
-        uvble_uuid_from_bytes(&u, d + i, kinds[k].size);
+        pdu_get_uuid(&r, kinds[k].size, &u);
         count++;
         if (cb != NULL && cb(&u, t, arg) != 0) return count;
       }
@@ -419,12 +427,16 @@ int uvble_adv_iter_manufacturer(uvble_adv_iter_t *it, int company,
   size_t n;
   int r;
   while ((r = uvble_adv_iter_find(it, UVBLE_AD_MANUFACTURER, &d, &n)) == 1) {
-    if (n < 2) continue;
-    uint16_t cid = (uint16_t)(d[0] | d[1] << 8);
+    struct pdu_reader rd;
+    pdu_reader_init(&rd, d, n);
+    uint16_t cid = pdu_get_le16(&rd);
+    size_t rest;
+    const uint8_t *v = pdu_get_rest(&rd, &rest);
+    if (!pdu_ok(&rd)) continue;
     if (company != UVBLE_ADV_ANY_COMPANY && cid != company) continue;
     if (id != NULL) *id = cid;
-    if (data != NULL) *data = d + 2;
-    if (len != NULL) *len = n - 2;
+    if (data != NULL) *data = v;
+    if (len != NULL) *len = rest;
     return 1;
   }
   return r;
@@ -443,10 +455,14 @@ int uvble_adv_manufacturer(const uint8_t *adv, size_t adv_len,
 int uvble_adv_appearance(const uint8_t *adv, size_t adv_len,
                          const uint8_t *resp, size_t resp_len,
                          uint16_t *appearance) {
-  const uint8_t *d;
+  const uint8_t *d = NULL;
+  size_t n = 0;
   int r = find_min(adv, adv_len, resp, resp_len, UVBLE_AD_APPEARANCE, 2, &d,
-                   NULL);
-  if (r == 0 && appearance != NULL) *appearance = (uint16_t)(d[0] | d[1] << 8);
+                   &n);
+  struct pdu_reader rd;
+  pdu_reader_init(&rd, d, n);
+  uint16_t v = pdu_get_le16(&rd);
+  if (r == 0 && appearance != NULL) *appearance = v;
   return r;
 }
 
@@ -471,13 +487,16 @@ int uvble_adv_iter_service_data(uvble_adv_iter_t *it,
     else if (t == UVBLE_AD_SERVICE_DATA32) size = 4;
     else if (t == UVBLE_AD_SERVICE_DATA128) size = 16;
     else continue;
-    if (n < size) continue;
+    struct pdu_reader rd;
+    pdu_reader_init(&rd, d, n);
     uvble_uuid_t u;
-    uvble_uuid_from_bytes(&u, d, size);
+    if (!pdu_get_uuid(&rd, size, &u)) continue;
     if (filter != NULL && !uvble_uuid_equal(&u, filter)) continue;
+    size_t rest;
+    const uint8_t *v = pdu_get_rest(&rd, &rest);
     if (uuid != NULL) *uuid = u;
-    if (data != NULL) *data = d + size;
-    if (len != NULL) *len = n - size;
+    if (data != NULL) *data = v;
+    if (len != NULL) *len = rest;
     return 1;
   }
   return r;

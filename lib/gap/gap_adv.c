@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 
 /* Legacy Advertising_Type values. */
 enum { ADV_IND = 0x00, ADV_SCAN_IND = 0x02 };
@@ -321,11 +322,16 @@ void gap_adv_on_peripheral_connected(uvble_t *ble) {
 /* LE Advertising Set Terminated (7.7.65.18): status, handle, connection
  * handle, completed events. */
 void gap_adv_on_set_terminated(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 5) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  pdu_skip(&r, 1); /* status */
+  uint8_t adv_handle = pdu_get_u8(&r);
+  pdu_skip(&r, 3); /* connection handle, completed events */
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  if (p[1] != GAP_ADV_HANDLE) {
+  if (adv_handle != GAP_ADV_HANDLE) {
     ble->stats.hci_events_unexpected++;
     return;
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 #include "req.h"
 #include "l2cap.h"
 
@@ -96,6 +97,7 @@ int gap_init(uvble_t *ble) {
   if (r == 0) r = gap_addr_init(ble);
   if (r == 0) r = gap_scan_init(ble);
   if (r == 0) r = gap_connect_init(ble);
+  if (r == 0) r = gap_lreq_init(ble);
   return r;
 }
 
@@ -116,6 +118,7 @@ void gap_close(uvble_t *ble) {
   if (!g) return;
   gap_scan_close(ble);
   gap_connect_close(ble);
+  gap_lreq_close(ble);
   gap_addr_close(ble);
   ble->gap = NULL;
   /* The timers' close callbacks free g; without timers nothing waits. */
@@ -133,8 +136,7 @@ int gap_conn_open(uvble_t *ble, struct ble_conn *c) {
 }
 
 void gap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
-  (void)ble;
-  (void)reason;
+  gap_lreq_conn_closed(ble, c, reason);
   free(c->gap);
   c->gap = NULL;
 }
@@ -163,7 +165,9 @@ int uvble_gap_disconnect(uvble_t *ble, uint16_t conn_handle) {
 
 /* ---- connection parameters ------------------------------------------- */
 
-static void emit_update(uvble_t *ble, const struct ble_conn *c, int status) {
+/* An update's outcome: to the link's request when there is one, else the
+ * CONNECTION_UPDATE event. */
+static void emit_update(uvble_t *ble, struct ble_conn *c, int status) {
   uvble_irq_data_t d;
   memset(&d, 0, sizeof d);
   d.conn_update.conn_handle = c->handle;
@@ -171,30 +175,37 @@ static void emit_update(uvble_t *ble, const struct ble_conn *c, int status) {
   d.conn_update.conn_latency = c->latency;
   d.conn_update.supervision_timeout = c->supervision_timeout;
   d.conn_update.status = status;
-  ble_irq(ble, UVBLE_IRQ_CONNECTION_UPDATE, &d);
+  if (!gap_lreq_complete(ble, c, GAP_LREQ_PARAMS, status, &d))
+    ble_irq(ble, UVBLE_IRQ_CONNECTION_UPDATE, &d);
 }
 
 /* LE Connection Update Complete, Vol 4, Part E, 7.7.65.3. */
 static void on_conn_update_complete(uvble_t *ble, const uint8_t *p,
                                     size_t len) {
-  if (len != 9) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t status = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint16_t interval = pdu_get_le16(&r), latency = pdu_get_le16(&r);
+  uint16_t timeout = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
   }
-  if (p[0] == HCI_SUCCESS) {
-    c->interval = get_le16(p + 3);
-    c->latency = get_le16(p + 5);
-    c->supervision_timeout = get_le16(p + 7);
+  if (status == HCI_SUCCESS) {
+    c->interval = interval;
+    c->latency = latency;
+    c->supervision_timeout = timeout;
   }
-  emit_update(ble, c, p[0]);
+  emit_update(ble, c, status);
   /* c stays valid whatever the handler did (ble_ref); is it still up? */
   if (!ble_ending(ble) && conn_is_open(c))
-    gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, p[0]);
+    gap_link_notify(ble, c, UVBLE_GAP_LINK_PARAMS, status);
 }
 
 /* Interval in 1.25 ms units, timeout in 10 ms units, as HCI carries them. */
@@ -282,13 +293,18 @@ bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
 static void on_remote_conn_param_request(uvble_t *ble, const uint8_t *p,
                                          size_t len) {
   struct gap_state *g = ble->gap;
-  if (len != 10) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  struct gap_params in;
+  in.min = pdu_get_le16(&r);
+  in.max = pdu_get_le16(&r);
+  in.latency = pdu_get_le16(&r);
+  in.timeout = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t handle = get_le16(p) & 0x0fff;
-  struct gap_params in = {get_le16(p + 2), get_le16(p + 4), get_le16(p + 6),
-                          get_le16(p + 8)};
   struct gap_params out;
   if (!conn_find(ble, handle)) ble->stats.hci_events_unexpected++;
   if (!fit_request(&g->bounds, &in, &out)) {
@@ -329,6 +345,16 @@ int uvble_gap_update_params(uvble_t *ble, uint16_t conn_handle,
   return uvble_gap_update_conn_params(ble, conn_handle, &p);
 }
 
+int gap_send_conn_params(uvble_t *ble, struct ble_conn *c,
+                         const struct gap_hci_params *h) {
+  struct gap_params p = {h->min, h->max, h->latency, h->timeout};
+  if (c->role == CONN_ROLE_CENTRAL)
+    return send_conn_update(ble, c->handle, &p, h->ce_min, h->ce_max);
+  struct l2cap_conn_params lp = {p.min, p.max, p.latency, p.timeout};
+  return l2cap_conn_param_update_request(ble, c, &lp, on_l2cap_update_done,
+                                         NULL);
+}
+
 int uvble_gap_update_conn_params(uvble_t *ble, uint16_t conn_handle,
                                  const uvble_gap_conn_params_t *cp) {
   if (!ble) return UVBLE_EINVAL;
@@ -338,12 +364,8 @@ int uvble_gap_update_conn_params(uvble_t *ble, uint16_t conn_handle,
   struct gap_hci_params h;
   int r = gap_conn_params_to_hci(cp, &h);
   if (r < 0) return r;
-  struct gap_params p = {h.min, h.max, h.latency, h.timeout};
-  if (c->role == CONN_ROLE_CENTRAL)
-    return send_conn_update(ble, c->handle, &p, h.ce_min, h.ce_max);
-  struct l2cap_conn_params lp = {p.min, p.max, p.latency, p.timeout};
-  return l2cap_conn_param_update_request(ble, c, &lp, on_l2cap_update_done,
-                                         NULL);
+  if (gap_lreq_pending(c, GAP_LREQ_PARAMS)) return UVBLE_EBUSY;
+  return gap_send_conn_params(ble, c, &h);
 }
 
 int uvble_gap_set_param_bounds(uvble_t *ble,

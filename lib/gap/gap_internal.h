@@ -8,6 +8,7 @@
  *   gap_addr.c     own addresses (public, static random, RPA, NRPA)
  *   gap_link.c     the link layer's state per connection: data length, PHY,
  *                  connection info, the link listeners
+ *   gap_linkreq.c  requests on a link: disconnect, parameters, PHY
  *
  * Commands for one operation are queued together: the HCI core sends them
  * in order, so the controller sees e.g. disable / parameters / data /
@@ -25,6 +26,10 @@
 #include "conn.h"
 #include "uvble/adv.h"
 #include "uvble/gap.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(gap);
 
 struct l2cap_conn_params;
 
@@ -123,6 +128,9 @@ struct gap_state {
   uvble_gap_param_bounds_t bounds;
   uvble_gap_stats_t stats;
   struct gap_link_listener link_listeners[UVBLE_GAP_LINK_LISTENERS];
+  uv_timer_t lreq_timer; /* the links' request deadlines (gap_linkreq.c) */
+  bool lreq_timer_open;
+  unsigned lreq_timeout_ms;
   int open_handles; /* timers still closing after gap_close */
 };
 
@@ -143,12 +151,24 @@ bool gap_emit(uvble_t *ble, int event, const uvble_irq_data_t *d);
 int gap_timer_init(uvble_t *ble, uv_timer_t *t, bool *open);
 void gap_timer_close(uvble_t *ble, uv_timer_t *t, bool *open);
 
+/* A link's request slot (gap_linkreq.c): one request per kind at a time.
+ * CANCELLED: uvble_cancel took the request; the procedure's outcome is
+ * still due and is swallowed. */
+enum { GAP_LREQ_DISCONNECT = 0, GAP_LREQ_PARAMS, GAP_LREQ_PHY, GAP_LREQ_KINDS };
+enum { GAP_LREQ_IDLE = 0, GAP_LREQ_LIVE, GAP_LREQ_CANCELLED };
+struct gap_lreq {
+  uvble_req_t *req;
+  uint8_t state;
+  uint64_t deadline; /* ble_now_ms() value */
+};
+
 /* Per connection: what GAP remembers about a link. */
 struct gap_conn {
   uvble_addr_t own; /* the address we used to make it (SMP's ia / ra) */
   /* As the controller last reported (gap_link.c). */
   uint16_t tx_octets, tx_time, rx_octets, rx_time;
   uint8_t tx_phy, rx_phy;
+  struct gap_lreq lreq[GAP_LREQ_KINDS];
 };
 /* The address we used on the link c: the advertising address for links we
  * accepted, the initiating address for links we made. SMP uses it for the
@@ -176,6 +196,30 @@ struct gap_hci_params {
 };
 int gap_conn_params_to_hci(const uvble_gap_conn_params_t *p,
                            struct gap_hci_params *out);
+/* LE Set PHY on c for pref (checked): UVBLE_ENOTSUP without the command or
+ * the PHY. */
+int gap_send_set_phy(uvble_t *ble, struct ble_conn *c, int pref);
+
+/* ---- gap_linkreq.c ---- */
+int gap_lreq_init(uvble_t *ble);
+void gap_lreq_close(uvble_t *ble);
+/* Tests: the deadline of parameter and PHY requests (a disconnect's adds
+ * drain_ms). */
+void gap_set_lreq_timeout_ms(uvble_t *ble, unsigned ms);
+/* Puts req in c's slot of kind (GAP_LREQ_*): UVBLE_EBUSY while a request
+ * of that kind is pending there. */
+int gap_lreq_start(uvble_t *ble, struct ble_conn *c, int kind,
+                   uvble_req_t *req);
+/* The procedure did not start after all: the slot is free, no callback. */
+void gap_lreq_unstart(uvble_t *ble, struct ble_conn *c, int kind);
+/* A request of kind is pending on c (a plain call then gets UVBLE_EBUSY:
+ * its outcome could not be told apart). */
+bool gap_lreq_pending(const struct ble_conn *c, int kind);
+/* The procedure's outcome: true when a request (live, or cancelled and
+ * swallowing it) took it, so that no event is due. */
+bool gap_lreq_complete(uvble_t *ble, struct ble_conn *c, int kind, int status,
+                       const uvble_irq_data_t *d);
+void gap_lreq_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason);
 
 /* ---- gap_addr.c ---- */
 int gap_addr_init(uvble_t *ble);
@@ -234,5 +278,9 @@ bool gap_connect_on_success(uvble_t *ble, uvble_req_t **req);
  * handler GAP registers with l2cap_set_conn_param_handler). */
 bool gap_on_conn_param_request(uvble_t *ble, struct ble_conn *c,
                                const struct l2cap_conn_params *p);
+/* Asks for h on c: LE Connection Update as central, an L2CAP Connection
+ * Parameter Update Request as peripheral. */
+int gap_send_conn_params(uvble_t *ble, struct ble_conn *c,
+                         const struct gap_hci_params *h);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 
 /* A link before any Data Length Change: the LE 1M minimum (Vol 6, Part B,
  * 4.5.10). */
@@ -136,6 +137,11 @@ static void on_set_data_len_done(uvble_t *ble, int err, uint8_t st,
 static void on_set_phy_done(uvble_t *ble, int err, uint8_t st,
                             const uint8_t *r, size_t n, void *arg) {
   on_request_done(ble, err, st, r, n, arg, UVBLE_GAP_LINK_PHY);
+  if (!err || ble_dead(ble)) return;
+  /* A refusal ends a request for the PHY too (after the listeners). */
+  struct ble_conn *c = conn_find(ble, (uint16_t)(uintptr_t)arg);
+  if (c) gap_lreq_complete(ble, c, GAP_LREQ_PHY, err == UVBLE_EHCI ? st : err,
+                           NULL);
 }
 
 static bool has_dle(const uvble_t *ble) {
@@ -192,17 +198,23 @@ static int send_phy(uvble_t *ble, uint16_t handle,
                       (void *)(uintptr_t)handle);
 }
 
+int gap_send_set_phy(uvble_t *ble, struct ble_conn *c, int pref) {
+  struct hci_phy_bits b;
+  if (!uvble_controller_has_command(ble, HCI_CMD_LE_SET_PHY) ||
+      !hci_phy_bits(ble, pref, &b))
+    return UVBLE_ENOTSUP;
+  return send_phy(ble, c->handle, &b);
+}
+
 int uvble_gap_set_phy(uvble_t *ble, uint16_t conn_handle, int pref) {
   if (!ble) return UVBLE_EINVAL;
   if (pref < UVBLE_PHY_PREF_ANY || pref > UVBLE_PHY_PREF_CODED_S8)
     return UVBLE_EINVAL;
   if (ble->state != BLE_ON) return UVBLE_ENOTACTIVE;
-  if (!conn_find(ble, conn_handle)) return UVBLE_ENOTCONN;
-  struct hci_phy_bits b;
-  if (!uvble_controller_has_command(ble, HCI_CMD_LE_SET_PHY) ||
-      !hci_phy_bits(ble, pref, &b))
-    return UVBLE_ENOTSUP;
-  return send_phy(ble, conn_handle, &b);
+  struct ble_conn *c = conn_find(ble, conn_handle);
+  if (!c) return UVBLE_ENOTCONN;
+  if (gap_lreq_pending(c, GAP_LREQ_PHY)) return UVBLE_EBUSY;
+  return gap_send_set_phy(ble, c, pref);
 }
 
 void gap_link_open(uvble_t *ble, struct ble_conn *c) {
@@ -239,12 +251,15 @@ void gap_link_open(uvble_t *ble, struct ble_conn *c) {
  * Max_TX_Octets, Max_TX_Time, Max_RX_Octets, Max_RX_Time. */
 void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
                                     size_t len) {
-  if (len != 10) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint16_t v[4];
+  for (int i = 0; i < 4; i++) v[i] = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t v[4];
-  for (int i = 0; i < 4; i++) v[i] = get_le16(p + 2 + 2 * i);
   /* Octets 0x001B..0x00FB, times 0x0148..0x4290 each way. */
   for (int i = 0; i < 4; i += 2)
     if (v[i] < MIN_OCTETS || v[i] > MAX_OCTETS || v[i + 1] < MIN_TIME ||
@@ -252,7 +267,7 @@ void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
       ble->stats.hci_events_malformed++;
       return;
     }
-  struct ble_conn *c = conn_find(ble, get_le16(p) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
@@ -270,18 +285,22 @@ void gap_link_on_data_length_change(uvble_t *ble, const uint8_t *p,
 /* LE PHY Update Complete (7.7.65.12): Status, Connection_Handle, TX_PHY,
  * RX_PHY. */
 void gap_link_on_phy_update(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 5) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t st = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint8_t tx = pdu_get_u8(&r), rx = pdu_get_u8(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t st = p[0], tx = p[3], rx = p[4];
   if (st == HCI_SUCCESS &&
       (tx < UVBLE_PHY_1M || tx > UVBLE_PHY_CODED || rx < UVBLE_PHY_1M ||
        rx > UVBLE_PHY_CODED)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(p + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c) {
     ble->stats.hci_events_unexpected++;
     return;
@@ -292,6 +311,9 @@ void gap_link_on_phy_update(uvble_t *ble, const uint8_t *p, size_t len) {
     c->gap->rx_phy = rx;
   }
   gap_link_notify(ble, c, UVBLE_GAP_LINK_PHY, st);
+  /* c stays valid whatever a listener did (ble_ref): a request for the
+   * PHY ends with the controller's status, as sent. */
+  if (!ble_dead(ble)) gap_lreq_complete(ble, c, GAP_LREQ_PHY, st, NULL);
 }
 
 /* ---- connection parameters in HCI units ------------------------------ */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gap_internal.h"
+#include "pdu_reader.h"
 
 /* Scan interval and window limits, 625 us units (7.8.10). */
 #define SCAN_UNITS_MIN 0x0004
@@ -232,18 +233,21 @@ int uvble_gap_scan_filter(uvble_t *ble, const uvble_gap_prefix_t *prefixes,
 
 bool gap_scan_prefix_match(const uint8_t *prefixes, size_t prefixes_len,
                            const uint8_t *data, size_t len) {
-  for (size_t i = 0; i < prefixes_len;) {
-    size_t plen = prefixes[i++];
-    const uint8_t *prefix = prefixes + i;
-    i += plen;
+  struct pdu_reader pr;
+  pdu_reader_init(&pr, prefixes, prefixes_len);
+  while (pdu_left(&pr)) {
+    size_t plen = pdu_get_u8(&pr);
+    const uint8_t *prefix = pdu_get_bytes(&pr, plen);
+    if (!prefix) break;
     /* Each AD structure: length, then type and data (length bytes). A
      * zero length ends the payload; one running past it is not read. */
-    for (size_t off = 0; off < len;) {
-      size_t slen = data[off];
-      if (slen == 0 || slen > len - off - 1) break;
-      if (slen >= plen && memcmp(data + off + 1, prefix, plen) == 0)
-        return true;
-      off += 1 + slen;
+    struct pdu_reader ad;
+    pdu_reader_init(&ad, data, len);
+    while (pdu_left(&ad)) {
+      size_t slen = pdu_get_u8(&ad);
+      const uint8_t *s = pdu_get_bytes(&ad, slen);
+      if (slen == 0 || !s) break;
+      if (slen >= plen && memcmp(s, prefix, plen) == 0) return true;
     }
   }
   return false;
@@ -286,28 +290,30 @@ static void malformed(uvble_t *ble) {
 /* LE Advertising Report (7.7.65.2): Num_Reports, then per report
  * Event_Type, Address_Type, Address (6), Data_Length, Data, RSSI. */
 void gap_scan_on_adv_report(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 1 || p[0] < 1 || p[0] > 0x19) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  unsigned num = pdu_get_u8(&r);
+  if (!pdu_ok(&r) || num < 1 || num > 0x19) {
     malformed(ble);
     return;
   }
-  unsigned num = p[0];
-  size_t off = 1;
   for (unsigned i = 0; i < num; i++) {
-    if (len - off < 9 || p[off] > 0x04 || p[off + 8] > UVBLE_ADV_LEGACY_MAX ||
-        len - off - 9 < (size_t)p[off + 8] + 1) {
+    uint8_t evt = pdu_get_u8(&r), addr_type = pdu_get_u8(&r);
+    const uint8_t *addr = pdu_get_bytes(&r, 6);
+    size_t dlen = pdu_get_u8(&r);
+    const uint8_t *data = pdu_get_bytes(&r, dlen);
+    int8_t rssi = (int8_t)pdu_get_u8(&r);
+    if (!pdu_ok(&r) || evt > 0x04 || dlen > UVBLE_ADV_LEGACY_MAX) {
       malformed(ble);
       return;
     }
-    const uint8_t *r = p + off;
-    size_t dlen = r[8];
-    off += 9 + dlen + 1;
     ble->gap->stats.adv_reports++;
     if (!scanning(ble)) continue;
     /* Event types 0..4 are MicroPython's adv_type values. */
-    deliver(ble, r[1], r + 2, r[0], (int8_t)r[9 + dlen], r + 9, dlen);
+    deliver(ble, addr_type, addr, evt, rssi, data, dlen);
     if (!ble->gap) return;
   }
-  if (off != len) malformed(ble); /* trailing bytes */
+  if (!pdu_done(&r)) malformed(ble); /* trailing bytes */
 }
 
 /* Extended report Event_Type bits (7.7.65.13). */
@@ -352,18 +358,46 @@ static int ext_adv_type(uint16_t t) {
   return 3;
 }
 
+/* The fields of one extended report the host uses (7.7.65.13). */
+struct ext_report {
+  uint16_t type;
+  uint8_t addr_type, sid;
+  int8_t rssi;
+  const uint8_t *addr; /* 6 bytes, HCI order */
+  const uint8_t *data;
+  size_t dlen;
+};
+
+/* Event_Type (2), Address_Type, Address (6), Primary_PHY, Secondary_PHY,
+ * Advertising_SID, TX_Power, RSSI, Periodic_Advertising_Interval (2),
+ * Direct_Address_Type, Direct_Address (6), Data_Length, Data. */
+static bool read_ext_report(struct pdu_reader *r, struct ext_report *e) {
+  e->type = pdu_get_le16(r);
+  e->addr_type = pdu_get_u8(r);
+  e->addr = pdu_get_bytes(r, 6);
+  pdu_skip(r, 2); /* PHYs */
+  e->sid = pdu_get_u8(r);
+  pdu_skip(r, 1); /* TX_Power */
+  e->rssi = (int8_t)pdu_get_u8(r);
+  pdu_skip(r, 2 + 1 + 6); /* periodic interval, direct address */
+  e->dlen = pdu_get_u8(r);
+  e->data = pdu_get_bytes(r, e->dlen);
+  return pdu_ok(r);
+}
+
 /* Adds one fragment of an extended report; returns the complete payload
  * (or NULL while more is to come or when the chain was abandoned). */
-static const uint8_t *reassemble(uvble_t *ble, const uint8_t *r,
-                                 const uint8_t *data, size_t dlen,
+static const uint8_t *reassemble(uvble_t *ble, const struct ext_report *e,
                                  size_t *out_len) {
   struct gap_state *g = ble->gap;
   struct gap_frag *f = &g->scan.frag;
-  uint16_t type = get_le16(r);
-  uint16_t status = type & EVT_STATUS_MASK;
-  uint16_t base = type & ~EVT_STATUS_MASK;
-  bool same = f->active && f->event_type == base && f->addr_type == r[2] &&
-              memcmp(f->addr, r + 3, 6) == 0 && f->sid == r[11];
+  const uint8_t *data = e->data;
+  size_t dlen = e->dlen;
+  uint16_t status = e->type & EVT_STATUS_MASK;
+  uint16_t base = e->type & ~EVT_STATUS_MASK;
+  bool same = f->active && f->event_type == base &&
+              f->addr_type == e->addr_type &&
+              memcmp(f->addr, e->addr, 6) == 0 && f->sid == e->sid;
   if (f->active && !same) {
     /* Another advertiser's chain interleaved: one buffer, so the older
      * chain is given up. */
@@ -377,9 +411,9 @@ static const uint8_t *reassemble(uvble_t *ble, const uint8_t *r,
     }
     f->active = true;
     f->event_type = base;
-    f->addr_type = r[2];
-    memcpy(f->addr, r + 3, 6);
-    f->sid = r[11];
+    f->addr_type = e->addr_type;
+    memcpy(f->addr, e->addr, 6);
+    f->sid = e->sid;
     f->len = 0;
   }
   if (dlen > sizeof f->data - f->len) {
@@ -395,25 +429,24 @@ static const uint8_t *reassemble(uvble_t *ble, const uint8_t *r,
   return f->data;
 }
 
-/* LE Extended Advertising Report (7.7.65.13): Num_Reports, then per report
- * Event_Type (2), Address_Type, Address (6), Primary_PHY, Secondary_PHY,
- * Advertising_SID, TX_Power, RSSI, Periodic_Advertising_Interval (2),
- * Direct_Address_Type, Direct_Address (6), Data_Length, Data. */
+/* LE Extended Advertising Report (7.7.65.13): Num_Reports, then the
+ * reports (read_ext_report). */
 void gap_scan_on_ext_adv_report(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 1 || p[0] < 1 || p[0] > 0x0A) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  unsigned num = pdu_get_u8(&r);
+  if (!pdu_ok(&r) || num < 1 || num > 0x0A) {
     malformed(ble);
     return;
   }
-  unsigned num = p[0];
-  size_t off = 1;
   for (unsigned i = 0; i < num; i++) {
-    if (len - off < 24 || len - off - 24 < p[off + 23]) {
+    struct ext_report e;
+    if (!read_ext_report(&r, &e)) {
       malformed(ble);
       return;
     }
-    const uint8_t *r = p + off;
-    uint16_t type = get_le16(r);
-    size_t dlen = r[23];
+    uint16_t type = e.type;
+    size_t dlen = e.dlen;
     int adv_type = ext_adv_type(type);
     bool legacy = type & EVT_LEGACY;
     if (adv_type < 0 || (type & EVT_STATUS_MASK) == EVT_STATUS_MASK ||
@@ -422,16 +455,15 @@ void gap_scan_on_ext_adv_report(uvble_t *ble, const uint8_t *p, size_t len) {
       malformed(ble);
       return;
     }
-    off += 24 + dlen;
     ble->gap->stats.adv_reports++;
     if ((type & EVT_STATUS_MASK) == EVT_STATUS_TRUNCATED)
       ble->gap->stats.adv_reports_truncated++;
     if (!scanning(ble)) continue;
     size_t total;
-    const uint8_t *data = reassemble(ble, r, r + 24, dlen, &total);
+    const uint8_t *data = reassemble(ble, &e, &total);
     if (!data) continue;
-    deliver(ble, r[2], r + 3, (uint8_t)adv_type, (int8_t)r[13], data, total);
+    deliver(ble, e.addr_type, e.addr, (uint8_t)adv_type, e.rssi, data, total);
     if (!ble->gap) return;
   }
-  if (off != len) malformed(ble);
+  if (!pdu_done(&r)) malformed(ble);
 }

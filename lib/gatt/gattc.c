@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gattc_internal.h"
+#include "pdu_reader.h"
 
 struct gattc_state {
   uv_timer_t timer; /* starts queue heads that complete without a request */
@@ -46,11 +47,13 @@ void gattc_op_free(struct gattc_op *op) {
   free(op);
 }
 
+/* The op running (the queue's head), or NULL. */
+static struct gattc_op *head_op(const struct gattc_conn *gc) {
+  return SQ_FIRST(&gc->ops, struct gattc_op, node);
+}
+
 static void unlink_head(struct gattc_conn *gc, struct gattc_op *op) {
-  gc->head = op->next;
-  if (!gc->head) gc->tail = NULL;
-  op->next = NULL;
-  gc->count--;
+  sq_pop(&gc->ops);
   if (is_discovery(op->kind) && !op->via_req) gc->discovering = false;
 }
 
@@ -169,8 +172,8 @@ static bool finish(struct gattc_ctx *x, int status) {
 
 /* Starts queued ops until one waits for a response. Caller holds gc. */
 static void kick(struct gattc_ctx *x) {
-  while (alive(x) && x->gc->head && !x->gc->inflight) {
-    x->op = x->gc->head;
+  while (alive(x) && head_op(x->gc) && !x->gc->inflight) {
+    x->op = head_op(x->gc);
     /* Cancelled before it started: it ends unsent. */
     int r = x->op->cancelled ? UVBLE_ECANCELED
                              : procs[x->op->kind]->start(x);
@@ -186,11 +189,17 @@ static void settle(struct gattc_ctx *x, int r) {
   kick(x);
 }
 
-static bool valid_error_rsp(const struct gattc_conn *gc, const uint8_t *pdu,
-                            size_t len) {
-  /* Error Response: opcode, request opcode in error, handle, code
-   * (Vol 3, Part F, 3.4.1.1). Code 0 is reserved. */
-  return len == 5 && pdu[1] == gc->req_opcode && pdu[4] != 0;
+/* The code of a valid Error Response, or 0: opcode, request opcode in
+ * error, handle, code (Vol 3, Part F, 3.4.1.1). Code 0 is reserved. */
+static uint8_t error_rsp_code(const struct gattc_conn *gc, const uint8_t *pdu,
+                              size_t len) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1);
+  uint8_t req_op = pdu_get_u8(&r);
+  pdu_skip(&r, 2);
+  uint8_t code = pdu_get_u8(&r);
+  return pdu_done(&r) && req_op == gc->req_opcode ? code : 0;
 }
 
 static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
@@ -199,9 +208,9 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   struct gattc_conn *gc = c ? c->gattc : NULL;
   /* No state: the link is closing and its ops completed already. Not in
    * flight: a response for a request we no longer wait for. */
-  if (!gc || !gc->inflight || !gc->head) return;
+  if (!gc || !gc->inflight || !head_op(gc)) return;
   gc->inflight = false;
-  struct gattc_ctx x = {ble, c, gc, gc->head};
+  struct gattc_ctx x = {ble, c, gc, head_op(gc)};
   const struct gattc_proc *p = procs[x.op->kind];
   int r;
   if (err < 0) {
@@ -214,8 +223,8 @@ static void on_rsp(uvble_t *ble, struct ble_conn *c, int err,
   } else if (!pdu || len < 1) {
     r = p->on_error(&x, gattc_malformed(&x));
   } else if (pdu[0] == ATT_ERROR_RSP) {
-    r = valid_error_rsp(gc, pdu, len) ? p->on_error(&x, pdu[4])
-                                      : p->on_error(&x, gattc_malformed(&x));
+    uint8_t code = error_rsp_code(gc, pdu, len);
+    r = code ? p->on_error(&x, code) : p->on_error(&x, gattc_malformed(&x));
   } else if (pdu[0] != gc->req_opcode + 1) {
     /* Every request we send is answered by the opcode after it. */
     r = p->on_error(&x, gattc_malformed(&x));
@@ -233,21 +242,16 @@ static int cancel_op(uvble_req_t *req) {
   struct gattc_conn *gc = op->gc;
   op->req = NULL;
   op->cancelled = true;
-  if (gc->head == op) return 0;
-  struct gattc_op *prev = gc->head;
-  while (prev && prev->next != op) prev = prev->next;
-  if (!prev) return 0; /* not queued (cannot happen): leave it be */
-  prev->next = op->next;
-  if (gc->tail == op) gc->tail = prev;
-  gc->count--;
-  gattc_op_free(op);
+  if (head_op(gc) == op) return 0;
+  /* Queued behind the head (never elsewhere): it goes unsent. */
+  if (sq_remove(&gc->ops, &op->node)) gattc_op_free(op);
   return 0;
 }
 
 static int submit_check(uvble_t *ble, struct gattc_conn *gc,
                         struct gattc_op *op,
                         uvble_req_t *req, uvble_req_type_t type) {
-  if (gc->count >= UVBLE_GATTC_MAX_QUEUED) return UVBLE_ENOBUFS;
+  if (gc->ops.len >= UVBLE_GATTC_MAX_QUEUED) return UVBLE_ENOBUFS;
   /* Only the irq API needs one discovery at a time (its events say not
    * which discovery they belong to); a request's results are its own. */
   if (is_discovery(op->kind) && !req && gc->discovering) return UVBLE_EBUSY;
@@ -272,13 +276,8 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
   if (is_discovery(op->kind) && !req) {
     gc->discovering = true;
   }
-  if (gc->tail)
-    gc->tail->next = op;
-  else
-    gc->head = op;
-  gc->tail = op;
-  gc->count++;
-  if (gc->head != op || gc->inflight || gc->kick_pending) return 0;
+  sq_push(&gc->ops, &op->node);
+  if (head_op(gc) != op || gc->inflight || gc->kick_pending) return 0;
   /* Idle queue: send now, so that errors the bearer reports at once come
    * back as this call's return value. A procedure that would complete
    * without a request (an empty descriptor range) starts from the timer:
@@ -306,7 +305,7 @@ int gattc_submit(uvble_t *ble, struct ble_conn *c, struct gattc_conn *gc,
  * Starts queue heads that complete without a request (never inside the
  * call that queued them) and resends requests the full link refused. */
 static struct ble_conn *find_marked(uvble_t *ble, bool retry) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gattc_conn *gc = c->gattc;
     if (gc && (retry ? gc->retry_due : gc->kick_pending)) return c;
   }
@@ -316,7 +315,7 @@ static struct ble_conn *find_marked(uvble_t *ble, bool retry) {
 static void retry_request(uvble_t *ble, struct ble_conn *c,
                           struct gattc_conn *gc) {
   gc->retry_due = false;
-  struct gattc_ctx x = {ble, c, gc, gc->head};
+  struct gattc_ctx x = {ble, c, gc, head_op(gc)};
   int r = att_send_request(ble, c, gc->retry_pdu, gc->retry_len, on_rsp, NULL);
   if (!alive(&x)) return;
   if (r == UVBLE_ENOBUFS) return; /* still full: next round */
@@ -353,7 +352,7 @@ static void on_timer_run(uv_timer_t *t) {
   if (ble_dead(ble)) return;
   /* Requests still waiting for room: try again later. */
   bool again = false;
-  for (c = ble->conns.head; c; c = c->next)
+  for (c = conn_first(ble); c; c = conn_next(c))
     if (c->gattc && c->gattc->retry_len && !c->gattc->retry_due) {
       c->gattc->retry_due = true;
       again = true;
@@ -426,8 +425,8 @@ void gattc_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   int status =
       ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
   struct gattc_ctx x = {ble, c, gc, NULL};
-  while (gc->head) {
-    struct gattc_op *op = gc->head;
+  struct gattc_op *op;
+  while ((op = head_op(gc))) {
     unlink_head(gc, op);
     x.op = op;
     uvble_irq_data_t d;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gattc_internal.h"
+#include "pdu_reader.h"
 
 /* Moves past handle h: the next result must lie above it. */
 static void advance(struct gattc_op *op, uint16_t h) {
@@ -37,10 +38,19 @@ static int disc_on_error(struct gattc_ctx *x, int status) {
   return gattc_disc_status(status);
 }
 
-/* Walks a list of fixed-size elements after a hdr-byte header; checks that
- * there is at least one and no partial one. */
-static bool whole_elements(size_t len, size_t hdr, size_t elen) {
-  return elen && len > hdr && (len - hdr) % elen == 0;
+/* A response's list of elen-byte elements from where r is: at least one,
+ * and no partial one. */
+static bool whole_elements(const struct pdu_reader *r, size_t elen) {
+  size_t n = pdu_left(r);
+  return pdu_ok(r) && elen && n && n % elen == 0;
+}
+
+/* A response's reader, past its opcode. */
+static struct pdu_reader rsp_reader(const uint8_t *pdu, size_t len) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1);
+  return r;
 }
 
 /* The handles of a page, in order, must increase within the range. */
@@ -75,25 +85,28 @@ static int svc_start(struct gattc_ctx *x) {
 
 /* Read By Group Type Response (Vol 3, Part F, 3.4.4.10): length, then
  * elements of start, end group handle, UUID: 6 (16-bit) or 20 (128-bit). */
-static bool svc_page_valid(const struct gattc_op *op, const uint8_t *pdu,
-                           size_t len) {
-  if (len < 2 || (pdu[1] != 6 && pdu[1] != 20)) return false;
-  if (!whole_elements(len, 2, pdu[1])) return false;
+static bool svc_page_valid(const struct gattc_op *op, struct pdu_reader r) {
+  size_t elen = pdu_get_u8(&r);
+  if ((elen != 6 && elen != 20) || !whole_elements(&r, elen)) return false;
   struct handle_walk w = {op->next_handle, op->end};
-  for (size_t off = 2; off < len; off += pdu[1])
-    if (!walk_ok(&w, get_le16(pdu + off), get_le16(pdu + off + 2)))
-      return false;
+  while (pdu_left(&r)) {
+    struct pdu_reader e = pdu_get_sub(&r, elen);
+    uint16_t start = pdu_get_le16(&e), end = pdu_get_le16(&e);
+    if (!walk_ok(&w, start, end)) return false;
+  }
   return true;
 }
 
 static int svc_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
-  if (!svc_page_valid(x->op, pdu, len)) return gattc_malformed(x);
-  size_t elen = pdu[1];
-  for (size_t off = 2; off < len; off += elen) {
+  struct pdu_reader r = rsp_reader(pdu, len);
+  if (!svc_page_valid(x->op, r)) return gattc_malformed(x);
+  size_t elen = pdu_get_u8(&r);
+  while (pdu_left(&r)) {
     uvble_irq_data_t d;
-    uint16_t end = get_le16(pdu + off + 2);
-    service_result(&d, x->gc->conn_handle, get_le16(pdu + off), end);
-    uvble_uuid_from_bytes(&d.service.uuid, pdu + off + 4, elen - 4);
+    struct pdu_reader e = pdu_get_sub(&r, elen);
+    uint16_t start = pdu_get_le16(&e), end = pdu_get_le16(&e);
+    service_result(&d, x->gc->conn_handle, start, end);
+    pdu_get_uuid(&e, elen - 4, &d.service.uuid);
     advance(x->op, end);
     if (!gattc_emit(x, UVBLE_IRQ_GATTC_SERVICE_RESULT, &d))
       return GATTC_ABANDON;
@@ -120,15 +133,19 @@ static int svcu_start(struct gattc_ctx *x) {
 
 /* Find By Type Value Response (3.4.3.4): found handle, group end handle. */
 static int svcu_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
-  if (!whole_elements(len, 1, 4)) return gattc_malformed(x);
+  const struct pdu_reader list = rsp_reader(pdu, len);
+  if (!whole_elements(&list, 4)) return gattc_malformed(x);
   struct handle_walk w = {x->op->next_handle, x->op->end};
-  for (size_t off = 1; off < len; off += 4)
-    if (!walk_ok(&w, get_le16(pdu + off), get_le16(pdu + off + 2)))
-      return gattc_malformed(x);
-  for (size_t off = 1; off < len; off += 4) {
+  struct pdu_reader r = list;
+  while (pdu_left(&r)) {
+    uint16_t start = pdu_get_le16(&r), end = pdu_get_le16(&r);
+    if (!walk_ok(&w, start, end)) return gattc_malformed(x);
+  }
+  r = list;
+  while (pdu_left(&r)) {
     uvble_irq_data_t d;
-    uint16_t end = get_le16(pdu + off + 2);
-    service_result(&d, x->gc->conn_handle, get_le16(pdu + off), end);
+    uint16_t start = pdu_get_le16(&r), end = pdu_get_le16(&r);
+    service_result(&d, x->gc->conn_handle, start, end);
     d.service.uuid = x->op->uuid;
     advance(x->op, end);
     if (!gattc_emit(x, UVBLE_IRQ_GATTC_SERVICE_RESULT, &d))
@@ -180,13 +197,13 @@ static int chr_start(struct gattc_ctx *x) {
  * properties, value handle, 16-bit UUID) or 21 (128-bit UUID). The page is
  * malformed if its declaration handles leave the range or do not increase;
  * the value handles are checked one declaration at a time (chr_decl_ok). */
-static bool chr_page_valid(const struct gattc_op *op, const uint8_t *pdu,
-                           size_t len) {
-  if (len < 2 || (pdu[1] != 7 && pdu[1] != 21)) return false;
-  if (!whole_elements(len, 2, pdu[1])) return false;
+static bool chr_page_valid(const struct gattc_op *op, struct pdu_reader r) {
+  size_t elen = pdu_get_u8(&r);
+  if ((elen != 7 && elen != 21) || !whole_elements(&r, elen)) return false;
   struct handle_walk w = {op->next_handle, op->end};
-  for (size_t off = 2; off < len; off += pdu[1]) {
-    uint16_t decl = get_le16(pdu + off);
+  while (pdu_left(&r)) {
+    struct pdu_reader e = pdu_get_sub(&r, elen);
+    uint16_t decl = pdu_get_le16(&e);
     if (!walk_ok(&w, decl, decl)) return false;
   }
   return true;
@@ -230,11 +247,15 @@ static int chr_end_status(struct gattc_ctx *x, int status) {
 }
 
 static int chr_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
-  if (!chr_page_valid(x->op, pdu, len)) return gattc_malformed(x);
+  struct pdu_reader r = rsp_reader(pdu, len);
+  if (!chr_page_valid(x->op, r)) return gattc_malformed(x);
   struct gattc_op *op = x->op;
-  size_t elen = pdu[1];
-  for (size_t off = 2; off < len; off += elen) {
-    uint16_t decl = get_le16(pdu + off), value = get_le16(pdu + off + 3);
+  size_t elen = pdu_get_u8(&r);
+  while (pdu_left(&r)) {
+    struct pdu_reader e = pdu_get_sub(&r, elen);
+    uint16_t decl = pdu_get_le16(&e);
+    uint8_t props = pdu_get_u8(&e);
+    uint16_t value = pdu_get_le16(&e);
     /* A declaration where the last one put its value: that one had no
      * value attribute after all. */
     if (op->chr_last_value && decl == op->chr_last_value) {
@@ -252,12 +273,12 @@ static int chr_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
     }
     op->chr_last_value = value;
     uvble_uuid_t u;
-    uvble_uuid_from_bytes(&u, pdu + off + 5, elen - 5);
+    pdu_get_uuid(&e, pdu_left(&e), &u);
     /* The filter applies to what is reported, after the end handles: a
      * skipped characteristic still ends the one before it. */
     if (!op->has_uuid || uvble_uuid_equal(&u, &op->uuid)) {
       op->chr_held = true;
-      op->chr_props = pdu[off + 2];
+      op->chr_props = props;
       op->chr_value_handle = value;
       op->chr_uuid = u;
     }
@@ -327,19 +348,24 @@ static int dsc_start(struct gattc_ctx *x) {
 /* Find Information Response (3.4.3.2): format 1 (handle, 16-bit UUID) or 2
  * (handle, 128-bit UUID). */
 static int dsc_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
-  size_t elen = len >= 2 && pdu[1] == 1 ? 4 : len >= 2 && pdu[1] == 2 ? 18 : 0;
-  if (!whole_elements(len, 2, elen)) return gattc_malformed(x);
+  struct pdu_reader list = rsp_reader(pdu, len);
+  uint8_t format = pdu_get_u8(&list);
+  size_t elen = format == 1 ? 4 : format == 2 ? 18 : 0;
+  if (!whole_elements(&list, elen)) return gattc_malformed(x);
   struct handle_walk w = {x->op->next_handle, x->op->end};
-  for (size_t off = 2; off < len; off += elen) {
-    uint16_t h = get_le16(pdu + off);
+  struct pdu_reader r = list;
+  while (pdu_left(&r)) {
+    uint16_t h = pdu_get_le16(&r);
+    pdu_skip(&r, elen - 2);
     if (!walk_ok(&w, h, h)) return gattc_malformed(x);
   }
-  for (size_t off = 2; off < len; off += elen) {
+  r = list;
+  while (pdu_left(&r)) {
     uvble_irq_data_t d;
     memset(&d, 0, sizeof d);
     d.descriptor.conn_handle = x->gc->conn_handle;
-    d.descriptor.dsc_handle = get_le16(pdu + off);
-    uvble_uuid_from_bytes(&d.descriptor.uuid, pdu + off + 2, elen - 2);
+    d.descriptor.dsc_handle = pdu_get_le16(&r);
+    pdu_get_uuid(&r, elen - 2, &d.descriptor.uuid);
     advance(x->op, d.descriptor.dsc_handle);
     if (!gattc_emit(x, UVBLE_IRQ_GATTC_DESCRIPTOR_RESULT, &d))
       return GATTC_ABANDON;

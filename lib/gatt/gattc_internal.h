@@ -34,9 +34,14 @@
 
 #include "att.h"
 #include "conn.h"
+#include "queue.h"
 #include "req.h"
 #include "uvble/gatt.h"
 #include "uvble/gattc.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(gattc);
 
 /* How soon a request the full link refused is tried again. */
 #define GATTC_RETRY_MS 10
@@ -59,7 +64,7 @@ enum { GATTC_WR_SINGLE = 0, GATTC_WR_PREPARE, GATTC_WR_EXECUTE,
        GATTC_WR_CANCEL };
 
 struct gattc_op {
-  struct gattc_op *next;
+  struct sq_node node; /* on gattc_conn.ops */
   struct gattc_conn *gc;
   uint8_t kind;
   /* Requests (uvble/req.h): the events go to req instead of the irq
@@ -102,8 +107,8 @@ struct gattc_op {
 
 struct gattc_conn {
   uint16_t conn_handle;
-  struct gattc_op *head, *tail;
-  unsigned count;
+  struct sq ops; /* gattc_op, the head running; at most
+                    UVBLE_GATTC_MAX_QUEUED */
   bool discovering;  /* a discovery is queued or running */
   bool inflight;     /* a request of ours is with the bearer */
   uint8_t req_opcode;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gattc_internal.h"
+#include "pdu_reader.h"
 
 #define MAX_VALUE UVBLE_GATT_MAX_ATTR_LEN
 
@@ -37,9 +38,13 @@ static int read_start(struct gattc_ctx *x) {
 
 static int read_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {
   struct gattc_op *op = x->op;
-  size_t n = len - 1;
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1); /* opcode */
+  size_t n;
+  const uint8_t *part = pdu_get_rest(&r, &n);
   size_t take = n < MAX_VALUE - op->len ? n : MAX_VALUE - op->len;
-  if (take) memcpy(op->buf + op->len, pdu + 1, take);
+  if (take) memcpy(op->buf + op->len, part, take);
   op->len += take;
   /* Part shorter than MTU-1: that was the end of the value (4.8.3).
    * 512 bytes: the longest value there is (Vol 3, Part F, 3.2.9). */
@@ -140,9 +145,13 @@ static int write_start(struct gattc_ctx *x) {
  * and part; a difference means the server queued something else. */
 static bool prepare_echo_ok(const struct gattc_op *op, const uint8_t *pdu,
                             size_t len) {
-  return len == 5 + op->chunk && get_le16(pdu + 1) == op->handle &&
-         get_le16(pdu + 3) == op->off &&
-         memcmp(pdu + 5, op->buf + op->off, op->chunk) == 0;
+  struct pdu_reader r;
+  pdu_reader_init(&r, pdu, len);
+  pdu_skip(&r, 1); /* opcode */
+  uint16_t handle = pdu_get_le16(&r), off = pdu_get_le16(&r);
+  const uint8_t *part = pdu_get_bytes(&r, op->chunk);
+  return pdu_done(&r) && handle == op->handle && off == op->off &&
+         (op->chunk == 0 || memcmp(part, op->buf + op->off, op->chunk) == 0);
 }
 
 static int write_on_pdu(struct gattc_ctx *x, const uint8_t *pdu, size_t len) {

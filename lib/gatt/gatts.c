@@ -7,6 +7,7 @@
 #include "att.h"
 #include "conn.h"
 #include "gatts_internal.h"
+#include "req.h"
 #include "uvble/gap.h"
 #include "uvble/gatts.h"
 
@@ -111,38 +112,83 @@ static void send_deferred(uvble_t *ble, struct ble_conn *c) {
   }
 }
 
+/* An indication ended (confirmed, timed out, link gone). Its outcome goes
+ * to the app's request (or is swallowed when that was cancelled), or is
+ * the INDICATE_DONE event; the stack's own (Service Changed) raise none. */
+static void indication_ended(uvble_t *ble, struct ble_conn *c, int err,
+                             uint16_t handle, bool internal, bool via_req,
+                             uvble_req_t *req) {
+  struct gatts_conn *gc = gatts_conn_of(c);
+  if (gc && gc->ind_inflight) gc->ind_inflight--;
+  uvble_irq_data_t d;
+  memset(&d, 0, sizeof d);
+  d.gatt_status.conn_handle = c->handle;
+  d.gatt_status.value_handle = handle;
+  d.gatt_status.status = err;
+  if (req)
+    req_complete(req, err, &d);
+  else if (via_req && err == 0)
+    ble->stats.req_late_responses++; /* cancelled: swallowed */
+  else if (!internal && !via_req)
+    ble_irq(ble, UVBLE_IRQ_GATTS_INDICATE_DONE, &d);
+  if (err != 0 || !gatts_conn_alive(ble, c)) return;
+  /* The only internal indication is Service Changed. */
+  if (internal && !gatts_bond_sc_confirmed(ble, c)) return;
+  send_deferred(ble, c);
+}
+
 static void on_indication_done(uvble_t *ble, struct ble_conn *c, int err,
                                const uint8_t *pdu, size_t len, void *arg) {
   (void)pdu;
   (void)len;
   uintptr_t v = (uintptr_t)arg;
+  indication_ended(ble, c, err, (uint16_t)v, (v & IND_INTERNAL) != 0, false,
+                   NULL);
+}
+
+/* uvble_gatts_indicate_req's record of its indication. */
+struct ind_req {
+  uvble_req_t *req; /* NULL once cancelled */
+  uint16_t handle;
+};
+
+static void on_indication_req_done(uvble_t *ble, struct ble_conn *c, int err,
+                                   const uint8_t *pdu, size_t len,
+                                   void *arg) {
+  (void)pdu;
+  (void)len;
+  struct ind_req *q = arg;
+  uvble_req_t *req = q->req;
+  uint16_t handle = q->handle;
+  free(q);
+  indication_ended(ble, c, err, handle, false, true, req);
+}
+
+/* uvble_cancel: an indication cannot be taken back from the bearer's
+ * queue without reordering what the client sees; it goes out, and its
+ * confirmation is swallowed. */
+static int cancel_indication(uvble_req_t *req) {
+  struct ind_req *q = req->op_;
+  q->req = NULL;
+  return 0;
+}
+
+static int queue_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
+                            const uint8_t *data, size_t len, att_rsp_cb cb,
+                            void *arg) {
+  size_t max = (size_t)att_mtu(c) - 3;
+  if (len > max) len = max; /* MicroPython truncates to MTU-3 */
+  int r = att_send_indication(ble, c, handle, data, len, cb, arg);
   struct gatts_conn *gc = gatts_conn_of(c);
-  if (gc && gc->ind_inflight) gc->ind_inflight--;
-  uint16_t conn_handle = c->handle;
-  if (!(v & IND_INTERNAL)) {
-    uvble_irq_data_t d;
-    memset(&d, 0, sizeof d);
-    d.gatt_status.conn_handle = conn_handle;
-    d.gatt_status.value_handle = (uint16_t)v;
-    d.gatt_status.status = err;
-    ble_irq(ble, UVBLE_IRQ_GATTS_INDICATE_DONE, &d);
-  }
-  if (err != 0 || !gatts_conn_alive(ble, c)) return;
-  /* The only internal indication is Service Changed. */
-  if ((v & IND_INTERNAL) && !gatts_bond_sc_confirmed(ble, c)) return;
-  send_deferred(ble, c);
+  if (r == 0 && gc) gc->ind_inflight++;
+  return r;
 }
 
 static int send_indication(uvble_t *ble, struct ble_conn *c, uint16_t handle,
                            const uint8_t *data, size_t len, bool internal) {
-  size_t max = (size_t)att_mtu(c) - 3;
-  if (len > max) len = max; /* MicroPython truncates to MTU-3 */
   uintptr_t arg = handle | (internal ? IND_INTERNAL : 0);
-  int r = att_send_indication(ble, c, handle, data, len, on_indication_done,
-                              (void *)arg);
-  struct gatts_conn *gc = gatts_conn_of(c);
-  if (r == 0 && gc) gc->ind_inflight++;
-  return r;
+  return queue_indication(ble, c, handle, data, len, on_indication_done,
+                          (void *)arg);
 }
 
 static int send_notification(uvble_t *ble, struct ble_conn *c, uint16_t handle,
@@ -156,7 +202,7 @@ static int send_notification(uvble_t *ble, struct ble_conn *c, uint16_t handle,
  * for the previous one to that peer (MicroPython / NimBLE). */
 static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
   uint16_t idx = (uint16_t)(a->cccd - 1);
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc || idx >= gc->n_cccd || att_bearer_dead(c)) continue;
     uint16_t cfg = gc->cccd[idx];
@@ -177,7 +223,7 @@ static void update_subscribers(uvble_t *ble, const struct gatts_attr *a) {
  * to the fixed services kept, the rest cleared) and drops queued prepared
  * writes: their handles mean nothing any more. All or nothing. */
 static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
-  unsigned n = ble->conns.count, i = 0;
+  size_t n = ble->conns.table.len, i = 0;
   void **mem = calloc(2 * (size_t)(n ? n : 1), sizeof *mem);
   if (!mem) return UVBLE_ENOMEM;
   bool ok = true;
@@ -191,7 +237,8 @@ static int resize_conns(uvble_t *ble, uint16_t n_cccd) {
     return UVBLE_ENOMEM;
   }
   i = 0;
-  for (struct ble_conn *c = ble->conns.head; c && i < n; c = c->next, i++) {
+  for (struct ble_conn *c = conn_first(ble); c && i < n;
+       c = conn_next(c), i++) {
     struct gatts_conn *gc = gatts_conn_of(c);
     uint16_t *cccd = mem[2 * i];
     uint8_t *cflags = mem[2 * i + 1];
@@ -237,7 +284,7 @@ void gatts_service_changed(uvble_t *ble, struct ble_conn *c) {
  * new layout once it confirms; the others have nobody to tell them, so
  * what they configure from now on belongs to the new layout. */
 static void indicate_service_changed(uvble_t *ble) {
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc) continue;
     gc->cccd_dirty = true;
@@ -349,8 +396,8 @@ void gatts_on_acl_completed(uvble_t *ble) {
   size_t room_at = ble->hci.conn_txq_max / 2;
   /* No link leaves the table before this dispatch unwinds (ble_ref); a
    * callback may close the stack or stop listening. */
-  for (struct ble_conn *c = ble->conns.head;
-       c && !ble_dead(ble) && ble->gatts->tx_ready; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble);
+       c && !ble_dead(ble) && ble->gatts->tx_ready; c = conn_next(c)) {
     if (c->notify_refused && c->txq_bytes <= room_at) {
       c->notify_refused = false;
       ble->gatts->tx_ready(ble, c->handle, ble->gatts->tx_ready_arg);
@@ -360,10 +407,36 @@ void gatts_on_acl_completed(uvble_t *ble) {
 
 int uvble_gatts_indicate(uvble_t *ble, uint16_t conn_handle,
                          uint16_t value_handle, const void *data, size_t len) {
+  return uvble_gatts_indicate_req(NULL, ble, conn_handle, value_handle, data,
+                                  len);
+}
+
+int uvble_gatts_indicate_req(uvble_req_t *req, uvble_t *ble,
+                             uint16_t conn_handle, uint16_t value_handle,
+                             const void *data, size_t len) {
+  if (!ble) return UVBLE_EINVAL;
+  if (req && !req->cb_) return UVBLE_EINVAL;
+  if (req && uvble_req_active(req)) return UVBLE_EBUSY;
   struct ble_conn *c;
   int r = value_for_send(ble, conn_handle, value_handle, &data, &len, &c);
   if (r < 0) return r;
-  return send_indication(ble, c, value_handle, data, len, false);
+  if (!req) return send_indication(ble, c, value_handle, data, len, false);
+  struct ind_req *q = calloc(1, sizeof *q);
+  if (!q) return UVBLE_ENOMEM;
+  q->handle = value_handle;
+  if ((r = req_start(ble, req, UVBLE_REQ_INDICATE, q, cancel_indication)) < 0) {
+    free(q);
+    return r;
+  }
+  r = queue_indication(ble, c, value_handle, data, len, on_indication_req_done,
+                       q);
+  if (r < 0) {
+    req_unstart(req);
+    free(q);
+    return r;
+  }
+  q->req = req;
+  return 0;
 }
 
 int uvble_gatts_set_buffer(uvble_t *ble, uint16_t value_handle, size_t len,

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "gatts_internal.h"
 #include "keys.h"
+#include "pdu_reader.h"
 
 #define BLOB_VERSION 1
 #define BLOB_HDR 9
@@ -32,12 +33,6 @@
 
 static void put_le64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
 }
 
 /* The table as stored: enabled CCCDs in handle order, as many as fit
@@ -81,13 +76,15 @@ static uint16_t allowed_bits(const struct gatts_attr *v) {
  * keeps what it wrote (its latest word), and the table is saved again. */
 static bool restore(uvble_t *ble, struct gatts_conn *gc, const uint8_t *blob,
                     size_t len) {
-  if (len < BLOB_HDR || blob[0] != BLOB_VERSION ||
-      (len - BLOB_HDR) % BLOB_ENTRY != 0)
+  struct pdu_reader r;
+  pdu_reader_init(&r, blob, len);
+  uint8_t version = pdu_get_u8(&r);
+  uint64_t layout = pdu_get_le64(&r);
+  if (!pdu_ok(&r) || version != BLOB_VERSION || pdu_left(&r) % BLOB_ENTRY)
     return false; /* not ours (another version): as if absent */
-  uint64_t layout = get_le64(blob + 1);
   bool same = layout == ble->gatts->layout;
-  for (size_t off = BLOB_HDR; off < len; off += BLOB_ENTRY) {
-    uint16_t vh = get_le16(blob + off), bits = get_le16(blob + off + 2);
+  while (pdu_left(&r)) {
+    uint16_t vh = pdu_get_le16(&r), bits = pdu_get_le16(&r);
     /* Stale: skipped (and dropped from the store once the client knows
      * the new layout, which rewrites the table). */
     if (!same && vh != UVBLE_GATTS_SERVICE_CHANGED_HANDLE) continue;

@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "gatts_internal.h"
+#include "pdu_reader.h"
 
 /* ATT carries 16- and 128-bit UUIDs only (Vol 3, Part F, 3.2.1): a 32-bit
  * UUID, or a 128-bit one that is not a base UUID, travels as 128 bits. */
@@ -290,11 +291,14 @@ uint8_t gatts_db_check_remote(uvble_t *ble, const struct gatts_attr *a,
   (void)ble;
   switch (a->kind) {
     case GATTS_CCCD: {
-      if (len != 2) return UVBLE_ATT_ERR_INVALID_ATTRIBUTE_VALUE_LENGTH;
+      struct pdu_reader r;
+      pdu_reader_init(&r, data, len);
+      uint16_t bits = pdu_get_le16(&r);
+      if (!pdu_done(&r)) return UVBLE_ATT_ERR_INVALID_ATTRIBUTE_VALUE_LENGTH;
       uint16_t allowed = (a->flags & UVBLE_FLAG_NOTIFY ? UVBLE_CCCD_NOTIFY : 0) |
                          (a->flags & UVBLE_FLAG_INDICATE ? UVBLE_CCCD_INDICATE : 0);
       /* Bits the characteristic cannot honour (BlueZ answers the same). */
-      if (get_le16(data) & ~allowed)
+      if (bits & ~allowed)
         return UVBLE_ATT_ERR_CCCD_IMPROPERLY_CONFIGURED;
       return 0;
     }
@@ -320,7 +324,9 @@ void gatts_db_remote_write(uvble_t *ble, struct ble_conn *c,
   if (a->kind == GATTS_CCCD) {
     struct gatts_conn *gc = gatts_conn_of(c);
     if (!gc || a->cccd >= gc->n_cccd) return;
-    uint16_t v = get_le16(data);
+    struct pdu_reader r; /* 2 bytes: gatts_db_check_remote said so */
+    pdu_reader_init(&r, data, len);
+    uint16_t v = pdu_get_le16(&r);
     if (v != gc->cccd[a->cccd]) gc->cccd_dirty = true; /* saved if bonded */
     gc->cccd[a->cccd] = v;
     gc->cflags[a->cccd] |= GATTS_CF_WRITTEN;

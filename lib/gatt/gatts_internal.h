@@ -11,6 +11,10 @@
 
 #include "uvble/gatts.h"
 #include "uvble/uuid.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(gatts);
 
 typedef struct uvble uvble_t;
 struct ble_conn;

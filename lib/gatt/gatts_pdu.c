@@ -14,6 +14,7 @@
 #include "att.h"
 #include "conn.h"
 #include "gatts_internal.h"
+#include "pdu_reader.h"
 
 /* Encryption keys shorter than this are refused (Vol 3, Part H, 2.3.4
  * allows 7..16 bytes). */
@@ -96,9 +97,22 @@ static uint16_t last_handle(uvble_t *ble, uint16_t end) {
   return end < ble->gatts->db.n ? end : ble->gatts->db.n;
 }
 
-/* A type given as 2 or 16 bytes. */
-static bool type_of(const uint8_t *p, size_t n, uvble_uuid_t *out) {
-  return (n == 2 || n == 16) && uvble_uuid_from_bytes(out, p, n) == 0;
+/* A discovery request's opcode and handle range (3.4.3.1 and the like);
+ * the reader is left at the fields that follow. */
+static struct pdu_reader read_range(const uint8_t *p, size_t len,
+                                    uint16_t *start, uint16_t *end) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  pdu_skip(&r, 1);
+  *start = pdu_get_le16(&r);
+  *end = pdu_get_le16(&r);
+  return r;
+}
+
+/* The rest of the request is the attribute type, 2 or 16 bytes. */
+static bool read_type(struct pdu_reader *r, uvble_uuid_t *out) {
+  size_t n = pdu_left(r);
+  return (n == 2 || n == 16) && pdu_get_uuid(r, n, out) && pdu_done(r);
 }
 
 /* Read checks plus the READ_REQUEST irq. Returns 0 or an ATT error, or -1
@@ -120,11 +134,12 @@ static int access_read(uvble_t *ble, struct ble_conn *c, uint16_t handle,
 /* ---- discovery ------------------------------------------------------------- */
 static void find_info(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                       size_t len) {
-  if (len != 5) {
+  uint16_t start, end;
+  struct pdu_reader r = read_range(p, len, &start, &end);
+  if (!pdu_done(&r)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t start = get_le16(p + 1), end = get_le16(p + 3);
   if (!range_ok(ble, c, p[0], start, end)) return;
   uint8_t rsp[ATT_MAX_MTU];
   size_t mtu = att_mtu(c), off = 2;
@@ -169,20 +184,23 @@ static bool value_matches(uvble_t *ble, struct ble_conn *c,
 
 static void find_by_type_value(uvble_t *ble, struct ble_conn *c,
                                const uint8_t *p, size_t len) {
-  if (len < 7) {
+  uint16_t start, end;
+  struct pdu_reader r = read_range(p, len, &start, &end);
+  uvble_uuid_t type = uvble_uuid16(pdu_get_le16(&r));
+  size_t vlen;
+  const uint8_t *value = pdu_get_rest(&r, &vlen);
+  if (!pdu_ok(&r)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t start = get_le16(p + 1), end = get_le16(p + 3);
   if (!range_ok(ble, c, p[0], start, end)) return;
-  uvble_uuid_t type = uvble_uuid16(get_le16(p + 5));
   uint8_t rsp[ATT_MAX_MTU];
   size_t mtu = att_mtu(c), off = 1;
   rsp[0] = ATT_FIND_BY_TYPE_VALUE_RSP;
   for (uint32_t h = start; h <= last_handle(ble, end); h++) {
     const struct gatts_attr *a = gatts_attr(ble, (uint16_t)h);
     if (!uvble_uuid_equal(&a->type, &type) ||
-        !value_matches(ble, c, a, p + 7, len - 7))
+        !value_matches(ble, c, a, value, vlen))
       continue;
     if (off + 4 > mtu) break;
     uint16_t group_end = a->kind == GATTS_SERVICE ? a->group_end : (uint16_t)h;
@@ -200,11 +218,12 @@ static void find_by_type_value(uvble_t *ble, struct ble_conn *c,
 static void read_by_type(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                          size_t len) {
   uvble_uuid_t type;
-  if ((len != 7 && len != 21) || !type_of(p + 5, len - 5, &type)) {
+  uint16_t start, end;
+  struct pdu_reader r = read_range(p, len, &start, &end);
+  if (!read_type(&r, &type)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t start = get_le16(p + 1), end = get_le16(p + 3);
   if (!range_ok(ble, c, p[0], start, end)) return;
   uint8_t rsp[ATT_MAX_MTU];
   size_t mtu = att_mtu(c), off = 2;
@@ -242,11 +261,12 @@ static void read_by_type(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
 static void read_by_group_type(uvble_t *ble, struct ble_conn *c,
                                const uint8_t *p, size_t len) {
   uvble_uuid_t type;
-  if ((len != 7 && len != 21) || !type_of(p + 5, len - 5, &type)) {
+  uint16_t start, end;
+  struct pdu_reader r = read_range(p, len, &start, &end);
+  if (!read_type(&r, &type)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t start = get_le16(p + 1), end = get_le16(p + 3);
   if (!range_ok(ble, c, p[0], start, end)) return;
   uvble_uuid_t primary = uvble_uuid16(UVBLE_GATT_PRIMARY_SERVICE_UUID);
   uvble_uuid_t secondary = uvble_uuid16(UVBLE_GATT_SECONDARY_SERVICE_UUID);
@@ -282,13 +302,15 @@ static void read_by_group_type(uvble_t *ble, struct ble_conn *c,
 /* ---- reads ------------------------------------------------------------------- */
 static void read_value(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                        size_t len) {
-  bool blob = p[0] == ATT_READ_BLOB_REQ;
-  if (len != (blob ? 5u : 3u)) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  bool blob = pdu_get_u8(&r) == ATT_READ_BLOB_REQ;
+  uint16_t handle = pdu_get_le16(&r);
+  uint16_t offset = blob ? pdu_get_le16(&r) : 0;
+  if (!pdu_done(&r)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t handle = get_le16(p + 1);
-  uint16_t offset = blob ? get_le16(p + 3) : 0;
   struct gatts_attr *a;
   int e = access_read(ble, c, handle, &a);
   if (e < 0) return;
@@ -322,16 +344,18 @@ static void put_trunc(uint8_t *rsp, size_t *off, size_t max,
  * the variable form, each Value Length gives the value's full length). */
 static void read_multiple(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                           size_t len) {
-  bool var = p[0] == ATT_READ_MULTIPLE_VARIABLE_REQ;
-  if (len < 5 || (len - 1) % 2) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  bool var = pdu_get_u8(&r) == ATT_READ_MULTIPLE_VARIABLE_REQ;
+  if (pdu_left(&r) < 4 || pdu_left(&r) % 2) { /* two handles or more */
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
   uint8_t rsp[ATT_MAX_MTU];
   size_t mtu = att_mtu(c), off = 1;
   rsp[0] = var ? ATT_READ_MULTIPLE_VARIABLE_RSP : ATT_READ_MULTIPLE_RSP;
-  for (size_t i = 1; i + 1 < len; i += 2) {
-    uint16_t handle = get_le16(p + i);
+  while (pdu_left(&r)) {
+    uint16_t handle = pdu_get_le16(&r);
     struct gatts_attr *a;
     int e = access_read(ble, c, handle, &a);
     if (e < 0) return;
@@ -376,17 +400,21 @@ static int do_write(uvble_t *ble, struct ble_conn *c, uint16_t handle,
 
 static void write_value(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                         size_t len) {
-  bool cmd = p[0] == ATT_WRITE_CMD;
-  if (len < 3) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  bool cmd = pdu_get_u8(&r) == ATT_WRITE_CMD;
+  uint16_t handle = pdu_get_le16(&r), conn_handle = c->handle;
+  size_t vlen;
+  const uint8_t *value = pdu_get_rest(&r, &vlen);
+  if (!pdu_ok(&r)) {
     if (cmd)
       ble->stats.att_rx_malformed++;
     else
       send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t handle = get_le16(p + 1), conn_handle = c->handle;
   bool notify;
-  int e = do_write(ble, c, handle, p + 3, len - 3, &notify);
+  int e = do_write(ble, c, handle, value, vlen, &notify);
   if (e < 0) return;
   if (!cmd) {
     static const uint8_t ok = ATT_WRITE_RSP;
@@ -400,11 +428,17 @@ static void write_value(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
 
 static void prepare_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                           size_t len) {
-  if (len < 5) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  pdu_skip(&r, 1); /* opcode */
+  uint16_t handle = pdu_get_le16(&r);
+  uint16_t offset = pdu_get_le16(&r);
+  size_t vlen;
+  const uint8_t *value = pdu_get_rest(&r, &vlen);
+  if (!pdu_ok(&r)) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
-  uint16_t handle = get_le16(p + 1);
   const struct gatts_attr *a = gatts_attr(ble, handle);
   uint8_t e = a ? gatts_check_write(ble, c, a) : UVBLE_ATT_ERR_INVALID_HANDLE;
   struct gatts_conn *gc = gatts_conn_of(c);
@@ -413,7 +447,6 @@ static void prepare_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
     gc->prep = calloc(1, sizeof *gc->prep);
     if (!gc->prep) e = UVBLE_ATT_ERR_INSUFFICIENT_RESOURCES;
   }
-  size_t vlen = len - 5;
   if (!e && (gc->prep->n >= UVBLE_GATTS_PREPARE_MAX_ENTRIES ||
              gc->prep->bytes + vlen > UVBLE_GATTS_PREPARE_MAX_BYTES))
     e = UVBLE_ATT_ERR_PREPARE_QUEUE_FULL;
@@ -424,10 +457,10 @@ static void prepare_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
   struct gatts_prep_queue *q = gc->prep;
   struct gatts_prep *ent = &q->e[q->n++];
   ent->handle = handle;
-  ent->offset = get_le16(p + 3);
+  ent->offset = offset;
   ent->len = (uint16_t)vlen;
   ent->data_off = (uint16_t)q->bytes;
-  if (vlen) memcpy(q->data + q->bytes, p + 5, vlen);
+  if (vlen) memcpy(q->data + q->bytes, value, vlen);
   q->bytes += vlen;
   /* The response echoes the request (3.4.6.2). */
   uint8_t rsp[ATT_MAX_MTU];
@@ -500,7 +533,11 @@ static int execute_check(uvble_t *ble, struct ble_conn *c,
 
 static void execute_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
                           size_t len) {
-  if (len != 2 || p[1] > 0x01) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  pdu_skip(&r, 1); /* opcode */
+  uint8_t flags = pdu_get_u8(&r);
+  if (!pdu_done(&r) || flags > 0x01) {
     send_err(ble, c, p[0], 0, UVBLE_ATT_ERR_INVALID_PDU);
     return;
   }
@@ -508,7 +545,7 @@ static void execute_write(uvble_t *ble, struct ble_conn *c, const uint8_t *p,
   struct gatts_prep_queue *q = gc ? gc->prep : NULL;
   static const uint8_t ok = ATT_EXECUTE_WRITE_RSP;
   if (gc) gc->prep = NULL; /* the queue ends here, whatever happens */
-  if (!q || p[1] == 0x00) {
+  if (!q || flags == 0x00) {
     free(q);
     send_rsp(ble, c, &ok, 1);
     return;

@@ -12,13 +12,19 @@
 #include <string.h>
 
 #include "hci.h"
+#include "pdu_reader.h"
 
 #define HCI_DEFAULT_CMD_TIMEOUT_MS 2000
 #define HCI_DEFAULT_MAX_QUEUED 64
 #define HCI_DEFAULT_DRAIN_MS 1000
+/* Commands sent and not yet answered. A controller grants at most 255
+ * (Num_HCI_Command_Packets is one octet, Vol 4, Part E, 7.7.14) and an
+ * unanswered command holds its grant; one that keeps granting more
+ * without answering meets this bound, and the rest wait in the queue. */
+#define HCI_MAX_INFLIGHT 255
 
 struct hci_cmd {
-  struct hci_cmd *next;
+  struct sq_node node; /* on hci.queue, then hci.inflight */
   uint16_t opcode;
   uint8_t len;
   hci_cmd_cb cb;
@@ -29,6 +35,10 @@ struct hci_cmd {
 };
 
 void hci_cancel_all(uvble_t *ble, int err, bool keep_sent);
+
+static struct hci_cmd *cmd_of(struct sq_node *n) {
+  return n ? SQ_ENTRY(n, struct hci_cmd, node) : NULL;
+}
 
 static void on_timer_closed(uv_handle_t *h) {
   uvble_t *ble = h->data;
@@ -44,7 +54,8 @@ static void on_io_pass(uv_check_t *h) {
   /* The poll just refreshed the loop's time: no clock read per pass. */
   uint64_t now = uv_now(ble->loop);
   ble->hci.io_pass_at = now;
-  for (struct hci_cmd *c = ble->hci.inflight_head; c; c = c->next)
+  for (struct hci_cmd *c = cmd_of(ble->hci.inflight.head); c;
+       c = cmd_of(c->node.next))
     if (!c->counted) {
       c->counted = true;
       c->sent_at = now;
@@ -110,46 +121,37 @@ static void complete(uvble_t *ble, struct hci_cmd *cmd, int err, uint8_t st,
 
 void hci_cancel_all(uvble_t *ble, int err, bool keep_sent) {
   struct hci *hci = &ble->hci;
-  /* Detach the lists first: callbacks may queue new commands, which then
-   * fail immediately because the stack is no longer usable. */
-  struct hci_cmd *lists[2] = {keep_sent ? NULL : hci->inflight_head,
-                              hci->queue_head};
-  if (!keep_sent) hci->inflight_head = hci->inflight_tail = NULL;
-  hci->queue_head = hci->queue_tail = NULL;
-  hci->queued = 0;
+  /* Detach the queues first (in flight, then not yet sent): callbacks may
+   * queue new commands, which then fail immediately because the stack is
+   * no longer usable. */
+  struct sq gone = {0};
+  if (!keep_sent) sq_concat(&gone, &hci->inflight);
+  sq_concat(&gone, &hci->queue);
   if (hci->timer_open) uv_timer_stop(&hci->cmd_timer);
   if (keep_sent) {
     /* Sent ones keep their place until answered; only their callers hear
      * now. */
-    for (struct hci_cmd *c = hci->inflight_head; c; c = c->next) {
+    for (struct hci_cmd *c = cmd_of(hci->inflight.head); c;
+         c = cmd_of(c->node.next)) {
       hci_cmd_cb cb = c->cb;
       c->cb = NULL;
       if (cb) cb(ble, err, 0, NULL, 0, c->arg);
     }
   }
-  for (int i = 0; i < 2; i++) {
-    struct hci_cmd *c = lists[i];
-    while (c) {
-      struct hci_cmd *next = c->next;
-      complete(ble, c, err, 0, NULL, 0);
-      c = next;
-    }
-  }
+  struct hci_cmd *c;
+  while ((c = cmd_of(sq_pop(&gone)))) complete(ble, c, err, 0, NULL, 0);
 }
 
 bool hci_inflight(const uvble_t *ble) {
-  return ble->hci.inflight_head != NULL;
+  return !sq_empty(&ble->hci.inflight);
 }
 
 static void pump(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  while (hci->cmd_credits > 0 && hci->queue_head &&
+  while (hci->cmd_credits > 0 && !sq_empty(&hci->queue) &&
+         hci->inflight.len < HCI_MAX_INFLIGHT &&
          (!ble_dead(ble) || hci->lingering)) {
-    struct hci_cmd *cmd = hci->queue_head;
-    hci->queue_head = cmd->next;
-    if (!hci->queue_head) hci->queue_tail = NULL;
-    hci->queued--;
-    cmd->next = NULL;
+    struct hci_cmd *cmd = cmd_of(sq_pop(&hci->queue));
 
     uint8_t hdr[3];
     put_le16(hdr, cmd->opcode);
@@ -161,21 +163,14 @@ static void pump(uvble_t *ble) {
        * completes it with everything else. Its sender, perhaps below us
        * on the stack, sees its request accepted, as if the controller had
        * not answered yet. */
-      cmd->next = hci->queue_head;
-      hci->queue_head = cmd;
-      if (!hci->queue_tail) hci->queue_tail = cmd;
-      hci->queued++;
+      sq_push_front(&hci->queue, &cmd->node);
       ble_fail_later(ble, UVBLE_ETRANSPORT);
       break;
     }
     ble->stats.hci_cmds_sent++;
     hci->cmd_credits--;
     cmd->sent_at = ble_now_ms(ble->loop);
-    if (hci->inflight_tail)
-      hci->inflight_tail->next = cmd;
-    else
-      hci->inflight_head = cmd;
-    hci->inflight_tail = cmd;
+    sq_push(&hci->inflight, &cmd->node);
   }
   arm_timer(ble);
 }
@@ -197,7 +192,7 @@ static void on_cmd_timeout(uv_timer_t *t) {
 
 static void cmd_timeout(uvble_t *ble) {
   struct hci *hci = &ble->hci;
-  struct hci_cmd *cmd = hci->inflight_head;
+  struct hci_cmd *cmd = cmd_of(hci->inflight.head);
   if (!cmd || ble_dead(ble)) return; /* uvble_close bounds its own wait */
   uint64_t now = ble_now_ms(ble->loop);
   uint64_t deadline = cmd->sent_at + hci->cmd_timeout_ms;
@@ -223,11 +218,12 @@ static void cmd_timeout(uvble_t *ble) {
 static void arm_timer(uvble_t *ble) {
   struct hci *hci = &ble->hci;
   if (!hci->timer_open) return;
-  if (!hci->inflight_head) {
+  struct hci_cmd *oldest = cmd_of(hci->inflight.head);
+  if (!oldest) {
     uv_timer_stop(&hci->cmd_timer);
     return;
   }
-  uint64_t deadline = hci->inflight_head->sent_at + hci->cmd_timeout_ms;
+  uint64_t deadline = oldest->sent_at + hci->cmd_timeout_ms;
   uint64_t now = ble_now_ms(ble->loop);
   uv_timer_start(&hci->cmd_timer, on_cmd_timeout,
                  deadline > now ? deadline - now : 0, 0);
@@ -238,39 +234,26 @@ int hci_send_cmd(uvble_t *ble, uint16_t opcode, const void *params, size_t len,
   struct hci *hci = &ble->hci;
   if (len > 255) return UVBLE_EINVAL;
   if (ble_dead(ble) && !hci->lingering) return UVBLE_ENOTACTIVE;
-  if (hci->queued >= hci->max_queued) return UVBLE_ENOBUFS;
+  if (hci->queue.len >= hci->max_queued) return UVBLE_ENOBUFS;
   struct hci_cmd *cmd = malloc(sizeof *cmd);
   if (!cmd) return UVBLE_ENOMEM;
-  cmd->next = NULL;
   cmd->opcode = opcode;
   cmd->len = (uint8_t)len;
   cmd->cb = cb;
   cmd->arg = arg;
   cmd->counted = false;
   if (len) memcpy(cmd->params, params, len);
-  if (hci->queue_tail)
-    hci->queue_tail->next = cmd;
-  else
-    hci->queue_head = cmd;
-  hci->queue_tail = cmd;
-  hci->queued++;
+  sq_push(&hci->queue, &cmd->node);
   pump(ble);
   return 0;
 }
 
 /* Removes and returns the oldest in-flight command with this opcode. */
 static struct hci_cmd *take_inflight(struct hci *hci, uint16_t opcode) {
-  struct hci_cmd *prev = NULL;
-  for (struct hci_cmd *c = hci->inflight_head; c; prev = c, c = c->next) {
-    if (c->opcode != opcode) continue;
-    if (prev)
-      prev->next = c->next;
-    else
-      hci->inflight_head = c->next;
-    if (hci->inflight_tail == c) hci->inflight_tail = prev;
-    c->next = NULL;
-    return c;
-  }
+  struct sq_node **at = &hci->inflight.head, *prev = NULL;
+  for (; *at; at = &(prev = *at)->next)
+    if (cmd_of(*at)->opcode == opcode)
+      return cmd_of(sq_unlink(&hci->inflight, at, prev));
   return NULL;
 }
 
@@ -297,28 +280,41 @@ static void finish_command(uvble_t *ble, uint8_t ncmd, uint16_t opcode,
   if (!ble_dead(ble)) pump(ble);
 }
 
+/* Command Complete (7.7.14): Num_HCI_Command_Packets, opcode, then the
+ * return parameters, whose first byte is the status. */
 static void on_command_complete(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 3) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t ncmd = pdu_get_u8(&r);
+  uint16_t opcode = pdu_get_le16(&r);
+  if (!pdu_ok(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t opcode = get_le16(p + 1);
-  if (opcode != 0x0000 && len < 4) {
+  bool has_status = pdu_left(&r) > 0;
+  if (opcode != 0x0000 && !has_status) {
     /* Every command we send returns at least a status byte. */
     ble->stats.hci_events_malformed++;
-    finish_command(ble, p[0], opcode, 0xff, NULL, 0);
+    finish_command(ble, ncmd, opcode, 0xff, NULL, 0);
     return;
   }
-  finish_command(ble, p[0], opcode, len > 3 ? p[3] : 0, len > 3 ? p + 4 : NULL,
-                 len > 3 ? len - 4 : 0);
+  uint8_t status = has_status ? pdu_get_u8(&r) : 0;
+  size_t n;
+  const uint8_t *ret = pdu_get_rest(&r, &n);
+  finish_command(ble, ncmd, opcode, status, has_status ? ret : NULL, n);
 }
 
+/* Command Status (7.7.15): status, Num_HCI_Command_Packets, opcode. */
 static void on_command_status(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len != 4) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t status = pdu_get_u8(&r), ncmd = pdu_get_u8(&r);
+  uint16_t opcode = pdu_get_le16(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  finish_command(ble, p[1], get_le16(p + 2), p[0], NULL, 0);
+  finish_command(ble, ncmd, opcode, status, NULL, 0);
 }
 
 /* uvble_close() lingers: only what it waits for matters (the layers are
@@ -360,18 +356,23 @@ void hci_set_linger_handler(uvble_t *ble, hci_linger_fn fn) {
 }
 
 static void on_le_meta(uvble_t *ble, const uint8_t *p, size_t len) {
-  if (len < 1) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, len);
+  uint8_t sub = pdu_get_u8(&r);
+  size_t n;
+  const uint8_t *params = pdu_get_rest(&r, &n);
+  if (!pdu_ok(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  hci_event_fn fn = p[0] < HCI_LE_SUBEVENT_CODES ? ble->hci.le_fn[p[0]] : NULL;
+  hci_event_fn fn = sub < HCI_LE_SUBEVENT_CODES ? ble->hci.le_fn[sub] : NULL;
   if (!fn) {
     /* Scan timeout (scans are timed by the host), channel selection, ...:
      * nothing a layer acts on. */
     ble->stats.hci_events_unhandled++;
     return;
   }
-  fn(ble, p + 1, len - 1);
+  fn(ble, params, n);
 }
 
 static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len);
@@ -384,13 +385,15 @@ void hci_on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
 
 static void on_event(uvble_t *ble, const uint8_t *pkt, size_t len) {
   ble->stats.hci_events++;
-  if (len < 2 || (size_t)pkt[1] != len - 2) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, pkt, len);
+  uint8_t code = pdu_get_u8(&r);
+  size_t want = pdu_get_u8(&r), plen;
+  const uint8_t *p = pdu_get_rest(&r, &plen);
+  if (!pdu_ok(&r) || want != plen) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint8_t code = pkt[0];
-  const uint8_t *p = pkt + 2;
-  size_t plen = len - 2;
   if (ble->state == BLE_CLOSING) {
     on_event_lingering(ble, code, p, plen);
     return;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hci.h"
+#include "pdu_reader.h"
 
 enum init_step {
   STEP_RESET,
@@ -103,72 +104,75 @@ static void on_step_done(uvble_t *ble, int err, uint8_t st, const uint8_t *r,
     finish(ble, err);
     return;
   }
+  /* Read into a copy: a short reply leaves info as it was. Longer replies
+   * than we read are accepted (later versions append fields). */
+  uvble_controller_info_t got = *info;
+  struct pdu_reader rd;
+  pdu_reader_init(&rd, r, n);
   switch (hci->init_step) {
     case STEP_READ_VERSION:
-      if (n < 8) goto short_reply;
-      info->hci_version = r[0];
-      info->hci_revision = get_le16(r + 1);
-      info->lmp_version = r[3];
-      info->manufacturer = get_le16(r + 4);
-      info->lmp_subversion = get_le16(r + 6);
+      got.hci_version = pdu_get_u8(&rd);
+      got.hci_revision = pdu_get_le16(&rd);
+      got.lmp_version = pdu_get_u8(&rd);
+      got.manufacturer = pdu_get_le16(&rd);
+      got.lmp_subversion = pdu_get_le16(&rd);
       break;
     case STEP_READ_COMMANDS:
-      if (n < 64) goto short_reply;
-      memcpy(info->commands, r, 64);
+      pdu_get_mem(&rd, got.commands, 64);
       break;
     case STEP_READ_FEATURES:
-      if (n < 8) goto short_reply;
-      memcpy(info->features, r, 8);
+      pdu_get_mem(&rd, got.features, 8);
       break;
     case STEP_LE_READ_FEATURES:
-      if (n < 8) goto short_reply;
-      memcpy(info->le_features, r, 8);
+      pdu_get_mem(&rd, got.le_features, 8);
       break;
     case STEP_LE_READ_BUFFER:
-      if (n < 3) goto short_reply;
-      info->acl_mtu = get_le16(r);
-      info->acl_max_pkts = r[2];
-      if (n >= 6) { /* v2 adds ISO buffers */
-        info->iso_mtu = get_le16(r + 3);
-        info->iso_max_pkts = r[5];
+      got.acl_mtu = pdu_get_le16(&rd);
+      got.acl_max_pkts = pdu_get_u8(&rd);
+      if (pdu_left(&rd) >= 3) { /* v2 adds ISO buffers */
+        got.iso_mtu = pdu_get_le16(&rd);
+        got.iso_max_pkts = pdu_get_u8(&rd);
       }
       break;
     case STEP_READ_BUFFER:
       /* Shared BR/EDR buffers: ACL length (2), SCO length (1), ACL count
        * (2), SCO count (2). */
-      if (n < 7) goto short_reply;
-      info->acl_mtu = get_le16(r);
-      info->acl_max_pkts = get_le16(r + 3);
+      got.acl_mtu = pdu_get_le16(&rd);
+      pdu_skip(&rd, 1);
+      got.acl_max_pkts = pdu_get_le16(&rd);
+      pdu_skip(&rd, 2);
       break;
-    case STEP_READ_BD_ADDR:
-      if (n < 6) goto short_reply;
-      ble_addr_from_hci(&info->public_addr, UVBLE_ADDR_PUBLIC, r);
+    case STEP_READ_BD_ADDR: {
+      uint8_t addr[6];
+      if (pdu_get_addr(&rd, addr))
+        ble_addr_from_hci(&got.public_addr, UVBLE_ADDR_PUBLIC, addr);
       break;
+    }
     case STEP_LE_READ_MAX_ADV_LEN:
       /* Max_Advertising_Data_Length, 0x001F..0x0672 (7.8.57). A refusal
        * leaves the legacy 31; a value outside the range is clamped into
        * it, so the host never offers more than a set can take. */
       if (n == 0) break;
-      if (n < 2) goto short_reply;
-      info->max_adv_data_len = get_le16(r);
-      if (info->max_adv_data_len < ADV_DATA_MIN)
-        info->max_adv_data_len = ADV_DATA_MIN;
-      if (info->max_adv_data_len > ADV_DATA_MAX)
-        info->max_adv_data_len = ADV_DATA_MAX;
+      got.max_adv_data_len = pdu_get_le16(&rd);
+      if (got.max_adv_data_len < ADV_DATA_MIN)
+        got.max_adv_data_len = ADV_DATA_MIN;
+      if (got.max_adv_data_len > ADV_DATA_MAX)
+        got.max_adv_data_len = ADV_DATA_MAX;
       break;
     case STEP_LE_READ_MAX_DATA_LEN:
       /* Supported_Max_TX_Octets, _TX_Time, _RX_Octets, _RX_Time (7.8.46).
        * A refusal leaves zeros: no suggestion follows. */
       if (n == 0) break;
-      if (n < 8) goto short_reply;
-      info->max_tx_octets = get_le16(r);
-      info->max_tx_time = get_le16(r + 2);
-      info->max_rx_octets = get_le16(r + 4);
-      info->max_rx_time = get_le16(r + 6);
+      got.max_tx_octets = pdu_get_le16(&rd);
+      got.max_tx_time = pdu_get_le16(&rd);
+      got.max_rx_octets = pdu_get_le16(&rd);
+      got.max_rx_time = pdu_get_le16(&rd);
       break;
     default:
       break;
   }
+  if (!pdu_ok(&rd)) goto short_reply;
+  *info = got;
   hci->init_step++;
   next_step(ble);
   return;

@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(l2cap);
+
 typedef struct uvble uvble_t;
 struct ble_conn;
 

@@ -40,7 +40,6 @@ static struct l2cap_chan *chan_new(uvble_t *ble, struct ble_conn *c,
     return NULL;
   }
   ch->conn = c;
-  ch->serial = ++st->next_serial;
   ch->psm = psm;
   ch->lcid = (uint16_t)(L2CAP_CID_DYN_MIN + i);
   ch->our_mtu = mtu;
@@ -101,21 +100,6 @@ static struct l2cap_chan *chan_by_rcid(struct l2cap_conn *lc, uint16_t rcid) {
     if (ch && ch->state != CH_CONNECTING && ch->rcid == rcid) return ch;
   }
   return NULL;
-}
-
-/* The channel of (handle, cid) if it is still the one with serial: for a
- * list of channels gathered before calls out, which may end some of them
- * (chan_finish frees a channel in the peer's event, never inside an app
- * call). */
-struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
-                                  uint64_t serial, struct ble_conn **cp) {
-  if (ble_dead(ble)) return NULL;
-  struct ble_conn *c = conn_find(ble, handle);
-  if (!c || !c->l2cap || c->l2cap->closing) return NULL;
-  struct l2cap_chan *ch = chan_by_lcid(c->l2cap, cid);
-  if (!ch || ch->serial != serial) return NULL;
-  *cp = c;
-  return ch;
 }
 
 /* ---- events

@@ -10,22 +10,27 @@
  * therefore stalls the sender, and the buffer never exceeds the credit
  * window (or one SDU of our MTU, whichever is larger).
  *
- * Transmit side: send() copies the SDU into the channel's ring; K-frames are
- * cut from it as the peer's credits allow, straight into the connection's
- * ACL packets (acl.c: from the pool, no copy in between), which are kept a
- * little above what the controller's buffers hold and topped up whenever
- * Number Of Completed Packets returns buffers.
+ * Transmit side: when nothing is queued before it and the peer's credits
+ * and the link's queue allow, send() cuts the SDU's K-frames straight from
+ * the caller's bytes into the connection's ACL packets (acl.c: from the
+ * pool; the one copy). Otherwise it copies the SDU into the channel's ring,
+ * and K-frames are cut from it as credits allow, into ACL packets the same
+ * way, kept a little above what the controller's buffers hold and topped
+ * up whenever Number Of Completed Packets returns buffers.
  *
- * Event handlers may call anything, including uvble_close(): after every
- * irq the code looks its connection and channel up again (or returns).
+ * Event handlers may call anything, including uvble_close(), but nothing
+ * is freed inside them (docs/architecture.md, "Lifetime"): a channel goes
+ * only in the peer's response or the link's end, a link only in its
+ * Disconnection Complete, the stack at the end of the dispatch. So pointers
+ * held across an irq stay valid; what is left to ask after one is "go
+ * on?" (ble_dead: the application closed the stack), and sends never end
+ * anything either (a failed transport fails the stack on a later turn).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "l2cap_internal.h"
 #include "pdu_reader.h"
-
-#define NO_HANDLE 0xffff
 
 /* ---- rings
  * ------------------------------------------------------------------- */
@@ -93,7 +98,7 @@ static void violation(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
                       uint64_t *counter) {
   (*counter)++;
   if (ch->state != CH_OPEN) return;
-  if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0 && !ble_dead(ble))
+  if (chan_close(ble, c, ch, UVBLE_EPROTO) < 0)
     chan_finish(ble, c->l2cap, c->handle, ch, UVBLE_EPROTO);
 }
 
@@ -113,7 +118,6 @@ static void grant_credits(uvble_t *ble, struct ble_conn *c,
   put_le16(d, ch->lcid); /* our end: the one the credits are for (4.24) */
   put_le16(d + 2, add);
   if (l2sig_send(ble, c, L2SIG_FLOW_CONTROL_CREDIT, 0, d, 4) < 0) {
-    if (ble_dead(ble)) return;
     ch->credit_owed = true; /* retried when ACL buffers come back */
     c->l2cap->attention = true;
     return;
@@ -180,8 +184,9 @@ static int rx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
 
 bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
                   const uint8_t *d, size_t len) {
+  /* A link whose L2CAP is ending has it detached already (c->l2cap). */
   struct l2cap_conn *lc = c->l2cap;
-  if (!lc || lc->closing) return false;
+  if (!lc) return false;
   struct l2cap_chan *ch = chan_by_lcid(lc, cid);
   if (!ch) return false;
   ble->l2cap->stats.rx_kframes++;
@@ -191,8 +196,7 @@ bool l2cap_dyn_rx(uvble_t *ble, struct ble_conn *c, uint16_t cid,
   int r = rx_kframe(ble, c, ch, d, len);
   if (r < 0) return true;
   grant_credits(ble, c, ch);
-  if (r == 1 && !ble_dead(ble))
-    emit_io(ble, UVBLE_IRQ_L2CAP_RECV, c->handle, ch->lcid);
+  if (r == 1) emit_io(ble, UVBLE_IRQ_L2CAP_RECV, c->handle, ch->lcid);
   return true;
 }
 
@@ -200,8 +204,7 @@ int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid, void *buf,
                          size_t cap) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
   struct ble_conn *c = conn_find(ble, handle);
-  struct l2cap_chan *ch =
-      c && c->l2cap && !c->l2cap->closing ? chan_by_lcid(c->l2cap, cid) : NULL;
+  struct l2cap_chan *ch = c && c->l2cap ? chan_by_lcid(c->l2cap, cid) : NULL;
   if (!ch || ch->state == CH_CONNECTING) return UVBLE_ENOTCONN;
   if (!ch->rx_head_open) {
     if (ch->rx_complete == 0) return 0;
@@ -226,6 +229,22 @@ int uvble_l2cap_recvinto(uvble_t *ble, uint16_t handle, uint16_t cid, void *buf,
 
 /* ---- transmit
  * -------------------------------------------------------------------- */
+/* Queues one K-frame (iov: its SDU length field if first, then take
+ * payload bytes) on the link and counts it against the peer's credits. */
+static int send_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
+                       const uvble_iov_t *iov, int n, size_t take) {
+  int r = l2cap_send_pdu(ble, c, ch->rcid, iov, n);
+  if (r < 0) return r;
+  ch->tx_credits--;
+  ch->tx_sdu_rem -= take;
+  ch->tx_in_sdu = ch->tx_sdu_rem != 0;
+  uvble_l2cap_stats_t *s = &ble->l2cap->stats;
+  s->tx_kframes++;
+  s->tx_bytes += take;
+  if (!ch->tx_in_sdu) s->tx_sdus++;
+  return 0;
+}
+
 /* Cuts the next K-frame (at most the peer's MPS) from the channel's ring. */
 static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   uvble_iov_t iov[3];
@@ -243,18 +262,10 @@ static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
   }
   take = ch->tx_sdu_rem < mps ? ch->tx_sdu_rem : mps;
   n += ring_iov(&ch->tx, skip, take, iov + n);
-  int r = l2cap_send_pdu(ble, c, ch->rcid, iov, n);
-  if (ble_dead(ble)) return UVBLE_ECANCELED; /* see l2sig_send() */
+  int r = send_kframe(ble, c, ch, iov, n, take);
   if (r < 0) return r;
   ring_consume(&ch->tx, skip + take);
-  ch->tx_credits--;
-  ch->tx_sdu_rem -= take;
   ch->tx_unqueued -= take;
-  ch->tx_in_sdu = ch->tx_sdu_rem != 0;
-  uvble_l2cap_stats_t *s = &ble->l2cap->stats;
-  s->tx_kframes++;
-  s->tx_bytes += take;
-  if (!ch->tx_in_sdu) s->tx_sdus++;
   if (!ch->tx.used) set_busy(c->l2cap, ch, false);
   return 0;
 }
@@ -265,6 +276,46 @@ static int tx_kframe(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch) {
 static size_t txq_target(const uvble_t *ble) {
   size_t t = 2 * (size_t)ble->hci.acl_total * ble->hci.acl_mtu;
   return t < 4096 ? 4096 : t;
+}
+
+/* K-frames an SDU of len bytes takes at the peer's MPS. */
+static size_t kframes_of(const struct l2cap_chan *ch, size_t len) {
+  return (len + 2 + ch->peer_mps - 1) / ch->peer_mps;
+}
+
+/* send() when nothing waits before the SDU and the credits and the link's
+ * queue take all of it: its K-frames are cut straight from the caller's
+ * bytes into ACL packets (acl.c), skipping the channel's ring. Returns the
+ * bytes of buf left to queue in the ring (len when none went out; the
+ * rest of a started SDU otherwise, tx_in_sdu set). */
+static size_t tx_direct(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
+                        const uint8_t *buf, size_t len) {
+  size_t k = kframes_of(ch, len);
+  if (ch->tx.used || c->l2cap->tx_busy || ch->tx_credits < k ||
+      c->txq_bytes + len + 2 + k * 4 > txq_target(ble))
+    return len;
+  uint8_t hdr[2];
+  put_le16(hdr, (uint16_t)len);
+  ch->tx_sdu_rem = len;
+  size_t off = 0;
+  while (off < len) {
+    uvble_iov_t iov[2];
+    int n = 0;
+    size_t mps = ch->peer_mps;
+    if (off == 0) {
+      iov[n].base = hdr;
+      iov[n++].len = 2;
+      mps -= 2;
+    }
+    size_t take = len - off < mps ? len - off : mps;
+    iov[n].base = buf + off;
+    iov[n++].len = take;
+    /* The link refused (its queue or the ACL pool is full): the rest goes
+     * through the ring, as the continuation of the started SDU. */
+    if (send_kframe(ble, c, ch, iov, n, take) < 0) break;
+    off += take;
+  }
+  return len - off;
 }
 
 /* Round-robin over the connection's channels, one K-frame each per turn. */
@@ -295,60 +346,45 @@ static bool send_ready(const struct l2cap_chan *ch) {
 }
 
 /* Fills the ACL queue, retries owed credits, then tells stalled senders
- * they may send again. Returns true if an event ran (the caller must look
- * its connection up again). */
-bool coc_conn_service(uvble_t *ble, struct ble_conn *c) {
+ * they may send again. */
+void coc_conn_service(uvble_t *ble, struct ble_conn *c) {
   struct l2cap_conn *lc = c->l2cap;
-  if (!lc || lc->closing) return false;
+  if (!lc) return;
   conn_fill(ble, c);
-  if (ble_dead(ble)) return true;
-  if (!lc->attention) return false;
-  struct {
-    uint16_t cid;
-    uint64_t serial;
-  } ready[L2CAP_NUM_DYN];
+  if (!lc->attention) return;
+  /* Gathered first: a handler may send, which changes who is stalled. */
+  struct l2cap_chan *ready[L2CAP_NUM_DYN];
   unsigned nready = 0;
   bool again = false;
   for (unsigned i = 0; i < lc->hi; i++) {
     struct l2cap_chan *ch = lc->chans[i];
     if (!ch || ch->state != CH_OPEN) continue;
-    if (ch->credit_owed) {
-      grant_credits(ble, c, ch);
-      if (ble_dead(ble)) return true;
-    }
+    if (ch->credit_owed) grant_credits(ble, c, ch);
     if (ch->stalled && send_ready(ch)) {
       ch->stalled = false;
-      ready[nready].cid = ch->lcid;
-      ready[nready++].serial = ch->serial;
+      ready[nready++] = ch;
     }
     again = again || ch->stalled || ch->credit_owed;
   }
   lc->attention = again;
-  uint16_t handle = c->handle;
-  for (unsigned i = 0; i < nready; i++) {
-    struct ble_conn *cc;
-    if (!l2cap_relookup(ble, handle, ready[i].cid, ready[i].serial, &cc))
-      continue;
-    emit_io(ble, UVBLE_IRQ_L2CAP_SEND_READY, handle, ready[i].cid);
-  }
-  return nready > 0;
+  /* The channels outlive the handlers (a disconnect only sends a request);
+   * once one closed the stack, the rest hear nothing (ble_irq). */
+  for (unsigned i = 0; i < nready; i++)
+    emit_io(ble, UVBLE_IRQ_L2CAP_SEND_READY, c->handle, ready[i]->lcid);
 }
 
 void l2cap_on_acl_completed(uvble_t *ble) {
-  if (ble_dead(ble) || !ble->l2cap) return;
+  if (!ble->l2cap) return;
   bool queued = false;
-  struct ble_conn *c = ble->conns.head;
-  while (c) {
-    struct ble_conn *next = c->next;
-    uint16_t next_handle = next ? next->handle : NO_HANDLE;
+  /* The table's links outlive the SEND_READY handlers (a link leaves it
+   * in its Disconnection Complete); once one closed the stack the other
+   * links are not filled any more: uvble_close() sends what is queued. */
+  for (struct ble_conn *c = conn_first(ble); c && !ble_dead(ble);
+       c = conn_next(c)) {
     struct l2cap_conn *lc = c->l2cap;
-    if (lc && lc->nchans && coc_conn_service(ble, c)) {
-      if (ble_dead(ble) || !ble->l2cap) return;
-      next = next_handle == NO_HANDLE ? NULL : conn_find(ble, next_handle);
-      lc = NULL; /* c may be gone */
-    }
-    if (lc && lc->tx_busy) queued = true;
-    c = next;
+    if (!lc || !lc->nchans) continue;
+    coc_conn_service(ble, c);
+    if (lc->tx_busy) queued = true;
   }
   if (queued) {
     ble->l2cap->stats.acl_samples++;
@@ -359,24 +395,33 @@ void l2cap_on_acl_completed(uvble_t *ble) {
 int uvble_l2cap_send(uvble_t *ble, uint16_t handle, uint16_t cid,
                      const void *buf, size_t len) {
   if (!ble || !ble->l2cap) return UVBLE_EINVAL;
+  /* Closed from a handler: the links go when the dispatch unwinds and
+   * queue nothing new meanwhile. */
+  if (ble_dead(ble)) return UVBLE_ENOTCONN;
   struct ble_conn *c = conn_find(ble, handle);
-  struct l2cap_chan *ch =
-      c && c->l2cap && !c->l2cap->closing ? chan_by_lcid(c->l2cap, cid) : NULL;
+  struct l2cap_chan *ch = c && c->l2cap ? chan_by_lcid(c->l2cap, cid) : NULL;
   if (!ch || ch->state != CH_OPEN) return UVBLE_ENOTCONN;
   if (!buf || len == 0 || len > ch->tx_max_sdu) return UVBLE_EINVAL;
   if (ring_free(&ch->tx) < len + 2) {
     ch->stalled = c->l2cap->attention = true;
     return UVBLE_EAGAIN;
   }
-  uint8_t hdr[2];
-  put_le16(hdr, (uint16_t)len);
-  ring_put(&ch->tx, ch->tx.used, hdr, 2);
-  ring_put(&ch->tx, ch->tx.used + 2, buf, len);
-  ch->tx.used += len + 2;
-  ch->tx_unqueued += len;
-  set_busy(c->l2cap, ch, true);
-  conn_fill(ble, c);
-  if (ble_dead(ble)) return UVBLE_ENOTCONN; /* the link went with the stack */
+  size_t left = tx_direct(ble, c, ch, buf, len);
+  if (left == len) { /* a record: [SDU length][SDU] */
+    uint8_t hdr[2];
+    put_le16(hdr, (uint16_t)len);
+    ring_put(&ch->tx, ch->tx.used, hdr, 2);
+    ring_put(&ch->tx, ch->tx.used + 2, buf, len);
+    ch->tx.used += len + 2;
+  } else if (left) { /* the rest of the SDU tx_direct started */
+    ring_put(&ch->tx, ch->tx.used, (const uint8_t *)buf + len - left, left);
+    ch->tx.used += left;
+  }
+  if (left) {
+    ch->tx_unqueued += left;
+    set_busy(c->l2cap, ch, true);
+    conn_fill(ble, c);
+  }
   if (ring_free(&ch->tx) >= ch->tx_max_sdu + 2) {
     ch->stalled = false;
     return 1;

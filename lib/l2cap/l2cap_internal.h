@@ -42,6 +42,10 @@ enum {
 
 /* Our MTUsig on LE: the minimum, which every command we support fits. */
 #define L2SIG_MTU 23
+/* Requests of ours awaiting a response, per link. Each holds an identifier
+ * (one octet, 0 invalid: Vol 3, Part A, 4); one is always left for the
+ * commands that are no requests (credits), so picking one never fails. */
+#define L2SIG_MAX_PENDING 254
 
 #define L2CAP_CID_DYN_MIN 0x0040
 #define L2CAP_CID_DYN_MAX 0x007F
@@ -73,7 +77,6 @@ struct l2cap_ring {
 
 struct l2cap_chan {
   struct ble_conn *conn;
-  uint64_t serial; /* tells a freed-and-reused CID from the channel we had */
   enum chan_state state;
   bool outgoing;
   bool close_on_connect; /* disconnect() while connecting */
@@ -116,7 +119,7 @@ struct l2cap_chan {
 
 /* A signalling request of ours awaiting its response. */
 struct l2cap_req {
-  struct l2cap_req *next;
+  struct sq_node node; /* on l2cap_conn.reqs */
   uint8_t ident;
   uint8_t code; /* the request's code */
   uint64_t deadline;
@@ -131,7 +134,8 @@ struct l2cap_conn {
   unsigned hi;      /* chans[hi..] are all free */
   unsigned tx_busy; /* channels with data to segment */
   unsigned rr;      /* round-robin start among channels */
-  struct l2cap_req *reqs;
+  struct sq reqs; /* l2cap_req awaiting a response, newest first; at most
+                     L2SIG_MAX_PENDING */
   uint8_t next_ident;
   bool closing;   /* l2cap_conn_closed runs (c->l2cap is NULL already) */
   bool attention; /* a channel may be stalled or owe credits */
@@ -155,7 +159,6 @@ struct l2cap_state {
   uv_timer_t rtx_timer;
   bool timer_open;
   uint64_t timer_due; /* 0: not armed */
-  uint64_t next_serial;
   uvble_l2cap_stats_t stats;
 };
 
@@ -167,7 +170,8 @@ struct l2cap_state {
 int l2sig_send(uvble_t *ble, struct ble_conn *c, uint8_t code, uint8_t ident,
                const uint8_t *data, size_t len);
 /* Sends a request and tracks it: fills req's ident and deadline and owns
- * req from then on (success) or not at all (error). */
+ * req from then on (success) or not at all (error; UVBLE_ENOBUFS when
+ * L2SIG_MAX_PENDING are pending). */
 int l2sig_send_request(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
                        const uint8_t *data, size_t len);
 /* Sends Command Reject with the reason (and its data). */
@@ -205,16 +209,12 @@ int chan_close(uvble_t *ble, struct ble_conn *c, struct l2cap_chan *ch,
 /* Frees the channel, then emits L2CAP_DISCONNECT with status. */
 void chan_finish(uvble_t *ble, struct l2cap_conn *lc, uint16_t handle,
                  struct l2cap_chan *ch, int status);
-/* The channel of (handle, cid) if it is still the one with serial (after an
- * event handler ran); NULL once the stack is closing. */
-struct l2cap_chan *l2cap_relookup(uvble_t *ble, uint16_t handle, uint16_t cid,
-                                  uint64_t serial, struct ble_conn **cp);
 
 /* ---- l2cap_coc.c ---- */
 /* Fills the ACL queue from the channels, retries owed credits, then emits
- * SEND_READY to unstalled senders. Returns true if an event ran (the
- * caller must look its connection up again). */
-bool coc_conn_service(uvble_t *ble, struct ble_conn *c);
+ * SEND_READY to unstalled senders (whose handlers free nothing: c and its
+ * channels stay). */
+void coc_conn_service(uvble_t *ble, struct ble_conn *c);
 
 static inline void set_busy(struct l2cap_conn *lc, struct l2cap_chan *ch,
                             bool on) {

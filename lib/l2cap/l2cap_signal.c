@@ -15,21 +15,27 @@
 #include <string.h>
 
 #include "l2cap_internal.h"
+#include "pdu_reader.h"
 
 static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
                    size_t len);
 
 /* ---- sending ----------------------------------------------------------------
  */
+static struct l2cap_req *req_of(struct sq_node *n) {
+  return n ? SQ_ENTRY(n, struct l2cap_req, node) : NULL;
+}
+
 static bool ident_in_use(const struct l2cap_conn *lc, uint8_t ident) {
-  for (const struct l2cap_req *r = lc->reqs; r; r = r->next)
+  for (const struct l2cap_req *r = req_of(lc->reqs.head); r;
+       r = req_of(r->node.next))
     if (r->ident == ident) return true;
   return false;
 }
 
 /* Identifiers cycle through 1..255 (Vol 3, Part A, 4), skipping those still
- * awaiting a response; at most 64 channels plus one parameter request can
- * be pending, so a free one always exists. */
+ * awaiting a response; at most L2SIG_MAX_PENDING (254) can be pending, so
+ * a free one always exists. */
 static uint8_t next_ident(struct l2cap_conn *lc) {
   uint8_t id = lc->next_ident;
   do {
@@ -63,27 +69,25 @@ static void rtx_arm(uvble_t *ble);
 int l2sig_send_request(uvble_t *ble, struct ble_conn *c, struct l2cap_req *req,
                        const uint8_t *data, size_t len) {
   struct l2cap_conn *lc = c->l2cap;
+  if (lc->reqs.len >= L2SIG_MAX_PENDING) return UVBLE_ENOBUFS;
   uint8_t id = next_ident(lc);
   int r = l2sig_send(ble, c, req->code, id, data, len);
   if (r < 0) return r;
   req->ident = id;
   req->deadline = ble_now_ms(ble->loop) + ble->l2cap->rtx_ms;
-  req->next = lc->reqs;
-  lc->reqs = req;
+  sq_push_front(&lc->reqs, &req->node);
   rtx_arm(ble);
   return 0;
 }
 
 void l2sig_forget_chan(struct l2cap_conn *lc, uint16_t lcid) {
-  struct l2cap_req **pp = &lc->reqs;
-  while (*pp) {
-    struct l2cap_req *r = *pp;
-    if (r->code != L2SIG_CONN_PARAM_REQ && r->lcid == lcid) {
-      *pp = r->next;
-      free(r);
-    } else {
-      pp = &r->next;
-    }
+  struct sq_node **at = &lc->reqs.head, *prev = NULL;
+  while (*at) {
+    struct l2cap_req *r = req_of(*at);
+    if (r->code != L2SIG_CONN_PARAM_REQ && r->lcid == lcid)
+      free(req_of(sq_unlink(&lc->reqs, at, prev)));
+    else
+      at = &(prev = *at)->next;
   }
 }
 
@@ -91,13 +95,11 @@ void l2sig_forget_chan(struct l2cap_conn *lc, uint16_t lcid) {
  * of this kind answers. */
 static struct l2cap_req *take_req(struct l2cap_conn *lc, uint8_t ident,
                                   int req_code) {
-  for (struct l2cap_req **pp = &lc->reqs; *pp; pp = &(*pp)->next) {
-    struct l2cap_req *r = *pp;
-    if (r->ident == ident && (req_code < 0 || r->code == req_code)) {
-      *pp = r->next;
-      r->next = NULL;
-      return r;
-    }
+  struct sq_node **at = &lc->reqs.head, *prev = NULL;
+  for (; *at; at = &(prev = *at)->next) {
+    struct l2cap_req *r = req_of(*at);
+    if (r->ident == ident && (req_code < 0 || r->code == req_code))
+      return req_of(sq_unlink(&lc->reqs, at, prev));
   }
   return NULL;
 }
@@ -112,9 +114,10 @@ static void rtx_arm(uvble_t *ble) {
   struct l2cap_state *st = ble->l2cap;
   if (!st || !st->timer_open) return;
   uint64_t due = 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     if (!c->l2cap) continue;
-    for (struct l2cap_req *r = c->l2cap->reqs; r; r = r->next)
+    for (struct l2cap_req *r = req_of(c->l2cap->reqs.head); r;
+         r = req_of(r->node.next))
       if (due == 0 || r->deadline < due) due = r->deadline;
   }
   if (due == st->timer_due) return;
@@ -154,9 +157,10 @@ static void on_rtx_run(uv_timer_t *t) {
     uint64_t now = ble_now_ms(ble->loop);
     struct ble_conn *c;
     struct l2cap_req *r = NULL;
-    for (c = ble->conns.head; c && !r; c = c->next) {
+    for (c = conn_first(ble); c && !r; c = conn_next(c)) {
       if (!c->l2cap) continue;
-      for (struct l2cap_req *x = c->l2cap->reqs; x; x = x->next)
+      for (struct l2cap_req *x = req_of(c->l2cap->reqs.head); x;
+           x = req_of(x->node.next))
         if (x->deadline <= now) {
           r = take_req(c->l2cap, x->ident, x->code);
           break;
@@ -207,14 +211,19 @@ static bool conn_params_valid(const struct l2cap_conn_params *p) {
 }
 
 static void on_conn_param_req(uvble_t *ble, struct ble_conn *c, uint8_t ident,
-                              const uint8_t *d) {
+                              const uint8_t *d, size_t len) {
   if (c->role != CONN_ROLE_CENTRAL) {
     /* Only a central answers this request (Vol 3, Part A, 4.20). */
     l2sig_reject(ble, c, ident, L2SIG_REJ_NOT_UNDERSTOOD, NULL, 0);
     return;
   }
-  struct l2cap_conn_params p = {get_le16(d), get_le16(d + 2), get_le16(d + 4),
-                                get_le16(d + 6)};
+  struct pdu_reader r; /* 8 bytes: sig_rx checked */
+  pdu_reader_init(&r, d, len);
+  struct l2cap_conn_params p;
+  p.interval_min = pdu_get_le16(&r);
+  p.interval_max = pdu_get_le16(&r);
+  p.latency = pdu_get_le16(&r);
+  p.timeout = pdu_get_le16(&r);
   l2cap_conn_param_fn fn = ble->l2cap->conn_param_fn;
   bool ok = conn_params_valid(&p) && fn && fn(ble, c, &p);
   uint8_t rsp[2];
@@ -246,7 +255,10 @@ static int cmd_len(uint8_t code) {
 static void on_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,
                       const uint8_t *d, size_t len) {
   struct l2cap_state *st = ble->l2cap;
-  if (len < 2) {
+  struct pdu_reader rd;
+  pdu_reader_init(&rd, d, len);
+  pdu_get_le16(&rd); /* Reason; the data after it depends on it */
+  if (!pdu_ok(&rd)) {
     st->stats.sig_malformed++; /* a reject is never answered */
     return;
   }
@@ -260,7 +272,7 @@ static void on_reject(uvble_t *ble, struct ble_conn *c, uint8_t ident,
 }
 
 static void on_response(uvble_t *ble, struct ble_conn *c, uint8_t code,
-                        uint8_t ident, const uint8_t *d) {
+                        uint8_t ident, const uint8_t *d, size_t len) {
   int req_code = code == L2SIG_DISCONN_RSP      ? L2SIG_DISCONN_REQ
                  : code == L2SIG_CONN_PARAM_RSP ? L2SIG_CONN_PARAM_REQ
                                                 : L2SIG_LE_CREDIT_CONN_REQ;
@@ -270,14 +282,15 @@ static void on_response(uvble_t *ble, struct ble_conn *c, uint8_t code,
     return;
   }
   if (code == L2SIG_CONN_PARAM_RSP) {
-    uint16_t result = get_le16(d);
+    struct pdu_reader rd; /* 2 bytes: sig_rx checked */
+    pdu_reader_init(&rd, d, len);
+    uint16_t result = pdu_get_le16(&rd);
     if (r->param_cb) r->param_cb(ble, c, result, r->param_arg);
   } else if (code == L2SIG_DISCONN_RSP) {
     if (!coc_on_disconn_rsp(ble, c, r, d)) {
       /* Not for the channel we asked about: keep waiting. */
       ble->l2cap->stats.sig_unmatched_rsp++;
-      r->next = c->l2cap->reqs;
-      c->l2cap->reqs = r;
+      sq_push_front(&c->l2cap->reqs, &r->node);
       return;
     }
   } else {
@@ -291,20 +304,24 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
   struct l2cap_state *st = ble->l2cap;
   if (!st || !c->l2cap || c->l2cap->closing) return;
   st->stats.sig_rx++;
-  if (len < 4 || d[1] == 0) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, d, len);
+  uint8_t code = pdu_get_u8(&r), ident = pdu_get_u8(&r);
+  size_t clen = pdu_get_le16(&r);
+  size_t n;
+  const uint8_t *p = pdu_get_rest(&r, &n);
+  if (!pdu_ok(&r) || ident == 0) {
     /* No complete header, or the invalid identifier 0: nothing to answer
      * to. */
     st->stats.sig_malformed++;
     return;
   }
-  uint8_t code = d[0], ident = d[1];
-  size_t clen = get_le16(d + 2);
   if (code == L2SIG_COMMAND_REJECT) {
-    if (clen != len - 4) {
+    if (clen != n) {
       st->stats.sig_malformed++;
       return;
     }
-    on_reject(ble, c, ident, d + 4, clen);
+    on_reject(ble, c, ident, p, n);
     return;
   }
   if (len > L2SIG_MTU) {
@@ -316,12 +333,11 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
     return;
   }
   int want = cmd_len(code);
-  if (want < 0 || clen != len - 4 || clen != (size_t)want) {
+  if (want < 0 || clen != n || clen != (size_t)want) {
     if (want >= 0) st->stats.sig_malformed++;
     l2sig_reject(ble, c, ident, L2SIG_REJ_NOT_UNDERSTOOD, NULL, 0);
     return;
   }
-  const uint8_t *p = d + 4;
   switch (code) {
     case L2SIG_LE_CREDIT_CONN_REQ:
       coc_on_conn_req(ble, c, ident, p);
@@ -333,10 +349,10 @@ static void sig_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
       coc_on_disconn_req(ble, c, ident, p);
       break;
     case L2SIG_CONN_PARAM_REQ:
-      on_conn_param_req(ble, c, ident, p);
+      on_conn_param_req(ble, c, ident, p, n);
       break;
     default: /* the three responses */
-      on_response(ble, c, code, ident, p);
+      on_response(ble, c, code, ident, p, n);
       break;
   }
 }
@@ -417,11 +433,10 @@ void l2cap_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
   uint16_t handle = c->handle;
   int status =
       ble->state == BLE_CLOSING ? UVBLE_ECANCELED : UVBLE_EDISCONNECTED;
-  struct l2cap_req *reqs = lc->reqs;
-  lc->reqs = NULL;
-  while (reqs) {
-    struct l2cap_req *r = reqs;
-    reqs = r->next;
+  struct sq reqs = {0};
+  sq_concat(&reqs, &lc->reqs);
+  struct l2cap_req *r;
+  while ((r = req_of(sq_pop(&reqs)))) {
     /* Channel requests end with their channels below. */
     if (r->code == L2SIG_CONN_PARAM_REQ && r->param_cb)
       r->param_cb(ble, c, status, r->param_arg);

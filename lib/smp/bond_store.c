@@ -36,6 +36,7 @@
 
 #include "bond_store.h"
 #include "bond_store_internal.h"
+#include "pdu_reader.h"
 #include "uvble/error.h"
 
 #define KEY_BYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
@@ -129,18 +130,8 @@ static void put_le16(uint8_t *p, uint16_t v) {
   p[1] = (uint8_t)(v >> 8);
 }
 
-static uint16_t get_le16(const uint8_t *p) {
-  return (uint16_t)(p[0] | (p[1] << 8));
-}
-
 static void put_le64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
 }
 
 static bool all_zero(const uint8_t *p, size_t n) {
@@ -185,33 +176,32 @@ static long find(const struct bond_store *s, uint8_t type, const uint8_t *key,
 
 /* Strict parse of a decrypted plaintext into s->tab (empty on entry). */
 static int parse_entries(struct bond_store *s, const uint8_t *pt, size_t len) {
-  if (len < 4) return UVBLE_EPROTO;
-  uint32_t n = (uint32_t)pt[0] | (uint32_t)pt[1] << 8 |
-               (uint32_t)pt[2] << 16 | (uint32_t)pt[3] << 24;
-  size_t off = 4;
-  if (n > BOND_STORE_ENTRIES_MAX) return UVBLE_EPROTO;
-  if ((size_t)n * BOND_STORE_ENTRY_HDR > len - off) return UVBLE_EPROTO;
+  struct pdu_reader r;
+  pdu_reader_init(&r, pt, len);
+  uint32_t n = pdu_get_le32(&r);
+  if (!pdu_ok(&r) || n > BOND_STORE_ENTRIES_MAX ||
+      (size_t)n * BOND_STORE_ENTRY_HDR > pdu_left(&r))
+    return UVBLE_EPROTO;
   int err = table_reserve(s, n);
   if (err) return err;
   for (uint32_t i = 0; i < n; i++) {
-    if (len - off < BOND_STORE_ENTRY_HDR) return UVBLE_EPROTO;
-    uint8_t type = pt[off];
-    size_t kl = pt[off + 1];
-    size_t vl = get_le16(pt + off + 2);
-    off += BOND_STORE_ENTRY_HDR;
-    if (kl > BOND_STORE_KEY_MAX || vl > BOND_STORE_VALUE_MAX)
+    uint8_t type = pdu_get_u8(&r);
+    size_t kl = pdu_get_u8(&r);
+    size_t vl = pdu_get_le16(&r);
+    if (!pdu_ok(&r) || kl > BOND_STORE_KEY_MAX || vl > BOND_STORE_VALUE_MAX)
       return UVBLE_EPROTO;
-    if (len - off < kl + vl) return UVBLE_EPROTO;
-    if (find(s, type, pt + off, kl) >= 0) return UVBLE_EPROTO;
+    const uint8_t *key = pdu_get_bytes(&r, kl);
+    const uint8_t *value = pdu_get_bytes(&r, vl);
+    if (!pdu_ok(&r)) return UVBLE_EPROTO;
+    if (find(s, type, key, kl) >= 0) return UVBLE_EPROTO;
     struct entry *e = &s->tab[s->count++];
     e->type = type;
     e->key_len = (uint8_t)kl;
     e->value_len = (uint16_t)vl;
-    memcpy(e->key, pt + off, kl);
-    memcpy(e->value, pt + off + kl, vl);
-    off += kl + vl;
+    if (kl) memcpy(e->key, key, kl);
+    if (vl) memcpy(e->value, value, vl);
   }
-  return off == len ? 0 : UVBLE_EPROTO;
+  return pdu_done(&r) ? 0 : UVBLE_EPROTO;
 }
 
 #ifdef UVBLE_TEST_HOOKS
@@ -451,23 +441,49 @@ static int read_store(const char *path, uint8_t **out, size_t *out_len,
   return 0;
 }
 
+/* A header's fields up to the salt (bond_store_internal.h). */
+struct header_fields {
+  const uint8_t *magic;
+  uint16_t version;
+  uint8_t kdf, reserved;
+  uint64_t ops, mem;
+};
+
+_Static_assert(BOND_STORE_OFF_KDF == BOND_STORE_OFF_VERSION + 2 &&
+                   BOND_STORE_OFF_RESERVED == BOND_STORE_OFF_KDF + 1 &&
+                   BOND_STORE_OFF_OPSLIMIT == BOND_STORE_OFF_RESERVED + 1 &&
+                   BOND_STORE_OFF_MEMLIMIT == BOND_STORE_OFF_OPSLIMIT + 8,
+               "read_header reads the header's fields in this order");
+
+static void read_header(const uint8_t *h, struct header_fields *f) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, h, BOND_STORE_HEADER_SIZE);
+  f->magic = pdu_get_bytes(&r, BOND_STORE_OFF_VERSION);
+  f->version = pdu_get_le16(&r);
+  f->kdf = pdu_get_u8(&r);
+  f->reserved = pdu_get_u8(&r);
+  f->ops = pdu_get_le64(&r);
+  f->mem = pdu_get_le64(&r);
+}
+
 /* Checks a header's fixed fields and KDF parameters. */
 static int check_header(const uint8_t *h, const char *path, char *eb,
                         size_t el) {
-  if (memcmp(h, BOND_STORE_MAGIC, 8) != 0) {
+  struct header_fields f;
+  read_header(h, &f);
+  if (memcmp(f.magic, BOND_STORE_MAGIC, 8) != 0) {
     seterr(eb, el, "%s is not a uvble bond store (bad magic)", path);
     return UVBLE_EPROTO;
   }
-  uint16_t v = get_le16(h + BOND_STORE_OFF_VERSION);
+  uint16_t v = f.version;
   if (v != BOND_STORE_VERSION) {
     seterr(eb, el, "%s has bond store format version %u; this build reads %u",
            path, v, BOND_STORE_VERSION);
     return UVBLE_EPROTO;
   }
-  uint8_t kdf = h[BOND_STORE_OFF_KDF];
-  uint64_t ops = get_le64(h + BOND_STORE_OFF_OPSLIMIT);
-  uint64_t mem = get_le64(h + BOND_STORE_OFF_MEMLIMIT);
-  bool ok = h[BOND_STORE_OFF_RESERVED] == 0;
+  uint8_t kdf = f.kdf;
+  uint64_t ops = f.ops, mem = f.mem;
+  bool ok = f.reserved == 0;
   if (kdf == BOND_STORE_KDF_KEYFILE)
     ok = ok && all_zero(h + BOND_STORE_OFF_OPSLIMIT,
                         BOND_STORE_OFF_NONCE - BOND_STORE_OFF_OPSLIMIT);
@@ -569,11 +585,10 @@ static int derive_key(struct bond_store *s, const char *kf, const char *pass,
   if (kf) {
     err = load_key_file(s, kf, eb, el);
   } else {
-    const uint8_t *h = s->hdr;
+    struct header_fields f;
+    read_header(s->hdr, &f);
     if (crypto_pwhash(s->key, KEY_BYTES, pass, strlen(pass),
-                      h + BOND_STORE_OFF_SALT,
-                      get_le64(h + BOND_STORE_OFF_OPSLIMIT),
-                      (size_t)get_le64(h + BOND_STORE_OFF_MEMLIMIT),
+                      s->hdr + BOND_STORE_OFF_SALT, f.ops, (size_t)f.mem,
                       crypto_pwhash_ALG_ARGON2ID13) != 0) {
       err = UVBLE_ENOMEM;
       seterr(eb, el, "deriving the key from the passphrase: out of memory");

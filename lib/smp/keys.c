@@ -8,6 +8,7 @@
 
 #include "bond_store.h"
 #include "crypto.h"
+#include "pdu_reader.h"
 #include "smp_internal.h"
 
 #define KEYS_VERSION 1
@@ -169,20 +170,24 @@ void keys_bond_encode(const struct keys_bond *b, uint8_t out[KEYS_BOND_LEN]) {
 }
 
 bool keys_bond_decode(struct keys_bond *b, const uint8_t *in, size_t len) {
-  memset(b, 0, sizeof *b);
-  if (len != KEYS_BOND_LEN || in[0] != KEYS_VERSION) return false;
-  if (in[2] < 7 || in[2] > 16 || in[3] > 1) return false;
-  b->flags = in[1];
-  b->key_size = in[2];
-  b->id_type = in[3];
-  memcpy(b->id_addr, in + 4, 6);
-  b->ediv = get_le16(in + 10);
-  memcpy(b->rand, in + 12, 8);
-  memcpy(b->ltk, in + 20, 16);
-  memcpy(b->irk, in + 36, 16);
-  memcpy(b->csrk, in + 52, 16);
-  b->sign_counter = get_le32(in + 68);
-  return true;
+  struct pdu_reader r;
+  pdu_reader_init(&r, in, len);
+  uint8_t version = pdu_get_u8(&r);
+  b->flags = pdu_get_u8(&r);
+  b->key_size = pdu_get_u8(&r);
+  b->id_type = pdu_get_u8(&r);
+  pdu_get_addr(&r, b->id_addr);
+  b->ediv = pdu_get_le16(&r);
+  pdu_get_mem(&r, b->rand, 8);
+  pdu_get_mem(&r, b->ltk, 16);
+  pdu_get_mem(&r, b->irk, 16);
+  pdu_get_mem(&r, b->csrk, 16);
+  b->sign_counter = pdu_get_le32(&r);
+  if (pdu_done(&r) && version == KEYS_VERSION && b->key_size >= 7 &&
+      b->key_size <= 16 && b->id_type <= 1)
+    return true;
+  uvble_sm_wipe(b, sizeof *b);
+  return false;
 }
 
 int keys_bond_load(uvble_t *ble, uint8_t type, const uvble_addr_t *identity,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "pdu_reader.h"
 #include "smp_internal.h"
 
 /* PDU lengths, code included (3.5, 3.6). Anything else is refused with
@@ -58,7 +59,7 @@ void smp_arm_timer(uvble_t *ble) {
   struct smp_state *st = ble->smp;
   if (!st || !st->timer_open) return;
   uint64_t first = 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next)
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c))
     if (c->smp && c->smp->deadline && (!first || c->smp->deadline < first))
       first = c->smp->deadline;
   if (!first) {
@@ -89,9 +90,9 @@ static void on_timer_run(uv_timer_t *t) {
   uvble_t *ble = st->ble;
   while (!ble_dead(ble)) {
     uint64_t now = ble_now_ms(ble->loop);
-    struct ble_conn *c = ble->conns.head;
+    struct ble_conn *c = conn_first(ble);
     while (c && !(c->smp && c->smp->deadline && c->smp->deadline <= now))
-      c = c->next;
+      c = conn_next(c);
     if (!c) break;
     if (c->smp->abort_due) {
       /* A cancelled pairing request: Pairing Failed, Unspecified Reason. */
@@ -554,9 +555,12 @@ static bool expected(const struct smp_conn *s, uint8_t op) {
 static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
                    size_t len) {
   struct smp_conn *s = c->smp;
+  struct pdu_reader r;
+  pdu_reader_init(&r, d, len);
+  uint8_t op = pdu_get_u8(&r);
   if (!s) {
     /* No state (allocation failed at connection): refuse politely. */
-    if (len >= 1 && d[0] != SMP_PAIRING_FAILED) {
+    if (pdu_ok(&r) && op != SMP_PAIRING_FAILED) {
       uint8_t pdu[2] = {SMP_PAIRING_FAILED, UVBLE_SMP_UNSPECIFIED};
       uvble_iov_t iov = {pdu, 2};
       l2cap_send_pdu(ble, c, L2CAP_CID_SMP, &iov, 1);
@@ -564,16 +568,18 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
     return;
   }
   if (s->phase == SMP_DEAD) return; /* 3.4 */
-  if (len < 1) {
+  if (!pdu_ok(&r)) {
     smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
     return;
   }
-  uint8_t op = d[0];
   if (op == 0 || op > SMP_OP_MAX) {
     smp_refuse(ble, c, UVBLE_SMP_CMD_NOT_SUPPORTED);
     return;
   }
-  if (len != pdu_len[op]) {
+  /* The parameters, whose size each opcode fixes: the handlers below read
+   * them as fixed arrays. */
+  const uint8_t *v = pdu_get_bytes(&r, pdu_len[op] - 1u);
+  if (!pdu_done(&r)) {
     /* Never answer a failure with a failure. */
     if (op == SMP_PAIRING_FAILED)
       on_pairing_failed(ble, c, UVBLE_SMP_INVALID_PARAMS);
@@ -581,7 +587,6 @@ static void smp_rx(uvble_t *ble, struct ble_conn *c, const uint8_t *d,
       smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
     return;
   }
-  const uint8_t *v = d + 1;
   switch (op) {
     case SMP_PAIRING_FAILED: on_pairing_failed(ble, c, v[0]); return;
     case SMP_KEYPRESS: return; /* informative only; we never ask for them */
@@ -792,6 +797,11 @@ static int gap_pair(uvble_t *ble, uint16_t conn_handle) {
   if (!c || !c->smp) return UVBLE_ENOTCONN;
   struct smp_conn *s = c->smp;
   if (s->phase == SMP_DEAD) return UVBLE_ETIMEDOUT;
+  /* As central, encryption from the bond is already under way (the peer's
+   * Security Request started it): it is what pairing would start here, so
+   * the call joins it and its ENCRYPTION_UPDATE ends both, as Zephyr's
+   * bt_conn_set_security does. */
+  if (s->phase == SMP_REENCRYPT) return 0;
   if (s->phase != SMP_IDLE) return UVBLE_EBUSY;
   if (c->role == CONN_ROLE_PERIPHERAL) {
     uint8_t auth = our_authreq(ble);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "pdu_reader.h"
 #include "smp_internal.h"
 
 static void restart_deadline(uvble_t *ble, struct smp_conn *s) {
@@ -126,13 +127,16 @@ static void ltk_neg_reply(uvble_t *ble, uint16_t handle) {
 
 /* LE Long Term Key Request (Vol 4, Part E, 7.7.65.5): handle, Rand, EDIV. */
 void smp_on_ltk_request(uvble_t *ble, const uint8_t *ev, size_t len) {
-  if (len != 12) {
+  struct pdu_reader rd;
+  pdu_reader_init(&rd, ev, len);
+  uint16_t handle = pdu_get_le16(&rd) & 0x0fff;
+  uint8_t rand[8];
+  pdu_get_mem(&rd, rand, sizeof rand);
+  uint16_t ediv = pdu_get_le16(&rd);
+  if (!pdu_done(&rd)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  uint16_t handle = get_le16(ev) & 0x0fff;
-  const uint8_t *rand = ev + 2;
-  uint16_t ediv = get_le16(ev + 10);
   static const uint8_t zero[8];
   bool zero_id = ediv == 0 && memcmp(rand, zero, 8) == 0;
   struct ble_conn *c = conn_find(ble, handle);
@@ -306,7 +310,7 @@ void smp_keydist_on_tx_done(uvble_t *ble) {
   bool again = true;
   while (again && !ble_dead(ble)) {
     again = false;
-    for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+    for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
       struct smp_conn *s = c->smp;
       if (!s || !s->p || s->phase != SMP_KEY_DIST || !s->p->keys_queued ||
           !acl_tx_done(c, s->p->keys_mark))
@@ -359,7 +363,8 @@ static uint8_t next_expected(const struct smp_pairing *p) {
 
 void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
                         const uint8_t *d, size_t len) {
-  (void)len; /* checked by the dispatcher */
+  struct pdu_reader r; /* len fits op: the dispatcher checked */
+  pdu_reader_init(&r, d, len);
   struct smp_pairing *p = c->smp->p;
   struct keys_bond *k = &p->peer_keys;
   if (op != next_expected(p)) {
@@ -368,33 +373,36 @@ void smp_keydist_on_pdu(uvble_t *ble, struct ble_conn *c, uint8_t op,
   }
   switch (op) {
     case SMP_ENC_INFO:
-      memcpy(k->ltk, d, 16);
+      pdu_get_mem(&r, k->ltk, 16);
       p->got_enc_info = true;
       return;
     case SMP_CENTRAL_IDENT:
-      k->ediv = get_le16(d);
-      memcpy(k->rand, d + 2, 8);
+      k->ediv = pdu_get_le16(&r);
+      pdu_get_mem(&r, k->rand, 8);
       k->flags |= KEYS_F_LTK;
       p->remote_dist &= (uint8_t)~SMP_DIST_ENC;
       break;
     case SMP_ID_INFO:
-      memcpy(k->irk, d, 16);
+      pdu_get_mem(&r, k->irk, 16);
       p->got_id_info = true;
       return;
-    case SMP_ID_ADDR_INFO:
+    case SMP_ID_ADDR_INFO: {
+      uint8_t type = pdu_get_u8(&r), addr[6];
       /* An identity address is public or static random (3.6.5). */
-      if (d[0] > 1 || (d[0] == 1 && !uvble_sm_addr_is_static(d + 1))) {
+      if (!pdu_get_addr(&r, addr) || type > 1 ||
+          (type == 1 && !uvble_sm_addr_is_static(addr))) {
         smp_refuse(ble, c, UVBLE_SMP_INVALID_PARAMS);
         return;
       }
-      k->id_type = d[0];
-      memcpy(k->id_addr, d + 1, 6);
+      k->id_type = type;
+      memcpy(k->id_addr, addr, 6);
       k->flags |= KEYS_F_IRK;
       p->have_identity = true;
       p->remote_dist &= (uint8_t)~SMP_DIST_ID;
       break;
+    }
     case SMP_SIGN_INFO:
-      memcpy(k->csrk, d, 16);
+      pdu_get_mem(&r, k->csrk, 16);
       k->flags |= KEYS_F_CSRK;
       p->remote_dist &= (uint8_t)~SMP_DIST_SIGN;
       break;
@@ -451,29 +459,38 @@ static void on_encrypted(uvble_t *ble, struct ble_conn *c, uint8_t status,
 
 /* Encryption Change (Vol 4, Part E, 7.7.8): status, handle, enabled. */
 void smp_on_encryption_change(uvble_t *ble, const uint8_t *ev, size_t len) {
-  if (len != 4) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, ev, len);
+  uint8_t status = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  uint8_t enabled = pdu_get_u8(&r);
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(ev + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c || !c->smp) {
     ble->stats.hci_events_unexpected++;
     return;
   }
-  on_encrypted(ble, c, ev[0], ev[3] != 0);
+  on_encrypted(ble, c, status, enabled != 0);
 }
 
 /* Encryption Key Refresh Complete (7.7.39): status, handle. A re-encrypted
  * link reports this instead of Encryption Change. */
 void smp_on_key_refresh(uvble_t *ble, const uint8_t *ev, size_t len) {
-  if (len != 3) {
+  struct pdu_reader r;
+  pdu_reader_init(&r, ev, len);
+  uint8_t status = pdu_get_u8(&r);
+  uint16_t handle = pdu_get_le16(&r) & 0x0fff;
+  if (!pdu_done(&r)) {
     ble->stats.hci_events_malformed++;
     return;
   }
-  struct ble_conn *c = conn_find(ble, get_le16(ev + 1) & 0x0fff);
+  struct ble_conn *c = conn_find(ble, handle);
   if (!c || !c->smp) {
     ble->stats.hci_events_unexpected++;
     return;
   }
-  on_encrypted(ble, c, ev[0], true);
+  on_encrypted(ble, c, status, true);
 }

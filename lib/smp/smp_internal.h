@@ -28,6 +28,10 @@
 #include "keys.h"
 #include "req.h"
 #include "uvble/security.h"
+#include "module.h"
+
+/* init, stop, close, conn_open, conn_closed (core/module.h) */
+UVBLE_MODULE_DECLARE(smp);
 
 #define SMP_TIMEOUT_MS 30000
 #define SMP_BACKOFF_BASE_MS 1000

@@ -429,7 +429,7 @@ static inline void expect_lines_at(const struct inst *i,
  * empty, which is what "the call returned" means in the scenarios. */
 static inline bool hci_idle_pred(void *arg) {
   const struct inst *i = arg;
-  return i->ble->hci.queue_head == NULL && i->ble->hci.inflight_head == NULL;
+  return i->ble->hci.queue.head == NULL && i->ble->hci.inflight.head == NULL;
 }
 static inline void settle(struct inst *i) {
   need_local(i);

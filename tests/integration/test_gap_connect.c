@@ -169,7 +169,7 @@ TEST(one_central_with_three_peripherals) {
   }
   CHECK(handles[0] != handles[1] && handles[1] != handles[2] &&
         handles[0] != handles[2]);
-  CHECK_EQ(c->ble->conns.count, 3);
+  CHECK_EQ(c->ble->conns.table.len, 3);
   /* Each link is its own: dropping the middle one leaves the others. */
   CHECK_EQ(uvble_gap_disconnect(c->ble, handles[1]), 1);
   REQUIRE(wait_event(&h[1], UVBLE_IRQ_CENTRAL_DISCONNECT, 1, 3000));
@@ -178,7 +178,7 @@ TEST(one_central_with_three_peripherals) {
   CHECK_EQ(h[1].connect[UVBLE_IRQ_CENTRAL_DISCONNECT].conn_handle, handles[1]);
   CHECK_EQ(h[0].count[UVBLE_IRQ_CENTRAL_DISCONNECT], 0);
   CHECK_EQ(h[2].count[UVBLE_IRQ_CENTRAL_DISCONNECT], 0);
-  CHECK_EQ(c->ble->conns.count, 2);
+  CHECK_EQ(c->ble->conns.table.len, 2);
   CHECK_EQ(uvble_gap_disconnect(c->ble, handles[0]), 1);
   CHECK_EQ(uvble_gap_disconnect(c->ble, handles[2]), 1);
   REQUIRE(wait_event(c, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 3, 3000));
@@ -202,7 +202,7 @@ TEST(a_device_is_central_and_peripheral_at_once) {
   connect_pair(d, a);
   uint16_t b_to_a = connect_pair(b, a);
   CHECK_EQ(a->connect[UVBLE_IRQ_CENTRAL_CONNECT].conn_handle, b_to_a);
-  CHECK_EQ(b->ble->conns.count, 2);
+  CHECK_EQ(b->ble->conns.table.len, 2);
   CHECK(b_to_a != b_from_c);
   CHECK_EQ(b->count[UVBLE_IRQ_PERIPHERAL_CONNECT], 1);
   CHECK_EQ(b->count[UVBLE_IRQ_CENTRAL_CONNECT], 1);
@@ -211,7 +211,7 @@ TEST(a_device_is_central_and_peripheral_at_once) {
   REQUIRE(wait_event(b, UVBLE_IRQ_CENTRAL_DISCONNECT, 1, 3000));
   CHECK_EQ(b->connect[UVBLE_IRQ_CENTRAL_DISCONNECT].conn_handle, b_from_c);
   CHECK_EQ(b->count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 0);
-  CHECK_EQ(b->ble->conns.count, 1);
+  CHECK_EQ(b->ble->conns.table.len, 1);
   /* B drops A. */
   CHECK_EQ(uvble_gap_disconnect(b->ble, b_to_a), 1);
   REQUIRE(wait_event(b, UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 3000));

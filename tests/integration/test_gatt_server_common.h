@@ -137,7 +137,7 @@ static inline const struct gev *last_of(const struct node *n, int ev) {
 
 static inline bool hci_idle_pred(void *arg) {
   const uvble_t *ble = arg;
-  return !ble->hci.queue_head && !ble->hci.inflight_head;
+  return !ble->hci.queue.head && !ble->hci.inflight.head;
 }
 
 static inline bool connected_pred(void *arg) {

@@ -148,7 +148,7 @@ static bool connects_pred(void *arg) {
 /* h advertises (connectable) and waits until the controller has it on. */
 static bool hci_idle(void *arg) {
   struct host *h = arg;
-  return !h->ble->hci.queue_head && !h->ble->hci.inflight_head;
+  return !h->ble->hci.queue.head && !h->ble->hci.inflight.head;
 }
 
 static void advertise(struct host *h) {
@@ -203,9 +203,9 @@ TEST(one_central_with_32_connections_and_notifications_on_all) {
   for (int k = 0; k < NLINKS; k++) {
     struct host *pj = &p[k % NPERIPH];
     /* Padding (see the top): pj holds k links before the central's k-th. */
-    while ((int)pj->ble->conns.count < k) {
+    while ((int)pj->ble->conns.table.len < k) {
       uint16_t ph = connect_to(pj, sink);
-      CHECK_EQ(ph, 0x2a + (int)pj->ble->conns.count - 1);
+      CHECK_EQ(ph, 0x2a + (int)pj->ble->conns.table.len - 1);
       pads++;
     }
     uint16_t hc = connect_to(c, pj);
@@ -214,9 +214,9 @@ TEST(one_central_with_32_connections_and_notifications_on_all) {
     REQUIRE(connects_pred(&w));
     CHECK_EQ(pj->conn, hc);
   }
-  REQUIRE_EQ(c->ble->conns.count, NLINKS);
-  printf("  central holds %u links to %d peripherals (%d padding links on the sink)\n",
-         c->ble->conns.count, NPERIPH, pads);
+  REQUIRE_EQ(c->ble->conns.table.len, NLINKS);
+  printf("  central holds %zu links to %d peripherals (%d padding links on the sink)\n",
+         c->ble->conns.table.len, NPERIPH, pads);
 
   /* Rounds: each link carries one notification per round; the central
    * must get all 32 before the next round. */
@@ -244,8 +244,8 @@ TEST(one_central_with_32_connections_and_notifications_on_all) {
 
   /* The central ends every link; each peripheral sees its own end. */
   for (int k = 0; k < NLINKS; k++) CHECK_EQ(uvble_gap_disconnect(c->ble, 0x2a + k), 1);
-  RUN_UNTIL(&loop, c->ble->conns.count == 0, 5000);
-  CHECK_EQ(c->ble->conns.count, 0);
+  RUN_UNTIL(&loop, c->ble->conns.table.len == 0, 5000);
+  CHECK_EQ(c->ble->conns.table.len, 0);
   hosts_down(h, 2 + NPERIPH);
   loop_teardown(&loop);
 }

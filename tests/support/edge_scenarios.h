@@ -320,7 +320,7 @@ static void pair_then_disconnect(bool central_ends) {
   uvble_get_stats(ble_b, &after_b);
   CHECK_EQ(after_a.smp_ltk_refused, before_a.smp_ltk_refused);
   CHECK_EQ(after_b.smp_ltk_refused, before_b.smp_ltk_refused);
-  CHECK(ble_b->conns.head && ble_b->conns.head->bonded);
+  CHECK(conn_first(ble_b) && conn_first(ble_b)->bonded);
   down();
 }
 

@@ -36,7 +36,9 @@ struct memctl {
   struct side side[2];
   bool conn_used[MAX_CONNS];
   uint8_t ltk[MAX_CONNS][16]; /* what the central gave LE Enable Encryption */
-  uv_idle_t flush;
+  /* Completions gathered in a loop turn go out at its end (a prepare
+   * watcher runs after the idle pass that delivered the packets). */
+  uv_prepare_t flush;
   bool flush_open;
   uv_timer_t delay; /* completion_delay_ms */
   bool hold;
@@ -235,11 +237,11 @@ static void flush_side(struct side *s) {
   send_event(s, 0x13, p, 1 + 4 * k);
 }
 
-static void on_flush(uv_idle_t *h) {
+static void on_flush(uv_prepare_t *h) {
   struct memctl *m = h->data;
   flush_side(&m->side[0]);
   flush_side(&m->side[1]);
-  uv_idle_stop(h);
+  uv_prepare_stop(h);
 }
 
 static void deliver(struct memctl *m, int from, const uint8_t *d,
@@ -330,7 +332,7 @@ static void on_acl(struct side *s, const uint8_t *d, size_t len) {
   if (s->pending_total >= m->cfg.completed_batch) {
     flush_side(s);
   } else if (m->flush_open) {
-    uv_idle_start(&m->flush, on_flush);
+    uv_prepare_start(&m->flush, on_flush);
   }
 }
 
@@ -364,7 +366,7 @@ unsigned memctl_pending(const memctl_t *m, char *why, size_t len) {
 }
 
 memctl_t *memctl_of_handle(const uv_handle_t *h) {
-  if (!h || h->type != UV_IDLE) return NULL;
+  if (!h || h->type != UV_PREPARE) return NULL;
   /* Pointer arithmetic only: nothing is read unless h->data names it. */
   memctl_t *cand = (memctl_t *)(void *)((char *)h - offsetof(memctl_t, flush));
   return h->data == cand && cand->flush_open ? cand : NULL;
@@ -394,7 +396,7 @@ memctl_t *memctl_new(uv_loop_t *loop, const struct memctl_config *cfg,
     if (uvble_transport_mem_pair(loop, host[i], &s->t) != 0) abort();
     uvble_transport_start(s->t, on_packet, on_error, s);
   }
-  uv_idle_init(loop, &m->flush);
+  uv_prepare_init(loop, &m->flush);
   m->flush.data = m;
   uv_timer_init(loop, &m->delay);
   m->delay.data = m;

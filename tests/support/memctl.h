@@ -30,8 +30,9 @@ struct memctl_config {
   uint8_t acl_pkts; /* LE ACL buffers each host is told (1..255) */
   /* Completions: 0 (default) sends one Number Of Completed Packets event
    * per forwarded packet; N > 0 gathers them and sends one event per N
-   * packets or when the loop goes idle, whichever comes first (what real
-   * controllers do). */
+   * packets or at the end of the loop turn that forwarded them, whichever
+   * comes first (what real controllers do: one event for what went out in
+   * a connection event). */
   unsigned completed_batch;
   /* A slow radio: N > 0 holds every completion N ms (forwarding is still
    * immediate), so a host with few buffers keeps PDUs queued as a real

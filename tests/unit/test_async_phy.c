@@ -3,7 +3,8 @@
  * 2M: uvble_connection_info follows the controller's events, and
  * uvble_connection_set_phy completes on LE PHY Update Complete (success,
  * HCI failure with proto_status, refusal at once), on its timeout, when
- * the link drops (EDISCONNECTED) and when the context closes (ECANCELED). */
+ * the link drops (EDISCONNECTED) and when the context closes (ECANCELED);
+ * futures asking for the same PHY at once share one core request. */
 #include "test_gap_common.h"
 #include "uvble/async.h"
 
@@ -88,6 +89,36 @@ TEST(set_phy_completes_on_phy_update_complete) {
            UVBLE_ENOTSUP);
   CHECK(uvble_future_done(&f));
   CHECK_EQ(uvble_connection_set_phy(&f, c, 42, 1000), UVBLE_EINVAL);
+  a_down();
+}
+
+TEST(set_phy_futures_share_one_request_per_preference) {
+  uvble_connection_t *c = a_up();
+  uvble_future_t f = {0}, g = {0}, h = {0};
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 1000), 0);
+  REQUIRE_EQ(uvble_connection_set_phy(&g, c, UVBLE_PHY_PREF_2M, 1000), 0);
+  /* Another preference would get this one's outcome: refused. */
+  CHECK_EQ(uvble_connection_set_phy(&h, c, UVBLE_PHY_PREF_1M, 1000),
+           UVBLE_EBUSY);
+  run_for(&loop, 10);
+  CHECK_EQ(cmd_count(sc, 0x2032), 1); /* one LE Set PHY */
+  /* One leaves early: the request stays for the other. */
+  CHECK_EQ(uvble_future_cancel(&f), 0);
+  phy_update(0, UVBLE_PHY_2M, UVBLE_PHY_2M);
+  REQUIRE(run_until_pred(&loop, done, &g, 1000));
+  CHECK_EQ(f.status, UVBLE_ECANCELED);
+  CHECK_EQ(g.status, 0);
+  /* Both leave: the request is cancelled, its outcome swallowed. */
+  uvble_stats_t st0, st;
+  uvble_get_stats(ble, &st0);
+  REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_1M, 1000), 0);
+  CHECK_EQ(uvble_future_cancel(&f), 0);
+  run_for(&loop, 10);
+  phy_update(0, UVBLE_PHY_1M, UVBLE_PHY_1M);
+  run_for(&loop, 10);
+  uvble_get_stats(ble, &st);
+  CHECK_EQ(st.req_late_responses, st0.req_late_responses + 1);
+  CHECK_EQ(f.status, UVBLE_ECANCELED);
   a_down();
 }
 

@@ -300,7 +300,7 @@ static void everything_ended(uvble_t *ble, int cause) {
   CHECK_EQ(count(UVBLE_IRQ_PERIPHERAL_DISCONNECT), 1);
   CHECK_EQ(count(UVBLE_IRQ_CENTRAL_DISCONNECT), 1);
   CHECK(!uvble_is_active(ble));
-  CHECK_EQ(ble->conns.count, 0);
+  CHECK_EQ(ble->conns.table.len, 0);
   CHECK(uvble_gap_scan(ble, 0, 0, 0, false) < 0);
   CHECK(uvble_gattc_read(ble, H, 3) < 0);
   CHECK_EQ(uvble_active(ble, true, NULL, NULL), cause);

@@ -409,7 +409,7 @@ TEST(extended_long_payload_is_fragmented) {
 
 static bool hci_idle(void *arg) {
   const uvble_t *ble = arg;
-  return !ble->hci.queue_head && !ble->hci.inflight_head;
+  return !ble->hci.queue.head && !ble->hci.inflight.head;
 }
 
 TEST(extended_payload_rules) {

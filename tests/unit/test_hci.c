@@ -224,6 +224,46 @@ TEST(command_credits_gate_the_queue) {
   teardown(sc, ble);
 }
 
+static bool all_credits(void *arg) {
+  return ((uvble_t *)arg)->hci.cmd_credits == 255;
+}
+
+static bool queue_at_9(void *arg) {
+  return ((uvble_t *)arg)->hci.queue.len == 9;
+}
+
+/* A controller that keeps granting credits (Command Complete, opcode 0)
+ * without answering: at most 255 commands are in flight (what one
+ * Num_HCI_Command_Packets can grant), the rest wait queued until one is
+ * answered. */
+TEST(commands_in_flight_are_bounded) {
+  setup();
+  sc_t *sc;
+  uvble_t *ble;
+  REQUIRE_EQ(sc_bring_up(&loop, &sc, &ble), 0);
+  sc_clear(sc);
+  sc_on_cmd(sc, 0xFC01, hold, NULL);
+  uint8_t nop[3] = {255, 0, 0};
+  sc_send_event(sc, 0x0E, nop, 3);
+  REQUIRE(run_until_pred(&loop, all_credits, ble, 1000));
+  for (int i = 0; i < 255; i++)
+    REQUIRE_EQ(hci_send_cmd(ble, 0xFC01, NULL, 0, NULL, NULL), 0);
+  CHECK_EQ(ble->hci.inflight.len, 255);
+  CHECK_EQ(ble->hci.cmd_credits, 0);
+  sc_send_event(sc, 0x0E, nop, 3);
+  REQUIRE(run_until_pred(&loop, all_credits, ble, 1000));
+  for (int i = 0; i < 10; i++)
+    REQUIRE_EQ(hci_send_cmd(ble, 0xFC01, NULL, 0, NULL, NULL), 0);
+  CHECK_EQ(ble->hci.inflight.len, 255);
+  CHECK_EQ(ble->hci.queue.len, 10);
+  /* An answer makes room for one. */
+  uint8_t ok = 0;
+  sc_send_cc(sc, 0xFC01, &ok, 1);
+  CHECK(run_until_pred(&loop, queue_at_9, ble, 1000));
+  CHECK_EQ(ble->hci.inflight.len, 255);
+  teardown(sc, ble);
+}
+
 TEST(command_status_and_error_status_reach_the_caller) {
   setup();
   sc_t *sc;

@@ -82,7 +82,7 @@ TEST(events_whose_parameters_are_too_short_or_long) {
   }
   /* Nothing changed: the one link is still there, no new one appeared, no
    * buffer was credited, nothing was encrypted. */
-  CHECK_EQ(ble->conns.count, 1);
+  CHECK_EQ(ble->conns.table.len, 1);
   CHECK(conn_find(ble, 0x41) == NULL);
   CHECK(conn_find(ble, 0x42) == NULL);
   CHECK_EQ(ble->hci.acl_free, ble->hci.acl_total);

@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "l2cap.h"
+#include "l2cap_internal.h"
 #include "sc.h"
 #include "test.h"
 #include "uvble/l2cap.h"
@@ -409,6 +410,48 @@ TEST(conn_param_update_request_needs_the_peripheral_role) {
   teardown();
 }
 
+/* Each request awaiting its response holds an identifier (1..255, Vol 3,
+ * Part A, 4): past L2SIG_MAX_PENDING a request is refused, with one
+ * identifier still free, and a response makes room again. */
+TEST(pending_requests_are_bounded) {
+  setup(251, 1);
+  struct l2cap_conn_params p = {24, 40, 0, 400};
+  param_calls = 0;
+  int m = mark();
+  for (int i = 0; i < L2SIG_MAX_PENDING; i++)
+    REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL),
+               0);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
+  CHECK_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL),
+           UVBLE_ENOBUFS);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
+  /* The controller takes 8 packets at a time: await all of them. */
+  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING; i++)
+    run_for(&loop, 5);
+  REQUIRE_EQ(count_on(5, m), L2SIG_MAX_PENDING);
+  /* Identifiers were handed out from 1 on: answer the first. */
+  uint8_t rsp[2] = {0, 0};
+  sig(0x13, 1, rsp, 2);
+  for (int i = 0; i < 2000 && param_calls < 1; i++) run_for(&loop, 5);
+  CHECK_EQ(param_calls, 1);
+  CHECK_EQ(param_result, 0);
+  CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING - 1);
+  REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
+  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING + 1; i++)
+    run_for(&loop, 5);
+  uint16_t len;
+  const uint8_t *r = sent_sig(m, L2SIG_MAX_PENDING, &len);
+  REQUIRE(r != NULL);
+  CHECK_EQ(r[1], 255); /* the next free identifier */
+  /* The link going ends every one of them. */
+  sc_disconnect(sc, H, 0x13);
+  for (int i = 0; i < 2000 && param_calls < 1 + L2SIG_MAX_PENDING; i++)
+    run_for(&loop, 5);
+  CHECK_EQ(param_calls, 1 + L2SIG_MAX_PENDING);
+  CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
+  teardown();
+}
+
 TEST(conn_param_update_from_central_is_command_not_understood) {
   setup(251, 1); /* we are peripheral: only a central may be asked */
   int m = mark();
@@ -598,6 +641,83 @@ static uint16_t open_out(uint16_t mtu, uint16_t dcid, uint16_t pmtu,
   sig(0x15, r[1], d, 10);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_L2CAP_CONNECT), before + 1);
   return (uint16_t)cid;
+}
+
+/* The K-frames of a 100-byte SDU at the peer's MPS 30 on CID 0x55, from
+ * PDU m on: 2 + 28, 30, 30, 12 (Vol 3, Part A, 3.4.3). */
+static void check_sdu100_on_0x55(int m, const uint8_t *want) {
+  static const size_t len[4] = {30, 30, 30, 12}, at[4] = {0, 28, 58, 88};
+  REQUIRE_EQ(count_on(0x55, m), 4);
+  const struct pdu *k0 = sent_on(0x55, m, 0);
+  CHECK_EQ(le16(k0->d), 100);
+  for (int i = 0; i < 4; i++) {
+    const struct pdu *k = sent_on(0x55, m, i);
+    size_t hdr = i == 0 ? 2 : 0;
+    CHECK_EQ(k->len, len[i]);
+    CHECK_MEM(k->d + hdr, want + at[i], len[i] - hdr);
+  }
+}
+
+/* With credits and room on the link for the whole SDU, send() cuts its
+ * K-frames from the caller's bytes before it returns: nothing stays in the
+ * channel's buffer, and what the caller does with its buffer afterwards
+ * changes nothing on the wire. */
+TEST(sdu_within_credits_is_cut_from_the_callers_bytes) {
+  setup(251, 0);
+  uint16_t cid = open_out(200, 0x55, 300, 30, 10);
+  uint8_t sdu[100], want[100];
+  for (int i = 0; i < 100; i++) want[i] = sdu[i] = (uint8_t)(i * 7 + 1);
+  /* The channel's buffer, poisoned: the SDU must not pass through it. */
+  struct l2cap_chan *ch = chan_by_lcid(conn->l2cap, cid);
+  REQUIRE(ch != NULL);
+  memset(ch->tx.buf, 0xA5, ch->tx.cap);
+  int m = mark();
+  CHECK_EQ(uvble_l2cap_send(ble, H, cid, sdu, sizeof sdu), 1);
+  for (size_t i = 0; i < 102; i++)
+    if (ch->tx.buf[i] != 0xA5) {
+      test_fail(__FILE__, __LINE__, "the SDU went through the buffer");
+      break;
+    }
+  uvble_l2cap_chan_info_t ci;
+  REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
+  CHECK_EQ(ci.tx_queued, 0);
+  CHECK_EQ(ci.tx_credits, 6); /* 2 + 28, 30, 30, 12 */
+  memset(sdu, 0xEE, sizeof sdu);
+  run_for(&loop, 10);
+  check_sdu100_on_0x55(m, want);
+  teardown();
+}
+
+/* The link refuses a K-frame half-way through such an SDU (its ACL pool is
+ * spent): the rest waits in the channel's buffer as the SDU's continuation
+ * and follows once ACL blocks come back. */
+TEST(sdu_cut_from_the_callers_bytes_continues_from_the_buffer) {
+  setup(251, 0);
+  uint16_t cid = open_out(200, 0x55, 300, 30, 10);
+  uint8_t sdu[100];
+  for (int i = 0; i < 100; i++) sdu[i] = (uint8_t)(i * 5 + 3);
+  struct l2cap_chan *ch = chan_by_lcid(conn->l2cap, cid);
+  REQUIRE(ch != NULL);
+  memset(ch->tx.buf, 0xA5, ch->tx.cap);
+  int m = mark();
+  ble->hci.acl_pool.max = ble->hci.acl_pool.in_use + 2;
+  CHECK_EQ(uvble_l2cap_send(ble, H, cid, sdu, sizeof sdu), 1);
+  uvble_l2cap_chan_info_t ci;
+  REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
+  CHECK_EQ(ci.tx_credits, 8);
+  CHECK_EQ(ci.tx_queued, 42);
+  /* Only the rest went into the buffer: the byte before it is untouched. */
+  REQUIRE_EQ(ch->tx.used, 42);
+  CHECK_MEM(ch->tx.buf + ch->tx.rd, sdu + 58, 42);
+  CHECK_EQ(ch->tx.buf[(ch->tx.rd + ch->tx.cap - 1) % ch->tx.cap], 0xA5);
+  CHECK(stats().tx_kframes >= 2);
+  ble->hci.acl_pool.max = 0;
+  run_for(&loop, 10);
+  check_sdu100_on_0x55(m, sdu);
+  REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
+  CHECK_EQ(ci.tx_queued, 0);
+  CHECK_EQ(ci.tx_credits, 6);
+  teardown();
 }
 
 TEST(sdu_segmentation_follows_peer_mps_and_credits) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/core/queue.h: the intrusive FIFO every touched core queue uses. */
+/* lib/core/queue.h: the intrusive list every queue of the core uses. */
 #include <stdint.h>
 
 #include "test.h"
@@ -110,6 +110,67 @@ TEST(concat_moves_everything_in_order) {
   CHECK(c.head == &it[0].node);
   sq_concat(&c, &a);
   CHECK_EQ(c.len, 5);
+}
+
+/* sq_remove finds the node anywhere; one not on the queue leaves it as
+ * it was. */
+TEST(remove_anywhere_and_absent) {
+  struct sq q = {0};
+  struct item it[4], other = {9, {0}};
+  for (int i = 0; i < 4; i++) {
+    it[i].v = i;
+    sq_push(&q, &it[i].node);
+  }
+  CHECK(!sq_remove(&q, &other.node));
+  CHECK_EQ(q.len, 4);
+  CHECK(sq_remove(&q, &it[3].node)); /* the tail */
+  CHECK(q.tail == &it[2].node);
+  CHECK(it[3].node.next == NULL);
+  CHECK(sq_remove(&q, &it[1].node)); /* the middle */
+  CHECK(sq_remove(&q, &it[0].node)); /* the head */
+  CHECK(!sq_remove(&q, &it[0].node)); /* not twice */
+  CHECK_EQ(q.len, 1);
+  CHECK(q.head == &it[2].node && q.tail == &it[2].node);
+  CHECK(sq_remove(&q, &it[2].node));
+  CHECK(sq_empty(&q));
+  CHECK(q.tail == NULL);
+  CHECK_EQ(q.len, 0);
+  CHECK(!sq_remove(&q, &it[2].node));
+}
+
+/* SQ_NEXT walks the elements, const ones too, and ends with NULL. */
+TEST(next_walks_in_order) {
+  struct sq q = {0};
+  struct item it[3];
+  for (int i = 0; i < 3; i++) {
+    it[i].v = 10 + i;
+    sq_push(&q, &it[i].node);
+  }
+  int n = 0;
+  for (const struct item *x = SQ_FIRST(&q, const struct item, node); x;
+       x = SQ_NEXT(x, const struct item, node))
+    CHECK_EQ(x->v, 10 + n++);
+  CHECK_EQ(n, 3);
+  CHECK(SQ_NEXT(&it[2], struct item, node) == NULL);
+}
+
+/* sq_init empties a queue in use: its nodes are forgotten, not touched. */
+TEST(init_empties) {
+  struct sq q;
+  sq_init(&q);
+  CHECK(sq_empty(&q));
+  CHECK_EQ(q.len, 0);
+  CHECK(sq_pop(&q) == NULL);
+  struct item it[2] = {{1, {0}}, {2, {0}}};
+  sq_push(&q, &it[0].node);
+  sq_push(&q, &it[1].node);
+  sq_init(&q);
+  CHECK(sq_empty(&q));
+  CHECK(q.tail == NULL);
+  CHECK_EQ(q.len, 0);
+  sq_push(&q, &it[1].node);
+  CHECK_EQ(q.len, 1);
+  CHECK(SQ_FIRST(&q, struct item, node) == &it[1]);
 }
 
 TEST_MAIN()

@@ -84,6 +84,71 @@ TEST(peripheral_security_request_pairs_then_reencrypts) {
   down();
 }
 
+static bool a_reencrypting(void *arg) {
+  (void)arg;
+  struct ble_conn *c = conn_find(A.ble, A.conn);
+  return c && c->smp && c->smp->phase == SMP_REENCRYPT;
+}
+
+static int joined_status = 1;
+static int joined_calls;
+static bool req_done_flag;
+static void on_joined(uvble_req_t *req, int status, const uvble_irq_data_t *d,
+                      void *arg) {
+  (void)req;
+  (void)arg;
+  joined_calls++;
+  joined_status = status;
+  req_done_flag = true;
+  CHECK(d != NULL && d->encryption.encrypted && d->encryption.bonded);
+}
+
+/* A bonded peripheral's Security Request makes the central re-encrypt
+ * from the bond by itself; the central's app asking to pair meanwhile
+ * joins that procedure (as Zephyr's bt_conn_set_security does) instead of
+ * failing with UVBLE_EBUSY: it is what pairing would have started. One
+ * ENCRYPTION_UPDATE ends both. */
+TEST(pair_during_reencryption_started_by_the_peer_joins_it) {
+  up();
+  link_up();
+  REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+  REQUIRE(wait_enc(1, 1, 3000));
+  expect_secure(&A, false, true);
+  for (int with_req = 0; with_req < 2; with_req++) {
+    link_down();
+    link_up();
+    int a_before = A.enc_events, b_before = B.enc_events;
+    /* What A's handler of B's Security Request does on a bonded link
+     * (peripheral_security_request_pairs_then_reencrypts covers that path
+     * over the air): called here so that A's app acts while it is under
+     * way, which on the in-memory pair lasts less than one loop turn. */
+    struct ble_conn *ac = conn_find(A.ble, A.conn);
+    REQUIRE(ac != NULL);
+    REQUIRE_EQ(smp_reencrypt(A.ble, ac, false), 1);
+    REQUIRE(a_reencrypting(NULL));
+    uvble_req_t req;
+    joined_calls = 0;
+    req_done_flag = false;
+    if (with_req) {
+      uvble_req_init(&req, on_joined, NULL);
+      REQUIRE_EQ(uvble_gap_pair_req(&req, A.ble, A.conn), 0);
+      REQUIRE(run_until(&loop, &req_done_flag, 3000));
+      /* The request took the completion; the irq handler saw none. */
+      CHECK_EQ(joined_calls, 1);
+      CHECK_EQ(joined_status, 0);
+      CHECK_EQ(A.enc_events, a_before);
+    } else {
+      REQUIRE_EQ(uvble_gap_pair(A.ble, A.conn), 0);
+      REQUIRE(wait_enc(a_before + 1, b_before + 1, 3000));
+      CHECK_EQ(A.enc_events, a_before + 1);
+    }
+    REQUIRE(wait_enc(A.enc_events, b_before + 1, 3000));
+    expect_secure(&A, false, true);
+    expect_secure(&B, false, true);
+  }
+  down();
+}
+
 TEST(gap_pair_while_busy_and_on_unknown_links) {
   up();
   link_up();

@@ -63,10 +63,10 @@ int peer_smp_step(struct peer *p, const struct peer_step *s) {
     r = passkey < 0 || passkey > 999999 ? UVBLE_EINVAL : 0;
     if (r == 0) peer_step_done(p);
   } else if (strcmp(s->name, "pair") == 0) {
-    r = uvble_gap_pair(p->ble, p->conn);
     /* A bonded peer's Security Request may have started encryption first:
-     * that procedure's ENCRYPTION_UPDATE ends this step all the same. */
-    if (r == UVBLE_EBUSY) r = 0;
+     * the call joins that procedure (0), whose ENCRYPTION_UPDATE ends this
+     * step all the same. */
+    r = uvble_gap_pair(p->ble, p->conn);
   } else if (strcmp(s->name, "wait-encryption") == 0) {
     r = 0;
     if (encrypted && p->connected) peer_step_done(p);
