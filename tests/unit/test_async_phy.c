@@ -100,7 +100,7 @@ TEST(set_phy_futures_share_one_request_per_preference) {
   /* Another preference would get this one's outcome: refused. */
   CHECK_EQ(uvble_connection_set_phy(&h, c, UVBLE_PHY_PREF_1M, 1000),
            UVBLE_EBUSY);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, 0x2032), 1); /* one LE Set PHY */
   /* One leaves early: the request stays for the other. */
   CHECK_EQ(uvble_future_cancel(&f), 0);
@@ -113,9 +113,9 @@ TEST(set_phy_futures_share_one_request_per_preference) {
   uvble_get_stats(ble, &st0);
   REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_1M, 1000), 0);
   CHECK_EQ(uvble_future_cancel(&f), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   phy_update(0, UVBLE_PHY_1M, UVBLE_PHY_1M);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.req_late_responses, st0.req_late_responses + 1);
   CHECK_EQ(f.status, UVBLE_ECANCELED);

@@ -426,27 +426,24 @@ TEST(pending_requests_are_bounded) {
            UVBLE_ENOBUFS);
   CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
   /* The controller takes 8 packets at a time: await all of them. */
-  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, count_on(5, m) >= L2SIG_MAX_PENDING, 5000);
   REQUIRE_EQ(count_on(5, m), L2SIG_MAX_PENDING);
   /* Identifiers were handed out from 1 on: answer the first. */
   uint8_t rsp[2] = {0, 0};
   sig(0x13, 1, rsp, 2);
-  for (int i = 0; i < 2000 && param_calls < 1; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, param_calls >= 1, 5000);
   CHECK_EQ(param_calls, 1);
   CHECK_EQ(param_result, 0);
   CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING - 1);
   REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
-  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING + 1; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, count_on(5, m) >= L2SIG_MAX_PENDING + 1, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, L2SIG_MAX_PENDING, &len);
   REQUIRE(r != NULL);
   CHECK_EQ(r[1], 255); /* the next free identifier */
   /* The link going ends every one of them. */
   sc_disconnect(sc, H, 0x13);
-  for (int i = 0; i < 2000 && param_calls < 1 + L2SIG_MAX_PENDING; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, param_calls >= 1 + L2SIG_MAX_PENDING, 5000);
   CHECK_EQ(param_calls, 1 + L2SIG_MAX_PENDING);
   CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
   teardown();
@@ -683,7 +680,7 @@ TEST(sdu_within_credits_is_cut_from_the_callers_bytes) {
   CHECK_EQ(ci.tx_queued, 0);
   CHECK_EQ(ci.tx_credits, 6); /* 2 + 28, 30, 30, 12 */
   memset(sdu, 0xEE, sizeof sdu);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   check_sdu100_on_0x55(m, want);
   teardown();
 }
@@ -712,7 +709,7 @@ TEST(sdu_cut_from_the_callers_bytes_continues_from_the_buffer) {
   CHECK_EQ(ch->tx.buf[(ch->tx.rd + ch->tx.cap - 1) % ch->tx.cap], 0xA5);
   CHECK(stats().tx_kframes >= 2);
   ble->hci.acl_pool.max = 0;
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   check_sdu100_on_0x55(m, sdu);
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(ci.tx_queued, 0);
