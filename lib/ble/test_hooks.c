@@ -54,7 +54,9 @@ unsigned uvble_test_busy(const uvble_t *ble, char *buf, size_t len) {
   unsigned busy = 0;
   if (buf && len) buf[0] = 0;
   if (!ble) return 0;
-  if (ble->hci.queue.len) {
+  /* With no credit and nothing in flight, queued commands wait for the
+   * controller to grant one (a NOP): not work of the stack's. */
+  if (ble->hci.queue.len && (ble->hci.cmd_credits || hci_inflight(ble))) {
     busy |= UVBLE_TEST_BUSY_CMD_QUEUED;
     add(&w, "%zu HCI command(s) queued", ble->hci.queue.len);
   }

@@ -58,7 +58,7 @@ static void edge_connect(void) {
                                info.public_addr.val),
              0);
   for (int tries = 0; tries < 30; tries++) {
-    run_for(&loop, 20);
+    run_until_idle(&loop, 5000); /* advertising is on at the controller */
     REQUIRE_EQ(uvble_device_connect(&fc, A, &dev, NULL, 5000), 0);
     REQUIRE(run_until_pred(&loop, done, &fc, 6000));
     if (!uvble_connect_retryable(&fc)) break;

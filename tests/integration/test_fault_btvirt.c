@@ -161,6 +161,7 @@ static void proxy_stop(void) {
   while (links) {
     struct link *l = links;
     link_cut(l);
+    /* time must pass: a moment for the cut to reach the hosts */
     run_for(&loop, 1);
   }
   uv_close((uv_handle_t *)&listener, NULL);
@@ -298,7 +299,7 @@ static void connect_pair(struct host *c, struct host *p) {
       .uuid = uvble_uuid16(0xFE00), .characteristics = &chr, .num_characteristics = 1};
   REQUIRE_EQ(uvble_gatts_register_services(p->ble, &svc, 1, &ind_handle, 1), 1);
   REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, (uint8_t[]){2, 1, 6}, 3, NULL, 0, true), 0);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
   REQUIRE(wait_ev(c, UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
   REQUIRE(wait_ev(p, UVBLE_IRQ_CENTRAL_CONNECT, 1, 3000));
@@ -322,14 +323,15 @@ TEST(transport_cut_under_a_busy_host) {
   host_up(&c, true);
   /* A scan, advertising and a connect to an absent device under way. */
   REQUIRE_EQ(uvble_gap_scan(c.ble, 0, 0, 0, false), 0);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_gap_advertise(c.ble, 20000, (uint8_t[]){2, 1, 6}, 3, NULL, 0, false), 0);
   uvble_addr_t nobody = {UVBLE_ADDR_PUBLIC, {0x00, 0xaa, 0x01, 0x0e, 0x00, 0x42}};
   REQUIRE_EQ(uvble_gap_connect(c.ble, &nobody, 5000, 0, 0), 0); /* stops the scan */
   REQUIRE(links != NULL);
   STEP("cut: link cut");
   link_cut(links);
-  run_for(&loop, 100);
+  RUN_UNTIL(&loop, c.fatal_calls >= 1, 5000);
+  run_until_idle(&loop, 5000);
   failed_cleanly(&c, UVBLE_ETRANSPORT);
   CHECK_EQ(count(&c, UVBLE_IRQ_SCAN_DONE), 1);
   /* The pending connect ends as a failed one (MicroPython's event). */
@@ -384,7 +386,7 @@ TEST(controller_stops_answering) {
   connect_pair(&c, &p);
   c.ble->hci.cmd_timeout_ms = 300;
   REQUIRE_EQ(uvble_gattc_read(c.ble, c.conn, 3), 0);
-  run_for(&loop, 50);
+  RUN_UNTIL(&loop, count(&c, UVBLE_IRQ_GATTC_READ_DONE) >= 1, 5000);
   REQUIRE_EQ(count(&c, UVBLE_IRQ_GATTC_READ_DONE), 1); /* served normally */
   /* The controller goes silent (its bytes stop reaching the host), with a
    * read pending and then a command. */
@@ -392,7 +394,8 @@ TEST(controller_stops_answering) {
   links->frozen = true;
   REQUIRE_EQ(uvble_gattc_read(c.ble, c.conn, 3), 0);
   REQUIRE_EQ(uvble_gap_scan(c.ble, 0, 0, 0, false), 0);
-  run_for(&loop, 600);
+  RUN_UNTIL(&loop, c.ble->stats.hci_cmd_timeouts >= 1, 5000); /* 300 ms */
+  run_until_idle(&loop, 5000);
   CHECK_EQ(c.ble->stats.hci_cmd_timeouts, 1);
   failed_cleanly(&c, UVBLE_ETIMEDOUT);
   /* The read sent before the silence got no answer: it ended with the

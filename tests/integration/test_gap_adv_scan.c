@@ -47,7 +47,7 @@ TEST(active_scan_sees_advertisement_and_scan_response_and_parses_them) {
   build_payload(adv, &adv_len, resp, &resp_len);
 
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, true), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   REQUIRE_EQ(
       uvble_gap_advertise(a->ble, 100000, adv, adv_len, resp, resp_len, true),
       0);
@@ -117,11 +117,12 @@ TEST(passive_scan_sees_no_scan_response) {
   /* A continuous scan: on a real radio (label ll) MicroPython's default
    * 11.25 ms window every 1.28 s can miss an advertiser for a minute. */
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   REQUIRE_EQ(uvble_gap_advertise(a->ble, 0, adv, adv_len, resp, resp_len, true),
              0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 1, 3000));
-  run_for(&loop, 300); /* room for a response that must not come */
+  /* time must pass: room for a response that must not come */
+  run_for(&loop, 300);
   CHECK(find_result(b, &a->addr, 0) >= 0);
   CHECK_EQ(find_result(b, &a->addr, 4), -1);
   CHECK_EQ(uvble_gap_scan(b->ble, -1, 0, 0, false), 0); /* MicroPython's None */
@@ -156,7 +157,7 @@ TEST(non_connectable_advertising_is_reported_as_adv_scan_ind) {
   struct host *a = &h[0], *b = &h[1];
   static const uint8_t ADV[] = {0x02, 0x01, 0x06, 0x04, 0xff, 'M', 'P', 'Y'};
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   REQUIRE_EQ(
       uvble_gap_advertise(a->ble, 100000, ADV, sizeof ADV, NULL, 0, false), 0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 1, 3000));
@@ -198,6 +199,7 @@ TEST(scan_duration_ends_with_scan_done) {
   uint64_t took = uv_now(&loop) - t0;
   CHECK(took >= 290);
   CHECK(took < 1500);
+  /* time must pass: SCAN_DONE comes once */
   run_for(&loop, 200);
   CHECK_EQ(h[0].count[UVBLE_IRQ_SCAN_DONE], 1); /* once */
   /* A new scan may start right away. */
@@ -216,17 +218,18 @@ TEST(stopping_a_scan_early_ends_it_and_no_results_follow) {
   hosts_up(h, 2);
   struct host *a = &h[0], *b = &h[1];
   REQUIRE_EQ(uvble_gap_scan(b->ble, 10000, 0, 0, true), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   CHECK_EQ(uvble_gap_scan_stop(b->ble), 0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_DONE, 1, 2000));
   /* An advertiser appearing now is not reported. */
   static const uint8_t ADV[] = {0x02, 0x01, 0x06};
   REQUIRE_EQ(uvble_gap_advertise(a->ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
+  /* time must pass: the advertiser is not reported */
   run_for(&loop, 300);
   CHECK_EQ(b->nresults, 0);
   /* Stopping again does nothing. */
   CHECK_EQ(uvble_gap_scan_stop(b->ble), 0);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(b->count[UVBLE_IRQ_SCAN_DONE], 1);
   hosts_down(h, 2);
   loop_teardown(&loop);
@@ -245,12 +248,13 @@ TEST(scan_filters_drop_reports_before_the_handler) {
   uvble_gap_prefix_t pf = {PFX, sizeof PFX};
   REQUIRE_EQ(uvble_gap_scan_filter(b->ble, &pf, 1, UVBLE_GAP_RSSI_ANY), 0);
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   REQUIRE_EQ(uvble_gap_advertise(c->ble, 0, ADV_C, sizeof ADV_C, NULL, 0, true),
              0);
   REQUIRE_EQ(uvble_gap_advertise(a->ble, 0, ADV_A, sizeof ADV_A, NULL, 0, true),
              0);
   REQUIRE(wait_event(b, UVBLE_IRQ_SCAN_RESULT, 1, 3000));
+  /* time must pass: room for reports that must be filtered out */
   run_for(&loop, 300);
   /* btvirt reports each advertiser once: one result, one filtered. A real
    * radio (label ll) reports every advertising event: A several times, C
@@ -275,7 +279,7 @@ TEST(scan_filters_drop_reports_before_the_handler) {
    * prefixes lets C through too. */
   REQUIRE_EQ(uvble_gap_scan_filter(b->ble, NULL, 0, -100), 0);
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   REQUIRE_EQ(uvble_gap_advertise(c->ble, 0, NULL, 0, NULL, 0, true), 0);
   /* Until C is seen: on a real radio A's reports come in between. */
   struct seen_from sf = {b, &c->addr, false};
@@ -291,7 +295,7 @@ TEST(random_and_private_own_addresses_are_what_scanners_see) {
   struct host *a = &h[0], *b = &h[1];
   static const uint8_t ADV[] = {0x02, 0x01, 0x06};
   REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
 
   /* Static random. */
   uvble_addr_t stat = {UVBLE_ADDR_RANDOM, {0xc1, 0x22, 0x33, 0x44, 0x55, 0x66}};
@@ -389,7 +393,7 @@ TEST(payload_over_31_bytes_needs_extended_advertising) {
              UVBLE_EMSGSIZE);
     CHECK(!uvble_gap_advertising(a->ble));
     CHECK_EQ(uvble_gap_advertise(a->ble, 0, big, 31, NULL, 0, true), 0);
-    run_for(&loop, 200);
+    run_until_idle(&loop, 5000);
   } else {
     uint16_t max = read_max_adv_len(a->ble);
     fprintf(stderr, "  extended advertising, at most %u bytes per set\n",
@@ -404,7 +408,7 @@ TEST(payload_over_31_bytes_needs_extended_advertising) {
     else
       CHECK_EQ(info.max_adv_data_len, 31);
     REQUIRE_EQ(uvble_gap_scan(b->ble, 0, 30000, 30000, false), 0);
-    run_for(&loop, 50);
+    run_until_idle(&loop, 5000); /* scanning is on at the controller */
     /* Extended PDUs: connectable, no scan response. */
     int r = uvble_gap_advertise(a->ble, 100000, big, sizeof big, NULL, 0,
                                 true);
@@ -422,7 +426,7 @@ TEST(payload_over_31_bytes_needs_extended_advertising) {
        * without its payload and the controller refuses nothing. */
       CHECK_EQ(r, UVBLE_EMSGSIZE);
       CHECK(!uvble_gap_advertising(a->ble));
-      run_for(&loop, 300);
+      run_until_idle(&loop, 5000);
       uvble_gap_stats_t gs = {0};
       uvble_gap_get_stats(a->ble, &gs);
       CHECK_EQ(gs.adv_errors, 0);

@@ -23,7 +23,7 @@ static const uint8_t ADV[] = {0x02, 0x01, 0x06};
 static void advertise(struct host *p) {
   REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, ADV, sizeof ADV, NULL, 0, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000); /* advertising is on at the controller */
 }
 
 static bool is_none(const uvble_evt_connect_t *e) {
@@ -97,7 +97,7 @@ TEST(connect_stops_a_running_scan_first) {
   hosts_up(h, 2);
   struct host *p = &h[0], *c = &h[1];
   REQUIRE_EQ(uvble_gap_scan(c->ble, 0, 0, 0, true), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   connect_pair(c, p);
   CHECK_EQ(c->count[UVBLE_IRQ_SCAN_DONE], 1);
   int done = event_index(c, UVBLE_IRQ_SCAN_DONE, 0);
@@ -119,7 +119,8 @@ TEST(connect_to_an_absent_address_fails_with_the_documented_event) {
   REQUIRE(wait_event(&h[0], UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 3000));
   CHECK(uv_now(&loop) - t0 < 2000); /* within the scan duration + cancel */
   CHECK(is_none(&h[0].connect[UVBLE_IRQ_PERIPHERAL_DISCONNECT]));
-  run_for(&loop, 700); /* nothing more once the duration has passed */
+  /* time must pass: nothing more once the duration has passed */
+  run_for(&loop, 700);
   CHECK_EQ(h[0].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK_EQ(h[0].count[UVBLE_IRQ_PERIPHERAL_CONNECT], 0);
   /* The next attempt is allowed. */
@@ -142,6 +143,7 @@ TEST(cancelling_a_pending_connect_reports_it_once) {
   CHECK_EQ(uvble_gap_connect(h[0].ble, &nobody, 5000, 0, 0), UVBLE_EBUSY);
   REQUIRE(wait_event(&h[0], UVBLE_IRQ_PERIPHERAL_DISCONNECT, 1, 3000));
   CHECK(is_none(&h[0].connect[UVBLE_IRQ_PERIPHERAL_DISCONNECT]));
+  /* time must pass: no second report */
   run_for(&loop, 300);
   CHECK_EQ(h[0].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   uvble_stats_t st;
@@ -283,6 +285,7 @@ TEST(peripheral_asks_and_the_central_grants_within_its_bounds) {
   REQUIRE_EQ(uvble_gap_update_params(p->ble, hp, 7500, 10000, 0, 4000), 0);
   REQUIRE(wait_event(p, UVBLE_IRQ_CONNECTION_UPDATE, 2, 3000));
   CHECK_EQ(p->update.status, 1);
+  /* time must pass: the central's side sees no second update */
   run_for(&loop, 100);
   CHECK_EQ(c->count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   uvble_gap_stats_t gs;

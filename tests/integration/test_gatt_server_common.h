@@ -157,18 +157,18 @@ static inline void nodes_connect(struct node *n) {
     REQUIRE_EQ(uvble_gap_advertise(n[0].ble, 20000, adv, sizeof adv, NULL, 0,
                                    true),
                0);
-    REQUIRE(run_until_pred(&loop, hci_idle_pred, n[0].ble, 2000));
+    REQUIRE(run_until_idle(&loop, 2000));
     n[1].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT] = 0;
     REQUIRE_EQ(uvble_gap_connect(n[1].ble, &n[0].addr, 0, 0, 0), 0);
     REQUIRE(run_until_pred(&loop, connected_pred, n, 5000));
     if (n[1].count[UVBLE_IRQ_PERIPHERAL_CONNECT]) break;
-    run_for(&loop, 50);
+    run_until_idle(&loop, 5000);
   }
   REQUIRE(wait_count(&n[1], UVBLE_IRQ_PERIPHERAL_CONNECT, 1));
   REQUIRE(wait_count(&n[0], UVBLE_IRQ_CENTRAL_CONNECT, 1));
   n[1].conn = last_of(&n[1], UVBLE_IRQ_PERIPHERAL_CONNECT)->d.connect.conn_handle;
   n[0].conn = last_of(&n[0], UVBLE_IRQ_CENTRAL_CONNECT)->d.connect.conn_handle;
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
 }
 
 /* ---- client-side steps, each waiting for its completion ---- */

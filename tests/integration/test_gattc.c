@@ -130,7 +130,7 @@ static uint16_t setup(struct db *db) {
   register_db(p, db);
   REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, ADV, sizeof ADV, NULL, 0, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000); /* advertising is on at the controller */
   REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
   REQUIRE(wait_event(c, UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
   REQUIRE(wait_event(p, UVBLE_IRQ_CENTRAL_CONNECT, 1, 3000));

@@ -137,7 +137,7 @@ TEST(service_changed_after_the_database_changed_while_the_client_was_away) {
   link_down(h);
   link_up(h);
   pair(h);
-  run_for(&loop, 200);
+  RUN_UNTIL(&loop, G.indicates >= 1, 5000);
   CHECK_EQ(G.indicates, 1);
   expect_update(h);
   hosts_down(h);

@@ -78,7 +78,7 @@ static void setup(void) {
   static const uint8_t adv[] = {0x02, 0x01, 0x06};
   REQUIRE_EQ(
       uvble_gap_advertise(hs[0].ble, 20000, adv, sizeof adv, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000); /* advertising is on at the controller */
   REQUIRE_EQ(uvble_gap_connect(hs[1].ble, &hs[0].addr, 0, 0, 0), 0);
   REQUIRE(wait_event(&hs[1], UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
   REQUIRE(wait_event(&hs[0], UVBLE_IRQ_CENTRAL_CONNECT, 1, 3000));
@@ -150,8 +150,11 @@ TEST(late_reader_stalls_the_sender_without_loss) {
   struct l2f_flow *f = &flows[nflows++];
   l2f_start(f, hs[1].ble, hc, ccid, hs[0].ble, hp, pcid, 300000, 100, 1000, 3);
   f->rx_auto = false;
-  run_for(&loop, 1000);
   uvble_l2cap_chan_info_t pi, ci;
+  /* The sender runs out of credits; then what is in flight settles. */
+  RUN_UNTIL(&loop, uvble_l2cap_chan_info(hs[1].ble, hc, ccid, &ci) == 0 &&
+                       ci.tx_credits == 0 && ci.tx_queued > 0, 10000);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_l2cap_chan_info(hs[0].ble, hp, pcid, &pi), 0);
   REQUIRE_EQ(uvble_l2cap_chan_info(hs[1].ble, hc, ccid, &ci), 0);
   CHECK(f->tx.bytes_done < 300000);

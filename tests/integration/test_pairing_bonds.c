@@ -149,7 +149,7 @@ TEST(a_bonded_peer_advertising_an_rpa_is_resolved_and_reencrypted) {
   REQUIRE_EQ(uvble_config_set_int(h[1].ble, UVBLE_CONFIG_ADDR_MODE,
                                   UVBLE_ADDR_MODE_RPA), 0);
   REQUIRE_EQ(uvble_gap_scan(h[0].ble, 0, 0, 0, false), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000); /* scanning is on at the controller */
   h[0].scan_results = 0;
   REQUIRE_EQ(uvble_gap_advertise(h[1].ble, 20000, ADV, sizeof ADV, NULL, 0,
                                  true),
@@ -197,7 +197,7 @@ TEST(pairing_over_private_and_static_random_addresses) {
     REQUIRE_EQ(uvble_gap_advertise(h[1].ble, 20000, ADV, sizeof ADV, NULL, 0,
                                    true),
                0);
-    run_for(&loop, 20);
+    run_until_idle(&loop, 5000); /* advertising is on at the controller */
     REQUIRE_EQ(uvble_gap_connect(h[0].ble, &rpa, 0, 0, 0), 0);
     REQUIRE(run_until_pred(&loop, both_connected, h, 15000));
     pair(h);

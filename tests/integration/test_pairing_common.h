@@ -231,13 +231,12 @@ static const uint8_t ADV[] = {0x02, 0x01, 0x06};
 PAIR_FN void link_up(struct host *h) {
   h[0].shown_valid = h[1].shown_valid = false;
   /* After a blocking call (opening a bond store: Argon2, fsync) the loop's
-   * clock is stale and run_for(20) below would end at once, before btvirt
-   * has seen the advertiser start. */
+   * clock is stale: refresh it before arming the waits below. */
   uv_update_time(&loop);
   REQUIRE_EQ(uvble_gap_advertise(h[1].ble, 20000, ADV, sizeof ADV, NULL, 0,
                                  true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000); /* advertising is on at the controller */
   REQUIRE_EQ(uvble_gap_connect(h[0].ble, &h[1].addr, 0, 0, 0), 0);
   if (!run_until_pred(&loop, both_connected, h, 3000)) {
     fprintf(stderr, "  link_up: connected %d/%d, disconnects %d/%d\n",

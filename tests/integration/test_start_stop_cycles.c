@@ -28,6 +28,7 @@ static void cycle_during_init(void) {
     uvble_set_data(h[i].ble, &h[i]);
     REQUIRE_EQ(uvble_active(h[i].ble, true, host_on_active, NULL), 0);
   }
+  /* time must pass: a moment only, so the close meets the init running */
   run_for(&loop, 1);
   close_both(h);
 }
@@ -69,7 +70,7 @@ static void connect_to(struct host *c, struct host *p) {
     REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
     REQUIRE(run_until_pred(&loop, attempt_over, &a, 5000));
     if (c->count[UVBLE_IRQ_PERIPHERAL_CONNECT] > a.connects) return;
-    run_for(&loop, 20);
+    run_until_idle(&loop, 5000);
   }
   REQUIRE(!"connected");
 }

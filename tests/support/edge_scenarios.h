@@ -164,7 +164,7 @@ static void down(void) {
   uvble_async_close(B, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, two_closed, NULL, 3000));
   edge_free_controller();
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000); /* the handles finish closing */
   loop_teardown(&loop);
   remove_stores();
 }
@@ -216,7 +216,7 @@ static void server_push_then_disconnect(bool indicate) {
     REQUIRE_EQ(uvble_client_characteristic_notified(&n, cchr, buf, sizeof buf,
                                                     3000),
                0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   /* Queue behind a write from A so B's link is busy too. */
   uvble_future_t w = {0};
   REQUIRE_EQ(uvble_client_characteristic_write(&w, cchr, "x", 1, 0, 3000), 0);
@@ -288,8 +288,8 @@ static void pair_then_disconnect(bool central_ends) {
     REQUIRE_EQ(uvble_connection_disconnect(&d, CA, 3000), 0);
   } else {
     /* The peripheral ends the link as soon as it is bonded. */
-    while (!uvble_connection_bonded(CB) && uvble_connection_is_connected(CB))
-      run_for(&loop, 1);
+    RUN_UNTIL(&loop, uvble_connection_bonded(CB) ||
+                         !uvble_connection_is_connected(CB), 5000);
     CHECK(uvble_connection_bonded(CB));
     REQUIRE_EQ(uvble_connection_disconnect(&d, CB, 3000), 0);
     REQUIRE(run_until_pred(&loop, done, &p, 5000));
@@ -311,7 +311,7 @@ static void pair_then_disconnect(bool central_ends) {
   CHECK_EQ(q.status, 0);
   CHECK(uvble_connection_encrypted(CA));
   CHECK(uvble_connection_bonded(CA));
-  run_for(&loop, 20);
+  RUN_UNTIL(&loop, uvble_connection_bonded(CB), 5000); /* B's side of it */
   CHECK(uvble_connection_encrypted(CB));
   CHECK(uvble_connection_bonded(CB));
   /* Re-encryption: no SMP PDU crossed the link (only the LTK request). */

@@ -104,15 +104,17 @@ static void walk_ctl(uv_handle_t *h, void *arg) {
   }
 }
 
-/* The stacks' own work; in-flight ACL only when their controllers
- * complete packets by themselves. */
+/* The stacks' own work; ACL in flight (and queued behind it) only when
+ * their controllers complete packets by themselves. */
 static void walk_stacks(uv_handle_t *h, void *arg) {
   struct scan *s = arg;
   uvble_t *ble = uvble_test_stack_of_handle(h);
   if (!ble) return;
   char why[256];
   unsigned b = uvble_test_busy(ble, why, sizeof why);
-  if (s->no_completions) b &= ~(unsigned)UVBLE_TEST_BUSY_ACL_INFLIGHT;
+  /* Fragments queued behind packets nobody will complete wait too. */
+  if (s->no_completions)
+    b &= ~(unsigned)(UVBLE_TEST_BUSY_ACL_INFLIGHT | UVBLE_TEST_BUSY_ACL_QUEUED);
   /* Behind an unanswered command the queue cannot move either. */
   if (s->no_answers)
     b &= ~(unsigned)(UVBLE_TEST_BUSY_CMD_INFLIGHT | UVBLE_TEST_BUSY_CMD_QUEUED);
@@ -183,5 +185,31 @@ bool test_run_until_idle_at(const char *file, int line, uv_loop_t *loop,
   if (test_idle_wait(loop, timeout_ms, why, sizeof why)) return true;
   test_fail(file, line, "run_until_idle: still busy after %u ms: %s",
             test_scaled_ms(timeout_ms), why);
+  return false;
+}
+
+/* ---- RUN_UNTIL (test.h) ------------------------------------------------- */
+static void on_wait_bound(uv_timer_t *t) {
+  ((struct test_wait *)t->data)->expired = true;
+}
+
+void test_wait_start(struct test_wait *w, uv_loop_t *loop, unsigned ms) {
+  if (w->started) return;
+  w->started = true;
+  w->loop = loop;
+  w->expired = false;
+  uv_timer_init(loop, &w->bound);
+  w->bound.data = w;
+  uv_timer_start(&w->bound, on_wait_bound, test_scaled_ms(ms), 0);
+}
+
+bool test_wait_more(struct test_wait *w, bool done) {
+  if (!done && !w->expired) {
+    uv_run(w->loop, UV_RUN_ONCE);
+    return true;
+  }
+  /* The close completes in this pass: w may go out of scope after. */
+  uv_close((uv_handle_t *)&w->bound, NULL);
+  uv_run(w->loop, UV_RUN_NOWAIT);
   return false;
 }

@@ -366,7 +366,7 @@ unsigned memctl_pending(const memctl_t *m, char *why, size_t len) {
 }
 
 memctl_t *memctl_of_handle(const uv_handle_t *h) {
-  if (!h || h->type != UV_IDLE) return NULL;
+  if (!h || h->type != UV_PREPARE) return NULL;
   /* Pointer arithmetic only: nothing is read unless h->data names it. */
   memctl_t *cand = (memctl_t *)(void *)((char *)h - offsetof(memctl_t, flush));
   return h->data == cand && cand->flush_open ? cand : NULL;

@@ -97,6 +97,27 @@ bool run_until(uv_loop_t *loop, const volatile bool *flag, unsigned timeout_ms);
 /* Runs loop until pred(arg) is true or timeout_ms passes; returns pred(arg). */
 bool run_until_pred(uv_loop_t *loop, bool (*pred)(void *), void *arg,
                     unsigned timeout_ms);
+/* Runs loop until the expression cond holds (evaluated before each pass)
+ * or ms (scaled) pass; a statement: check cond after it. For an event
+ * awaited where no predicate function is at hand:
+ *   RUN_UNTIL(&loop, sc_find_cmd(sc, op, 0) >= 0, 2000);
+ *   REQUIRE(sc_find_cmd(sc, op, 0) >= 0); */
+struct test_wait {
+  uv_loop_t *loop;
+  uv_timer_t bound;
+  bool expired;
+  bool started;
+};
+void test_wait_start(struct test_wait *w, uv_loop_t *loop, unsigned ms);
+/* One pass unless done or the bound passed; false (the bound closed)
+ * when the wait is over. */
+bool test_wait_more(struct test_wait *w, bool done);
+#define RUN_UNTIL(loop, cond, ms)                                          \
+  for (struct test_wait _tw = {0}; test_wait_start(&_tw, (loop), (ms)),     \
+                                   test_wait_more(&_tw, (cond));)          \
+    {                                                                      \
+    }
+
 /* Runs loop for ms milliseconds: only where time must pass on purpose (a
  * timeout expires, nothing arrives meanwhile); mark such calls
  * "time must pass: why". To wait for the stack's own work use

@@ -96,14 +96,14 @@ static void collect(void) {
 
 /* Index of the next PDU the host will send: pass it to sent_on. */
 HFN int mark(void) {
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   collect();
   return npdus;
 }
 
 /* The n-th PDU on cid from `from` on, or NULL. */
 HFN const struct pdu *sent_on(uint16_t cid, int from, int n) {
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   collect();
   for (int i = from; i < npdus; i++)
     if (pdus[i].cid == cid && n-- == 0) return &pdus[i];
@@ -121,7 +121,7 @@ HFN int count_on(uint16_t cid, int from) {
 /* One raw ACL packet: pb 2 start, 1 continuation. */
 HFN void acl_raw(uint8_t pb, const void *d, size_t len) {
   sc_send_acl(sc, H, pb, d, len);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 /* A whole L2CAP PDU (basic header made here) in one ACL start. */
@@ -159,7 +159,7 @@ HFN void bring(uint8_t role) {
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_config_set_name(ble, GAP_NAME, strlen(GAP_NAME)), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   nev = 0;
   npdus = 0;
@@ -168,7 +168,7 @@ HFN void bring(uint8_t role) {
   uvble_irq(ble, hostile_irq, NULL);
   sc_clear(sc);
   sc_connect(sc, H, role, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, H) != NULL);
 }
 

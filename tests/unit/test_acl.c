@@ -50,12 +50,8 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  bool active = false;
-  for (int i = 0; i < 200 && !active; i++) {
-    run_for(&loop, 5);
-    active = uvble_is_active(*ble);
-  }
-  REQUIRE(active);
+  run_until_idle(&loop, 5000);
+  REQUIRE(uvble_is_active(*ble));
   memset(&rxlog, 0, sizeof rxlog);
   nirq = 0;
   uvble_irq(*ble, on_irq, NULL);
@@ -71,7 +67,7 @@ static void down(sc_t *sc, uvble_t *ble) {
 static struct ble_conn *connect_as(sc_t *sc, uvble_t *ble, uint16_t handle,
                                    uint8_t role) {
   sc_connect(sc, handle, role, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   return conn_find(ble, handle);
 }
 
@@ -89,14 +85,14 @@ TEST(connection_events_carry_role_and_display_order_address) {
   CHECK_EQ(irq_events[1], UVBLE_IRQ_PERIPHERAL_CONNECT);
   /* A duplicate handle is ignored and counted. */
   sc_connect(sc, 0x41, 0, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(nirq, 2);
   CHECK_EQ(uvble_gap_disconnect(ble, 0x41), 1);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(irq_events[2], UVBLE_IRQ_PERIPHERAL_DISCONNECT);
   CHECK_EQ(uvble_gap_disconnect(ble, 0x41), 0); /* no longer connected */
   sc_disconnect(sc, 0x40, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(irq_events[3], UVBLE_IRQ_CENTRAL_DISCONNECT);
   CHECK_EQ(last_irq.connect.conn_handle, 0x40);
   down(sc, ble);
@@ -112,7 +108,7 @@ TEST(fragments_to_controller_mtu_and_waits_for_credits) {
   for (int i = 0; i < 100; i++) payload[i] = (uint8_t)i;
   uvble_iov_t iov = {payload, sizeof payload};
   REQUIRE_EQ(l2cap_send_pdu(ble, c, 0x0004, &iov, 1), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   /* 104 bytes in 27-byte fragments, but only 2 buffers. */
   REQUIRE_EQ(sc_acl_count(sc), 2);
   CHECK_EQ(sc_acl(sc, 0)->pb, 0);
@@ -122,7 +118,7 @@ TEST(fragments_to_controller_mtu_and_waits_for_credits) {
   CHECK_EQ(sc_acl(sc, 1)->pb, 1);
   CHECK_EQ(ble->hci.acl_free, 0);
   sc_send_completed(sc, 0x40, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 4);
   CHECK_EQ(sc_acl(sc, 3)->len, 104 - 81);
   /* Reassemble what went out and compare. */
@@ -137,7 +133,7 @@ TEST(fragments_to_controller_mtu_and_waits_for_credits) {
   /* Disconnecting returns the two buffers still held. */
   CHECK_EQ(ble->hci.acl_free, 0);
   sc_disconnect(sc, 0x40, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_free, 2);
   down(sc, ble);
 }
@@ -157,7 +153,7 @@ TEST(round_robin_between_connections) {
   }
   sc_config(sc)->auto_complete_acl = true;
   sc_send_completed(sc, 0x40, 0); /* nothing, just a kick */
-  for (int i = 0; i < 40 && sc_acl_count(sc) < 6; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, sc_acl_count(sc) >= 6, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 6);
   for (size_t i = 0; i < 6; i++)
     CHECK_EQ(sc_acl(sc, i)->handle, i % 2 ? 0x41 : 0x40);
@@ -195,7 +191,7 @@ TEST(a_channels_unsent_pdus_are_discarded) {
     p[0] = (uint8_t)i;
     REQUIRE_EQ(l2cap_send_pdu(ble, c, cids[i], &iov, 1), 0);
   }
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 1); /* the first fragment of PDU 0 */
   size_t before = c->txq_bytes;
   CHECK_EQ(acl_tx_discard_cid(c, 0x40), 2);
@@ -203,7 +199,7 @@ TEST(a_channels_unsent_pdus_are_discarded) {
   CHECK_EQ(acl_tx_discard_cid(c, 0x40), 0);
   sc_config(sc)->auto_complete_acl = true;
   sc_send_completed(sc, 0x40, 1);
-  for (int i = 0; i < 40 && !acl_tx_idle(c); i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, acl_tx_idle(c), 5000);
   CHECK(acl_tx_idle(c));
   /* PDU 0 (44 bytes: 2 fragments), then PDUs 1 and 3 of CID 0x41. */
   REQUIRE_EQ(sc_acl_count(sc), 6);
@@ -236,7 +232,7 @@ TEST(reassembles_fragmented_pdus) {
   send_start(sc, 0x40, pdu, 2);
   sc_send_acl(sc, 0x40, 1, pdu + 2, 20);
   sc_send_acl(sc, 0x40, 1, pdu + 22, sizeof pdu - 22);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rxlog.count, 2);
   CHECK_EQ(rxlog.len[0], 50);
   CHECK_EQ(rxlog.len[1], 50);
@@ -245,7 +241,7 @@ TEST(reassembles_fragmented_pdus) {
   /* Empty L2CAP payload is a valid PDU. */
   uint8_t empty[4] = {0, 0, 4, 0};
   send_start(sc, 0x40, empty, 4);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rxlog.count, 3);
   CHECK_EQ(rxlog.len[2], 0);
   down(sc, ble);
@@ -284,7 +280,7 @@ TEST(malformed_acl_is_dropped_and_counted) {
   sc_send_acl(sc, 0x40, 1, pdu, 12);
   /* A start fragment with no data. */
   send_start(sc, 0x40, pdu, 0);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   uvble_stats_t s;
   uvble_get_stats(ble, &s);
   CHECK_EQ(rxlog.count, 1);
@@ -294,7 +290,7 @@ TEST(malformed_acl_is_dropped_and_counted) {
   CHECK_EQ(s.acl_rx_dropped, 4);
   /* Still working afterwards. */
   send_start(sc, 0x40, pdu, sizeof pdu);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rxlog.count, 2);
   down(sc, ble);
 }
@@ -308,13 +304,13 @@ TEST(completed_packets_bogus_counts_are_clamped) {
   uint8_t p[10] = {0};
   uvble_iov_t iov = {p, sizeof p};
   REQUIRE_EQ(l2cap_send_pdu(ble, c, 4, &iov, 1), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_free, 3);
   sc_send_completed(sc, 0x40, 5);  /* more than in flight */
   sc_send_completed(sc, 0x77, 1);  /* unknown handle */
   uint8_t bad[] = {0x13, 3, 2, 0x40, 0x00}; /* claims 2 handles */
   sc_send_raw(sc, UVBLE_HCI_EVENT, bad, sizeof bad);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_free, 4);
   uvble_stats_t s;
   uvble_get_stats(ble, &s);
@@ -330,7 +326,7 @@ TEST(unknown_fixed_channel_is_counted) {
   REQUIRE(connect_as(sc, ble, 0x40, 0));
   uint8_t pdu[] = {1, 0, 0x3f, 0, 9};
   send_start(sc, 0x40, pdu, sizeof pdu);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_stats_t s;
   uvble_get_stats(ble, &s);
   CHECK_EQ(s.l2cap_rx_unknown_cid, 1);

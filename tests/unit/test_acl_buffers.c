@@ -22,7 +22,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(*ble));
   REQUIRE_EQ((*ble)->hci.acl_total, pkts);
   REQUIRE_EQ((*ble)->hci.acl_mtu, mtu);
@@ -35,7 +35,7 @@ static void down(sc_t *sc, uvble_t *ble) {
 
 static struct ble_conn *link_up(sc_t *sc, uvble_t *ble, uint16_t handle) {
   sc_connect(sc, handle, 0, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   struct ble_conn *c = conn_find(ble, handle);
   REQUIRE(c != NULL);
   return c;
@@ -71,7 +71,7 @@ static void completed2(sc_t *sc, uint16_t h1, uint16_t n1, uint16_t h2,
                   (uint8_t)n2,
                   (uint8_t)(n2 >> 8)};
   sc_send_event(sc, 0x13, p, sizeof p);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
 }
 
 TEST(stock_7x27_every_buffer_busy_and_fair_across_two_links) {
@@ -82,7 +82,7 @@ TEST(stock_7x27_every_buffer_busy_and_fair_across_two_links) {
   struct ble_conn *b = link_up(sc, ble, 0x41);
   /* One link alone gets every buffer: seven 27-byte packets at once. */
   for (int i = 0; i < 7; i++) queue(ble, a, 23, 0xA0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_acl_count(sc), 7);
   CHECK_EQ(ble->hci.acl_free, 0);
   CHECK_EQ(a->acl_in_flight, 7);
@@ -91,11 +91,11 @@ TEST(stock_7x27_every_buffer_busy_and_fair_across_two_links) {
     queue(ble, a, 23, 0xA1);
     queue(ble, b, 23, 0xB1);
   }
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_acl_count(sc), 7); /* no buffer, nothing sent */
   /* The first 7 complete: the next 7 are shared, 4 and 3. */
   sc_send_completed(sc, 0x40, 7);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 14);
   CHECK_EQ(ble->hci.acl_free, 0);
   unsigned na = seen(sc, 0x40) - 7, nb = seen(sc, 0x41);
@@ -136,7 +136,7 @@ TEST(dle_10x251_fragments_fill_every_buffer) {
   queue(ble, b, 247, 0xB1);
   queue(ble, b, 247, 0xB2);
   queue(ble, b, 247, 0xB3); /* the eleventh fragment waits */
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 10);
   CHECK_EQ(ble->hci.acl_free, 0);
   CHECK_EQ(a->acl_in_flight, 7);
@@ -161,7 +161,7 @@ TEST(dle_10x251_fragments_fill_every_buffer) {
   CHECK_EQ(got[1607], 0xA1);
   /* One buffer back from B: B's last PDU takes it. */
   sc_send_completed(sc, 0x41, 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 11);
   CHECK_EQ(sc_acl(sc, 10)->handle, 0x41);
   CHECK_EQ(ble->hci.acl_free, 0);
@@ -176,7 +176,7 @@ TEST(completed_packets_are_accounted_per_handle) {
   struct ble_conn *b = link_up(sc, ble, 0x41);
   for (int i = 0; i < 4; i++) queue(ble, a, 23, 0xA0);
   for (int i = 0; i < 3; i++) queue(ble, b, 23, 0xB0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(ble->hci.acl_free, 0);
   /* More than B holds is clamped to B's three and counted; A's buffers
    * are not touched by it. */
@@ -189,13 +189,13 @@ TEST(completed_packets_are_accounted_per_handle) {
   CHECK_EQ(st.acl_credits_bogus, 1);
   /* A handle that is not a link: counted, nothing freed. */
   sc_send_completed(sc, 0x55, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_free, 4);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.acl_credits_bogus, 2);
   /* A disconnection returns the buffers its handle held, no others. */
   sc_disconnect(sc, 0x40, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_free, 7);
   CHECK_EQ(b->acl_in_flight, 0);
   down(sc, ble);

@@ -28,7 +28,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(*ble));
   sc_clear(*sc);
 }
@@ -40,7 +40,7 @@ static void down(sc_t *sc, uvble_t *ble) {
 
 static struct ble_conn *link_up(sc_t *sc, uvble_t *ble, uint16_t handle) {
   sc_connect(sc, handle, 0, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   struct ble_conn *c = conn_find(ble, handle);
   REQUIRE(c != NULL);
   return c;
@@ -63,7 +63,7 @@ TEST(pdu_from_three_pieces_is_cut_at_the_acl_mtu) {
   for (int i = 0; i < 20; i++) d[i] = (uint8_t)(40 + i);
   uvble_iov_t iov[3] = {{a, 10}, {b, 30}, {d, 20}};
   REQUIRE_EQ(l2cap_send_pdu(ble, c, 0x0004, iov, 3), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   /* 4 + 60 = 64 bytes: 27 + 27 + 10. */
   REQUIRE_EQ(sc_acl_count(sc), 3);
   const uint16_t lens[3] = {27, 27, 10};
@@ -85,7 +85,7 @@ TEST(pdu_from_three_pieces_is_cut_at_the_acl_mtu) {
   /* The blocks wait for their completion, then go back to be reused. */
   CHECK_EQ(ble->hci.acl_pool.in_use, 3);
   sc_send_completed(sc, 0x0042, 3);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->hci.acl_pool.in_use, 0);
   CHECK_EQ(ble->hci.acl_pool.free.len, 3);
   REQUIRE_EQ(l2cap_send_pdu(ble, c, 0x0004, iov, 1), 0);
@@ -117,11 +117,11 @@ TEST(pool_exhaustion_refuses_with_a_counter) {
   CHECK_EQ(l2cap_send_pdu(ble, b, L2CAP_CID_LE_SIGNALING, &one, 1),
            UVBLE_ENOBUFS);
   CHECK_EQ(ble->stats.acl_tx_pool_full, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 2);
   sc_send_completed(sc, sc_acl(sc, 0)->handle, 1);
   sc_send_completed(sc, sc_acl(sc, 1)->handle, 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(l2cap_send_pdu(ble, b, 4, &iov, 1), 0);
   /* From here the controller completes each packet; the two it holds
    * now are completed by hand. */
@@ -129,8 +129,7 @@ TEST(pool_exhaustion_refuses_with_a_counter) {
   REQUIRE_EQ(sc_acl_count(sc), 4);
   sc_send_completed(sc, sc_acl(sc, 2)->handle, 1);
   sc_send_completed(sc, sc_acl(sc, 3)->handle, 1);
-  for (int i = 0; i < 40 && !(acl_tx_idle(a) && acl_tx_idle(b)); i++)
-    run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(acl_tx_idle(a) && acl_tx_idle(b));
   CHECK_EQ(ble->hci.acl_pool.in_use, 0);
   CHECK_EQ(sc_acl_count(sc), 8);
@@ -148,11 +147,11 @@ TEST(link_loss_returns_every_block) {
   uvble_iov_t iov = {p, sizeof p};
   for (int i = 0; i < 3; i++)
     REQUIRE_EQ(l2cap_send_pdu(ble, c, 4, &iov, 1), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_acl_count(sc), 1);
   CHECK_EQ(ble->hci.acl_pool.in_use, 12); /* 3 x ceil(104 / 27) */
   sc_disconnect(sc, 0x0040, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK(conn_find(ble, 0x0040) == NULL);
   CHECK_EQ(ble->hci.acl_pool.in_use, 0);
   CHECK_EQ(ble->hci.acl_free, 1);
@@ -176,7 +175,7 @@ TEST(reassembly_reuses_one_buffer) {
   for (int round = 0; round < 3; round++) {
     sc_send_acl(sc, 0x0040, 2, pdu, 30);
     sc_send_acl(sc, 0x0040, 1, pdu + 30, sizeof pdu - 30);
-    run_for(&loop, 10);
+    run_until_idle(&loop, 5000);
     REQUIRE(ble->hci.rx_spare != NULL);
     if (round == 0) spare = ble->hci.rx_spare;
     CHECK(ble->hci.rx_spare == spare);
@@ -231,7 +230,7 @@ static void pair_up(uint16_t acl_mtu, uint8_t acl_pkts, uint16_t mtu,
   REQUIRE_EQ(uvble_l2cap_set_opt(hb, UVBLE_L2CAP_OPT_CREDITS, credits), 0);
   REQUIRE_EQ(uvble_l2cap_listen(hb, PSM, mtu), 0);
   REQUIRE(memctl_connect(mc) >= 0);
-  for (int i = 0; i < 100 && !conn_h; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, conn_h, 5000);
   REQUIRE(conn_h != 0);
   REQUIRE(uvble_l2cap_connect(ha, conn_h, PSM, mtu) >= 0x40);
   REQUIRE(run_until_pred(&loop, chan_open, NULL, 2000));
@@ -269,7 +268,7 @@ TEST(sdu_over_mps_and_mps_over_acl_buffer) {
   REQUIRE_EQ(uvble_l2cap_chan_info(ha, conn_h, cid_a, &ai), 0);
   CHECK_EQ(ai.peer_mps, 500);
   /* Idle again: every block is back. */
-  for (int i = 0; i < 50 && ha->hci.acl_pool.in_use; i++) run_for(&loop, 2);
+  RUN_UNTIL(&loop, ha->hci.acl_pool.in_use == 0, 5000);
   CHECK_EQ(ha->hci.acl_pool.in_use, 0);
   CHECK(ha->hci.acl_pool.free.len <= ha->hci.acl_pool.keep);
   pair_down();
@@ -299,7 +298,7 @@ TEST(channel_closed_with_frames_queued) {
   memctl_hold_completions(mc, true);
   l2f_start(&flow, ha, conn_h, cid_a, hb, conn_h, cid_b, 100000, 1000, 1000,
             5);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   struct ble_conn *c = conn_find(ha, conn_h);
   REQUIRE(c != NULL);
   REQUIRE(c->txq[ACL_CLASS_DATA].len > 4); /* frames are waiting */
@@ -309,9 +308,9 @@ TEST(channel_closed_with_frames_queued) {
   CHECK(left * 27 <= 4 + 247);
   CHECK(c->txq[ACL_CLASS_CTL].len > 0); /* the request, next after it */
   memctl_hold_completions(mc, false);
-  for (int i = 0; i < 100 && disconnects < 2; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, disconnects >= 2, 5000);
   CHECK_EQ(disconnects, 2);
-  for (int i = 0; i < 50 && ha->hci.acl_pool.in_use; i++) run_for(&loop, 2);
+  RUN_UNTIL(&loop, ha->hci.acl_pool.in_use == 0, 5000);
   CHECK_EQ(ha->hci.acl_pool.in_use, 0);
   check_clean_link();
   pair_down();

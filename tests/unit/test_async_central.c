@@ -38,7 +38,7 @@ static void a_down(void) {
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, closed_pred, NULL, 2000));
   sc_free(sc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -73,7 +73,7 @@ static void report(uint8_t type, const uint8_t addr[6], const void *data,
   n += len;
   p[n++] = (uint8_t)rssi;
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, p, n);
-  run_for(&loop, 2);
+  run_until_idle(&loop, 5000);
 }
 
 static const uint8_t D1[6] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x01};
@@ -131,7 +131,7 @@ TEST(scan_results_merge_per_device_and_come_once_per_change) {
   CHECK_EQ(st.yielded, 3);
   /* Stopping ends the iteration with EOF once the controller stopped. */
   REQUIRE_EQ(uvble_scan_stop(s), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   next_now(s, UVBLE_EOF);
   uvble_scan_free(s);
   a_down();
@@ -199,7 +199,7 @@ static void conn_complete(uint8_t status, uint16_t handle, const uint8_t *peer) 
   p[11] = 24;
   p[15] = 72;
   send_meta(sc, HCI_LE_CONNECTION_COMPLETE, p, sizeof p);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 static bool create_status(sc_t *s, const struct sc_cmd_rec *c, void *arg) {
@@ -239,7 +239,7 @@ TEST(connects_queue_behind_the_controllers_one_attempt) {
   uvble_future_t f1 = {0}, f2 = {0};
   REQUIRE_EQ(uvble_device_connect(&f1, A, &d1, NULL, 2000), 0);
   REQUIRE_EQ(uvble_device_connect(&f2, A, &d2, NULL, 2000), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CREATE_CONN), 1);
   conn_complete(0, 0x40, PEER1);
   REQUIRE(run_until_pred(&loop, done, &f1, 500));
@@ -327,7 +327,7 @@ TEST(abandoning_a_completed_connect_gives_its_reference_back) {
   memset(&to_abandon, 0, sizeof to_abandon);
   was_ready = false;
   REQUIRE_EQ(uvble_device_connect(&to_abandon, A, &d1, NULL, 2000), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   rec.hook = abandon_on_connect;
   conn_complete(0, 0x40, PEER1);
   rec.hook = NULL;
@@ -337,7 +337,7 @@ TEST(abandoning_a_completed_connect_gives_its_reference_back) {
   uvble_async_get_stats(A, &st);
   CHECK_EQ(st.live_connections, 1);
   sc_disconnect(sc, 0x40, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_async_get_stats(A, &st);
   CHECK_EQ(st.live_connections, 0); /* nobody held it any more */
   a_down();
@@ -402,7 +402,7 @@ TEST(advertise_stops_advertising_on_timeout_and_returns_the_connection) {
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_ENABLE, 1)->params[0], 0);
   /* Again; a central connects. */
   REQUIRE_EQ(uvble_advertise(&f, A, &ap, 1000), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   sc_connect(sc, 0x40, 1, PEER1);
   REQUIRE(run_until_pred(&loop, done, &f, 500));
   CHECK_EQ(f.status, 0);
@@ -433,7 +433,7 @@ static void pend_scan_link_connect(uvble_scan_t **s, uvble_future_t *nx,
   REQUIRE_EQ(uvble_scan_start(A, NULL, s), 0);
   REQUIRE_EQ(uvble_scan_next(nx, *s, 0), 0);
   sc_connect(sc, 0x40, 1, PEER1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_connection_t *c = uvble_async_connection(A, 0x40);
   REQUIRE(c != NULL);
   REQUIRE_EQ(uvble_connection_disconnected(dn, c, 0), 0);
@@ -454,7 +454,7 @@ TEST(a_transport_failure_completes_everything_pending) {
   /* A second scan. */
   REQUIRE_EQ(uvble_scan_start(A, NULL, &s2), 0);
   REQUIRE_EQ(uvble_scan_next(&nx2, s2, 0), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_future_pending(&cn));
   CHECK(uvble_future_pending(&nx2));
   sc_free(sc); /* the controller goes away */
@@ -497,7 +497,7 @@ TEST(uvble_close_on_the_stack_closes_the_context_too) {
   uvble_scan_t *s1;
   uvble_future_t nx = {0}, dn = {0}, cn = {0};
   pend_scan_link_connect(&s1, &nx, &dn, &cn, 5000);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_future_pending(&dn));
   REQUIRE(uvble_future_pending(&cn));
   ble_closed_count = 0;
@@ -510,7 +510,7 @@ TEST(uvble_close_on_the_stack_closes_the_context_too) {
   CHECK(nx.status == UVBLE_ECANCELED || nx.status == UVBLE_EOF);
   uvble_close(ble, on_ble_closed, NULL); /* ignored: already closing */
   REQUIRE(run_until_pred(&loop, ble_closed_pred, NULL, 2000));
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble_closed_count, 1);
   CHECK(ble_closed_saw_data);
   sc_free(sc);

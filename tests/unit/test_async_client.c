@@ -49,7 +49,7 @@ static void up_with(const uvble_async_config_t *cfg) {
   sc_connect(sc, CONN, 0, PEER_ADDR);
   REQUIRE(run_until_pred(&loop, conn_seen, NULL, 1000));
   C = uvble_connection_ref(uvble_async_connection(A, CONN));
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   acl_seen = sc_acl_count(sc);
 }
 
@@ -61,7 +61,7 @@ static void down(void) {
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, closed_pred, NULL, 2000));
   sc_free(sc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -108,7 +108,7 @@ static bool serve_one(void) {
 /* Serves discovery until f is done. */
 static void serve_until(uvble_future_t *f) {
   for (int i = 0; i < 20 && !uvble_future_done(f); i++) {
-    if (!serve_one()) run_for(&loop, 2);
+    if (!serve_one()) run_until_idle(&loop, 5000);
   }
   REQUIRE(run_until_pred(&loop, done, f, 500));
 }
@@ -169,7 +169,7 @@ TEST(a_cancelled_write_does_not_complete_the_next_one) {
   EXPECT_REQ(ATT_WRITE_REQ, 0x12, 0x00, 'a');
   REQUIRE_EQ(uvble_future_cancel(&w1), 0);
   REQUIRE_EQ(uvble_client_characteristic_write(&w2, ch, "b", 1, 1, 1000), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(w1.status, UVBLE_ECANCELED);
   PEER_SEND(ATT_WRITE_RSP); /* for "a" */
   CHECK(uvble_future_pending(&w2));
@@ -355,7 +355,7 @@ TEST(the_link_dropping_completes_every_pending_client_operation) {
              0);
   REQUIRE_EQ(uvble_connection_exchange_mtu(&mtu, C, 0, 5000), 0);
   REQUIRE_EQ(uvble_connection_disconnected(&down_f, C, 5000), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   sc_disconnect(sc, CONN, 0x08); /* supervision timeout */
   uvble_future_t *all[] = {&rd, &wr, &nt, &in, &disc, &sub, &mtu};
   for (size_t i = 0; i < 7; i++) {
@@ -419,7 +419,7 @@ TEST(closing_completes_a_hundred_pending_operations_first) {
   for (int i = 0; i < 10; i++, k++)
     REQUIRE_EQ(uvble_sleep(&f[k], uvble_async_sched(A), 100000), 0);
   REQUIRE_EQ(k, N);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cancelled + other, 0);
   uvble_connection_release(C);
   C = NULL;
@@ -433,7 +433,7 @@ TEST(closing_completes_a_hundred_pending_operations_first) {
   for (int i = 0; i < N; i++) CHECK(uvble_future_done(&f[i]));
   free(f);
   sc_free(sc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 

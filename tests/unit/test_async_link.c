@@ -118,7 +118,7 @@ static void down(void) {
   uvble_async_close(B, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
   memctl_free(mc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -174,7 +174,7 @@ TEST(notify_wait_queues_behind_a_full_link) {
   int bad = 0;
   for (int i = 0; i < NOTES; i++) bad += note_f[i].status != 0;
   CHECK_EQ(bad, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(notes_seen, NOTES);
   CHECK(notes_in_order);
   down();
@@ -219,7 +219,7 @@ TEST(the_server_sees_the_clients_subscription) {
   REQUIRE(run_until_pred(&loop, done, &f, 1000));
   CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_CCCD_INDICATE);
   memctl_disconnect(mc, H, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(uvble_characteristic_subscription(chr, CB), UVBLE_ENOTCONN);
   down();
 }
@@ -334,7 +334,7 @@ TEST(an_l2cap_send_stalled_on_credits_and_a_recvinto_when_the_link_drops) {
   uint8_t b[16];
   REQUIRE_EQ(uvble_l2cap_channel_send(&snd, ch.a, big, sizeof big, 0, 10000), 0);
   REQUIRE_EQ(uvble_l2cap_channel_recvinto(&rcv, ch.a, b, sizeof b, 10000), 0);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_future_pending(&snd)); /* B never reads: stalled */
   CHECK(snd.len > 0 && snd.len < sizeof big);
   REQUIRE_EQ(uvble_l2cap_channel_flush(&fl, ch.a, 10000), 0);
@@ -378,7 +378,7 @@ TEST(data_sent_before_the_reader_waits_is_kept) {
   uvble_future_t snd = {0}, rcv = {0};
   REQUIRE_EQ(uvble_l2cap_channel_send(&snd, ch.a, "hello", 5, 0, 1000), 0);
   REQUIRE(run_until_pred(&loop, done, &snd, 1000));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_l2cap_channel_available(ch.b));
   uint8_t b[3];
   /* A read never spans SDUs; a partial read goes on next time. */
@@ -413,7 +413,7 @@ TEST(pairing_updates_both_connections) {
   REQUIRE(run_until_pred(&loop, done, &f, 3000));
   CHECK_EQ(f.status, 0);
   CHECK(uvble_connection_encrypted(CA));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_connection_encrypted(CB));
   CHECK_EQ(uvble_connection_key_size(CB), 16);
   down();
@@ -427,7 +427,7 @@ static bool ca_gone(void *arg) {
 static void relink(void) {
   memctl_disconnect(mc, H, 0x13);
   REQUIRE(run_until_pred(&loop, ca_gone, NULL, 1000));
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_connection_release(CA);
   uvble_connection_release(CB);
   link_up();
@@ -644,20 +644,20 @@ TEST(connection_objects_live_while_linked_or_referenced) {
   /* A second link nobody references. */
   int h2 = memctl_connect(mc);
   REQUIRE(h2 >= 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_async_get_stats(A, &st);
   CHECK_EQ(st.live_connections, 2);
   uvble_connection_t *c2 = uvble_async_connection(A, (uint16_t)h2);
   REQUIRE(c2 != NULL);
   CHECK(uvble_connection_handle(c2) == h2);
   memctl_disconnect(mc, (uint16_t)h2, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_async_get_stats(A, &st);
   CHECK_EQ(st.live_connections, 1); /* freed with its link */
   CHECK(uvble_async_connection(A, (uint16_t)h2) == NULL);
   /* The referenced one outlives its link. */
   memctl_disconnect(mc, H, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(!uvble_connection_is_connected(CA));
   CHECK(uvble_async_connection(A, H) == NULL);
   uvble_async_get_stats(A, &st);
@@ -698,7 +698,7 @@ TEST(a_scope_on_a_connection_ends_when_the_link_drops) {
   struct scoped s;
   memset(&s, 0, sizeof s);
   REQUIRE_EQ(uvble_task_spawn(uvble_async_sched(A), &s.task, scoped_fn, NULL), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_task_running(&s.task));
   memctl_disconnect(mc, H, 0x13);
   REQUIRE(run_until_pred(&loop, task_done, &s.task, 1000));
@@ -737,7 +737,7 @@ TEST(closing_the_server_completes_its_pending_operations) {
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
   memctl_free(mc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -770,7 +770,7 @@ TEST(a_written_callback_may_close_the_context) {
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
   memctl_free(mc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 

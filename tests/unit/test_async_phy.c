@@ -38,11 +38,11 @@ static uvble_connection_t *a_up(void) {
   cfg.auto_phy = false; /* the test asks */
   REQUIRE_EQ(uvble_gap_set_link_config(ble, &cfg), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_async_new(ble, NULL, NULL, &A), 0);
   sc_connect(sc, 0x0043, 0, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_connection_t *conn = uvble_async_connection(A, 0x0043);
   REQUIRE(conn != NULL);
   return conn;
@@ -53,7 +53,7 @@ static void a_down(void) {
   uvble_async_close(A, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, closed_pred, NULL, 2000));
   sc_free(sc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -69,7 +69,7 @@ TEST(set_phy_completes_on_phy_update_complete) {
   CHECK_EQ(i.tx_phy, UVBLE_PHY_1M);
   uvble_future_t f = {0};
   REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 1000), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, 0x2032), 1);
   CHECK(!uvble_future_done(&f));
   phy_update(0, UVBLE_PHY_2M, UVBLE_PHY_2M);
@@ -100,7 +100,7 @@ TEST(set_phy_futures_share_one_request_per_preference) {
   /* Another preference would get this one's outcome: refused. */
   CHECK_EQ(uvble_connection_set_phy(&h, c, UVBLE_PHY_PREF_1M, 1000),
            UVBLE_EBUSY);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, 0x2032), 1); /* one LE Set PHY */
   /* One leaves early: the request stays for the other. */
   CHECK_EQ(uvble_future_cancel(&f), 0);
@@ -113,9 +113,9 @@ TEST(set_phy_futures_share_one_request_per_preference) {
   uvble_get_stats(ble, &st0);
   REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_1M, 1000), 0);
   CHECK_EQ(uvble_future_cancel(&f), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   phy_update(0, UVBLE_PHY_1M, UVBLE_PHY_1M);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.req_late_responses, st0.req_late_responses + 1);
   CHECK_EQ(f.status, UVBLE_ECANCELED);
@@ -145,7 +145,7 @@ TEST(closing_cancels_a_pending_set_phy) {
   uvble_connection_t *c = a_up();
   uvble_future_t f = {0};
   REQUIRE_EQ(uvble_connection_set_phy(&f, c, UVBLE_PHY_PREF_2M, 5000), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   a_down();
   CHECK(uvble_future_done(&f));
   CHECK_EQ(f.status, UVBLE_ECANCELED);
@@ -160,7 +160,7 @@ TEST(connect_with_a_preset_carries_its_ce_lengths) {
   uvble_connect_params_t p = {.conn = UVBLE_CONN_PARAMS_THROUGHPUT};
   uvble_future_t f = {0};
   REQUIRE_EQ(uvble_device_connect(&f, A, &d, &p, 5000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* LE Create Connection (7.8.12): 13 Connection_Interval_Min (2) = 12,
    * 15 _Max = 24, 17 Max_Latency = 0, 19 Supervision_Timeout = 400, 21
    * Min_CE_Length (2) = 24, 23 Max_CE_Length (2) = 48. */

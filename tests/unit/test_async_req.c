@@ -82,7 +82,7 @@ static void down(void) {
   uvble_async_close(B, on_closed, NULL);
   REQUIRE(run_until_pred(&loop, two_closed, NULL, 2000));
   memctl_free(mc);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -118,7 +118,7 @@ TEST(futures_waiting_at_once_share_one_mtu_exchange) {
   CHECK_EQ(h.status, 0);
   CHECK_EQ(h.result.mtu, f.result.mtu);
   /* B saw the peer's exchange as an event. */
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(uvble_connection_mtu(CB), f.result.mtu);
   down();
 }
@@ -144,12 +144,12 @@ TEST(the_last_future_to_leave_cancels_the_shared_request) {
   REQUIRE_EQ(uvble_connection_pair(&g, CA, NULL, 5000), 0);
   CHECK_EQ(uvble_future_cancel(&f), 0);
   CHECK_EQ(uvble_future_cancel(&g), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_future_done(&f) && uvble_future_done(&g));
   CHECK_EQ(g.status, UVBLE_ECANCELED);
   /* The core failed the pairing (0x08) for us: nothing reached A's
    * chained handler, and a new pair may start. */
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(chained[0][UVBLE_IRQ_ENCRYPTION_UPDATE], 0);
   uvble_future_t p = {0};
   REQUIRE_EQ(uvble_connection_pair(&p, CA, NULL, 5000), 0);
@@ -172,7 +172,7 @@ TEST(futures_waiting_at_once_share_one_pairing) {
   CHECK(uvble_connection_encrypted(CA));
   CHECK_EQ(chained[0][UVBLE_IRQ_ENCRYPTION_UPDATE], 1);
   /* The peripheral's side came as the peer's pairing: an event. */
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_connection_encrypted(CB));
   down();
 }
@@ -186,7 +186,7 @@ TEST(a_cancelled_indicate_goes_out_and_its_confirmation_is_swallowed) {
            UVBLE_EBUSY);
   uint64_t want = late(ble_a) + late(ble_b) + 1;
   CHECK_EQ(uvble_future_cancel(&f), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(f.status, UVBLE_ECANCELED);
   /* The characteristic is free again at once. */
   memset(&g, 0, sizeof g);
@@ -207,11 +207,11 @@ TEST(a_cancelled_l2cap_connect_leaves_no_channel) {
   REQUIRE_EQ(uvble_connection_l2cap_connect(&f, CA, PSM, 512, 2000), 0);
   uint64_t want = late(ble_a) + 1;
   CHECK_EQ(uvble_future_cancel(&f), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(f.status, UVBLE_ECANCELED);
   /* The peer accepts; the core closes the channel without an event. */
   REQUIRE(run_until_pred(&loop, late_above, &want, 2000));
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(chained[0][UVBLE_IRQ_L2CAP_CONNECT], 0);
   CHECK_EQ(chained[1][UVBLE_IRQ_L2CAP_DISCONNECT], 1);
   /* A new connect works and is heard once. */
@@ -268,7 +268,7 @@ TEST(a_disconnect_future_that_ends_early_still_ends_the_link) {
   REQUIRE(run_until_pred(&loop, done, &w, 2000));
   CHECK_EQ(d.status, UVBLE_ECANCELED);
   CHECK_EQ(w.status, 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK(!uvble_connection_is_connected(CA));
   down();
 }

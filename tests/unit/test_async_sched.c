@@ -28,7 +28,7 @@ static void on_sched_closed(uvble_sched_t *s, void *arg) {
 static void teardown(void) {
   sched_closed = false;
   uvble_sched_close(sched, on_sched_closed, NULL);
-  run_for(&loop, 5);
+  run_until(&loop, &sched_closed, 5000);
   CHECK(sched_closed);
   loop_teardown(&loop);
 }
@@ -60,7 +60,7 @@ TEST(sleep_completes_once_from_the_loop) {
   CHECK(!uvble_future_done(&f));
   CHECK_EQ(r.calls, 0);
   REQUIRE(run_until_pred(&loop, rec_called, &r, 1000));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, 0);
   CHECK(r.at - t0 >= 30);
@@ -78,7 +78,7 @@ TEST(zero_sleep_never_calls_back_inside_the_start) {
   uvble_sched_stats_t st;
   uvble_sched_get_stats(sched, &st);
   CHECK_EQ(st.ready, 1);
-  run_for(&loop, 1);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   teardown();
 }
@@ -91,7 +91,7 @@ TEST(timeout_fires_with_etimedout_and_late_set_is_refused) {
   REQUIRE(run_until_pred(&loop, rec_called, &r, 1000));
   CHECK_EQ(r.status, UVBLE_ETIMEDOUT);
   CHECK_EQ(uvble_future_set(&f, 0), UVBLE_EALREADY);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   uvble_sched_stats_t st;
   uvble_sched_get_stats(sched, &st);
@@ -110,7 +110,7 @@ TEST(cancel_completes_once_with_ecanceled) {
   CHECK_EQ(uvble_future_cancel(&f), UVBLE_EALREADY);
   CHECK_EQ(uvble_future_set(&f, 0), UVBLE_EALREADY);
   CHECK_EQ(r.calls, 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, UVBLE_ECANCELED);
   CHECK_EQ(uvble_future_cancel(&f), UVBLE_EALREADY);
@@ -124,7 +124,8 @@ TEST(set_then_cancel_keeps_the_first_outcome) {
   REQUIRE_EQ(uvble_future_start(&f, sched, 10), 0);
   CHECK_EQ(uvble_future_set(&f, 7), 0);
   CHECK_EQ(uvble_future_cancel(&f), UVBLE_EALREADY);
-  run_for(&loop, 30); /* past the old deadline too */
+  /* time must pass: past the old deadline too */
+  run_for(&loop, 30);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, 7);
   teardown();
@@ -139,12 +140,12 @@ TEST(starting_a_pending_future_is_ebusy_and_leaves_it_alone) {
   CHECK(uvble_future_pending(&f));
   CHECK_EQ(uvble_future_set(&f, 3), 0);
   CHECK_EQ(uvble_sleep(&f, sched, 1), UVBLE_EBUSY); /* completing */
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, 3);
   /* Done: reusable. */
   CHECK_EQ(uvble_sleep(&f, sched, 1), 0);
-  run_for(&loop, 20);
+  RUN_UNTIL(&loop, r.calls >= 2, 5000);
   CHECK_EQ(r.calls, 2);
   CHECK_EQ(r.status, 0);
   teardown();
@@ -162,7 +163,7 @@ TEST(a_failing_start_on_a_pending_future_leaves_it_alone) {
   CHECK_EQ(uvble_task_join(&f, &t, 0), UVBLE_EBUSY);
   CHECK(uvble_future_pending(&f));
   CHECK_EQ(uvble_future_set(&f, 5), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, 5);
   teardown();
@@ -182,6 +183,7 @@ TEST(abandon_frees_the_future_without_a_callback) {
   uvble_future_abandon(b);
   free(a);
   free(b);
+  /* time must pass: past the abandoned 10 ms sleep, nothing is called */
   run_for(&loop, 40);
   CHECK_EQ(r.calls, 0);
   uvble_sched_stats_t st;
@@ -203,7 +205,7 @@ TEST(a_callback_may_free_its_own_future) {
   uvble_future_t *f = calloc(1, sizeof *f);
   f->cb = free_self;
   REQUIRE_EQ(uvble_sleep(f, sched, 1), 0);
-  run_for(&loop, 20);
+  RUN_UNTIL(&loop, freed_futures >= 1, 5000);
   CHECK_EQ(freed_futures, 1);
   teardown();
 }
@@ -224,7 +226,7 @@ TEST(deadlines_fire_in_order_whatever_the_start_order) {
     f[i].data = (void *)(intptr_t)ms[i];
     REQUIRE_EQ(uvble_sleep(&f[i], sched, ms[i]), 0);
   }
-  run_for(&loop, 120);
+  RUN_UNTIL(&loop, norder >= 8, 5000);
   REQUIRE_EQ(norder, 8);
   for (int i = 1; i < 8; i++) CHECK(order[i - 1] <= order[i]);
   teardown();
@@ -269,7 +271,7 @@ TEST(closing_the_scheduler_cancels_everything_inside_the_call) {
   CHECK_EQ(uvble_sleep(&g, sched, 1), UVBLE_ECLOSING);
   CHECK(uvble_future_done(&g));
   CHECK_EQ(g.status, UVBLE_ECLOSING);
-  run_for(&loop, 5);
+  run_until(&loop, &sched_closed, 5000);
   CHECK(sched_closed);
   loop_teardown(&loop);
 }
@@ -378,7 +380,7 @@ TEST(cancel_reaches_the_awaited_future_once) {
   struct canc c;
   memset(&c, 0, sizeof c);
   REQUIRE_EQ(uvble_task_spawn(sched, &c.task, canc_fn, NULL), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_task_running(&c.task));
   CHECK_EQ(uvble_task_cancel(&c.task), 0);
   REQUIRE(run_until_pred(&loop, task_finished, &c.task, 1000));
@@ -482,7 +484,7 @@ TEST(cancelling_a_group_ends_hundreds_of_blocked_tasks) {
   uvble_task_group_init(&g, sched);
   for (int i = 0; i < N; i++)
     REQUIRE_EQ(uvble_task_group_spawn(&g, &b[i].task, blocker_fn, NULL), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(g.running, N);
   uvble_task_group_cancel(&g);
   uvble_future_t j = {0};
@@ -527,7 +529,7 @@ TEST(joining_an_empty_group_completes_on_the_next_iteration) {
   uvble_future_t j = {.cb = on_rec, .data = &r};
   REQUIRE_EQ(uvble_task_group_join(&j, &g, 0), 0);
   CHECK_EQ(r.calls, 0);
-  run_for(&loop, 2);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1);
   CHECK_EQ(r.status, 0);
   teardown();
@@ -560,7 +562,7 @@ TEST(yield_interleaves_ready_tasks) {
   memset(trace, 0, sizeof trace);
   REQUIRE_EQ(uvble_task_spawn(sched, &a.task, yielder_fn, NULL), 0);
   REQUIRE_EQ(uvble_task_spawn(sched, &b.task, yielder_fn, NULL), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_STR(trace, "ababab");
   teardown();
 }
@@ -633,9 +635,9 @@ TEST(a_scope_that_does_not_fire_leaves_nothing_behind) {
   /* Freed by its done callback: the scope's timer must be gone by then. */
   struct quick *q = calloc(1, sizeof *q);
   REQUIRE_EQ(uvble_task_spawn(sched, &q->task, quick_fn, quick_done_free), 0);
-  run_for(&loop, 50);
   uvble_sched_stats_t st;
-  uvble_sched_get_stats(sched, &st);
+  RUN_UNTIL(&loop, (uvble_sched_get_stats(sched, &st),
+                    st.pending == 0 && st.timed == 0), 5000);
   CHECK_EQ(st.pending, 0);
   CHECK_EQ(st.timed, 0);
   uint64_t t0 = uv_now(&loop);

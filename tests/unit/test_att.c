@@ -97,7 +97,7 @@ TEST(client_mtu_exchange_takes_the_minimum_once) {
   CHECK_EQ(get_le16(req + 1), 300);
   CHECK_EQ(count_ev(UVBLE_IRQ_MTU_EXCHANGED), 0);
   PEER(ATT_EXCHANGE_MTU_RSP, 200, 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_MTU_EXCHANGED), 1);
   CHECK_EQ(last_ev(UVBLE_IRQ_MTU_EXCHANGED)->d.mtu.mtu, 200);
   CHECK_EQ(att_mtu(the_conn()), 200);
@@ -111,7 +111,7 @@ TEST(client_mtu_exchange_server_below_23_and_refusal) {
   uint8_t req[600];
   REQUIRE_EQ(host_pdu(req, sizeof req), 3);
   PEER(ATT_EXCHANGE_MTU_RSP, 10, 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(att_mtu(the_conn()), 23);
   CHECK_EQ(last_ev(UVBLE_IRQ_MTU_EXCHANGED)->d.mtu.mtu, 23);
   down();
@@ -121,7 +121,7 @@ TEST(client_mtu_exchange_server_below_23_and_refusal) {
   REQUIRE_EQ(host_pdu(req, sizeof req), 3);
   PEER(ATT_ERROR_RSP, ATT_EXCHANGE_MTU_REQ, 0, 0,
        UVBLE_ATT_ERR_REQUEST_NOT_SUPPORTED);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_MTU_EXCHANGED), 1);
   CHECK_EQ(last_ev(UVBLE_IRQ_MTU_EXCHANGED)->d.mtu.mtu, 23);
   down();
@@ -177,7 +177,7 @@ TEST(response_and_confirmation_nobody_awaits_are_dropped) {
   CHECK_EQ(st1.att_rx_unexpected - st0.att_rx_unexpected, 3);
   /* A confirmation with a payload is malformed. */
   PEER(ATT_HANDLE_VALUE_CFM, 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st0);
   CHECK_EQ(st0.att_rx_malformed - st1.att_rx_malformed, 1);
   down();
@@ -203,7 +203,7 @@ TEST(second_request_before_response_is_answered_in_order) {
 TEST(notification_and_indication_reach_the_client_indication_confirmed) {
   up_with(0, 0);
   PEER(ATT_HANDLE_VALUE_NTF, 0x20, 0x00, 'h', 'i');
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTC_NOTIFY), 1);
   const struct ev *e = last_ev(UVBLE_IRQ_GATTC_NOTIFY);
   CHECK_EQ(e->d.gattc_data.value_handle, 0x20);
@@ -218,7 +218,7 @@ TEST(notification_and_indication_reach_the_client_indication_confirmed) {
   CHECK_EQ(last_ev(UVBLE_IRQ_GATTC_INDICATE)->d.gattc_data.value_handle, 0x21);
   /* An empty value is valid. */
   PEER(ATT_HANDLE_VALUE_NTF, 0x20, 0x00);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_NOTIFY), 2);
   down();
 }
@@ -238,7 +238,7 @@ TEST(multiple_handle_value_notification) {
   up_with(0, 0);
   PEER(ATT_MULTIPLE_HANDLE_VALUE_NTF, 0x20, 0, 2, 0, 'a', 'b', 0x22, 0, 1, 0,
        'c');
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTC_NOTIFY), 2);
   CHECK_EQ(evs[0].d.gattc_data.value_handle, 0x20);
   CHECK_MEM(evs[0].data, "ab", 2);
@@ -246,7 +246,7 @@ TEST(multiple_handle_value_notification) {
   CHECK_EQ(evs[1].len, 1);
   /* A tuple running past the end: nothing at all is delivered. */
   PEER(ATT_MULTIPLE_HANDLE_VALUE_NTF, 0x20, 0, 1, 0, 'a', 0x22, 0, 5, 0, 'c');
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_NOTIFY), 2);
   down();
 }
@@ -272,7 +272,7 @@ TEST(requests_go_one_at_a_time_and_complete_in_order) {
   CHECK_EQ(dn[1].calls, 0);
   /* An Error Response completes the request too; the caller decodes it. */
   PEER(ATT_ERROR_RSP, ATT_READ_REQ, 0x05, 0x00, 0x02);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(dn[1].calls, 1);
   CHECK_EQ(dn[1].err, 0);
   CHECK_EQ(dn[1].pdu[0], ATT_ERROR_RSP);
@@ -307,7 +307,7 @@ TEST(transaction_timeout_kills_the_bearer) {
   REQUIRE_EQ(request(1, READ_3, 3), 0);
   uint8_t req[600];
   REQUIRE_EQ(host_pdu(req, sizeof req), 3);
-  run_for(&loop, 120);
+  RUN_UNTIL(&loop, dn[0].calls >= 1 && dn[1].calls >= 1, 5000); /* 60 ms */
   CHECK_EQ(dn[0].calls, 1);
   CHECK_EQ(dn[0].err, UVBLE_ETIMEDOUT);
   CHECK_EQ(dn[1].calls, 1);
@@ -329,7 +329,7 @@ TEST(transaction_timeout_kills_the_bearer) {
 TEST(mtu_exchange_timeout_still_reports) {
   up_with(50, 0);
   REQUIRE_EQ(att_exchange_mtu(ble, the_conn()), 0);
-  run_for(&loop, 100);
+  RUN_UNTIL(&loop, count_ev(UVBLE_IRQ_MTU_EXCHANGED) >= 1, 5000); /* 50 ms */
   REQUIRE_EQ(count_ev(UVBLE_IRQ_MTU_EXCHANGED), 1);
   CHECK_EQ(last_ev(UVBLE_IRQ_MTU_EXCHANGED)->d.mtu.mtu, 23);
   down();
@@ -341,7 +341,7 @@ TEST(disconnect_completes_pending_and_queued_requests) {
   REQUIRE_EQ(request(0, READ_3, 3), 0);
   REQUIRE_EQ(request(1, READ_3, 3), 0);
   sc_disconnect(sc, CONN, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(dn[0].calls, 1);
   CHECK_EQ(dn[0].err, UVBLE_EDISCONNECTED);
   CHECK_EQ(dn[0].conn_handle, CONN);
@@ -367,14 +367,14 @@ TEST(callback_closing_the_stack_mid_completion) {
   REQUIRE_EQ(request(1, READ_3, 3), 0);
   REQUIRE_EQ(request(2, READ_3, 3), 0);
   sc_disconnect(sc, CONN, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(dn[0].calls, 1);
   CHECK_EQ(dn[1].calls, 1);
   CHECK_EQ(dn[2].calls, 1);
   CHECK_EQ(dn[2].conn_handle, CONN);
   ble = NULL; /* closed by the callback */
   sc_free(sc);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 

@@ -85,7 +85,7 @@ static inline void up_with(unsigned att_timeout_ms, uint8_t role) {
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 400 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   if (att_timeout_ms) att_set_timeout_ms(ble, att_timeout_ms);
   nev = 0;
@@ -93,9 +93,9 @@ static inline void up_with(unsigned att_timeout_ms, uint8_t role) {
   read_request_answer = 0;
   uvble_irq(ble, on_irq, NULL);
   sc_connect(sc, CONN, role, PEER_ADDR);
-  for (int i = 0; i < 100 && !conn_find(ble, CONN); i++) run_for(&loop, 2);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, CONN) != NULL);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   sc_clear(sc);
   acl_seen = 0;
   nev = 0;

@@ -117,7 +117,7 @@ static void capture(const char *path, uint64_t *t0, uint64_t *t1) {
   v.base = reset_cmd;
   v.len = sizeof reset_cmd;
   REQUIRE_EQ(uvble_transport_send(host, UVBLE_HCI_COMMAND, &v, 1), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uvble_transport_close(host, NULL, NULL);
   uvble_transport_close(ctl, NULL, NULL);
   loop_teardown(&loop);

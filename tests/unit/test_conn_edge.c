@@ -32,7 +32,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   sc_config(*sc)->acl_pkts = pkts;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(*ble));
   ndisc = 0;
   uvble_irq(*ble, on_irq, NULL);
@@ -41,7 +41,7 @@ static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
 
 static struct ble_conn *link(sc_t *sc, uvble_t *ble, uint16_t handle) {
   sc_connect(sc, handle, 0, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   return conn_find(ble, handle);
 }
 
@@ -65,28 +65,28 @@ TEST(disconnect_waits_for_queued_pdus_to_be_completed) {
   struct ble_conn *c = link(sc, ble, 0x40);
   REQUIRE(c);
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 1); /* one buffer */
   CHECK_EQ(uvble_gap_disconnect(ble, 0x40), 1);
   CHECK_EQ(uvble_gap_disconnect(ble, 0x40), 0); /* already ending */
   /* Draining: nothing new is accepted, HCI Disconnect waits. */
   CHECK_EQ(send_on(ble, c, 4, 9, 10), UVBLE_ENOTCONN);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0), -1);
   for (int k = 0; k < 2; k++) {
     sc_send_completed(sc, 0x40, 1);
-    run_for(&loop, 5);
+    run_until_idle(&loop, 5000);
     CHECK_EQ(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0), -1);
   }
   REQUIRE_EQ(sc_acl_count(sc), 3);
   for (size_t i = 0; i < 3; i++) CHECK_EQ(sc_acl(sc, i)->data[4], i);
   /* The last one completed: now the link ends. */
   sc_send_completed(sc, 0x40, 1);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   int at = sc_find_cmd(sc, HCI_OP_DISCONNECT, 0);
   REQUIRE(at >= 0);
   CHECK_EQ(sc_cmd(sc, (size_t)at)->params[2], 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ndisc, 1);
   uvble_stats_t st;
   uvble_get_stats(ble, &st);
@@ -100,8 +100,8 @@ TEST(an_idle_link_is_disconnected_at_once) {
   bring(&sc, &ble, 27, 1);
   REQUIRE(link(sc, ble, 0x40));
   CHECK_EQ(uvble_gap_disconnect(ble, 0x40), 1);
-  CHECK(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0 ||
-        (run_for(&loop, 2), sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0));
+  run_until_idle(&loop, 5000);
+  CHECK(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0);
   down(sc, ble);
 }
 
@@ -123,8 +123,8 @@ TEST(a_drain_that_times_out_disconnects_and_counts_drops) {
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   uint64_t t0 = uv_now(&loop);
   CHECK_EQ(uvble_gap_disconnect(ble, 0x40), 1);
-  for (int i = 0; i < 100 && sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) < 0; i++)
-    run_for(&loop, 5);
+  /* The drain's bound (100 ms) sends it. */
+  RUN_UNTIL(&loop, sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0, 5000);
   REQUIRE(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0);
   uint64_t waited = uv_now(&loop) - t0;
   CHECK(waited >= 95 && waited < 400);
@@ -132,7 +132,7 @@ TEST(a_drain_that_times_out_disconnects_and_counts_drops) {
   uvble_stats_t st;
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.acl_tx_dropped, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ndisc, 1);
   down(sc, ble);
 }
@@ -146,11 +146,11 @@ TEST(a_peer_disconnect_while_draining_completes_at_once) {
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   CHECK_EQ(uvble_gap_disconnect(ble, 0x40), 1);
   sc_disconnect(sc, 0x40, 0x08);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ndisc, 1);
   CHECK(conn_find(ble, 0x40) == NULL);
   CHECK_EQ(ble->hci.acl_free, 1); /* the buffer held came back */
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0), -1);
   down(sc, ble);
 }
@@ -170,7 +170,7 @@ TEST(signalling_and_smp_go_ahead_of_queued_data) {
   REQUIRE_EQ(send_on(ble, c, 6, 0xc6, 10), 0);
   sc_config(sc)->auto_complete_acl = true;
   sc_send_completed(sc, 0x40, 1);
-  for (int i = 0; i < 40 && sc_acl_count(sc) < 7; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, sc_acl_count(sc) >= 7, 5000);
   REQUIRE_EQ(sc_acl_count(sc), 7);
   /* The started PDU is never split: its continuations come first. */
   CHECK_EQ(sc_acl(sc, 0)->pb, 0);
@@ -203,18 +203,18 @@ TEST(completion_marks_follow_number_of_completed_packets) {
   uint64_t smp = acl_tx_mark(c, 6);
   uint64_t data = acl_tx_mark(c, 4);
   CHECK(smp != 0 && data != 0 && smp != data);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(!acl_tx_done(c, smp));
   sc_send_completed(sc, 0x40, 2); /* the data PDU's first two fragments */
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(!acl_tx_done(c, data));
   CHECK(!acl_tx_done(c, smp));
   sc_send_completed(sc, 0x40, 1); /* its last */
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(acl_tx_done(c, data));
   CHECK(!acl_tx_done(c, smp));
   sc_send_completed(sc, 0x40, 1);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(acl_tx_done(c, smp));
   CHECK(acl_tx_idle(c));
   down(sc, ble);
@@ -237,16 +237,16 @@ TEST(power_down_lets_queued_pdus_out_first) {
   off_status = 1;
   REQUIRE_EQ(uvble_active(ble, false, on_off, NULL), 0);
   CHECK_EQ(send_on(ble, c, 4, 9, 10), UVBLE_ENOTCONN);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_find_cmd(sc, HCI_OP_RESET, 0), -1);
   CHECK_EQ(ndisc, 0);
   for (int k = 0; k < 3; k++) {
     sc_send_completed(sc, 0x40, 1);
-    run_for(&loop, 5);
+    run_until_idle(&loop, 5000);
   }
   CHECK_EQ(sc_acl_count(sc), 3);
   CHECK(sc_find_cmd(sc, HCI_OP_RESET, 0) >= 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ndisc, 1);
   CHECK_EQ(off_status, 0);
   CHECK(!uvble_is_active(ble));
@@ -266,7 +266,7 @@ TEST(power_down_gives_up_on_a_stuck_link_at_the_bound) {
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   off_status = 1;
   REQUIRE_EQ(uvble_active(ble, false, on_off, NULL), 0);
-  for (int i = 0; i < 100 && off_status == 1; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, off_status != 1, 5000);
   CHECK_EQ(off_status, 0);
   CHECK_EQ(ndisc, 1);
   uvble_stats_t st;
@@ -322,7 +322,8 @@ TEST(close_waits_for_the_reply_to_a_command_already_sent) {
   uint8_t cmd[3] = {0x40, 0x00, 0x13};
   REQUIRE_EQ(hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, on_cmd_done, NULL),
              0);
-  run_for(&loop, 5);
+  /* The controller holds it: the stack stays busy, await the command. */
+  RUN_UNTIL(&loop, sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0, 5000);
   REQUIRE(sc_find_cmd(sc, HCI_OP_DISCONNECT, 0) >= 0);
   struct late l = {.sc = sc};
   uv_timer_init(&loop, &l.t);
@@ -354,7 +355,7 @@ static void close_with_a_silent_command(int drain_ms, uint64_t min_ms,
   sc_silence(sc, HCI_OP_DISCONNECT);
   uint8_t cmd[3] = {0x40, 0x00, 0x13};
   REQUIRE_EQ(hci_send_cmd(ble, HCI_OP_DISCONNECT, cmd, 3, NULL, NULL), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   closed = false;
   uint64_t t0 = uv_now(&loop);
   uvble_close(ble, on_closed, NULL);
@@ -384,11 +385,12 @@ TEST(close_lets_queued_data_out_or_counts_it) {
   for (uint8_t i = 0; i < 3; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
   closed = false;
   uvble_close(ble, on_closed, NULL);
-  run_for(&loop, 10);
+  /* The close lingers until the bound: await the packets, not idle. */
+  RUN_UNTIL(&loop, sc_acl_count(sc) >= 1, 5000);
   CHECK(!closed);
   /* The controller completes one: the next goes out, after close. */
   sc_send_completed(sc, 0x40, 1);
-  run_for(&loop, 10);
+  RUN_UNTIL(&loop, sc_acl_count(sc) >= 2, 5000);
   CHECK_EQ(sc_acl_count(sc), 2);
   CHECK(!closed);
   /* The rest never completes: the close ends at the bound. */
@@ -406,7 +408,7 @@ TEST(close_with_all_data_completed_ends_without_waiting) {
   struct ble_conn *c = link(sc, ble, 0x40);
   REQUIRE(c);
   for (uint8_t i = 0; i < 2; i++) REQUIRE_EQ(send_on(ble, c, 4, i, 10), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   closed = false;
   uint64_t t0 = uv_now(&loop);
   uvble_close(ble, on_closed, NULL);

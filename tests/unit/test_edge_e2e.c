@@ -62,7 +62,7 @@ TEST(a_pairing_whose_link_drops_before_its_keys_are_out_stores_nothing) {
   }
   REQUIRE(ca->smp && ca->smp->p && ca->smp->p->keys_queued);
   memctl_hold_completions(mc, true);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK(!uvble_future_done(&p));
   CHECK(!uvble_connection_bonded(CA));
   CHECK(!uvble_connection_bonded(CB));

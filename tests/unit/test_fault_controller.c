@@ -61,7 +61,7 @@ static int start(sc_t *sc, uvble_transport_t *host, uvble_t **out,
   uvble_set_data(ble, &r);
   REQUIRE_EQ(uvble_active(ble, true, on_active, NULL), 0);
   REQUIRE(run_until_pred(&loop, called_pred, &r, 5000));
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(r.calls, 1); /* once, whatever happened */
   *out = ble;
   return r.status;
@@ -114,7 +114,7 @@ static void works(uvble_t *ble) {
   uint64_t t0 = ble->stats.hci_cmd_timeouts;
   uint8_t adv[3] = {2, 1, 6};
   CHECK_EQ(uvble_gap_advertise(ble, 0, adv, 3, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->stats.hci_cmd_timeouts, t0);
   CHECK(uvble_gap_advertising(ble));
 }
@@ -272,13 +272,13 @@ static uvble_t *busy_stack(sc_t **scp, unsigned cmd_timeout_ms) {
   REQUIRE_EQ(uvble_gatts_register_services(ble, &svc, 1, &vh, 1), 1);
   sc_connect(sc, H, 0, PEER);
   sc_connect(sc, H + 1, 1, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   REQUIRE_EQ(uvble_gattc_discover_services(ble, H, NULL), 0);
   REQUIRE_EQ(uvble_gattc_read(ble, H, 3), 0);
   REQUIRE_EQ(uvble_gatts_indicate(ble, H + 1, vh, NULL, 0), 0);
   REQUIRE(uvble_l2cap_connect(ble, H, 0x80, 100) > 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   *scp = sc;
   return ble;
 }
@@ -314,7 +314,8 @@ TEST(controller_stops_answering_mid_session) {
    * first): the 200 ms command timeout ends the stack. */
   for (uint16_t op = 0x2006; op <= 0x200A; op++) sc_silence(sc, op);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, (uint8_t[]){2, 1, 6}, 3, NULL, 0, true), 0);
-  run_for(&loop, 400);
+  RUN_UNTIL(&loop, ble->stats.hci_cmd_timeouts >= 1, 5000);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->stats.hci_cmd_timeouts, 1);
   everything_ended(ble, UVBLE_ETIMEDOUT);
   close_all(sc, ble);
@@ -327,7 +328,7 @@ TEST(transport_closes_under_a_busy_stack) {
   uvble_t *ble = busy_stack(&sc, 0);
   /* The controller's end goes away (a USB dongle pulled, a socket reset). */
   sc_free(sc);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(ble->stats.transport_errors, 1);
   everything_ended(ble, UVBLE_ETRANSPORT);
   closed = false;

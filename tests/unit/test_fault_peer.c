@@ -193,7 +193,7 @@ TEST(link_drops_with_every_kind_of_operation_pending) {
   /* The peer vanishes before any of it completes. */
   memctl_disconnect(mc, A.conn, 0x08);
   wait_drop(1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
 
   REQUIRE_EQ(count(&A, UVBLE_IRQ_PERIPHERAL_DISCONNECT), 1);
   REQUIRE_EQ(count(&B, UVBLE_IRQ_CENTRAL_DISCONNECT), 1);
@@ -316,7 +316,7 @@ TEST(link_drops_in_the_middle_of_an_l2cap_transfer) {
   REQUIRE(pending_cid > 0);
   pump_send();
   wait_drop(1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK(X.received >= 20000);
   CHECK(X.sent > X.received); /* data was still queued */
   REQUIRE_EQ(count(&A, UVBLE_IRQ_PERIPHERAL_DISCONNECT), 1);

@@ -74,10 +74,7 @@ TEST(timeouts_survive_a_held_up_process) {
   REQUIRE_EQ(uvble_async_new(b, NULL, NULL, &B), 0);
   int h = memctl_connect(mc);
   REQUIRE(h >= 0);
-  for (int i = 0; i < 200 && !(uvble_async_connection(A, (uint16_t)h) &&
-                               uvble_async_connection(B, (uint16_t)h));
-       i++)
-    run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uvble_connection_t *CA = uvble_async_connection(A, (uint16_t)h);
   uvble_connection_t *CB = uvble_async_connection(B, (uint16_t)h);
   REQUIRE(CA && CB);
@@ -102,7 +99,7 @@ TEST(timeouts_survive_a_held_up_process) {
 
   uvble_async_close(A, NULL, NULL);
   uvble_async_close(B, NULL, NULL);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);
@@ -134,7 +131,7 @@ TEST(a_deadline_passed_before_the_first_loop_turn_is_no_timeout) {
     CHECK_EQ(s.hci_cmd_timeouts, 0);
     uvble_close(ab[i], NULL, NULL);
   }
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   memctl_free(mc);
   uv_run(&loop, UV_RUN_DEFAULT);
   loop_teardown(&loop);

@@ -16,7 +16,7 @@ TEST(legacy_parameters_data_and_enable_are_exact) {
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, RESP,
                                  sizeof RESP, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* Order: parameters, data, scan response, enable. */
   int ip = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_PARAMS, 0);
   int id = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_DATA, 0);
@@ -52,7 +52,7 @@ static uint16_t interval_for(int32_t us) {
   uvble_t *ble;
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_advertise(ble, us, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uint16_t v = le16(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 0)->params);
   down(sc, ble);
   return v;
@@ -73,11 +73,11 @@ TEST(non_connectable_is_adv_scan_ind_like_micropython) {
   uvble_t *ble;
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 0)->params[4], 0x02);
   /* With a scan response: the same. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, RESP, sizeof RESP, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_PARAMS, 1)->params[4], 0x02);
   down(sc, ble);
 }
@@ -88,11 +88,11 @@ TEST(restart_disables_first_null_keeps_and_empty_clears) {
   up(&sc, &ble, false);
   REQUIRE_EQ(
       uvble_gap_advertise(ble, 0, ADV, sizeof ADV, RESP, sizeof RESP, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_clear(sc);
   /* NULL keeps the advertising data; an empty response clears it. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, RESP, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_ADV_ENABLE);
   CHECK_EQ(sc_cmd(sc, 0)->params[0], 0x00); /* off first */
   const struct sc_cmd_rec *d = cmd_n(sc, HCI_OP_LE_SET_ADV_DATA, 0);
@@ -105,7 +105,7 @@ TEST(restart_disables_first_null_keeps_and_empty_clears) {
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
   CHECK(!uvble_gap_advertising(ble));
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(sc_cmd_count(sc), 1);
   CHECK_EQ(sc_cmd(sc, 0)->params[0], 0x00);
   down(sc, ble);
@@ -121,11 +121,11 @@ TEST(legacy_payloads_over_31_bytes_are_refused) {
   CHECK_EQ(uvble_gap_advertise(ble, 0, NULL, 0, big, 32, false),
            UVBLE_EMSGSIZE);
   CHECK_EQ(uvble_gap_advertise(ble, 0, big, 31, big, 31, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* A refused call sends nothing and changes nothing. */
   size_t n = sc_cmd_count(sc);
   CHECK_EQ(uvble_gap_advertise(ble, 0, big, 40, NULL, 0, true), UVBLE_EMSGSIZE);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_gap_advertising(ble));
   CHECK_EQ(sc_cmd_count(sc), n);
   down(sc, ble);
@@ -141,7 +141,7 @@ TEST(random_address_mode_sets_the_static_address_first) {
       uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   int ia = sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
   int ip = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_PARAMS, 0);
   REQUIRE(ia >= 0 && ia < ip);
@@ -150,7 +150,7 @@ TEST(random_address_mode_sets_the_static_address_first) {
   CHECK_EQ(sc_cmd(sc, (size_t)ip)->params[5], 0x01); /* own type random */
   /* The controller holds it now: a restart does not set it again. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_RANDOM_ADDRESS), 1);
   uvble_addr_t own;
   REQUIRE_EQ(uvble_gap_own_addr(ble, &own), 0);
@@ -168,12 +168,15 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
   REQUIRE_EQ(uvble_gap_set_rpa_timeout(ble, 1), 0);
   CHECK_EQ(uvble_gap_set_rpa_timeout(ble, 41401), UVBLE_EINVAL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *a1 = cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 0);
   CHECK_EQ(a1->params[5] & 0xc0, 0x40); /* RPA: top bits 01 */
   uint8_t first[6];
   memcpy(first, a1->params, 6);
-  run_for(&loop, 1200);
+  /* The address rotates on its timer (1 s here). */
+  RUN_UNTIL(&loop, sc_find_cmd(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 1) >= 0,
+            5000);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *a2 = cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, 1);
   CHECK_EQ(a2->params[5] & 0xc0, 0x40);
   CHECK(memcmp(first, a2->params, 6) != 0);
@@ -187,7 +190,7 @@ TEST(rpa_rotates_and_running_advertising_moves_to_the_new_one) {
       uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_NRPA),
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   int n = cmd_count(sc, HCI_OP_LE_SET_RANDOM_ADDRESS);
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_RANDOM_ADDRESS, n - 1)->params[5] & 0xc0,
            0x00);
@@ -212,7 +215,7 @@ TEST(controller_refusals_update_the_host_view) {
   sc_on_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, refuse_disable, NULL);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(disallow_count, 1);
   uvble_gap_stats_t gs;
   uvble_gap_get_stats(ble, &gs);
@@ -220,12 +223,12 @@ TEST(controller_refusals_update_the_host_view) {
   CHECK(uvble_gap_advertising(ble));
   /* An enable the controller refuses leaves advertising off, counted. */
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_on_cmd(sc, HCI_OP_LE_SET_ADV_ENABLE, NULL, NULL);
   sc_fail_with(sc, HCI_OP_LE_SET_ADV_ENABLE, 0x12);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   CHECK(uvble_gap_advertising(ble));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(!uvble_gap_advertising(ble));
   uvble_gap_get_stats(ble, &gs);
   CHECK_EQ(gs.adv_errors, 1);
@@ -240,10 +243,10 @@ TEST(a_central_connecting_stops_advertising) {
       uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RPA),
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   static const uint8_t PEER[6] = {1, 2, 3, 4, 5, 6};
   sc_connect(sc, 0x40, 1, PEER); /* we are peripheral */
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CENTRAL_CONNECT], 1);
   CHECK(!uvble_gap_advertising(ble));
   /* The link was made with the RPA we advertised (SMP needs it). */
@@ -255,7 +258,7 @@ TEST(a_central_connecting_stops_advertising) {
   /* The app restarts it: no disable is sent for advertising that is off. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_ADV_PARAMS);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_ENABLE), 1);
   down(sc, ble);
@@ -270,19 +273,19 @@ TEST(not_active_and_power_down) {
   CHECK_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true),
            UVBLE_ENOTACTIVE);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
   REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK(!uvble_gap_advertising(ble));
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   /* Up again: the payload is kept (MicroPython reuses it). */
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_ENABLE), 1); /* no disable */
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_ADV_DATA, 0)->params[0], sizeof ADV);
   down(sc, ble);
@@ -297,7 +300,7 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, ADV, sizeof ADV, RESP,
                                  sizeof RESP, true),
              0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_ADV_PARAMS), 0); /* no legacy mix */
   const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0);
   /* Vol 4, Part E, 7.8.53, LE Set Extended Advertising Parameters [v1],
@@ -351,7 +354,7 @@ TEST(extended_controller_sends_short_payloads_as_legacy_pdus) {
   CHECK_MEM(e->params, EN, 6);
   /* Non-connectable: legacy ADV_SCAN_IND. */
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, NULL, 0, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 1)->params + 1),
            0x0012);
   down(sc, ble);
@@ -364,10 +367,10 @@ TEST(extended_long_payload_is_fragmented) {
   static uint8_t big[600];
   for (size_t i = 0; i < sizeof big; i++) big[i] = (uint8_t)i;
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, big, sizeof big, RESP, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* Off, then a fresh set (the old one had legacy properties). */
   CHECK_EQ(sc_cmd(sc, 0)->opcode, HCI_OP_LE_SET_EXT_ADV_ENABLE);
   CHECK_EQ(sc_cmd(sc, 0)->params[0], 0x00);
@@ -389,7 +392,7 @@ TEST(extended_long_payload_is_fragmented) {
   /* Non-connectable with only a long scan response: scannable. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, 0, big, 300, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
            0x0002);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_EXT_ADV_DATA), 0);
@@ -397,7 +400,7 @@ TEST(extended_long_payload_is_fragmented) {
   /* Non-connectable, long data, no response: neither. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, big, 100, RESP, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(le16(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0)->params + 1),
            0x0000);
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_EXT_ADV_DATA, 0)->params[1], 0x03);
@@ -489,7 +492,7 @@ TEST(extended_without_the_maximum_assumes_31_bytes) {
       sc_config(sc)->commands[36] &= (uint8_t)~0x40;
     REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
     REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-    for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+    run_until_idle(&loop, 5000);
     REQUIRE(uvble_is_active(ble));
     CHECK_EQ(sc_find_cmd(sc, 0x203A, 0) >= 0, refused == 1);
     uvble_controller_info_t info;
@@ -513,7 +516,7 @@ TEST(extended_random_address_goes_to_the_set) {
       uvble_config_set_int(ble, UVBLE_CONFIG_ADDR_MODE, UVBLE_ADDR_MODE_RANDOM),
       0);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   int ip = sc_find_cmd(sc, HCI_OP_LE_SET_EXT_ADV_PARAMS, 0);
   int ia = sc_find_cmd(sc, HCI_OP_LE_SET_ADV_SET_RANDOM_ADDR, 0);
   REQUIRE(ip >= 0 && ia > ip); /* the set exists once parameters are set */
@@ -529,7 +532,7 @@ TEST(advertising_set_terminated_ends_advertising) {
   uvble_t *ble;
   up(&sc, &ble, true);
   REQUIRE_EQ(uvble_gap_advertise(ble, 0, ADV, sizeof ADV, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_stats_t st0;
   uvble_get_stats(ble, &st0);
   /* Malformed (4 bytes) and another set's: ignored and counted. */
@@ -537,7 +540,7 @@ TEST(advertising_set_terminated_ends_advertising) {
   send_meta(sc, HCI_LE_ADV_SET_TERMINATED, SHORT, 4);
   static const uint8_t OTHER[5] = {0, 3, 0x40, 0, 1};
   send_meta(sc, HCI_LE_ADV_SET_TERMINATED, OTHER, 5);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(uvble_gap_advertising(ble));
   uvble_stats_t st;
   uvble_get_stats(ble, &st);
@@ -545,7 +548,7 @@ TEST(advertising_set_terminated_ends_advertising) {
   CHECK_EQ(st.hci_events_unexpected, st0.hci_events_unexpected + 1);
   static const uint8_t OURS[5] = {0, 0, 0x40, 0, 1};
   send_meta(sc, HCI_LE_ADV_SET_TERMINATED, OURS, 5);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(!uvble_gap_advertising(ble));
   down(sc, ble);
 }

@@ -37,7 +37,7 @@ static void linked(sc_t **sc, uvble_t **ble) {
   memset(&seen, 0, sizeof seen);
   REQUIRE_EQ(uvble_gap_link_listen(*ble, on_link, &seen), 0);
   sc_connect(*sc, 0x0042, 1, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(*ble, 0x0042) != NULL);
 }
 
@@ -50,14 +50,14 @@ static void dl_change(sc_t *sc, uint16_t h, uint16_t txo, uint16_t txt,
     p[2 * i + 1] = (uint8_t)(v[i] >> 8);
   }
   send_meta(sc, 0x07, p, sizeof p);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
 }
 
 static void phy_update(sc_t *sc, uint8_t status, uint16_t h, uint8_t tx,
                        uint8_t rx) {
   uint8_t p[5] = {status, (uint8_t)h, (uint8_t)(h >> 8), tx, rx};
   send_meta(sc, 0x0C, p, sizeof p);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
 }
 
 static uvble_stats_t stats(uvble_t *ble) {
@@ -120,7 +120,7 @@ TEST(malformed_data_length_change_is_dropped_and_counted) {
   uint8_t p[11] = {0x42, 0, 251, 0, 0x48, 0x08, 251, 0, 0x48, 0x08, 0};
   send_meta(sc, 0x07, p, 9); /* short */
   send_meta(sc, 0x07, p, 11); /* long */
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(stats(ble).hci_events_malformed, bad + 2);
   /* Values outside 27..251 octets / 328..17040 us. */
   dl_change(sc, 0x0042, 26, 2120, 251, 2120);
@@ -173,7 +173,7 @@ TEST(malformed_phy_update_is_dropped_and_counted) {
   uint8_t p[6] = {0, 0x42, 0, 2, 2, 0};
   send_meta(sc, 0x0C, p, 4);
   send_meta(sc, 0x0C, p, 6);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   phy_update(sc, 0, 0x0042, 0, 1); /* PHY 0 does not exist */
   phy_update(sc, 0, 0x0042, 1, 4);
   CHECK_EQ(stats(ble).hci_events_malformed, bad + 4);
@@ -201,12 +201,12 @@ TEST(refused_requests_reach_the_listeners) {
   sc_fail_with(sc, 0x2032, 0x11); /* Unsupported Feature or Parameter */
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   memset(&seen, 0, sizeof seen);
   REQUIRE_EQ(uvble_gap_link_listen(ble, on_link, &seen), 0);
   sc_connect(sc, 0x0042, 0, PEER);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   /* The automatic LE Set Data Length and LE Set PHY were refused. */
   REQUIRE_EQ(seen.n, 2);
   CHECK_EQ(seen.what[0], UVBLE_GAP_LINK_DATA_LENGTH);
@@ -224,7 +224,7 @@ TEST(connection_update_reaches_the_listeners) {
   linked(&sc, &ble);
   uint8_t p[9] = {0, 0x42, 0, 12, 0, 2, 0, 200, 0};
   send_meta(sc, 0x03, p, sizeof p);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(seen.n, 1);
   CHECK_EQ(seen.what[0], UVBLE_GAP_LINK_PARAMS);
   CHECK_EQ(seen.info[0].interval, 12);

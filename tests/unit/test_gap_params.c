@@ -28,7 +28,7 @@ static void update_complete(sc_t *sc, uint8_t status, uint16_t handle,
 static void linked_up(sc_t **sc, uvble_t **ble, uint16_t handle, uint8_t role) {
   up(sc, ble, false);
   sc_connect(*sc, handle, role, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(*ble, handle) != NULL);
   sc_clear(*sc);
 }
@@ -38,7 +38,7 @@ TEST(connection_update_complete_raises_connection_update) {
   uvble_t *ble;
   linked_up(&sc, &ble, 0x40, 1);
   update_complete(sc, 0, 0x40, 12, 2, 200);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   const uvble_evt_conn_update_t *u =
       &rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update;
@@ -53,7 +53,7 @@ TEST(connection_update_complete_raises_connection_update) {
   CHECK_EQ(c->supervision_timeout, 200);
   /* A failure reports the parameters still in force. */
   update_complete(sc, 0x3B, 0x40, 0, 0, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 2);
   CHECK_EQ(u->status, 0x3B);
   CHECK_EQ(u->conn_interval, 12);
@@ -64,7 +64,7 @@ TEST(connection_update_complete_raises_connection_update) {
   uint8_t shortp[8] = {0, 0x40, 0};
   send_meta(sc, HCI_LE_CONNECTION_UPDATE_COMPLETE, shortp, sizeof shortp);
   update_complete(sc, 0, 0x77, 12, 0, 200);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.hci_events_malformed, st0.hci_events_malformed + 1);
   CHECK_EQ(st.hci_events_unexpected, st0.hci_events_unexpected + 1);
@@ -77,7 +77,7 @@ TEST(central_update_sends_le_connection_update) {
   uvble_t *ble;
   linked_up(&sc, &ble, 0x40, 0);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 3, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 0);
   REQUIRE_EQ(u->len, 14);
   CHECK_EQ(le16(u->params), 0x40);
@@ -115,17 +115,17 @@ TEST(refused_update_is_reported_and_a_dropped_link_reports_nothing) {
   linked_up(&sc, &ble, 0x40, 0);
   sc_fail_with(sc, HCI_OP_LE_CONN_UPDATE, 0x0C);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 0x0C);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 24);
   /* Pending when the link drops: the DISCONNECT comes, no update. */
   sc_fail_with(sc, HCI_OP_LE_CONN_UPDATE, 0);
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 0, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_disconnect(sc, 0x40, 0x08);
   update_complete(sc, 0, 0x40, 12, 0, 400);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   /* The HCI reason comes with the event. */
   CHECK_EQ(rec.last[UVBLE_IRQ_PERIPHERAL_DISCONNECT].connect.reason, 0x08);
@@ -162,7 +162,7 @@ TEST(peripheral_update_goes_through_l2cap) {
   linked_up(&sc, &ble, 0x40, 1);
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* No HCI command: a peripheral asks its central (Vol 3, Part A, 4.20). */
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 0);
   uint8_t ident = last_param_request(sc);
@@ -173,27 +173,27 @@ TEST(peripheral_update_goes_through_l2cap) {
   CHECK_EQ(le16(a->data + 14), 400);
   /* Accepted: nothing yet; the central's update brings the event. */
   param_response(sc, 0x40, ident, 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 0);
   update_complete(sc, 0, 0x40, 20, 2, 400);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 0);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 20);
   /* Rejected: CONNECTION_UPDATE with status 1 and the old parameters. */
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   ident = last_param_request(sc);
   param_response(sc, 0x40, ident, 1);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 2);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.status, 1);
   CHECK_EQ(rec.last[UVBLE_IRQ_CONNECTION_UPDATE].conn_update.conn_interval, 20);
   /* Pending when the link drops: no CONNECTION_UPDATE. */
   REQUIRE_EQ(uvble_gap_update_params(ble, 0x40, 15000, 30000, 2, 4000), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_disconnect(sc, 0x40, 0x08);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CENTRAL_DISCONNECT], 1);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 2);
   down(sc, ble);
@@ -207,7 +207,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   /* Default bounds: anything the spec allows. */
   struct l2cap_conn_params p = {6, 3200, 0, 3200};
   CHECK(gap_on_conn_param_request(ble, c, &p));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 0);
   CHECK_EQ(le16(u->params + 2), 6);
   CHECK_EQ(le16(u->params + 4), 3200);
@@ -217,7 +217,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   REQUIRE_EQ(uvble_gap_set_param_bounds(ble, &b), 0);
   struct l2cap_conn_params in = {8, 40, 4, 400}; /* 10..50 ms */
   CHECK(gap_on_conn_param_request(ble, c, &in));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   u = cmd_n(sc, HCI_OP_LE_CONN_UPDATE, 1);
   CHECK_EQ(le16(u->params + 2), 16); /* the overlap: 20 .. 50 ms */
   CHECK_EQ(le16(u->params + 4), 40);
@@ -236,7 +236,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   };
   for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++)
     CHECK(!gap_on_conn_param_request(ble, c, &BAD[i]));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 2);
   uvble_gap_stats_t gs;
   uvble_gap_get_stats(ble, &gs);
@@ -244,7 +244,7 @@ TEST(peer_requests_are_accepted_within_bounds) {
   CHECK_EQ(gs.conn_param_rejected, sizeof BAD / sizeof BAD[0]);
   /* A peripheral does not get to grant requests. */
   sc_connect(sc, 0x41, 1, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(!gap_on_conn_param_request(ble, conn_find(ble, 0x41), &in));
   /* Bounds validation and defaults. */
   uvble_gap_param_bounds_t bad = {7000, 100000, 4, 1000, 6000};
@@ -274,7 +274,7 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   /* handle, min 10 ms, max 50 ms, latency 2, timeout 4 s */
   uint8_t req[10] = {0x40, 0x00, 8, 0, 40, 0, 2, 0, 0x90, 0x01};
   send_meta(sc, HCI_LE_REMOTE_CONN_PARAM_REQUEST, req, sizeof req);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *r = cmd_n(sc, HCI_OP_LE_CONN_PARAM_REPLY, 0);
   REQUIRE_EQ(r->len, 14);
   CHECK_EQ(le16(r->params), 0x40);
@@ -287,7 +287,7 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   /* Latency 9: rejected with Unacceptable Connection Parameters. */
   req[6] = 9;
   send_meta(sc, HCI_LE_REMOTE_CONN_PARAM_REQUEST, req, sizeof req);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *n = cmd_n(sc, HCI_OP_LE_CONN_PARAM_NEG_REPLY, 0);
   REQUIRE_EQ(n->len, 3);
   CHECK_EQ(le16(n->params), 0x40);
@@ -296,7 +296,7 @@ TEST(remote_connection_parameter_request_is_replied_or_rejected) {
   uvble_stats_t st0, st;
   uvble_get_stats(ble, &st0);
   send_meta(sc, HCI_LE_REMOTE_CONN_PARAM_REQUEST, req, 9);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &st);
   CHECK_EQ(st.hci_events_malformed, st0.hci_events_malformed + 1);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_PARAM_REPLY) +

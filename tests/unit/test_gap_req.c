@@ -56,12 +56,12 @@ static void linked(sc_t **sc, uvble_t **ble, uint8_t role) {
   c->commands[35] |= 0x40;   /* LE Set PHY */
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
   REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(*ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(*ble));
   memset(&rec, 0, sizeof rec);
   uvble_irq(*ble, rec_irq, NULL);
   sc_connect(*sc, H, role, PEER);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(*ble, H) != NULL);
   sc_clear(*sc);
   memset(&rec, 0, sizeof rec); /* from here on */
@@ -130,7 +130,7 @@ TEST(disconnect_req_completes_with_the_disconnects_data) {
   /* HCI Disconnect went out with reason 0x13, and the event still comes. */
   const struct sc_cmd_rec *d = cmd_n(sc, 0x0406, 0);
   CHECK_EQ(d->params[2], 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
   down(sc, ble);
@@ -142,14 +142,14 @@ TEST(disconnect_req_waits_for_a_link_already_ending) {
   linked(&sc, &ble, 0);
   sc_silence(sc, 0x0406);
   REQUIRE_EQ(uvble_gap_disconnect(ble, H), 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   struct q q, q2;
   q_init(&q);
   q_init(&q2);
   REQUIRE_EQ(start_disc(&q, ble), 0);
   /* One disconnect request per link. */
   CHECK_EQ(uvble_gap_disconnect_req(&q2.req, ble, H), UVBLE_EBUSY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 0);
   CHECK_EQ(cmd_count(sc, 0x0406), 1); /* not sent again */
   sc_disconnect(sc, H, 0x08);         /* ends otherwise first */
@@ -187,7 +187,7 @@ TEST(disconnect_req_cancel_and_timeout) {
   CHECK_EQ(q.in_start, 0);
   /* The link still ends, and only the irq handler hears it. */
   sc_disconnect(sc, H, 0x16);
-  run_for(&loop, 80);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(rec.count[UVBLE_IRQ_PERIPHERAL_DISCONNECT], 1);
   down(sc, ble);
@@ -232,7 +232,7 @@ TEST(link_req_bad_arguments) {
   CHECK_EQ(uvble_gap_set_phy_req(&q.req, ble, H, UVBLE_PHY_PREF_2M),
            UVBLE_EBUSY);
   CHECK_EQ(uvble_gap_disconnect_req(&q.req, ble, H), UVBLE_EBUSY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 0);
   CHECK_EQ(rec.n, 0); /* nothing reached the irq handler */
   down(sc, ble);
@@ -250,7 +250,7 @@ TEST(params_req_as_central_completes_on_the_update) {
   q_init(&other);
   REQUIRE_EQ(start_params(&q, ble), 0);
   CHECK_EQ(q.req.type, UVBLE_REQ_CONN_PARAMS);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 1);
   /* One request per link, and the plain calls wait for it too. */
   CHECK_EQ(uvble_gap_update_conn_params_req(&other.req, ble, H, &P),
@@ -276,14 +276,14 @@ TEST(params_req_as_central_completes_on_the_update) {
   sc_fail_with(sc, HCI_OP_LE_CONN_UPDATE, 0);
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   update_complete(sc, 0x3B, 0);
   wait_q(&q);
   CHECK_EQ(q.status, 0x3B);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 0);
   /* Without a request: the event, as before. */
   update_complete(sc, 0, 24);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(q.calls, 1);
   down(sc, ble);
@@ -308,10 +308,10 @@ TEST(params_req_as_peripheral_goes_through_l2cap) {
   struct q q;
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_CONN_UPDATE), 0);
   param_response(sc, 0); /* accepted: the central's update completes it */
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 0);
   update_complete(sc, 0, 16);
   wait_q(&q);
@@ -320,7 +320,7 @@ TEST(params_req_as_peripheral_goes_through_l2cap) {
   /* Rejected: status 1, the old parameters. */
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   param_response(sc, 1);
   wait_q(&q);
   CHECK_EQ(q.status, 1);
@@ -337,21 +337,21 @@ TEST(params_req_cancel_swallows_the_outcome) {
   struct q q;
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(uvble_cancel(&q.req), 0);
   CHECK_EQ(q.calls, 0);
   wait_q(&q);
   CHECK_EQ(q.status, UVBLE_ECANCELED);
   CHECK(!q.had_result);
   update_complete(sc, 0, 20);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 0);
   CHECK_EQ(late(ble), l0 + 1);
   CHECK_EQ(conn_find(ble, H)->interval, 20); /* the link follows anyway */
   /* The next outcome is the app's again. */
   update_complete(sc, 0, 24);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   down(sc, ble);
 }
@@ -369,7 +369,7 @@ TEST(params_req_times_out) {
   /* Once timed out, the plain call works again and gets the event. */
   REQUIRE_EQ(uvble_gap_update_conn_params(ble, H, &P), 0);
   update_complete(sc, 0, 20);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_CONNECTION_UPDATE], 1);
   CHECK_EQ(q.calls, 1);
   down(sc, ble);
@@ -385,7 +385,7 @@ TEST(phy_req_completes_on_phy_update_complete) {
   q_init(&other);
   REQUIRE_EQ(start_phy(&q, ble), 0);
   CHECK_EQ(q.req.type, UVBLE_REQ_SET_PHY);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, 0x2032), 1);
   CHECK_EQ(uvble_gap_set_phy_req(&other.req, ble, H, UVBLE_PHY_PREF_2M),
            UVBLE_EBUSY);
@@ -402,7 +402,7 @@ TEST(phy_req_completes_on_phy_update_complete) {
    * Feature), as sent. */
   q_init(&q);
   REQUIRE_EQ(start_phy(&q, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   phy_update(sc, 0x1A, 0, 0);
   wait_q(&q);
   CHECK_EQ(q.status, 0x1A);
@@ -428,7 +428,7 @@ TEST(phy_req_cancel_timeout_and_link_drop) {
   wait_q(&q);
   CHECK_EQ(q.status, UVBLE_ECANCELED);
   phy_update(sc, 0, UVBLE_PHY_2M, UVBLE_PHY_2M);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(late(ble), l0 + 1);
   /* Timeout. */
@@ -444,7 +444,7 @@ TEST(phy_req_cancel_timeout_and_link_drop) {
   q_init(&p);
   REQUIRE_EQ(start_phy(&q, ble), 0);
   REQUIRE_EQ(start_params(&p, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   rec.n = 0;
   sc_disconnect(sc, H, 0x08);
   wait_q(&q);
@@ -468,7 +468,7 @@ TEST(closing_the_stack_completes_link_reqs_with_ecanceled) {
   REQUIRE_EQ(start_params(&p, ble), 0);
   REQUIRE_EQ(start_phy(&y, ble), 0);
   REQUIRE_EQ(start_disc(&d, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_close(ble, NULL, NULL);
   /* Inside uvble_close, before its callback: everything completed. */
   CHECK_EQ(d.calls, 1);
@@ -493,7 +493,7 @@ TEST(closing_from_a_link_req_callback) {
   a.close_in_cb = true;
   REQUIRE_EQ(start_phy(&a, ble), 0);
   REQUIRE_EQ(start_params(&b, ble), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   phy_update(sc, 0, UVBLE_PHY_2M, UVBLE_PHY_2M);
   wait_q(&a);
   CHECK_EQ(a.status, 0);

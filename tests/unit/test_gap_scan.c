@@ -52,7 +52,7 @@ static const uint8_t AD2[] = {0x04, 0x09, 'a', 'b', 'c'};
 static void scanning_up(sc_t **sc, uvble_t **ble, bool ext, bool active) {
   up(sc, ble, ext);
   REQUIRE_EQ(uvble_gap_scan(*ble, 0, 0, 0, active), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
 }
 
 TEST(legacy_scan_commands_are_exact) {
@@ -60,7 +60,7 @@ TEST(legacy_scan_commands_are_exact) {
   uvble_t *ble;
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 0);
   REQUIRE_EQ(p->len, 7);
   CHECK_EQ(p->params[0], 0x00);          /* passive */
@@ -76,14 +76,14 @@ TEST(legacy_scan_commands_are_exact) {
         sc_find_cmd(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0));
   CHECK_EQ(uvble_gap_scan(ble, 0, 0, 0, false), UVBLE_EALREADY);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   const struct sc_cmd_rec *off = cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 1);
   CHECK_EQ(off->params[0], 0x00);
   /* Active, window larger than interval (clamped), rounding, limits. */
   sc_clear(sc);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 100624, 200000, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 0);
   CHECK_EQ(p->params[0], 0x01);
   CHECK_EQ(le16(p->params + 1), 160);
@@ -92,7 +92,7 @@ TEST(legacy_scan_commands_are_exact) {
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 1000, 100, true), 0);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 20000000, 20000000, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   p = cmd_n(sc, HCI_OP_LE_SET_SCAN_PARAMS, 1);
   CHECK_EQ(le16(p->params + 1), 4); /* 2.5 ms minimum */
   CHECK_EQ(le16(p->params + 3), 4);
@@ -107,16 +107,18 @@ TEST(duration_stops_the_scan_with_scan_done) {
   uvble_t *ble;
   up(&sc, &ble, false);
   REQUIRE_EQ(uvble_gap_scan(ble, 100, 0, 0, false), 0);
-  run_for(&loop, 60);
+  /* time must pass: inside the 100 ms the scan goes on */
+  run_for(&loop, 40);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 0);
-  run_for(&loop, 100);
+  run_until_count(UVBLE_IRQ_SCAN_DONE, 1, 5000);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   CHECK_EQ(cmd_n(sc, HCI_OP_LE_SET_SCAN_ENABLE, 1)->params[0], 0x00);
   /* No report after SCAN_DONE reaches the app. */
   uint8_t ev[64] = {0};
   size_t n = add_legacy(ev, 1, 0, ADDR1, AD1, sizeof AD1, -40);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.nres, 0);
   down(sc, ble);
 }
@@ -128,18 +130,18 @@ TEST(stop_then_start_keeps_scan_done_in_order) {
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* The first scan's SCAN_DONE came; the second runs. */
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   uint8_t ev[64] = {0};
   size_t n = add_legacy(ev, 1, 0, ADDR1, AD1, sizeof AD1, -40);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.nres, 1);
   /* Stopping when nothing runs: no SCAN_DONE. */
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 2);
   down(sc, ble);
 }
@@ -150,7 +152,7 @@ TEST(refused_scan_ends_with_scan_done_and_power_down_ends_a_scan) {
   up(&sc, &ble, false);
   sc_fail_with(sc, HCI_OP_LE_SET_SCAN_ENABLE, 0x0C);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   uvble_gap_stats_t gs;
   uvble_gap_get_stats(ble, &gs);
@@ -163,7 +165,7 @@ TEST(refused_scan_ends_with_scan_done_and_power_down_ends_a_scan) {
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
   REQUIRE_EQ(uvble_active(ble, false, NULL, NULL), 0);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 2);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 2);
   CHECK_EQ(uvble_gap_scan(ble, 0, 0, 0, false), UVBLE_ENOTACTIVE);
   down(sc, ble);
@@ -174,7 +176,7 @@ TEST(extended_scan_commands_are_exact) {
   uvble_t *ble;
   up(&sc, &ble, true);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 30000, 30000, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(cmd_count(sc, HCI_OP_LE_SET_SCAN_PARAMS), 0);
   const struct sc_cmd_rec *p = cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_PARAMS, 0);
   static const uint8_t P[8] = {0x00, 0x00, 0x01, 0x01, 48, 0, 48, 0};
@@ -185,7 +187,7 @@ TEST(extended_scan_commands_are_exact) {
   REQUIRE_EQ(e->len, 6);
   CHECK_MEM(e->params, E, 6);
   REQUIRE_EQ(uvble_gap_scan_stop(ble), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   static const uint8_t OFF[6] = {0, 0, 0, 0, 0, 0};
   CHECK_MEM(cmd_n(sc, HCI_OP_LE_SET_EXT_SCAN_ENABLE, 1)->params, OFF, 6);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
@@ -204,7 +206,7 @@ TEST(multi_report_event_delivers_each_report) {
   n = add_legacy(ev, n, 4, ADDR1, AD2, sizeof AD2, -41);
   n = add_legacy(ev, n, 3, ADDR2, NULL, 0, 127);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, 3);
   CHECK_EQ(rec.adv_type[0], 0);
   CHECK_EQ(rec.rssi[0], -40);
@@ -234,7 +236,7 @@ static void feed(sc_t *sc, uvble_t *ble, uint8_t sub, const uint8_t *ev,
   uvble_gap_get_stats(ble, &before);
   int r0 = rec.nres;
   send_meta(sc, sub, ev, n);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_gap_get_stats(ble, &after);
   *results = rec.nres - r0;
   *bad = (int)(after.adv_reports_malformed - before.adv_reports_malformed);
@@ -333,7 +335,7 @@ TEST(prefix_and_rssi_filters_apply_before_the_handler) {
   static const uint8_t TRUNC[] = {0x05, 0x03, 0x0d, 0x18};
   n = add_legacy(ev, n, 0, ADDR2, TRUNC, sizeof TRUNC, -10);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, 2);
   CHECK_EQ(rec.adv_type[0], 0);
   CHECK_EQ(rec.adv_type[1], 4);
@@ -343,7 +345,7 @@ TEST(prefix_and_rssi_filters_apply_before_the_handler) {
   /* Cleared: everything passes. */
   REQUIRE_EQ(uvble_gap_scan_filter(ble, NULL, 0, UVBLE_GAP_RSSI_ANY), 0);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.nres, 7);
   /* Bad filters. */
   uvble_gap_prefix_t empty = {SVC, 0};
@@ -393,7 +395,7 @@ TEST(extended_reports_map_event_types_to_micropython_adv_types) {
     size_t n = add_ext(ev, 1, T[i].type, ADDR1, 0, AD1, sizeof AD1, -33);
     send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
   }
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, (int)(sizeof T / sizeof T[0]));
   for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
     CHECK_EQ(rec.adv_type[i], T[i].adv_type);
@@ -406,7 +408,7 @@ TEST(extended_reports_map_event_types_to_micropython_adv_types) {
   size_t n = add_ext(ev, 1, 0x13, ADDR1, 0, AD1, sizeof AD1, -1);
   n = add_ext(ev, n, 0x1B, ADDR1, 0, AD2, sizeof AD2, -2);
   send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, 14);
   CHECK_MEM(rec.data[13], AD2, sizeof AD2);
   down(sc, ble);
@@ -426,7 +428,7 @@ TEST(extended_fragments_are_reassembled) {
     size_t n = add_ext(ev, 1, 0x01 | status, ADDR1, 3, big + cuts[i],
                        cuts[i + 1] - cuts[i], -50);
     send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
-    run_for(&loop, 5);
+    run_until_idle(&loop, 5000);
     CHECK_EQ(rec.nres, i < 2 ? 0 : 1);
   }
   REQUIRE_EQ(rec.nres, 1);
@@ -441,7 +443,7 @@ TEST(extended_fragments_are_reassembled) {
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00 | 0x40, ADDR1, 3, big + 100, 50, -50);
   send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, 2);
   CHECK_EQ(rec.len[1], 150);
   CHECK_EQ(rec.adv_type[1], 3);
@@ -458,7 +460,7 @@ TEST(extended_fragments_are_reassembled) {
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00, ADDR2, 3, big + 50, 10, -50);
   send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(rec.nres, 3);
   CHECK_EQ(rec.len[2], 60);
   uvble_gap_get_stats(ble, &gs);
@@ -476,7 +478,7 @@ TEST(extended_fragments_are_reassembled) {
   memset(ev, 0, sizeof ev);
   n = add_ext(ev, 1, 0x00, ADDR1, 4, big, 10, -50);
   send_meta(sc, HCI_LE_EXT_ADV_REPORT, ev, n);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   uvble_gap_get_stats(ble, &gs);
   CHECK_EQ(gs.adv_fragments_dropped, 2);
   /* The final fragment after the drop stands alone. */
@@ -554,16 +556,16 @@ TEST(handler_may_stop_the_scan_or_close_the_stack_mid_event) {
   for (int i = 0; i < 3; i++)
     n = add_legacy(ev, n, 0, ADDR1, AD1, sizeof AD1, -40);
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.nres, 1);
   CHECK_EQ(rec.count[UVBLE_IRQ_SCAN_DONE], 1);
   /* Closing from the handler: the rest of the event is not touched. */
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   rec.nres = 0;
   rec.hook = close_on_first;
   send_meta(sc, HCI_LE_ADVERTISING_REPORT, ev, n);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rec.nres, 1);
   sc_free(sc);
   uv_run(&loop, UV_RUN_DEFAULT);

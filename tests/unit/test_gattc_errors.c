@@ -215,7 +215,7 @@ TEST(transaction_timeout_ends_operation_and_bearer) {
   CHECK_EQ(start_op(OP_CHR), UVBLE_EIO);
   /* The slot of the failed discovery is free: the error is the bearer's. */
   CHECK_EQ(start_op(OP_DSC), UVBLE_EIO);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(nev, 3);
   peer_down();
 }
@@ -348,7 +348,7 @@ TEST(close_from_inside_a_result_irq) {
   REQUIRE(peer_recv(got) > 0);
   PEER_SEND(0x11, 6, 1, 0, 4, 0, 0, 0x18, 5, 0, 8, 0, 1, 0x18, 9, 0, 12, 0,
             0x0d, 0x18);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(ble == NULL);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_SERVICE_RESULT), 2);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_SERVICE_DONE), 0);
@@ -365,7 +365,7 @@ TEST(close_from_inside_done_with_more_queued) {
   uint8_t got[600];
   REQUIRE(peer_recv(got) > 0);
   PEER_SEND(0x0b, 1);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(ble == NULL);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
   peer_down();
@@ -390,7 +390,7 @@ TEST(power_down_from_inside_a_result_irq) {
    * seen; the handler powers the stack down right there. */
   PEER_SEND(0x09, 7, 2, 0, 2, 3, 0, 0, 0x2a, 4, 0, 2, 5, 0, 1, 0x2a, 6, 0, 2,
             7, 0, 4, 0x2a);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_CHARACTERISTIC_RESULT), 1);
   int d = wait_ev(UVBLE_IRQ_GATTC_CHARACTERISTIC_DONE, 0, 100);
   REQUIRE(d > 0);
@@ -424,7 +424,7 @@ TEST(close_from_a_done_raised_by_the_link_dropping) {
   uint8_t got[600];
   REQUIRE(peer_recv(got) > 0);
   sc_disconnect(sc, CONN, 0x08);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(ble == NULL);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
   peer_down();
@@ -445,7 +445,7 @@ TEST(power_down_from_a_done_raised_by_the_link_dropping) {
   uint8_t got[600];
   REQUIRE(peer_recv(got) > 0);
   sc_disconnect(sc, CONN, 0x08);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
   int w = wait_ev(UVBLE_IRQ_GATTC_WRITE_DONE, 0, 100);
   REQUIRE(w > 0);

@@ -71,16 +71,16 @@ static inline void peer_up_timeout(unsigned att_timeout_ms) {
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 400 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   if (att_timeout_ms) att_set_timeout_ms(ble, att_timeout_ms);
   nev = 0;
   irq_hook = NULL;
   uvble_irq(ble, on_irq, NULL);
   sc_connect(sc, CONN, peer_role, PEER_ADDR);
-  for (int i = 0; i < 100 && !conn_find(ble, CONN); i++) run_for(&loop, 2);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, CONN) != NULL);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   nev = 0;
   acl_seen = sc_acl_count(sc);
 }
@@ -117,6 +117,7 @@ static inline size_t peer_recv(uint8_t *out) { return peer_recv_wait(out, 200); 
 
 /* Nothing more from the client within ms. */
 static inline bool peer_quiet(unsigned ms) {
+  /* time must pass: absence is asserted over the caller's window */
   run_for(&loop, ms);
   return sc_acl_count(sc) == acl_seen;
 }
@@ -129,7 +130,7 @@ static inline void peer_send(const void *pdu, size_t len) {
   buf[3] = 0;
   memcpy(buf + 4, pdu, len);
   sc_send_acl(sc, CONN, 2, buf, len + 4);
-  run_for(&loop, 3);
+  run_until_idle(&loop, 5000);
 }
 
 #define PEER_SEND(...)                                  \

@@ -116,7 +116,7 @@ TEST(read_req_completes_with_value_and_no_irq) {
   REQUIRE_EQ(start_read(&r, 0x0023), 0);
   EXPECT_REQ(0x0a, 0x23, 0x00);
   peer_error(0x0a, 0x0023, UVBLE_ATT_ERR_READ_NOT_PERMITTED);
-  for (int i = 0; i < 1000 && r.calls < 2; i++) run_for(&loop, 2);
+  RUN_UNTIL(&loop, r.calls >= 2, 5000);
   CHECK_EQ(r.calls, 2);
   CHECK_EQ(r.status, UVBLE_ATT_ERR_READ_NOT_PERMITTED);
   CHECK_EQ(nev, 0);

@@ -356,7 +356,7 @@ TEST(write_command_goes_at_once_without_event) {
   EXPECT_REQ(0x0a, 0x10, 0x00);
   REQUIRE_EQ(uvble_gattc_write(ble, CONN, 0x0025, "z", 1, 0), 0);
   EXPECT_REQ(0x52, 0x25, 0x00, 'z');
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(nev, 0);
   peer_down();
 }
@@ -388,7 +388,7 @@ TEST(request_waits_for_room_when_link_queue_is_full) {
   /* A request is kept, not refused, and goes out once there is room. */
   REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0010), 0);
   REQUIRE_EQ(uvble_gattc_write(ble, CONN, 0x0011, "q", 1, 1), 0);
-  run_for(&loop, 40);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(nev, 0);
   sc_config(sc)->auto_complete_acl = true;
   sc_send_completed(sc, CONN, 8);
@@ -417,12 +417,13 @@ TEST(link_drop_while_a_request_waits_for_room) {
   while (uvble_gattc_write(ble, CONN, 0x0025, v, sizeof v, 0) == 0) {
   }
   REQUIRE_EQ(uvble_gattc_read(ble, CONN, 0x0010), 0);
-  run_for(&loop, 25);
+  run_until_idle(&loop, 5000);
   sc_disconnect(sc, CONN, 0x08);
   int d = wait_ev(UVBLE_IRQ_GATTC_READ_DONE, 0, 200);
   REQUIRE_EQ(d, 0);
   CHECK_EQ(evs[d].d.gatt_status.status, UVBLE_EDISCONNECTED);
-  run_for(&loop, 30); /* the retry timer finds nothing to do */
+  /* time must pass: the retry timer finds nothing to do */
+  run_for(&loop, 30);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTC_READ_DONE), 1);
   peer_down();
 }

@@ -83,7 +83,7 @@ TEST(register_while_advertising_is_busy) {
   uint16_t h[16];
   CHECK_EQ(register_test_db(h, 16), UVBLE_EBUSY);
   REQUIRE_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, true), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(register_test_db(h, 16), 11);
   down();
 }

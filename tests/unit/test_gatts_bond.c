@@ -234,7 +234,7 @@ TEST(service_changed_goes_to_a_bonded_client_that_was_away) {
   link_down();
   register_b(true); /* the database changes while it is away */
   link_up();
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, 0); /* unknown client until encrypted */
   secure();
   int want = 1;
@@ -247,10 +247,10 @@ TEST(service_changed_goes_to_a_bonded_client_that_was_away) {
    * from the characteristic that now sits at the old value handle. */
   CHECK_EQ(sub(), 0);
   CHECK_EQ(old_vh_sub(), 0);
-  run_for(&loop, 50); /* the confirmation */
+  run_until_idle(&loop, 5000); /* the confirmation */
   /* Confirmed: up to date, nothing more next time. */
   reconnect();
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, 1);
   down();
 }
@@ -264,7 +264,7 @@ TEST(the_same_database_registered_again_changes_nothing) {
   link_down();
   register_b(false);
   reconnect();
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, 0);
   CHECK_EQ(sub(), UVBLE_CCCD_NOTIFY);
   down();
@@ -278,7 +278,7 @@ TEST(a_client_without_service_changed_loses_stale_subscriptions_quietly) {
   link_down();
   register_b(true);
   reconnect();
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, 0);
   CHECK_EQ(sub(), 0);
   CHECK_EQ(old_vh_sub(), 0);
@@ -302,7 +302,7 @@ TEST(a_connected_client_that_confirms_service_changed_is_up_to_date) {
   CHECK_EQ(sub(), 0);
   subscribe((uint16_t)(vh + 1), UVBLE_CCCD_INDICATE); /* rediscovered */
   reconnect();
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, 1);
   CHECK_EQ(sub(), UVBLE_CCCD_INDICATE);
   down();
@@ -329,9 +329,9 @@ TEST(service_changed_unconfirmed_when_the_link_drops_is_sent_again) {
   int want = seen + 1;
   REQUIRE(run_until_pred(&loop, got_indicates, &want, 2000));
   CHECK_EQ(G.ind_handle, SC_VALUE);
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   reconnect();
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(G.indicates, want); /* confirmed that time */
   down();
 }

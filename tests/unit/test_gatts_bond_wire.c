@@ -61,7 +61,7 @@ static void setup(void) {
   uvble_gatts_service_t svc = {uvble_uuid16(0x180d), &chr, 1};
   REQUIRE_EQ(uvble_gatts_register_services(ble, &svc, 1, &vh, 1), 1);
   sc_connect(sc, H, CONN_ROLE_PERIPHERAL, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, H) != NULL);
   sc_clear(sc);
   acl_cursor = 0;
@@ -80,7 +80,7 @@ static void encrypt(void) {
 
 /* The next ATT PDU the host sent; its length, 0 when none. */
 static size_t att_out(uint8_t *pdu, size_t cap) {
-  if (acl_cursor >= sc_acl_count(sc)) run_for(&loop, 5);
+  if (acl_cursor >= sc_acl_count(sc)) run_until_idle(&loop, 5000);
   while (acl_cursor < sc_acl_count(sc)) {
     const struct sc_acl_rec *a = sc_acl(sc, acl_cursor++);
     if (a->len < 4 || a->data[2] != 0x04 || a->data[3] != 0) continue;
@@ -95,7 +95,7 @@ static void att_in(const void *pdu, size_t len) {
   uint8_t buf[64] = {(uint8_t)len, 0, 0x04, 0};
   memcpy(buf + 4, pdu, len);
   sc_send_acl(sc, H, 2, buf, 4 + len);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 static int cccd_secret(void) {
@@ -162,7 +162,7 @@ TEST(the_link_dropping_under_the_service_changed_indication_keeps_the_old_layout
   uint8_t pdu[32];
   REQUIRE_EQ(att_out(pdu, sizeof pdu), 7);
   sc_disconnect(sc, H, 0x08);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK(conn_find(ble, H) == NULL);
   int i = cccd_secret();
   REQUIRE(i >= 0);

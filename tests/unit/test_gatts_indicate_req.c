@@ -124,7 +124,7 @@ TEST(indicate_req_bad_arguments) {
   wait_q(&q);
   expect_ind(H_D1, "p");
   PEER(ATT_HANDLE_VALUE_CFM);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 1);
   CHECK_EQ(last_ev(UVBLE_IRQ_GATTS_INDICATE_DONE)->d.gatt_status.value_handle,
@@ -148,7 +148,7 @@ TEST(indicate_req_cancel_swallows_the_confirmation) {
   CHECK_EQ(q.in_start, 0);
   CHECK(!q.had_result);
   PEER(ATT_HANDLE_VALUE_CFM);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(late(), l0 + 1);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 0);

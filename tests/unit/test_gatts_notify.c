@@ -42,7 +42,7 @@ TEST(explicit_notify_and_indicate_ignore_the_cccd) {
   expect_value(ATT_HANDLE_VALUE_IND, H_C1, "periph3");
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 0);
   confirm();
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 1);
   const struct ev *e = last_ev(UVBLE_IRQ_GATTS_INDICATE_DONE);
   CHECK_EQ(e->d.gatt_status.conn_handle, CONN);
@@ -86,7 +86,7 @@ TEST(send_update_follows_each_subscription) {
   REQUIRE_EQ(uvble_gatts_write(ble, H_C1, "periph7", 7, true), 0);
   expect_value(ATT_HANDLE_VALUE_IND, H_C1, "periph7");
   confirm();
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 1);
   /* Both bits: notify wins. */
   subscribe(H_C1_CCCD, UVBLE_CCCD_NOTIFY | UVBLE_CCCD_INDICATE);
@@ -126,7 +126,7 @@ TEST(explicit_indications_queue_behind_the_outstanding_one) {
   confirm();
   expect_value(ATT_HANDLE_VALUE_IND, H_D1, "b");
   confirm();
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 2);
   int k = 0;
   for (int i = 0; i < nev; i++)
@@ -149,7 +149,8 @@ TEST(indication_timeout_reports_and_kills_the_bearer) {
   REQUIRE_EQ(register_test_db(h, 16), 11);
   REQUIRE_EQ(uvble_gatts_indicate(ble, CONN, H_C1, "a", 1), 0);
   REQUIRE_EQ(uvble_gatts_indicate(ble, CONN, H_C1, "b", 1), 0);
-  run_for(&loop, 150);
+  /* The 60 ms ATT timeout ends both. */
+  RUN_UNTIL(&loop, count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE) >= 2, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 2);
   CHECK_EQ(evs[0].type, UVBLE_IRQ_GATTS_INDICATE_DONE);
   CHECK_EQ(evs[0].d.gatt_status.status, UVBLE_ETIMEDOUT);
@@ -164,7 +165,7 @@ TEST(disconnect_completes_indications) {
   REQUIRE_EQ(uvble_gatts_indicate(ble, CONN, H_C1, "a", 1), 0);
   REQUIRE_EQ(uvble_gatts_indicate(ble, CONN, H_D1, "b", 1), 0);
   sc_disconnect(sc, CONN, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 2);
   CHECK_EQ(evs[0].d.gatt_status.status, UVBLE_EDISCONNECTED);
   CHECK_EQ(evs[0].d.gatt_status.value_handle, H_C1);
@@ -179,7 +180,7 @@ TEST(cccd_state_is_per_connection) {
   up_db();
   static const uint8_t peer2[6] = {9, 9, 9, 9, 9, 9};
   sc_connect(sc, 0x41, 1, peer2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, 0x41));
   subscribe(H_C1_CCCD, UVBLE_CCCD_NOTIFY);
   uint8_t q[3] = {ATT_READ_REQ, H_C1_CCCD, 0}, p[600];
@@ -187,7 +188,7 @@ TEST(cccd_state_is_per_connection) {
   REQUIRE_EQ(host_pdu(p, sizeof p), 3);
   CHECK_EQ(get_le16(p + 1), 0); /* the other client did not subscribe */
   REQUIRE_EQ(uvble_gatts_write(ble, H_C1, "fan", 3, true), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   int to40 = 0, to41 = 0;
   for (size_t i = acl_seen; i < sc_acl_count(sc); i++) {
     to40 += sc_acl(sc, i)->handle == 0x40;
@@ -211,7 +212,7 @@ TEST(reregistration_indicates_service_changed_to_subscribers) {
   CHECK_EQ(get_le16(p + 3), UVBLE_GATTS_FIRST_USER_HANDLE);
   CHECK_EQ(get_le16(p + 5), 0xffff);
   confirm();
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   /* The stack's own indication raises no INDICATE_DONE. */
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 0);
   /* The Service Changed subscription survives, the others are reset. */
@@ -238,13 +239,13 @@ TEST(closing_from_indicate_done) {
   REQUIRE_EQ(uvble_gatts_indicate(ble, CONN, H_D1, "b", 1), 0);
   irq_hook = close_in_irq;
   sc_disconnect(sc, CONN, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   /* Events stop once the stack is closing (ble_irq), so only the first. */
   CHECK_EQ(count_ev(UVBLE_IRQ_GATTS_INDICATE_DONE), 1);
   irq_hook = NULL;
   ble = NULL;
   sc_free(sc);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -268,9 +269,9 @@ TEST(a_refused_notification_is_followed_by_tx_ready) {
   ble->hci.conn_txq_max = 200; /* a small queue, to reach its end */
   /* Completions with nothing refused: no callback. */
   REQUIRE_EQ(uvble_gatts_notify(ble, CONN, H_C1, "0123456789", 10), 0);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   sc_send_completed(sc, CONN, 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(tx_ready_calls, 0);
   int r = 0, sent = 0;
   for (int i = 0; i < 100 && r == 0; i++) {
@@ -279,17 +280,17 @@ TEST(a_refused_notification_is_followed_by_tx_ready) {
   }
   CHECK_EQ(r, UVBLE_ENOBUFS);
   CHECK(sent >= 8); /* the controller's 8 buffers, then the queue */
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(tx_ready_calls, 0);
   /* The controller finishes its packets: the queue moves into it. */
   sc_send_completed(sc, CONN, 8);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(tx_ready_calls, 1);
   CHECK_EQ(tx_ready_handle, CONN);
   CHECK_EQ(uvble_gatts_notify(ble, CONN, H_C1, "again", 5), 0);
   /* Once per refusal. */
   sc_send_completed(sc, CONN, 8);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(tx_ready_calls, 1);
   uvble_gatts_on_tx_ready(ble, NULL, NULL);
   down();

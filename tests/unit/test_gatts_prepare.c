@@ -195,7 +195,7 @@ TEST(disconnect_drops_the_prepare_queue) {
   uint8_t rsp[600];
   REQUIRE_EQ(prepare(H_C1, 0, "abc", 3, rsp), 8);
   sc_disconnect(sc, CONN, 0x13);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK(the_conn() == NULL);
   down(); /* ASan: nothing leaks */
 }

@@ -201,6 +201,8 @@ TEST(command_credits_gate_the_queue) {
   struct cmd_result a = {0}, b = {0};
   REQUIRE_EQ(hci_send_cmd(ble, 0xFC01, "x", 1, on_cmd, &a), 0);
   REQUIRE_EQ(hci_send_cmd(ble, 0xFC02, NULL, 0, on_cmd, &b), 0);
+  /* time must pass: the second command must not follow (the first is
+   * held by the test, so the stack never idles) */
   run_for(&loop, 30);
   CHECK_EQ(sc_cmd_count(sc), 1); /* one credit: the second waits */
   uint8_t zero_credit_ret[2] = {0x00, 0xAB};
@@ -210,7 +212,7 @@ TEST(command_credits_gate_the_queue) {
   CHECK_EQ(a.err, 0);
   CHECK_EQ(a.ret_len, 1);
   CHECK_EQ(a.ret[0], 0xAB);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000); /* no credit: the second stays queued */
   CHECK_EQ(sc_cmd_count(sc), 1); /* Num_HCI_Command_Packets was 0 */
   /* A NOP Command Complete (opcode 0) grants a credit. */
   sc_config(sc)->ncmd = 1;
@@ -303,7 +305,7 @@ TEST(stray_and_malformed_events_are_counted_and_ignored) {
   /* Truncated LE Connection Complete. */
   uint8_t conn[] = {0x3E, 3, 0x01, 0x00, 0x40};
   sc_send_raw(sc, UVBLE_HCI_EVENT, conn, sizeof conn);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   uvble_stats_t s;
   uvble_get_stats(ble, &s);
   CHECK_EQ(s.hci_events_unexpected, 1);
@@ -335,7 +337,7 @@ TEST(hardware_error_and_lost_transport_are_fatal) {
   uvble_on_fatal(ble, on_fatal, NULL);
   uint8_t hw = 0x01;
   sc_send_event(sc, 0x10, &hw, 1);
-  run_for(&loop, 30);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(fatal_calls, 1);
   CHECK_EQ(fatal_status, UVBLE_EIO);
   CHECK(!uvble_is_active(ble));
@@ -348,9 +350,9 @@ TEST(hardware_error_and_lost_transport_are_fatal) {
   struct cmd_result a = {0};
   sc_silence(sc, 0xFC09);
   REQUIRE_EQ(hci_send_cmd(ble, 0xFC09, NULL, 0, on_cmd, &a), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   sc_free(sc); /* the controller goes away */
-  run_for(&loop, 50);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(fatal_calls, 1);
   CHECK_EQ(fatal_status, UVBLE_ETRANSPORT);
   CHECK_EQ(a.calls, 1);
@@ -377,7 +379,7 @@ TEST(close_completes_pending_commands_first) {
   memset(c, 0, sizeof c);
   for (int i = 0; i < 5; i++)
     REQUIRE_EQ(hci_send_cmd(ble, 0xFC0A, NULL, 0, on_cmd, &c[i]), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   closed_calls = 0;
   uvble_close(ble, on_closed, NULL);
   for (int i = 0; i < 5; i++) {

@@ -54,7 +54,7 @@ TEST(requests_sent_without_waiting_are_all_answered_in_order) {
     memcpy(buf + 4, req, 5);
     sc_send_acl(sc, H, 2, buf, 9);
   }
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   for (int k = 0; k < 8; k++) {
     const struct pdu *p = sent_on(L2CAP_CID_ATT, m, k);
     REQUIRE(p != NULL);

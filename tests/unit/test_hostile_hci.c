@@ -13,7 +13,7 @@
 
 static void ev(uint8_t code, const void *params, size_t len) {
   sc_send_event(sc, code, params, len);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 /* Commands still complete: advertising starts with no timeout. */
@@ -21,12 +21,12 @@ static void commands_work(void) {
   uvble_stats_t s0 = stats();
   uint8_t adv[3] = {0x02, 0x01, 0x06};
   REQUIRE_EQ(uvble_gap_advertise(ble, 100000, adv, 3, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_stats_t s1 = stats();
   CHECK(s1.hci_cmds_sent > s0.hci_cmds_sent);
   CHECK_EQ(s1.hci_cmd_timeouts, 0);
   CHECK_EQ(uvble_gap_advertise(ble, -1, NULL, 0, NULL, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
 }
 
 TEST(event_header_length_disagreeing_with_the_packet) {
@@ -44,7 +44,7 @@ TEST(event_header_length_disagreeing_with_the_packet) {
   /* A header alone, and an event with a length byte of 255 and no body. */
   hci_on_event(ble, (uint8_t[]){0x0E}, 1);
   hci_on_event(ble, (uint8_t[]){0x3E, 255}, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(stats().hci_events_malformed, s0.hci_events_malformed + 4);
   CHECK_EQ(count_ev(UVBLE_IRQ_CENTRAL_DISCONNECT), 0);
   alive();
@@ -117,7 +117,7 @@ static const uvble_irq_data_t *last_scan(void) {
 TEST(advertising_data_with_malformed_ad_structures) {
   bring(1);
   REQUIRE_EQ(uvble_gap_scan(ble, 0, 0, 0, false), 0);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   uvble_gap_stats_t g0;
   uvble_gap_get_stats(ble, &g0);
 

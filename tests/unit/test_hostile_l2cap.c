@@ -280,14 +280,14 @@ TEST(a_storm_of_malformed_frames_then_normal_service) {
       f[3] = 0;
     }
     sc_send_acl(sc, H, pb, f, n);
-    if (i % 100 == 0) run_for(&loop, 1);
+    if (i % 100 == 0) run_until_idle(&loop, 5000);
   }
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   REQUIRE(conn_find(ble, H) != NULL);
   alive();
   /* The link still goes down cleanly. */
   CHECK_EQ(uvble_gap_disconnect(ble, H), 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_ev(UVBLE_IRQ_CENTRAL_DISCONNECT), 1);
   finish();
 }

@@ -18,7 +18,7 @@ static void alive(void) {
   size_t before = sc_acl_count(sc);
   uint8_t req[7] = {3, 0, 4, 0, 0x0A, 3, 0};
   sc_send_acl(sc, H, 2, req, sizeof req);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   bool answered = false;
   for (size_t i = before; i < sc_acl_count(sc); i++) {
     const struct sc_acl_rec *a = sc_acl(sc, i);

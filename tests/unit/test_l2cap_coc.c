@@ -293,7 +293,7 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   struct l2f_flow *f =
       start_flow(&sa, h, acid, &sb, h, bcid, 400000, 100, 1000, 42);
   f->rx_auto = false; /* B does not read */
-  run_for(&loop, 300);
+  run_until_idle(&loop, 5000);
   /* The sender filled its buffer and stalled; B holds no more than the
    * buffer its credits allow, and no SEND_READY came. */
   CHECK(f->tx.bytes_done < 400000);
@@ -309,6 +309,7 @@ TEST(slow_reader_stalls_the_sender_without_loss) {
   CHECK_EQ(ai.tx_credits, 0);
   CHECK(ai.tx_queued > 0);
   size_t sent_while_stalled = f->tx.bytes_done;
+  /* time must pass: a stalled flow stays stalled */
   run_for(&loop, 200);
   CHECK_EQ(f->tx.bytes_done, sent_while_stalled);
   CHECK_EQ(f->rx.bytes_done, 0);
@@ -591,7 +592,7 @@ TEST(closing_the_stacks_mid_transfer_frees_everything) {
       start_flow(&sa, h, acid, &sb, h, bcid, 50 * 1000 * 1000, 1, 1000, 11);
   f->rx_auto = false;
   REQUIRE(uvble_l2cap_connect(sa.ble, h, PSM, 1000) >= 0x40);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   int before = sa.nev;
   teardown();               /* ASan's leak check is the assertion */
   CHECK_EQ(sa.nev, before); /* no events after uvble_close */
@@ -757,7 +758,7 @@ TEST(connect_req_cancel_closes_what_the_peer_opens) {
   REQUIRE(wait_ev(&sb, UVBLE_IRQ_L2CAP_DISCONNECT, 1, 1000));
   CHECK_EQ(count_ev(&sb, UVBLE_IRQ_L2CAP_CONNECT), 1);
   CHECK_EQ(late_responses(sa.ble), late + 1);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(q.calls, 1);
   CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_CONNECT), 0);
   CHECK_EQ(count_ev(&sa, UVBLE_IRQ_L2CAP_DISCONNECT), 0);

@@ -81,7 +81,7 @@ static void inject(uint16_t cid, const uint8_t *d, size_t len) {
   buf[3] = (uint8_t)(cid >> 8);
   if (len) memcpy(buf + 4, d, len);
   sc_send_acl(sc, H, 2, buf, len + 4);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 static void sig(uint8_t code, uint8_t ident, const uint8_t *d, size_t len) {
@@ -159,7 +159,7 @@ static void setup(uint16_t acl_mtu, uint8_t role) {
   sc_config(sc)->auto_complete_acl = true;
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   uvble_irq(ble, on_irq, NULL);
   nev = 0;
@@ -168,7 +168,7 @@ static void setup(uint16_t acl_mtu, uint8_t role) {
   accept_ret = 0;
   sc_clear(sc);
   sc_connect(sc, H, role, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   conn = conn_find(ble, H);
   REQUIRE(conn != NULL);
 }
@@ -230,7 +230,7 @@ TEST(frames_without_a_usable_header_are_dropped_silently) {
   inject(5, NULL, 0);
   uint8_t zero_ident[8] = {0x06, 0x00, 4, 0, 0x40, 0, 0x40, 0};
   inject(5, zero_ident, sizeof zero_ident);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_on(5, m), 0);
   CHECK_EQ(stats().sig_malformed, 3);
   teardown();
@@ -293,7 +293,7 @@ TEST(rejects_and_stray_responses_are_never_answered) {
   sig(0x15, 0x54, conn_rsp, 10);
   uint8_t param_rsp[2] = {0, 0};
   sig(0x13, 0x55, param_rsp, 2);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(count_on(5, m), 0);
   CHECK_EQ(stats().sig_unmatched_rsp, 4);
   CHECK_EQ(stats().sig_rejects_received, 1);
@@ -342,7 +342,7 @@ static uint8_t param_request(void) {
   struct l2cap_conn_params p = {24, 40, 0, 400};
   int m = mark();
   REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, 0, &len);
   REQUIRE(r != NULL);
@@ -387,15 +387,16 @@ TEST(conn_param_update_request_times_out_and_ends_with_the_link) {
   REQUIRE_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 1000), 0);
   param_calls = 0;
   param_request();
-  run_for(&loop, 900);
+  /* time must pass: inside the 1 s timeout nothing ends */
+  run_for(&loop, 800);
   CHECK_EQ(param_calls, 0);
-  run_for(&loop, 200);
+  RUN_UNTIL(&loop, param_calls >= 1, 5000);
   CHECK_EQ(param_calls, 1);
   CHECK_EQ(param_result, UVBLE_ETIMEDOUT);
   CHECK_EQ(stats().sig_timeouts, 1);
   param_request();
   sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(param_calls, 2);
   CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
   teardown();
@@ -425,27 +426,24 @@ TEST(pending_requests_are_bounded) {
            UVBLE_ENOBUFS);
   CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING);
   /* The controller takes 8 packets at a time: await all of them. */
-  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, count_on(5, m) >= L2SIG_MAX_PENDING, 5000);
   REQUIRE_EQ(count_on(5, m), L2SIG_MAX_PENDING);
   /* Identifiers were handed out from 1 on: answer the first. */
   uint8_t rsp[2] = {0, 0};
   sig(0x13, 1, rsp, 2);
-  for (int i = 0; i < 2000 && param_calls < 1; i++) run_for(&loop, 5);
+  RUN_UNTIL(&loop, param_calls >= 1, 5000);
   CHECK_EQ(param_calls, 1);
   CHECK_EQ(param_result, 0);
   CHECK_EQ(conn->l2cap->reqs.len, L2SIG_MAX_PENDING - 1);
   REQUIRE_EQ(l2cap_conn_param_update_request(ble, conn, &p, on_param, NULL), 0);
-  for (int i = 0; i < 2000 && count_on(5, m) < L2SIG_MAX_PENDING + 1; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, count_on(5, m) >= L2SIG_MAX_PENDING + 1, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, L2SIG_MAX_PENDING, &len);
   REQUIRE(r != NULL);
   CHECK_EQ(r[1], 255); /* the next free identifier */
   /* The link going ends every one of them. */
   sc_disconnect(sc, H, 0x13);
-  for (int i = 0; i < 2000 && param_calls < 1 + L2SIG_MAX_PENDING; i++)
-    run_for(&loop, 5);
+  RUN_UNTIL(&loop, param_calls >= 1 + L2SIG_MAX_PENDING, 5000);
   CHECK_EQ(param_calls, 1 + L2SIG_MAX_PENDING);
   CHECK_EQ(param_result, UVBLE_EDISCONNECTED);
   teardown();
@@ -621,7 +619,7 @@ static uint16_t open_out(uint16_t mtu, uint16_t dcid, uint16_t pmtu,
   int m = mark();
   int cid = uvble_l2cap_connect(ble, H, PSM, mtu);
   REQUIRE(cid >= 0x40);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uint16_t len;
   const uint8_t *r = sent_sig(m, 0, &len);
   REQUIRE(r != NULL);
@@ -682,7 +680,7 @@ TEST(sdu_within_credits_is_cut_from_the_callers_bytes) {
   CHECK_EQ(ci.tx_queued, 0);
   CHECK_EQ(ci.tx_credits, 6); /* 2 + 28, 30, 30, 12 */
   memset(sdu, 0xEE, sizeof sdu);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   check_sdu100_on_0x55(m, want);
   teardown();
 }
@@ -711,7 +709,7 @@ TEST(sdu_cut_from_the_callers_bytes_continues_from_the_buffer) {
   CHECK_EQ(ch->tx.buf[(ch->tx.rd + ch->tx.cap - 1) % ch->tx.cap], 0xA5);
   CHECK(stats().tx_kframes >= 2);
   ble->hci.acl_pool.max = 0;
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   check_sdu100_on_0x55(m, sdu);
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(ci.tx_queued, 0);
@@ -726,7 +724,7 @@ TEST(sdu_segmentation_follows_peer_mps_and_credits) {
   for (int i = 0; i < 100; i++) sdu[i] = (uint8_t)i;
   int m = mark();
   CHECK_EQ(uvble_l2cap_send(ble, H, cid, sdu, sizeof sdu), 1);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   /* Two credits: two K-frames, the first with the SDU length. */
   REQUIRE_EQ(count_on(0x55, m), 2);
   const struct pdu *k0 = sent_on(0x55, m, 0), *k1 = sent_on(0x55, m, 1);
@@ -742,7 +740,7 @@ TEST(sdu_segmentation_follows_peer_mps_and_credits) {
   /* More credits release the rest. */
   uint8_t cr[4] = {0x55, 0, 10, 0};
   sig(0x16, 9, cr, 4);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_on(0x55, m), 4);
   CHECK_EQ(sent_on(0x55, m, 2)->len, 30);
   CHECK_MEM(sent_on(0x55, m, 2)->d, sdu + 58, 30);
@@ -843,7 +841,7 @@ TEST(slow_reader_gets_no_credits_beyond_its_buffer) {
   uint8_t got[64];
   CHECK_EQ(uvble_l2cap_recvinto(ble, H, cid, got, sizeof got), 21);
   CHECK_EQ(uvble_l2cap_recvinto(ble, H, cid, got, sizeof got), 21);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   have = 8 + credits_granted(m, cid) - sent;
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(have, 2);
@@ -967,7 +965,7 @@ TEST(credits_past_65535_close_the_channel) {
 static int connect_only(void) {
   int cid = uvble_l2cap_connect(ble, H, PSM, 100);
   REQUIRE(cid >= 0x40);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   return cid;
 }
 
@@ -979,9 +977,10 @@ TEST(connect_without_response_times_out) {
   const uint8_t *r = sent_sig(m, 0, NULL);
   REQUIRE(r != NULL);
   uint8_t ident = r[1];
-  run_for(&loop, 900);
+  /* time must pass: inside the 1 s timeout nothing ends */
+  run_for(&loop, 800);
   CHECK_EQ(count_ev(UVBLE_IRQ_L2CAP_DISCONNECT), 0);
-  run_for(&loop, 200);
+  RUN_UNTIL(&loop, count_ev(UVBLE_IRQ_L2CAP_DISCONNECT) >= 1, 5000);
   const struct ev *e = last_ev(UVBLE_IRQ_L2CAP_DISCONNECT);
   REQUIRE(e != NULL);
   CHECK_EQ(e->cid, cid);
@@ -1016,10 +1015,10 @@ TEST(connect_pending_when_the_link_drops) {
   uint16_t open = open_out(100, 0x60, 100, 100, 1);
   int m = mark();
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, open), 0); /* request pending */
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK(sent_sig(m, 0, NULL) != NULL);
   sc_disconnect(sc, H, 0x08);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(count_ev(UVBLE_IRQ_L2CAP_DISCONNECT), 2);
   int ok = 0;
   for (int i = 0; i < nev; i++) {
@@ -1092,7 +1091,7 @@ TEST(disconnection_response_must_name_the_channel) {
   uint16_t cid = open_out(100, 0x60, 100, 100, 1);
   int m = mark();
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, cid), 0);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   const uint8_t *r = sent_sig(m, 0, NULL);
   REQUIRE(r != NULL);
   CHECK_EQ(r[0], 0x06);
@@ -1131,7 +1130,7 @@ TEST(disconnect_request_times_out) {
   REQUIRE_EQ(uvble_l2cap_set_opt(ble, UVBLE_L2CAP_OPT_TIMEOUT_MS, 1000), 0);
   uint16_t cid = open_out(100, 0x60, 100, 100, 1);
   CHECK_EQ(uvble_l2cap_disconnect(ble, H, cid), 0);
-  run_for(&loop, 1200);
+  RUN_UNTIL(&loop, last_ev(UVBLE_IRQ_L2CAP_DISCONNECT) != NULL, 5000);
   const struct ev *e = last_ev(UVBLE_IRQ_L2CAP_DISCONNECT);
   REQUIRE(e != NULL);
   CHECK_EQ(e->status, UVBLE_ETIMEDOUT);

@@ -372,7 +372,7 @@ static void check_outcome(void) {
     case ACT_CLOSE: {
       bool linked = h->conn != 0xffff && h->count[disc_ev] == 0;
       CHECK(run_until_pred(&loop, close_cb_pred, h, 3000));
-      run_for(&loop, 20);
+      run_until_idle(&loop, 5000);
       CHECK_EQ(h->close_cbs, 1);
       CHECK_EQ(h->after_close, 0);
       if (linked && peer->count[peer_disc_ev] == 0) {
@@ -385,7 +385,7 @@ static void check_outcome(void) {
     case ACT_DISCONNECT: {
       struct disc_wait w = {h, disc_ev, act_disc_seen_before + 1};
       CHECK(run_until_pred(&loop, disc_pred, &w, 3000));
-      run_for(&loop, 20);
+      run_until_idle(&loop, 5000);
       CHECK_EQ(h->count[disc_ev], act_disc_seen_before + 1);
       /* Every client operation ended: as many DONEs as were started is
        * what the handler saw; none with a strange status. */
@@ -398,11 +398,11 @@ static void check_outcome(void) {
       if (h->cid == cid_acted && cid_acted) {
         CHECK(run_until_pred(&loop, disc_pred, &w, 3000));
       }
-      run_for(&loop, 20);
+      run_until_idle(&loop, 5000);
       break;
     }
     case ACT_SERVICES:
-      run_for(&loop, 50);
+      run_until_idle(&loop, 5000);
       /* Still serving: the (now empty) database answers reads. */
       if (H[0].conn != 0xffff && H[0].count[UVBLE_IRQ_PERIPHERAL_DISCONNECT] == 0 &&
           !H[0].closed) {
@@ -742,7 +742,7 @@ static void async_teardown(void) {
   REQUIRE(run_until_pred(&loop, async_closed, NULL, 3000));
   memctl_free(mc);
   mc = NULL;
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   loop_teardown(&loop);
 }
 
@@ -759,7 +759,7 @@ static void async_check(void) {
     return;
   }
   CHECK(run_until_pred(&loop, side_closed, x, 3000));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(x->close_cbs, 1);
   CHECK_EQ(x->cbs_after_close, 0);
   /* The peer hears the link end. */

@@ -79,7 +79,7 @@ TEST(peripheral_security_request_pairs_then_reencrypts) {
   expect_secure(&B, false, true);
   /* A second request on a secure link changes nothing. */
   REQUIRE_EQ(uvble_gap_pair(B.ble, B.conn), 0);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(A.enc_events, 2);
   down();
 }
@@ -214,7 +214,7 @@ TEST(peer_that_lost_its_keys_is_reported_and_never_silently_repaired) {
   REQUIRE_EQ(uvble_gap_pair(B.ble, B.conn), 0);
   REQUIRE(wait_enc(4, 4, 3000));
   expect_stale(&A);
-  run_for(&loop, 100);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(A.enc_events, 4);
   CHECK_EQ(sec_count(&B, UVBLE_SECRET_OUR_SEC), 0); /* nothing new bonded */
   CHECK_EQ(A.sets, a_sets);                         /* A's bond untouched */

@@ -45,9 +45,9 @@ static void sc_jw_stage1(struct peer *p) {
  * records start afresh. */
 static void reconnect(void) {
   sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   sc_connect(sc, H, 0, PEER);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   sc_clear(sc);
   acl_cursor = 0;
 }
@@ -415,7 +415,7 @@ TEST(stale_bond_is_reported_with_the_hci_status_and_never_repaired) {
   expect_stored_key(3, p.ltk);
   uint8_t kr[3] = {0x06, H & 0xff, H >> 8};
   sc_send_event(sc, 0x30, kr, sizeof kr);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   expect_stale(5, 0x06);
   CHECK_EQ(bond_rejected(), r0 + 4);
   /* Another failure of the same link is no stale bond. */
@@ -474,7 +474,7 @@ TEST(timeout_and_disconnect_while_waiting_for_the_response) {
   smp_set_timeout_ms(ble, 150);
   struct peer p;
   start(&p);
-  run_for(&loop, 250);
+  RUN_UNTIL(&loop, enc_events >= 1, 5000); /* the 150 ms SMP timeout */
   REQUIRE_EQ(enc_events, 1);
   CHECK_EQ(enc.status, UVBLE_ETIMEDOUT);
   peer_rsp(&p, 3, 0x09, 16, 0, 0); /* too late: ignored */
@@ -486,7 +486,7 @@ TEST(timeout_and_disconnect_while_waiting_for_the_response) {
   bring(0);
   start(&p);
   sc_disconnect(sc, H, 0x08);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(enc_events, 1);
   CHECK_EQ(enc.status, UVBLE_EDISCONNECTED);
   finish();
@@ -555,7 +555,7 @@ TEST(close_from_inside_smp_irqs) {
     if (ble) {
       /* Still up (ENCRYPTION_UPDATE closes on the link drop below). */
       sc_disconnect(sc, H, 0x13);
-      run_for(&loop, 10);
+      run_until_idle(&loop, 5000);
     }
     CHECK(ble == NULL);
     finish();

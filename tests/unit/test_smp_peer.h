@@ -133,7 +133,7 @@ PEER_FN void bring(uint8_t role) {
   sc_on_cmd(sc, 0x2019, answer_enable_encryption, (void *)0);
   REQUIRE_EQ(uvble_new_with_transport(&loop, host, &ble), 0);
   REQUIRE_EQ(uvble_active(ble, true, NULL, NULL), 0);
-  for (int i = 0; i < 200 && !uvble_is_active(ble); i++) run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE(uvble_is_active(ble));
   enc_events = passkey_events = gets = sets = 0;
   memset(&enc, 0, sizeof enc);
@@ -143,7 +143,7 @@ PEER_FN void bring(uint8_t role) {
   uvble_irq(ble, peer_irq, NULL);
   if (role != NO_LINK) {
     sc_connect(sc, H, role, PEER);
-    run_for(&loop, 10);
+    run_until_idle(&loop, 5000);
     REQUIRE(conn_find(ble, H) != NULL);
   }
   sc_clear(sc);
@@ -160,7 +160,7 @@ PEER_FN void finish(void) {
 /* The next SMP PDU the host sent (code first); its length, 0 when none. */
 PEER_FN size_t smp_out(uint8_t *pdu, size_t cap) {
   /* What the host sent last reaches the controller on a later iteration. */
-  if (acl_cursor >= sc_acl_count(sc)) run_for(&loop, 5);
+  if (acl_cursor >= sc_acl_count(sc)) run_until_idle(&loop, 5000);
   while (acl_cursor < sc_acl_count(sc)) {
     const struct sc_acl_rec *a = sc_acl(sc, acl_cursor++);
     if (a->len < 4 || a->data[2] != 0x06 || a->data[3] != 0) continue;
@@ -179,7 +179,7 @@ PEER_FN void smp_in(const void *pdu, size_t len) {
   buf[3] = 0;
   memcpy(buf + 4, pdu, len);
   sc_send_acl(sc, H, 2, buf, 4 + len);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 PEER_FN void smp_in2(uint8_t code, const void *data, size_t len) {
@@ -219,14 +219,14 @@ PEER_FN void inject_ltk_request(uint16_t ediv, const uint8_t rand[8]) {
   memcpy(e + 3, rand, 8);
   put_le16(e + 11, ediv);
   sc_send_event(sc, 0x3E, e, sizeof e);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 PEER_FN void inject_enc_change(uint8_t status, uint8_t on) {
   uint8_t e[4] = {status, 0, 0, on};
   put_le16(e + 1, H);
   sc_send_event(sc, 0x08, e, 4);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
 }
 
 /* The key the host handed to LTK Request Reply (n-th), or false. */
@@ -242,7 +242,7 @@ PEER_FN bool ltk_replied(int n, uint8_t ltk[16]) {
 /* The n-th LE Enable Encryption: key, EDIV, Rand. */
 PEER_FN bool enc_started(int n, uint8_t ltk[16], uint16_t *ediv,
                         uint8_t rand[8]) {
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   int i = sc_find_cmd(sc, 0x2019, n);
   if (i < 0) return false;
   const struct sc_cmd_rec *c = sc_cmd(sc, (size_t)i);

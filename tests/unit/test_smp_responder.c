@@ -404,6 +404,7 @@ TEST(dhkey_check_mismatch_fails_and_backs_off) {
   /* Repeated Attempts until the waiting interval has passed. */
   peer_req(&p, 3, 0x09, 16, 0, 0);
   EXPECT_FAILED(UVBLE_SMP_REPEATED_ATTEMPTS);
+  /* time must pass: the waiting interval (1 s) */
   run_for(&loop, 1100);
   peer_req(&p, 3, 0x09, 16, 0, 0);
   expect_rsp(&p);
@@ -428,11 +429,14 @@ TEST(repeated_attempts_wait_doubles_with_each_failure) {
   bring(1);
   struct peer p;
   cheat_once(&p);
-  run_for(&loop, 1100); /* first wait: 1 s */
+  /* time must pass: first wait, 1 s */
+  run_for(&loop, 1100);
   cheat_once(&p);
-  run_for(&loop, 1100); /* second wait: 2 s, not over yet */
+  /* time must pass: second wait, 2 s, not over yet */
+  run_for(&loop, 1100);
   peer_req(&p, 3, 0x01, 16, 0, 0);
   EXPECT_FAILED(UVBLE_SMP_REPEATED_ATTEMPTS);
+  /* time must pass: the rest of the 2 s */
   run_for(&loop, 1000);
   peer_req(&p, 3, 0x01, 16, 0, 0);
   expect_rsp(&p);
@@ -589,7 +593,7 @@ TEST(ltk_requests_without_a_bond_or_mid_pairing_are_refused) {
   uvble_stats_t before, after;
   uvble_get_stats(ble, &before);
   sc_send_event(sc, 0x3E, (uint8_t[]){0x05, 0x40, 0x00, 1}, 4);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   uvble_get_stats(ble, &after);
   CHECK_EQ(after.hci_events_malformed, before.hci_events_malformed + 1);
   finish();
@@ -626,7 +630,7 @@ TEST(security_request_waits_for_the_central_and_times_out) {
   EXPECT_PDU(SMP_SECURITY_REQ, 1, &auth);
   CHECK_EQ(auth, 0x09); /* bonding, SC (defaults) */
   CHECK_EQ(uvble_gap_pair(ble, H), UVBLE_EBUSY);
-  run_for(&loop, 300);
+  RUN_UNTIL(&loop, enc_events >= 1, 5000); /* the 200 ms SMP timeout */
   REQUIRE_EQ(enc_events, 1);
   CHECK_EQ(enc.status, UVBLE_ETIMEDOUT);
   /* Dead for SMP: a Pairing Request is ignored, nothing is sent. */
@@ -644,7 +648,7 @@ TEST(security_request_answered_with_pairing_and_disconnect) {
   peer_req(&p, 3, 0x01, 16, 0, 0);
   expect_rsp(&p);
   sc_disconnect(sc, H, 0x13);
-  run_for(&loop, 10);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(enc_events, 1);
   CHECK_EQ(enc.status, UVBLE_EDISCONNECTED);
   CHECK_EQ(enc.conn_handle, H);

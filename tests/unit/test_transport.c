@@ -299,7 +299,7 @@ static void exchange(uv_loop_t *loop, uvble_transport_t *t, int peer_fd) {
   const uint8_t in[] = {0x04, 0x0e, 0x04, 0x01, 0x03, 0x0c, 0x00,
                         0x02, 0x01, 0x20, 0x08, 0x00, 0x0d, 0x0a, 0x03, 0x11, 0x13, 0x7f, 0x00, 0xff};
   write_all(peer_fd, in, 3);
-  run_for(loop, 20);
+  run_until_idle(loop, 5000);
   CHECK_EQ(rx->packets, 0);
   write_all(peer_fd, in + 3, sizeof in - 3);
   CHECK(wait_for(loop, rx, 2, 0, 0));
@@ -427,7 +427,7 @@ TEST(unix_backpressure_partial_writes_and_enobufs) {
   CHECK_EQ(rx->errors, 0);
   free(all);
   uvble_transport_close(t, on_close, rx);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rx->closes, 1);
   free(rx);
   server_close(&s);
@@ -452,12 +452,12 @@ TEST(unix_peer_close_is_econnreset_once) {
   CHECK_EQ(rx->packets, 1);
   CHECK_EQ(rx->errors, 1);
   CHECK_EQ(rx->last_err, UVBLE_ECONNRESET);
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rx->errors, 1);
   /* After an error, sends are refused. */
   CHECK_EQ(send1(t, UVBLE_HCI_COMMAND, reset_cmd, 3), UVBLE_EPIPE);
   uvble_transport_close(t, on_close, rx);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rx->closes, 1);
   CHECK_EQ(rx->errors, 1);
   free(rx);
@@ -505,7 +505,7 @@ TEST(unix_close_inside_recv_cb) {
   close(s.cfd);
   s.cfd = -1;
   CHECK(wait_for(&loop, rx, 1, 0, 1));
-  run_for(&loop, 20);
+  run_until_idle(&loop, 5000);
   CHECK_EQ(rx->packets, 1);
   CHECK_EQ(rx->errors, 0);
   CHECK_EQ(rx->closes, 1);
@@ -614,7 +614,7 @@ TEST(uart_every_standard_baud_and_flow_off) {
     CHECK(!(tio.c_cflag & CRTSCTS));
     if (sfd >= 0) close(sfd);
     uvble_transport_close(t, NULL, NULL);
-    run_for(&loop, 1);
+    run_until_idle(&loop, 5000);
   }
   /* Default when no options: 115200. */
   snprintf(spec, sizeof spec, "uart:%s", pts);
@@ -726,7 +726,7 @@ TEST(mem_pair_close_gives_peer_econnreset_after_queued_packets) {
   REQUIRE_EQ(uvble_transport_mem_pair(&loop, &a, &b), 0);
   rb = rx_new();
   uvble_transport_close(a, NULL, NULL);
-  run_for(&loop, 5);
+  run_until_idle(&loop, 5000);
   REQUIRE_EQ(uvble_transport_start(b, on_recv, on_error, rb), 0);
   CHECK_EQ(rb->errors, 0);
   for (int i = 0; i < 10; i++) uv_run(&loop, UV_RUN_NOWAIT);
