@@ -37,9 +37,10 @@ static void add(struct why *w, const char *fmt, ...) {
 static size_t acl_queued(const uvble_t *ble, unsigned *links) {
   size_t n = 0;
   *links = 0;
-  const struct ble_conn *lists[2] = {ble->conns.head, ble->linger};
+  const struct ble_conn *lists[2] = {conn_first(ble),
+                                     conn_of(ble->conns.linger.head)};
   for (int l = 0; l < 2; l++)
-    for (const struct ble_conn *c = lists[l]; c; c = c->next) {
+    for (const struct ble_conn *c = lists[l]; c; c = conn_next(c)) {
       size_t q = 0;
       for (int k = 0; k < ACL_CLASSES; k++) q += c->txq[k].len;
       if (q) (*links)++;
@@ -53,9 +54,9 @@ unsigned uvble_test_busy(const uvble_t *ble, char *buf, size_t len) {
   unsigned busy = 0;
   if (buf && len) buf[0] = 0;
   if (!ble) return 0;
-  if (ble->hci.queued) {
+  if (ble->hci.queue.len) {
     busy |= UVBLE_TEST_BUSY_CMD_QUEUED;
-    add(&w, "%u HCI command(s) queued", ble->hci.queued);
+    add(&w, "%u HCI command(s) queued", (unsigned)ble->hci.queue.len);
   }
   if (hci_inflight(ble)) {
     busy |= UVBLE_TEST_BUSY_CMD_INFLIGHT;

@@ -44,7 +44,7 @@ static void rearm(uvble_t *ble) {
   struct gap_state *g = ble->gap;
   if (!g || !g->lreq_timer_open) return;
   uint64_t first = 0;
-  for (struct ble_conn *c = ble->conns.head; c; c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c; c = conn_next(c)) {
     if (!c->gap) continue;
     for (int k = 0; k < GAP_LREQ_KINDS; k++) {
       const struct gap_lreq *s = &c->gap->lreq[k];
@@ -145,8 +145,8 @@ static void on_timer_run(uvble_t *ble) {
   uint64_t now = ble_now_ms(ble->loop);
   /* No link leaves the table while this dispatch holds its reference; a
    * callback may close the stack (then nothing more is emitted). */
-  for (struct ble_conn *c = ble->conns.head; c && !ble_dead(ble);
-       c = c->next) {
+  for (struct ble_conn *c = conn_first(ble); c && !ble_dead(ble);
+       c = conn_next(c)) {
     for (int k = 0; k < GAP_LREQ_KINDS && c->gap && !ble_dead(ble); k++) {
       struct gap_lreq *s = &c->gap->lreq[k];
       if (s->state == GAP_LREQ_IDLE || s->deadline > now) continue;
