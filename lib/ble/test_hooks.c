@@ -37,10 +37,10 @@ static void add(struct why *w, const char *fmt, ...) {
 static size_t acl_queued(const uvble_t *ble, unsigned *links) {
   size_t n = 0;
   *links = 0;
-  const struct ble_conn *lists[2] = {conn_first(ble),
-                                     conn_of(ble->conns.linger.head)};
+  const struct sq *lists[2] = {&ble->conns.table, &ble->conns.linger};
   for (int l = 0; l < 2; l++)
-    for (const struct ble_conn *c = lists[l]; c; c = conn_next(c)) {
+    for (const struct ble_conn *c = conn_of(lists[l]->head); c;
+         c = conn_next(c)) {
       size_t q = 0;
       for (int k = 0; k < ACL_CLASSES; k++) q += c->txq[k].len;
       if (q) (*links)++;
@@ -56,7 +56,7 @@ unsigned uvble_test_busy(const uvble_t *ble, char *buf, size_t len) {
   if (!ble) return 0;
   if (ble->hci.queue.len) {
     busy |= UVBLE_TEST_BUSY_CMD_QUEUED;
-    add(&w, "%u HCI command(s) queued", (unsigned)ble->hci.queue.len);
+    add(&w, "%zu HCI command(s) queued", ble->hci.queue.len);
   }
   if (hci_inflight(ble)) {
     busy |= UVBLE_TEST_BUSY_CMD_INFLIGHT;

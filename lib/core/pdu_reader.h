@@ -13,8 +13,9 @@
  *
  * Fixed-width fields: pdu_get_u8/le16/le24/le32/le64; byte runs in place
  * (pdu_get_bytes, pdu_get_rest) or copied (pdu_get_mem, pdu_get_addr);
- * a length-prefixed element as its own reader (pdu_get_sub). pdu_ok says
- * no read ran past the end, pdu_done also that every byte was read.
+ * a length-prefixed element as its own reader (pdu_get_sub); a 2/4/16-byte
+ * UUID (pdu_get_uuid). pdu_ok says no read ran past the end, pdu_done also
+ * that every byte was read; pdu_fail fails the reader on a refused field.
  */
 #ifndef UVBLE_CORE_PDU_READER_H
 #define UVBLE_CORE_PDU_READER_H

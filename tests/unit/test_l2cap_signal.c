@@ -642,6 +642,21 @@ static uint16_t open_out(uint16_t mtu, uint16_t dcid, uint16_t pmtu,
   return (uint16_t)cid;
 }
 
+/* The K-frames of a 100-byte SDU at the peer's MPS 30 on CID 0x55, from
+ * PDU m on: 2 + 28, 30, 30, 12 (Vol 3, Part A, 3.4.3). */
+static void check_sdu100_on_0x55(int m, const uint8_t *want) {
+  static const size_t len[4] = {30, 30, 30, 12}, at[4] = {0, 28, 58, 88};
+  REQUIRE_EQ(count_on(0x55, m), 4);
+  const struct pdu *k0 = sent_on(0x55, m, 0);
+  CHECK_EQ(le16(k0->d), 100);
+  for (int i = 0; i < 4; i++) {
+    const struct pdu *k = sent_on(0x55, m, i);
+    size_t hdr = i == 0 ? 2 : 0;
+    CHECK_EQ(k->len, len[i]);
+    CHECK_MEM(k->d + hdr, want + at[i], len[i] - hdr);
+  }
+}
+
 /* With credits and room on the link for the whole SDU, send() cuts its
  * K-frames from the caller's bytes before it returns: nothing stays in the
  * channel's buffer, and what the caller does with its buffer afterwards
@@ -668,17 +683,7 @@ TEST(sdu_within_credits_is_cut_from_the_callers_bytes) {
   CHECK_EQ(ci.tx_credits, 6); /* 2 + 28, 30, 30, 12 */
   memset(sdu, 0xEE, sizeof sdu);
   run_for(&loop, 10);
-  REQUIRE_EQ(count_on(0x55, m), 4);
-  const struct pdu *k0 = sent_on(0x55, m, 0);
-  CHECK_EQ(k0->len, 30);
-  CHECK_EQ(le16(k0->d), 100);
-  CHECK_MEM(k0->d + 2, want, 28);
-  CHECK_EQ(sent_on(0x55, m, 1)->len, 30);
-  CHECK_MEM(sent_on(0x55, m, 1)->d, want + 28, 30);
-  CHECK_EQ(sent_on(0x55, m, 2)->len, 30);
-  CHECK_MEM(sent_on(0x55, m, 2)->d, want + 58, 30);
-  CHECK_EQ(sent_on(0x55, m, 3)->len, 12);
-  CHECK_MEM(sent_on(0x55, m, 3)->d, want + 88, 12);
+  check_sdu100_on_0x55(m, want);
   teardown();
 }
 
@@ -707,16 +712,7 @@ TEST(sdu_cut_from_the_callers_bytes_continues_from_the_buffer) {
   CHECK(stats().tx_kframes >= 2);
   ble->hci.acl_pool.max = 0;
   run_for(&loop, 10);
-  REQUIRE_EQ(count_on(0x55, m), 4);
-  const struct pdu *k0 = sent_on(0x55, m, 0);
-  CHECK_EQ(k0->len, 30);
-  CHECK_EQ(le16(k0->d), 100);
-  CHECK_MEM(k0->d + 2, sdu, 28);
-  CHECK_MEM(sent_on(0x55, m, 1)->d, sdu + 28, 30);
-  CHECK_EQ(sent_on(0x55, m, 2)->len, 30);
-  CHECK_MEM(sent_on(0x55, m, 2)->d, sdu + 58, 30);
-  CHECK_EQ(sent_on(0x55, m, 3)->len, 12);
-  CHECK_MEM(sent_on(0x55, m, 3)->d, sdu + 88, 12);
+  check_sdu100_on_0x55(m, sdu);
   REQUIRE_EQ(uvble_l2cap_chan_info(ble, H, cid, &ci), 0);
   CHECK_EQ(ci.tx_queued, 0);
   CHECK_EQ(ci.tx_credits, 6);

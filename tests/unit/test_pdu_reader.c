@@ -158,4 +158,33 @@ TEST(null_buffer_zero_length_reads) {
   CHECK(!pdu_skip(&r, 1));
 }
 
+/* UUIDs in their 2- and 16-byte forms; any other size fails the reader
+ * and leaves a zeroed UUID. pdu_fail fails a reader on a refused field. */
+TEST(uuids_and_refused_fields) {
+  const uint8_t p[] = {0x0d, 0x18, 0xfb, 0x34, 0x9b, 0x5f, 0x80, 0x00,
+                       0x00, 0x80, 0x00, 0x10, 0x00, 0x00, 0x0d, 0x18,
+                       0x00, 0x00, 0x01};
+  struct pdu_reader r;
+  pdu_reader_init(&r, p, sizeof p);
+  uvble_uuid_t u;
+  CHECK(pdu_get_uuid(&r, 2, &u));
+  CHECK_EQ(u.type, 16);
+  CHECK_EQ(u.data[0], 0x0d);
+  CHECK(pdu_get_uuid(&r, 16, &u));
+  CHECK_EQ(u.type, 128);
+  CHECK_EQ(pdu_left(&r), 1);
+  CHECK(!pdu_get_uuid(&r, 2, &u)); /* one byte left */
+  CHECK_EQ(u.type, 0);
+  CHECK(!pdu_ok(&r));
+  pdu_reader_init(&r, p, sizeof p);
+  CHECK(!pdu_get_uuid(&r, 3, &u)); /* no such form */
+  CHECK(!pdu_ok(&r));
+  pdu_reader_init(&r, p, sizeof p);
+  CHECK_EQ(pdu_get_u8(&r), 0x0d);
+  pdu_fail(&r);
+  CHECK(!pdu_ok(&r));
+  CHECK_EQ(pdu_get_u8(&r), 0);
+  CHECK_EQ(pdu_offset(&r), 1);
+}
+
 TEST_MAIN()
