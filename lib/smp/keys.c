@@ -172,6 +172,7 @@ void keys_bond_encode(const struct keys_bond *b, uint8_t out[KEYS_BOND_LEN]) {
 bool keys_bond_decode(struct keys_bond *b, const uint8_t *in, size_t len) {
   struct pdu_reader r;
   pdu_reader_init(&r, in, len);
+  memset(b, 0, sizeof *b); /* padding too: callers compare and copy it */
   uint8_t version = pdu_get_u8(&r);
   b->flags = pdu_get_u8(&r);
   b->key_size = pdu_get_u8(&r);
