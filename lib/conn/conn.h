@@ -86,7 +86,7 @@ struct ble_conn {
   uint8_t key_size;
 
   /* Each layer's per-connection state, created in its conn_open hook and
-   * freed in its conn_closed hook (modules.h). */
+   * freed in its conn_closed hook (core/module.h). */
   struct gap_conn *gap;
   struct att_bearer *att;
   struct gattc_conn *gattc;

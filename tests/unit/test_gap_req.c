@@ -1,49 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* GAP's link requests (uvble/req.h) against a scripted controller:
  * uvble_gap_disconnect_req, uvble_gap_update_conn_params_req and
- * uvble_gap_set_phy_req. Each completes once, never inside the starting
- * call, with the outcome the plain call reports as an event (and that
- * event not raised); a cancel completes it with UVBLE_ECANCELED and
+ * uvble_gap_set_phy_req. Each completes once, never inside the
+ * req_probe_starting call, with the outcome the plain call reports as an event
+ * (and that event not raised); a cancel completes it with UVBLE_ECANCELED and
  * swallows the late outcome; a link drop gives UVBLE_EDISCONNECTED,
  * uvble_close UVBLE_ECANCELED, a silent controller UVBLE_ETIMEDOUT; bad
  * arguments fail with a clear code and start nothing. */
 #include "l2cap.h"
+#include "req_probe.h"
 #include "test_gap_common.h"
 
 static const uint8_t PEER[6] = {1, 2, 3, 4, 5, 6};
 #define H 0x0042
 
-struct q {
-  uvble_req_t req;
-  int calls;
-  int status;
-  int in_start;
-  bool had_result;
-  uvble_irq_data_t result;
-  bool close_in_cb;
-};
-static bool starting;
-
-static void on_done(uvble_req_t *req, int status, const uvble_irq_data_t *d,
-                    void *arg) {
-  struct q *q = arg;
-  CHECK(req == &q->req);
-  CHECK(!uvble_req_active(req));
-  q->calls++;
-  q->status = status;
-  q->in_start += starting;
-  q->had_result = d != NULL;
-  if (d) q->result = *d;
-  if (q->close_in_cb) uvble_close(req->ble_, NULL, NULL);
+#define q_init req_probe_init
+/* Each completion is awaited (its bound fails the case). */
+static void wait_q(struct req_probe *q) {
+  REQUIRE(req_probe_wait(&loop, q, 2000));
 }
-
-static void q_init(struct q *q) {
-  memset(q, 0, sizeof *q);
-  uvble_req_init(&q->req, on_done, q);
-}
-
-static bool q_done(void *arg) { return ((struct q *)arg)->calls > 0; }
-static void wait_q(struct q *q) { run_until_pred(&loop, q_done, q, 2000); }
 
 /* A link on a controller with LE Set PHY and LE 2M; role 1: we are the
  * peripheral (no automatic PHY request). */
@@ -89,22 +64,22 @@ static const uvble_gap_conn_params_t P = {.min_interval_us = 15000,
                                           .latency = 0,
                                           .timeout_ms = 4000};
 
-static int start_disc(struct q *q, uvble_t *ble) {
-  starting = true;
+static int start_disc(struct req_probe *q, uvble_t *ble) {
+  req_probe_starting = true;
   int r = uvble_gap_disconnect_req(&q->req, ble, H);
-  starting = false;
+  req_probe_starting = false;
   return r;
 }
-static int start_params(struct q *q, uvble_t *ble) {
-  starting = true;
+static int start_params(struct req_probe *q, uvble_t *ble) {
+  req_probe_starting = true;
   int r = uvble_gap_update_conn_params_req(&q->req, ble, H, &P);
-  starting = false;
+  req_probe_starting = false;
   return r;
 }
-static int start_phy(struct q *q, uvble_t *ble) {
-  starting = true;
+static int start_phy(struct req_probe *q, uvble_t *ble) {
+  req_probe_starting = true;
   int r = uvble_gap_set_phy_req(&q->req, ble, H, UVBLE_PHY_PREF_2M);
-  starting = false;
+  req_probe_starting = false;
   return r;
 }
 
@@ -113,7 +88,7 @@ TEST(disconnect_req_completes_with_the_disconnects_data) {
   sc_t *sc;
   uvble_t *ble;
   linked(&sc, &ble, 0);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_disc(&q, ble), 0);
   CHECK_EQ(q.req.type, UVBLE_REQ_DISCONNECT);
@@ -143,7 +118,7 @@ TEST(disconnect_req_waits_for_a_link_already_ending) {
   sc_silence(sc, 0x0406);
   REQUIRE_EQ(uvble_gap_disconnect(ble, H), 1);
   run_until_idle(&loop, 5000);
-  struct q q, q2;
+  struct req_probe q, q2;
   q_init(&q);
   q_init(&q2);
   REQUIRE_EQ(start_disc(&q, ble), 0);
@@ -167,7 +142,7 @@ TEST(disconnect_req_cancel_and_timeout) {
   sc_silence(sc, 0x0406);
   gap_set_lreq_timeout_ms(ble, 60);
   REQUIRE_EQ(uvble_config_set_int(ble, UVBLE_CONFIG_DRAIN_MS, 0), 0);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_disc(&q, ble), 0);
   wait_q(&q);
@@ -177,9 +152,9 @@ TEST(disconnect_req_cancel_and_timeout) {
   /* A new request on the same (still ending) link, cancelled. */
   q_init(&q);
   REQUIRE_EQ(start_disc(&q, ble), 0);
-  starting = true;
+  req_probe_starting = true;
   CHECK_EQ(uvble_cancel(&q.req), 0);
-  starting = false;
+  req_probe_starting = false;
   CHECK_EQ(q.calls, 0); /* never inside uvble_cancel */
   CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
   wait_q(&q);
@@ -197,7 +172,7 @@ TEST(link_req_bad_arguments) {
   sc_t *sc;
   uvble_t *ble;
   linked(&sc, &ble, 1);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   uvble_req_t bare;
   uvble_req_init(&bare, NULL, NULL);
@@ -245,7 +220,7 @@ TEST(params_req_as_central_completes_on_the_update) {
   sc_t *sc;
   uvble_t *ble;
   linked(&sc, &ble, 0);
-  struct q q, other;
+  struct req_probe q, other;
   q_init(&q);
   q_init(&other);
   REQUIRE_EQ(start_params(&q, ble), 0);
@@ -305,7 +280,7 @@ TEST(params_req_as_peripheral_goes_through_l2cap) {
   uvble_t *ble;
   linked(&sc, &ble, 1);
   sc_config(sc)->auto_complete_acl = true;
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
   run_until_idle(&loop, 5000);
@@ -334,7 +309,7 @@ TEST(params_req_cancel_swallows_the_outcome) {
   uvble_t *ble;
   linked(&sc, &ble, 0);
   uint64_t l0 = late(ble);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
   run_until_idle(&loop, 5000);
@@ -361,7 +336,7 @@ TEST(params_req_times_out) {
   uvble_t *ble;
   linked(&sc, &ble, 0);
   gap_set_lreq_timeout_ms(ble, 50);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_params(&q, ble), 0);
   wait_q(&q);
@@ -380,7 +355,7 @@ TEST(phy_req_completes_on_phy_update_complete) {
   sc_t *sc;
   uvble_t *ble;
   linked(&sc, &ble, 1);
-  struct q q, other;
+  struct req_probe q, other;
   q_init(&q);
   q_init(&other);
   REQUIRE_EQ(start_phy(&q, ble), 0);
@@ -421,7 +396,7 @@ TEST(phy_req_cancel_timeout_and_link_drop) {
   linked(&sc, &ble, 1);
   gap_set_lreq_timeout_ms(ble, 50);
   uint64_t l0 = late(ble);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start_phy(&q, ble), 0);
   CHECK_EQ(uvble_cancel(&q.req), 0);
@@ -439,7 +414,7 @@ TEST(phy_req_cancel_timeout_and_link_drop) {
   /* Link drop: every kind ends with UVBLE_EDISCONNECTED, before the
    * DISCONNECT event. */
   gap_set_lreq_timeout_ms(ble, 5000);
-  struct q p;
+  struct req_probe p;
   q_init(&q);
   q_init(&p);
   REQUIRE_EQ(start_phy(&q, ble), 0);
@@ -461,7 +436,7 @@ TEST(closing_the_stack_completes_link_reqs_with_ecanceled) {
   uvble_t *ble;
   linked(&sc, &ble, 0);
   sc_silence(sc, 0x0406);
-  struct q d, p, y;
+  struct req_probe d, p, y;
   q_init(&d);
   q_init(&p);
   q_init(&y);
@@ -487,7 +462,7 @@ TEST(closing_from_a_link_req_callback) {
   sc_t *sc;
   uvble_t *ble;
   linked(&sc, &ble, 1);
-  struct q a, b;
+  struct req_probe a, b;
   q_init(&a);
   q_init(&b);
   a.close_in_cb = true;

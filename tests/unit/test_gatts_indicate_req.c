@@ -6,43 +6,20 @@
  * (counts) the confirmation; the ATT timeout gives UVBLE_ETIMEDOUT, a link
  * drop UVBLE_EDISCONNECTED, uvble_close UVBLE_ECANCELED; bad arguments
  * start nothing. Handles as in test_gatts.c. */
+#include "req_probe.h"
 #include "test_att_harness.h"
 
-struct q {
-  uvble_req_t req;
-  int calls;
-  int status;
-  int in_start;
-  bool had_result;
-  uvble_irq_data_t result;
-};
-static bool starting;
-
-static void on_done(uvble_req_t *req, int status, const uvble_irq_data_t *d,
-                    void *arg) {
-  struct q *q = arg;
-  CHECK(req == &q->req);
-  CHECK(!uvble_req_active(req));
-  q->calls++;
-  q->status = status;
-  q->in_start += starting;
-  q->had_result = d != NULL;
-  if (d) q->result = *d;
+#define q_init req_probe_init
+/* Each completion is awaited (its bound fails the case). */
+static void wait_q(struct req_probe *q) {
+  REQUIRE(req_probe_wait(&loop, q, 2000));
 }
 
-static void q_init(struct q *q) {
-  memset(q, 0, sizeof *q);
-  uvble_req_init(&q->req, on_done, q);
-}
-
-static bool q_done(void *arg) { return ((struct q *)arg)->calls > 0; }
-static void wait_q(struct q *q) { run_until_pred(&loop, q_done, q, 2000); }
-
-static int start(struct q *q, uint16_t handle, const char *v) {
-  starting = true;
+static int start(struct req_probe *q, uint16_t handle, const char *v) {
+  req_probe_starting = true;
   int r = uvble_gatts_indicate_req(&q->req, ble, CONN, handle, v,
                                    v ? strlen(v) : 0);
-  starting = false;
+  req_probe_starting = false;
   return r;
 }
 
@@ -63,7 +40,7 @@ static void expect_ind(uint16_t handle, const char *v) {
 
 TEST(indicate_req_completes_on_the_confirmation) {
   up_db();
-  struct q a, b;
+  struct req_probe a, b;
   q_init(&a);
   q_init(&b);
   REQUIRE_EQ(start(&a, H_C1, "one"), 0);
@@ -100,7 +77,7 @@ TEST(indicate_req_completes_on_the_confirmation) {
 
 TEST(indicate_req_bad_arguments) {
   up_db();
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   uvble_req_t bare;
   uvble_req_init(&bare, NULL, NULL);
@@ -135,13 +112,13 @@ TEST(indicate_req_bad_arguments) {
 TEST(indicate_req_cancel_swallows_the_confirmation) {
   up_db();
   uint64_t l0 = late();
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start(&q, H_C1, "a"), 0);
   expect_ind(H_C1, "a");
-  starting = true;
+  req_probe_starting = true;
   CHECK_EQ(uvble_cancel(&q.req), 0);
-  starting = false;
+  req_probe_starting = false;
   CHECK_EQ(uvble_cancel(&q.req), UVBLE_EALREADY);
   wait_q(&q);
   CHECK_EQ(q.status, UVBLE_ECANCELED);
@@ -162,7 +139,7 @@ TEST(indicate_req_times_out) {
   up_with(60, 1);
   uint16_t h[16];
   REQUIRE_EQ(register_test_db(h, 16), 11);
-  struct q q;
+  struct req_probe q;
   q_init(&q);
   REQUIRE_EQ(start(&q, H_C1, "a"), 0);
   wait_q(&q);
@@ -177,7 +154,7 @@ TEST(indicate_req_times_out) {
 
 TEST(indicate_req_link_drop_and_close) {
   up_db();
-  struct q a, b;
+  struct req_probe a, b;
   q_init(&a);
   q_init(&b);
   REQUIRE_EQ(start(&a, H_C1, "a"), 0);
