@@ -119,6 +119,10 @@ void l2cap_register_dyn(uvble_t *ble, l2cap_dyn_rx_fn fn);
 int acl_on_room(uvble_t *ble, acl_room_fn fn);
 
 struct ble_conn *conn_find(uvble_t *ble, uint16_t handle);
+/* The data of a link's CONNECT and DISCONNECT events (reason 0 for a
+ * connect): one builder for every layer that reports a link's ends. */
+void conn_event_data(uvble_irq_data_t *d, uint16_t handle,
+                     const uvble_addr_t *peer, uint8_t reason);
 /* Walking the table: for (c = conn_first(ble); c; c = conn_next(c)).
  * conn_next also walks the linger list (conn_of its head). */
 static inline struct ble_conn *conn_of(struct sq_node *n) {

@@ -45,10 +45,16 @@ void conn_observers_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
 
 /* ---- connection events ----------------------------------------------- */
 
-static void connect_event_data(const struct ble_conn *c, uvble_irq_data_t *d) {
+void conn_event_data(uvble_irq_data_t *d, uint16_t handle,
+                     const uvble_addr_t *peer, uint8_t reason) {
   memset(d, 0, sizeof *d);
-  d->connect.conn_handle = c->handle;
-  d->connect.addr = c->peer;
+  d->connect.conn_handle = handle;
+  d->connect.addr = *peer;
+  d->connect.reason = reason;
+}
+
+static void connect_event_data(const struct ble_conn *c, uvble_irq_data_t *d) {
+  conn_event_data(d, c->handle, &c->peer, 0);
 }
 
 static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
@@ -63,10 +69,7 @@ static void emit_connect(uvble_t *ble, const struct ble_conn *c) {
 static void emit_disconnect(uvble_t *ble, uint16_t handle, uint8_t role,
                             const uvble_addr_t *peer, uint8_t reason) {
   uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = handle;
-  d.connect.addr = *peer;
-  d.connect.reason = reason;
+  conn_event_data(&d, handle, peer, reason);
   ble_irq(ble,
           role == CONN_ROLE_CENTRAL ? UVBLE_IRQ_PERIPHERAL_DISCONNECT
                                     : UVBLE_IRQ_CENTRAL_DISCONNECT,

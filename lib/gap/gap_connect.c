@@ -53,11 +53,10 @@ static void emit_failed(uvble_t *ble, uint8_t status, int req_status) {
     req_cancel_done(req);
     return;
   }
+  /* No link came up: no handle, no peer. */
+  const uvble_addr_t none = {.type = UVBLE_ADDR_NONE};
   uvble_irq_data_t d;
-  memset(&d, 0, sizeof d);
-  d.connect.conn_handle = 0xffff;
-  d.connect.addr.type = UVBLE_ADDR_NONE;
-  d.connect.reason = status;
+  conn_event_data(&d, 0xffff, &none, status);
   req_or_irq(ble, req, UVBLE_IRQ_PERIPHERAL_DISCONNECT, true, req_status, &d);
 }
 

@@ -127,11 +127,8 @@ void gap_lreq_conn_closed(uvble_t *ble, struct ble_conn *c, uint8_t reason) {
     if (closing) {
       req_complete(req, UVBLE_ECANCELED, NULL);
     } else if (k == GAP_LREQ_DISCONNECT) {
-      uvble_irq_data_t d;
-      memset(&d, 0, sizeof d);
-      d.connect.conn_handle = c->handle;
-      d.connect.addr = c->peer;
-      d.connect.reason = reason;
+      uvble_irq_data_t d; /* what the DISCONNECT event carries */
+      conn_event_data(&d, c->handle, &c->peer, reason);
       req_complete(req, 0, &d);
     } else {
       req_complete(req, UVBLE_EDISCONNECTED, NULL);
