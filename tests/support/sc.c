@@ -328,9 +328,8 @@ static void on_active(uvble_t *ble, int status, void *cb_arg) {
 
 static bool done_pred(void *arg) { return ((struct bring_up *)arg)->done; }
 
-int sc_bring_up(uv_loop_t *loop, sc_t **scp, uvble_t **blep) {
-  uvble_transport_t *host;
-  sc_t *sc = sc_new(loop, &host);
+static int bring_up_on(uv_loop_t *loop, sc_t *sc, uvble_transport_t *host,
+                       sc_t **scp, uvble_t **blep) {
   uvble_t *ble;
   int r = uvble_new_with_transport(loop, host, &ble);
   *scp = sc;
@@ -348,6 +347,23 @@ int sc_bring_up(uv_loop_t *loop, sc_t **scp, uvble_t **blep) {
   uvble_set_data(ble, NULL);
   *blep = ble;
   return b.done ? b.status : UVBLE_ETIMEDOUT;
+}
+
+int sc_bring_up(uv_loop_t *loop, sc_t **scp, uvble_t **blep) {
+  uvble_transport_t *host;
+  sc_t *sc = sc_new(loop, &host);
+  return bring_up_on(loop, sc, host, scp, blep);
+}
+
+int sc_bring_up_acl(uv_loop_t *loop, uint16_t acl_mtu, uint8_t acl_pkts,
+                    sc_t **scp, uvble_t **blep) {
+  uvble_transport_t *host;
+  sc_t *sc = sc_new(loop, &host);
+  sc->cfg.acl_mtu = acl_mtu;
+  sc->cfg.acl_pkts = acl_pkts;
+  int r = bring_up_on(loop, sc, host, scp, blep);
+  if (r == 0) run_until_idle(loop, 5000); /* what init set going settles */
+  return r;
 }
 
 void sc_tear_down(uv_loop_t *loop, sc_t *sc, uvble_t *ble) {

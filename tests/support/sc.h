@@ -84,6 +84,10 @@ int sc_error(const sc_t *sc);
 /* Brings a stack up on a fresh scripted controller: uvble_new_with_transport
  * plus uvble_active(true) run to completion. Returns 0 or the error. */
 int sc_bring_up(uv_loop_t *loop, sc_t **sc, uvble_t **ble);
+/* The same on a controller with acl_mtu x acl_pkts LE ACL buffers (LE Read
+ * Buffer Size), then run until idle. */
+int sc_bring_up_acl(uv_loop_t *loop, uint16_t acl_mtu, uint8_t acl_pkts,
+                    sc_t **sc, uvble_t **ble);
 /* Closes the stack and the controller and runs the loop dry. */
 void sc_tear_down(uv_loop_t *loop, sc_t *sc, uvble_t *ble);
 

@@ -16,13 +16,7 @@ static const uint8_t PEER[6] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06};
 
 static void bring(sc_t **sc, uvble_t **ble, uint16_t mtu, uint8_t pkts) {
   uv_loop_init(&loop);
-  uvble_transport_t *host;
-  *sc = sc_new(&loop, &host);
-  sc_config(*sc)->acl_mtu = mtu;
-  sc_config(*sc)->acl_pkts = pkts;
-  REQUIRE_EQ(uvble_new_with_transport(&loop, host, ble), 0);
-  REQUIRE_EQ(uvble_active(*ble, true, NULL, NULL), 0);
-  run_until_idle(&loop, 5000);
+  REQUIRE_EQ(sc_bring_up_acl(&loop, mtu, pkts, sc, ble), 0);
   REQUIRE(uvble_is_active(*ble));
   REQUIRE_EQ((*ble)->hci.acl_total, pkts);
   REQUIRE_EQ((*ble)->hci.acl_mtu, mtu);
