@@ -4,8 +4,11 @@
  * with them, a link holds for seconds (a malformed LE Set Extended
  * Advertising Parameters once made Zephyr drop every link with 0x3E), and
  * the stack brings a link to the controller's data length and LE 2M by
- * itself. Runs on any variant ($UVBLE_LL_VARIANT says which). */
+ * itself, and the link requests (PHY, parameters, disconnect) complete on
+ * the link layer's own outcomes. Runs on any variant ($UVBLE_LL_VARIANT says
+ * which). */
 #include "../integration/test_gap_common.h"
+#include "req_probe.h"
 
 static const uint8_t ADV[] = {0x02, 0x01, 0x06, 0x05, 0x09, 'l', 'l', '-', 'a'};
 static const uint8_t RSP[] = {0x05, 0xff, 0xf1, 0x05, 0x01, 0x02};
@@ -91,6 +94,75 @@ TEST(a_link_holds_and_reaches_the_data_length_and_phy) {
   REQUIRE(wait_event(p, UVBLE_IRQ_CENTRAL_DISCONNECT, 1, 3000));
   CHECK_EQ(c->connect[UVBLE_IRQ_PERIPHERAL_DISCONNECT].reason, 0x13);
   CHECK_EQ(p->connect[UVBLE_IRQ_CENTRAL_DISCONNECT].reason, 0x16);
+  hosts_down(h, 2);
+  loop_teardown(&loop);
+}
+
+struct phy_wait {
+  uvble_t *ble;
+  uint16_t handle;
+  uint8_t phy;
+};
+
+static bool phy_is(void *arg) {
+  const struct phy_wait *w = arg;
+  uvble_conn_info_t ci;
+  return uvble_gap_conn_info(w->ble, w->handle, &ci) == 0 &&
+         ci.tx_phy == w->phy && ci.rx_phy == w->phy;
+}
+
+/* The requests of uvble/req.h on a real link layer: each completes on the
+ * LL procedure's outcome (btvirt runs none of them). */
+TEST(link_requests_complete_on_the_link_layers_outcomes) {
+  uv_loop_init(&loop);
+  struct host h[2];
+  hosts_up(h, 2);
+  struct host *p = &h[0], *c = &h[1];
+  REQUIRE_EQ(uvble_gap_advertise(p->ble, 20000, ADV, sizeof ADV, NULL, 0, true),
+             0);
+  REQUIRE_EQ(uvble_gap_connect(c->ble, &p->addr, 0, 0, 0), 0);
+  REQUIRE(wait_event(c, UVBLE_IRQ_PERIPHERAL_CONNECT, 1, 3000));
+  REQUIRE(wait_event(p, UVBLE_IRQ_CENTRAL_CONNECT, 1, 3000));
+  uint16_t hc = c->connect[UVBLE_IRQ_PERIPHERAL_CONNECT].conn_handle;
+  /* The stack's own LE 2M request first: a PHY request completes on the
+   * link's next PHY update, which must be ours. */
+  struct phy_wait w = {c->ble, hc, UVBLE_PHY_2M};
+  REQUIRE(run_until_pred(&loop, phy_is, &w, 10000));
+
+  /* Asking for LE 1M: the peripheral's stack set LE 2M as its only
+   * preference (LE Set Default PHY, the link config's default), so the
+   * procedure finds no other PHY both take; the link stays on LE 2M and
+   * the controller still reports the procedure's end, which completes the
+   * request. */
+  struct req_probe q;
+  req_probe_init(&q);
+  REQUIRE_EQ(uvble_gap_set_phy_req(&q.req, c->ble, hc, UVBLE_PHY_PREF_1M), 0);
+  REQUIRE(req_probe_wait(&loop, &q, 10000));
+  CHECK_EQ(q.calls, 1);
+  CHECK_EQ(q.status, 0);
+  CHECK(phy_is(&w));
+
+  /* 75 ms: a change from the 30-50 ms the link came up with. */
+  uvble_gap_conn_params_t cp;
+  REQUIRE_EQ(uvble_gap_conn_params_for(&cp, 75000, 75000), 0);
+  req_probe_init(&q);
+  REQUIRE_EQ(uvble_gap_update_conn_params_req(&q.req, c->ble, hc, &cp), 0);
+  REQUIRE(req_probe_wait(&loop, &q, 15000));
+  CHECK_EQ(q.status, 0);
+  CHECK(q.had_result);
+  CHECK_EQ(q.result.conn_update.conn_interval, 60); /* 75 ms in 1.25 ms units */
+
+  /* The central ends it: its request hears "terminated by local host"
+   * (0x16) as the DISCONNECT event does, the peripheral 0x13. */
+  req_probe_init(&q);
+  REQUIRE_EQ(uvble_gap_disconnect_req(&q.req, c->ble, hc), 0);
+  REQUIRE(req_probe_wait(&loop, &q, 5000));
+  CHECK_EQ(q.status, 0);
+  CHECK(q.had_result);
+  CHECK_EQ(q.result.connect.conn_handle, hc);
+  CHECK_EQ(q.result.connect.reason, 0x16);
+  REQUIRE(wait_event(p, UVBLE_IRQ_CENTRAL_DISCONNECT, 1, 3000));
+  CHECK_EQ(p->connect[UVBLE_IRQ_CENTRAL_DISCONNECT].reason, 0x13);
   hosts_down(h, 2);
   loop_teardown(&loop);
 }

@@ -50,9 +50,9 @@ static inline bool req_probe_completed(void *arg) {
 }
 
 /* Runs the loop until q completed or ms passed; false on the bound. */
-static inline bool req_probe_wait(uv_loop_t *loop, struct req_probe *q,
+static inline bool req_probe_wait(uv_loop_t *on, struct req_probe *q,
                                   unsigned ms) {
-  return run_until_pred(loop, req_probe_completed, q, ms);
+  return run_until_pred(on, req_probe_completed, q, ms);
 }
 
 #endif
